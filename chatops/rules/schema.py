@@ -1,0 +1,331 @@
+"""The shape of rules.yaml as pydantic models: one model per section, unknown fields rejected.
+
+Field-level checks live in `fields.py`; checks that need two sections at once (a channel
+named in a rule must exist, ids must be unique, every priority needs an SLA) are in
+`checks.py` and run by the loader once the shape is valid.
+"""
+
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from chatops.rules.fields import (
+    ACTIONS,
+    DAYS,
+    LEVELS,
+    PRIORITIES,
+    Action,
+    Calendar,
+    ChannelName,
+    Country,
+    Day,
+    Duration,
+    HexColor,
+    Identifier,
+    Keyword,
+    Kind,
+    Language,
+    LevelName,
+    NonEmpty,
+    PriorityName,
+    Recipient,
+    Regex,
+    RoleName,
+    SlackChannel,
+    Source,
+    Tag,
+    Tier,
+    TimeRange,
+    Timezone,
+    UserId,
+    WebhookUrl,
+    expand_dates,
+    minutes_of_range,
+)
+
+
+class Section(BaseModel):
+    """Base of every rules.yaml model: unknown keys are errors, loaded values are read-only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Localized(Section):
+    """A text in Japanese and English."""
+
+    ja: NonEmpty
+    en: NonEmpty
+
+    def get(self, language: str) -> str:
+        """Return the text in language ('ja' or 'en'), English for anything else."""
+        return self.ja if language == "ja" else self.en
+
+
+class PriorityDef(Section):
+    """How a priority looks and how urgent it is (higher rank = more urgent)."""
+
+    rank: int
+    color: HexColor
+    emoji: NonEmpty
+    label: Localized
+
+
+class LevelDef(Section):
+    """A support level and who owns it (notified on escalation)."""
+
+    rank: int
+    name: Localized
+    owners: list[Recipient] = []
+
+
+class ChannelDef(Section):
+    """Where a team channel lives in Slack and, optionally, in Teams."""
+
+    slack: SlackChannel
+    teams_webhook: WebhookUrl | None = None
+    description: Localized | None = None
+
+
+class Defaults(Section):
+    """What a message gets when no rule says otherwise."""
+
+    priority: PriorityName = "green"
+    level: LevelName = "L1"
+    channel: ChannelName
+    language: Language = "ja"
+
+
+class RuleActions(Section):
+    """What a matching keyword rule sets on the ticket (the `set:` block)."""
+
+    priority: PriorityName | None = None
+    level: LevelName | None = None
+    tags: list[Tag] = []
+    channel: ChannelName | None = None
+    notify: list[Recipient] = []
+
+
+class KeywordRule(Section):
+    """One triage rule: keyword/regex conditions, optional filters, and what it sets."""
+
+    id: Identifier
+    description: Localized | None = None
+    any_of: list[Keyword] = Field([], alias="any")
+    all_of: list[Keyword] = Field([], alias="all")
+    regex: list[Regex] = []
+    exclude: list[Keyword] = []
+    sources: list[Source] = []
+    kinds: list[Kind] = []
+    kana: bool = False
+    actions: RuleActions = Field(RuleActions(), alias="set")
+
+    @model_validator(mode="after")
+    def _has_a_condition(self) -> "KeywordRule":
+        if not (self.any_of or self.all_of or self.regex):
+            raise ValueError("a rule needs at least one of any, all or regex")
+        return self
+
+
+class Route(Section):
+    """A routing entry: the first one whose conditions all hold picks the channel."""
+
+    description: Localized | None = None
+    sources: list[Source] = []
+    kinds: list[Kind] = []
+    priorities: list[PriorityName] = []
+    tags: list[Tag] = []  # the ticket has at least one of these
+    channel: ChannelName
+
+    def matches(self, source: str, kind: str, priority: str, tags: list[str]) -> bool:
+        """Tell whether a message with these attributes takes this route."""
+        return (
+            (not self.sources or source in self.sources)
+            and (not self.kinds or kind in self.kinds)
+            and (not self.priorities or priority in self.priorities)
+            and (not self.tags or not set(self.tags).isdisjoint(tags))
+        )
+
+
+class SlaPolicy(Section):
+    """Response and resolution targets for one priority and customer tier."""
+
+    priority: PriorityName
+    tier: Tier = "*"
+    first_response: Duration
+    resolution: Duration
+    calendar: Calendar = "business"
+
+    @model_validator(mode="after")
+    def _response_before_resolution(self) -> "SlaPolicy":
+        if self.first_response > self.resolution:
+            raise ValueError("first_response must not be longer than resolution")
+        return self
+
+
+class SlaConfig(Section):
+    """SLA policies and when to warn (fraction of the allowed time already used)."""
+
+    warn_at: float = Field(0.8, gt=0, lt=1)
+    policies: list[SlaPolicy]
+
+    def policy_for(self, priority: str, tier: str) -> SlaPolicy:
+        """Return the policy for priority and tier: the exact tier first, then tier '*'."""
+        for wanted in (tier, "*"):
+            for policy in self.policies:
+                if policy.priority == priority and policy.tier == wanted:
+                    return policy
+        raise KeyError(f"no SLA policy for priority {priority!r}, tier {tier!r}")
+
+
+class BusinessHours(Section):
+    """The team's working week, time zone, public holidays and extra closed dates."""
+
+    timezone: Timezone = "UTC"
+    holidays_country: Country | None = None
+    weekly: dict[Day, list[TimeRange]] = Field(
+        default_factory=lambda: {day: ["09:00-18:00"] if day not in ("sat", "sun") else [] for day in DAYS}
+    )
+    closed_dates: list[date] = []
+
+    _expand_closed_dates = field_validator("closed_dates", mode="before")(expand_dates)
+
+    @field_validator("weekly")
+    @classmethod
+    def _complete_week(cls, weekly: dict[str, list[str]]) -> dict[str, list[str]]:
+        for day, ranges in weekly.items():
+            spans = sorted(minutes_of_range(text) for text in ranges)
+            for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
+                if start < end:
+                    raise ValueError(f"{day}: opening hours overlap")
+        return {day: weekly.get(day, []) for day in DAYS}
+
+    @property
+    def tz(self) -> ZoneInfo:
+        """The team's time zone."""
+        return ZoneInfo(self.timezone)
+
+    def opening_hours(self, weekday: int) -> list[tuple[int, int]]:
+        """Return sorted (start, end) minutes since midnight for weekday (0 = Monday, as date.weekday())."""
+        return sorted(minutes_of_range(text) for text in self.weekly[DAYS[weekday]])
+
+
+class CannedReply(Section):
+    """A ready-made answer agents can send (and edit) from the ticket thread."""
+
+    id: Identifier
+    title: Localized
+    text: Localized
+
+
+class Roles(Section):
+    """Who is an agent, a lead or a manager (user ids)."""
+
+    agents: list[UserId] = []
+    leads: list[UserId] = []
+    managers: list[UserId] = []
+
+
+_DEFAULT_PERMISSIONS = {
+    "claim": ["agents"],
+    "reply": ["agents"],
+    "escalate": ["agents"],
+    "resolve": ["agents"],
+    "reopen": ["agents"],
+    "assign": ["leads"],
+    "stats": ["leads"],
+}
+
+
+class Threading(Section):
+    """When a new message from the same customer continues an existing ticket."""
+
+    window_minutes: int = Field(1440, ge=1, le=60 * 24 * 30)
+
+
+def _default_priorities() -> dict[str, PriorityDef]:
+    """Built-in priority look when rules.yaml has no `priorities:` section."""
+    looks = {
+        "red": (3, "#d50000", ":red_circle:", "大至急", "Urgent"),
+        "orange": (2, "#ff9100", ":large_orange_circle:", "至急", "High"),
+        "green": (1, "#00c853", ":large_green_circle:", "通常", "Normal"),
+    }
+    return {
+        name: PriorityDef(rank=rank, color=color, emoji=emoji, label=Localized(ja=ja, en=en))
+        for name, (rank, color, emoji, ja, en) in looks.items()
+    }
+
+
+def _default_levels() -> dict[str, LevelDef]:
+    """Built-in levels when rules.yaml has no `levels:` section."""
+    names = {
+        "L1": ("FAQ・ナレッジ", "FAQ / knowledge base"),
+        "L2": ("専門・個別対応", "Expertise / personal answer"),
+        "L3": ("緊急・金銭", "Urgent / money"),
+    }
+    return {
+        level: LevelDef(rank=rank, name=Localized(ja=ja, en=en))
+        for rank, (level, (ja, en)) in enumerate(names.items(), start=1)
+    }
+
+
+def _ranked_in_order(defs: dict, names: tuple[str, ...], what: str, descending: bool) -> dict:
+    """Check defs has exactly names, their ranks strictly going down (or up) in that order."""
+    missing = [name for name in names if name not in defs]
+    if missing:
+        raise ValueError(f"missing {what} {', '.join(missing)} (all of {', '.join(names)} are needed)")
+    ranks = [defs[name].rank for name in names]
+    if ranks != sorted(set(ranks), reverse=descending):
+        direction = "down" if descending else "up"
+        raise ValueError(f"ranks must go {direction} in the order {', '.join(names)} (got {ranks})")
+    return defs
+
+
+class Rules(Section):
+    """The whole rules.yaml. Build it with load_rules() so cross-section checks run too."""
+
+    priorities: dict[PriorityName, PriorityDef] = Field(default_factory=_default_priorities)
+    levels: dict[LevelName, LevelDef] = Field(default_factory=_default_levels)
+    channels: dict[ChannelName, ChannelDef]
+    defaults: Defaults
+    keyword_rules: list[KeywordRule] = []
+    routing: list[Route] = []
+    sla: SlaConfig
+    business_hours: BusinessHours = BusinessHours()
+    threading: Threading = Threading()
+    canned_replies: list[CannedReply] = []
+    roles: Roles = Roles()
+    permissions: dict[Action, list[RoleName]] = Field(default_factory=lambda: dict(_DEFAULT_PERMISSIONS))
+    keywords: dict[Source, list[Keyword]] = {}
+
+    @field_validator("priorities")
+    @classmethod
+    def _all_priorities(cls, priorities: dict[str, PriorityDef]) -> dict[str, PriorityDef]:
+        return _ranked_in_order(priorities, PRIORITIES, "priorities", descending=True)
+
+    @field_validator("levels")
+    @classmethod
+    def _all_levels(cls, levels: dict[str, LevelDef]) -> dict[str, LevelDef]:
+        return _ranked_in_order(levels, LEVELS, "levels", descending=False)
+
+    @field_validator("permissions")
+    @classmethod
+    def _complete_permissions(cls, permissions: dict[str, list[str]]) -> dict[str, list[str]]:
+        return {action: permissions.get(action, _DEFAULT_PERMISSIONS[action]) for action in ACTIONS}
+
+    def roles_of(self, user_id: str) -> set[str]:
+        """Return the roles of user_id; managers are also leads, and leads are also agents."""
+        roles = set()
+        if user_id in self.roles.managers:
+            roles |= {"managers", "leads", "agents"}
+        if user_id in self.roles.leads:
+            roles |= {"leads", "agents"}
+        if user_id in self.roles.agents:
+            roles.add("agents")
+        return roles
+
+    def may(self, user_id: str, action: str) -> bool:
+        """Tell whether user_id may perform action (one of ACTIONS); managers may do everything."""
+        allowed = self.permissions[action]
+        roles = self.roles_of(user_id)
+        return "managers" in roles or "everyone" in allowed or not roles.isdisjoint(allowed)
