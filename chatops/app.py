@@ -1,0 +1,104 @@
+"""create_app(runtime) -> Flask: health, readiness, metrics and the network webhooks."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+from flask import Flask, Response, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy import text
+
+from chatops.i18n import t
+from chatops.metrics import Metrics
+from chatops.outbox import Outbox
+from chatops.runtime import Runtime
+from chatops.tickets import service
+from integrations.base import WebhookError, WebhookSource
+from integrations.webhook import GenericWebhook, GenericWebhookSink
+
+log = logging.getLogger("chatops.app")
+
+
+def request_language() -> str:
+    """ja or en, from the request's Accept-Language (English when nothing matches)."""
+    return request.accept_languages.best_match(["en", "ja"]) or "en"
+
+
+def webhook_sources(runtime: Runtime) -> dict[str, WebhookSource]:
+    """The webhook endpoints this deployment answers, by URL name."""
+    secret = runtime.settings.webhook_secret
+    return {"generic": GenericWebhook(secret.get_secret_value() if secret else None)}
+
+
+def build_outbox(runtime: Runtime) -> Outbox:
+    """The outbox with a deliverer for every target this deployment has configured."""
+    settings = runtime.settings
+    deliverers = {}
+    if settings.webhook_reply_url and settings.webhook_secret:
+        sink = GenericWebhookSink(settings.webhook_reply_url, settings.webhook_secret.get_secret_value())
+        deliverers[sink.target] = sink
+    return Outbox(runtime.session_factory, deliverers, on_done={"reply": service.record_reply_delivered})
+
+
+def create_app(runtime: Runtime) -> Flask:
+    """The web app over an assembled runtime; no module-level state."""
+    app = Flask("chatops")
+    app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
+    app.json.ensure_ascii = False
+    metrics = Metrics(runtime.session_factory)
+    sources = webhook_sources(runtime)
+    app.extensions["chatops"] = runtime
+    app.extensions["chatops.metrics"] = metrics
+
+    @app.get("/healthz")
+    def healthz():
+        return jsonify(ok=True)
+
+    @app.get("/readyz")
+    def readyz():
+        try:
+            with runtime.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except Exception as exc:  # any driver error means "not ready"
+            log.warning("readiness check failed: %s", type(exc).__name__)
+            return jsonify(ok=False, database="unreachable"), 503
+        return jsonify(ok=True, database="ok")
+
+    @app.get("/metrics")
+    def metrics_endpoint():
+        return Response(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
+
+    @app.route("/webhooks/<network>", methods=["GET", "POST"])
+    def webhook(network: str):
+        source = sources.get(network)
+        if source is None:
+            return jsonify(ok=False, error=f"unknown network {network!r}"), 404
+        limit = runtime.settings.max_body_bytes
+        if (request.content_length or 0) > limit:
+            return _refuse(metrics, network, WebhookError(413, "webhook.too_large", limit=limit))
+        try:
+            answer = source.handle(method=request.method, headers=dict(request.headers),
+                                   query=request.args.to_dict(), body=request.get_data(cache=False))
+        except WebhookError as exc:
+            return _refuse(metrics, network, exc)
+        results = []
+        for message in answer.messages:
+            started = time.perf_counter()
+            outcome = runtime.flows.ingest(message)
+            metrics.ingest_seconds.observe(time.perf_counter() - started)
+            metrics.inbound.labels(message.source, outcome.outcome).inc()
+            results.append({"outcome": outcome.outcome, "ticket": outcome.ticket_key})
+        metrics.webhook_requests.labels(network, str(answer.status)).inc()
+        body = dict(answer.body)
+        if results:
+            body["results"] = results
+        return jsonify(body), answer.status
+
+    return app
+
+
+def _refuse(metrics: Metrics, network: str, exc: WebhookError):
+    metrics.webhook_requests.labels(network, str(exc.status)).inc()
+    lang = request_language()
+    return jsonify(ok=False, error=t(exc.key, lang, **exc.params)), exc.status

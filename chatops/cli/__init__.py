@@ -1,0 +1,30 @@
+"""The `chatops` command: serve, db upgrade, rules check|test, ingest, tickets list|show."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from chatops.cli import rules_cmd, serve_cmd, tickets_cmd
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """All sub-commands and their options."""
+    parser = argparse.ArgumentParser(prog="chatops", description="Social-media customer support from Slack and Teams.")
+    parser.add_argument("--lang", choices=["ja", "en"], help="language of messages (default: from CHATOPS_LANG or LANG)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    serve_cmd.register(sub)
+    rules_cmd.register(sub)
+    tickets_cmd.register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    return args.handler(args) or 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

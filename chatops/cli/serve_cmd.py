@@ -1,0 +1,61 @@
+"""`chatops serve` and `chatops db upgrade`."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from chatops import migrate
+from chatops.cli.common import language, runtime_or_exit, settings_or_exit
+from chatops.db import make_engine
+from chatops.i18n import t
+
+
+def register(sub) -> None:
+    """Add `serve` and `db` to the parser."""
+    serve = sub.add_parser("serve", help="run the web app (webhooks, Slack, health, metrics)")
+    serve.add_argument("--host", help="address to bind (default CHATOPS_HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default CHATOPS_PORT or 8080)")
+    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.set_defaults(handler=serve_command)
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    upgrade = db_sub.add_parser("upgrade", help="apply all migrations")
+    upgrade.set_defaults(handler=db_upgrade_command)
+
+
+def serve_command(args) -> int:
+    """Apply migrations, then serve the Flask app with waitress until interrupted."""
+    from waitress import serve
+
+    from chatops.app import build_outbox, create_app
+
+    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    runtime = runtime_or_exit(args, **overrides)
+    settings = runtime.settings
+    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(runtime)
+    stop = threading.Event()
+    worker = threading.Thread(target=build_outbox(runtime).run_forever, args=(stop,), name="outbox", daemon=True)
+    worker.start()
+    print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
+            url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
+    try:
+        serve(app, host=settings.host, port=settings.port, threads=args.threads, ident="chatops")
+    finally:
+        stop.set()
+        worker.join(timeout=10)
+        runtime.close()
+    return 0
+
+
+def db_upgrade_command(args) -> int:
+    """Bring the database to the latest schema."""
+    settings = settings_or_exit(args)
+    engine = make_engine(settings.database_url)
+    try:
+        migrate.upgrade(engine)
+    finally:
+        engine.dispose()
+    print(t("cli.db.upgraded", language(args), url=settings.safe_database_url()))
+    return 0

@@ -1,0 +1,150 @@
+"""`chatops ingest FILE.jsonl` and `chatops tickets list|show`."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from datetime import datetime
+
+from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
+from chatops.db import utcnow
+from chatops.errors import DomainError
+from chatops.i18n import t
+from chatops.inbound import parse_jsonl
+from chatops.tickets import service
+from chatops.tickets.models import PRIORITIES, STATUSES, Ticket
+
+
+def register(sub) -> None:
+    """Add `ingest` and `tickets` to the parser."""
+    ingest = sub.add_parser("ingest", help="store InboundMessage JSON lines as tickets")
+    ingest.add_argument("file", help="InboundMessage JSON lines (bad lines are reported, good ones stored)")
+    ingest.add_argument("--rules", help="rules file (default CHATOPS_RULES or rules.yaml)")
+    ingest.set_defaults(handler=ingest_command)
+    tickets = sub.add_parser("tickets", help="list or show tickets")
+    tickets_sub = tickets.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
+    listing = tickets_sub.add_parser("list", help="tickets, most urgent and oldest first")
+    listing.add_argument("--status", choices=STATUSES)
+    listing.add_argument("--priority", choices=PRIORITIES)
+    listing.add_argument("--assignee")
+    listing.add_argument("--all", action="store_true", help="include resolved tickets")
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true", help="one JSON object per ticket")
+    listing.set_defaults(handler=list_command)
+    show = tickets_sub.add_parser("show", help="one ticket with its messages and events")
+    show.add_argument("key", help="ticket key, e.g. T-12")
+    show.add_argument("--json", action="store_true")
+    show.set_defaults(handler=show_command)
+
+
+def ingest_command(args) -> int:
+    """Ingest every good line, report bad ones as FILE:LINE: problem; exit 1 if any were bad."""
+    runtime = runtime_or_exit(args)
+    try:
+        handle = open(args.file, encoding="utf-8")
+    except OSError as exc:
+        err(f"{args.file}: {exc.strerror}")
+        return EXIT_USAGE
+    counts: Counter[str] = Counter()
+    lines = 0
+    with handle:
+        for number, message, problem in parse_jsonl(handle):
+            lines += 1
+            if message is None:
+                counts["errors"] += 1
+                err(t("cli.ingest.bad_line", language(args), path=args.file, line=number, message=problem))
+                continue
+            counts[runtime.flows.ingest(message).outcome] += 1
+    runtime.close()
+    print(t("cli.ingest.summary", language(args), lines=lines, created=counts["created"],
+            threaded=counts["threaded"], reopened=counts["reopened"], duplicates=counts["duplicate"],
+            stored_only=counts["stored"], errors=counts["errors"]))
+    return 1 if counts["errors"] else 0
+
+
+def _age(since: datetime, now: datetime) -> str:
+    minutes = int((now - since).total_seconds() // 60)
+    if minutes < 60:
+        return f"{minutes}m"
+    if minutes < 48 * 60:
+        return f"{minutes // 60}h"
+    return f"{minutes // 1440}d"
+
+
+def ticket_dict(ticket: Ticket) -> dict:
+    """A ticket as JSON-friendly data."""
+    return {
+        "key": ticket.key, "status": ticket.status, "priority": ticket.priority, "level": ticket.level,
+        "channel": ticket.channel, "assignee": ticket.assignee, "tags": ticket.tags,
+        "source": ticket.source, "account": ticket.account,
+        "customer": ticket.customer.handle or ticket.customer.external_user_id,
+        "subject": ticket.subject, "matched_rules": ticket.matched_rules, "notify": ticket.notify,
+        "created_at": ticket.created_at.isoformat(),
+        "first_response_at": ticket.first_response_at.isoformat() if ticket.first_response_at else None,
+        "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+    }
+
+
+def list_command(args) -> int:
+    """Print tickets as a table (or JSON lines)."""
+    runtime = runtime_or_exit(args)
+    with runtime.session_factory() as session:
+        tickets = service.list_tickets(session, limit=args.limit, status=args.status, priority=args.priority,
+                                       assignee=args.assignee, open_only=not args.all)
+    runtime.close()
+    if args.json:
+        for ticket in tickets:
+            print(json.dumps(ticket_dict(ticket), ensure_ascii=False))
+        return 0
+    if not tickets:
+        print(t("cli.tickets.empty", language(args)))
+        return 0
+    now = utcnow()
+    lang = language(args)
+    print(f"{'KEY':<8} {'PRI':<6} {'LVL':<3} {'STATUS':<10} {'AGE':>4}  {'CHANNEL':<16} {'NETWORK':<10} "
+          f"{'ASSIGNEE':<12} {'CUSTOMER':<18} TAGS / SUBJECT")
+    for ticket in tickets:
+        customer = ticket.customer.handle or ticket.customer.external_user_id
+        tags = " ".join(f"#{tag}" for tag in ticket.tags)
+        print(f"{ticket.key:<8} {ticket.priority:<6} {ticket.level:<3} {t('status.' + ticket.status, lang):<10} "
+              f"{_age(ticket.created_at, now):>4}  {ticket.channel:<16} {ticket.source:<10} "
+              f"{(ticket.assignee or '-'):<12} {customer[:18]:<18} {tags + ' ' if tags else ''}{ticket.subject}")
+    return 0
+
+
+def show_command(args) -> int:
+    """Print one ticket, its messages and its audit trail; exit 1 for an unknown key."""
+    runtime = runtime_or_exit(args)
+    lang = language(args)
+    with runtime.session_factory() as session:
+        try:
+            ticket = service.get_ticket(session, key=args.key)
+        except DomainError as exc:
+            err(exc.message(lang))
+            return 1
+        messages = service.ticket_messages(session, ticket_id=ticket.id)
+        events = service.ticket_events(session, ticket_id=ticket.id)
+    runtime.close()
+    if args.json:
+        data = ticket_dict(ticket)
+        data["messages"] = [{"direction": m.direction, "author": m.author_handle or m.author_id,
+                             "text": m.text, "at": m.created_at.isoformat()} for m in messages]
+        data["events"] = [{"kind": e.kind, "actor": e.actor, "at": e.at.isoformat(), **e.payload}
+                          for e in events]
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return 0
+    data = ticket_dict(ticket)
+    print(f"{ticket.key}  [{ticket.priority} {ticket.level}] {t('status.' + ticket.status, lang)}  "
+          f"#{ticket.channel}  {ticket.source} {ticket.account}")
+    for field in ("customer", "assignee", "tags", "matched_rules", "notify", "created_at",
+                  "first_response_at", "resolved_at"):
+        print(f"  {field:<18} {data[field] if data[field] not in (None, []) else '-'}")
+    print()
+    for message in messages:
+        who = message.author_handle or message.author_id or "-"
+        print(f"  {message.created_at:%Y-%m-%d %H:%M} {message.direction:<8} {who}: {message.text}")
+    print()
+    for event in events:
+        extra = " ".join(f"{k}={v}" for k, v in event.payload.items() if k != "triage")
+        print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor}  {extra}")
+    return 0

@@ -1,0 +1,67 @@
+"""Domain errors. Each carries a message key and parameters so any surface can show it in ja or en."""
+
+from __future__ import annotations
+
+from chatops.i18n import t
+
+
+class DomainError(Exception):
+    """A refused action, explained to the person who asked for it."""
+
+    key = "error.generic"
+
+    def __init__(self, **params: object) -> None:
+        self.params = params
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str | None = None) -> str:
+        """The explanation in `lang` (ja or en)."""
+        return t(self.key, lang, **self.params)
+
+
+class TicketNotFound(DomainError):
+    """No ticket has this key."""
+
+    key = "error.ticket_not_found"
+
+
+class AlreadyClaimed(DomainError):
+    """Someone else owns the ticket."""
+
+    key = "error.already_claimed"
+
+
+class NotClaimedByYou(DomainError):
+    """Only the owner may release a ticket."""
+
+    key = "error.not_claimed_by_you"
+
+
+class InvalidTransition(DomainError):
+    """The ticket's status does not allow this action."""
+
+    key = "error.invalid_transition"
+
+
+class NoteRequired(DomainError):
+    """Escalation needs a hand-off note."""
+
+    key = "error.note_required"
+
+
+class InvalidValue(DomainError):
+    """A priority, level, tag or similar value that rules.yaml does not define."""
+
+    key = "error.invalid_value"
+
+
+class EscalationNotUpward(DomainError):
+    """Escalation must go to a higher level."""
+
+    key = "error.escalation_not_upward"
+
+
+class EmptyText(DomainError):
+    """A reply or note without text."""
+
+    key = "error.empty_text"

@@ -1,0 +1,89 @@
+"""InboundMessage: what any network delivers, in the one shape the ticket flows understand.
+
+It lives in the core (not in `integrations/`) so flows never import an adapter; integrations
+build it from their network's payloads and `integrations.base` re-exports it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+SOURCES = ("x", "facebook", "instagram", "line", "mastodon", "bluesky", "webhook")
+KINDS = ("mention", "reply", "dm", "comment", "keyword")
+
+Source = Literal["x", "facebook", "instagram", "line", "mastodon", "bluesky", "webhook"]
+Kind = Literal["mention", "reply", "dm", "comment", "keyword"]
+
+
+class Author(BaseModel):
+    """The customer as the network knows them."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    id: str = Field(min_length=1, max_length=255)
+    handle: str | None = Field(None, max_length=255)
+    name: str | None = Field(None, max_length=255)
+
+
+class InboundMessage(BaseModel):
+    """One message a customer wrote about the brand, normalised across networks."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    source: Source
+    account: str = Field(min_length=1, max_length=255)
+    external_id: str = Field(min_length=1, max_length=255)
+    conversation_id: str | None = Field(None, max_length=255)
+    in_reply_to: str | None = Field(None, max_length=255)
+    author: Author
+    text: str = Field(max_length=40_000)
+    url: str | None = Field(None, max_length=2048)
+    created_at: AwareDatetime
+    lang: str | None = Field(None, max_length=8)
+    kind: Kind = "mention"
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("text is empty")
+        return value
+
+    @property
+    def thread_id(self) -> str:
+        """The conversation this message belongs to (its own id when it starts one)."""
+        return self.conversation_id or self.external_id
+
+
+def created_at_utc(message: InboundMessage) -> datetime:
+    """The message time converted to UTC."""
+    return message.created_at.astimezone(UTC)
+
+
+def parse_jsonl(lines: Iterable[str]) -> Iterator[tuple[int, InboundMessage | None, str | None]]:
+    """(line number, message, None) per good line and (line number, None, problem) per bad one.
+
+    Blank lines and lines starting with `#` are skipped. A problem names the field, e.g.
+    `author.id: Field required`.
+    """
+    for number, line in enumerate(lines, start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, None, f"not JSON: {exc.msg} (column {exc.colno})"
+            continue
+        try:
+            yield number, InboundMessage.model_validate(data), None
+        except ValidationError as exc:
+            problems = []
+            for problem in exc.errors():
+                field = ".".join(str(part) for part in problem["loc"]) or "(line)"
+                problems.append(f"{field}: {problem['msg']}")
+            yield number, None, "; ".join(problems)

@@ -1,0 +1,50 @@
+"""Prometheus metrics, one registry per app (so tests and several apps never share counters)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatops.db import utcnow
+from chatops.tickets.models import OutboxItem
+
+
+class OutboxCollector:
+    """Outbox backlog and oldest pending age, read from the database at scrape time."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    def collect(self):
+        backlog = GaugeMetricFamily("chatops_outbox_backlog", "Outbox items waiting to be delivered",
+                                    labels=["target"])
+        age = GaugeMetricFamily("chatops_outbox_oldest_age_seconds", "Age of the oldest pending item")
+        with self.session_factory() as session:
+            rows = session.execute(
+                select(OutboxItem.target, func.count(), func.min(OutboxItem.created_at))
+                .where(OutboxItem.state == "pending").group_by(OutboxItem.target)
+            ).all()
+        oldest = None
+        for target, count, created in rows:
+            backlog.add_metric([target], count)
+            oldest = created if oldest is None or created < oldest else oldest
+        age.add_metric([], (utcnow() - oldest).total_seconds() if oldest else 0.0)
+        yield backlog
+        yield age
+
+
+class Metrics:
+    """The counters chatops exports at /metrics."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.registry = CollectorRegistry()
+        self.inbound = Counter("chatops_inbound_messages", "Inbound messages by network and outcome",
+                               ["source", "outcome"], registry=self.registry)
+        self.webhook_requests = Counter("chatops_webhook_requests", "Webhook requests by network and status",
+                                        ["network", "status"], registry=self.registry)
+        self.ingest_seconds = Histogram("chatops_ingest_seconds", "Time to ingest one inbound message",
+                                        registry=self.registry,
+                                        buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
+        self.registry.register(OutboxCollector(session_factory))

@@ -1,0 +1,147 @@
+"""Durable delivery of side effects: Slack posts, network replies, pages.
+
+Flows insert OutboxItem rows in the same transaction as the change they announce; a worker
+claims due items, delivers them outside any transaction, and records the outcome.
+
+- Order: per `ordering_key` (a Slack channel, a network account) only the oldest pending item
+  is eligible, so a thread's lines never overtake each other.
+- Retries: exponential backoff with jitter; a `Retry-After` from the remote wins.
+- Several workers (threads or replicas): PostgreSQL claims with FOR UPDATE SKIP LOCKED; SQLite
+  serialises writers with BEGIN IMMEDIATE. A claim is a lease (`locked_until`), so the items of
+  a worker that died are picked up again when the lease ends.
+- Never duplicated: the `dedupe_key` is unique, and deliverers pass it to remotes that accept an
+  idempotency key.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, exists, select
+from sqlalchemy.orm import Session, aliased, sessionmaker
+
+from chatops.db import session_scope, utcnow
+from chatops.tickets.models import OutboxItem
+
+log = logging.getLogger("chatops.outbox")
+
+Deliverer = Callable[[OutboxItem], dict[str, Any] | None]
+DoneHook = Callable[[Session, OutboxItem], None]
+
+
+class DeliveryError(Exception):
+    """A failed delivery: retried later (after `retry_after` seconds if the remote said so),
+    or never again when `permanent`."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+class Outbox:
+    """Claims due items, hands each to the deliverer registered for its exact target
+    (e.g. `network:webhook`, `slack`), and records results."""
+
+    def __init__(self, session_factory: sessionmaker[Session], deliverers: dict[str, Deliverer], *,
+                 on_done: dict[str, DoneHook] | None = None, clock: Callable[[], datetime] = utcnow,
+                 max_attempts: int = 10, base_delay: float = 2.0, max_delay: float = 900.0,
+                 lease: timedelta = timedelta(seconds=120)) -> None:
+        self.session_factory = session_factory
+        self.deliverers = deliverers
+        self.on_done = on_done or {}
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.lease = lease
+
+    def claim(self, limit: int = 20) -> list[OutboxItem]:
+        """Lease up to `limit` due items that are first in their ordering key."""
+        now = self.clock()
+        earlier = aliased(OutboxItem)
+        blocked_by_earlier = exists().where(
+            and_(earlier.ordering_key == OutboxItem.ordering_key, earlier.state == "pending",
+                 earlier.id < OutboxItem.id)
+        )
+        stmt = (
+            select(OutboxItem)
+            .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now,
+                   # Items for targets nobody here can deliver wait (visible in /metrics) until
+                   # a process that has the integration configured picks them up.
+                   OutboxItem.target.in_(list(self.deliverers)),
+                   (OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until < now),
+                   (OutboxItem.ordering_key.is_(None)) | ~blocked_by_earlier)
+            .order_by(OutboxItem.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        with session_scope(self.session_factory) as session:
+            items = list(session.scalars(stmt))
+            for item in items:
+                item.locked_until = now + self.lease
+        return items
+
+    def deliver(self, item: OutboxItem) -> bool:
+        """Deliver one claimed item and record the outcome; True when it is done."""
+        try:
+            result = self.deliverers[item.target](item)
+        except DeliveryError as exc:
+            self._failed(item, exc)
+            return False
+        except Exception as exc:  # a bug or an unexpected library error: retry, and say so
+            log.exception("outbox item %s (%s) raised", item.id, item.target)
+            self._failed(item, DeliveryError(f"{type(exc).__name__}: {exc}"))
+            return False
+        with session_scope(self.session_factory) as session:
+            row = session.get(OutboxItem, item.id)
+            row.state, row.delivered_at, row.locked_until = "done", self.clock(), None
+            row.attempts += 1
+            row.result = result or {}
+            hook = self.on_done.get(row.kind)
+            if hook:
+                hook(session, row)
+        return True
+
+    def run_once(self, limit: int = 20) -> int:
+        """Claim and deliver one batch; returns how many items were attempted."""
+        items = self.claim(limit)
+        for item in items:
+            self.deliver(item)
+        return len(items)
+
+    def run_forever(self, stop: threading.Event, idle_seconds: float = 0.5) -> None:
+        """Drain until `stop` is set, sleeping briefly when nothing is due."""
+        while not stop.is_set():
+            try:
+                if self.run_once() == 0:
+                    stop.wait(idle_seconds)
+            except Exception:  # the database may be briefly unavailable; keep the worker alive
+                log.exception("outbox worker loop failed; retrying")
+                stop.wait(idle_seconds * 4)
+
+    def _failed(self, item: OutboxItem, exc: DeliveryError) -> None:
+        with session_scope(self.session_factory) as session:
+            row = session.get(OutboxItem, item.id)
+            row.attempts += 1
+            row.last_error = str(exc)[:2000]
+            row.locked_until = None
+            if exc.permanent or row.attempts >= self.max_attempts:
+                row.state = "dead"
+                log.error("outbox item %s (%s) gave up after %s attempts: %s", row.id, row.target,
+                          row.attempts, exc)
+                return
+            delay = exc.retry_after if exc.retry_after is not None else self.backoff(row.attempts)
+            row.next_attempt_at = self.clock() + timedelta(seconds=delay)
+            log.warning("outbox item %s (%s) attempt %s failed, retry in %.1fs: %s", row.id, row.target,
+                        row.attempts, delay, exc)
+
+    def backoff(self, attempts: int) -> float:
+        """Seconds before the next try: exponential, capped, with ±20% jitter."""
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
+        return delay * random.uniform(0.8, 1.2)

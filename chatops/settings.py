@@ -1,0 +1,64 @@
+"""Settings from the environment (and a `.env` file), validated once and passed down.
+
+Secrets are `SecretStr`, so `repr()`, logs and error messages show `**********`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///chatops.db"
+
+
+class Settings(BaseSettings):
+    """Everything chatops reads from its environment."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    database_url: str = Field(DEFAULT_DATABASE_URL, validation_alias="CHATOPS_DATABASE_URL")
+    rules_path: Path = Field(Path("rules.yaml"), validation_alias="CHATOPS_RULES")
+    webhook_secret: SecretStr | None = Field(None, validation_alias="CHATOPS_WEBHOOK_SECRET")
+    webhook_reply_url: str | None = Field(None, validation_alias="CHATOPS_WEBHOOK_REPLY_URL")
+    max_body_bytes: int = Field(256 * 1024, validation_alias="CHATOPS_MAX_BODY_BYTES", gt=0)
+    log_level: str = Field("INFO", validation_alias="CHATOPS_LOG_LEVEL")
+    host: str = Field("127.0.0.1", validation_alias="CHATOPS_HOST")
+    port: int = Field(8080, validation_alias="CHATOPS_PORT", ge=0, le=65535)
+
+    slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
+    slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
+    slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
+    slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str) -> str:
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("CHATOPS_DATABASE_URL must be a sqlite:// or postgresql:// URL")
+        if value.startswith("postgresql://"):
+            # SQLAlchemy's bare postgresql:// means psycopg2, which we do not ship; use psycopg 3.
+            value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ValueError("CHATOPS_LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR")
+        return value
+
+    def safe_database_url(self) -> str:
+        """The database URL with any password replaced, for logs and messages."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).render_as_string(hide_password=True)
+
+
+def load_settings(**overrides) -> Settings:
+    """Read and validate settings once; `overrides` win over the environment (tests, CLI flags)."""
+    return Settings(**overrides)

@@ -1,0 +1,183 @@
+"""Ingest: an InboundMessage becomes a new ticket, a follow-up, a reopen, or a duplicate (no-op).
+
+Idempotent on (source, external_id): the unique key on messages decides, so two deliveries of
+the same message racing each other still store it once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from chatops.inbound import InboundMessage
+from chatops.tickets import service
+from chatops.tickets.models import Customer, Message, Ticket, TicketEvent, TicketTag
+
+Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored"]
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What ingest did with one message."""
+
+    outcome: Outcome
+    ticket_id: int | None = None
+    message_id: int | None = None
+
+    @property
+    def ticket_key(self) -> str | None:
+        """`T-<id>` of the ticket the message landed on, if any."""
+        return f"T-{self.ticket_id}" if self.ticket_id is not None else None
+
+
+def _subject(text: str) -> str:
+    line = " ".join(text.split())
+    return line if len(line) <= 120 else line[:119] + "…"
+
+
+class IngestFlows:
+    """Mixed into TicketFlows: the inbound side of the state machine."""
+
+    def ingest(self, message: InboundMessage) -> IngestResult:
+        """Store one inbound message and open, continue or reopen its ticket."""
+        for attempt in (1, 2):
+            session = self.session_factory()
+            try:
+                if service.inbound_exists(session, source=message.source, external_id=message.external_id):
+                    return IngestResult("duplicate")
+                result = self._ingest_new(session, message)
+                session.commit()
+                return result
+            except IntegrityError:
+                session.rollback()
+                # Lost a race: either another delivery of this very message (a duplicate), or
+                # another message from the same new customer created the customer row first.
+                if service.inbound_exists(session, source=message.source, external_id=message.external_id):
+                    return IngestResult("duplicate")
+                if attempt == 2:
+                    raise
+            except BaseException:
+                session.rollback()
+                raise
+            finally:
+                session.close()
+        raise AssertionError("unreachable")
+
+    def _ingest_new(self, session: Session, message: InboundMessage) -> IngestResult:
+        # The hot path uses Core statements on the session's connection: ingest must keep up with
+        # a flood of mentions, and the ORM's unit of work costs several times more per row.
+        conn = session.connection()
+        now = self.clock()
+        customer_id, blocked = self._upsert_customer(conn, message)
+        message_row = {
+            "direction": "inbound", "source": message.source, "account": message.account,
+            "kind": message.kind, "external_id": message.external_id,
+            "conversation_id": message.thread_id, "in_reply_to": message.in_reply_to,
+            "author_id": message.author.id, "author_handle": message.author.handle,
+            "author_name": message.author.name, "text": message.text, "url": message.url,
+            "lang": message.lang, "created_at": message.created_at, "received_at": now,
+            "customer_id": customer_id, "ticket_id": None,
+        }
+        if blocked:
+            return IngestResult("stored", message_id=_insert(conn, Message, message_row))
+        window_start = message.created_at - timedelta(minutes=self.rules.threading.window_minutes)
+        ticket_id = service.find_thread_ticket_id(session, message=message, customer_id=customer_id,
+                                                  window_start=window_start)
+        triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
+        if ticket_id is None:
+            return self._open_ticket(conn, message, customer_id, message_row, triage, now)
+        return self._continue_ticket(session, message, ticket_id, message_row, triage)
+
+    def _upsert_customer(self, conn, message: InboundMessage) -> tuple[int, bool]:
+        """(customer id, blocked?) for the author, creating or refreshing the customer row."""
+        author = message.author
+        row = conn.execute(_CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
+        if row is None:
+            # A concurrent first message from the same author makes this INSERT fail; ingest
+            # then retries and finds the row.
+            return _insert(conn, Customer, {
+                "source": message.source, "external_user_id": author.id, "handle": author.handle,
+                "name": author.name, "tier": "standard", "flags": [], "first_seen_at": message.created_at,
+                "last_seen_at": message.created_at,
+            }), False
+        changes = {}
+        if author.handle and author.handle != row.handle:
+            changes["handle"] = author.handle
+        if author.name and author.name != row.name:
+            changes["name"] = author.name
+        if message.created_at > row.last_seen_at:
+            changes["last_seen_at"] = message.created_at
+        if changes:
+            conn.execute(update(Customer).where(Customer.id == row.id).values(**changes))
+        return row.id, "blocked" in (row.flags or [])
+
+    def _open_ticket(self, conn, message: InboundMessage, customer_id: int, message_row: dict,
+                     triage, now: datetime) -> IngestResult:
+        ticket_id = _insert(conn, Ticket, {
+            "source": message.source, "account": message.account, "external_id": message.external_id,
+            "conversation_id": message.thread_id, "customer_id": customer_id, "status": "new",
+            "priority": triage.priority, "level": triage.level, "channel": triage.channel,
+            "assignee": None, "subject": _subject(message.text), "lang": message.lang,
+            "matched_rules": list(triage.matched), "keywords": list(triage.keywords),
+            "notify": list(triage.notify), "created_at": message.created_at, "updated_at": now,
+            "last_customer_message_at": message.created_at, "reopened_count": 0, "version": 1,
+        })
+        if triage.tags:
+            conn.execute(_INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in triage.tags])
+        message_id = _insert(conn, Message, {**message_row, "ticket_id": ticket_id})
+        conn.execute(_INSERT_EVENT, {
+            "ticket_id": ticket_id, "kind": "created", "actor": f"customer:{customer_id}", "at": now,
+            "payload": {"message_id": message_id, "triage": triage.to_dict()},
+        })
+        return IngestResult("created", ticket_id, message_id)
+
+    def _continue_ticket(self, session: Session, message: InboundMessage, ticket_id: int,
+                         message_row: dict, triage) -> IngestResult:
+        ticket = session.scalars(
+            select(Ticket).where(Ticket.id == ticket_id).with_for_update(of=Ticket)
+        ).unique().one()
+        message_id = _insert(session.connection(), Message, {**message_row, "ticket_id": ticket_id})
+        ticket.last_customer_message_at = max(ticket.last_customer_message_at, message.created_at)
+        payload: dict = {"message_id": message_id}
+        # A follow-up can only make a ticket more urgent ("also, I was charged twice").
+        if self.rules.priorities[triage.priority].rank > self.rules.priorities[ticket.priority].rank:
+            payload.update(priority_from=ticket.priority, priority_to=triage.priority)
+            ticket.priority = triage.priority
+        new_tags = sorted(set(triage.tags) - set(ticket.tags))
+        if new_tags:
+            ticket.tag_rows.extend(TicketTag(tag=tag) for tag in new_tags)
+            payload["tags_added"] = new_tags
+        previous = ticket.status
+        kind, outcome = "customer_message", "threaded"
+        if previous == "resolved":
+            ticket.status, ticket.resolved_at = "open", None
+            ticket.reopened_count += 1
+            kind, outcome = "reopened", "reopened"
+        elif previous == "pending":
+            ticket.status = "open"
+        if ticket.status != previous:
+            payload.update(status_from=previous, status_to=ticket.status)
+        self._event(session, ticket, kind, f"customer:{ticket.customer_id}", **payload)
+        return IngestResult(outcome, ticket.id, message_id)
+
+
+_INSERTS = {model: insert(model).returning(model.id) for model in (Customer, Ticket, Message)}
+_INSERT_TAGS = insert(TicketTag)
+_INSERT_EVENT = insert(TicketEvent)
+_CUSTOMER_BY_USER = select(
+    Customer.id, Customer.flags, Customer.handle, Customer.name, Customer.last_seen_at
+).where(Customer.source == bindparam("source"), Customer.external_user_id == bindparam("user"))
+
+
+def _insert(conn, model, values: dict) -> int:
+    """INSERT one row and return its id (RETURNING works on SQLite ≥ 3.35 and PostgreSQL).
+
+    Values go in as execution parameters of a prebuilt statement, so SQLAlchemy compiles it
+    once; `.values(**row)` would build and cache-key a new statement per message.
+    """
+    return conn.execute(_INSERTS[model], values).scalar_one()

@@ -1,0 +1,218 @@
+"""SQLAlchemy models: customers, tickets, messages, append-only ticket events, outbox."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    event,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from chatops.db import Base, UTCDateTime, utcnow
+
+# BigInteger ids on PostgreSQL, but SQLite only auto-increments a plain INTEGER PRIMARY KEY.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+STATUSES = ("new", "open", "pending", "resolved")
+PRIORITIES = ("red", "orange", "green")
+LEVELS = ("L1", "L2", "L3")
+DIRECTIONS = ("inbound", "outbound", "note")
+TIERS = ("standard", "premium")
+CUSTOMER_FLAGS = ("vip", "troll", "blocked")
+
+
+def _in(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+class Customer(Base):
+    """One person on one network; `linked_to_id` joins the same person across networks."""
+
+    __tablename__ = "customers"
+    __table_args__ = (
+        UniqueConstraint("source", "external_user_id"),
+        CheckConstraint(_in("tier", TIERS), name="tier"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    external_user_id: Mapped[str] = mapped_column(String(255))
+    handle: Mapped[str | None] = mapped_column(String(255))
+    name: Mapped[str | None] = mapped_column(String(255))
+    tier: Mapped[str] = mapped_column(String(16), default="standard")
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    @property
+    def blocked(self) -> bool:
+        """True when agents flagged this customer as blocked (messages kept, no ticket)."""
+        return "blocked" in (self.flags or [])
+
+
+class Ticket(Base):
+    """A customer's case: one thread in a team channel, worked to resolution."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        CheckConstraint(_in("status", STATUSES), name="status"),
+        CheckConstraint(_in("priority", PRIORITIES), name="priority"),
+        CheckConstraint(_in("level", LEVELS), name="level"),
+        Index(None, "source", "account", "conversation_id"),
+        Index(None, "customer_id", "account", "last_customer_message_at"),
+        Index(None, "status", "priority", "created_at"),
+        Index(None, "created_at"),
+        Index(None, "assignee", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(String(255))
+    conversation_id: Mapped[str | None] = mapped_column(String(255))
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"))
+    status: Mapped[str] = mapped_column(String(16), default="new")
+    priority: Mapped[str] = mapped_column(String(16))
+    level: Mapped[str] = mapped_column(String(4))
+    channel: Mapped[str] = mapped_column(String(80))
+    assignee: Mapped[str | None] = mapped_column(String(64))
+    subject: Mapped[str] = mapped_column(String(200))
+    lang: Mapped[str | None] = mapped_column(String(8))
+    matched_rules: Mapped[list[str]] = mapped_column(JSON, default=list)
+    keywords: Mapped[list[str]] = mapped_column(JSON, default=list)
+    notify: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+    last_customer_message_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    first_response_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reopened_count: Mapped[int] = mapped_column(Integer, default=0)
+    csat_score: Mapped[int | None] = mapped_column(Integer)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)
+    tag_rows: Mapped[list[TicketTag]] = relationship(
+        cascade="all, delete-orphan", order_by="TicketTag.tag", lazy="selectin"
+    )
+
+    # Concurrent writers to one ticket conflict (StaleDataError) instead of losing an update.
+    __mapper_args__ = {"version_id_col": version}
+
+    @property
+    def key(self) -> str:
+        """The short key people type and read, e.g. `T-1042`."""
+        return f"T-{self.id}"
+
+    @property
+    def tags(self) -> list[str]:
+        """Tags in alphabetical order."""
+        return sorted(row.tag for row in self.tag_rows)
+
+
+class TicketTag(Base):
+    """One tag on one ticket (a table, so stats can filter by tag on an index)."""
+
+    __tablename__ = "ticket_tags"
+    __table_args__ = (Index(None, "tag", "ticket_id"),)
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True)
+
+
+class Message(Base):
+    """What the customer wrote (inbound), what we sent (outbound), or an agent's internal note."""
+
+    __tablename__ = "messages"
+    __table_args__ = (
+        # Ingest idempotency: one inbound row per (network, network's message id).
+        UniqueConstraint("direction", "source", "external_id"),
+        CheckConstraint(_in("direction", DIRECTIONS), name="direction"),
+        Index(None, "ticket_id", "created_at"),
+        Index(None, "source", "conversation_id"),
+        Index(None, "source", "external_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    customer_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    direction: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(255))
+    kind: Mapped[str | None] = mapped_column(String(16))
+    external_id: Mapped[str | None] = mapped_column(String(255))
+    conversation_id: Mapped[str | None] = mapped_column(String(255))
+    in_reply_to: Mapped[str | None] = mapped_column(String(255))
+    author_id: Mapped[str | None] = mapped_column(String(255))
+    author_handle: Mapped[str | None] = mapped_column(String(255))
+    author_name: Mapped[str | None] = mapped_column(String(255))
+    text: Mapped[str] = mapped_column(Text)
+    url: Mapped[str | None] = mapped_column(String(2048))
+    lang: Mapped[str | None] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    ticket: Mapped[Ticket | None] = relationship()
+    customer: Mapped[Customer | None] = relationship()
+
+
+class TicketEvent(Base):
+    """Append-only audit: one row for every change to a ticket, with actor, time and payload."""
+
+    __tablename__ = "ticket_events"
+    __table_args__ = (Index(None, "ticket_id", "id"), Index(None, "kind", "at"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(255))
+    at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+@event.listens_for(TicketEvent, "before_update")
+@event.listens_for(TicketEvent, "before_delete")
+def _events_are_append_only(_mapper, _conn, target: TicketEvent) -> None:
+    raise RuntimeError(f"ticket event {target.id} is append-only")
+
+
+class OutboxItem(Base):
+    """A side effect waiting to leave (Slack post, network reply, page): durable and deduplicated."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        UniqueConstraint("dedupe_key"),
+        CheckConstraint(_in("state", ("pending", "done", "dead")), name="state"),
+        Index(None, "state", "next_attempt_at"),
+        Index(None, "ordering_key", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    target: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(64))
+    dedupe_key: Mapped[str] = mapped_column(String(255))
+    ordering_key: Mapped[str | None] = mapped_column(String(255))
+    ticket_id: Mapped[int | None] = mapped_column(ForeignKey("tickets.id"))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -1,0 +1,136 @@
+"""Ticket queries. Functions take `session` first and keyword-only arguments; they never commit."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+
+from sqlalchemy import Select, bindparam, case, select
+from sqlalchemy.orm import Session
+
+from chatops.errors import TicketNotFound
+from chatops.inbound import InboundMessage
+from chatops.tickets.models import Customer, Message, Ticket, TicketEvent
+
+_KEY = re.compile(r"^(?:t-?)?(\d{1,18})$")
+
+# Overdue first would need deadlines; until then: most urgent priority, then oldest.
+_PRIORITY_ORDER = {"red": 0, "orange": 1, "green": 2}
+
+
+def parse_ticket_key(key: str) -> int | None:
+    """The ticket id in `T-1042`, `t1042`, `１０４２` or `1042`; None when it is not a key."""
+    match = _KEY.match(unicodedata.normalize("NFKC", key).strip().lower())
+    return int(match.group(1)) if match else None
+
+
+def get_ticket(session: Session, *, key: str, for_update: bool = False) -> Ticket:
+    """The ticket with this key, or TicketNotFound naming the key."""
+    ticket_id = parse_ticket_key(key)
+    stmt = select(Ticket).where(Ticket.id == ticket_id)
+    if for_update:
+        stmt = stmt.with_for_update(of=Ticket)
+    ticket = session.scalars(stmt).unique().one_or_none() if ticket_id is not None else None
+    if ticket is None:
+        raise TicketNotFound(key=key)
+    return ticket
+
+
+# Ingest runs these for every message: prebuilt with bind parameters, so they compile once.
+_INBOUND_ID = select(Message.id).where(
+    Message.direction == "inbound", Message.source == bindparam("source"),
+    Message.external_id == bindparam("external_id"),
+)
+_TICKET_OF_PARENT = select(Message.ticket_id).where(
+    Message.source == bindparam("source"), Message.external_id == bindparam("parent"),
+    Message.ticket_id.is_not(None),
+).limit(1)
+_TICKET_OF_CONVERSATION = select(Message.ticket_id).where(
+    Message.source == bindparam("source"), Message.account == bindparam("account"),
+    Message.conversation_id == bindparam("conversation"), Message.ticket_id.is_not(None),
+).order_by(Message.id.desc()).limit(1)
+_TICKET_OF_CUSTOMER = select(Ticket.id).where(
+    Ticket.customer_id == bindparam("customer"), Ticket.account == bindparam("account"),
+    Ticket.last_customer_message_at >= bindparam("since"),
+).order_by(Ticket.last_customer_message_at.desc()).limit(1)
+
+
+def inbound_exists(session: Session, *, source: str, external_id: str) -> bool:
+    """True when the inbound message with this network id is stored already."""
+    conn = session.connection()  # Core execution: these run once per inbound message
+    return conn.scalar(_INBOUND_ID, {"source": source, "external_id": external_id}) is not None
+
+
+def find_thread_ticket_id(session: Session, *, message: InboundMessage, customer_id: int,
+                          window_start: datetime) -> int | None:
+    """The ticket an inbound message continues: by reply, by conversation, then by customer window."""
+    conn, found = session.connection(), None
+    if message.in_reply_to:
+        found = conn.scalar(_TICKET_OF_PARENT, {"source": message.source, "parent": message.in_reply_to})
+    if found is None and message.conversation_id:
+        found = conn.scalar(_TICKET_OF_CONVERSATION, {
+            "source": message.source, "account": message.account, "conversation": message.conversation_id})
+    if found is None:
+        found = conn.scalar(_TICKET_OF_CUSTOMER, {
+            "customer": customer_id, "account": message.account, "since": window_start})
+    return found
+
+
+def get_customer(session: Session, *, source: str, external_user_id: str) -> Customer | None:
+    """The customer known on `source` by this user id."""
+    return session.scalars(
+        select(Customer).where(Customer.source == source, Customer.external_user_id == external_user_id)
+    ).one_or_none()
+
+
+def list_tickets_query(*, status: str | None = None, assignee: str | None = None,
+                       priority: str | None = None, open_only: bool = False) -> Select[tuple[Ticket]]:
+    """Tickets filtered, most urgent priority first, then oldest first."""
+    stmt = select(Ticket)
+    if status:
+        stmt = stmt.where(Ticket.status == status)
+    elif open_only:
+        stmt = stmt.where(Ticket.status != "resolved")
+    if assignee:
+        stmt = stmt.where(Ticket.assignee == assignee)
+    if priority:
+        stmt = stmt.where(Ticket.priority == priority)
+
+    rank = case(_PRIORITY_ORDER, value=Ticket.priority, else_=9)
+    return stmt.order_by(rank, Ticket.created_at, Ticket.id)
+
+
+def list_tickets(session: Session, *, limit: int = 50, **filters) -> list[Ticket]:
+    """See `list_tickets_query`; at most `limit` rows."""
+    return list(session.scalars(list_tickets_query(**filters).limit(limit)).unique())
+
+
+def ticket_events(session: Session, *, ticket_id: int) -> list[TicketEvent]:
+    """The ticket's audit trail, oldest first."""
+    return list(session.scalars(
+        select(TicketEvent).where(TicketEvent.ticket_id == ticket_id).order_by(TicketEvent.id)
+    ))
+
+
+def ticket_messages(session: Session, *, ticket_id: int) -> list[Message]:
+    """Inbound, outbound and note messages of a ticket, in order."""
+    return list(session.scalars(
+        select(Message).where(Message.ticket_id == ticket_id).order_by(Message.created_at, Message.id)
+    ))
+
+
+def last_inbound(session: Session, *, ticket_id: int) -> Message | None:
+    """The customer's latest message on a ticket (what a reply answers)."""
+    return session.scalars(
+        select(Message).where(Message.ticket_id == ticket_id, Message.direction == "inbound")
+        .order_by(Message.created_at.desc(), Message.id.desc()).limit(1)
+    ).first()
+
+
+def record_reply_delivered(session: Session, item) -> None:
+    """Outbox hook: keep the network's id of a delivered reply (customers reply to it)."""
+    external_id = (item.result or {}).get("external_id")
+    message = session.get(Message, item.payload["message_id"])
+    if message is not None and external_id:
+        message.external_id = external_id

@@ -1,0 +1,63 @@
+"""What every integration implements: a Source turns network payloads into InboundMessages,
+a Sink sends an OutboundReply back through the account the ticket arrived on."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass, field
+from typing import Any
+
+from chatops.inbound import KINDS, SOURCES, Author, InboundMessage
+
+__all__ = ["KINDS", "SOURCES", "Author", "InboundMessage", "OutboundReply", "Sink", "WebhookError",
+           "WebhookSource", "WebhookResponse"]
+
+
+@dataclass(frozen=True)
+class OutboundReply:
+    """An agent's answer, addressed to the conversation and account it must leave from."""
+
+    source: str
+    account: str
+    text: str
+    in_reply_to: str | None = None
+    conversation_id: str | None = None
+    idempotency_key: str = ""
+
+
+@dataclass(frozen=True)
+class WebhookResponse:
+    """What to answer the network: status, JSON body and the messages found in the request."""
+
+    status: int = 200
+    body: dict[str, Any] = field(default_factory=dict)
+    messages: list[InboundMessage] = field(default_factory=list)
+
+
+class WebhookError(Exception):
+    """A refused webhook request: HTTP status, i18n key and parameters for the message."""
+
+    def __init__(self, status: int, key: str, **params: object) -> None:
+        self.status, self.key, self.params = status, key, params
+        super().__init__(f"{status} {key} {params}")
+
+
+class WebhookSource(abc.ABC):
+    """A network that pushes to `POST /webhooks/<name>` (and may answer a GET handshake)."""
+
+    name: str
+
+    @abc.abstractmethod
+    def handle(self, *, method: str, headers: dict[str, str], query: dict[str, str],
+               body: bytes) -> WebhookResponse:
+        """Authenticate and parse one request; raise WebhookError to refuse it."""
+
+
+class Sink(abc.ABC):
+    """Sends replies to one network."""
+
+    name: str
+
+    @abc.abstractmethod
+    def send(self, reply: OutboundReply) -> str:
+        """Deliver the reply; return the network's id for the posted message."""

@@ -1,0 +1,102 @@
+"""The generic webhook: any system posts one InboundMessage as JSON, signed with HMAC-SHA256.
+
+    X-Chatops-Signature: sha256=<hex HMAC-SHA256(CHATOPS_WEBHOOK_SECRET, raw body)>
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+import requests
+from pydantic import ValidationError
+
+from chatops.outbox import DeliveryError
+from integrations.base import InboundMessage, WebhookError, WebhookResponse, WebhookSource
+from integrations.http import make_http_session, retry_after_seconds
+
+SIGNATURE_HEADER = "X-Chatops-Signature"
+
+
+def sign(secret: str, body: bytes) -> str:
+    """The header value a sender puts in X-Chatops-Signature for this body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
+    """Constant-time check of X-Chatops-Signature against the raw body."""
+    return bool(header) and hmac.compare_digest(sign(secret, body), header.strip())
+
+
+def describe_validation_error(error: ValidationError) -> tuple[str, str]:
+    """(field path, message) of the first problem, e.g. ("author.id", "Field required")."""
+    first = error.errors()[0]
+    field = ".".join(str(part) for part in first["loc"]) or "(body)"
+    return field, first["msg"]
+
+
+class GenericWebhook(WebhookSource):
+    """`POST /webhooks/generic`: one signed InboundMessage per request."""
+
+    name = "generic"
+
+    def __init__(self, secret: str | None) -> None:
+        self.secret = secret
+
+    def handle(self, *, method: str, headers: dict[str, str], query: dict[str, str],
+               body: bytes) -> WebhookResponse:
+        """Verify the signature, then validate the JSON as an InboundMessage."""
+        if not self.secret:
+            raise WebhookError(503, "webhook.not_configured")
+        if method != "POST":
+            raise WebhookError(405, "webhook.bad_json", message="use POST")
+        if not signature_ok(self.secret, body, headers.get(SIGNATURE_HEADER)):
+            raise WebhookError(401, "webhook.bad_signature")
+        try:
+            data = json.loads(body)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise WebhookError(400, "webhook.bad_json", message=str(exc)) from None
+        try:
+            message = InboundMessage.model_validate(data)
+        except ValidationError as exc:
+            field, problem = describe_validation_error(exc)
+            raise WebhookError(400, "webhook.bad_field", field=field, message=problem) from None
+        return WebhookResponse(202, {"ok": True}, [message])
+
+
+class GenericWebhookSink:
+    """Replies to tickets that came through the generic webhook: POSTed, signed the same way,
+    to CHATOPS_WEBHOOK_REPLY_URL, with the outbox dedupe key as `Idempotency-Key`."""
+
+    target = "network:webhook"
+
+    def __init__(self, url: str, secret: str, http: requests.Session | None = None) -> None:
+        self.url = url
+        self.secret = secret
+        self.http = http or make_http_session()
+
+    def __call__(self, item) -> dict:
+        """Deliver one outbox item of kind `reply`; DeliveryError says whether to retry."""
+        body = json.dumps({
+            "ticket": f"T-{item.ticket_id}", "account": item.payload["account"],
+            "text": item.payload["text"], "in_reply_to": item.payload.get("in_reply_to"),
+            "conversation_id": item.payload.get("conversation_id"), "idempotency_key": item.dedupe_key,
+        }, ensure_ascii=False).encode()
+        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body),
+                   "Idempotency-Key": item.dedupe_key}
+        try:
+            response = self.http.post(self.url, data=body, headers=headers)
+        except requests.RequestException as exc:
+            raise DeliveryError(f"reply webhook unreachable: {type(exc).__name__}") from None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise DeliveryError(f"reply webhook answered {response.status_code}",
+                                retry_after=retry_after_seconds(response))
+        if response.status_code >= 400:
+            raise DeliveryError(f"reply webhook refused the reply: {response.status_code}", permanent=True)
+        try:
+            external_id = (response.json() or {}).get("id")
+        except ValueError:
+            external_id = None
+        return {"external_id": str(external_id) if external_id is not None else None,
+                "status": response.status_code}

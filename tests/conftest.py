@@ -1,0 +1,148 @@
+"""Shared fixtures: a migrated database per test (SQLite, and PostgreSQL when
+CHATOPS_TEST_DATABASE_URL is set), the shipped rules, and a guard refusing any connection that
+is not to 127.0.0.1."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from chatops import migrate
+from chatops.db import Base, make_engine, make_session_factory
+from chatops.rules import load_rules
+from chatops.runtime import Runtime
+from chatops.settings import Settings
+from chatops.tickets import models  # noqa: F401
+from chatops.tickets.flows import TicketFlows
+
+ROOT = Path(__file__).resolve().parent.parent
+RULES_PATH = ROOT / "rules.yaml"
+PG_URL = os.environ.get("CHATOPS_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+LOOPBACK = {"127.0.0.1", "::1", "localhost"}
+
+
+@pytest.fixture(autouse=True)
+def only_loopback(monkeypatch):
+    """Fail any test that tries to reach beyond 127.0.0.1."""
+    real_connect, real_connect_ex = socket.socket.connect, socket.socket.connect_ex
+
+    def check(sock, address):
+        if sock.family in (socket.AF_INET, socket.AF_INET6) and address[0] not in LOOPBACK:
+            raise ConnectionRefusedError(f"tests may only connect to 127.0.0.1, not {address[0]}")
+
+    def connect(sock, address):
+        check(sock, address)
+        return real_connect(sock, address)
+
+    def connect_ex(sock, address):
+        check(sock, address)
+        return real_connect_ex(sock, address)
+
+    monkeypatch.setattr(socket.socket, "connect", connect)
+    monkeypatch.setattr(socket.socket, "connect_ex", connect_ex)
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    """A migrated SQLite file, copied for each test (migrating once is much faster)."""
+    path = tmp_path_factory.mktemp("template") / "chatops.db"
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def pg_ready() -> str:
+    """The test PostgreSQL, reset to an empty public schema and migrated once per run."""
+    engine = make_engine(PG_URL)
+    with engine.begin() as conn:
+        conn.execute(text("DROP SCHEMA public CASCADE"))
+        conn.execute(text("CREATE SCHEMA public"))
+    migrate.upgrade(engine)
+    engine.dispose()
+    return PG_URL
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> str:
+    """A migrated, empty database for this test."""
+    if request.param == "sqlite":
+        target = tmp_path / "chatops.db"
+        shutil.copy(request.getfixturevalue("sqlite_template"), target)
+        return f"sqlite:///{target}"
+    url = request.getfixturevalue("pg_ready")
+    engine = make_engine(url)
+    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    with engine.begin() as conn:
+        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    engine.dispose()
+    return url
+
+
+@pytest.fixture(scope="session")
+def rules():
+    """The rules.yaml shipped at the repository root."""
+    return load_rules(RULES_PATH)
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: datetime) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kwargs) -> datetime:
+        """Move forward by a timedelta given as keyword arguments."""
+        self.now += timedelta(**kwargs)
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """Starts at 2026-11-20 10:00 JST (01:00 UTC), a Friday."""
+    return Clock(datetime(2026, 11, 20, 1, 0, tzinfo=UTC))
+
+
+@pytest.fixture
+def engine(database_url):
+    """An engine on this test's database."""
+    engine = make_engine(database_url)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def session_factory(engine):
+    """Sessions on this test's database."""
+    return make_session_factory(engine)
+
+
+@pytest.fixture
+def flows(session_factory, rules, clock) -> TicketFlows:
+    """Ticket flows over the shipped rules and a hand-moved clock."""
+    return TicketFlows(session_factory, rules, clock=clock)
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    """Settings for this test's database, the shipped rules and a known webhook secret."""
+    return Settings(database_url=database_url, rules_path=RULES_PATH, webhook_secret="test-webhook-secret")
+
+
+@pytest.fixture
+def runtime(settings, rules):
+    """An assembled runtime (database already migrated by the fixture)."""
+    runtime = Runtime.build(settings, upgrade_db=False, rules=rules)
+    yield runtime
+    runtime.close()

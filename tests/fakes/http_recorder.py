@@ -1,0 +1,76 @@
+"""A local HTTP server on 127.0.0.1:0 that records requests and answers from a script."""
+
+from __future__ import annotations
+
+import json
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Recorded:
+    """One request as the server saw it."""
+
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self):
+        """The body parsed as JSON."""
+        return json.loads(self.body)
+
+
+@dataclass
+class Answer:
+    """What to reply: status, JSON body and headers."""
+
+    status: int = 200
+    body: dict = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+class RecordingServer:
+    """Start with `with RecordingServer() as server:`; queue answers with `server.answers`."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.answers: list[Answer] = []
+        self.default = Answer(200, {"ok": True})
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _handle(self):
+                length = int(self.headers.get("Content-Length") or 0)
+                outer.requests.append(Recorded(self.command, self.path, dict(self.headers),
+                                               self.rfile.read(length)))
+                answer = outer.answers.pop(0) if outer.answers else outer.default
+                payload = json.dumps(answer.body).encode()
+                self.send_response(answer.status)
+                for name, value in {"Content-Type": "application/json", **answer.headers}.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_POST = do_GET = _handle
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        """Base URL, e.g. http://127.0.0.1:54321."""
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def __enter__(self) -> RecordingServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()

@@ -1,0 +1,23 @@
+"""Builders shared by tests."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime
+
+from chatops.inbound import InboundMessage
+
+_ids = itertools.count(1000)
+BASE_TIME = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+
+
+def inbound(text: str = "使い方を教えてください", **fields) -> InboundMessage:
+    """An InboundMessage on X from customer u1 to @acme_jp, unless fields say otherwise."""
+    author = fields.pop("author", {"id": "u1", "handle": "@hanako", "name": "Hanako"})
+    data = {
+        "source": "x", "account": "@acme_jp", "external_id": f"m{next(_ids)}", "author": author,
+        "text": text, "created_at": BASE_TIME.isoformat(), "lang": "ja", "kind": "mention",
+        "url": None, "conversation_id": None, "in_reply_to": None,
+    }
+    data.update(fields)
+    return InboundMessage.model_validate(data)

@@ -1,0 +1,116 @@
+"""The outbox: replies leave through it, in order, retried with backoff, honouring Retry-After,
+never delivered twice; a generic-webhook ticket's reply reaches a real local HTTP server."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from chatops.app import build_outbox
+from chatops.outbox import DeliveryError, Outbox
+from chatops.tickets.models import Message, OutboxItem
+from integrations.webhook import signature_ok
+from tests.fakes.http_recorder import Answer, RecordingServer
+from tests.helpers import inbound
+
+
+def items(session_factory) -> list[OutboxItem]:
+    with session_factory() as session:
+        return list(session.scalars(select(OutboxItem).order_by(OutboxItem.id)))
+
+
+@pytest.fixture
+def webhook_ticket(flows) -> str:
+    return flows.ingest(inbound("届かない", source="webhook", account="shop-form")).ticket_key
+
+
+def test_reply_reaches_the_network_signed_once(runtime, flows, webhook_ticket):
+    with RecordingServer() as server:
+        server.default = Answer(201, {"id": "reply-77"})
+        runtime.settings = runtime.settings.model_copy(update={"webhook_reply_url": server.url + "/replies"})
+        outbox = build_outbox(runtime)
+        reply = flows.reply(webhook_ticket, actor="U1", text="確認します。少々お待ちください。")
+        assert outbox.run_once() == 1
+        assert outbox.run_once() == 0
+    assert len(server.requests) == 1
+    sent = server.requests[0]
+    assert sent.json()["text"] == "確認します。少々お待ちください。"
+    assert sent.json()["account"] == "shop-form"
+    assert signature_ok("test-webhook-secret", sent.body, sent.headers["X-Chatops-Signature"])
+    assert sent.headers["Idempotency-Key"] == f"reply:{reply.id}"
+    with runtime.session_factory() as session:
+        assert session.get(Message, reply.id).external_id == "reply-77"
+    assert items(runtime.session_factory)[0].state == "done"
+
+
+def test_retry_after_is_honoured_then_delivered(runtime, flows, clock, webhook_ticket):
+    with RecordingServer() as server:
+        server.answers = [Answer(429, {}, {"Retry-After": "30"}), Answer(503), Answer(200, {"id": 5})]
+        runtime.settings = runtime.settings.model_copy(update={"webhook_reply_url": server.url})
+        outbox = build_outbox(runtime)
+        outbox.clock = clock
+        flows.reply(webhook_ticket, actor="U1", text="hello")
+        outbox.run_once()
+        item = items(runtime.session_factory)[0]
+        assert item.state == "pending" and item.next_attempt_at == clock.now + timedelta(seconds=30)
+        clock.advance(seconds=29)
+        assert outbox.run_once() == 0  # not due yet
+        clock.advance(seconds=2)
+        outbox.run_once()  # 503: backoff
+        item = items(runtime.session_factory)[0]
+        assert item.attempts == 2 and "503" in item.last_error
+        clock.advance(seconds=10)
+        outbox.run_once()
+    assert [r.method for r in server.requests] == ["POST"] * 3
+    assert items(runtime.session_factory)[0].state == "done"
+
+
+def test_order_is_kept_per_ordering_key(session_factory, clock):
+    delivered: list[str] = []
+    failures = iter([DeliveryError("first try fails")])
+
+    def deliver(item):
+        if item.payload["n"] == 1:
+            error = next(failures, None)
+            if error:
+                raise error
+        delivered.append(item.payload["n"])
+
+    with session_factory.begin() as session:
+        for n in (1, 2, 3):
+            session.add(OutboxItem(target="test", kind="post", dedupe_key=f"k{n}", ordering_key="C1",
+                                   payload={"n": n}, next_attempt_at=clock.now))
+        session.add(OutboxItem(target="test", kind="post", dedupe_key="other", ordering_key="C2",
+                               payload={"n": 9}, next_attempt_at=clock.now))
+    outbox = Outbox(session_factory, {"test": deliver}, clock=clock, base_delay=1)
+    outbox.run_once()
+    assert delivered == [9]  # C1 is held behind its failed first item
+    clock.advance(minutes=1)
+    for _ in range(3):
+        outbox.run_once()
+    assert delivered == [9, 1, 2, 3]
+
+
+def test_permanent_failure_and_exhausted_retries_go_dead(session_factory, clock):
+    with session_factory.begin() as session:
+        session.add(OutboxItem(target="t", kind="k", dedupe_key="a", payload={}, next_attempt_at=clock.now))
+        session.add(OutboxItem(target="t", kind="k", dedupe_key="b", payload={}, next_attempt_at=clock.now))
+
+    def deliver(item):
+        raise DeliveryError("400 bad request", permanent=item.dedupe_key == "a")
+
+    outbox = Outbox(session_factory, {"t": deliver}, clock=clock, max_attempts=3, base_delay=1)
+    for _ in range(5):
+        outbox.run_once()
+        clock.advance(minutes=5)
+    states = {item.dedupe_key: (item.state, item.attempts) for item in items(session_factory)}
+    assert states == {"a": ("dead", 1), "b": ("dead", 3)}
+
+
+def test_unconfigured_targets_wait(runtime, flows):
+    key = flows.ingest(inbound("届かない")).ticket_key  # an X ticket; no X sink configured yet
+    flows.reply(key, actor="U1", text="hello")
+    assert build_outbox(runtime).run_once() == 0
+    assert items(runtime.session_factory)[0].state == "pending"
