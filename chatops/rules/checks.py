@@ -11,7 +11,7 @@ Loc = tuple[str | int, ...]
 
 
 def cross_check(rules: Rules) -> list[tuple[Loc, str]]:
-    """Return every cross-section problem of rules, in file order of the sections."""
+    """Return every cross-section problem of rules (the loader orders them by line)."""
     return [
         *_channel_references(rules),
         *_unique_ids(rules.keyword_rules, "keyword_rules"),
@@ -23,7 +23,9 @@ def cross_check(rules: Rules) -> list[tuple[Loc, str]]:
 def _channel_references(rules: Rules) -> list[tuple[Loc, str]]:
     """Every channel named by defaults, keyword rules and routes must be defined in channels."""
     references: list[tuple[Loc, str | None]] = [(("defaults", "channel"), rules.defaults.channel)]
-    references += [(("keyword_rules", i, "set", "channel"), r.actions.channel) for i, r in enumerate(rules.keyword_rules)]
+    references += [
+        (("keyword_rules", i, "set", "channel"), r.actions.channel) for i, r in enumerate(rules.keyword_rules)
+    ]
     references += [(("routing", i, "channel"), route.channel) for i, route in enumerate(rules.routing)]
     defined = ", ".join(rules.channels)
     return [
@@ -39,7 +41,9 @@ def _unique_ids(items: list, section: str) -> list[tuple[Loc, str]]:
     problems = []
     for index, item in enumerate(items):
         if item.id in first_index:
-            problems.append(((section, index, "id"), f"duplicate id {item.id!r} (also {section}[{first_index[item.id]}])"))
+            problems.append(
+                ((section, index, "id"), f"duplicate id {item.id!r} (also {section}[{first_index[item.id]}])")
+            )
         first_index.setdefault(item.id, index)
     return problems
 
@@ -52,11 +56,16 @@ def _sla_coverage(rules: Rules) -> list[tuple[Loc, str]]:
         key = (policy.priority, policy.tier)
         if key in seen:
             problems.append(
-                (("sla", "policies", index), f"duplicate policy for {key[0]}/{key[1]} (also sla.policies[{seen[key]}])")
+                (
+                    ("sla", "policies", index),
+                    f"duplicate policy for {key[0]}/{key[1]} (also sla.policies[{seen[key]}])",
+                )
             )
         seen.setdefault(key, index)
     for priority in PRIORITIES:
         for tier in CUSTOMER_TIERS:
             if (priority, tier) not in seen and (priority, "*") not in seen:
-                problems.append((("sla", "policies"), f"no policy for {priority}/{tier} (add tier {tier!r} or '*')"))
+                problems.append(
+                    (("sla", "policies"), f"no policy for {priority}/{tier} (add tier {tier!r} or '*')")
+                )
     return problems

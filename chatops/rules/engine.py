@@ -18,6 +18,8 @@ from chatops.rules.normalize import fold_kana, normalize
 from chatops.rules.schema import KeywordRule, Rules
 
 _ROUTE_CACHE_LIMIT = 4096
+# keyword id -> (position in any + all, keyword as written) of each way the rule writes it
+_Spellings = dict[int, tuple[tuple[int, str], ...]]
 
 
 @dataclass(slots=True)
@@ -54,17 +56,17 @@ class _CompiledRule:
     any_ids: frozenset[int]
     all_ids: frozenset[int]
     exclude_ids: frozenset[int]
-    written: dict[int, tuple[tuple[int, str], ...]]  # keyword id -> (position, keyword as written) in any + all
+    written: _Spellings
     regexes: tuple[re.Pattern[str], ...]
     sources: frozenset[str]
     kinds: frozenset[str]
-    priority: str | None
+    priority: str  # the rule's, else the default one
     priority_rank: int  # -1 when the rule sets no priority
-    level: str | None
-    level_rank: int
+    level: str  # the rule's, else the default one
+    level_rank: int  # -1 when the rule sets no level
     channel: str | None
-    tags: tuple[str, ...]
-    notify: tuple[str, ...]
+    tags: tuple[str, ...]  # sorted, unique
+    notify: tuple[str, ...]  # unique
     any_only: bool  # only `any` keywords: being a candidate (one of them hit) is matching
 
     def holds(self, hits: set[int], text: str, source: str, kind: str) -> bool:
@@ -95,7 +97,10 @@ class _KeywordIds:
 
     def ids(self, keywords: list[str], kana: bool) -> list[int]:
         """Return the ids of keywords normalised for the variant, registering new ones."""
-        return [self._ids.setdefault((kana, normalize(keyword, kana).strip()), len(self._ids)) for keyword in keywords]
+        return [
+            self._ids.setdefault((kana, normalize(keyword, kana).strip()), len(self._ids))
+            for keyword in keywords
+        ]
 
     @property
     def count(self) -> int:
@@ -107,7 +112,9 @@ class _KeywordIds:
         if not self._ids:
             return None
         if not over_folded_text:
-            return KeywordMatcher((keyword, keyword_id, None) for (_, keyword), keyword_id in self._ids.items())
+            return KeywordMatcher(
+                (keyword, keyword_id, None) for (_, keyword), keyword_id in self._ids.items()
+            )
         return KeywordMatcher(
             (keyword, keyword_id, None) if kana else (fold_kana(keyword), keyword_id, keyword)
             for (kana, keyword), keyword_id in self._ids.items()
@@ -138,7 +145,9 @@ class RulesEngine:
         defaults = rules.defaults
         # The channel of a message no rule matches, per (source, kind); also validates both.
         self._unmatched_channels = {
-            (source, kind): self._route(source, kind, defaults.priority, []) for source in SOURCES for kind in KINDS
+            (source, kind): self._route(source, kind, defaults.priority, [])
+            for source in SOURCES
+            for kind in KINDS
         }
 
     def triage(self, text: str, source: str, kind: str) -> Triage:
@@ -163,6 +172,19 @@ class RulesEngine:
         if not matched:
             defaults = self.rules.defaults
             return Triage([], [], defaults.priority, defaults.level, [], unmatched_channel, [])
+        if len(matched) == 1:  # the common case, worth a shortcut: the rule's own outcome
+            rule = matched[0]
+            tags = list(rule.tags)
+            channel = rule.channel or self._route(source, kind, rule.priority, tags)
+            return Triage(
+                [rule.id],
+                rule.keywords_hit(hits),
+                rule.priority,
+                rule.level,
+                tags,
+                channel,
+                list(rule.notify),
+            )
         return self._combine(matched, hits, source, kind)
 
     def _combine(self, matched: list[_CompiledRule], hits: set[int], source: str, kind: str) -> Triage:
@@ -202,7 +224,11 @@ class RulesEngine:
         channel = self._routes.get(key)
         if channel is None:
             channel = next(
-                (route.channel for route in self.rules.routing if route.matches(source, kind, priority, tags)),
+                (
+                    route.channel
+                    for route in self.rules.routing
+                    if route.matches(source, kind, priority, tags)
+                ),
                 self.rules.defaults.channel,
             )
             if len(self._routes) >= _ROUTE_CACHE_LIMIT:
@@ -214,7 +240,7 @@ class RulesEngine:
 def _compile(rule: KeywordRule, ids: _KeywordIds, rules: Rules) -> _CompiledRule:
     """Reduce one rule to keyword ids (in its own normalisation variant), regexes and ranks."""
     any_ids, all_ids = ids.ids(rule.any_of, rule.kana), ids.ids(rule.all_of, rule.kana)
-    actions = rule.actions
+    actions, defaults = rule.actions, rules.defaults
     return _CompiledRule(
         id=rule.id,
         kana=rule.kana,
@@ -225,13 +251,13 @@ def _compile(rule: KeywordRule, ids: _KeywordIds, rules: Rules) -> _CompiledRule
         regexes=tuple(_compile_regex(pattern) for pattern in rule.regex),
         sources=frozenset(rule.sources),
         kinds=frozenset(rule.kinds),
-        priority=actions.priority,
+        priority=actions.priority or defaults.priority,
         priority_rank=rules.priorities[actions.priority].rank if actions.priority else -1,
-        level=actions.level,
+        level=actions.level or defaults.level,
         level_rank=rules.levels[actions.level].rank if actions.level else -1,
         channel=actions.channel,
-        tags=tuple(actions.tags),
-        notify=tuple(actions.notify),
+        tags=tuple(sorted(set(actions.tags))),
+        notify=tuple(dict.fromkeys(actions.notify)),
         any_only=bool(any_ids) and not (all_ids or rule.exclude or rule.regex or rule.sources or rule.kinds),
     )
 
@@ -243,9 +269,10 @@ def _compile_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(pattern, re.IGNORECASE if pattern != pattern.lower() else 0)
 
 
-def _positions(keywords: list[str], keyword_ids: list[int]) -> dict[int, tuple[tuple[int, str], ...]]:
-    """Map each keyword id to the (position, keyword as written) entries that produced it."""
-    positions: dict[int, tuple[tuple[int, str], ...]] = {}
+def _positions(keywords: list[str], keyword_ids: list[int]) -> _Spellings:
+    """Map each keyword id to the (position, keyword as written) of its spellings, each spelling once."""
+    positions: dict[int, list[tuple[int, str]]] = {}
     for position, (keyword, keyword_id) in enumerate(zip(keywords, keyword_ids, strict=True)):
-        positions[keyword_id] = (*positions.get(keyword_id, ()), (position, keyword))
-    return positions
+        if keyword not in keywords[:position]:
+            positions.setdefault(keyword_id, []).append((position, keyword))
+    return {keyword_id: tuple(entries) for keyword_id, entries in positions.items()}

@@ -54,12 +54,19 @@ def parse_rules(text: str, path: str = "<string>") -> Rules:
         mark = exc.problem_mark or exc.context_mark
         detail = f"{exc.problem} ({exc.context})" if exc.context else exc.problem
         raise RulesError([f"{path}:{mark.line + 1 if mark else 1}: YAML syntax error: {detail}"]) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow; it knows no line
+        line = text.count("\n", 0, exc.position) + 1
+        raise RulesError(
+            [f"{path}:{line}: YAML syntax error: {exc.reason} (character #x{exc.character:04x})"]
+        ) from None
     finally:
         loader.dispose()
     if root is None:
         raise RulesError([f"{path}:1: the file is empty"])
     if not isinstance(data, dict):
-        raise RulesError([f"{path}:{root.start_mark.line + 1}: expected a mapping of sections (channels:, ...)"])
+        raise RulesError(
+            [f"{path}:{root.start_mark.line + 1}: expected a mapping of sections (channels:, ...)"]
+        )
 
     problems = [(line, f"{path}:{line}: {message}") for line, message in _duplicate_keys(root)]
     try:
@@ -113,7 +120,9 @@ def _describe(error: dict[str, Any]) -> str:
     if kind == "extra_forbidden":
         allowed = _allowed_fields(loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        return "unknown field" + (f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})")
+        return "unknown field" + (
+            f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
+        )
     value = error.get("input")
     got = f" (got {value!r})" if isinstance(value, str | int | float | bool) or value is None else ""
     return f"{error['msg']}{got}"

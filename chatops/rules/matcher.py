@@ -1,21 +1,24 @@
 """One-pass multi-keyword search over normalised text, with word boundaries for Latin words.
 
-Why ahocorasick_rs (Rust `aho-corasick` crate), DFA, MatchKind.Standard, overlapping=True:
-Standard + overlapping reports every occurrence of every keyword, so a Latin hit rejected
-for its boundary ("ad" inside "already") can never hide a valid overlapping one, and both
-"返金" and "返金されない" are seen. Search alone, 20,000 mixed ja/en posts (30-140 chars),
-overlapping, this 2-CPU machine, messages/s:
+Why ahocorasick_rs (the Rust `aho-corasick` crate) with a DFA, MatchKind.Standard and
+overlapping=True: Standard + overlapping reports every occurrence of every keyword, so a
+Latin hit rejected for its boundary ("ad" inside "already") never hides a valid overlapping
+one, and both "返金" and "返金されない" are seen. It costs no more than the non-overlapping
+kinds (10k keywords, msgs/s: Standard overlapping 330-690k, Standard 310-600k, LeftmostLongest
+300-510k). Search alone over 20,000 normalised mixed ja/en posts of 30-140 characters, on the
+2-CPU development machine, msgs/s (two runs, rounded):
 
     keywords           ahocorasick_rs DFA   rs ContiguousNFA   rs NoncontiguousNFA   pyahocorasick
-    1k Latin                     695,000            580,000               440,000         403,000
-    1k kanji-heavy               844,000            690,000               455,000          29,000
-    10k Latin                    344,000            435,000               273,000         236,000
-    10k kanji-heavy              402,000            346,000               284,000           2,900
-    10k mixed                    449,000            430,000               257,000           8,000
+    1k Latin             695,000-825,000    580,000-640,000               440,000   215,000-400,000
+    1k kanji-heavy       520,000-840,000    380,000-690,000               455,000     23,000-29,000
+    10k Latin            345,000-365,000    340,000-435,000               273,000   180,000-235,000
+    10k kanji-heavy      400,000-510,000    345,000-435,000               284,000       2,900-3,200
+    10k mixed            450,000-480,000    430,000-460,000               257,000      8,000-9,600
 
 pyahocorasick's trie nodes scan a list of children, so CJK keywords with varied first
-characters collapse it; the Rust DFA stays flat (build: ~110 ms for 10k kanji keywords).
-Search is a few µs per post either way, well under NFKC + casefold (~1-8 µs).
+characters collapse it; the Rust DFA stays flat (build: 80-110 ms for 10k kanji keywords).
+A search is 1-3 µs per post; normalisation and the rule logic around it cost more
+(bench/rules_bench.py measures the whole triage).
 """
 
 from collections.abc import Iterable
@@ -42,7 +45,9 @@ class KeywordMatcher:
         for pattern, keyword_id, exact in keywords:
             entries.setdefault(pattern, []).append((keyword_id, exact))
         patterns = list(entries)
-        self._automaton = AhoCorasick(patterns, matchkind=MatchKind.Standard, implementation=Implementation.DFA)
+        self._automaton = AhoCorasick(
+            patterns, matchkind=MatchKind.Standard, implementation=Implementation.DFA
+        )
         self._entries = tuple(tuple(entries[pattern]) for pattern in patterns)
         # A keyword end that is a word character must sit on a word boundary in the text.
         self._edges = tuple(

@@ -280,6 +280,10 @@ def test_yaml_syntax_error(tmp_path):
     path, problems = problems_of(tmp_path, text)
     assert len(problems) == 1
     assert problems[0].startswith(f"{path}:{line_of(text, '- id: y')}: YAML syntax error: ")
+    text = MINIMAL + "threading:\n  window_minutes: 60\x07\n"
+    path, problems = problems_of(tmp_path, text)
+    assert problems == [f"{path}:{line_of(text, '60')}: YAML syntax error: control characters are not allowed "
+                        "(character #x0007)"]
 
 
 def test_unreadable_files(tmp_path):
