@@ -54,12 +54,10 @@ class GenericWebhook(WebhookSource):
         if not signature_ok(self.secret, body, headers.get(SIGNATURE_HEADER)):
             raise WebhookError(401, "webhook.bad_signature")
         try:
-            data = json.loads(body)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise WebhookError(400, "webhook.bad_json", message=str(exc)) from None
-        try:
-            message = InboundMessage.model_validate(data)
+            message = InboundMessage.model_validate_json(body)
         except ValidationError as exc:
+            if exc.errors()[0]["type"] == "json_invalid":
+                raise WebhookError(400, "webhook.bad_json", message=exc.errors()[0]["msg"]) from None
             field, problem = describe_validation_error(exc)
             raise WebhookError(400, "webhook.bad_field", field=field, message=problem) from None
         return WebhookResponse(202, {"ok": True}, [message])

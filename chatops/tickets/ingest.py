@@ -138,37 +138,46 @@ class IngestFlows:
 
     def _continue_ticket(self, session: Session, message: InboundMessage, ticket_id: int,
                          message_row: dict, triage) -> IngestResult:
-        ticket = session.scalars(
-            select(Ticket).where(Ticket.id == ticket_id).with_for_update(of=Ticket)
-        ).unique().one()
-        message_id = _insert(session.connection(), Message, {**message_row, "ticket_id": ticket_id})
-        ticket.last_customer_message_at = max(ticket.last_customer_message_at, message.created_at)
+        conn = session.connection()
+        ticket = conn.execute(_TICKET_FOR_UPDATE, {"tid": ticket_id}).one()  # row lock on PostgreSQL
+        message_id = _insert(conn, Message, {**message_row, "ticket_id": ticket_id})
+        now = message_row["received_at"]
+        changes: dict = {"last_customer_message_at": max(ticket.last_customer_message_at, message.created_at),
+                         "updated_at": now}
         payload: dict = {"message_id": message_id}
         # A follow-up can only make a ticket more urgent ("also, I was charged twice").
         if self.rules.priorities[triage.priority].rank > self.rules.priorities[ticket.priority].rank:
             payload.update(priority_from=ticket.priority, priority_to=triage.priority)
-            ticket.priority = triage.priority
-        new_tags = sorted(set(triage.tags) - set(ticket.tags))
-        if new_tags:
-            ticket.tag_rows.extend(TicketTag(tag=tag) for tag in new_tags)
-            payload["tags_added"] = new_tags
-        previous = ticket.status
+            changes["priority"] = triage.priority
+        if triage.tags:
+            current = set(conn.scalars(_TAGS_OF_TICKET, {"tid": ticket_id}))
+            new_tags = sorted(set(triage.tags) - current)
+            if new_tags:
+                conn.execute(_INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in new_tags])
+                payload["tags_added"] = new_tags
         kind, outcome = "customer_message", "threaded"
-        if previous == "resolved":
-            ticket.status, ticket.resolved_at = "open", None
-            ticket.reopened_count += 1
+        if ticket.status == "resolved":
+            changes.update(status="open", resolved_at=None, reopened_count=ticket.reopened_count + 1)
             kind, outcome = "reopened", "reopened"
-        elif previous == "pending":
-            ticket.status = "open"
-        if ticket.status != previous:
-            payload.update(status_from=previous, status_to=ticket.status)
-        self._event(session, ticket, kind, f"customer:{ticket.customer_id}", **payload)
-        return IngestResult(outcome, ticket.id, message_id)
+        elif ticket.status == "pending":
+            changes["status"] = "open"
+        if "status" in changes:
+            payload.update(status_from=ticket.status, status_to=changes["status"])
+        conn.execute(_UPDATE_TICKET, {"tid": ticket_id, **changes})
+        conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind,
+                                     "actor": f"customer:{ticket.customer_id}", "at": now, "payload": payload})
+        return IngestResult(outcome, ticket_id, message_id)
 
 
 _INSERTS = {model: insert(model).returning(model.id) for model in (Customer, Ticket, Message)}
 _INSERT_TAGS = insert(TicketTag)
 _INSERT_EVENT = insert(TicketEvent)
+_TICKET_FOR_UPDATE = select(
+    Ticket.status, Ticket.priority, Ticket.customer_id, Ticket.last_customer_message_at, Ticket.reopened_count
+).where(Ticket.id == bindparam("tid")).with_for_update()
+_TAGS_OF_TICKET = select(TicketTag.tag).where(TicketTag.ticket_id == bindparam("tid"))
+# SET columns come from the execution parameters; the version bump keeps ORM writers honest.
+_UPDATE_TICKET = update(Ticket).where(Ticket.id == bindparam("tid")).values(version=Ticket.version + 1)
 _CUSTOMER_BY_USER = select(
     Customer.id, Customer.flags, Customer.handle, Customer.name, Customer.last_seen_at
 ).where(Customer.source == bindparam("source"), Customer.external_user_id == bindparam("user"))
