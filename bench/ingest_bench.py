@@ -66,7 +66,7 @@ def start_server(db: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, CHATOPS_DATABASE_URL=f"sqlite:///{db}", CHATOPS_WEBHOOK_SECRET=SECRET,
                CHATOPS_RULES=str(ROOT / "rules.yaml"), CHATOPS_LOG_LEVEL="WARNING")
     proc = subprocess.Popen([sys.executable, "-m", "chatops", "serve", "--port", str(port),
-                             "--threads", os.environ.get("BENCH_INGEST_THREADS", "4")], env=env,
+                             "--threads", os.environ.get("BENCH_INGEST_THREADS", "8")], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:

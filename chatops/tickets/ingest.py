@@ -11,8 +11,8 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from chatops.inbound import InboundMessage
 from chatops.tickets import service
@@ -45,33 +45,27 @@ class IngestFlows:
 
     def ingest(self, message: InboundMessage) -> IngestResult:
         """Store one inbound message and open, continue or reopen its ticket."""
+        # The hot path runs prebuilt Core statements on a plain connection, no ORM Session:
+        # ingest must keep up with a flood of mentions, and the unit of work costs several
+        # times more per row.
+        engine = self.session_factory.kw["bind"]
         for attempt in (1, 2):
-            session = self.session_factory()
             try:
-                if service.inbound_exists(session, source=message.source, external_id=message.external_id):
-                    return IngestResult("duplicate")
-                result = self._ingest_new(session, message)
-                session.commit()
-                return result
+                with engine.begin() as conn:
+                    if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
+                        return IngestResult("duplicate")
+                    return self._ingest_new(conn, message)
             except IntegrityError:
-                session.rollback()
                 # Lost a race: either another delivery of this very message (a duplicate), or
                 # another message from the same new customer created the customer row first.
-                if service.inbound_exists(session, source=message.source, external_id=message.external_id):
-                    return IngestResult("duplicate")
+                with engine.connect() as conn:
+                    if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
+                        return IngestResult("duplicate")
                 if attempt == 2:
                     raise
-            except BaseException:
-                session.rollback()
-                raise
-            finally:
-                session.close()
         raise AssertionError("unreachable")
 
-    def _ingest_new(self, session: Session, message: InboundMessage) -> IngestResult:
-        # The hot path uses Core statements on the session's connection: ingest must keep up with
-        # a flood of mentions, and the ORM's unit of work costs several times more per row.
-        conn = session.connection()
+    def _ingest_new(self, conn: Connection, message: InboundMessage) -> IngestResult:
         now = self.clock()
         customer_id, blocked = self._upsert_customer(conn, message)
         message_row = {
@@ -86,14 +80,14 @@ class IngestFlows:
         if blocked:
             return IngestResult("stored", message_id=_insert(conn, Message, message_row))
         window_start = message.created_at - timedelta(minutes=self.rules.threading.window_minutes)
-        ticket_id = service.find_thread_ticket_id(session, message=message, customer_id=customer_id,
+        ticket_id = service.find_thread_ticket_id(conn, message=message, customer_id=customer_id,
                                                   window_start=window_start)
         triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
         if ticket_id is None:
             return self._open_ticket(conn, message, customer_id, message_row, triage, now)
-        return self._continue_ticket(session, message, ticket_id, message_row, triage)
+        return self._continue_ticket(conn, message, ticket_id, message_row, triage)
 
-    def _upsert_customer(self, conn, message: InboundMessage) -> tuple[int, bool]:
+    def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool]:
         """(customer id, blocked?) for the author, creating or refreshing the customer row."""
         author = message.author
         row = conn.execute(_CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
@@ -116,7 +110,7 @@ class IngestFlows:
             conn.execute(update(Customer).where(Customer.id == row.id).values(**changes))
         return row.id, "blocked" in (row.flags or [])
 
-    def _open_ticket(self, conn, message: InboundMessage, customer_id: int, message_row: dict,
+    def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
                      triage, now: datetime) -> IngestResult:
         ticket_id = _insert(conn, Ticket, {
             "source": message.source, "account": message.account, "external_id": message.external_id,
@@ -136,9 +130,8 @@ class IngestFlows:
         })
         return IngestResult("created", ticket_id, message_id)
 
-    def _continue_ticket(self, session: Session, message: InboundMessage, ticket_id: int,
+    def _continue_ticket(self, conn: Connection, message: InboundMessage, ticket_id: int,
                          message_row: dict, triage) -> IngestResult:
-        conn = session.connection()
         ticket = conn.execute(_TICKET_FOR_UPDATE, {"tid": ticket_id}).one()  # row lock on PostgreSQL
         message_id = _insert(conn, Message, {**message_row, "ticket_id": ticket_id})
         now = message_row["received_at"]
@@ -183,7 +176,7 @@ _CUSTOMER_BY_USER = select(
 ).where(Customer.source == bindparam("source"), Customer.external_user_id == bindparam("user"))
 
 
-def _insert(conn, model, values: dict) -> int:
+def _insert(conn: Connection, model, values: dict) -> int:
     """INSERT one row and return its id (RETURNING works on SQLite ≥ 3.35 and PostgreSQL).
 
     Values go in as execution parameters of a prebuilt statement, so SQLAlchemy compiles it

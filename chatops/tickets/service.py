@@ -7,6 +7,7 @@ import unicodedata
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, case, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from chatops.errors import TicketNotFound
@@ -56,23 +57,22 @@ _TICKET_OF_CUSTOMER = select(Ticket.id).where(
 ).order_by(Ticket.last_customer_message_at.desc()).limit(1)
 
 
-def inbound_exists(session: Session, *, source: str, external_id: str) -> bool:
+def inbound_exists(db: Session | Connection, *, source: str, external_id: str) -> bool:
     """True when the inbound message with this network id is stored already."""
-    conn = session.connection()  # Core execution: these run once per inbound message
-    return conn.scalar(_INBOUND_ID, {"source": source, "external_id": external_id}) is not None
+    return db.scalar(_INBOUND_ID, {"source": source, "external_id": external_id}) is not None
 
 
-def find_thread_ticket_id(session: Session, *, message: InboundMessage, customer_id: int,
+def find_thread_ticket_id(db: Session | Connection, *, message: InboundMessage, customer_id: int,
                           window_start: datetime) -> int | None:
     """The ticket an inbound message continues: by reply, by conversation, then by customer window."""
-    conn, found = session.connection(), None
+    found = None
     if message.in_reply_to:
-        found = conn.scalar(_TICKET_OF_PARENT, {"source": message.source, "parent": message.in_reply_to})
+        found = db.scalar(_TICKET_OF_PARENT, {"source": message.source, "parent": message.in_reply_to})
     if found is None and message.conversation_id:
-        found = conn.scalar(_TICKET_OF_CONVERSATION, {
+        found = db.scalar(_TICKET_OF_CONVERSATION, {
             "source": message.source, "account": message.account, "conversation": message.conversation_id})
     if found is None:
-        found = conn.scalar(_TICKET_OF_CUSTOMER, {
+        found = db.scalar(_TICKET_OF_CUSTOMER, {
             "customer": customer_id, "account": message.account, "since": window_start})
     return found
 
