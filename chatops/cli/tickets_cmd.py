@@ -134,17 +134,23 @@ def show_command(args) -> int:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return 0
     data = ticket_dict(ticket)
+    tz = runtime.rules.business_hours.tz  # show times as the team reads them
+    for field in ("created_at", "first_response_at", "resolved_at"):
+        value = getattr(ticket, field)
+        data[field] = f"{value.astimezone(tz):%Y-%m-%d %H:%M %Z}" if value else None
     print(f"{ticket.key}  [{ticket.priority} {ticket.level}] {t('status.' + ticket.status, lang)}  "
           f"#{ticket.channel}  {ticket.source} {ticket.account}")
     for field in ("customer", "assignee", "tags", "matched_rules", "notify", "created_at",
                   "first_response_at", "resolved_at"):
-        print(f"  {field:<18} {data[field] if data[field] not in (None, []) else '-'}")
+        value = data[field]
+        shown = ", ".join(value) if isinstance(value, list) else value
+        print(f"  {field:<18} {shown or '-'}")
     print()
     for message in messages:
         who = message.author_handle or message.author_id or "-"
-        print(f"  {message.created_at:%Y-%m-%d %H:%M} {message.direction:<8} {who}: {message.text}")
+        print(f"  {message.created_at.astimezone(tz):%Y-%m-%d %H:%M} {message.direction:<8} {who}: {message.text}")
     print()
     for event in events:
         extra = " ".join(f"{k}={v}" for k, v in event.payload.items() if k != "triage")
-        print(f"  {event.at:%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor}  {extra}")
+        print(f"  {event.at.astimezone(tz):%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor}  {extra}")
     return 0

@@ -1,14 +1,14 @@
 """initial schema
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-23 09:39:21.241030
 """
 
-from alembic import op
 import sqlalchemy as sa
-import chatops.db
+from alembic import op
 
+import chatops.db
 
 revision = '0001'
 down_revision = None
