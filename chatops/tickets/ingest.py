@@ -67,7 +67,7 @@ class IngestFlows:
 
     def _ingest_new(self, conn: Connection, message: InboundMessage) -> IngestResult:
         now = self.clock()
-        customer_id, blocked = self._upsert_customer(conn, message)
+        customer_id, is_new, blocked = self._upsert_customer(conn, message)
         message_row = {
             "direction": "inbound", "source": message.source, "account": message.account,
             "kind": message.kind, "external_id": message.external_id,
@@ -81,14 +81,14 @@ class IngestFlows:
             return IngestResult("stored", message_id=_insert(conn, Message, message_row))
         window_start = message.created_at - timedelta(minutes=self.rules.threading.window_minutes)
         ticket_id = service.find_thread_ticket_id(conn, message=message, customer_id=customer_id,
-                                                  window_start=window_start)
+                                                  window_start=window_start, new_customer=is_new)
         triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
         if ticket_id is None:
             return self._open_ticket(conn, message, customer_id, message_row, triage, now)
         return self._continue_ticket(conn, message, ticket_id, message_row, triage)
 
-    def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool]:
-        """(customer id, blocked?) for the author, creating or refreshing the customer row."""
+    def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool, bool]:
+        """(customer id, new?, blocked?) for the author, creating or refreshing the customer row."""
         author = message.author
         row = conn.execute(_CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
         if row is None:
@@ -98,7 +98,7 @@ class IngestFlows:
                 "source": message.source, "external_user_id": author.id, "handle": author.handle,
                 "name": author.name, "tier": "standard", "flags": [], "first_seen_at": message.created_at,
                 "last_seen_at": message.created_at,
-            }), False
+            }), True, False
         changes = {}
         if author.handle and author.handle != row.handle:
             changes["handle"] = author.handle
@@ -108,7 +108,7 @@ class IngestFlows:
             changes["last_seen_at"] = message.created_at
         if changes:
             conn.execute(update(Customer).where(Customer.id == row.id).values(**changes))
-        return row.id, "blocked" in (row.flags or [])
+        return row.id, False, "blocked" in (row.flags or [])
 
     def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
                      triage, now: datetime) -> IngestResult:

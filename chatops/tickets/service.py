@@ -63,15 +63,16 @@ def inbound_exists(db: Session | Connection, *, source: str, external_id: str) -
 
 
 def find_thread_ticket_id(db: Session | Connection, *, message: InboundMessage, customer_id: int,
-                          window_start: datetime) -> int | None:
-    """The ticket an inbound message continues: by reply, by conversation, then by customer window."""
+                          window_start: datetime, new_customer: bool = False) -> int | None:
+    """The ticket an inbound message continues: by reply, by conversation, then by customer window
+    (skipped for a customer seen for the first time: they have no earlier ticket)."""
     found = None
     if message.in_reply_to:
         found = db.scalar(_TICKET_OF_PARENT, {"source": message.source, "parent": message.in_reply_to})
     if found is None and message.conversation_id:
         found = db.scalar(_TICKET_OF_CONVERSATION, {
             "source": message.source, "account": message.account, "conversation": message.conversation_id})
-    if found is None:
+    if found is None and not new_customer:
         found = db.scalar(_TICKET_OF_CUSTOMER, {
             "customer": customer_id, "account": message.account, "since": window_start})
     return found
