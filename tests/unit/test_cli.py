@@ -104,3 +104,23 @@ def test_console_entry_point_runs(env):
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "OK" in result.stdout
+
+
+def test_db_upgrade_creates_schema_from_nothing(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHATOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'new.db'}")
+    monkeypatch.setenv("CHATOPS_LANG", "en")
+    code, _, err = run(capsys, "tickets", "list")
+    assert code == 2 and "rules.yaml: file not found" in err  # no rules here yet
+    monkeypatch.setenv("CHATOPS_RULES", str(RULES_PATH))
+    code, out, _ = run(capsys, "db", "upgrade")
+    assert code == 0 and "latest schema" in out
+    code, out, _ = run(capsys, "tickets", "list")
+    assert code == 0 and "No tickets." in out
+
+
+def test_bad_setting_is_named(monkeypatch, tmp_path, capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHATOPS_DATABASE_URL", "mysql://nope")
+    code, _, err = run(capsys, "tickets", "list")
+    assert code == 2 and "CHATOPS_DATABASE_URL" in err
