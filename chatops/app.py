@@ -7,8 +7,8 @@ import time
 
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
-from sqlalchemy import text
 
+from chatops import migrate
 from chatops.i18n import t
 from chatops.metrics import Metrics
 from chatops.outbox import Outbox
@@ -55,14 +55,17 @@ def create_app(runtime: Runtime) -> Flask:
     def healthz():
         return jsonify(ok=True)
 
+    head = migrate.head_revision(runtime.engine)
+
     @app.get("/readyz")
     def readyz():
         try:
-            with runtime.engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
+            current = migrate.current_revision(runtime.engine)
         except Exception as exc:  # any driver error means "not ready"
             log.warning("readiness check failed: %s", type(exc).__name__)
             return jsonify(ok=False, database="unreachable"), 503
+        if current != head:  # e.g. a replica with newer code before `chatops db upgrade`
+            return jsonify(ok=False, database="schema behind", schema=current, expected=head), 503
         return jsonify(ok=True, database="ok")
 
     @app.get("/metrics")

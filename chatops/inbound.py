@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime
 from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -58,11 +57,6 @@ class InboundMessage(BaseModel):
     def thread_id(self) -> str:
         """The conversation this message belongs to (its own id when it starts one)."""
         return self.conversation_id or self.external_id
-
-
-def created_at_utc(message: InboundMessage) -> datetime:
-    """The message time converted to UTC."""
-    return message.created_at.astimezone(UTC)
 
 
 def parse_jsonl(lines: Iterable[str]) -> Iterator[tuple[int, InboundMessage | None, str | None]]:

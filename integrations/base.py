@@ -23,6 +23,7 @@ class OutboundReply:
     in_reply_to: str | None = None
     conversation_id: str | None = None
     idempotency_key: str = ""
+    ticket_key: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,10 +55,20 @@ class WebhookSource(abc.ABC):
 
 
 class Sink(abc.ABC):
-    """Sends replies to one network."""
+    """Sends replies to one network. Raise chatops.outbox.DeliveryError to retry or give up."""
 
-    name: str
+    target: str  # outbox target, e.g. "network:x"
 
     @abc.abstractmethod
-    def send(self, reply: OutboundReply) -> str:
+    def send(self, reply: OutboundReply) -> str | None:
         """Deliver the reply; return the network's id for the posted message."""
+
+    def __call__(self, item) -> dict[str, Any]:
+        """Outbox deliverer: an outbox `reply` item becomes an OutboundReply sent by this sink."""
+        payload = item.payload
+        reply = OutboundReply(
+            source=self.target.removeprefix("network:"), account=payload["account"], text=payload["text"],
+            in_reply_to=payload.get("in_reply_to"), conversation_id=payload.get("conversation_id"),
+            idempotency_key=item.dedupe_key, ticket_key=f"T-{item.ticket_id}" if item.ticket_id else None,
+        )
+        return {"external_id": self.send(reply)}

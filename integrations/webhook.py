@@ -13,7 +13,14 @@ import requests
 from pydantic import ValidationError
 
 from chatops.outbox import DeliveryError
-from integrations.base import InboundMessage, WebhookError, WebhookResponse, WebhookSource
+from integrations.base import (
+    InboundMessage,
+    OutboundReply,
+    Sink,
+    WebhookError,
+    WebhookResponse,
+    WebhookSource,
+)
 from integrations.http import make_http_session, retry_after_seconds
 
 SIGNATURE_HEADER = "X-Chatops-Signature"
@@ -63,7 +70,7 @@ class GenericWebhook(WebhookSource):
         return WebhookResponse(202, {"ok": True}, [message])
 
 
-class GenericWebhookSink:
+class GenericWebhookSink(Sink):
     """Replies to tickets that came through the generic webhook: POSTed, signed the same way,
     to CHATOPS_WEBHOOK_REPLY_URL, with the outbox dedupe key as `Idempotency-Key`."""
 
@@ -74,15 +81,15 @@ class GenericWebhookSink:
         self.secret = secret
         self.http = http or make_http_session()
 
-    def __call__(self, item) -> dict:
-        """Deliver one outbox item of kind `reply`; DeliveryError says whether to retry."""
+    def send(self, reply: OutboundReply) -> str | None:
+        """POST the reply; DeliveryError says whether the outbox should retry."""
         body = json.dumps({
-            "ticket": f"T-{item.ticket_id}", "account": item.payload["account"],
-            "text": item.payload["text"], "in_reply_to": item.payload.get("in_reply_to"),
-            "conversation_id": item.payload.get("conversation_id"), "idempotency_key": item.dedupe_key,
+            "ticket": reply.ticket_key, "account": reply.account, "text": reply.text,
+            "in_reply_to": reply.in_reply_to, "conversation_id": reply.conversation_id,
+            "idempotency_key": reply.idempotency_key,
         }, ensure_ascii=False).encode()
         headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign(self.secret, body),
-                   "Idempotency-Key": item.dedupe_key}
+                   "Idempotency-Key": reply.idempotency_key}
         try:
             response = self.http.post(self.url, data=body, headers=headers)
         except requests.RequestException as exc:
@@ -96,5 +103,4 @@ class GenericWebhookSink:
             external_id = (response.json() or {}).get("id")
         except ValueError:
             external_id = None
-        return {"external_id": str(external_id) if external_id is not None else None,
-                "status": response.status_code}
+        return str(external_id) if external_id is not None else None

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from chatops.errors import TicketNotFound
 from chatops.inbound import InboundMessage
-from chatops.tickets.models import Customer, Message, Ticket, TicketEvent
+from chatops.tickets.models import Message, Ticket, TicketEvent
 
 _KEY = re.compile(r"^(?:t-?)?(\d{1,18})$")
 
@@ -76,13 +76,6 @@ def find_thread_ticket_id(db: Session | Connection, *, message: InboundMessage, 
         found = db.scalar(_TICKET_OF_CUSTOMER, {
             "customer": customer_id, "account": message.account, "since": window_start})
     return found
-
-
-def get_customer(session: Session, *, source: str, external_user_id: str) -> Customer | None:
-    """The customer known on `source` by this user id."""
-    return session.scalars(
-        select(Customer).where(Customer.source == source, Customer.external_user_id == external_user_id)
-    ).one_or_none()
 
 
 def list_tickets_query(*, status: str | None = None, assignee: str | None = None,

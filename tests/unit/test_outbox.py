@@ -38,6 +38,7 @@ def test_reply_reaches_the_network_signed_once(runtime, flows, webhook_ticket):
     sent = server.requests[0]
     assert sent.json()["text"] == "確認します。少々お待ちください。"
     assert sent.json()["account"] == "shop-form"
+    assert sent.json()["ticket"] == webhook_ticket
     assert signature_ok("test-webhook-secret", sent.body, sent.headers["X-Chatops-Signature"])
     assert sent.headers["Idempotency-Key"] == f"reply:{reply.id}"
     with runtime.session_factory() as session:

@@ -7,6 +7,7 @@ import json
 import pytest
 from sqlalchemy import func, select
 
+from chatops import migrate
 from chatops.app import create_app
 from chatops.tickets.models import Message, Ticket
 from integrations.webhook import sign
@@ -119,3 +120,18 @@ def test_health_readiness_and_metrics(client):
     assert 'chatops_inbound_messages_total{outcome="created",source="x"} 1.0' in metrics
     assert 'chatops_webhook_requests_total{network="generic",status="401"} 1.0' in metrics
     assert SECRET not in metrics
+
+
+def test_not_ready_when_schema_is_behind(runtime, client):
+    def set_version(version: str) -> None:
+        with runtime.engine.begin() as conn:
+            conn.exec_driver_sql(f"UPDATE alembic_version SET version_num = '{version}'")
+
+    head = migrate.head_revision(runtime.engine)
+    set_version("old")
+    try:
+        response = client.get("/readyz")
+    finally:
+        set_version(head)  # the PostgreSQL database is shared by the whole run
+    assert response.status_code == 503 and response.get_json()["database"] == "schema behind"
+    assert client.get("/readyz").status_code == 200
