@@ -12,6 +12,8 @@ from typing import Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from chatops.errors import validation_problems
+
 SOURCES = ("x", "facebook", "instagram", "line", "mastodon", "bluesky", "webhook")
 KINDS = ("mention", "reply", "dm", "comment", "keyword")
 
@@ -76,8 +78,5 @@ def parse_jsonl(lines: Iterable[str]) -> Iterator[tuple[int, InboundMessage | No
         try:
             yield number, InboundMessage.model_validate(data), None
         except ValidationError as exc:
-            problems = []
-            for problem in exc.errors():
-                field = ".".join(str(part) for part in problem["loc"]) or "(line)"
-                problems.append(f"{field}: {problem['msg']}")
-            yield number, None, "; ".join(problems)
+            problems = validation_problems(exc, "(line)")
+            yield number, None, "; ".join(f"{field}: {message}" for field, message in problems)

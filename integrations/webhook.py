@@ -12,6 +12,7 @@ import json
 import requests
 from pydantic import ValidationError
 
+from chatops.errors import validation_problems
 from chatops.outbox import DeliveryError
 from integrations.base import (
     InboundMessage,
@@ -36,13 +37,6 @@ def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     return bool(header) and hmac.compare_digest(sign(secret, body), header.strip())
 
 
-def describe_validation_error(error: ValidationError) -> tuple[str, str]:
-    """(field path, message) of the first problem, e.g. ("author.id", "Field required")."""
-    first = error.errors()[0]
-    field = ".".join(str(part) for part in first["loc"]) or "(body)"
-    return field, first["msg"]
-
-
 class GenericWebhook(WebhookSource):
     """`POST /webhooks/generic`: one signed InboundMessage per request."""
 
@@ -65,7 +59,7 @@ class GenericWebhook(WebhookSource):
         except ValidationError as exc:
             if exc.errors()[0]["type"] == "json_invalid":
                 raise WebhookError(400, "webhook.bad_json", message=exc.errors()[0]["msg"]) from None
-            field, problem = describe_validation_error(exc)
+            field, problem = validation_problems(exc, "(body)")[0]
             raise WebhookError(400, "webhook.bad_field", field=field, message=problem) from None
         return WebhookResponse(202, {"ok": True}, [message])
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from chatops.errors import validation_problems
 from chatops.i18n import t
 from chatops.rules import RulesError
 from chatops.runtime import Runtime
@@ -41,9 +42,8 @@ def settings_or_exit(args, **overrides) -> Settings:
     try:
         return load_settings(**overrides)
     except ValidationError as exc:
-        for problem in exc.errors():
-            name = ".".join(str(p) for p in problem["loc"])
-            err(t("cli.settings_error", language(args), message=f"{name}: {problem['msg']}"))
+        for name, problem in validation_problems(exc, "(settings)"):
+            err(t("cli.settings_error", language(args), message=f"{name}: {problem}"))
         raise CliExit(EXIT_USAGE) from None
 
 
