@@ -5,6 +5,9 @@ claims due items, delivers them outside any transaction, and records the outcome
 
 - Order: per `ordering_key` (a Slack channel, a network account) only the oldest pending item
   is eligible, so a thread's lines never overtake each other.
+- Pacing: a deliverer may say how long its lane must rest after a delivery (`pace(item)`,
+  e.g. Slack's one post per second per channel); the rest is an `outbox_lanes` row, shared by
+  every worker and replica.
 - Retries: exponential backoff with jitter; a `Retry-After` from the remote wins.
 - Several workers (threads or replicas): PostgreSQL claims with FOR UPDATE SKIP LOCKED; SQLite
   serialises writers with BEGIN IMMEDIATE. A claim is a lease (`locked_until`), so the items of
@@ -23,10 +26,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, exists, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from chatops.db import session_scope, utcnow
-from chatops.tickets.models import OutboxItem
+from chatops.tickets.models import OutboxItem, OutboxLane
 
 log = logging.getLogger("chatops.outbox")
 
@@ -69,6 +73,8 @@ class Outbox:
             and_(earlier.ordering_key == OutboxItem.ordering_key, earlier.state == "pending",
                  earlier.id < OutboxItem.id)
         )
+        resting_lane = exists().where(
+            and_(OutboxLane.key == OutboxItem.ordering_key, OutboxLane.not_before > now))
         stmt = (
             select(OutboxItem)
             .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now,
@@ -76,7 +82,7 @@ class Outbox:
                    # a process that has the integration configured picks them up.
                    OutboxItem.target.in_(list(self.deliverers)),
                    (OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until < now),
-                   (OutboxItem.ordering_key.is_(None)) | ~blocked_by_earlier)
+                   (OutboxItem.ordering_key.is_(None)) | (~blocked_by_earlier & ~resting_lane))
             .order_by(OutboxItem.id)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -89,8 +95,9 @@ class Outbox:
 
     def deliver(self, item: OutboxItem) -> bool:
         """Deliver one claimed item and record the outcome; True when it is done."""
+        deliverer = self.deliverers[item.target]
         try:
-            result = self.deliverers[item.target](item)
+            result = deliverer(item)
         except DeliveryError as exc:
             self._failed(item, exc)
             return False
@@ -106,7 +113,18 @@ class Outbox:
             hook = self.on_done.get(row.kind)
             if hook:
                 hook(session, row)
+            pace = getattr(deliverer, "pace", None)
+            rest = pace(row) if pace and row.ordering_key else 0.0
+            if rest > 0:
+                self._rest_lane(session, row.ordering_key, self.clock() + timedelta(seconds=rest))
         return True
+
+    @staticmethod
+    def _rest_lane(session: Session, key: str, until: datetime) -> None:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        stmt = insert(OutboxLane).values(key=key, not_before=until)
+        session.execute(stmt.on_conflict_do_update(index_elements=["key"], set_={"not_before": until}))
 
     def run_once(self, limit: int = 20) -> int:
         """Claim and deliver one batch; returns how many items were attempted."""

@@ -28,6 +28,7 @@ from chatops.errors import (
 )
 from chatops.rules import Rules, RulesEngine
 from chatops.tickets import service
+from chatops.tickets.events import EventListener, EventNotice, announce
 from chatops.tickets.ingest import IngestFlows
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketEvent, TicketTag
 
@@ -46,11 +47,13 @@ class TicketFlows(IngestFlows):
     """Every change to a ticket goes through here; see the module docstring for the states."""
 
     def __init__(self, session_factory: sessionmaker[Session], rules: Rules,
-                 clock: Callable[[], datetime] = utcnow, engine: RulesEngine | None = None) -> None:
+                 clock: Callable[[], datetime] = utcnow, engine: RulesEngine | None = None,
+                 listeners: list[EventListener] | None = None) -> None:
         self.session_factory = session_factory
         self.rules = rules
         self.engine = engine or RulesEngine(rules)
         self.clock = clock
+        self.listeners: list[EventListener] = list(listeners or [])
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -66,6 +69,11 @@ class TicketFlows(IngestFlows):
         ticket.updated_at = now
         event = TicketEvent(ticket_id=ticket.id, kind=kind, actor=actor, at=now, payload=payload)
         session.add(event)
+        if self.listeners:
+            session.flush()  # the event id names the announcements (their dedupe keys)
+            announce(session, self.listeners, EventNotice(
+                event_id=event.id, ticket_id=ticket.id, kind=kind, actor=actor, at=now,
+                channel=ticket.channel, assignee=ticket.assignee, payload=payload))
         return event
 
     def _refuse(self, ticket: Ticket, action: str) -> InvalidTransition:

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chatops.inbound import InboundMessage
 from chatops.tickets import service
+from chatops.tickets.events import EventNotice, announce
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent, TicketTag
 
 Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored"]
@@ -124,10 +125,9 @@ class IngestFlows:
         if triage.tags:
             conn.execute(_INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in triage.tags])
         message_id = _insert(conn, Message, {**message_row, "ticket_id": ticket_id})
-        conn.execute(_INSERT_EVENT, {
-            "ticket_id": ticket_id, "kind": "created", "actor": f"customer:{customer_id}", "at": now,
-            "payload": {"message_id": message_id, "triage": triage.to_dict()},
-        })
+        self._record_event(conn, ticket_id=ticket_id, kind="created", actor=f"customer:{customer_id}",
+                           at=now, channel=triage.channel, assignee=None,
+                           payload={"message_id": message_id, "triage": triage.to_dict()})
         return IngestResult("created", ticket_id, message_id)
 
     def _continue_ticket(self, conn: Connection, message: InboundMessage, ticket_id: int,
@@ -157,16 +157,26 @@ class IngestFlows:
         if "status" in changes:
             payload.update(status_from=ticket.status, status_to=changes["status"])
         conn.execute(_UPDATE_TICKET, {"tid": ticket_id, **changes})
-        conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind,
-                                     "actor": f"customer:{ticket.customer_id}", "at": now, "payload": payload})
+        self._record_event(conn, ticket_id=ticket_id, kind=kind, actor=f"customer:{ticket.customer_id}",
+                           at=now, channel=ticket.channel, assignee=ticket.assignee, payload=payload)
         return IngestResult(outcome, ticket_id, message_id)
+
+    def _record_event(self, conn: Connection, *, ticket_id: int, kind: str, actor: str, at: datetime,
+                      channel: str, assignee: str | None, payload: dict) -> None:
+        event_id = conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "actor": actor,
+                                                "at": at, "payload": payload}).scalar_one()
+        if self.listeners:
+            announce(conn, self.listeners, EventNotice(event_id=event_id, ticket_id=ticket_id, kind=kind,
+                                                       actor=actor, at=at, channel=channel,
+                                                       assignee=assignee, payload=payload))
 
 
 _INSERTS = {model: insert(model).returning(model.id) for model in (Customer, Ticket, Message)}
 _INSERT_TAGS = insert(TicketTag)
-_INSERT_EVENT = insert(TicketEvent)
+_INSERT_EVENT = insert(TicketEvent).returning(TicketEvent.id)
 _TICKET_FOR_UPDATE = select(
-    Ticket.status, Ticket.priority, Ticket.customer_id, Ticket.last_customer_message_at, Ticket.reopened_count
+    Ticket.status, Ticket.priority, Ticket.customer_id, Ticket.last_customer_message_at, Ticket.reopened_count,
+    Ticket.channel, Ticket.assignee,
 ).where(Ticket.id == bindparam("tid")).with_for_update()
 _TAGS_OF_TICKET = select(TicketTag.tag).where(TicketTag.ticket_id == bindparam("tid"))
 # SET columns come from the execution parameters; the version bump keeps ORM writers honest.

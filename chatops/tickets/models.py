@@ -216,3 +216,49 @@ class OutboxItem(Base):
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class OutboxLane(Base):
+    """Pacing per ordering key (a Slack channel, a network account): nothing in the lane is
+    delivered before `not_before`. A row, not memory, so several replicas share the pace."""
+
+    __tablename__ = "outbox_lanes"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    not_before: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SurfaceThread(Base):
+    """Where a ticket's thread lives on a chat surface (Slack channel + parent message ts)."""
+
+    __tablename__ = "surface_threads"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    surface: Mapped[str] = mapped_column(String(16), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(80))
+    ts: Mapped[str] = mapped_column(String(64))
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (UniqueConstraint("surface", "channel", "ts"),)
+
+
+class SeenDelivery(Base):
+    """Inbound deliveries already handled (Slack event ids, LINE webhookEventIds, ...): a
+    platform's retry of one finds its row and changes nothing."""
+
+    __tablename__ = "seen_deliveries"
+
+    scope: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+
+
+class IntegrationState(Base):
+    """Durable state of an integration: poll cursors, tokens, health alerts raised.
+    Survives restarts; `name` is e.g. `x:mentions:<account>`."""
+
+    __tablename__ = "integration_state"
+
+    name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)

@@ -1,0 +1,64 @@
+"""What surfaces hear about ticket changes, and how they turn it into outbox rows.
+
+Every TicketEvent is announced to the registered listeners inside the transaction that writes
+it. A listener is a pure function from an `EventNotice` to outbox rows (`OutboxRow`); the flow
+inserts them in the same transaction, so a change and its announcements commit together or not
+at all. Surfaces (Slack, Teams, paging) register listeners at start-up; flows never import them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from chatops.tickets.models import OutboxItem
+
+
+@dataclass(frozen=True)
+class EventNotice:
+    """One ticket change as listeners see it."""
+
+    event_id: int
+    ticket_id: int
+    kind: str
+    actor: str
+    at: datetime
+    channel: str
+    assignee: str | None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A side effect a listener asks for; `dedupe_key` must be unique for all time."""
+
+    target: str
+    kind: str
+    dedupe_key: str
+    ordering_key: str | None = None
+    payload: Mapping[str, Any] = field(default_factory=dict)
+
+
+EventListener = Callable[[EventNotice], Iterable[OutboxRow]]
+
+
+def announce(db: Session | Connection, listeners: Iterable[EventListener], notice: EventNotice) -> int:
+    """Run the listeners and insert the rows they ask for; returns how many were queued."""
+    rows = [
+        {"target": row.target, "kind": row.kind, "dedupe_key": row.dedupe_key,
+         "ordering_key": row.ordering_key, "ticket_id": notice.ticket_id, "payload": dict(row.payload),
+         "state": "pending", "attempts": 0, "created_at": notice.at, "next_attempt_at": notice.at}
+        for listener in listeners for row in listener(notice)
+    ]
+    if rows:
+        db.execute(_INSERT_OUTBOX, rows)
+    return len(rows)
+
+
+_INSERT_OUTBOX = insert(OutboxItem)
