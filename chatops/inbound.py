@@ -47,6 +47,9 @@ class InboundMessage(BaseModel):
     created_at: AwareDatetime
     lang: str | None = Field(None, max_length=8)
     kind: Kind = "mention"
+    # What a reply to this message needs that the fields above don't carry (a LINE reply
+    # token and its expiry, a Bluesky uri/cid and thread root, a Facebook comment vs. DM id).
+    meta: dict[str, str | int | float | bool | None] = Field(default_factory=dict)
 
     @field_validator("text")
     @classmethod

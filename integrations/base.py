@@ -24,6 +24,10 @@ class OutboundReply:
     conversation_id: str | None = None
     idempotency_key: str = ""
     ticket_key: str | None = None
+    # The customer's message being answered: its InboundMessage.meta and author id (a LINE
+    # push needs the user id once the reply token has expired).
+    reply_meta: dict[str, Any] = field(default_factory=dict)
+    customer_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -70,5 +74,6 @@ class Sink(abc.ABC):
             source=self.target.removeprefix("network:"), account=payload["account"], text=payload["text"],
             in_reply_to=payload.get("in_reply_to"), conversation_id=payload.get("conversation_id"),
             idempotency_key=item.dedupe_key, ticket_key=f"T-{item.ticket_id}" if item.ticket_id else None,
+            reply_meta=dict(payload.get("reply_meta") or {}), customer_id=payload.get("author_id"),
         )
         return {"external_id": self.send(reply)}

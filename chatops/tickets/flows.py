@@ -209,7 +209,9 @@ class TicketFlows(IngestFlows):
                 ordering_key=f"{ticket.source}:{ticket.account}", ticket_id=ticket.id,
                 created_at=now, next_attempt_at=now,
                 payload={"message_id": reply.id, "account": ticket.account, "text": text,
-                         "in_reply_to": reply.in_reply_to, "conversation_id": reply.conversation_id},
+                         "in_reply_to": reply.in_reply_to, "conversation_id": reply.conversation_id,
+                         "reply_meta": (last_inbound.meta or {}) if last_inbound else {},
+                         "author_id": last_inbound.author_id if last_inbound else None},
             ))
             self._event(session, ticket, "replied", actor, message_id=reply.id, first_response=first,
                         status_from=status_from, status_to=ticket.status)

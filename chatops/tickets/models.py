@@ -163,6 +163,7 @@ class Message(Base):
     text: Mapped[str] = mapped_column(Text)
     url: Mapped[str | None] = mapped_column(String(2048))
     lang: Mapped[str | None] = mapped_column(String(8))
+    meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # network reply context (InboundMessage.meta)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

@@ -17,6 +17,8 @@ depends_on = None
 
 
 def upgrade() -> None:
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('meta', sa.JSON(), nullable=True))
 
     op.create_table('integration_state',
     sa.Column('name', sa.String(length=255), nullable=False),
@@ -52,6 +54,8 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('messages', schema=None) as batch_op:
+        batch_op.drop_column('meta')
 
     op.drop_table('surface_threads')
     with op.batch_alter_table('seen_deliveries', schema=None) as batch_op:
