@@ -74,3 +74,15 @@ class EmptyText(DomainError):
     """A reply or note without text."""
 
     key = "error.empty_text"
+
+
+class ReplyTooLong(DomainError):
+    """The reply is longer than the network allows."""
+
+    key = "error.reply_too_long"
+
+
+class PermissionDenied(DomainError):
+    """The person lacks the role an action needs."""
+
+    key = "error.permission_denied"

@@ -55,7 +55,7 @@ class Outbox:
     def __init__(self, session_factory: sessionmaker[Session], deliverers: dict[str, Deliverer], *,
                  on_done: dict[str, DoneHook] | None = None, clock: Callable[[], datetime] = utcnow,
                  max_attempts: int = 10, base_delay: float = 2.0, max_delay: float = 900.0,
-                 lease: timedelta = timedelta(seconds=120)) -> None:
+                 lease: timedelta = timedelta(seconds=120), wakeup: threading.Event | None = None) -> None:
         self.session_factory = session_factory
         self.deliverers = deliverers
         self.on_done = on_done or {}
@@ -64,6 +64,11 @@ class Outbox:
         self.base_delay = base_delay
         self.max_delay = max_delay
         self.lease = lease
+        self._wake = wakeup or threading.Event()
+
+    def wake(self) -> None:
+        """Ask the worker to look for due items now instead of after its idle pause."""
+        self._wake.set()
 
     def claim(self, limit: int = 20) -> list[OutboxItem]:
         """Lease up to `limit` due items that are first in their ordering key."""
@@ -138,7 +143,8 @@ class Outbox:
         while not stop.is_set():
             try:
                 if self.run_once() == 0:
-                    stop.wait(idle_seconds)
+                    self._wake.wait(idle_seconds)
+                    self._wake.clear()
             except Exception:  # the database may be briefly unavailable; keep the worker alive
                 log.exception("outbox worker loop failed; retrying")
                 stop.wait(idle_seconds * 4)

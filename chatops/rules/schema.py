@@ -5,6 +5,7 @@ named in a rule must exist, ids must be unique, every priority needs an SLA) are
 `checks.py` and run by the loader once the shape is valid.
 """
 
+from collections.abc import Callable
 from datetime import date
 from zoneinfo import ZoneInfo
 
@@ -313,19 +314,24 @@ class Rules(Section):
     def _complete_permissions(cls, permissions: dict[str, list[str]]) -> dict[str, list[str]]:
         return {action: permissions.get(action, _DEFAULT_PERMISSIONS[action]) for action in ACTIONS}
 
-    def roles_of(self, user_id: str) -> set[str]:
-        """Return the roles of user_id; managers are also leads, and leads are also agents."""
+    def roles_of(self, user_id: str, in_group: Callable[[str], bool] | None = None) -> set[str]:
+        """Return the roles of user_id; managers are also leads, and leads are also agents.
+        `in_group(handle)` tells whether the user is in a `@group` listed under a role."""
+        def listed(entries: list[str]) -> bool:
+            return user_id in entries or (in_group is not None and any(
+                entry.startswith("@") and in_group(entry) for entry in entries))
+
         roles = set()
-        if user_id in self.roles.managers:
+        if listed(self.roles.managers):
             roles |= {"managers", "leads", "agents"}
-        if user_id in self.roles.leads:
+        if listed(self.roles.leads):
             roles |= {"leads", "agents"}
-        if user_id in self.roles.agents:
+        if listed(self.roles.agents):
             roles.add("agents")
         return roles
 
-    def may(self, user_id: str, action: str) -> bool:
+    def may(self, user_id: str, action: str, in_group: Callable[[str], bool] | None = None) -> bool:
         """Tell whether user_id may perform action (one of ACTIONS); managers may do everything."""
         allowed = self.permissions[action]
-        roles = self.roles_of(user_id)
+        roles = self.roles_of(user_id, in_group)
         return "managers" in roles or "everyone" in allowed or not roles.isdisjoint(allowed)

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatops.db import session_scope, utcnow
@@ -30,6 +32,7 @@ from chatops.rules import Rules, RulesEngine
 from chatops.tickets import service
 from chatops.tickets.events import EventListener, EventNotice, announce
 from chatops.tickets.ingest import IngestFlows
+from chatops.tickets.limits import check_reply_length
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketEvent, TicketTag
 
 _TAG = re.compile(r"^[\w\-:.+]{1,64}$")
@@ -172,23 +175,50 @@ class TicketFlows(IngestFlows):
                         note=note, assignee=ticket.assignee, notify=list(levels[level].owners))
             return ticket
 
-    def add_note(self, key: str, *, actor: str, text: str) -> Message:
-        """Store an internal note (never sent to the customer)."""
-        with self._ticket(key) as (session, ticket):
-            if not text.strip():
-                raise EmptyText(key=ticket.key, what="note")
-            note = Message(ticket_id=ticket.id, direction="note", source=ticket.source,
-                           account=ticket.account, author_id=actor, text=text, created_at=self.clock())
-            session.add(note)
-            session.flush()
-            self._event(session, ticket, "note_added", actor, message_id=note.id)
-            return note
+    def add_note(self, key: str, *, actor: str, text: str, external_id: str | None = None) -> Message:
+        """Store an internal note (never sent to the customer). `external_id` (e.g. the Slack
+        message it was typed as) makes a redelivery return the stored note instead of a copy."""
+        try:
+            with self._ticket(key) as (session, ticket):
+                if not text.strip():
+                    raise EmptyText(key=ticket.key, what="note")
+                note = Message(ticket_id=ticket.id, direction="note", source=ticket.source,
+                               account=ticket.account, author_id=actor, text=text, created_at=self.clock(),
+                               external_id=external_id)
+                session.add(note)
+                session.flush()
+                self._event(session, ticket, "note_added", actor, message_id=note.id)
+                return note
+        except IntegrityError:
+            existing = self._existing_message("note", external_id)
+            if existing is None:
+                raise
+            return existing
 
-    def reply(self, key: str, *, actor: str, text: str) -> Message:
-        """Record an agent's reply and queue it to the network and account the ticket came from."""
+    def _existing_message(self, direction: str, external_id: str | None) -> Message | None:
+        if external_id is None:
+            return None
+        with session_scope(self.session_factory) as session:
+            return session.scalars(select(Message).where(
+                Message.direction == direction, Message.external_id == external_id)).first()
+
+    def reply(self, key: str, *, actor: str, text: str, idempotency_key: str | None = None) -> Message | None:
+        """Record an agent's reply and queue it to the network and account the ticket came from.
+
+        With `idempotency_key` (e.g. the Slack modal's view id), a second submission of the same
+        reply sends nothing and returns None."""
+        try:
+            return self._reply(key, actor=actor, text=text, idempotency_key=idempotency_key)
+        except IntegrityError:
+            if idempotency_key is None:
+                raise
+            return None
+
+    def _reply(self, key: str, *, actor: str, text: str, idempotency_key: str | None) -> Message:
         with self._ticket(key) as (session, ticket):
             if not text.strip():
                 raise EmptyText(key=ticket.key, what="reply")
+            check_reply_length(ticket.source, text, key=ticket.key)
             if ticket.status == "resolved":
                 raise self._refuse(ticket, "replied to")
             now = self.clock()
@@ -205,7 +235,8 @@ class TicketFlows(IngestFlows):
             status_from = ticket.status
             ticket.status = "open" if status_from == "new" else status_from
             session.add(OutboxItem(
-                target=f"network:{ticket.source}", kind="reply", dedupe_key=f"reply:{reply.id}",
+                target=f"network:{ticket.source}", kind="reply",
+                dedupe_key=f"reply:{idempotency_key}" if idempotency_key else f"reply:{reply.id}",
                 ordering_key=f"{ticket.source}:{ticket.account}", ticket_id=ticket.id,
                 created_at=now, next_attempt_at=now,
                 payload={"message_id": reply.id, "account": ticket.account, "text": text,

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from chatops.errors import TicketNotFound
 from chatops.inbound import InboundMessage
-from chatops.tickets.models import Message, Ticket, TicketEvent
+from chatops.tickets.models import Customer, Message, Ticket, TicketEvent
 
 _KEY = re.compile(r"^(?:t-?)?(\d{1,18})$")
 
@@ -79,9 +79,12 @@ def find_thread_ticket_id(db: Session | Connection, *, message: InboundMessage, 
 
 
 def list_tickets_query(*, status: str | None = None, assignee: str | None = None,
-                       priority: str | None = None, open_only: bool = False) -> Select[tuple[Ticket]]:
+                       priority: str | None = None, open_only: bool = False,
+                       unassigned: bool = False) -> Select[tuple[Ticket]]:
     """Tickets filtered, most urgent priority first, then oldest first."""
     stmt = select(Ticket)
+    if unassigned:
+        stmt = stmt.where(Ticket.assignee.is_(None))
     if status:
         stmt = stmt.where(Ticket.status == status)
     elif open_only:
@@ -128,3 +131,17 @@ def record_reply_delivered(session: Session, item) -> None:
     message = session.get(Message, item.payload["message_id"])
     if message is not None and external_id:
         message.external_id = external_id
+
+
+def search_tickets(session: Session, *, query: str, limit: int = 20) -> list[Ticket]:
+    """Tickets whose key, subject, customer handle or any message contains `query`, newest first."""
+    ticket_id = parse_ticket_key(query)
+    if ticket_id is not None:
+        found = session.get(Ticket, ticket_id)
+        return [found] if found else []
+    needle = f"%{query.strip()}%"
+    in_messages = select(Message.ticket_id).where(Message.text.ilike(needle), Message.ticket_id.is_not(None))
+    stmt = (select(Ticket).join(Ticket.customer)
+            .where(Ticket.subject.ilike(needle) | Customer.handle.ilike(needle) | Ticket.id.in_(in_messages))
+            .order_by(Ticket.id.desc()).limit(limit))
+    return list(session.scalars(stmt).unique())
