@@ -38,7 +38,15 @@ def build_outbox(runtime: Runtime) -> Outbox:
     if settings.webhook_reply_url and settings.webhook_secret:
         sink = GenericWebhookSink(settings.webhook_reply_url, settings.webhook_secret.get_secret_value())
         deliverers[sink.target] = sink
-    return Outbox(runtime.session_factory, deliverers, on_done={"reply": service.record_reply_delivered})
+    if settings.slack_enabled:
+        from chatops.slack.app import make_client
+        from chatops.slack.notifier import SlackDeliverer
+
+        deliverers["slack"] = SlackDeliverer(runtime.session_factory, runtime.rules, make_client(runtime),
+                                             lang=runtime.rules.defaults.language,
+                                             post_interval=settings.slack_post_interval)
+    return Outbox(runtime.session_factory, deliverers, on_done={"reply": service.record_reply_delivered},
+                  wakeup=runtime.outbox_wakeup)
 
 
 def create_app(runtime: Runtime) -> Flask:
@@ -72,6 +80,9 @@ def create_app(runtime: Runtime) -> Flask:
     def metrics_endpoint():
         return Response(generate_latest(metrics.registry), content_type=CONTENT_TYPE_LATEST)
 
+    if runtime.settings.slack_enabled:
+        _mount_slack(app, runtime)
+
     @app.route("/webhooks/<network>", methods=["GET", "POST"])
     def webhook(network: str):
         source = sources.get(network)
@@ -99,6 +110,18 @@ def create_app(runtime: Runtime) -> Flask:
         return jsonify(body), answer.status
 
     return app
+
+
+def _mount_slack(app: Flask, runtime: Runtime) -> None:
+    """`POST /slack/events`: events, interactivity and slash commands, signature-checked by Bolt."""
+    from slack_bolt.adapter.flask import SlackRequestHandler
+
+    from chatops.slack.app import build_slack_app
+
+    bolt = build_slack_app(runtime, wake=runtime.outbox_wakeup.set)
+    handler = SlackRequestHandler(bolt)
+    app.extensions["chatops.slack"] = bolt
+    app.add_url_rule("/slack/events", "slack_events", handler.handle, methods=["POST"])
 
 
 def _refuse(metrics: Metrics, network: str, exc: WebhookError):

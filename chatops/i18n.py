@@ -12,11 +12,20 @@ DEFAULT_LANGUAGE = "en"
 
 @cache
 def catalog(lang: str) -> dict[str, str]:
-    """All strings of one language, loaded once from `chatops/locales/<lang>.json`."""
+    """All strings of one language, loaded once from `chatops/locales/<lang>.json` plus one
+    file per surface, `chatops/locales/<surface>.<lang>.json` (keys must not repeat)."""
     if lang not in LANGUAGES:
         lang = DEFAULT_LANGUAGE
-    text = resources.files("chatops").joinpath("locales", f"{lang}.json").read_text("utf-8")
-    return json.loads(text)
+    folder = resources.files("chatops").joinpath("locales")
+    strings: dict[str, str] = {}
+    for entry in sorted(folder.iterdir(), key=lambda e: e.name):
+        if entry.name == f"{lang}.json" or entry.name.endswith(f".{lang}.json"):
+            part = json.loads(entry.read_text("utf-8"))
+            repeated = strings.keys() & part.keys()
+            if repeated:
+                raise ValueError(f"locales/{entry.name}: keys defined twice: {sorted(repeated)}")
+            strings.update(part)
+    return strings
 
 
 def t(key: str, lang: str | None = None, /, **params: object) -> str:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -23,6 +24,8 @@ class Runtime:
     session_factory: sessionmaker[Session]
     rules: Rules
     flows: TicketFlows
+    # Set by surfaces after a change that queued outbox rows; the outbox worker wakes on it.
+    outbox_wakeup: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def build(cls, settings: Settings, *, upgrade_db: bool = True, rules: Rules | None = None) -> Runtime:
@@ -32,8 +35,20 @@ class Runtime:
         if upgrade_db:
             migrate.upgrade(engine)
         factory = make_session_factory(engine)
-        return cls(settings, engine, factory, rules, TicketFlows(factory, rules))
+        flows = TicketFlows(factory, rules, listeners=surface_listeners(settings, rules))
+        return cls(settings, engine, factory, rules, flows)
 
     def close(self) -> None:
         """Release database connections."""
         self.engine.dispose()
+
+
+def surface_listeners(settings: Settings, rules: Rules) -> list:
+    """Event listeners of the configured surfaces: they queue the posts each change needs,
+    whichever entry point (web, CLI ingest, scheduler) made the change."""
+    listeners = []
+    if settings.slack_enabled:
+        from chatops.slack.notifier import SlackPlanner
+
+        listeners.append(SlackPlanner(rules))
+    return listeners

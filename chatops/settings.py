@@ -33,6 +33,13 @@ class Settings(BaseSettings):
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
+    # Seconds a channel rests between our posts (Slack: about one message per second per channel).
+    slack_post_interval: float = Field(1.0, validation_alias="SLACK_POST_INTERVAL", ge=0, le=60)
+
+    @property
+    def slack_enabled(self) -> bool:
+        """True when the Slack app is configured (bot token and signing secret)."""
+        return self.slack_bot_token is not None and self.slack_signing_secret is not None
 
     @field_validator("database_url")
     @classmethod

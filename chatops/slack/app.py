@@ -1,0 +1,45 @@
+"""The Bolt app, built by a factory per runtime (there is no module-level app)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from slack_bolt import App
+from slack_sdk import WebClient
+
+from chatops.runtime import Runtime
+from chatops.slack import listeners
+from chatops.slack.surface import SlackSurface, UserGroups
+
+log = logging.getLogger("chatops.slack")
+
+
+def make_client(runtime: Runtime) -> WebClient:
+    """A Web API client for the bot token, at `SLACK_API_URL` (a local fake in tests)."""
+    settings = runtime.settings
+    base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
+    return WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url, timeout=10)
+
+
+def build_slack_app(runtime: Runtime, *, client: WebClient | None = None,
+                    wake: Callable[[], None] = lambda: None) -> App:
+    """A Bolt app whose listeners call the runtime's flows. Request signatures are always
+    checked with `SLACK_SIGNING_SECRET`; there is no switch to turn that off."""
+    settings = runtime.settings
+    if settings.slack_signing_secret is None or settings.slack_bot_token is None:
+        raise ValueError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are both needed for Slack")
+    client = client or make_client(runtime)
+    app = App(
+        client=client,
+        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # auth.test at start would make every start depend on Slack being reachable.
+        token_verification_enabled=False,
+        # Listeners are short (one flow, maybe views.open); answering after them keeps
+        # modal errors in the ack and makes behaviour deterministic. Slow work goes to the outbox.
+        process_before_response=True,
+        logger=logging.getLogger("chatops.slack.bolt"),
+    )
+    surface = SlackSurface(runtime, client, wake=wake, clock=runtime.flows.clock, groups=UserGroups(client))
+    listeners.register(app, surface)
+    return app

@@ -1,0 +1,118 @@
+"""Shared pieces of the Block Kit builders: escaping, labels, times, limits."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from chatops.i18n import t
+from chatops.rules import Rules
+
+NETWORK_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "line": "LINE",
+                 "mastodon": "Mastodon", "bluesky": "Bluesky", "webhook": "Webhook"}
+SECTION_LIMIT = 3000  # characters of mrkdwn in one section
+BUTTON_TEXT_LIMIT = 75
+MODAL_TITLE_LIMIT = 24
+OPTION_TEXT_LIMIT = 75
+
+
+@dataclass(frozen=True)
+class TicketCard:
+    """What a ticket message shows: plain data, read from the database by the caller."""
+
+    key: str
+    status: str
+    priority: str
+    level: str
+    channel: str
+    source: str
+    account: str
+    text: str
+    created_at: datetime
+    tags: tuple[str, ...] = ()
+    assignee: str | None = None
+    customer_handle: str | None = None
+    customer_name: str | None = None
+    customer_flags: tuple[str, ...] = ()
+    url: str | None = None
+    first_response_at: datetime | None = None
+    first_response_due_at: datetime | None = None
+    resolution_due_at: datetime | None = None
+    resolved_at: datetime | None = None
+    matched_rules: tuple[str, ...] = field(default=())
+
+    def due(self) -> tuple[str, datetime] | None:
+        """The SLA deadline that matters now: first response until answered, then resolution."""
+        if self.status == "resolved":
+            return None
+        if self.first_response_at is None and self.first_response_due_at is not None:
+            return "first_response", self.first_response_due_at
+        if self.resolution_due_at is not None:
+            return "resolution", self.resolution_due_at
+        return None
+
+    def sla_state(self, now: datetime, warn_at: float = 0.8) -> str:
+        """`breached`, `warning` (past `warn_at` of the time allowed), `ok`, or `none`."""
+        due = self.due()
+        if due is None:
+            return "none"
+        deadline = due[1]
+        if now >= deadline:
+            return "breached"
+        allowed = (deadline - self.created_at).total_seconds()
+        if allowed > 0 and (now - self.created_at).total_seconds() >= warn_at * allowed:
+            return "warning"
+        return "ok"
+
+
+def escape(text: str) -> str:
+    """Customer text made inert in mrkdwn: no mentions, links or formatting tricks get through."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to `limit` characters with an ellipsis."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def plain(text: str, limit: int = OPTION_TEXT_LIMIT) -> dict:
+    """A plain_text object within Slack's length limit."""
+    return {"type": "plain_text", "text": clip(text, limit), "emoji": True}
+
+
+def mrkdwn(text: str) -> dict:
+    """A mrkdwn text object."""
+    return {"type": "mrkdwn", "text": clip(text, SECTION_LIMIT)}
+
+
+def user(user_id: str | None, lang: str) -> str:
+    """A Slack mention for ids that look like Slack ids, else the name as given."""
+    if not user_id:
+        return t("slack.nobody", lang)
+    if user_id.startswith("@"):
+        return f"*{escape(user_id)}*"
+    if user_id[:1] in ("U", "W") and user_id.isalnum():
+        return f"<@{user_id}>"
+    if user_id.startswith("customer:"):
+        return t("slack.customer", lang)
+    return escape(user_id)
+
+
+def local_time(moment: datetime, rules: Rules) -> str:
+    """A moment in the team's time zone, e.g. `11/20 (Fri) 10:05 JST`."""
+    zone = ZoneInfo(rules.business_hours.timezone)
+    local = moment.astimezone(zone)
+    return f"{local:%m/%d %H:%M} {local.tzname()}"
+
+
+def priority_label(rules: Rules, priority: str, lang: str) -> str:
+    """Emoji and label of a priority, e.g. `:red_circle: 大至急`."""
+    definition = rules.priorities[priority]
+    return f"{definition.emoji} {definition.label.get(lang)}"
+
+
+def ticket_fallback(card: TicketCard, rules: Rules, lang: str) -> str:
+    """The notification text of a ticket message (what phones and screen readers show)."""
+    label = rules.priorities[card.priority].label.get(lang)
+    return f"[{label}] {card.key} {NETWORK_NAMES.get(card.source, card.source)}: {clip(card.text, 150)}"

@@ -1,0 +1,66 @@
+"""The App Home tab and ticket lists (also used by `/ticket mine|queue|search`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from chatops.i18n import t
+from chatops.rules import Rules
+from chatops.slack import ids
+from chatops.slack.blocks.common import (
+    NETWORK_NAMES,
+    TicketCard,
+    clip,
+    escape,
+    local_time,
+    mrkdwn,
+    plain,
+    user,
+)
+from chatops.slack.blocks.ticket import SLA_EMOJI
+
+HOME_BLOCK_LIMIT = 100
+
+
+def ticket_row(card: TicketCard, rules: Rules, lang: str, now: datetime, *, button: bool = True) -> dict:
+    """One ticket as a list row: SLA state, priority, key, customer, first words."""
+    state = card.sla_state(now, rules.sla.warn_at)
+    marker = SLA_EMOJI.get(state, "")
+    due = card.due()
+    when = f"  {marker} {local_time(due[1], rules)}" if due else ""
+    who = escape(card.customer_handle or "?")
+    text = (f"{rules.priorities[card.priority].emoji} *{card.key}* {card.level} · "
+            f"{NETWORK_NAMES.get(card.source, card.source)} {who} · {user(card.assignee, lang)}{when}\n"
+            f"{escape(clip(' '.join(card.text.split()), 140))}")
+    row = {"type": "section", "text": mrkdwn(text)}
+    if button:
+        row["accessory"] = {"type": "button", "action_id": ids.OPEN_TICKET, "value": card.key,
+                            "text": plain(t("slack.button.open", lang))}
+    return row
+
+
+def ticket_list(title: str, cards: Sequence[TicketCard], rules: Rules, lang: str, now: datetime,
+                *, limit: int = 20) -> list[dict]:
+    """A titled list of ticket rows, or an 'empty' line."""
+    blocks: list[dict] = [{"type": "header", "text": plain(title, 150)}]
+    if not cards:
+        blocks.append({"type": "context", "elements": [mrkdwn(t("slack.list.empty", lang))]})
+    blocks.extend(ticket_row(card, rules, lang, now) for card in cards[:limit])
+    if len(cards) > limit:
+        blocks.append({"type": "context", "elements": [mrkdwn(t("slack.list.more", lang, count=len(cards) - limit))]})
+    return blocks
+
+
+def home_view(*, user_id: str, overdue: Sequence[TicketCard], mine: Sequence[TicketCard],
+              unassigned: Sequence[TicketCard], rules: Rules, lang: str, now: datetime) -> dict:
+    """The Home tab: overdue first, then my tickets, then the unassigned queue (≤ 100 blocks)."""
+    intro = t("slack.home.intro", lang, who=f"<@{user_id}>", time=local_time(now, rules))
+    blocks = [{"type": "section", "text": mrkdwn(intro)}]
+    sections = [("slack.home.overdue", overdue), ("slack.home.mine", mine), ("slack.home.unassigned", unassigned)]
+    budget = HOME_BLOCK_LIMIT - len(blocks) - 3 * 4
+    per_section = max(3, budget // 3)
+    for key, cards in sections:
+        blocks.append({"type": "divider"})
+        blocks.extend(ticket_list(t(key, lang, count=len(cards)), cards, rules, lang, now, limit=per_section))
+    return {"type": "home", "blocks": blocks[:HOME_BLOCK_LIMIT]}

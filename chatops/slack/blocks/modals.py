@@ -1,0 +1,146 @@
+"""Modals: reply (canned answers + text), escalate (level, note, assignee), resolve, tags."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chatops.i18n import t
+from chatops.rules import Rules
+from chatops.slack import ids
+from chatops.slack.blocks.common import MODAL_TITLE_LIMIT, TicketCard, clip, escape, local_time, plain
+from chatops.slack.blocks.ticket import ticket_message
+
+
+def _modal(callback_id: str, key: str, title: str, submit: str, lang: str, blocks: list[dict]) -> dict:
+    return {"type": "modal", "callback_id": callback_id, "private_metadata": key,
+            "title": plain(title, MODAL_TITLE_LIMIT), "submit": plain(submit, MODAL_TITLE_LIMIT),
+            "close": plain(t("slack.modal.cancel", lang), MODAL_TITLE_LIMIT), "blocks": blocks}
+
+
+def _text_input(block_id: str, action_id: str, label: str, *, optional: bool = False, multiline: bool = True,
+                initial: str | None = None, max_length: int | None = None, hint: str | None = None) -> dict:
+    element = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline}
+    if initial:
+        element["initial_value"] = initial
+    if max_length:
+        element["max_length"] = max_length
+    block = {"type": "input", "block_id": block_id, "optional": optional, "label": plain(label, 2000),
+             "element": element}
+    if hint:
+        block["hint"] = plain(hint, 2000)
+    return block
+
+
+def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int | None, account: str,
+                text: str | None = None, version: int = 0) -> dict:
+    """The Reply modal. Choosing a canned answer refills the text box (a new block id per
+    refill, since Slack keeps what was typed in a block it already shows)."""
+    canned = [{"text": plain(reply.title.get(lang)), "value": reply.id} for reply in rules.canned_replies[:100]]
+    blocks: list[dict] = [{"type": "context", "elements": [{
+        "type": "mrkdwn", "text": clip(t("slack.modal.reply_from", lang, key=key, network=network,
+                                         account=account), 3000)}]}]
+    if canned:
+        blocks.append({"type": "section", "block_id": ids.CANNED_BLOCK,
+                       "text": {"type": "mrkdwn", "text": t("slack.modal.canned", lang)},
+                       "accessory": {"type": "static_select", "action_id": ids.CANNED_SELECT,
+                                     "placeholder": plain(t("slack.modal.canned_pick", lang)),
+                                     "options": canned}})
+    hint = t("slack.modal.limit", lang, limit=limit) if limit else None
+    blocks.append(_text_input(f"{ids.TEXT_BLOCK}.{version}", ids.TEXT_INPUT, t("slack.modal.reply_text", lang),
+                              initial=text, max_length=min(limit or 3000, 3000), hint=hint))
+    return _modal(ids.REPLY_VIEW, key, t("slack.modal.reply_title", lang, key=key),
+                  t("slack.modal.send", lang), lang, blocks)
+
+
+def escalate_modal(key: str, rules: Rules, lang: str, *, current_level: str) -> dict:
+    """The Escalate modal: a higher level, a required hand-off note and an optional assignee."""
+    rank = rules.levels[current_level].rank
+    higher = [(name, level) for name, level in rules.levels.items() if level.rank > rank]
+    options = [{"text": plain(f"{name} {level.name.get(lang)}"), "value": name} for name, level in higher]
+    level_select = {"type": "static_select", "action_id": ids.LEVEL_SELECT, "options": options,
+                    "placeholder": plain(t("slack.modal.level_pick", lang))}
+    if options:
+        level_select["initial_option"] = options[0]
+    blocks = [
+        {"type": "input", "block_id": ids.LEVEL_BLOCK, "label": plain(t("slack.modal.level", lang)),
+         "element": level_select},
+        _text_input(ids.NOTE_BLOCK, ids.NOTE_INPUT, t("slack.modal.handoff", lang), max_length=2000,
+                    hint=t("slack.modal.handoff_hint", lang)),
+        {"type": "input", "block_id": ids.ASSIGNEE_BLOCK, "optional": True,
+         "label": plain(t("slack.modal.assignee", lang)),
+         "element": {"type": "users_select", "action_id": ids.ASSIGNEE_SELECT,
+                     "placeholder": plain(t("slack.modal.assignee_pick", lang))}},
+    ]
+    return _modal(ids.ESCALATE_VIEW, key, t("slack.modal.escalate_title", lang, key=key),
+                  t("slack.modal.escalate", lang), lang, blocks)
+
+
+def resolve_modal(key: str, lang: str) -> dict:
+    """The Resolve modal with an optional resolution note."""
+    return _modal(ids.RESOLVE_VIEW, key, t("slack.modal.resolve_title", lang, key=key),
+                  t("slack.modal.resolve", lang), lang,
+                  [_text_input(ids.NOTE_BLOCK, ids.NOTE_INPUT, t("slack.modal.resolution", lang), optional=True,
+                               max_length=2000)])
+
+
+def tags_modal(key: str, lang: str, *, tags: list[str]) -> dict:
+    """Edit a ticket's tags as one space-separated line."""
+    return _modal(ids.TAGS_VIEW, key, t("slack.modal.tags_title", lang, key=key), t("slack.modal.save", lang),
+                  lang, [_text_input(ids.TAGS_BLOCK, ids.TAGS_INPUT, t("slack.modal.tags", lang), optional=True,
+                                     multiline=False, initial=" ".join(tags), max_length=500,
+                                     hint=t("slack.modal.tags_hint", lang))])
+
+
+def message_modal(title: str, text: str, lang: str) -> dict:
+    """A read-only modal (e.g. a refusal shown where an ephemeral message cannot go)."""
+    return {"type": "modal", "title": plain(title, MODAL_TITLE_LIMIT),
+            "close": plain(t("slack.modal.close", lang), MODAL_TITLE_LIMIT),
+            "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": clip(text, 3000)}}]}
+
+
+def ticket_modal(card: TicketCard, rules: Rules, lang: str, now: datetime,
+                 thread: tuple[str, str] | None = None) -> dict:
+    """A ticket shown in a modal (from the Home tab or `/ticket show`), with a link to its thread."""
+    body = ticket_message(card, rules, lang, now)["attachments"][0]["blocks"]
+    if thread:
+        channel, ts = thread
+        link = f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        body.append({"type": "context", "elements": [{"type": "mrkdwn",
+                                                      "text": f"<{link}|{t('slack.open_thread', lang)}>"}]})
+    return {"type": "modal", "title": plain(card.key, MODAL_TITLE_LIMIT),
+            "close": plain(t("slack.modal.close", lang), MODAL_TITLE_LIMIT), "blocks": body}
+
+
+@dataclass(frozen=True)
+class CustomerSummary:
+    """A customer and their history, as the Customer modal shows them."""
+
+    handle: str | None
+    name: str | None
+    source: str
+    tier: str
+    flags: tuple[str, ...]
+    first_seen_at: datetime
+    tickets: tuple[tuple[str, str, str, datetime], ...]  # key, status, priority, created
+    csat: float | None
+
+
+def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
+    """Who the customer is: handle, tier, flags, first seen, past tickets and CSAT."""
+    flags = " ".join(f"`{escape(flag)}`" for flag in summary.flags) or t("slack.none", lang)
+    facts = [
+        f"*{t('slack.field.customer', lang)}*\n{escape(summary.handle or summary.name or '?')}",
+        f"*{t('slack.field.network', lang)}*\n{summary.source}",
+        f"*{t('slack.field.tier', lang)}*\n{summary.tier}",
+        f"*{t('slack.field.flags', lang)}*\n{flags}",
+        f"*{t('slack.field.first_seen', lang)}*\n{local_time(summary.first_seen_at, rules)}",
+        f"*CSAT*\n{f'{summary.csat:.1f}' if summary.csat is not None else '—'}",
+    ]
+    history = "\n".join(
+        f"{rules.priorities[priority].emoji} *{key}* {t(f'status.{status}', lang)} · {local_time(created, rules)}"
+        for key, status, priority, created in summary.tickets[:20]) or t("slack.list.empty", lang)
+    return {"type": "modal", "title": plain(t("slack.modal.customer_title", lang), MODAL_TITLE_LIMIT),
+            "close": plain(t("slack.modal.close", lang), MODAL_TITLE_LIMIT),
+            "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": fact} for fact in facts]},
+                       {"type": "section", "text": {"type": "mrkdwn", "text": clip(history, 3000)}}]}

@@ -1,0 +1,73 @@
+"""Reading tickets into TicketCards (plain data for the Block Kit builders)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from chatops.slack.blocks import CustomerSummary, TicketCard
+from chatops.tickets import service
+from chatops.tickets.models import Message, SurfaceThread, Ticket
+
+
+def card_of(session: Session, ticket: Ticket) -> TicketCard:
+    """The card of a loaded ticket: its first customer message gives text and link."""
+    first = session.scalars(select(Message).where(
+        Message.ticket_id == ticket.id, Message.direction == "inbound",
+        Message.source == ticket.source, Message.external_id == ticket.external_id).limit(1)).first()
+    customer = ticket.customer
+    return TicketCard(
+        key=ticket.key, status=ticket.status, priority=ticket.priority, level=ticket.level,
+        channel=ticket.channel, source=ticket.source, account=ticket.account,
+        text=first.text if first else ticket.subject, created_at=ticket.created_at, tags=tuple(ticket.tags),
+        assignee=ticket.assignee, customer_handle=customer.handle, customer_name=customer.name,
+        customer_flags=tuple(customer.flags or ()), url=first.url if first else None,
+        first_response_at=ticket.first_response_at, first_response_due_at=ticket.first_response_due_at,
+        resolution_due_at=ticket.resolution_due_at, resolved_at=ticket.resolved_at,
+        matched_rules=tuple(ticket.matched_rules or ()),
+    )
+
+
+def load_card(session: Session, ticket_id: int) -> TicketCard:
+    """The card of the ticket with this id (TicketNotFound when there is none)."""
+    return card_of(session, service.get_ticket(session, key=f"T-{ticket_id}"))
+
+
+def cards(session: Session, *, limit: int = 20, **filters) -> list[TicketCard]:
+    """Cards of tickets listed as `service.list_tickets` lists them."""
+    return [card_of(session, ticket) for ticket in service.list_tickets(session, limit=limit, **filters)]
+
+
+def overdue_cards(session: Session, *, now: datetime, limit: int = 20) -> list[TicketCard]:
+    """Open tickets whose current SLA deadline has passed, most overdue first."""
+    stmt = (select(Ticket).where(Ticket.status != "resolved", (
+        (Ticket.first_response_at.is_(None) & (Ticket.first_response_due_at <= now))
+        | (Ticket.resolution_due_at <= now)))
+        .order_by(Ticket.first_response_due_at, Ticket.id).limit(limit))
+    return [card_of(session, ticket) for ticket in session.scalars(stmt).unique()]
+
+
+def thread_of(session: Session, ticket_id: int) -> SurfaceThread | None:
+    """Where the ticket's Slack thread is, once its parent message was posted."""
+    return session.get(SurfaceThread, (ticket_id, "slack"))
+
+
+def ticket_id_of_thread(session: Session, *, channel: str, ts: str) -> int | None:
+    """The ticket whose Slack parent message is (channel, ts), if any."""
+    return session.scalar(select(SurfaceThread.ticket_id).where(
+        SurfaceThread.surface == "slack", SurfaceThread.channel == channel, SurfaceThread.ts == ts))
+
+
+def customer_summary(session: Session, ticket: Ticket) -> CustomerSummary:
+    """The ticket's customer with their tickets (newest first) and average CSAT."""
+    customer = ticket.customer
+    rows = session.execute(select(Ticket.id, Ticket.status, Ticket.priority, Ticket.created_at)
+                           .where(Ticket.customer_id == customer.id).order_by(Ticket.id.desc()).limit(20)).all()
+    csat = session.scalar(select(func.avg(Ticket.csat_score)).where(Ticket.customer_id == customer.id))
+    return CustomerSummary(
+        handle=customer.handle, name=customer.name, source=customer.source, tier=customer.tier,
+        flags=tuple(customer.flags or ()), first_seen_at=customer.first_seen_at,
+        tickets=tuple((f"T-{row.id}", row.status, row.priority, row.created_at) for row in rows),
+        csat=float(csat) if csat is not None else None)

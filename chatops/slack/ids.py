@@ -1,0 +1,33 @@
+"""Every action id, callback id and block id the Slack surface uses, in one place."""
+
+# Buttons and menus on a ticket's parent message (value: the ticket key).
+CLAIM = "ticket.claim"
+RELEASE = "ticket.release"
+REPLY = "ticket.reply"
+ESCALATE = "ticket.escalate"
+RESOLVE = "ticket.resolve"
+REOPEN = "ticket.reopen"
+MENU = "ticket.menu"  # overflow: priority:<name>, tags, customer
+OPEN_TICKET = "home.open"  # a Home tab row's button: show the ticket's actions
+
+# Modals (callback ids); private_metadata carries the ticket key.
+REPLY_VIEW = "view.reply"
+ESCALATE_VIEW = "view.escalate"
+RESOLVE_VIEW = "view.resolve"
+TAGS_VIEW = "view.tags"
+
+# Blocks and actions inside modals.
+CANNED_BLOCK = "canned"
+CANNED_SELECT = "reply.canned"
+TEXT_BLOCK = "text"  # a suffix is added when a canned reply refills the box
+TEXT_INPUT = "text.input"
+LEVEL_BLOCK = "level"
+LEVEL_SELECT = "level.select"
+NOTE_BLOCK = "note"
+NOTE_INPUT = "note.input"
+ASSIGNEE_BLOCK = "assignee"
+ASSIGNEE_SELECT = "assignee.select"
+TAGS_BLOCK = "tags"
+TAGS_INPUT = "tags.input"
+
+TICKET_COMMAND = "/ticket"

@@ -1,0 +1,12 @@
+"""Bolt listeners: ack first, check the role, call one flow, answer in the workspace language."""
+
+from slack_bolt import App
+
+from chatops.slack.listeners import actions, commands, events, views
+from chatops.slack.surface import SlackSurface
+
+
+def register(app: App, surface: SlackSurface) -> None:
+    """Attach every listener to `app`."""
+    for module in (actions, views, commands, events):
+        module.register(app, surface)

@@ -1,0 +1,145 @@
+"""Buttons and menus on a ticket's parent message, the Home tab and inside modals."""
+
+from __future__ import annotations
+
+from slack_bolt import App
+
+from chatops.errors import InvalidTransition
+from chatops.i18n import t
+from chatops.slack import blocks, ids
+from chatops.slack.cards import card_of, customer_summary, thread_of
+from chatops.slack.listeners.common import action_value, guarded, tell
+from chatops.slack.surface import SlackSurface
+from chatops.tickets import service
+from chatops.tickets.limits import reply_limit
+
+
+def register(app: App, surface: SlackSurface) -> None:
+    """Attach the action listeners."""
+    flows = surface.flows
+
+    def simple(action_id: str, action: str, run) -> None:
+        @app.action(action_id)
+        def handler(ack, body, respond):
+            ack()
+            key, actor = action_value(body), body["user"]["id"]
+            guarded(surface, body, respond, action, lambda: run(key, actor))
+
+    simple(ids.CLAIM, "claim", lambda key, actor: flows.claim(key, actor=actor))
+    simple(ids.RELEASE, "release", lambda key, actor: flows.release(key, actor=actor))
+    simple(ids.REOPEN, "reopen", lambda key, actor: flows.reopen(key, actor=actor))
+
+    @app.action(ids.REPLY)
+    def reply(ack, body, respond, client):
+        ack()
+        key = action_value(body)
+        view = guarded(surface, body, respond, "reply", lambda: _reply_view(surface, key))
+        if view:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(ids.ESCALATE)
+    def escalate(ack, body, respond, client):
+        ack()
+        key = action_value(body)
+        view = guarded(surface, body, respond, "escalate", lambda: _open_ticket_view(
+            surface, key, "escalate", lambda ticket: blocks.escalate_modal(ticket.key, surface.rules, surface.lang,
+                                                               current_level=ticket.level)))
+        if view:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(ids.RESOLVE)
+    def resolve(ack, body, respond, client):
+        ack()
+        key = action_value(body)
+        view = guarded(surface, body, respond, "resolve", lambda: _open_ticket_view(
+            surface, key, "resolve", lambda ticket: blocks.resolve_modal(ticket.key, surface.lang)))
+        if view:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(ids.MENU)
+    def menu(ack, body, respond, client):
+        ack()
+        what, argument, key = action_value(body).split(":", 2)
+        actor = body["user"]["id"]
+        if what == "priority":
+            guarded(surface, body, respond, "priority", lambda: flows.set_priority(key, actor=actor, priority=argument))
+        elif what == "tags":
+            view = guarded(surface, body, respond, "tag", lambda: _any_ticket_view(
+                surface, key, lambda ticket: blocks.tags_modal(ticket.key, surface.lang, tags=ticket.tags)))
+            if view:
+                client.views_open(trigger_id=body["trigger_id"], view=view)
+        elif what == "customer":
+            view = guarded(surface, body, respond, "claim", lambda: _customer_view(surface, key))
+            if view:
+                client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(ids.OPEN_TICKET)
+    def open_ticket(ack, body, respond, client):
+        ack()
+        key = action_value(body)
+        view = guarded(surface, body, respond, "claim", lambda: _ticket_modal(surface, key))
+        if view:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(ids.CANNED_SELECT)
+    def canned(ack, body, client):
+        ack()
+        view = body["view"]
+        chosen = action_value(body)
+        reply_text = next((r.text.get(surface.lang) for r in surface.rules.canned_replies if r.id == chosen), None)
+        if reply_text is None:
+            return
+        version = _text_version(view) + 1
+        with surface.runtime.session_factory() as session:
+            ticket = service.get_ticket(session, key=view["private_metadata"])
+            refreshed = blocks.reply_modal(ticket.key, surface.rules, surface.lang, network=ticket.source,
+                                           account=ticket.account, limit=reply_limit(ticket.source),
+                                           text=reply_text, version=version)
+        client.views_update(view_id=view["id"], hash=view.get("hash"), view=refreshed)
+
+
+def _text_version(view: dict) -> int:
+    for block in view.get("blocks", []):
+        block_id = block.get("block_id", "")
+        if block_id.startswith(f"{ids.TEXT_BLOCK}."):
+            return int(block_id.rsplit(".", 1)[1])
+    return 0
+
+
+def _open_ticket_view(surface: SlackSurface, key: str, verb: str, build) -> dict:
+    """Build a modal for a ticket that is not resolved (InvalidTransition naming `verb` otherwise)."""
+    with surface.runtime.session_factory() as session:
+        ticket = service.get_ticket(session, key=key)
+        if ticket.status == "resolved":
+            raise InvalidTransition(key=ticket.key, status=t(f"status.{ticket.status}", surface.lang),
+                                    action=t(f"action.{verb}", surface.lang))
+        return build(ticket)
+
+
+def _any_ticket_view(surface: SlackSurface, key: str, build) -> dict:
+    with surface.runtime.session_factory() as session:
+        return build(service.get_ticket(session, key=key))
+
+
+def _reply_view(surface: SlackSurface, key: str) -> dict:
+    return _open_ticket_view(surface, key, "reply", lambda ticket: blocks.reply_modal(
+        ticket.key, surface.rules, surface.lang, network=ticket.source, account=ticket.account,
+        limit=reply_limit(ticket.source)))
+
+
+def _ticket_modal(surface: SlackSurface, key: str) -> dict:
+    with surface.runtime.session_factory() as session:
+        ticket = service.get_ticket(session, key=key)
+        card, thread = card_of(session, ticket), thread_of(session, ticket.id)
+    return blocks.ticket_modal(card, surface.rules, surface.lang, surface.clock(),
+                               thread=(thread.channel, thread.ts) if thread else None)
+
+
+def _customer_view(surface: SlackSurface, key: str) -> dict:
+    with surface.runtime.session_factory() as session:
+        ticket = service.get_ticket(session, key=key)
+        summary = customer_summary(session, ticket)
+    return blocks.customer_modal(summary, surface.rules, surface.lang)
+
+
+__all__ = ["register", "tell"]

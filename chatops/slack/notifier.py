@@ -1,0 +1,210 @@
+"""From ticket events to Slack: the planner (an event listener that queues outbox rows) and the
+deliverer (the outbox worker's Slack side, which renders current state and calls the Web API).
+
+Why render at delivery, not when queueing: an update that waited behind a 429 shows the ticket
+as it is now, and a burst of changes to one ticket collapses into its last `chat.update`.
+Lanes: everything posted into one channel shares the lane `slack:<channel>`, so a thread's lines
+never overtake their parent or each other, and the lane rests `post_interval` seconds between
+calls (Slack allows about one message per second per channel).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatops.db import session_scope, utcnow
+from chatops.i18n import t
+from chatops.outbox import DeliveryError
+from chatops.rules import Rules
+from chatops.slack import blocks
+from chatops.slack.cards import cards, load_card, overdue_cards, thread_of
+from chatops.tickets.events import EventNotice, OutboxRow
+from chatops.tickets.models import Message, OutboxItem, SurfaceThread, TicketEvent
+
+log = logging.getLogger("chatops.slack")
+
+TARGET = "slack"
+# Events that change what the parent message shows.
+_REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "escalated", "replied", "pending",
+           "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached"}
+# Slack errors that no retry can fix; the item goes dead with the error recorded.
+PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
+                    "token_revoked", "no_permission", "missing_scope", "msg_too_long", "invalid_blocks",
+                    "invalid_attachments", "message_not_found", "cant_update_message", "user_not_found",
+                    "not_authed", "invalid_arguments", "channel_is_archived", "restricted_action"}
+
+
+def is_slack_user(user_id: str | None) -> bool:
+    """True for Slack member ids (U…/W…), the only ids that get a Home tab."""
+    return bool(user_id) and user_id[:1] in ("U", "W") and user_id.isalnum()
+
+
+class SlackPlanner:
+    """Event listener: which Slack calls a ticket event needs (post, thread line, redraw, Home)."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+
+    def lane(self, channel: str) -> str:
+        """The outbox ordering key of a rules.yaml channel."""
+        return f"slack:{self.rules.channels[channel].slack}"
+
+    def __call__(self, notice: EventNotice) -> list[OutboxRow]:
+        lane, ticket, event = self.lane(notice.channel), {"ticket_id": notice.ticket_id}, notice.event_id
+        rows: list[OutboxRow] = []
+        if notice.kind == "created":
+            rows.append(OutboxRow(TARGET, "post_ticket", f"slack:post:{notice.ticket_id}", lane, ticket))
+        elif notice.kind != "note_added":
+            rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane, {**ticket, "event_id": event}))
+        if notice.kind in _REDRAW or (notice.kind == "customer_message" and len(notice.payload) > 1):
+            rows.append(OutboxRow(TARGET, "update_ticket", f"slack:update:{event}", lane, ticket))
+        for user_id in self._home_owners(notice):
+            rows.append(OutboxRow(TARGET, "publish_home", f"slack:home:{user_id}:{event}", f"slack-home:{user_id}",
+                                  {"user": user_id}))
+        return rows
+
+    @staticmethod
+    def _home_owners(notice: EventNotice) -> set[str]:
+        people = {notice.assignee, notice.payload.get("assignee_from"), notice.payload.get("assignee_to")}
+        if notice.kind in ("claimed", "released"):
+            people.add(notice.actor)
+        return {person for person in people if is_slack_user(person)}
+
+
+class SlackDeliverer:
+    """Outbox deliverer for target `slack`."""
+
+    target = TARGET
+
+    def __init__(self, session_factory: sessionmaker[Session], rules: Rules, client: WebClient, *,
+                 lang: str, post_interval: float = 1.0, clock: Callable[[], datetime] = utcnow) -> None:
+        self.session_factory = session_factory
+        self.rules = rules
+        self.client = client
+        self.lang = lang
+        self.post_interval = post_interval
+        self.clock = clock
+
+    def pace(self, item: OutboxItem) -> float:
+        """Seconds the item's lane rests after it: channel posts are paced, Home tabs are not."""
+        return 0.0 if item.kind == "publish_home" else self.post_interval
+
+    def __call__(self, item: OutboxItem) -> dict[str, Any]:
+        handler = getattr(self, f"_{item.kind}", None)
+        if handler is None:
+            raise DeliveryError(f"unknown slack item kind {item.kind!r}", permanent=True)
+        try:
+            return handler(item)
+        except SlackApiError as exc:
+            raise _delivery_error(exc) from exc
+        except SlackClientError as exc:
+            raise DeliveryError(f"slack client error: {exc}") from exc
+
+    # -- kinds -------------------------------------------------------------------------------
+
+    def _post_ticket(self, item: OutboxItem) -> dict[str, Any]:
+        ticket_id = item.payload["ticket_id"]
+        with session_scope(self.session_factory) as session:
+            thread = thread_of(session, ticket_id)
+            if thread is not None:  # posted already (a lease expired mid-delivery): never twice
+                return {"channel": thread.channel, "ts": thread.ts}
+            card = load_card(session, ticket_id)
+        channel = self.rules.channels[card.channel].slack
+        message = blocks.ticket_message(card, self.rules, self.lang, self.clock())
+        response = self.client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
+                                                metadata={"event_type": "chatops_ticket",
+                                                          "event_payload": {"ticket": card.key}},
+                                                **message)
+        with session_scope(self.session_factory) as session:
+            session.add(SurfaceThread(ticket_id=ticket_id, surface="slack", channel=response["channel"],
+                                      ts=response["ts"], posted_at=self.clock()))
+        return {"channel": response["channel"], "ts": response["ts"]}
+
+    def _update_ticket(self, item: OutboxItem) -> dict[str, Any]:
+        ticket_id = item.payload["ticket_id"]
+        with session_scope(self.session_factory) as session:
+            if self._superseded(session, item, OutboxItem.ticket_id == ticket_id):
+                return {"skipped": "a later update is queued"}
+            thread = self._thread(session, ticket_id)
+            card = load_card(session, ticket_id)
+        message = blocks.ticket_message(card, self.rules, self.lang, self.clock())
+        self.client.chat_update(channel=thread.channel, ts=thread.ts, **message)
+        return {"channel": thread.channel, "ts": thread.ts}
+
+    def _thread_line(self, item: OutboxItem) -> dict[str, Any]:
+        with session_scope(self.session_factory) as session:
+            thread = self._thread(session, item.payload["ticket_id"])
+            event = session.get(TicketEvent, item.payload["event_id"])
+            text = self._line_text(session, event)
+        if text is None:
+            return {"skipped": "no line for this event"}
+        response = self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=text,
+                                                unfurl_links=False, unfurl_media=False)
+        return {"channel": thread.channel, "ts": response["ts"]}
+
+    def _line_text(self, session: Session, event: TicketEvent) -> str | None:
+        payload = event.payload or {}
+        if event.kind in ("customer_message", "reopened") and event.actor.startswith("customer:"):
+            message = session.get(Message, payload.get("message_id"))
+            line = blocks.customer_line(message.author_handle, message.text, message.url, self.lang)
+            extra = blocks.event_line(event.kind, event.actor, payload, self.rules, self.lang)
+            return f"{extra}\n{line}" if extra else line
+        if event.kind == "replied":
+            message = session.get(Message, payload.get("message_id"))
+            return blocks.reply_line(event.actor, message.text, self.lang)
+        return blocks.event_line(event.kind, event.actor, payload, self.rules, self.lang)
+
+    def _publish_home(self, item: OutboxItem) -> dict[str, Any]:
+        user_id = item.payload["user"]
+        now = self.clock()
+        with session_scope(self.session_factory) as session:
+            if self._superseded(session, item, OutboxItem.ordering_key == item.ordering_key):
+                return {"skipped": "a later refresh is queued"}
+            view = blocks.home_view(
+                user_id=user_id, overdue=overdue_cards(session, now=now),
+                mine=cards(session, assignee=user_id, open_only=True),
+                unassigned=cards(session, unassigned=True, open_only=True),
+                rules=self.rules, lang=self.lang, now=now)
+        self.client.views_publish(user_id=user_id, view=view)
+        return {"user": user_id}
+
+    def _channel_alert(self, item: OutboxItem) -> dict[str, Any]:
+        payload = item.payload
+        channel = self.rules.channels[payload["channel"]].slack
+        text = t(payload["key"], self.lang, **payload.get("params", {}))
+        response = self.client.chat_postMessage(channel=channel, text=f":warning: {text}")
+        return {"channel": response["channel"], "ts": response["ts"]}
+
+    # -- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _superseded(session: Session, item: OutboxItem, same) -> bool:
+        later = select(OutboxItem.id).where(OutboxItem.kind == item.kind, same, OutboxItem.state == "pending",
+                                            OutboxItem.id > item.id)
+        return bool(session.scalar(select(exists(later))))
+
+    @staticmethod
+    def _thread(session: Session, ticket_id: int) -> SurfaceThread:
+        thread = thread_of(session, ticket_id)
+        if thread is None:  # its parent post has not gone out (or went dead): wait, then give up
+            raise DeliveryError(f"T-{ticket_id} has no Slack thread yet", retry_after=5)
+        return thread
+
+
+def _delivery_error(exc: SlackApiError) -> DeliveryError:
+    response = exc.response
+    error = (response.data or {}).get("error", "") if isinstance(response.data, dict) else ""
+    if response.status_code == 429 or error == "ratelimited":
+        retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after") or "1"
+        return DeliveryError(f"slack rate limited ({error or 429})", retry_after=float(retry_after))
+    if error in PERMANENT_ERRORS:
+        return DeliveryError(f"slack: {error}", permanent=True)
+    return DeliveryError(f"slack: {error or response.status_code}")
