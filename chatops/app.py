@@ -121,7 +121,7 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
     bolt = build_slack_app(runtime, wake=runtime.outbox_wakeup.set)
     handler = SlackRequestHandler(bolt)
     app.extensions["chatops.slack"] = bolt
-    app.add_url_rule("/slack/events", "slack_events", handler.handle, methods=["POST"])
+    app.add_url_rule("/slack/events", "slack_events", lambda: handler.handle(request), methods=["POST"])
 
 
 def _refuse(metrics: Metrics, network: str, exc: WebhookError):
