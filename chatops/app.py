@@ -113,14 +113,17 @@ def create_app(runtime: Runtime) -> Flask:
 
 
 def _mount_slack(app: Flask, runtime: Runtime) -> None:
-    """`POST /slack/events`: events, interactivity and slash commands, signature-checked by Bolt."""
+    """The Bolt app (kept for Socket Mode in `app.extensions["chatops.slack"]`) and, when a signing
+    secret is set, `POST /slack/events` for events, interactivity and slash commands over HTTP."""
     from slack_bolt.adapter.flask import SlackRequestHandler
 
     from chatops.slack.app import build_slack_app
 
     bolt = build_slack_app(runtime, wake=runtime.outbox_wakeup.set)
-    handler = SlackRequestHandler(bolt)
     app.extensions["chatops.slack"] = bolt
+    if runtime.settings.slack_signing_secret is None:
+        return
+    handler = SlackRequestHandler(bolt)
     app.add_url_rule("/slack/events", "slack_events", lambda: handler.handle(request), methods=["POST"])
 
 

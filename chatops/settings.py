@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///chatops.db"
@@ -38,8 +38,32 @@ class Settings(BaseSettings):
 
     @property
     def slack_enabled(self) -> bool:
-        """True when the Slack app is configured (bot token and signing secret)."""
-        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+        """True when the Slack app is configured: a bot token, and a signing secret (HTTP) or an
+        app-level token (Socket Mode)."""
+        return self.slack_bot_token is not None and (self.slack_signing_secret is not None
+                                                     or self.slack_app_token is not None)
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        """True when Slack events arrive over Socket Mode (SLACK_APP_TOKEN) instead of HTTP."""
+        return self.slack_enabled and self.slack_app_token is not None
+
+    @field_validator("slack_bot_token", "slack_app_token")
+    @classmethod
+    def _slack_token_kind(cls, value: SecretStr | None, info) -> SecretStr | None:
+        prefix = {"slack_bot_token": "xoxb-", "slack_app_token": "xapp-"}[info.field_name]
+        if value is not None and not value.get_secret_value().startswith(prefix):
+            raise ValueError(f"must start with {prefix} (copy it from the app's settings page)")
+        return value
+
+    @model_validator(mode="after")
+    def _slack_complete(self) -> Settings:
+        if self.slack_bot_token is not None and not self.slack_enabled:
+            raise ValueError("SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP) nor "
+                             "SLACK_APP_TOKEN (Socket Mode) is")
+        if self.slack_bot_token is None and (self.slack_signing_secret or self.slack_app_token):
+            raise ValueError("SLACK_SIGNING_SECRET / SLACK_APP_TOKEN are set but SLACK_BOT_TOKEN is not")
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -24,15 +24,19 @@ def make_client(runtime: Runtime) -> WebClient:
 
 def build_slack_app(runtime: Runtime, *, client: WebClient | None = None,
                     wake: Callable[[], None] = lambda: None) -> App:
-    """A Bolt app whose listeners call the runtime's flows. Request signatures are always
-    checked with `SLACK_SIGNING_SECRET`; there is no switch to turn that off."""
+    """A Bolt app whose listeners call the runtime's flows. HTTP requests are always checked
+    against `SLACK_SIGNING_SECRET` (there is no switch to turn that off); Socket Mode envelopes
+    arrive over a connection opened with the app-level token instead."""
     settings = runtime.settings
-    if settings.slack_signing_secret is None or settings.slack_bot_token is None:
-        raise ValueError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET are both needed for Slack")
+    if not settings.slack_enabled:
+        raise ValueError("SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN) are needed for Slack")
     client = client or make_client(runtime)
+    secret = settings.slack_signing_secret
     app = App(
         client=client,
-        signing_secret=settings.slack_signing_secret.get_secret_value(),
+        # Without a secret (Socket Mode only) no HTTP route is mounted, and Bolt refuses every
+        # HTTP request it might still be handed: an empty secret matches no signature.
+        signing_secret=secret.get_secret_value() if secret else "",
         # auth.test at start would make every start depend on Slack being reachable.
         token_verification_enabled=False,
         # Listeners are short (one flow, maybe views.open); answering after them keeps
@@ -43,3 +47,15 @@ def build_slack_app(runtime: Runtime, *, client: WebClient | None = None,
     surface = SlackSurface(runtime, client, wake=wake, clock=runtime.flows.clock, groups=UserGroups(client))
     listeners.register(app, surface)
     return app
+
+
+def start_socket_mode(runtime: Runtime, app: App):
+    """Connect to Slack over Socket Mode (SLACK_APP_TOKEN) in background threads; no public URL
+    is needed. Returns the handler; call `close()` on shutdown."""
+    from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+    handler = SocketModeHandler(app, runtime.settings.slack_app_token.get_secret_value(),
+                                logger=logging.getLogger("chatops.slack.socket"))
+    handler.connect()
+    log.info("Slack Socket Mode connected")
+    return handler

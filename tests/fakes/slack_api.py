@@ -51,6 +51,8 @@ class FakeSlack:
 
     def __init__(self, *, token: str = "xoxb-test", rate_limit_every: int = 0, retry_after: int = 1) -> None:
         self.token = token
+        self.app_token = "xapp-test"
+        self.socket_url: str | None = None  # what apps.connections.open hands out
         self.rate_limit_every = rate_limit_every
         self.retry_after = retry_after
         self.missing_channels: set[str] = set()
@@ -159,7 +161,7 @@ class FakeSlack:
         handler.wfile.write(payload)
 
     def _call(self, method: str, args: dict, token: str | None) -> tuple[int, dict, dict]:
-        if token != self.token:
+        if token != (self.app_token if method == "apps.connections.open" else self.token):
             return 200, {"ok": False, "error": "invalid_auth"}, {}
         if method in RATE_LIMITED and self.rate_limit_every:
             self._limited += 1
@@ -234,6 +236,11 @@ class FakeSlack:
         user = args.get("user", "")
         return {"ok": True, "user": {"id": user, "name": user.lower(), "tz": "Asia/Tokyo",
                                      "profile": {"display_name": user.lower()}}}
+
+    def _apps_connections_open(self, args: dict) -> dict:
+        if self.socket_url is None:
+            return {"ok": False, "error": "socket_mode_not_enabled"}
+        return {"ok": True, "url": self.socket_url}
 
     def _auth_test(self, args: dict) -> dict:
         return {"ok": True, "team_id": "T0001", "user_id": "UBOT", "bot_id": "B0001"}

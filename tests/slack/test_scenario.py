@@ -13,7 +13,7 @@ from chatops.slack import ids
 from chatops.tickets.models import Message, Ticket
 from tests.fakes.http_recorder import Answer, RecordingServer
 from tests.helpers import inbound
-from tests.slack.conftest import AGENT, LEAD
+from tests.slack.conftest import LEAD
 
 JA = "ja"
 
