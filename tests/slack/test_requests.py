@@ -81,6 +81,8 @@ def test_double_click_and_a_racing_colleague_claim_once(desk):
     assert desk.events(key) == ["created", "claimed"]
     told = desk.slack.responses[-1]["text"]
     assert told == ":warning: " + t("error.already_claimed", JA, key=key, by=f"<@{AGENT}>")
+    desk.drain()  # the claimer's Home tab is refreshed with the ticket under "mine"
+    assert key in json.dumps(desk.slack.homes[AGENT], ensure_ascii=False)
 
 
 def test_agent_messages_in_the_thread_are_notes_once_despite_retries(desk):
