@@ -15,6 +15,18 @@ from chatops.slack.surface import SlackSurface, UserGroups
 log = logging.getLogger("chatops.slack")
 
 
+class _QuietTokenNotice(logging.Filter):
+    """Bolt reads SLACK_BOT_TOKEN from the environment and then warns that our client (which carries
+    that same token and SLACK_API_URL) wins; that is intended, so the warning is dropped."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "`token` will be unused" not in record.getMessage()
+
+
+_bolt_log = logging.getLogger("chatops.slack.bolt")
+_bolt_log.addFilter(_QuietTokenNotice())
+
+
 def make_client(runtime: Runtime) -> WebClient:
     """A Web API client for the bot token, at `SLACK_API_URL` (a local fake in tests)."""
     settings = runtime.settings
@@ -42,7 +54,7 @@ def build_slack_app(runtime: Runtime, *, client: WebClient | None = None,
         # Listeners are short (one flow, maybe views.open); answering after them keeps
         # modal errors in the ack and makes behaviour deterministic. Slow work goes to the outbox.
         process_before_response=True,
-        logger=logging.getLogger("chatops.slack.bolt"),
+        logger=_bolt_log,
     )
     surface = SlackSurface(runtime, client, wake=wake, clock=runtime.flows.clock, groups=UserGroups(client))
     listeners.register(app, surface)
