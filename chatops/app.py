@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -46,7 +47,7 @@ def build_outbox(runtime: Runtime) -> Outbox:
                                              lang=runtime.rules.defaults.language,
                                              post_interval=settings.slack_post_interval)
     return Outbox(runtime.session_factory, deliverers, on_done={"reply": service.record_reply_delivered},
-                  wakeup=runtime.outbox_wakeup)
+                  wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
 
 
 def create_app(runtime: Runtime) -> Flask:

@@ -42,10 +42,14 @@ class DeliveryError(Exception):
     """A failed delivery: retried later (after `retry_after` seconds if the remote said so),
     or never again when `permanent`."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False,
+                 answered: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        # True when the remote answered that it did not act (Slack's `ok: false`, a 429): the
+        # next attempt need not check whether this one went through.
+        self.answered = answered
 
 
 class Outbox:
@@ -95,7 +99,10 @@ class Outbox:
         with session_scope(self.session_factory) as session:
             items = list(session.scalars(stmt))
             for item in items:
+                if item.locked_until is not None:  # taken before and never finished: a crash
+                    item.in_doubt = True
                 item.locked_until = now + self.lease
+                item.attempts += 1  # counted when taken, so a crash mid-delivery counts too
         return items
 
     def deliver(self, item: OutboxItem) -> bool:
@@ -108,16 +115,21 @@ class Outbox:
             return False
         except Exception as exc:  # a bug or an unexpected library error: retry, and say so
             log.exception("outbox item %s (%s) raised", item.id, item.target)
-            self._failed(item, DeliveryError(f"{type(exc).__name__}: {exc}"))
+            self._failed(item, DeliveryError(f"{type(exc).__name__}: {exc}"))  # in doubt: not answered
             return False
         with session_scope(self.session_factory) as session:
             row = session.get(OutboxItem, item.id)
             row.state, row.delivered_at, row.locked_until = "done", self.clock(), None
-            row.attempts += 1
             row.result = result or {}
             hook = self.on_done.get(row.kind)
             if hook:
-                hook(session, row)
+                # The remote has acted: a failing hook must not turn into a second delivery.
+                try:
+                    with session.begin_nested():
+                        hook(session, row)
+                except Exception as exc:
+                    log.exception("outbox item %s delivered, but its done hook failed", row.id)
+                    row.last_error = f"delivered; done hook failed: {type(exc).__name__}: {exc}"[:2000]
             pace = getattr(deliverer, "pace", None)
             rest = pace(row) if pace and row.ordering_key else 0.0
             if rest > 0:
@@ -152,8 +164,8 @@ class Outbox:
     def _failed(self, item: OutboxItem, exc: DeliveryError) -> None:
         with session_scope(self.session_factory) as session:
             row = session.get(OutboxItem, item.id)
-            row.attempts += 1
             row.last_error = str(exc)[:2000]
+            row.in_doubt = row.in_doubt or not exc.answered
             row.locked_until = None
             if exc.permanent or row.attempts >= self.max_attempts:
                 row.state = "dead"

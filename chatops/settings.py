@@ -29,6 +29,10 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias="CHATOPS_HOST")
     port: int = Field(8080, validation_alias="CHATOPS_PORT", ge=0, le=65535)
 
+    # How long a taken outbox item stays reserved for its process; a crashed process's items are
+    # retried after it. Longer than any remote call's timeout (10 s), so live work is never doubled.
+    outbox_lease_seconds: float = Field(120.0, validation_alias="CHATOPS_OUTBOX_LEASE_SECONDS", ge=11, le=3600)
+
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
     slack_app_token: SecretStr | None = Field(None, validation_alias="SLACK_APP_TOKEN")

@@ -31,7 +31,10 @@ def make_client(runtime: Runtime) -> WebClient:
     """A Web API client for the bot token, at `SLACK_API_URL` (a local fake in tests)."""
     settings = runtime.settings
     base_url = settings.slack_api_url if settings.slack_api_url.endswith("/") else settings.slack_api_url + "/"
-    return WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url, timeout=10)
+    # No SDK-level retries: its connection-error retry re-sends a chat.postMessage that Slack may
+    # have carried out already. The outbox retries instead, and looks before posting again.
+    return WebClient(token=settings.slack_bot_token.get_secret_value(), base_url=base_url, timeout=10,
+                     retry_handlers=[])
 
 
 def build_slack_app(runtime: Runtime, *, client: WebClient | None = None,

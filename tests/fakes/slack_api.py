@@ -7,6 +7,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
@@ -38,6 +39,7 @@ class Posted:
     attachments: list = field(default_factory=list)
     thread_ts: str | None = None
     edits: int = 0
+    metadata: dict | None = None
 
 
 class FakeSlack:
@@ -56,6 +58,9 @@ class FakeSlack:
         self.rate_limit_every = rate_limit_every
         self.retry_after = retry_after
         self.missing_channels: set[str] = set()
+        # Methods whose next call is carried out but never answered (the connection drops), as
+        # when a process dies or a network times out after Slack has acted.
+        self.lose_answer: list[str] = []
         self.calls: list[Call] = []
         self.messages: list[Posted] = []
         self.views: list[dict] = []  # views.open / push / update, in order
@@ -65,6 +70,7 @@ class FakeSlack:
         self.channel_ids: dict[str, str] = {}  # "#name" → channel id
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
+        self._epoch = int(time.time())
         self._limited = 0
         outer = self
 
@@ -147,6 +153,13 @@ class FakeSlack:
         with self._lock:
             status, body, headers = self._call(method, args, token)
             self.calls.append(Call(method, args, token, status))
+            lost = method in self.lose_answer
+            if lost:
+                self.lose_answer.remove(method)
+        if lost:
+            handler.close_connection = True
+            handler.connection.shutdown(2)
+            return
         self._answer(handler, status, body, headers=headers)
 
     def _answer(self, handler, status: int, body: dict | None, *, headers: dict | None = None,
@@ -175,7 +188,8 @@ class FakeSlack:
     # -- methods (the subset the app calls) --------------------------------------------------
 
     def _next_ts(self) -> str:
-        return f"1763600000.{next(self._ts):06d}"
+        # Slack's ts is the post's Unix time with a unique suffix; here: start time + a counter.
+        return f"{self._epoch}.{next(self._ts):06d}"
 
     def channel_id(self, name: str) -> str:
         """Slack answers with channel ids even when posted to by `#name`."""
@@ -195,7 +209,7 @@ class FakeSlack:
         if thread_ts and not any(m.ts == thread_ts and m.channel == channel for m in self.messages):
             return {"ok": False, "error": "thread_not_found"}
         posted = Posted(channel, self._next_ts(), args.get("text", ""), args.get("blocks") or [],
-                        args.get("attachments") or [], thread_ts)
+                        args.get("attachments") or [], thread_ts, metadata=args.get("metadata"))
         self.messages.append(posted)
         return {"ok": True, "channel": channel, "ts": posted.ts,
                 "message": {"text": posted.text, "ts": posted.ts, "thread_ts": thread_ts}}
@@ -228,6 +242,30 @@ class FakeSlack:
     def _views_publish(self, args: dict) -> dict:
         self.homes[args["user_id"]] = args["view"]
         return {"ok": True, "view": args["view"]}
+
+    def _shown(self, message: Posted, args: dict) -> dict:
+        shown = {"type": "message", "ts": message.ts, "text": message.text, "thread_ts": message.thread_ts}
+        if message.metadata and str(args.get("include_all_metadata")).lower() in ("1", "true"):
+            shown["metadata"] = message.metadata
+        return shown
+
+    def _conversations_history(self, args: dict) -> dict:
+        channel, oldest = args.get("channel", ""), float(args.get("oldest") or 0)
+        if not channel.startswith(("C", "G")) or channel not in self.channel_ids.values():
+            return {"ok": False, "error": "channel_not_found"}
+        found = [self._shown(m, args) for m in reversed(self.parents(channel)) if float(m.ts) > oldest]
+        return {"ok": True, "messages": found, "has_more": False}
+
+    def _conversations_replies(self, args: dict) -> dict:
+        parent = next((m for m in self.parents(args.get("channel")) if m.ts == args.get("ts")), None)
+        if parent is None:
+            return {"ok": False, "error": "thread_not_found"}
+        return {"ok": True, "messages": [self._shown(m, args) for m in [parent, *self.thread(parent)]]}
+
+    def _conversations_list(self, args: dict) -> dict:
+        return {"ok": True, "channels": [{"id": cid, "name": name[1:], "is_channel": True}
+                                         for name, cid in self.channel_ids.items()],
+                "response_metadata": {"next_cursor": ""}}
 
     def _usergroups_list(self, args: dict) -> dict:
         return {"ok": True, "usergroups": self.usergroups}

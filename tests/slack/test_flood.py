@@ -52,3 +52,29 @@ def test_a_missing_channel_goes_dead_and_the_next_ticket_still_posts(desk, rules
         dead = session.scalar(select(OutboxItem).where(OutboxItem.state == "dead"))
     assert dead.payload == {"ticket_id": int(lost.split("-")[1])}
     assert dead.last_error == "slack: channel_not_found"
+
+
+def test_a_post_whose_answer_was_lost_is_found_not_posted_twice(desk):
+    slack = desk.slack
+    first = desk.flows.ingest(inbound("使い方を教えてください")).ticket_key
+    desk.drain()  # the channel's id is known from this post
+    slack.lose_answer = ["chat.postMessage"]
+    second = desk.flows.ingest(inbound("ポイントの使い方は？", author={"id": "u2", "handle": "@b", "name": "B"})).ticket_key
+    desk.flows.claim(second, actor="U0AGENT001")
+    slack.lose_answer = ["chat.postMessage", "chat.postMessage"]  # the parent, then its first line
+    desk.drain()
+    assert [p.text.split()[1] for p in slack.parents()] == [first, second]
+    [parent] = [p for p in slack.parents() if second in p.text]
+    assert len(slack.thread(parent)) == 1  # the claim line, once
+    looked = [c.method for c in slack.calls if c.method.startswith("conversations.")]
+    assert looked == ["conversations.history", "conversations.replies"]
+
+
+def test_first_post_to_a_channel_lost_finds_the_channel_by_name(desk):
+    slack = desk.slack
+    slack.lose_answer = ["chat.postMessage"]
+    key = desk.flows.ingest(inbound("使い方を教えてください")).ticket_key
+    desk.drain()
+    assert [p.text.split()[1] for p in slack.parents()] == [key]
+    assert [c.method for c in slack.calls if c.method.startswith("conversations.")] == [
+        "conversations.list", "conversations.history"]

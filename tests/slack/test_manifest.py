@@ -15,7 +15,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SCOPES = {"chat_postMessage": "chat:write", "chat_update": "chat:write", "usergroups_list": "usergroups:read",
           "views_open": None, "views_push": None, "views_update": None, "views_publish": None,
           "chat_postEphemeral": "chat:write", "files_upload_v2": "files:write",
-          "conversations_open": "im:write"}
+          "conversations_open": "im:write", "conversations_history": "channels:history",
+          "conversations_replies": "channels:history", "conversations_list": "channels:read"}
 
 
 def manifest() -> dict:
