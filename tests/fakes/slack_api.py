@@ -61,6 +61,12 @@ class FakeSlack:
         # Methods whose next call is carried out but never answered (the connection drops), as
         # when a process dies or a network times out after Slack has acted.
         self.lose_answer: list[str] = []
+        # `hang_on_post = N`: the Nth chat.postMessage is carried out, then left unanswered until
+        # `release` is set (`hung` tells the test it happened) — the moment to kill a process.
+        self.hang_on_post = 0
+        self.hung = threading.Event()
+        self.release = threading.Event()
+        self._posts = 0
         self.calls: list[Call] = []
         self.messages: list[Posted] = []
         self.views: list[dict] = []  # views.open / push / update, in order
@@ -106,6 +112,7 @@ class FakeSlack:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.release.set()
         self.server.shutdown()
         self.server.server_close()
 
@@ -156,6 +163,12 @@ class FakeSlack:
             lost = method in self.lose_answer
             if lost:
                 self.lose_answer.remove(method)
+        if method == "chat.postMessage" and self.hang_on_post:
+            self._posts += 1
+            if self._posts == self.hang_on_post:
+                self.hung.set()
+                self.release.wait(120)
+                lost = True
         if lost:
             handler.close_connection = True
             handler.connection.shutdown(2)
