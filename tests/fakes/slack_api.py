@@ -26,6 +26,7 @@ class Call:
     args: dict
     token: str | None
     status: int = 200
+    at: float = 0.0  # time.monotonic() when it arrived
 
 
 @dataclass
@@ -157,9 +158,10 @@ class FakeSlack:
                 args[name] = json.loads(args[name])
         auth = handler.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.pop("token", None)
+        arrived = time.monotonic()
         with self._lock:
             status, body, headers = self._call(method, args, token)
-            self.calls.append(Call(method, args, token, status))
+            self.calls.append(Call(method, args, token, status, arrived))
             lost = method in self.lose_answer
             if lost:
                 self.lose_answer.remove(method)
