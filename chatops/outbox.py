@@ -114,7 +114,7 @@ class Outbox:
             self._failed(item, exc)
             return False
         except Exception as exc:  # a bug or an unexpected library error: retry, and say so
-            log.exception("outbox item %s (%s) raised", item.id, item.target)
+            log.exception("outbox item %s (%s) raised", item.id, item.target, extra=_about(item))
             self._failed(item, DeliveryError(f"{type(exc).__name__}: {exc}"))  # in doubt: not answered
             return False
         with session_scope(self.session_factory) as session:
@@ -128,7 +128,7 @@ class Outbox:
                     with session.begin_nested():
                         hook(session, row)
                 except Exception as exc:
-                    log.exception("outbox item %s delivered, but its done hook failed", row.id)
+                    log.exception("outbox item %s delivered, but its done hook failed", row.id, extra=_about(row))
                     row.last_error = f"delivered; done hook failed: {type(exc).__name__}: {exc}"[:2000]
             pace = getattr(deliverer, "pace", None)
             rest = pace(row) if pace and row.ordering_key else 0.0
@@ -170,14 +170,22 @@ class Outbox:
             if exc.permanent or row.attempts >= self.max_attempts:
                 row.state = "dead"
                 log.error("outbox item %s (%s) gave up after %s attempts: %s", row.id, row.target,
-                          row.attempts, exc)
+                          row.attempts, exc, extra=_about(row))
                 return
             delay = exc.retry_after if exc.retry_after is not None else self.backoff(row.attempts)
             row.next_attempt_at = self.clock() + timedelta(seconds=delay)
             log.warning("outbox item %s (%s) attempt %s failed, retry in %.1fs: %s", row.id, row.target,
-                        row.attempts, delay, exc)
+                        row.attempts, delay, exc, extra=_about(row))
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next try: exponential, capped, with ±20% jitter."""
         delay = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
         return delay * random.uniform(0.8, 1.2)
+
+
+def _about(item: OutboxItem) -> dict[str, Any]:
+    """Structured log fields of an outbox item (JSON logs show them as keys)."""
+    fields: dict[str, Any] = {"outbox_id": item.id, "target": item.target, "kind": item.kind}
+    if item.ticket_id is not None:
+        fields["ticket"] = f"T-{item.ticket_id}"
+    return fields

@@ -6,6 +6,7 @@ Secrets are `SecretStr`, so `repr()`, logs and error messages show `**********`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -26,6 +27,7 @@ class Settings(BaseSettings):
     webhook_reply_url: str | None = Field(None, validation_alias="CHATOPS_WEBHOOK_REPLY_URL")
     max_body_bytes: int = Field(256 * 1024, validation_alias="CHATOPS_MAX_BODY_BYTES", gt=0)
     log_level: str = Field("INFO", validation_alias="CHATOPS_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field("text", validation_alias="CHATOPS_LOG_FORMAT")
     host: str = Field("127.0.0.1", validation_alias="CHATOPS_HOST")
     port: int = Field(8080, validation_alias="CHATOPS_PORT", ge=0, le=65535)
 
@@ -92,6 +94,12 @@ class Settings(BaseSettings):
         from sqlalchemy.engine import make_url
 
         return make_url(self.database_url).render_as_string(hide_password=True)
+
+    def database_password(self) -> str | None:
+        """The database URL's password, if any (so logs can redact it)."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).password
 
 
 def load_settings(**overrides) -> Settings:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 
-from chatops import migrate
+from chatops import logs, migrate
 from chatops.cli.common import language, runtime_or_exit, settings_or_exit
 from chatops.db import make_engine
 from chatops.i18n import t
@@ -33,7 +32,7 @@ def serve_command(args) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings)
     app = create_app(runtime)
     stop = threading.Event()
     worker = threading.Thread(target=build_outbox(runtime).run_forever, args=(stop,), name="outbox", daemon=True)

@@ -52,6 +52,7 @@ def test_a_missing_channel_goes_dead_and_the_next_ticket_still_posts(desk, rules
         dead = session.scalar(select(OutboxItem).where(OutboxItem.state == "dead"))
     assert dead.payload == {"ticket_id": int(lost.split("-")[1])}
     assert dead.last_error == "slack: channel_not_found"
+    assert 'chatops_outbox_dead{target="slack"} 1.0' in desk.client.get("/metrics").get_data(as_text=True)
 
 
 def test_a_post_whose_answer_was_lost_is_found_not_posted_twice(desk):
