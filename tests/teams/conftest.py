@@ -132,7 +132,7 @@ def teams_settings(database_url) -> Settings:
     """Teams configured, Slack not: no SLACK_* token at all."""
     return Settings(database_url=database_url, rules_path=RULES_PATH, teams_public_url=PUBLIC_URL,
                     teams_link_secret=LINK_SECRET, teams_outgoing_token=OUTGOING_TOKEN,
-                    teams_post_interval=0)
+                    teams_post_interval=0, webhook_secret="test-webhook-secret")
 
 
 @pytest.fixture
