@@ -250,6 +250,16 @@ class TeamsSection(Section):
 
     people: list[TeamsPerson] = []
 
+    @model_validator(mode="after")
+    def _identities_unique(self) -> "TeamsSection":
+        seen: set[str] = set()
+        for person in self.people:
+            for identity in filter(None, (person.aad, person.upn)):
+                if identity.lower() in seen:
+                    raise ValueError(f"{identity!r} is listed for two people (Teams identities must be unique)")
+                seen.add(identity.lower())
+        return self
+
     def person(self, *, aad: str | None = None, upn: str | None = None) -> TeamsPerson | None:
         """The configured person with this AAD object id or sign-in e-mail (case-insensitive)."""
         for person in self.people:

@@ -92,3 +92,26 @@ def test_rules_yaml_teams_fields_load_and_bad_ones_name_the_line(tmp_path):
         load_rules(path)
     lines = len(bad.splitlines())
     assert f"rules.yaml:{lines}:" in str(error.value) and "aad, upn or both" in str(error.value)
+
+
+def test_one_teams_identity_for_two_people_is_refused(tmp_path):
+    text = RULES_PATH.read_text("utf-8") + (
+        "\nteams:\n  people:\n    - {user: U0AGENT001, upn: sato@acme.example}\n"
+        "    - {user: U0AGENT002, upn: SATO@acme.example}\n")
+    path = tmp_path / "rules.yaml"
+    path.write_text(text, "utf-8")
+    with pytest.raises(RulesError, match="listed for two people"):
+        load_rules(path)
+
+
+@pytest.mark.parametrize("variable, value", [("TEAMS_LINK_SECRET", "short"), ("TEAMS_PUBLIC_URL", "chatops.example"),
+                                             ("TEAMS_LINK_TTL", "5")])
+def test_bad_teams_settings_name_the_variable(monkeypatch, variable, value):
+    from pydantic import ValidationError
+
+    from chatops.settings import load_settings
+
+    monkeypatch.setenv(variable, value)
+    with pytest.raises(ValidationError) as error:
+        load_settings(_env_file=None)
+    assert variable in str(error.value)
