@@ -140,3 +140,20 @@ def test_one_row_per_event_even_if_announced_twice(teams_runtime):
         with teams_runtime.session_factory.begin() as session:
             announce(session, [TeamsPlanner(teams_runtime.rules)], notice)
     assert len(items(teams_runtime)) == 1
+
+
+def test_without_public_url_cards_carry_no_action_links(teams_settings, rules, workflows):
+    from chatops.app import create_app
+    from chatops.runtime import Runtime
+    from tests.teams.conftest import with_teams
+
+    settings = teams_settings.model_copy(update={"teams_public_url": None})
+    runtime = Runtime.build(settings, upgrade_db=False, rules=with_teams(rules, workflows.url))
+    try:
+        runtime.flows.ingest(inbound("使い方を教えてください", url="https://x.com/hanako/status/2"))
+        drain(build_outbox(runtime))
+        [card] = cards_of(workflows)
+        assert buttons(card) == {"ブラウザで開く": "https://x.com/hanako/status/2"}
+        assert create_app(runtime).test_client().get("/teams/act?token=x").status_code == 404
+    finally:
+        runtime.close()
