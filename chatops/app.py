@@ -46,6 +46,14 @@ def build_outbox(runtime: Runtime) -> Outbox:
         deliverers["slack"] = SlackDeliverer(runtime.session_factory, runtime.rules, make_client(runtime),
                                              lang=runtime.rules.defaults.language,
                                              post_interval=settings.slack_post_interval)
+    if _teams_channels(runtime):
+        from chatops.teams.notifier import TeamsDeliverer
+        from chatops.teams.web import make_links
+
+        deliverers["teams"] = TeamsDeliverer(runtime.session_factory, runtime.rules, links=make_links(runtime),
+                                             lang=runtime.rules.defaults.language,
+                                             post_interval=settings.teams_post_interval,
+                                             timeout=settings.teams_timeout)
     return Outbox(runtime.session_factory, deliverers, on_done={"reply": service.record_reply_delivered},
                   wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
 
@@ -83,6 +91,10 @@ def create_app(runtime: Runtime) -> Flask:
 
     if runtime.settings.slack_enabled:
         _mount_slack(app, runtime)
+    if _teams_channels(runtime) or runtime.settings.teams_outgoing_token is not None:
+        from chatops.teams.web import mount_teams
+
+        mount_teams(app, runtime)
 
     @app.route("/webhooks/<network>", methods=["GET", "POST"])
     def webhook(network: str):
@@ -126,6 +138,11 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
         return
     handler = SlackRequestHandler(bolt)
     app.add_url_rule("/slack/events", "slack_events", lambda: handler.handle(request), methods=["POST"])
+
+
+def _teams_channels(runtime: Runtime) -> bool:
+    """True when a rules.yaml channel also posts to Microsoft Teams."""
+    return any(channel.teams_webhook for channel in runtime.rules.channels.values())
 
 
 def _refuse(metrics: Metrics, network: str, exc: WebhookError):

@@ -51,4 +51,8 @@ def surface_listeners(settings: Settings, rules: Rules) -> list:
         from chatops.slack.notifier import SlackPlanner
 
         listeners.append(SlackPlanner(rules))
+    if any(channel.teams_webhook for channel in rules.channels.values()):
+        from chatops.teams.notifier import TeamsPlanner
+
+        listeners.append(TeamsPlanner(rules))
     return listeners

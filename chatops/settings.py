@@ -42,6 +42,20 @@ class Settings(BaseSettings):
     # Seconds a channel rests between our posts (Slack: about one message per second per channel).
     slack_post_interval: float = Field(1.0, validation_alias="SLACK_POST_INTERVAL", ge=0, le=60)
 
+    # Microsoft Teams (see README "Microsoft Teams"): channels' webhook URLs live in rules.yaml.
+    teams_public_url: str | None = Field(None, validation_alias="TEAMS_PUBLIC_URL", pattern=r"^https?://\S+$")
+    teams_link_secret: SecretStr | None = Field(None, validation_alias="TEAMS_LINK_SECRET", min_length=16)
+    teams_link_ttl: int = Field(3 * 24 * 3600, validation_alias="TEAMS_LINK_TTL", ge=60)
+    teams_outgoing_token: SecretStr | None = Field(None, validation_alias="TEAMS_OUTGOING_TOKEN")
+    # Seconds a Teams webhook rests between our posts (Workflows: about 4 requests per second).
+    teams_post_interval: float = Field(0.25, validation_alias="TEAMS_POST_INTERVAL", ge=0, le=60)
+    teams_timeout: float = Field(10.0, validation_alias="TEAMS_TIMEOUT", gt=0, le=60)
+
+    @property
+    def teams_links_enabled(self) -> bool:
+        """True when cards can carry signed action links (public URL and link secret set)."""
+        return self.teams_public_url is not None and self.teams_link_secret is not None
+
     @property
     def slack_enabled(self) -> bool:
         """True when the Slack app is configured: a bot token, and a signing secret (HTTP) or an
