@@ -16,6 +16,7 @@ from chatops.outbox import Outbox
 from chatops.runtime import Runtime
 from chatops.tickets import service
 from integrations.base import WebhookError, WebhookSource
+from integrations.registry import networks_of
 from integrations.webhook import GenericWebhook, GenericWebhookSink
 
 log = logging.getLogger("chatops.app")
@@ -29,7 +30,9 @@ def request_language() -> str:
 def webhook_sources(runtime: Runtime) -> dict[str, WebhookSource]:
     """The webhook endpoints this deployment answers, by URL name."""
     secret = runtime.settings.webhook_secret
-    return {"generic": GenericWebhook(secret.get_secret_value() if secret else None)}
+    sources: dict[str, WebhookSource] = {"generic": GenericWebhook(secret.get_secret_value() if secret else None)}
+    sources.update(networks_of(runtime).webhook_sources())
+    return sources
 
 
 def build_outbox(runtime: Runtime) -> Outbox:
@@ -39,6 +42,7 @@ def build_outbox(runtime: Runtime) -> Outbox:
     if settings.webhook_reply_url and settings.webhook_secret:
         sink = GenericWebhookSink(settings.webhook_reply_url, settings.webhook_secret.get_secret_value())
         deliverers[sink.target] = sink
+    deliverers.update(networks_of(runtime).sinks())
     if settings.slack_enabled:
         from chatops.slack.app import make_client
         from chatops.slack.notifier import SlackDeliverer

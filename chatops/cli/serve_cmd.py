@@ -42,6 +42,7 @@ def serve_command(args) -> int:
         from chatops.slack.app import start_socket_mode
 
         socket = start_socket_mode(runtime, app.extensions["chatops.slack"])
+    poller = _start_polling(runtime, stop)
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
     print(t(_slack_mode(settings), language(args)), flush=True)
@@ -52,6 +53,8 @@ def serve_command(args) -> int:
             socket.close()
         stop.set()
         worker.join(timeout=10)
+        if poller:
+            poller.join(timeout=10)
         runtime.close()
     return 0
 
@@ -61,6 +64,21 @@ def _slack_mode(settings) -> str:
     if not settings.slack_enabled:
         return "cli.serve.slack_off"
     return "cli.serve.slack_socket" if settings.slack_socket_mode else "cli.serve.slack_http"
+
+
+def _start_polling(runtime, stop: threading.Event) -> threading.Thread | None:
+    """Poll the enabled networks' feeds (mentions, keyword searches) in a daemon thread."""
+    from integrations.polling import PollLoop
+    from integrations.registry import networks_of
+
+    networks = networks_of(runtime)
+    pollers = networks.pollers()
+    if not pollers:
+        return None
+    loop = PollLoop(pollers, runtime.flows, networks.context.store)
+    thread = threading.Thread(target=loop.run_forever, args=(stop,), name="poller", daemon=True)
+    thread.start()
+    return thread
 
 
 def db_upgrade_command(args) -> int:
