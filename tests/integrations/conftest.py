@@ -45,9 +45,10 @@ def agent_reply(runtime, key: str, text: str, view_id: str = "V0001") -> None:
     runtime.flows.reply(key, actor="U0AGENT1", text=text, idempotency_key=f"slack-view:{view_id}")
 
 
-def deliver(runtime) -> int:
-    """Run the outbox once with every configured deliverer; how many items it attempted."""
-    return build_outbox(runtime).run_once()
+def deliver(runtime, rounds: int = 3) -> int:
+    """Run the outbox a few rounds (one item per account lane per round); items attempted."""
+    outbox = build_outbox(runtime)
+    return sum(outbox.run_once() for _ in range(rounds))
 
 
 def count(runtime, model, *where) -> int:
