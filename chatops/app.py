@@ -113,6 +113,9 @@ def create_app(runtime: Runtime) -> Flask:
                                    query=request.args.to_dict(), body=request.get_data(cache=False))
         except WebhookError as exc:
             return _refuse(metrics, network, exc)
+        if answer.text is not None:
+            metrics.webhook_requests.labels(network, str(answer.status)).inc()
+            return Response(answer.text, status=answer.status, mimetype="text/plain")
         results = []
         for message in answer.messages:
             started = time.perf_counter()

@@ -23,6 +23,8 @@ from integrations.state import Health, StateStore
 # network name -> (module, config class name); Facebook and Instagram share META_* settings.
 MODULES = {
     "x": ("integrations.x", "XConfig"),
+    "facebook": ("integrations.facebook", "FacebookConfig"),
+    "instagram": ("integrations.instagram", "InstagramConfig"),
     "line": ("integrations.line", "LineConfig"),
     "mastodon": ("integrations.mastodon", "MastodonConfig"),
     "bluesky": ("integrations.bluesky", "BlueskyConfig"),
