@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
-from integrations.network import NetworkSink
+from integrations.network import NetworkSink, same_secret
 
 NAME = "line"
 SIGNATURE_HEADER = "x-line-signature"
@@ -84,7 +84,7 @@ class LineWebhook(WebhookSource):
             raise WebhookError(405, "webhook.bad_json", message="use POST")
         header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
         expected = signature(self.config.channel_secret.get_secret_value(), body)
-        if not header or not hmac.compare_digest(expected, header.strip()):
+        if not same_secret(expected, header):
             raise WebhookError(401, "networks.webhook.bad_signature", header=SIGNATURE_HEADER)
         try:
             return WebhookResponse(200, {"ok": True}, self.parse(json.loads(body)))

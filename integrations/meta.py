@@ -22,6 +22,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
+from integrations.network import same_secret
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 
@@ -72,13 +73,13 @@ class MetaWebhook(WebhookSource):
                body: bytes) -> WebhookResponse:
         """GET: the verification handshake. POST: signature, then the entries."""
         if method == "GET":
-            if query.get("hub.mode") != "subscribe" or not hmac.compare_digest(
-                    query.get("hub.verify_token", ""), self.config.verify_token.get_secret_value()):
+            if query.get("hub.mode") != "subscribe" or not same_secret(
+                    self.config.verify_token.get_secret_value(), query.get("hub.verify_token")):
                 raise WebhookError(403, "networks.webhook.bad_verify_token")
             return WebhookResponse(200, text=query.get("hub.challenge", ""))
         header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
         expected = signature(self.config.app_secret.get_secret_value(), body)
-        if not header or not hmac.compare_digest(expected, header.strip()):
+        if not same_secret(expected, header):
             raise WebhookError(401, "networks.webhook.bad_signature", header="X-Hub-Signature-256")
         try:
             payload = json.loads(body)

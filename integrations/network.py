@@ -4,6 +4,7 @@ already-sent reply on retry, and a Poller whose cursors advance only after inges
 
 from __future__ import annotations
 
+import hmac
 import html
 import logging
 from dataclasses import dataclass, field
@@ -16,6 +17,12 @@ from integrations.base import InboundMessage, OutboundReply, Sink
 from integrations.calls import NetworkAPI
 
 log = logging.getLogger("chatops.integrations")
+
+
+def same_secret(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of a signature or token; any header value (non-ASCII too) is safe."""
+    # Bytes, not str: compare_digest raises on non-ASCII strings, and a forged header may be anything.
+    return bool(given) and hmac.compare_digest(expected.encode(), given.strip().encode("utf-8", "replace"))
 
 
 class NetworkSink(Sink):

@@ -30,7 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
-from integrations.network import NetworkSink, Poller, PollResult
+from integrations.network import NetworkSink, Poller, PollResult, same_secret
 
 NAME = "x"
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
@@ -149,7 +149,7 @@ class XWebhook(WebhookSource):
                 raise WebhookError(400, "networks.webhook.no_crc_token")
             return WebhookResponse(200, {"response_token": signature(secret, token.encode())})
         header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
-        if not header or not hmac.compare_digest(signature(secret, body), header.strip()):
+        if not same_secret(signature(secret, body), header):
             raise WebhookError(401, "networks.webhook.bad_signature", header=SIGNATURE_HEADER)
         try:
             return WebhookResponse(200, {"ok": True}, self.parse(json.loads(body)))

@@ -103,3 +103,7 @@ def test_malformed_webhook_is_400_and_verification_ping_is_200(runtime, line, cl
     assert post(client, b"[").status_code == 400
     assert post(client, b'{"destination": "U0", "events": []}').status_code == 200
     assert count(runtime, Message) == 0
+
+
+def test_non_ascii_signature_is_401_not_500(runtime, line, client_for):
+    assert post(client_for(runtime), fixture_bytes("line_webhook.json"), "é" * 44).status_code == 401

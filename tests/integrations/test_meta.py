@@ -161,3 +161,10 @@ def test_business_usage_header_slows_sending(runtime, fake, facebook, client_for
     assert len(fake.calls_to("POST", f"/v21.0/{COMMENT}/comments")) == 1  # the lane rests 5 minutes
     first, second = reply_items(runtime)
     assert first.state == "done" and second.state == "pending" and second.attempts == 0
+
+
+@pytest.mark.parametrize("network", ["facebook", "instagram"])
+def test_non_ascii_signature_is_401_not_500(runtime, network, client_for, request):
+    request.getfixturevalue(network)
+    response = post(client_for(runtime), network, fixture_bytes(f"{network}_webhook.json"), "sha256=é" + "0" * 63)
+    assert response.status_code == 401

@@ -153,3 +153,7 @@ def test_rate_limit_headers_pause_polling(runtime, fake, x):
     assert outcome.polled and 590 <= outcome.paused_for <= 600
     assert not poll(runtime, x, holder="r2").polled
     assert len(fake.calls_to("GET", f"/2/users/{USER_ID}/mentions")) == 1
+
+
+def test_non_ascii_signature_is_401_not_500(runtime, x, client_for):
+    assert post_webhook(client_for(runtime), fixture_bytes("x_account_activity.json"), "sha256=é").status_code == 401
