@@ -42,7 +42,7 @@ def enable(runtime, name: str, config) -> Networks:
 
 def agent_reply(runtime, key: str, text: str, view_id: str = "V0001") -> None:
     """What the Slack Reply modal's submission does: flows.reply keyed by the view id."""
-    runtime.flows.reply(key, actor="U0AGENT1", text=text, idempotency_key=f"slack-view:{view_id}")
+    runtime.flows.reply(key, actor="U0AGENT001", text=text, idempotency_key=f"slack-view:{view_id}")
 
 
 def deliver(runtime, rounds: int = 3) -> int:
