@@ -205,8 +205,11 @@ def build(config: BlueskyConfig, context) -> object:
     """Sink and poller for the handle (Bluesky has no webhooks: it is polled)."""
     from integrations.registry import Parts
 
-    client = BlueskyClient(config, context.api(NAME, config.handle), context.store)
-    return Parts(sink=BlueskySink(client), pollers=[BlueskyPoller(client, context.keywords.get(NAME, []))])
+    # One client per thread (outbox, poller); both share the stored session.
+    def client() -> BlueskyClient:
+        return BlueskyClient(config, context.api(NAME, config.handle), context.store)
+
+    return Parts(sink=BlueskySink(client()), pollers=[BlueskyPoller(client(), context.keywords.get(NAME, []))])
 
 
 def probe(config: BlueskyConfig, api: NetworkAPI) -> str:

@@ -119,9 +119,9 @@ def build(config: MastodonConfig, context) -> object:
     """Sink and poller for the configured account (no webhook: Mastodon is polled)."""
     from integrations.registry import Parts
 
-    api = context.api(NAME, config.account)
-    return Parts(sink=MastodonSink(config, api),
-                 pollers=[MastodonPoller(config, api, context.keywords.get(NAME, []))])
+    # One API client per thread (outbox, poller): each keeps its own rate-limit pause.
+    return Parts(sink=MastodonSink(config, context.api(NAME, config.account)),
+                 pollers=[MastodonPoller(config, context.api(NAME, config.account), context.keywords.get(NAME, []))])
 
 
 def probe(config: MastodonConfig, api: NetworkAPI) -> str:

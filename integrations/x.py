@@ -246,9 +246,9 @@ def build(config: XConfig, context) -> object:
     """Sink, pollers (unless X_POLL=false, e.g. when the webhook delivers) and the webhook."""
     from integrations.registry import Parts
 
-    api = context.api(NAME, config.account)
-    pollers = [XPoller(config, api, context.keywords.get(NAME, []))] if config.poll else []
-    return Parts(sink=XSink(config, api), pollers=pollers, webhook=XWebhook(config))
+    # One API client per thread (outbox, poller): each keeps its own rate-limit pause.
+    pollers = [XPoller(config, context.api(NAME, config.account), context.keywords.get(NAME, []))] if config.poll else []
+    return Parts(sink=XSink(config, context.api(NAME, config.account)), pollers=pollers, webhook=XWebhook(config))
 
 
 def probe(config: XConfig, api: NetworkAPI) -> str:

@@ -33,6 +33,7 @@ def serve_command(args) -> int:
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings
     logs.configure(settings)
+    _networks_or_exit(runtime, args)
     app = create_app(runtime)
     stop = threading.Event()
     worker = threading.Thread(target=build_outbox(runtime).run_forever, args=(stop,), name="outbox", daemon=True)
@@ -64,6 +65,20 @@ def _slack_mode(settings) -> str:
     if not settings.slack_enabled:
         return "cli.serve.slack_off"
     return "cli.serve.slack_socket" if settings.slack_socket_mode else "cli.serve.slack_http"
+
+
+def _networks_or_exit(runtime, args) -> None:
+    """Build the enabled networks now, so a bad X_/META_/LINE_/... setting stops serve with its name."""
+    from chatops.cli.common import EXIT_USAGE, CliExit, err
+    from integrations.registry import NetworkSettingsError, networks_of
+
+    try:
+        networks_of(runtime)
+    except NetworkSettingsError as exc:
+        for problem in exc.problems:
+            err(t("cli.settings_error", language(args), message=problem))
+        runtime.close()
+        raise CliExit(EXIT_USAGE) from None
 
 
 def _start_polling(runtime, stop: threading.Event) -> threading.Thread | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chatops.cli import main
 from tests.fakes.http_recorder import Answer
 
@@ -34,3 +36,11 @@ def test_check_names_a_bad_setting(monkeypatch, settings, capsys):
     monkeypatch.setenv("MASTODON_POLL_SECONDS", "1")
     assert main(["--lang", "en", "integrations", "check"]) == 2
     assert "MASTODON_POLL_SECONDS" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_bad_network_setting(monkeypatch, settings, capsys):
+    monkeypatch.setenv("CHATOPS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("BLUESKY_POLL_SECONDS", "zero")
+    with pytest.raises(SystemExit) as stopped:
+        main(["--lang", "en", "serve", "--port", "0"])
+    assert stopped.value.code == 2 and "BLUESKY_POLL_SECONDS" in capsys.readouterr().err
