@@ -119,7 +119,7 @@ class TeamsDeliverer:
                 if view.assignee is None:
                     links["claim"] = self.links.url(view.id, "claim")
                 links["resolve"] = self.links.url(view.id, "resolve")
-        if view.url:
+        if view.url and view.url.startswith(("https://", "http://")):  # OpenUrl takes web links only
             links["open"] = view.url
         return links
 
@@ -127,8 +127,11 @@ class TeamsDeliverer:
 
     def _post_adaptive(self, channel: str, url: str, view: TicketView, line: str | None, quote: str | None,
                        links: dict[str, str]) -> dict[str, Any]:
-        message = cards.fit(lambda budget: cards.workflows_message(cards.ticket_card(
-            view, line=line, quote=quote, links=links, rules=self.rules, lang=self.lang, text_budget=budget)))
+        try:
+            message = cards.fit(lambda budget: cards.workflows_message(cards.ticket_card(
+                view, line=line, quote=quote, links=links, rules=self.rules, lang=self.lang, text_budget=budget)))
+        except ValueError as exc:  # no retry makes it smaller
+            raise DeliveryError(f"teams channel {channel}: {exc}", permanent=True) from None
         try:
             response = self.http.post(url, json=message, timeout=self.timeout)
         except requests.RequestException as exc:
