@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pymsteams
@@ -165,12 +166,22 @@ def _check(channel: str, response: requests.Response) -> None:
         return
     reason = f"teams channel {channel}: HTTP {status} {response.text[:200]}".strip()
     if status == 429 or status == 503:
-        retry_after = response.headers.get("Retry-After")
-        try:
-            seconds = float(retry_after) if retry_after else None
-        except ValueError:
-            seconds = None
-        raise DeliveryError(reason, retry_after=seconds)
+        raise DeliveryError(reason, retry_after=_retry_after(response.headers.get("Retry-After")))
     if status >= 500 or status in RETRYABLE:
         raise DeliveryError(reason)
     raise DeliveryError(reason, permanent=True)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - utcnow()).total_seconds(), 0.0)

@@ -157,3 +157,13 @@ def test_without_public_url_cards_carry_no_action_links(teams_settings, rules, w
         assert create_app(runtime).test_client().get("/teams/act?token=x").status_code == 404
     finally:
         runtime.close()
+
+
+def test_retry_after_as_an_http_date():
+    from email.utils import format_datetime
+
+    from chatops.teams.notifier import _retry_after
+
+    assert _retry_after("12") == 12.0
+    assert 25 <= _retry_after(format_datetime(utcnow() + timedelta(seconds=30), usegmt=True)) <= 30
+    assert _retry_after("soon") is None and _retry_after(None) is None
