@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import timedelta
 
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -54,7 +55,7 @@ def build_outbox(runtime: Runtime) -> Outbox:
                                              post_interval=settings.teams_post_interval,
                                              timeout=settings.teams_timeout)
     return Outbox(runtime.session_factory, deliverers, on_done={"reply": service.record_reply_delivered},
-                  wakeup=runtime.outbox_wakeup)
+                  wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
 
 
 def create_app(runtime: Runtime) -> Flask:
@@ -125,15 +126,18 @@ def create_app(runtime: Runtime) -> Flask:
 
 
 def _mount_slack(app: Flask, runtime: Runtime) -> None:
-    """`POST /slack/events`: events, interactivity and slash commands, signature-checked by Bolt."""
+    """The Bolt app (kept for Socket Mode in `app.extensions["chatops.slack"]`) and, when a signing
+    secret is set, `POST /slack/events` for events, interactivity and slash commands over HTTP."""
     from slack_bolt.adapter.flask import SlackRequestHandler
 
     from chatops.slack.app import build_slack_app
 
     bolt = build_slack_app(runtime, wake=runtime.outbox_wakeup.set)
-    handler = SlackRequestHandler(bolt)
     app.extensions["chatops.slack"] = bolt
-    app.add_url_rule("/slack/events", "slack_events", handler.handle, methods=["POST"])
+    if runtime.settings.slack_signing_secret is None:
+        return
+    handler = SlackRequestHandler(bolt)
+    app.add_url_rule("/slack/events", "slack_events", lambda: handler.handle(request), methods=["POST"])
 
 
 def _teams_channels(runtime: Runtime) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import GaugeMetricFamily
-from sqlalchemy import func, select
+from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatops.db import utcnow
@@ -20,19 +20,28 @@ class OutboxCollector:
     def collect(self):
         backlog = GaugeMetricFamily("chatops_outbox_backlog", "Outbox items waiting to be delivered",
                                     labels=["target"])
+        retrying = GaugeMetricFamily("chatops_outbox_retrying", "Waiting items that already failed at least once",
+                                     labels=["target"])
+        dead = GaugeMetricFamily("chatops_outbox_dead", "Items given up on (see last_error)", labels=["target"])
         age = GaugeMetricFamily("chatops_outbox_oldest_age_seconds", "Age of the oldest pending item")
+        pending = OutboxItem.state == "pending"
         with self.session_factory() as session:
             rows = session.execute(
-                select(OutboxItem.target, func.count(), func.min(OutboxItem.created_at))
-                .where(OutboxItem.state == "pending").group_by(OutboxItem.target)
+                select(OutboxItem.target, OutboxItem.state, func.count(),
+                       func.sum(case((OutboxItem.last_error.is_not(None), 1), else_=0)),
+                       func.min(OutboxItem.created_at))
+                .where(pending | (OutboxItem.state == "dead")).group_by(OutboxItem.target, OutboxItem.state)
             ).all()
         oldest = None
-        for target, count, created in rows:
+        for target, state, count, failed, created in rows:
+            if state == "dead":
+                dead.add_metric([target], count)
+                continue
             backlog.add_metric([target], count)
+            retrying.add_metric([target], failed or 0)
             oldest = created if oldest is None or created < oldest else oldest
         age.add_metric([], (utcnow() - oldest).total_seconds() if oldest else 0.0)
-        yield backlog
-        yield age
+        yield from (backlog, retrying, dead, age)
 
 
 class Metrics:

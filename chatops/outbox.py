@@ -42,10 +42,14 @@ class DeliveryError(Exception):
     """A failed delivery: retried later (after `retry_after` seconds if the remote said so),
     or never again when `permanent`."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None, permanent: bool = False,
+                 answered: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
         self.permanent = permanent
+        # True when the remote answered that it did not act (Slack's `ok: false`, a 429): the
+        # next attempt need not check whether this one went through.
+        self.answered = answered
 
 
 class Outbox:
@@ -95,7 +99,10 @@ class Outbox:
         with session_scope(self.session_factory) as session:
             items = list(session.scalars(stmt))
             for item in items:
+                if item.locked_until is not None:  # taken before and never finished: a crash
+                    item.in_doubt = True
                 item.locked_until = now + self.lease
+                item.attempts += 1  # counted when taken, so a crash mid-delivery counts too
         return items
 
     def deliver(self, item: OutboxItem) -> bool:
@@ -107,17 +114,22 @@ class Outbox:
             self._failed(item, exc)
             return False
         except Exception as exc:  # a bug or an unexpected library error: retry, and say so
-            log.exception("outbox item %s (%s) raised", item.id, item.target)
-            self._failed(item, DeliveryError(f"{type(exc).__name__}: {exc}"))
+            log.exception("outbox item %s (%s) raised", item.id, item.target, extra=_about(item))
+            self._failed(item, DeliveryError(f"{type(exc).__name__}: {exc}"))  # in doubt: not answered
             return False
         with session_scope(self.session_factory) as session:
             row = session.get(OutboxItem, item.id)
             row.state, row.delivered_at, row.locked_until = "done", self.clock(), None
-            row.attempts += 1
             row.result = result or {}
             hook = self.on_done.get(row.kind)
             if hook:
-                hook(session, row)
+                # The remote has acted: a failing hook must not turn into a second delivery.
+                try:
+                    with session.begin_nested():
+                        hook(session, row)
+                except Exception as exc:
+                    log.exception("outbox item %s delivered, but its done hook failed", row.id, extra=_about(row))
+                    row.last_error = f"delivered; done hook failed: {type(exc).__name__}: {exc}"[:2000]
             pace = getattr(deliverer, "pace", None)
             rest = pace(row) if pace and row.ordering_key else 0.0
             if rest > 0:
@@ -152,20 +164,28 @@ class Outbox:
     def _failed(self, item: OutboxItem, exc: DeliveryError) -> None:
         with session_scope(self.session_factory) as session:
             row = session.get(OutboxItem, item.id)
-            row.attempts += 1
             row.last_error = str(exc)[:2000]
+            row.in_doubt = row.in_doubt or not exc.answered
             row.locked_until = None
             if exc.permanent or row.attempts >= self.max_attempts:
                 row.state = "dead"
                 log.error("outbox item %s (%s) gave up after %s attempts: %s", row.id, row.target,
-                          row.attempts, exc)
+                          row.attempts, exc, extra=_about(row))
                 return
             delay = exc.retry_after if exc.retry_after is not None else self.backoff(row.attempts)
             row.next_attempt_at = self.clock() + timedelta(seconds=delay)
             log.warning("outbox item %s (%s) attempt %s failed, retry in %.1fs: %s", row.id, row.target,
-                        row.attempts, delay, exc)
+                        row.attempts, delay, exc, extra=_about(row))
 
     def backoff(self, attempts: int) -> float:
         """Seconds before the next try: exponential, capped, with ±20% jitter."""
         delay = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
         return delay * random.uniform(0.8, 1.2)
+
+
+def _about(item: OutboxItem) -> dict[str, Any]:
+    """Structured log fields of an outbox item (JSON logs show them as keys)."""
+    fields: dict[str, Any] = {"outbox_id": item.id, "target": item.target, "kind": item.kind}
+    if item.ticket_id is not None:
+        fields["ticket"] = f"T-{item.ticket_id}"
+    return fields

@@ -6,8 +6,9 @@ Secrets are `SecretStr`, so `repr()`, logs and error messages show `**********`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///chatops.db"
@@ -26,8 +27,13 @@ class Settings(BaseSettings):
     webhook_reply_url: str | None = Field(None, validation_alias="CHATOPS_WEBHOOK_REPLY_URL")
     max_body_bytes: int = Field(256 * 1024, validation_alias="CHATOPS_MAX_BODY_BYTES", gt=0)
     log_level: str = Field("INFO", validation_alias="CHATOPS_LOG_LEVEL")
+    log_format: Literal["text", "json"] = Field("text", validation_alias="CHATOPS_LOG_FORMAT")
     host: str = Field("127.0.0.1", validation_alias="CHATOPS_HOST")
     port: int = Field(8080, validation_alias="CHATOPS_PORT", ge=0, le=65535)
+
+    # How long a taken outbox item stays reserved for its process; a crashed process's items are
+    # retried after it. Longer than any remote call's timeout (10 s), so live work is never doubled.
+    outbox_lease_seconds: float = Field(120.0, validation_alias="CHATOPS_OUTBOX_LEASE_SECONDS", ge=11, le=3600)
 
     slack_bot_token: SecretStr | None = Field(None, validation_alias="SLACK_BOT_TOKEN")
     slack_signing_secret: SecretStr | None = Field(None, validation_alias="SLACK_SIGNING_SECRET")
@@ -52,8 +58,32 @@ class Settings(BaseSettings):
 
     @property
     def slack_enabled(self) -> bool:
-        """True when the Slack app is configured (bot token and signing secret)."""
-        return self.slack_bot_token is not None and self.slack_signing_secret is not None
+        """True when the Slack app is configured: a bot token, and a signing secret (HTTP) or an
+        app-level token (Socket Mode)."""
+        return self.slack_bot_token is not None and (self.slack_signing_secret is not None
+                                                     or self.slack_app_token is not None)
+
+    @property
+    def slack_socket_mode(self) -> bool:
+        """True when Slack events arrive over Socket Mode (SLACK_APP_TOKEN) instead of HTTP."""
+        return self.slack_enabled and self.slack_app_token is not None
+
+    @field_validator("slack_bot_token", "slack_app_token")
+    @classmethod
+    def _slack_token_kind(cls, value: SecretStr | None, info) -> SecretStr | None:
+        prefix = {"slack_bot_token": "xoxb-", "slack_app_token": "xapp-"}[info.field_name]
+        if value is not None and not value.get_secret_value().startswith(prefix):
+            raise ValueError(f"must start with {prefix} (copy it from the app's settings page)")
+        return value
+
+    @model_validator(mode="after")
+    def _slack_complete(self) -> Settings:
+        if self.slack_bot_token is not None and not self.slack_enabled:
+            raise ValueError("SLACK_BOT_TOKEN is set but neither SLACK_SIGNING_SECRET (HTTP) nor "
+                             "SLACK_APP_TOKEN (Socket Mode) is")
+        if self.slack_bot_token is None and (self.slack_signing_secret or self.slack_app_token):
+            raise ValueError("SLACK_SIGNING_SECRET / SLACK_APP_TOKEN are set but SLACK_BOT_TOKEN is not")
+        return self
 
     @field_validator("database_url")
     @classmethod
@@ -91,6 +121,12 @@ class Settings(BaseSettings):
         from sqlalchemy.engine import make_url
 
         return make_url(self.database_url).render_as_string(hide_password=True)
+
+    def database_password(self) -> str | None:
+        """The database URL's password, if any (so logs can redact it)."""
+        from sqlalchemy.engine import make_url
+
+        return make_url(self.database_url).password
 
 
 def load_settings(**overrides) -> Settings:

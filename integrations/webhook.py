@@ -34,7 +34,8 @@ def sign(secret: str, body: bytes) -> str:
 
 def signature_ok(secret: str, body: bytes, header: str | None) -> bool:
     """Constant-time check of X-Chatops-Signature against the raw body."""
-    return bool(header) and hmac.compare_digest(sign(secret, body), header.strip())
+    # Bytes, not str: compare_digest refuses non-ASCII strings, and a forged header may be anything.
+    return bool(header) and hmac.compare_digest(sign(secret, body).encode(), header.strip().encode("utf-8", "replace"))
 
 
 class GenericWebhook(WebhookSource):

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 
-from chatops import migrate
+from chatops import logs, migrate
 from chatops.cli.common import language, runtime_or_exit, settings_or_exit
 from chatops.db import make_engine
 from chatops.i18n import t
@@ -33,20 +32,35 @@ def serve_command(args) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings
-    logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logs.configure(settings)
     app = create_app(runtime)
     stop = threading.Event()
     worker = threading.Thread(target=build_outbox(runtime).run_forever, args=(stop,), name="outbox", daemon=True)
     worker.start()
+    socket = None
+    if settings.slack_socket_mode:
+        from chatops.slack.app import start_socket_mode
+
+        socket = start_socket_mode(runtime, app.extensions["chatops.slack"])
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
+    print(t(_slack_mode(settings), language(args)), flush=True)
     try:
         serve(app, host=settings.host, port=settings.port, threads=args.threads, ident="chatops")
     finally:
+        if socket is not None:
+            socket.close()
         stop.set()
         worker.join(timeout=10)
         runtime.close()
     return 0
+
+
+def _slack_mode(settings) -> str:
+    """The i18n key of the line saying how Slack reaches this process."""
+    if not settings.slack_enabled:
+        return "cli.serve.slack_off"
+    return "cli.serve.slack_socket" if settings.slack_socket_mode else "cli.serve.slack_http"
 
 
 def db_upgrade_command(args) -> int:

@@ -27,9 +27,12 @@ from chatops.rules import Rules
 from chatops.slack import blocks
 from chatops.slack.cards import cards, load_card, overdue_cards, thread_of
 from chatops.tickets.events import EventNotice, OutboxRow
-from chatops.tickets.models import Message, OutboxItem, SurfaceThread, TicketEvent
+from chatops.tickets.models import Message, OutboxItem, SurfaceThread, Ticket, TicketEvent
 
 log = logging.getLogger("chatops.slack")
+# Message metadata on our posts, so a retry can find what an earlier attempt already posted.
+TICKET_MARK = "chatops_ticket"
+LINE_MARK = "chatops_line"
 
 TARGET = "slack"
 # Events that change what the parent message shows.
@@ -118,15 +121,17 @@ class SlackDeliverer:
                 return {"channel": thread.channel, "ts": thread.ts}
             card = load_card(session, ticket_id)
         channel = self.rules.channels[card.channel].slack
-        message = blocks.ticket_message(card, self.rules, self.lang, self.clock())
-        response = self.client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
-                                                metadata={"event_type": "chatops_ticket",
-                                                          "event_payload": {"ticket": card.key}},
-                                                **message)
+        mark = {"event_type": TICKET_MARK, "event_payload": {"ticket": card.key}}
+        found = self._posted_before(item, card.channel, channel, mark) if item.in_doubt else None
+        if found is None:
+            message = blocks.ticket_message(card, self.rules, self.lang, self.clock())
+            response = self.client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
+                                                    metadata=mark, **message)
+            found = response["channel"], response["ts"]
         with session_scope(self.session_factory) as session:
-            session.add(SurfaceThread(ticket_id=ticket_id, surface="slack", channel=response["channel"],
-                                      ts=response["ts"], posted_at=self.clock()))
-        return {"channel": response["channel"], "ts": response["ts"]}
+            session.add(SurfaceThread(ticket_id=ticket_id, surface="slack", channel=found[0], ts=found[1],
+                                      posted_at=self.clock()))
+        return {"channel": found[0], "ts": found[1]}
 
     def _update_ticket(self, item: OutboxItem) -> dict[str, Any]:
         ticket_id = item.payload["ticket_id"]
@@ -146,8 +151,15 @@ class SlackDeliverer:
             text = self._line_text(session, event)
         if text is None:
             return {"skipped": "no line for this event"}
+        mark = {"event_type": LINE_MARK, "event_payload": {"event": item.payload["event_id"]}}
+        if item.in_doubt:
+            replies = self.client.conversations_replies(channel=thread.channel, ts=thread.ts, limit=1000,
+                                                        include_all_metadata=True).get("messages", [])
+            found = _marked(replies, mark)
+            if found:
+                return {"channel": thread.channel, "ts": found, "found": "posted by an earlier attempt"}
         response = self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=text,
-                                                unfurl_links=False, unfurl_media=False)
+                                                unfurl_links=False, unfurl_media=False, metadata=mark)
         return {"channel": thread.channel, "ts": response["ts"]}
 
     def _line_text(self, session: Session, event: TicketEvent) -> str | None:
@@ -191,6 +203,39 @@ class SlackDeliverer:
                                             OutboxItem.id > item.id)
         return bool(session.scalar(select(exists(later))))
 
+    def _posted_before(self, item: OutboxItem, rules_channel: str, channel: str, mark: dict) -> tuple[str, str] | None:
+        """After an attempt that may have gone through (a crash or a timeout once Slack had
+        posted), look in the channel for our marked message instead of posting it twice."""
+        channel_id = self._channel_id(rules_channel, channel)
+        if channel_id is None:
+            return None
+        oldest = f"{item.created_at.timestamp() - 60:.6f}"
+        history = self.client.conversations_history(channel=channel_id, oldest=oldest, limit=1000,
+                                                    include_all_metadata=True).get("messages", [])
+        found = _marked(history, mark)
+        return (channel_id, found) if found else None
+
+    def _channel_id(self, rules_channel: str, channel: str) -> str | None:
+        """The id of a channel named `#name` in rules.yaml: from an earlier post there, else from
+        conversations.list."""
+        if not channel.startswith("#"):
+            return channel
+        with session_scope(self.session_factory) as session:
+            known = session.scalar(select(SurfaceThread.channel).join(Ticket, Ticket.id == SurfaceThread.ticket_id)
+                                   .where(SurfaceThread.surface == "slack", Ticket.channel == rules_channel).limit(1))
+        if known:
+            return known
+        cursor = None
+        while True:
+            page = self.client.conversations_list(types="public_channel,private_channel", limit=1000,
+                                                  exclude_archived=True, cursor=cursor)
+            for conversation in page.get("channels", []):
+                if conversation.get("name") == channel[1:]:
+                    return conversation["id"]
+            cursor = (page.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return None
+
     @staticmethod
     def _thread(session: Session, ticket_id: int) -> SurfaceThread:
         thread = thread_of(session, ticket_id)
@@ -199,12 +244,23 @@ class SlackDeliverer:
         return thread
 
 
+def _marked(messages: list[dict], mark: dict) -> str | None:
+    """The ts of the message carrying our metadata `mark`, if any."""
+    for message in messages:
+        metadata = message.get("metadata") or {}
+        if (metadata.get("event_type") == mark["event_type"]
+                and metadata.get("event_payload") == mark["event_payload"]):
+            return message["ts"]
+    return None
+
+
 def _delivery_error(exc: SlackApiError) -> DeliveryError:
     response = exc.response
     error = (response.data or {}).get("error", "") if isinstance(response.data, dict) else ""
     if response.status_code == 429 or error == "ratelimited":
         retry_after = response.headers.get("Retry-After") or response.headers.get("retry-after") or "1"
-        return DeliveryError(f"slack rate limited ({error or 429})", retry_after=float(retry_after))
+        return DeliveryError(f"slack rate limited ({error or 429})", retry_after=float(retry_after), answered=True)
     if error in PERMANENT_ERRORS:
-        return DeliveryError(f"slack: {error}", permanent=True)
-    return DeliveryError(f"slack: {error or response.status_code}")
+        return DeliveryError(f"slack: {error}", permanent=True, answered=True)
+    # `ok: false` with an error code is Slack saying it did nothing; a bare 5xx may not be.
+    return DeliveryError(f"slack: {error or response.status_code}", answered=bool(error))

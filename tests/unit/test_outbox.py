@@ -115,3 +115,34 @@ def test_unconfigured_targets_wait(runtime, flows):
     flows.reply(key, actor="U1", text="hello")
     assert build_outbox(runtime).run_once() == 0
     assert items(runtime.session_factory)[0].state == "pending"
+
+
+def test_a_failing_done_hook_never_causes_a_second_delivery(session_factory, clock):
+    with session_factory.begin() as session:
+        session.add(OutboxItem(target="t", kind="k", dedupe_key="a", payload={}, next_attempt_at=clock.now))
+    sent = []
+
+    def hook(session, row):
+        raise RuntimeError("bookkeeping broke")
+
+    outbox = Outbox(session_factory, {"t": lambda item: sent.append(item.id)}, on_done={"k": hook}, clock=clock,
+                    lease=timedelta(seconds=1))
+    outbox.run_once()
+    clock.advance(minutes=5)
+    outbox.run_once()
+    [item] = items(session_factory)
+    assert sent == [item.id]
+    assert item.state == "done" and item.attempts == 1
+    assert "done hook failed: RuntimeError: bookkeeping broke" in item.last_error
+
+
+def test_attempts_count_when_taken_so_a_crash_mid_delivery_is_visible(session_factory, clock):
+    with session_factory.begin() as session:
+        session.add(OutboxItem(target="t", kind="k", dedupe_key="a", payload={}, next_attempt_at=clock.now))
+    outbox = Outbox(session_factory, {"t": lambda item: None}, clock=clock, lease=timedelta(seconds=30))
+    [taken] = outbox.claim()  # ... and the process dies here, before delivering
+    assert taken.attempts == 1
+    assert outbox.claim() == []  # leased
+    clock.advance(seconds=31)
+    [again] = outbox.claim()
+    assert again.attempts == 2 and again.in_doubt  # the deliverer knows an earlier try may have gone out

@@ -113,6 +113,7 @@ def priority_label(rules: Rules, priority: str, lang: str) -> str:
 
 
 def ticket_fallback(card: TicketCard, rules: Rules, lang: str) -> str:
-    """The notification text of a ticket message (what phones and screen readers show)."""
+    """The notification text of a ticket message (what phones and screen readers show). Slack
+    reads it as mrkdwn too, so customer text is escaped: `<!channel>` must never ping anyone."""
     label = rules.priorities[card.priority].label.get(lang)
-    return f"[{label}] {card.key} {NETWORK_NAMES.get(card.source, card.source)}: {clip(card.text, 150)}"
+    return f"[{label}] {card.key} {NETWORK_NAMES.get(card.source, card.source)}: {escape(clip(card.text, 150))}"

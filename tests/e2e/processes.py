@@ -1,0 +1,58 @@
+"""Start and stop real `chatops serve` processes for end-to-end tests."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+from tests.conftest import RULES_PATH
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Serve:
+    """One `chatops serve` process on a free port; `kill()` is SIGKILL (no clean-up runs)."""
+
+    def __init__(self, cwd: Path, database_url: str, **env: str) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(cwd / f"serve-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
+        full = dict(os.environ, CHATOPS_DATABASE_URL=database_url, CHATOPS_RULES=str(RULES_PATH), CHATOPS_LANG="en",
+                    **env)
+        self.proc = subprocess.Popen([sys.executable, "-m", "chatops", "serve", "--port", str(self.port)], env=full,
+                                     cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, text=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                break
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).ok:
+                    return
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError("chatops serve did not start:\n" + Path(self.log.name).read_text()[-3000:])
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(timeout=30)
+        self.log.close()
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
