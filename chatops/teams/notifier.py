@@ -14,13 +14,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pymsteams
 import requests
 from sqlalchemy.orm import Session, sessionmaker
+from urllib3.exceptions import NewConnectionError
 
 from chatops.db import session_scope, utcnow
+from chatops.i18n import t
 from chatops.outbox import DeliveryError
 from chatops.rules import Rules
 from chatops.teams import cards
@@ -86,6 +89,10 @@ class TeamsDeliverer:
         if definition is None or not definition.teams_webhook:
             raise DeliveryError(f"channel {channel!r} has no teams_webhook in rules.yaml", permanent=True)
         view, line, quote = self._content(item.payload["ticket_id"], item.payload["event_id"])
+        if item.in_doubt and line:
+            # An earlier attempt may have arrived (its answer was lost), and a webhook post cannot
+            # be looked up: post again rather than risk a missed ticket, and say it may repeat.
+            line = f"{line}\n\n{t('teams.repeat', self.lang)}"
         links = self._links(view)
         if item.kind == "workflows":
             return self._post_adaptive(channel, definition.teams_webhook, view, line, quote, links)
@@ -119,7 +126,7 @@ class TeamsDeliverer:
                 if view.assignee is None:
                     links["claim"] = self.links.url(view.id, "claim")
                 links["resolve"] = self.links.url(view.id, "resolve")
-        if view.url:
+        if view.url and view.url.startswith(("https://", "http://")):  # OpenUrl takes web links only
             links["open"] = view.url
         return links
 
@@ -127,12 +134,15 @@ class TeamsDeliverer:
 
     def _post_adaptive(self, channel: str, url: str, view: TicketView, line: str | None, quote: str | None,
                        links: dict[str, str]) -> dict[str, Any]:
-        message = cards.fit(lambda budget: cards.workflows_message(cards.ticket_card(
-            view, line=line, quote=quote, links=links, rules=self.rules, lang=self.lang, text_budget=budget)))
+        try:
+            message = cards.fit(lambda budget: cards.workflows_message(cards.ticket_card(
+                view, line=line, quote=quote, links=links, rules=self.rules, lang=self.lang, text_budget=budget)))
+        except ValueError as exc:  # no retry makes it smaller
+            raise DeliveryError(f"teams channel {channel}: {exc}", permanent=True) from None
         try:
             response = self.http.post(url, json=message, timeout=self.timeout)
         except requests.RequestException as exc:
-            raise DeliveryError(f"teams channel {channel}: {type(exc).__name__}") from None
+            raise _connection_error(channel, exc) from None
         _check(channel, response)
         return {"channel": channel, "status": response.status_code, "bytes": cards.message_size(message)}
 
@@ -150,7 +160,7 @@ class TeamsDeliverer:
         except pymsteams.TeamsWebhookException:
             _check(channel, card.last_http_response)
         except requests.RequestException as exc:
-            raise DeliveryError(f"teams channel {channel}: {type(exc).__name__}") from None
+            raise _connection_error(channel, exc) from None
         return {"channel": channel, "status": card.last_http_response.status_code,
                 "bytes": cards.message_size(card.payload)}
 
@@ -161,13 +171,33 @@ def _check(channel: str, response: requests.Response) -> None:
     if 200 <= status < 300:
         return
     reason = f"teams channel {channel}: HTTP {status} {response.text[:200]}".strip()
-    if status == 429 or status == 503:
-        retry_after = response.headers.get("Retry-After")
-        try:
-            seconds = float(retry_after) if retry_after else None
-        except ValueError:
-            seconds = None
-        raise DeliveryError(reason, retry_after=seconds)
-    if status >= 500 or status in RETRYABLE:
+    if status == 429 or status == 503:  # refused for now: it did not post
+        raise DeliveryError(reason, retry_after=_retry_after(response.headers.get("Retry-After")), answered=True)
+    if status >= 500:  # a gateway error may come after the flow already posted: in doubt
         raise DeliveryError(reason)
-    raise DeliveryError(reason, permanent=True)
+    if status in RETRYABLE:
+        raise DeliveryError(reason, answered=True)
+    raise DeliveryError(reason, permanent=True, answered=True)
+
+
+def _connection_error(channel: str, exc: requests.RequestException) -> DeliveryError:
+    """A failure without an answer: certainly not posted when the connection never opened,
+    in doubt when it broke or timed out after the request went out."""
+    reason = exc.args[0].reason if exc.args and hasattr(exc.args[0], "reason") else None
+    never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
+    return DeliveryError(f"teams channel {channel}: {type(exc).__name__}", answered=never_sent)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max((when - utcnow()).total_seconds(), 0.0)

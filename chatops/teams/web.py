@@ -75,7 +75,7 @@ def mount_teams(app: Flask, runtime: Runtime, *, links: ActionLinks | None = Non
 
         def outgoing():
             body = request.get_data(cache=False)
-            lang = language_of(request.headers.get("Accept-Language"), surface.lang)
+            lang = request.accept_languages.best_match(["en", "ja"]) or surface.lang
             if not verify_outgoing(secret, body, request.headers.get("Authorization")):
                 return jsonify(type="message", text=t("teams.outgoing.bad_signature", lang)), 401
             try:

@@ -159,7 +159,7 @@ def outbox(teams_runtime):
     return outbox
 
 
-def drain(outbox, timeout: float = 5.0) -> None:
+def drain(outbox, timeout: float = 30.0) -> None:
     """Deliver until no Teams item is pending (or fail after `timeout` seconds)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -105,7 +105,7 @@ def test_one_teams_identity_for_two_people_is_refused(tmp_path):
 
 
 @pytest.mark.parametrize("variable, value", [("TEAMS_LINK_SECRET", "short"), ("TEAMS_PUBLIC_URL", "chatops.example"),
-                                             ("TEAMS_LINK_TTL", "5")])
+                                             ("TEAMS_LINK_TTL", "5"), ("TEAMS_OUTGOING_TOKEN", "not base64!")])
 def test_bad_teams_settings_name_the_variable(monkeypatch, variable, value):
     from pydantic import ValidationError
 

@@ -84,7 +84,7 @@ def test_429_waits_for_retry_after_then_posts_once(teams_runtime, outbox, workfl
     before = utcnow()
     outbox.run_once()
     [item] = items(teams_runtime)
-    assert item.state == "pending" and item.attempts == 1 and "429" in item.last_error
+    assert item.state == "pending" and item.attempts == 1 and "429" in item.last_error and not item.in_doubt
     assert item.next_attempt_at >= before + timedelta(seconds=6.9)
     outbox.clock = lambda: utcnow() + timedelta(seconds=8)
     outbox.run_once()
@@ -155,5 +155,43 @@ def test_without_public_url_cards_carry_no_action_links(teams_settings, rules, w
         [card] = cards_of(workflows)
         assert buttons(card) == {"ブラウザで開く": "https://x.com/hanako/status/2"}
         assert create_app(runtime).test_client().get("/teams/act?token=x").status_code == 404
+    finally:
+        runtime.close()
+
+
+def test_retry_after_as_an_http_date():
+    from email.utils import format_datetime
+
+    from chatops.teams.notifier import _retry_after
+
+    assert _retry_after("12") == 12.0
+    assert 25 <= _retry_after(format_datetime(utcnow() + timedelta(seconds=30), usegmt=True)) <= 30
+    assert _retry_after("soon") is None and _retry_after(None) is None
+
+
+def test_a_gateway_error_leaves_the_card_in_doubt_and_the_repeat_says_so(teams_runtime, outbox, workflows):
+    workflows.answers.append(Answer(502, {"error": "bad gateway"}))
+    teams_runtime.flows.ingest(inbound("使い方を教えてください"))
+    outbox.run_once()
+    [item] = items(teams_runtime)
+    assert item.state == "pending" and item.in_doubt  # the flow may have posted before the 502
+    outbox.clock = lambda: utcnow() + timedelta(minutes=5)
+    outbox.run_once()
+    first, second = [card_text(card) for card in cards_of(workflows)]
+    assert "同じ内容が二度表示されている可能性があります" not in first
+    assert "同じ内容が二度表示されている可能性があります" in second
+    assert [item.state for item in items(teams_runtime)] == ["done"]
+
+
+def test_refused_connection_and_429_are_not_in_doubt(teams_settings, rules, workflows):
+    from chatops.runtime import Runtime
+    from tests.teams.conftest import with_teams
+
+    runtime = Runtime.build(teams_settings, upgrade_db=False, rules=with_teams(rules, "http://127.0.0.1:9"))
+    try:
+        runtime.flows.ingest(inbound("使い方を教えてください"))
+        build_outbox(runtime).run_once()
+        [item] = items(runtime)
+        assert item.state == "pending" and not item.in_doubt and "ConnectionError" in item.last_error
     finally:
         runtime.close()
