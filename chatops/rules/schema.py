@@ -44,6 +44,7 @@ from chatops.rules.fields import (
     expand_dates,
     minutes_of_range,
 )
+from chatops.rules.stats_config import StatsConfig
 
 
 class Section(BaseModel):
@@ -298,6 +299,7 @@ class Rules(Section):
     roles: Roles = Roles()
     permissions: dict[Action, list[RoleName]] = Field(default_factory=lambda: dict(_DEFAULT_PERMISSIONS))
     keywords: dict[Source, list[Keyword]] = {}
+    stats: StatsConfig = StatsConfig()
 
     @field_validator("priorities")
     @classmethod

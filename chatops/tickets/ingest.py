@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chatops.inbound import InboundMessage
 from chatops.tickets import service
-from chatops.tickets.events import EventNotice, announce
+from chatops.tickets.events import EventNotice, announce, project
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent, TicketTag
 
 Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored"]
@@ -165,10 +165,11 @@ class IngestFlows:
                       channel: str, assignee: str | None, payload: dict) -> None:
         event_id = conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "actor": actor,
                                                 "at": at, "payload": payload}).scalar_one()
-        if self.listeners:
-            announce(conn, self.listeners, EventNotice(event_id=event_id, ticket_id=ticket_id, kind=kind,
-                                                       actor=actor, at=at, channel=channel,
-                                                       assignee=assignee, payload=payload))
+        if self.listeners or self.projectors:
+            notice = EventNotice(event_id=event_id, ticket_id=ticket_id, kind=kind, actor=actor, at=at,
+                                 channel=channel, assignee=assignee, payload=payload)
+            announce(conn, self.listeners, notice)
+            project(conn, self.projectors, notice)
 
 
 _INSERTS = {model: insert(model).returning(model.id) for model in (Customer, Ticket, Message)}
