@@ -86,7 +86,7 @@ class StatsDuration(Base):
 
     fdim: Mapped[str] = mapped_column(String(16), primary_key=True)
     fval: Mapped[str] = mapped_column(String(80), primary_key=True)
-    metric: Mapped[str] = mapped_column(String(4), primary_key=True)
     day: Mapped[int] = mapped_column(Integer, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(4), primary_key=True)
     minutes: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer, default=0)

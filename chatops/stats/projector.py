@@ -27,7 +27,7 @@ _NO_CHANGE = {"note_added", "released"}
 _LEVEL_COUNTER = {"L2": "esc_l2", "L3": "esc_l3"}
 
 DailyKey = tuple[str, str, int, str, str]
-HistKey = tuple[str, str, str, int, int]
+HistKey = tuple[str, str, int, str, int]
 
 
 def filters_of(fact: dict[str, Any]) -> list[tuple[str, str]]:
@@ -68,11 +68,12 @@ def contribute(fact: dict[str, Any], sign: int, daily: dict, hist: dict,
     """Add (sign=1) or subtract (sign=-1) what `fact` counts into the delta maps."""
     filters, groups = filters_of(fact), groups_of(fact)
     for day, counters in [*_day_counters(fact), *extra]:
+        items = [(name, sign * value) for name, value in counters.items() if value]
         for fdim, fval in filters:
             for gdim, gval in groups:
                 row = daily[(fdim, fval, day, gdim, gval)]
-                for name, value in counters.items():
-                    row[name] += sign * value
+                for name, value in items:
+                    row[name] += value
     durations = []
     if fact["fr_day"] is not None:
         durations += [("frw", fact["fr_day"], fact["fr_wall"]), ("frb", fact["fr_day"], fact["fr_business"])]
@@ -80,11 +81,13 @@ def contribute(fact: dict[str, Any], sign: int, daily: dict, hist: dict,
         durations += [("rsw", fact["res_day"], fact["res_wall"]), ("rsb", fact["res_day"], fact["res_business"])]
     for fdim, fval in filters:
         for metric, day, minutes in durations:
-            hist[(fdim, fval, metric, day, minutes)] += sign
+            hist[(fdim, fval, day, metric, minutes)] += sign
 
 
 class StatsProjector:
     """Called by the flows for every ticket event, inside its transaction."""
+
+    FIELDS = FACT_FIELDS
 
     def __init__(self, rules: Rules) -> None:
         self.tz = rules.business_hours.tz
@@ -164,12 +167,12 @@ def write(db, daily: dict, hist: dict) -> None:
         db.execute(insert.on_conflict_do_update(
             index_elements=["fdim", "fval", "day", "gdim", "gval"],
             set_={name: getattr(StatsDaily, name) + insert.excluded[name] for name in COUNTERS}), daily_rows)
-    hist_rows = [{"fdim": k[0], "fval": k[1], "metric": k[2], "day": k[3], "minutes": k[4], "count": count}
+    hist_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "metric": k[3], "minutes": k[4], "count": count}
                  for k, count in hist.items() if count]
     if hist_rows:
         insert = _insert(dialect, StatsDuration)
         db.execute(insert.on_conflict_do_update(
-            index_elements=["fdim", "fval", "metric", "day", "minutes"],
+            index_elements=["fdim", "fval", "day", "metric", "minutes"],
             set_={"count": StatsDuration.count + insert.excluded["count"]}), hist_rows)
 
 

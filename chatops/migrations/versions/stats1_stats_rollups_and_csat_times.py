@@ -43,11 +43,11 @@ def upgrade() -> None:
     op.create_table('stats_durations',
     sa.Column('fdim', sa.String(length=16), nullable=False),
     sa.Column('fval', sa.String(length=80), nullable=False),
-    sa.Column('metric', sa.String(length=4), nullable=False),
     sa.Column('day', sa.Integer(), nullable=False),
+    sa.Column('metric', sa.String(length=4), nullable=False),
     sa.Column('minutes', sa.Integer(), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('fdim', 'fval', 'metric', 'day', 'minutes', name=op.f('pk_stats_durations'))
+    sa.PrimaryKeyConstraint('fdim', 'fval', 'day', 'metric', 'minutes', name=op.f('pk_stats_durations'))
     )
     op.create_table('stats_facts',
     sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
