@@ -45,6 +45,10 @@ def build_outbox(runtime: Runtime) -> Outbox:
         deliverers["slack"] = SlackDeliverer(runtime.session_factory, runtime.rules, make_client(runtime),
                                              lang=runtime.rules.defaults.language,
                                              post_interval=settings.slack_post_interval)
+        from chatops.slack.stats import SlackStatsDeliverer
+
+        deliverers[SlackStatsDeliverer.target] = SlackStatsDeliverer(
+            runtime.session_factory, runtime.rules, make_client(runtime), lang=runtime.rules.defaults.language)
     return Outbox(runtime.session_factory, deliverers, on_done={"reply": service.record_reply_delivered},
                   wakeup=runtime.outbox_wakeup)
 
@@ -121,7 +125,7 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
     bolt = build_slack_app(runtime, wake=runtime.outbox_wakeup.set)
     handler = SlackRequestHandler(bolt)
     app.extensions["chatops.slack"] = bolt
-    app.add_url_rule("/slack/events", "slack_events", handler.handle, methods=["POST"])
+    app.add_url_rule("/slack/events", "slack_events", lambda: handler.handle(request), methods=["POST"])
 
 
 def _refuse(metrics: Metrics, network: str, exc: WebhookError):
