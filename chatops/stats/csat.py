@@ -8,10 +8,13 @@ A rating is a reply of `1`–`5` (full-width digits and ★ counts too), 👍 (c
 from __future__ import annotations
 
 import unicodedata
+from typing import TYPE_CHECKING
 
 from chatops.errors import InvalidValue
-from chatops.tickets.flows import TicketFlows
-from chatops.tickets.models import Ticket
+
+if TYPE_CHECKING:
+    from chatops.tickets.flows import TicketFlows
+    from chatops.tickets.models import Ticket
 
 _THUMBS = {"👍": 5, "👍🏻": 5, "👍🏼": 5, "👍🏽": 5, "👍🏾": 5, "👍🏿": 5, "👎": 1, "👎🏻": 1, "👎🏼": 1,
            "👎🏽": 1, "👎🏾": 1, "👎🏿": 1}

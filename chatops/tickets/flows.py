@@ -29,6 +29,7 @@ from chatops.errors import (
     NoteRequired,
 )
 from chatops.rules import Rules, RulesEngine
+from chatops.stats.csat_hooks import CsatRequester
 from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
 from chatops.tickets.events import EventListener, EventNotice, Projector, announce, project
@@ -60,7 +61,8 @@ class TicketFlows(IngestFlows):
         self.clock = clock
         self.listeners: list[EventListener] = list(listeners or [])
         # Read models kept in step inside the event's transaction (stats rollups).
-        self.projectors: list[Projector] = [StatsProjector(rules)] if projectors is None else list(projectors)
+        self.projectors: list[Projector] = (
+            [CsatRequester(rules), StatsProjector(rules)] if projectors is None else list(projectors))
 
     # -- plumbing ---------------------------------------------------------------------------
 

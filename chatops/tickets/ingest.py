@@ -15,11 +15,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from chatops.inbound import InboundMessage
+from chatops.stats.csat_hooks import record_rating_reply
 from chatops.tickets import service
 from chatops.tickets.events import EventNotice, announce, project
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent, TicketTag
 
-Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored"]
+Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored", "rated"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ class IngestFlows:
         window_start = message.created_at - timedelta(minutes=self.rules.threading.window_minutes)
         ticket_id = service.find_thread_ticket_id(conn, message=message, customer_id=customer_id,
                                                   window_start=window_start, new_customer=is_new)
+        rated = record_rating_reply(conn, message=message, customer_id=customer_id, ticket_id=ticket_id,
+                                    message_row=message_row)
+        if rated is not None:  # a CSAT rating: stored on its ticket, which stays resolved
+            self._record_event(conn, ticket_id=rated.ticket_id, kind="csat_rated", actor=f"customer:{customer_id}",
+                               at=now, channel=rated.channel, assignee=rated.assignee,
+                               payload={"message_id": rated.message_id, "score": rated.score})
+            return IngestResult("rated", rated.ticket_id, rated.message_id)
         triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
         if ticket_id is None:
             return self._open_ticket(conn, message, customer_id, message_row, triage, now)

@@ -50,7 +50,6 @@ def dataset(flows, clock, session_factory):
     step(at(10, 9, 31), flows.claim, d, actor="U2")
     step(at(10, 9, 31, 59), flows.reply, d, actor="U2", text="ご返品の手順です")
     step(at(10, 10), flows.resolve, d, actor="U2")
-    step(at(10, 10), csat.mark_requested, flows, d)
     step(at(10, 10, 5), csat.record_rating, flows, d, score=5, actor="customer")
     # C (created in the previous period, resolved in this one): x, green, U1, no SLA deadlines.
     c = new("使い方を教えてください", at(12, 15), "x", "u3")
@@ -66,7 +65,6 @@ def dataset(flows, clock, session_factory):
     step(at(20, 10, 3, 30), flows.reply, a, actor="U1", text="手順です")
     step(at(20, 11), flows.tag, a, actor="U1", add=["billing"])
     step(at(20, 14), flows.resolve, a, actor="U1")
-    step(at(20, 14), csat.mark_requested, flows, a)
     step(at(21, 8), csat.record_rating, flows, a, score=2, actor="customer")
     # B: line, red, U2, escalated to L2; answered Monday 09:20 (a holiday): breached, still open.
     b = new("使い方を教えてください", at(21, 9), "line", "u2")
@@ -119,8 +117,9 @@ def test_every_figure_matches_the_hand_computed_one(dataset, session_factory, ru
                              {"name": "praise", **m(1, 0)}]
     assert f["top_keywords"] == [{"name": "使い方", **m(2, 1)}, {"name": "教えて", **m(2, 1)},
                                  {"name": "ありがとう", **m(1, 0)}]
-    # CSAT: A rated 2 of 1 request; previous D rated 5 of 1.
-    assert f["csat"] == {"average": m(2.0, 5.0, "red"), "response_rate": m(100.0, 100.0, "green"),
+    # CSAT: requests go out on resolve (x and webhook are in stats.csat.networks): A and C (its
+    # latest resolution, 11-19) now, D before; A rated 2 (1 of 2 = 50 %), D rated 5 (1 of 1).
+    assert f["csat"] == {"average": m(2.0, 5.0, "red"), "response_rate": m(50.0, 100.0, "green"),
                          "ratings": m(1, 1)}
 
 
