@@ -38,6 +38,7 @@ def serve_command(args) -> int:
     stop = threading.Event()
     worker = threading.Thread(target=build_outbox(runtime).run_forever, args=(stop,), name="outbox", daemon=True)
     worker.start()
+    threading.Thread(target=_digest_loop, args=(runtime, stop), name="stats-digest", daemon=True).start()
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
     try:
@@ -47,6 +48,19 @@ def serve_command(args) -> int:
         worker.join(timeout=10)
         runtime.close()
     return 0
+
+
+def _digest_loop(runtime, stop: threading.Event, every_seconds: float = 60.0) -> None:
+    """Queue the weekly stats digest when rules.yaml says it is due (idempotent per ISO week)."""
+    from chatops.db import utcnow
+    from chatops.stats.digest import queue_digest
+
+    while not stop.wait(every_seconds):
+        try:
+            if queue_digest(runtime.session_factory, runtime.rules, utcnow()):
+                runtime.outbox_wakeup.set()
+        except Exception:  # a database hiccup must not end the loop
+            logging.getLogger("chatops.stats").exception("could not queue the stats digest")
 
 
 def db_upgrade_command(args) -> int:
