@@ -8,6 +8,7 @@ from pathlib import Path
 from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
 from chatops.db import utcnow
 from chatops.errors import DomainError
+from chatops.i18n import t
 from chatops.stats.format import render_lines, to_csv
 from chatops.stats.period import parse_query
 from chatops.stats.query import compute
@@ -18,7 +19,8 @@ def register(sub) -> None:
     stats = sub.add_parser("stats", help="support figures for a period, compared with the one before")
     stats.add_argument("words", nargs="*", metavar="WORD",
                        help="period (today, 7d, 30d, 2026-11; default 7d) and at most one filter: "
-                            "channel:NAME, tag:TAG, agent:USER, network:SOURCE")
+                            "channel:NAME, tag:TAG, agent:USER, network:SOURCE; or `rebuild` to recompute "
+                            "the rollups from the tickets")
     form = stats.add_mutually_exclusive_group()
     form.add_argument("--json", action="store_true", help="print the figures as JSON")
     form.add_argument("--csv", action="store_true", help="print one CSV row per figure")
@@ -30,6 +32,14 @@ def stats_command(args) -> int:
     """Print the figures; exit 2 naming a bad word."""
     lang = language(args)
     runtime = runtime_or_exit(args)
+    if args.words == ["rebuild"]:
+        from chatops.stats.rebuild import rebuild
+
+        try:
+            print(t("stats.rebuilt", lang, tickets=rebuild(runtime.session_factory, runtime.rules)))
+        finally:
+            runtime.close()
+        return 0
     try:
         now = utcnow()
         try:

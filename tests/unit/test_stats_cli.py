@@ -62,3 +62,25 @@ def test_chart_file_is_a_png(env, capsys, tmp_path):
 def test_bad_words_are_named(env, capsys, words, problem):
     code, out, err = run(capsys, "stats", *words)
     assert code == 2 and problem in err and out == ""
+
+
+def test_rebuild_gives_back_exactly_the_incremental_rollups(env, capsys, database_url):
+    from sqlalchemy import select
+
+    from chatops.db import make_engine
+    from chatops.stats.models import StatsDaily, StatsDuration, StatsFact
+
+    def nonzero_rows():
+        engine = make_engine(database_url)
+        with engine.connect() as conn:
+            tables = [sorted(tuple(r) for r in conn.execute(select(model)) if any(r[5:]) or model is StatsFact)
+                      for model in (StatsDaily, StatsFact)]
+            tables.append(sorted(tuple(r) for r in conn.execute(select(StatsDuration)) if r.count))
+        engine.dispose()
+        return tables
+
+    before, (_, json_before, _) = nonzero_rows(), run(capsys, "stats", "2026-11", "--json")
+    code, out, _ = run(capsys, "stats", "rebuild")
+    assert code == 0 and "5 tickets" in out
+    assert nonzero_rows() == before
+    assert run(capsys, "stats", "2026-11", "--json")[1] == json_before
