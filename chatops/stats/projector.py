@@ -157,18 +157,21 @@ class StatsProjector:
 
 
 def write(db, daily: dict, hist: dict) -> None:
-    """Add the deltas to the rollup rows (insert or add on conflict); zero deltas are skipped."""
+    """Add the deltas to the rollup rows (insert or add on conflict); zero deltas are skipped.
+
+    Rows go in key order: concurrent transactions on PostgreSQL then lock shared rollup rows
+    in the same order and cannot deadlock each other."""
     dialect = _dialect(db)
     daily_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "gdim": k[3], "gval": k[4],
                    **{name: counters.get(name, 0) for name in COUNTERS}}
-                  for k, counters in daily.items() if any(counters.values())]
+                  for k, counters in sorted(daily.items()) if any(counters.values())]
     if daily_rows:
         insert = _insert(dialect, StatsDaily)
         db.execute(insert.on_conflict_do_update(
             index_elements=["fdim", "fval", "day", "gdim", "gval"],
             set_={name: getattr(StatsDaily, name) + insert.excluded[name] for name in COUNTERS}), daily_rows)
     hist_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "metric": k[3], "minutes": k[4], "count": count}
-                 for k, count in hist.items() if count]
+                 for k, count in sorted(hist.items()) if count]
     if hist_rows:
         insert = _insert(dialect, StatsDuration)
         db.execute(insert.on_conflict_do_update(
