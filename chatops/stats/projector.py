@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -127,7 +128,8 @@ class StatsProjector:
             return
         row = db.execute(_TICKET, {"tid": notice.ticket_id}).one()
         new = self.fact(row, list(db.scalars(_TAGS, {"tid": notice.ticket_id})))
-        stored = db.execute(_FACT, {"tid": notice.ticket_id}).first()
+        # A ticket being created has no fact row yet: skip the lookup (ingest hot path).
+        stored = None if notice.kind == "created" else db.execute(_FACT, {"tid": notice.ticket_id}).first()
         old = dict(stored._mapping) if stored is not None else None
         if old is not None:
             old["tags"], old["keywords"] = list(old["tags"] or []), list(old["keywords"] or [])
@@ -141,11 +143,7 @@ class StatsProjector:
         contribute(new, 1, daily, hist, extra)
         write(db, daily, hist)
         if old != new:
-            dialect = _dialect(db)
-            insert = _insert(dialect, StatsFact)
-            values = {"ticket_id": notice.ticket_id, **new}
-            db.execute(insert.values(**values).on_conflict_do_update(
-                index_elements=["ticket_id"], set_={name: insert.excluded[name] for name in FACT_FIELDS}))
+            db.execute(_upserts(_dialect(db))[StatsFact], {"ticket_id": notice.ticket_id, **new})
 
     @staticmethod
     def _event_counters(notice: EventNotice, day: int) -> list[tuple[int, dict[str, int]]]:
@@ -165,18 +163,13 @@ def write(db, daily: dict, hist: dict) -> None:
     daily_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "gdim": k[3], "gval": k[4],
                    **{name: counters.get(name, 0) for name in COUNTERS}}
                   for k, counters in sorted(daily.items()) if any(counters.values())]
+    upserts = _upserts(dialect)
     if daily_rows:
-        insert = _insert(dialect, StatsDaily)
-        db.execute(insert.on_conflict_do_update(
-            index_elements=["fdim", "fval", "day", "gdim", "gval"],
-            set_={name: getattr(StatsDaily, name) + insert.excluded[name] for name in COUNTERS}), daily_rows)
+        db.execute(upserts[StatsDaily], daily_rows)
     hist_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "metric": k[3], "minutes": k[4], "count": count}
                  for k, count in sorted(hist.items()) if count]
     if hist_rows:
-        insert = _insert(dialect, StatsDuration)
-        db.execute(insert.on_conflict_do_update(
-            index_elements=["fdim", "fval", "day", "metric", "minutes"],
-            set_={"count": StatsDuration.count + insert.excluded["count"]}), hist_rows)
+        db.execute(upserts[StatsDuration], hist_rows)
 
 
 def _dialect(db) -> str:
@@ -184,8 +177,21 @@ def _dialect(db) -> str:
     return bind.dialect.name
 
 
-def _insert(dialect: str, model):
-    return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
+@cache
+def _upserts(dialect: str) -> dict:
+    """The three upserts, built once per dialect: building them costs more than running them."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    fact, daily, duration = insert(StatsFact), insert(StatsDaily), insert(StatsDuration)
+    return {
+        StatsFact: fact.on_conflict_do_update(
+            index_elements=["ticket_id"], set_={name: fact.excluded[name] for name in FACT_FIELDS}),
+        StatsDaily: daily.on_conflict_do_update(
+            index_elements=["fdim", "fval", "day", "gdim", "gval"],
+            set_={name: getattr(StatsDaily, name) + daily.excluded[name] for name in COUNTERS}),
+        StatsDuration: duration.on_conflict_do_update(
+            index_elements=["fdim", "fval", "day", "metric", "minutes"],
+            set_={"count": StatsDuration.count + duration.excluded["count"]}),
+    }
 
 
 _TICKET = select(
