@@ -25,7 +25,7 @@ from chatops.rules import Rules
 from chatops.stats.models import COUNTERS
 from chatops.stats.projector import StatsProjector, contribute
 
-VERSION = 2
+VERSION = 3  # bump when the generated history changes
 SEED = 20261123
 CACHE = Path(__file__).resolve().parent / ".cache"
 NOW = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)  # Monday 12:00 in Tokyo
@@ -62,7 +62,7 @@ def _ticket(rng: random.Random, tid: int, created: datetime, customers: list[str
     customer = rng.randrange(len(customers))
     t = {"id": tid, "source": _weighted(rng, SOURCES), "priority": priority, "channel": CHANNEL[priority],
          "customer_id": customer + 1, "tier": customers[customer], "created_at": created,
-         "assignee": rng.choice(AGENTS) if rng.random() < 0.97 else None,
+         "assignee": rng.choice(AGENTS),
          "tags": sorted(set(rng.sample(TAGS, k=rng.choice((0, 1, 1, 2))))),
          "keywords": sorted(set(rng.sample(KEYWORDS, k=rng.choice((0, 1, 1, 2))))),
          "level": "L1", "first_response_at": None, "resolved_at": None, "reopened": None, "escalated": None,
@@ -71,10 +71,12 @@ def _ticket(rng: random.Random, tid: int, created: datetime, customers: list[str
          "resolution_due_at": created + RESOLUTION[priority]}
     age = NOW - created
     first = timedelta(minutes=rng.lognormvariate(math.log(12 * speed), 1.3))
-    if first < age and t["assignee"] and rng.random() < 0.99:
+    if first >= age and rng.random() < 0.5:
+        t["assignee"] = None  # waiting in the queue
+    if first < age:
         t["first_response_at"] = created + first
         resolve = first + timedelta(minutes=rng.lognormvariate(math.log(180 * speed), 1.2))
-        if resolve < age and rng.random() < 0.995:
+        if resolve < age and rng.random() < 0.999:
             t["resolved_at"] = created + resolve
             if rng.random() < 0.03:  # reopened before its final resolution
                 t["reopened"] = created + first + (resolve - first) / 2
@@ -163,7 +165,8 @@ def build_sqlite(path: Path, rules: Rules, tickets: int) -> None:
 def _write_day(conn, batch: list[dict], projector: StatsProjector, tz, daily: dict, hist: dict) -> None:
     ticket_rows, tag_rows, event_rows, fact_rows = [], [], [], []
     for t in batch:
-        status = "resolved" if t["resolved_at"] else "open" if t["first_response_at"] else "new"
+        status = ("resolved" if t["resolved_at"] else ("pending" if t["id"] % 3 == 0 else "open")
+                  if t["first_response_at"] else "new")
         ticket_rows.append((
             t["id"], t["source"], "@acme_jp", f"e{t['id']}", t["customer_id"], status, t["priority"], t["level"],
             t["channel"], t["assignee"], f"subject {t['id']}", "ja", "[]", json.dumps(t["keywords"]), "[]",
