@@ -81,7 +81,15 @@ def test_stats_refuses_people_without_the_role(app_and_runtime, slack):
 def test_bad_period_is_named_in_the_answer(app_and_runtime, slack):
     app, _ = app_and_runtime
     post_command(app.test_client(), "fortnight", "U0MANAGER1", slack.url + "/respond")
-    assert "fortnight" in wait_for(slack, "/respond")[0].json()["text"]
+    assert "'fortnight' は period として使えません" in wait_for(slack, "/respond")[0].json()["text"]
+
+
+def test_answer_in_the_person_s_language(app_and_runtime, slack):
+    app, _ = app_and_runtime
+    slack.default = Answer(200, {"ok": True, "user": {"id": "U0MANAGER1", "locale": "en-US"}})
+    post_command(app.test_client(), "fortnight", "U0MANAGER1", slack.url + "/respond")
+    assert "'fortnight' is not a valid period" in wait_for(slack, "/respond")[0].json()["text"]
+    assert [r for r in slack.requests if r.path == "/api/users.info"]
 
 
 def test_chart_is_uploaded_through_the_outbox(app_and_runtime, slack):

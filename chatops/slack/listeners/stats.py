@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 
 from slack_bolt import App
+from slack_sdk.errors import SlackClientError
 
 from chatops.db import session_scope
 from chatops.errors import DomainError
@@ -27,14 +28,26 @@ log = logging.getLogger("chatops.slack")
 COMMAND = "/stats"
 
 
+def user_language(surface: SlackSurface, user_id: str) -> str:
+    """ja or en from the person's Slack locale (users.info), else the workspace language."""
+    try:
+        locale = (surface.client.users_info(user=user_id, include_locale=True).get("user") or {}).get("locale")
+    except SlackClientError as exc:
+        log.info("no locale for %s: %s", user_id, exc)
+        return surface.lang
+    if not locale:
+        return surface.lang
+    return "ja" if locale.lower().startswith("ja") else "en"
+
+
 def answer_stats(surface: SlackSurface, body: dict, respond) -> None:
-    """Compute and send the figures (and queue the chart when asked)."""
-    lang = surface.lang
+    """Compute and send the figures in the person's language (and queue the chart when asked)."""
+    lang = user_language(surface, body["user_id"])
     now = surface.clock()
     try:
         query = parse_query((body.get("text") or "").split(), surface.rules, now)
     except DomainError as exc:
-        respond(response_type="ephemeral", text=f"{surface.error_text(exc)}\n{t('stats.usage', lang)}")
+        respond(response_type="ephemeral", text=f":warning: {exc.message(lang)}\n{t('stats.usage', lang)}")
         return
     try:
         with surface.runtime.session_factory() as session:
