@@ -55,6 +55,8 @@ class StatsDaily(Base):
     """Counters per local day × filter (`fdim`/`fval`) × breakdown (`gdim`/`gval`)."""
 
     __tablename__ = "stats_daily"
+    # SQLite: rows stored in primary-key order, so a period is one contiguous range read.
+    __table_args__ = {"sqlite_with_rowid": False}
 
     fdim: Mapped[str] = mapped_column(String(16), primary_key=True)
     fval: Mapped[str] = mapped_column(String(80), primary_key=True)
@@ -83,6 +85,7 @@ class StatsDuration(Base):
     filter × metric (`frw`, `frb`, `rsw`, `rsb`: first response / resolution, wall / business)."""
 
     __tablename__ = "stats_durations"
+    __table_args__ = {"sqlite_with_rowid": False}
 
     fdim: Mapped[str] = mapped_column(String(16), primary_key=True)
     fval: Mapped[str] = mapped_column(String(80), primary_key=True)

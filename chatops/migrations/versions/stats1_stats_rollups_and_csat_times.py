@@ -38,7 +38,8 @@ def upgrade() -> None:
     sa.Column('csat_requested', sa.Integer(), nullable=False),
     sa.Column('csat_count', sa.Integer(), nullable=False),
     sa.Column('csat_sum', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('fdim', 'fval', 'day', 'gdim', 'gval', name=op.f('pk_stats_daily'))
+    sa.PrimaryKeyConstraint('fdim', 'fval', 'day', 'gdim', 'gval', name=op.f('pk_stats_daily')),
+    sqlite_with_rowid=False,
     )
     op.create_table('stats_durations',
     sa.Column('fdim', sa.String(length=16), nullable=False),
@@ -47,7 +48,8 @@ def upgrade() -> None:
     sa.Column('metric', sa.String(length=4), nullable=False),
     sa.Column('minutes', sa.Integer(), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('fdim', 'fval', 'day', 'metric', 'minutes', name=op.f('pk_stats_durations'))
+    sa.PrimaryKeyConstraint('fdim', 'fval', 'day', 'metric', 'minutes', name=op.f('pk_stats_durations')),
+    sqlite_with_rowid=False,
     )
     op.create_table('stats_facts',
     sa.Column('ticket_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
