@@ -50,6 +50,10 @@ def build_outbox(runtime: Runtime) -> Outbox:
         deliverers["slack"] = SlackDeliverer(runtime.session_factory, runtime.rules, make_client(runtime),
                                              lang=runtime.rules.defaults.language,
                                              post_interval=settings.slack_post_interval)
+        from chatops.slack.stats import SlackStatsDeliverer
+
+        deliverers[SlackStatsDeliverer.target] = SlackStatsDeliverer(
+            runtime.session_factory, runtime.rules, make_client(runtime), lang=runtime.rules.defaults.language)
     if _teams_channels(runtime):
         from chatops.teams.notifier import TeamsDeliverer
         from chatops.teams.web import make_links

@@ -18,6 +18,7 @@ from chatops.db import Base, make_engine, make_session_factory
 from chatops.rules import load_rules
 from chatops.runtime import Runtime
 from chatops.settings import Settings
+from chatops.stats import models as stats_models  # noqa: F401
 from chatops.tickets import models  # noqa: F401
 from chatops.tickets.flows import TicketFlows
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 
 from chatops import logs, migrate
@@ -44,6 +45,7 @@ def serve_command(args) -> int:
 
         socket = start_socket_mode(runtime, app.extensions["chatops.slack"])
     poller = _start_polling(runtime, stop)
+    threading.Thread(target=_digest_loop, args=(runtime, stop), name="stats-digest", daemon=True).start()
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
     print(t(_slack_mode(settings), language(args)), flush=True)
@@ -94,6 +96,17 @@ def _start_polling(runtime, stop: threading.Event) -> threading.Thread | None:
     thread = threading.Thread(target=loop.run_forever, args=(stop,), name="poller", daemon=True)
     thread.start()
     return thread
+def _digest_loop(runtime, stop: threading.Event, every_seconds: float = 60.0) -> None:
+    """Queue the weekly stats digest when rules.yaml says it is due (idempotent per ISO week)."""
+    from chatops.db import utcnow
+    from chatops.stats.digest import queue_digest
+
+    while not stop.wait(every_seconds):
+        try:
+            if queue_digest(runtime.session_factory, runtime.rules, utcnow()):
+                runtime.outbox_wakeup.set()
+        except Exception:  # a database hiccup must not end the loop
+            logging.getLogger("chatops.stats").exception("could not queue the stats digest")
 
 
 def db_upgrade_command(args) -> int:

@@ -27,6 +27,8 @@ def _channel_references(rules: Rules) -> list[tuple[Loc, str]]:
         (("keyword_rules", i, "set", "channel"), r.actions.channel) for i, r in enumerate(rules.keyword_rules)
     ]
     references += [(("routing", i, "channel"), route.channel) for i, route in enumerate(rules.routing)]
+    if rules.stats.digest is not None:
+        references.append((("stats", "digest", "channel"), rules.stats.digest.channel))
     defined = ", ".join(rules.channels)
     return [
         (loc, f"{name!r} is not a channel (defined: {defined})")

@@ -45,6 +45,7 @@ from chatops.rules.fields import (
     expand_dates,
     minutes_of_range,
 )
+from chatops.rules.stats_config import StatsConfig
 
 
 class Section(BaseModel):
@@ -341,6 +342,7 @@ class Rules(Section):
     permissions: dict[Action, list[RoleName]] = Field(default_factory=lambda: dict(_DEFAULT_PERMISSIONS))
     keywords: dict[Source, list[Keyword]] = {}
     teams: TeamsSection = TeamsSection()
+    stats: StatsConfig = StatsConfig()
 
     @field_validator("priorities")
     @classmethod

@@ -46,6 +46,8 @@ class OutboxRow:
 
 
 EventListener = Callable[[EventNotice], Iterable[OutboxRow]]
+# A read model kept in step with events (e.g. stats rollups): writes in the event's transaction.
+Projector = Callable[[Session | Connection, EventNotice], None]
 
 
 def announce(db: Session | Connection, listeners: Iterable[EventListener], notice: EventNotice) -> int:
@@ -59,6 +61,12 @@ def announce(db: Session | Connection, listeners: Iterable[EventListener], notic
     if rows:
         db.execute(_INSERT_OUTBOX, rows)
     return len(rows)
+
+
+def project(db: Session | Connection, projectors: Iterable[Projector], notice: EventNotice) -> None:
+    """Run the projectors for one event, in the caller's transaction."""
+    for projector in projectors:
+        projector(db, notice)
 
 
 _INSERT_OUTBOX = insert(OutboxItem)

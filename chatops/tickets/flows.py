@@ -29,8 +29,10 @@ from chatops.errors import (
     NoteRequired,
 )
 from chatops.rules import Rules, RulesEngine
+from chatops.stats.csat_hooks import CsatRequester
+from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
-from chatops.tickets.events import EventListener, EventNotice, announce
+from chatops.tickets.events import EventListener, EventNotice, Projector, announce, project
 from chatops.tickets.ingest import IngestFlows
 from chatops.tickets.limits import check_reply_length
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketEvent, TicketTag
@@ -51,12 +53,16 @@ class TicketFlows(IngestFlows):
 
     def __init__(self, session_factory: sessionmaker[Session], rules: Rules,
                  clock: Callable[[], datetime] = utcnow, engine: RulesEngine | None = None,
-                 listeners: list[EventListener] | None = None) -> None:
+                 listeners: list[EventListener] | None = None,
+                 projectors: list[Projector] | None = None) -> None:
         self.session_factory = session_factory
         self.rules = rules
         self.engine = engine or RulesEngine(rules)
         self.clock = clock
         self.listeners: list[EventListener] = list(listeners or [])
+        # Read models kept in step inside the event's transaction (stats rollups).
+        self.projectors: list[Projector] = (
+            [CsatRequester(rules), StatsProjector(rules)] if projectors is None else list(projectors))
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -72,11 +78,13 @@ class TicketFlows(IngestFlows):
         ticket.updated_at = now
         event = TicketEvent(ticket_id=ticket.id, kind=kind, actor=actor, at=now, payload=payload)
         session.add(event)
-        if self.listeners:
+        if self.listeners or self.projectors:
             session.flush()  # the event id names the announcements (their dedupe keys)
-            announce(session, self.listeners, EventNotice(
+            notice = EventNotice(
                 event_id=event.id, ticket_id=ticket.id, kind=kind, actor=actor, at=now,
-                channel=ticket.channel, assignee=ticket.assignee, payload=payload))
+                channel=ticket.channel, assignee=ticket.assignee, payload=payload)
+            announce(session, self.listeners, notice)
+            project(session, self.projectors, notice)
         return event
 
     def _refuse(self, ticket: Ticket, action: str) -> InvalidTransition:

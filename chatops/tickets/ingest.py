@@ -15,11 +15,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
 from chatops.inbound import InboundMessage
+from chatops.stats.csat_hooks import record_rating_reply
 from chatops.tickets import service
-from chatops.tickets.events import EventNotice, announce
+from chatops.tickets.events import EventNotice, announce, project
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent, TicketTag
 
-Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored"]
+Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored", "rated"]
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,13 @@ class IngestFlows:
         window_start = message.created_at - timedelta(minutes=self.rules.threading.window_minutes)
         ticket_id = service.find_thread_ticket_id(conn, message=message, customer_id=customer_id,
                                                   window_start=window_start, new_customer=is_new)
+        rated = record_rating_reply(conn, message=message, customer_id=customer_id, ticket_id=ticket_id,
+                                    message_row=message_row)
+        if rated is not None:  # a CSAT rating: stored on its ticket, which stays resolved
+            self._record_event(conn, ticket_id=rated.ticket_id, kind="csat_rated", actor=f"customer:{customer_id}",
+                               at=now, channel=rated.channel, assignee=rated.assignee,
+                               payload={"message_id": rated.message_id, "score": rated.score})
+            return IngestResult("rated", rated.ticket_id, rated.message_id)
         triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
         if ticket_id is None:
             return self._open_ticket(conn, message, customer_id, message_row, triage, now)
@@ -165,10 +173,11 @@ class IngestFlows:
                       channel: str, assignee: str | None, payload: dict) -> None:
         event_id = conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "actor": actor,
                                                 "at": at, "payload": payload}).scalar_one()
-        if self.listeners:
-            announce(conn, self.listeners, EventNotice(event_id=event_id, ticket_id=ticket_id, kind=kind,
-                                                       actor=actor, at=at, channel=channel,
-                                                       assignee=assignee, payload=payload))
+        if self.listeners or self.projectors:
+            notice = EventNotice(event_id=event_id, ticket_id=ticket_id, kind=kind, actor=actor, at=at,
+                                 channel=channel, assignee=assignee, payload=payload)
+            announce(conn, self.listeners, notice)
+            project(conn, self.projectors, notice)
 
 
 _INSERTS = {model: insert(model).returning(model.id) for model in (Customer, Ticket, Message)}

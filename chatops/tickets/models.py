@@ -105,6 +105,8 @@ class Ticket(Base):
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
     csat_score: Mapped[int | None] = mapped_column(Integer)
+    csat_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # rating request sent
+    csat_rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)

@@ -16,7 +16,8 @@ SCOPES = {"chat_postMessage": "chat:write", "chat_update": "chat:write", "usergr
           "views_open": None, "views_push": None, "views_update": None, "views_publish": None,
           "chat_postEphemeral": "chat:write", "files_upload_v2": "files:write",
           "conversations_open": "im:write", "conversations_history": "channels:history",
-          "conversations_replies": "channels:history", "conversations_list": "channels:read"}
+          "conversations_replies": "channels:history", "conversations_list": "channels:read",
+          "users_info": "users:read"}
 
 
 def manifest() -> dict:

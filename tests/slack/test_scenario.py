@@ -141,4 +141,5 @@ def test_arrive_claim_reply_escalate_resolve_reopen(desk, rules):
     assert len(slack.thread(parent)) == 5  # claimed, replied, escalated, resolved, reopened
     with desk.runtime.session_factory() as session:
         directions = list(session.scalars(select(Message.direction).order_by(Message.id)))
-    assert directions == ["inbound", "outbound", "inbound"]
+    # The reply, then the rating request rules.yaml asks for on resolve (stats.csat), then the customer.
+    assert directions == ["inbound", "outbound", "outbound", "inbound"]

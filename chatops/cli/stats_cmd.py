@@ -1,0 +1,64 @@
+"""`chatops stats [period] [filter] [--json | --csv] [--chart FILE]`: the figures of `/stats`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
+from chatops.db import utcnow
+from chatops.errors import DomainError
+from chatops.i18n import t
+from chatops.stats.format import render_lines, to_csv
+from chatops.stats.period import parse_query
+from chatops.stats.query import compute
+
+
+def register(sub) -> None:
+    """Add `stats` to the parser."""
+    stats = sub.add_parser("stats", help="support figures for a period, compared with the one before")
+    stats.add_argument("words", nargs="*", metavar="WORD",
+                       help="period (today, 7d, 30d, 2026-11; default 7d) and at most one filter: "
+                            "channel:NAME, tag:TAG, agent:USER, network:SOURCE; or `rebuild` to recompute "
+                            "the rollups from the tickets")
+    form = stats.add_mutually_exclusive_group()
+    form.add_argument("--json", action="store_true", help="print the figures as JSON")
+    form.add_argument("--csv", action="store_true", help="print one CSV row per figure")
+    stats.add_argument("--chart", metavar="FILE", help="also write the PNG chart to FILE")
+    stats.set_defaults(handler=stats_command)
+
+
+def stats_command(args) -> int:
+    """Print the figures; exit 2 naming a bad word."""
+    lang = language(args)
+    runtime = runtime_or_exit(args)
+    if args.words == ["rebuild"]:
+        from chatops.stats.rebuild import rebuild
+
+        try:
+            print(t("stats.rebuilt", lang, tickets=rebuild(runtime.session_factory, runtime.rules)))
+        finally:
+            runtime.close()
+        return 0
+    try:
+        now = utcnow()
+        try:
+            query = parse_query(args.words, runtime.rules, now)
+        except DomainError as exc:
+            err(exc.message(lang))
+            return EXIT_USAGE
+        with runtime.session_factory() as session:
+            figures = compute(session, runtime.rules, query, now)
+            if args.chart:
+                from chatops.stats.chart import chart_png, daily_series
+
+                Path(args.chart).write_bytes(chart_png(daily_series(session, runtime.rules, query), lang))
+    finally:
+        runtime.close()
+    if args.json:
+        print(json.dumps(figures, ensure_ascii=False, indent=2))
+    elif args.csv:
+        print(to_csv(figures), end="")
+    else:
+        print("\n".join(line.replace("*", "") for line in render_lines(figures, lang)))
+    return 0

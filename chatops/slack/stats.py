@@ -1,0 +1,95 @@
+"""Slack side of stats: the `/stats` answer blocks and the outbox deliverer for charts and the digest.
+
+Charts and the digest go through the outbox (target `slack-stats`): a PNG upload or a channel
+post is a side effect that must survive a 429 or a restart and never be sent twice. Both are
+rendered at delivery, from the rollups, so the row only carries the query.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError, SlackClientError
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatops.db import utcnow
+from chatops.i18n import t
+from chatops.outbox import DeliveryError
+from chatops.rules import Rules
+from chatops.slack.notifier import _delivery_error
+from chatops.stats.chart import chart_png, daily_series
+from chatops.stats.digest import TARGET
+from chatops.stats.format import render_lines
+from chatops.stats.period import parse_query
+from chatops.stats.query import compute
+
+
+def mention(user_id: str) -> str:
+    """A Slack mention for member ids, the id itself otherwise."""
+    return f"<@{user_id}>" if user_id[:1] in ("U", "W") and user_id.isalnum() else user_id
+
+
+def stats_blocks(figures: dict[str, Any], lang: str) -> list[dict]:
+    """The figures as Block Kit: a header line and one section per figure group."""
+    lines = render_lines(figures, lang, who=mention)
+    blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": lines[0]}}, {"type": "divider"}]
+    blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}} for line in lines[1:]]
+    return blocks
+
+
+class SlackStatsDeliverer:
+    """Outbox deliverer for target `slack-stats`: kinds `chart` and `digest`."""
+
+    target = TARGET
+
+    def __init__(self, session_factory: sessionmaker[Session], rules: Rules, client: WebClient, *, lang: str,
+                 clock=utcnow) -> None:
+        self.session_factory = session_factory
+        self.rules = rules
+        self.client = client
+        self.lang = lang
+        self.clock = clock
+
+    def pace(self, item) -> float:
+        """Channel posts rest one second (Slack's per-channel pace)."""
+        return 1.0
+
+    def __call__(self, item) -> dict[str, Any]:
+        try:
+            if item.kind == "chart":
+                return self._chart(item.payload)
+            if item.kind == "digest":
+                return self._digest(item.payload)
+        except SlackApiError as exc:
+            raise _delivery_error(exc) from exc
+        except SlackClientError as exc:
+            raise DeliveryError(f"slack client error: {exc}") from exc
+        raise DeliveryError(f"unknown slack-stats item kind {item.kind!r}", permanent=True)
+
+    def _query(self, words: list[str], now: datetime):
+        return parse_query(words, self.rules, now)
+
+    def _chart(self, payload: dict[str, Any]) -> dict[str, Any]:
+        now = datetime.fromisoformat(payload["asked_at"])
+        query = self._query(payload["words"], now)
+        lang = payload.get("lang") or self.lang
+        with self.session_factory() as session:
+            png = chart_png(daily_series(session, self.rules, query), lang)
+        title = t("stats.chart.title", lang, start=query.period.start, end=query.period.end)
+        response = self.client.files_upload_v2(channel=payload["channel_id"], content=png, filename="stats.png",
+                                               title=title, initial_comment=f"<@{payload['user']}> {title}")
+        return {"file": (response.get("file") or {}).get("id")}
+
+    def _digest(self, payload: dict[str, Any]) -> dict[str, Any]:
+        now = self.clock()
+        query = self._query(payload["words"], now)
+        with self.session_factory() as session:
+            figures = compute(session, self.rules, query, now)
+        channel = self.rules.channels[payload["channel"]].slack
+        blocks = [{"type": "header", "text": {"type": "plain_text", "text": t("stats.digest.title", self.lang)
+                                              .replace(":bar_chart: ", "")}}] + stats_blocks(figures, self.lang)
+        response = self.client.chat_postMessage(channel=channel, text=t("stats.digest.title", self.lang),
+                                                blocks=blocks)
+        return {"channel": response["channel"], "ts": response["ts"]}

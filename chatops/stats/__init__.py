@@ -1,0 +1,1 @@
+"""Stats for managers: rollups kept in step with ticket events, queries, formatting, charts."""

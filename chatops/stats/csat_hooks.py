@@ -1,0 +1,95 @@
+"""CSAT in the ticket transactions: the rating request queued on resolve, and a rating reply
+recorded on its ticket by ingest (never reopening it, never opening a new one)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import NamedTuple
+
+from sqlalchemy import insert, select, update
+
+from chatops.i18n import t
+from chatops.inbound import InboundMessage
+from chatops.rules import Rules
+from chatops.stats.csat import parse_rating
+from chatops.tickets.events import EventNotice
+from chatops.tickets.models import Customer, Message, OutboxItem, Ticket
+
+RATING_WINDOW = timedelta(days=7)  # a bare "5" this long after the request still counts as a rating
+
+
+class CsatRequester:
+    """Projector: when a ticket is resolved and rules.yaml `stats.csat` covers its network and the
+    customer's tier, store the request as an outbound message and queue it like any reply."""
+
+    def __init__(self, rules: Rules) -> None:
+        self.rules = rules
+
+    def __call__(self, db, notice: EventNotice) -> None:
+        if notice.kind != "resolved":
+            return
+        row = db.execute(select(Ticket.source, Ticket.account, Ticket.lang, Ticket.customer_id, Customer.tier)
+                         .join(Customer, Customer.id == Ticket.customer_id)
+                         .where(Ticket.id == notice.ticket_id)).one()
+        csat = self.rules.stats.csat
+        if row.source not in csat.networks or row.tier not in csat.tiers:
+            return
+        last = db.execute(select(Message.external_id, Message.conversation_id, Message.meta, Message.author_id)
+                          .where(Message.ticket_id == notice.ticket_id, Message.direction == "inbound")
+                          .order_by(Message.created_at.desc(), Message.id.desc()).limit(1)).first()
+        lang = row.lang if row.lang in ("ja", "en") else self.rules.defaults.language
+        text = t("stats.csat.request", lang)
+        message_id = db.execute(insert(Message).returning(Message.id), {
+            "ticket_id": notice.ticket_id, "customer_id": row.customer_id, "direction": "outbound",
+            "source": row.source, "account": row.account, "kind": "csat", "author_id": "chatops", "text": text,
+            "conversation_id": last.conversation_id if last else None,
+            "in_reply_to": last.external_id if last else None, "created_at": notice.at, "received_at": notice.at,
+        }).scalar_one()
+        db.execute(insert(OutboxItem), {
+            "target": f"network:{row.source}", "kind": "reply", "dedupe_key": f"csat:{notice.event_id}",
+            "ordering_key": f"{row.source}:{row.account}", "ticket_id": notice.ticket_id, "state": "pending",
+            "attempts": 0, "created_at": notice.at, "next_attempt_at": notice.at,
+            "payload": {"message_id": message_id, "account": row.account, "text": text,
+                        "in_reply_to": last.external_id if last else None,
+                        "conversation_id": last.conversation_id if last else None,
+                        "reply_meta": (last.meta or {}) if last else {},
+                        "author_id": last.author_id if last else None},
+        })
+        db.execute(update(Ticket).where(Ticket.id == notice.ticket_id).values(csat_requested_at=notice.at))
+
+
+class Rated(NamedTuple):
+    """A rating reply stored on its ticket."""
+
+    ticket_id: int
+    message_id: int
+    score: int
+    channel: str
+    assignee: str | None
+
+
+def record_rating_reply(conn, *, message: InboundMessage, customer_id: int, ticket_id: int | None,
+                        message_row: dict) -> Rated | None:
+    """If `message` is a rating for a resolved ticket of this customer that asked for one, store it
+    (message and score) and return what was stored; else None (ingest carries on as usual)."""
+    score = parse_rating(message.text)
+    if score is None:
+        return None
+    if ticket_id is None:
+        ticket_id = conn.scalar(
+            select(Ticket.id).where(Ticket.customer_id == customer_id, Ticket.account == message.account,
+                                    Ticket.status == "resolved",
+                                    Ticket.csat_requested_at >= message.created_at - RATING_WINDOW)
+            .order_by(Ticket.csat_requested_at.desc()).limit(1))
+        if ticket_id is None:
+            return None
+    ticket = conn.execute(select(Ticket.status, Ticket.csat_requested_at, Ticket.channel, Ticket.assignee)
+                          .where(Ticket.id == ticket_id).with_for_update()).one()
+    if ticket.status != "resolved" or ticket.csat_requested_at is None:
+        return None
+    message_id = conn.execute(insert(Message).returning(Message.id), {**message_row, "ticket_id": ticket_id}
+                              ).scalar_one()
+    rated_at: datetime = message.created_at
+    conn.execute(update(Ticket).where(Ticket.id == ticket_id).values(
+        csat_score=score, csat_rated_at=rated_at, version=Ticket.version + 1))
+    return Rated(ticket_id, message_id, score, ticket.channel, ticket.assignee)

@@ -1,0 +1,226 @@
+"""Keeps the stats rollups exact, in the transaction of every ticket event.
+
+For the ticket an event touched: read its current state, compute its fact row, subtract the
+contribution of the fact row stored last time, add the new one (upserts that add deltas), and
+add what the event itself counts (a reopen, an escalation). Works on an ORM Session (flows) and
+on a Core Connection (ingest) alike.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from functools import cache
+from typing import Any
+
+from sqlalchemy import bindparam, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session
+
+from chatops.rules import Rules
+from chatops.stats.buckets import BusinessClock, duration_minutes, local_day
+from chatops.stats.models import COUNTERS, StatsDaily, StatsDuration, StatsFact
+from chatops.tickets.events import EventNotice
+from chatops.tickets.models import Customer, Ticket, TicketTag
+
+FACT_FIELDS = tuple(c.name for c in StatsFact.__table__.columns if c.name != "ticket_id")
+# Events that cannot change what a ticket contributes: skip the work (ingest hot path).
+_NO_CHANGE = {"note_added", "released"}
+_LEVEL_COUNTER = {"L2": "esc_l2", "L3": "esc_l3"}
+
+DailyKey = tuple[str, str, int, str, str]
+HistKey = tuple[str, str, int, str, int]
+
+
+def filters_of(fact: dict[str, Any]) -> list[tuple[str, str]]:
+    """The filters (dimension, value) a ticket's figures are counted under."""
+    result = [("all", ""), ("channel", fact["channel"]), ("network", fact["source"])]
+    if fact["assignee"]:
+        result.append(("agent", fact["assignee"]))
+    result += [("tag", tag[:80]) for tag in fact["tags"]]
+    return result
+
+
+def groups_of(fact: dict[str, Any]) -> list[tuple[str, str]]:
+    """The breakdowns (dimension, value) a ticket's counters are counted in."""
+    result = [("pt", f"{fact['priority']}/{fact['tier']}")]
+    if fact["assignee"]:
+        result.append(("agent", fact["assignee"]))
+    result += [("tag", tag[:80]) for tag in fact["tags"]]
+    result += [("kw", word[:80]) for word in fact["keywords"]]
+    return result
+
+
+def _day_counters(fact: dict[str, Any]) -> Iterator[tuple[int, dict[str, int]]]:
+    yield fact["created_day"], {"created": 1}
+    if fact["fr_day"] is not None:
+        yield fact["fr_day"], {"fr_count": 1, "fr_sum": fact["fr_wall"], "fr_met": int(fact["fr_sla"] == 0),
+                               "fr_breached": int(fact["fr_sla"] == 1)}
+    if fact["res_day"] is not None:
+        yield fact["res_day"], {"resolved": 1, "res_sum": fact["res_wall"], "res_met": int(fact["res_sla"] == 0),
+                                "res_breached": int(fact["res_sla"] == 1)}
+    if fact["csat_requested_day"] is not None:
+        yield fact["csat_requested_day"], {"csat_requested": 1}
+    if fact["csat_day"] is not None and fact["csat_score"] is not None:
+        yield fact["csat_day"], {"csat_count": 1, "csat_sum": fact["csat_score"]}
+
+
+def contribute(fact: dict[str, Any], sign: int, daily: dict, hist: dict,
+               extra: list[tuple[int, dict[str, int]]] = ()) -> None:
+    """Add (sign=1) or subtract (sign=-1) what `fact` counts into the delta maps."""
+    filters, groups = filters_of(fact), groups_of(fact)
+    for day, counters in [*_day_counters(fact), *extra]:
+        items = [(name, sign * value) for name, value in counters.items() if value]
+        for fdim, fval in filters:
+            for gdim, gval in groups:
+                row = daily[(fdim, fval, day, gdim, gval)]
+                for name, value in items:
+                    row[name] += value
+    durations = []
+    if fact["fr_day"] is not None:
+        durations += [("frw", fact["fr_day"], fact["fr_wall"]), ("frb", fact["fr_day"], fact["fr_business"])]
+    if fact["res_day"] is not None:
+        durations += [("rsw", fact["res_day"], fact["res_wall"]), ("rsb", fact["res_day"], fact["res_business"])]
+    for fdim, fval in filters:
+        for metric, day, minutes in durations:
+            hist[(fdim, fval, day, metric, minutes)] += sign
+
+
+class StatsProjector:
+    """Called by the flows for every ticket event, inside its transaction."""
+
+    FIELDS = FACT_FIELDS
+
+    def __init__(self, rules: Rules) -> None:
+        self.tz = rules.business_hours.tz
+        self.clock = BusinessClock(rules.business_hours)
+
+    def fact(self, row, tags: list[str]) -> dict[str, Any]:
+        """A ticket's fact row from its current state (columns of `_TICKET`)."""
+        tz, clock = self.tz, self.clock
+        created = row.created_at
+        fact: dict[str, Any] = {
+            "channel": row.channel, "priority": row.priority, "tier": row.tier, "source": row.source,
+            "assignee": row.assignee or "", "tags": sorted(tags), "keywords": sorted(set(row.keywords or [])),
+            "created_day": local_day(created, tz),
+            "fr_day": None, "fr_wall": None, "fr_business": None, "fr_sla": None,
+            "res_day": None, "res_wall": None, "res_business": None, "res_sla": None,
+            "csat_requested_day": local_day(row.csat_requested_at, tz) if row.csat_requested_at else None,
+            "csat_day": local_day(row.csat_rated_at, tz) if row.csat_rated_at else None,
+            "csat_score": row.csat_score if row.csat_rated_at else None,
+        }
+        if row.first_response_at is not None:
+            fact.update(fr_day=local_day(row.first_response_at, tz),
+                        fr_wall=duration_minutes(created, row.first_response_at),
+                        fr_business=clock.minutes(created, row.first_response_at),
+                        fr_sla=None if row.first_response_due_at is None
+                        else int(row.first_response_at > row.first_response_due_at))
+        if row.resolved_at is not None:
+            fact.update(res_day=local_day(row.resolved_at, tz),
+                        res_wall=duration_minutes(created, row.resolved_at),
+                        res_business=clock.minutes(created, row.resolved_at),
+                        res_sla=None if row.resolution_due_at is None
+                        else int(row.resolved_at > row.resolution_due_at))
+        return fact
+
+    def __call__(self, db, notice: EventNotice) -> None:
+        """Bring the rollups in step with the ticket after `notice`."""
+        if notice.kind in _NO_CHANGE:
+            return
+        row = db.execute(_TICKET, {"tid": notice.ticket_id}).one()
+        new = self.fact(row, list(db.scalars(_TAGS, {"tid": notice.ticket_id})))
+        # A ticket being created has no fact row yet: skip the lookup (ingest hot path).
+        stored = None if notice.kind == "created" else db.execute(_FACT, {"tid": notice.ticket_id}).first()
+        old = dict(stored._mapping) if stored is not None else None
+        if old is not None:
+            old["tags"], old["keywords"] = list(old["tags"] or []), list(old["keywords"] or [])
+        extra = self._event_counters(notice, local_day(notice.at, self.tz))
+        if old == new and not extra:
+            return
+        daily: dict[DailyKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        hist: dict[HistKey, int] = defaultdict(int)
+        if old is not None:
+            contribute(old, -1, daily, hist)
+        contribute(new, 1, daily, hist, extra)
+        write(db, daily, hist)
+        if old != new:
+            db.execute(_upserts(_dialect(db))[StatsFact], {"ticket_id": notice.ticket_id, **new})
+
+    @staticmethod
+    def _event_counters(notice: EventNotice, day: int) -> list[tuple[int, dict[str, int]]]:
+        if notice.kind == "reopened":
+            return [(day, {"reopened": 1})]
+        if notice.kind == "escalated" and notice.payload.get("level_to") in _LEVEL_COUNTER:
+            return [(day, {_LEVEL_COUNTER[notice.payload["level_to"]]: 1})]
+        return []
+
+
+def write(db, daily: dict, hist: dict) -> None:
+    """Add the deltas to the rollup rows (insert or add on conflict); zero deltas are skipped.
+
+    Rows go in key order: concurrent transactions on PostgreSQL then lock shared rollup rows
+    in the same order and cannot deadlock each other."""
+    dialect = _dialect(db)
+    daily_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "gdim": k[3], "gval": k[4],
+                   **{name: counters.get(name, 0) for name in COUNTERS}}
+                  for k, counters in sorted(daily.items()) if any(counters.values())]
+    upserts = _upserts(dialect)
+    if daily_rows:
+        # Straight to the driver: SQLAlchemy's per-row parameter processing costs more than the
+        # upsert itself, and this runs for every ticket event (ingest hot path).
+        cursor = _connection(db).connection.driver_connection.cursor()
+        try:
+            cursor.executemany(_raw_daily(dialect), [tuple(row.values()) for row in daily_rows])
+        finally:
+            cursor.close()
+    hist_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "metric": k[3], "minutes": k[4], "count": count}
+                 for k, count in sorted(hist.items()) if count]
+    if hist_rows:
+        db.execute(upserts[StatsDuration], hist_rows)
+
+
+def _connection(db) -> Connection:
+    """The Core connection of a Session's transaction, or `db` itself."""
+    return db.connection() if isinstance(db, Session) else db
+
+
+def _dialect(db) -> str:
+    bind = db.get_bind() if hasattr(db, "get_bind") else db
+    return bind.dialect.name
+
+
+@cache
+def _raw_daily(dialect: str) -> str:
+    """The stats_daily upsert as driver SQL (qmark for sqlite3, format for psycopg)."""
+    mark = "%s" if dialect == "postgresql" else "?"
+    columns = ["fdim", "fval", "day", "gdim", "gval", *COUNTERS]
+    return (f"INSERT INTO stats_daily ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
+            f"ON CONFLICT (fdim, fval, day, gdim, gval) DO UPDATE SET "
+            + ", ".join(f"{name} = stats_daily.{name} + excluded.{name}" for name in COUNTERS))
+
+
+@cache
+def _upserts(dialect: str) -> dict:
+    """The three upserts, built once per dialect: building them costs more than running them."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    fact, daily, duration = insert(StatsFact), insert(StatsDaily), insert(StatsDuration)
+    return {
+        StatsFact: fact.on_conflict_do_update(
+            index_elements=["ticket_id"], set_={name: fact.excluded[name] for name in FACT_FIELDS}),
+        StatsDaily: daily.on_conflict_do_update(
+            index_elements=["fdim", "fval", "day", "gdim", "gval"],
+            set_={name: getattr(StatsDaily, name) + daily.excluded[name] for name in COUNTERS}),
+        StatsDuration: duration.on_conflict_do_update(
+            index_elements=["fdim", "fval", "day", "metric", "minutes"],
+            set_={"count": StatsDuration.count + duration.excluded["count"]}),
+    }
+
+
+_TICKET = select(
+    Ticket.channel, Ticket.priority, Ticket.source, Ticket.assignee, Ticket.keywords, Ticket.created_at,
+    Ticket.first_response_at, Ticket.resolved_at, Ticket.first_response_due_at, Ticket.resolution_due_at,
+    Ticket.csat_score, Ticket.csat_requested_at, Ticket.csat_rated_at, Customer.tier,
+).join(Customer, Customer.id == Ticket.customer_id).where(Ticket.id == bindparam("tid"))
+_TAGS = select(TicketTag.tag).where(TicketTag.ticket_id == bindparam("tid"))
+_FACT = select(*(StatsFact.__table__.c[name] for name in FACT_FIELDS)).where(StatsFact.ticket_id == bindparam("tid"))
