@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from chatops.cli import integrations_cmd, rules_cmd, serve_cmd, tickets_cmd
+from chatops.cli import integrations_cmd, oncall_cmd, rules_cmd, serve_cmd, tickets_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -18,6 +18,7 @@ def build_parser() -> argparse.ArgumentParser:
     rules_cmd.register(sub)
     tickets_cmd.register(sub)
     integrations_cmd.register(sub)
+    oncall_cmd.register(sub)
     return parser
 
 

@@ -44,6 +44,7 @@ def serve_command(args) -> int:
 
         socket = start_socket_mode(runtime, app.extensions["chatops.slack"])
     poller = _start_polling(runtime, stop)
+    scheduler = start_scheduler(runtime)
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
     print(t(_slack_mode(settings), language(args)), flush=True)
@@ -53,6 +54,8 @@ def serve_command(args) -> int:
         if socket is not None:
             socket.close()
         stop.set()
+        if scheduler is not None:
+            scheduler.shutdown()
         worker.join(timeout=10)
         if poller:
             poller.join(timeout=10)
@@ -94,6 +97,18 @@ def _start_polling(runtime, stop: threading.Event) -> threading.Thread | None:
     thread = threading.Thread(target=loop.run_forever, args=(stop,), name="poller", daemon=True)
     thread.start()
     return thread
+
+
+def start_scheduler(runtime):
+    """Start the SLA and paging scheduler (it runs jobs only while this replica holds the lease)."""
+    if not runtime.settings.scheduler_enabled:
+        return None
+    from chatops.scheduler import Lease, Scheduler
+
+    scheduler = Scheduler(runtime.flows, Lease(runtime.session_factory), interval=runtime.settings.scheduler_interval,
+                          wake=runtime.outbox_wakeup.set, batch=25, page_batch=5, pause=0.1)
+    scheduler.start()
+    return scheduler
 
 
 def db_upgrade_command(args) -> int:

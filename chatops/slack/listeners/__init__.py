@@ -2,11 +2,11 @@
 
 from slack_bolt import App
 
-from chatops.slack.listeners import actions, commands, customers, events, views
+from chatops.slack.listeners import actions, commands, customers, events, oncall, views
 from chatops.slack.surface import SlackSurface
 
 
 def register(app: App, surface: SlackSurface) -> None:
     """Attach every listener to `app`."""
-    for module in (actions, views, commands, events, customers):
+    for module in (actions, views, commands, events, customers, oncall):
         module.register(app, surface)
