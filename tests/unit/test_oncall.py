@@ -90,3 +90,17 @@ def test_overdue_tickets_are_listed_first(flows, clock, session_factory):
         # red answered and its resolution (8h, due Tue) not yet passed; green's first response is overdue
         assert [t.key for t in service.list_tickets(session, open_only=True, now=jst(2026, 11, 24, 9, 30))] == [
             "T-1", "T-2"]
+
+
+def test_text_answer_for_teams_mentions(flows, clock, session_factory):
+    from types import SimpleNamespace
+
+    from chatops.oncall.report import text_answer
+
+    surface = SimpleNamespace(flows=flows, runtime=SimpleNamespace(session_factory=session_factory))
+    flows.ingest(inbound("二重請求されています"))
+    flows.page_pass()
+    assert "primary: now U0AGENT003" in text_answer(surface, "U0AGENT003", [], "en")
+    assert "P-1 T-1 triggered → U0AGENT003" in text_answer(surface, "U0AGENT003", ["pages"], "en")
+    assert "P-1" in text_answer(surface, "U0AGENT003", ["ack", "P-1"], "en")
+    assert "P-1 T-1 acknowledged" in text_answer(surface, "U0AGENT003", ["pages"], "en")
