@@ -62,6 +62,11 @@ def build_outbox(runtime: Runtime) -> Outbox:
                                              lang=runtime.rules.defaults.language,
                                              post_interval=settings.teams_post_interval,
                                              timeout=settings.teams_timeout)
+    if settings.pagerduty_routing_key is not None:
+        from integrations.pagerduty import PagerDutyDeliverer
+
+        deliverers["pagerduty"] = PagerDutyDeliverer(settings.pagerduty_routing_key.get_secret_value(),
+                                                     settings.pagerduty_events_url)
     return Outbox(runtime.session_factory, deliverers, on_done={"reply": service.record_reply_delivered},
                   wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
 

@@ -58,4 +58,8 @@ def surface_listeners(settings: Settings, rules: Rules) -> list:
         from chatops.teams.notifier import TeamsPlanner
 
         listeners.append(TeamsPlanner(rules))
+    if settings.pagerduty_routing_key is not None:
+        from integrations.pagerduty import PagerDutyPlanner
+
+        listeners.append(PagerDutyPlanner())
     return listeners

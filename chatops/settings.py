@@ -51,6 +51,12 @@ class Settings(BaseSettings):
     teams_post_interval: float = Field(0.25, validation_alias="TEAMS_POST_INTERVAL", ge=0, le=60)
     teams_timeout: float = Field(10.0, validation_alias="TEAMS_TIMEOUT", gt=0, le=60)
 
+    # SLA and paging scheduler (one leader among replicas; see chatops/scheduler.py).
+    scheduler_enabled: bool = Field(True, validation_alias="CHATOPS_SCHEDULER")
+    scheduler_interval: float = Field(10.0, validation_alias="CHATOPS_SCHEDULER_INTERVAL", gt=0, le=300)
+    pagerduty_routing_key: SecretStr | None = Field(None, validation_alias="PAGERDUTY_ROUTING_KEY")
+    pagerduty_events_url: str = Field("https://events.pagerduty.com", validation_alias="PAGERDUTY_EVENTS_URL")
+
     @property
     def teams_links_enabled(self) -> bool:
         """True when cards can carry signed action links (public URL and link secret set)."""

@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from chatops.cli import integrations_cmd, rules_cmd, serve_cmd, stats_cmd, tickets_cmd
+from chatops.cli import integrations_cmd, oncall_cmd, rules_cmd, serve_cmd, stats_cmd, tickets_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +19,7 @@ def build_parser() -> argparse.ArgumentParser:
     tickets_cmd.register(sub)
     integrations_cmd.register(sub)
     stats_cmd.register(sub)
+    oncall_cmd.register(sub)
     return parser
 
 

@@ -46,6 +46,7 @@ def serve_command(args) -> int:
         socket = start_socket_mode(runtime, app.extensions["chatops.slack"])
     poller = _start_polling(runtime, stop)
     threading.Thread(target=_digest_loop, args=(runtime, stop), name="stats-digest", daemon=True).start()
+    scheduler = start_scheduler(runtime)
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
     print(t(_slack_mode(settings), language(args)), flush=True)
@@ -55,6 +56,8 @@ def serve_command(args) -> int:
         if socket is not None:
             socket.close()
         stop.set()
+        if scheduler is not None:
+            scheduler.shutdown()
         worker.join(timeout=10)
         if poller:
             poller.join(timeout=10)
@@ -96,6 +99,8 @@ def _start_polling(runtime, stop: threading.Event) -> threading.Thread | None:
     thread = threading.Thread(target=loop.run_forever, args=(stop,), name="poller", daemon=True)
     thread.start()
     return thread
+
+
 def _digest_loop(runtime, stop: threading.Event, every_seconds: float = 60.0) -> None:
     """Queue the weekly stats digest when rules.yaml says it is due (idempotent per ISO week)."""
     from chatops.db import utcnow
@@ -107,6 +112,18 @@ def _digest_loop(runtime, stop: threading.Event, every_seconds: float = 60.0) ->
                 runtime.outbox_wakeup.set()
         except Exception:  # a database hiccup must not end the loop
             logging.getLogger("chatops.stats").exception("could not queue the stats digest")
+
+
+def start_scheduler(runtime):
+    """Start the SLA and paging scheduler (it runs jobs only while this replica holds the lease)."""
+    if not runtime.settings.scheduler_enabled:
+        return None
+    from chatops.scheduler import Lease, Scheduler
+
+    scheduler = Scheduler(runtime.flows, Lease(runtime.session_factory), interval=runtime.settings.scheduler_interval,
+                          wake=runtime.outbox_wakeup.set, batch=25, page_batch=5, pause=0.1)
+    scheduler.start()
+    return scheduler
 
 
 def db_upgrade_command(args) -> int:

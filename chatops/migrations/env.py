@@ -3,6 +3,7 @@
 from alembic import context
 
 from chatops.db import Base
+from chatops.oncall import models as oncall_models  # noqa: F401
 from chatops.stats import models as stats_models  # noqa: F401
 from chatops.tickets import models  # noqa: F401  (registers the tables on Base.metadata)
 

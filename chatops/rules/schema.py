@@ -45,6 +45,7 @@ from chatops.rules.fields import (
     expand_dates,
     minutes_of_range,
 )
+from chatops.rules.oncall import OnCall
 from chatops.rules.stats_config import StatsConfig
 
 
@@ -80,6 +81,7 @@ class LevelDef(Section):
     rank: int
     name: Localized
     owners: list[Recipient] = []
+    lead: UserId | None = None  # gets the SLA breach notice (else the owners who are people, else roles.leads)
 
 
 class ChannelDef(Section):
@@ -192,6 +194,8 @@ class BusinessHours(Section):
         default_factory=lambda: {day: ["09:00-18:00"] if day not in ("sat", "sun") else [] for day in DAYS}
     )
     closed_dates: list[date] = []
+    # Sent once per customer per closed spell to a first message outside hours; {back} = reopening time.
+    offline_reply: Localized | None = None
 
     _expand_closed_dates = field_validator("closed_dates", mode="before")(expand_dates)
 
@@ -343,6 +347,7 @@ class Rules(Section):
     keywords: dict[Source, list[Keyword]] = {}
     teams: TeamsSection = TeamsSection()
     stats: StatsConfig = StatsConfig()
+    oncall: OnCall = OnCall()
 
     @field_validator("priorities")
     @classmethod

@@ -26,6 +26,7 @@ from chatops.outbox import DeliveryError
 from chatops.rules import Rules
 from chatops.slack import blocks
 from chatops.slack.cards import cards, load_card, overdue_cards, thread_of
+from chatops.slack.paging import PagingDeliveries, sla_rows
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.models import Message, OutboxItem, SurfaceThread, Ticket, TicketEvent
 
@@ -69,6 +70,7 @@ class SlackPlanner:
             rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane, {**ticket, "event_id": event}))
         if notice.kind in _REDRAW or (notice.kind == "customer_message" and len(notice.payload) > 1):
             rows.append(OutboxRow(TARGET, "update_ticket", f"slack:update:{event}", lane, ticket))
+        rows.extend(sla_rows(lane, notice))  # SLA warnings/breaches and pages: DMs, channel notice
         for user_id in self._home_owners(notice):
             rows.append(OutboxRow(TARGET, "publish_home", f"slack:home:{user_id}:{event}", f"slack-home:{user_id}",
                                   {"user": user_id}))
@@ -82,7 +84,7 @@ class SlackPlanner:
         return {person for person in people if is_slack_user(person)}
 
 
-class SlackDeliverer:
+class SlackDeliverer(PagingDeliveries):
     """Outbox deliverer for target `slack`."""
 
     target = TARGET

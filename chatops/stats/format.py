@@ -124,3 +124,20 @@ def to_csv(f: dict[str, Any]) -> str:
     out = io.StringIO()
     csv.writer(out, lineterminator="\n").writerows(csv_rows(f))
     return out.getvalue()
+
+
+def text_answer(surface, actor: str | None, words: list[str], lang: str) -> str:
+    """`stats [period] [filter]` for plain-text surfaces (the Teams @mention verb): the same
+    figures as /stats and `chatops stats`, or the problem with a word, in `lang`."""
+    from chatops.errors import DomainError
+    from chatops.stats.period import parse_query
+    from chatops.stats.query import compute
+
+    now = surface.flows.clock()
+    try:
+        query = parse_query(words, surface.rules, now)
+    except DomainError as exc:
+        return "⚠️ " + exc.message(lang)
+    with surface.runtime.session_factory() as session:
+        figures = compute(session, surface.rules, query, now)
+    return "\n".join(render_lines(figures, lang))

@@ -25,6 +25,17 @@ _TAG = re.compile(r"<[^>]+>")
 # handler here: (surface, actor user id or None, words, lang) -> answer text.
 Provider = Callable[[TeamsSurface, str | None, list[str], str], str]
 PROVIDERS: dict[str, Provider | None] = {"oncall": None, "stats": None}
+
+
+def _provider(module: str, name: str) -> Provider:
+    """A plain-text answer from another part of chatops, imported when first used."""
+    def run(surface, actor, words, lang):
+        return getattr(importlib.import_module(module), name)(surface, actor, words, lang)
+    return run
+
+
+PROVIDERS.update(oncall=_provider("chatops.oncall.report", "text_answer"),
+                 stats=_provider("chatops.stats.format", "text_answer"))
 _PROVIDER_MODULE = {"oncall": "chatops.oncall", "stats": "chatops.stats"}
 _PROVIDER_PERMISSION = {"stats": "stats"}
 

@@ -28,7 +28,10 @@ from chatops.errors import (
     NotClaimedByYou,
     NoteRequired,
 )
+from chatops.oncall.pages import PageFlows
 from chatops.rules import Rules, RulesEngine
+from chatops.sla.clock import SlaClock
+from chatops.sla.flows import SlaFlows
 from chatops.stats.csat_hooks import CsatRequester
 from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
@@ -48,7 +51,7 @@ def normalize_tag(tag: str) -> str:
     return clean
 
 
-class TicketFlows(IngestFlows):
+class TicketFlows(IngestFlows, SlaFlows, PageFlows):
     """Every change to a ticket goes through here; see the module docstring for the states."""
 
     def __init__(self, session_factory: sessionmaker[Session], rules: Rules,
@@ -58,6 +61,7 @@ class TicketFlows(IngestFlows):
         self.session_factory = session_factory
         self.rules = rules
         self.engine = engine or RulesEngine(rules)
+        self.sla = SlaClock(rules)
         self.clock = clock
         self.listeners: list[EventListener] = list(listeners or [])
         # Read models kept in step inside the event's transaction (stats rollups).
@@ -157,6 +161,7 @@ class TicketFlows(IngestFlows):
             if ticket.priority == priority:
                 return ticket
             previous, ticket.priority = ticket.priority, priority
+            self._sla_reprice(ticket, self.clock())
             self._event(session, ticket, "priority_changed", actor, priority_from=previous,
                         priority_to=priority)
             return ticket
@@ -282,6 +287,7 @@ class TicketFlows(IngestFlows):
             elif previous == "resolved":
                 ticket.resolved_at = None
                 ticket.reopened_count += 1
+            self._sla_moved(session, ticket, previous, to, self.clock())
             self._event(session, ticket, kind, actor, status_from=previous, status_to=to, **payload)
             return ticket
 

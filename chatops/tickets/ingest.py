@@ -69,7 +69,7 @@ class IngestFlows:
 
     def _ingest_new(self, conn: Connection, message: InboundMessage) -> IngestResult:
         now = self.clock()
-        customer_id, is_new, blocked = self._upsert_customer(conn, message)
+        customer_id, is_new, blocked, tier = self._upsert_customer(conn, message)
         message_row = {
             "direction": "inbound", "source": message.source, "account": message.account,
             "kind": message.kind, "external_id": message.external_id,
@@ -93,11 +93,11 @@ class IngestFlows:
             return IngestResult("rated", rated.ticket_id, rated.message_id)
         triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
         if ticket_id is None:
-            return self._open_ticket(conn, message, customer_id, message_row, triage, now)
+            return self._open_ticket(conn, message, customer_id, message_row, triage, now, tier)
         return self._continue_ticket(conn, message, ticket_id, message_row, triage)
 
-    def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool, bool]:
-        """(customer id, new?, blocked?) for the author, creating or refreshing the customer row."""
+    def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool, bool, str]:
+        """(customer id, new?, blocked?, tier) for the author, creating or refreshing the customer row."""
         author = message.author
         row = conn.execute(_CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
         if row is None:
@@ -107,7 +107,7 @@ class IngestFlows:
                 "source": message.source, "external_user_id": author.id, "handle": author.handle,
                 "name": author.name, "tier": "standard", "flags": [], "first_seen_at": message.created_at,
                 "last_seen_at": message.created_at,
-            }), True, False
+            }), True, False, "standard"
         changes = {}
         if author.handle and author.handle != row.handle:
             changes["handle"] = author.handle
@@ -117,10 +117,10 @@ class IngestFlows:
             changes["last_seen_at"] = message.created_at
         if changes:
             conn.execute(update(Customer).where(Customer.id == row.id).values(**changes))
-        return row.id, False, "blocked" in (row.flags or [])
+        return row.id, False, "blocked" in (row.flags or []), row.tier
 
     def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
-                     triage, now: datetime) -> IngestResult:
+                     triage, now: datetime, tier: str = "standard") -> IngestResult:
         ticket_id = _insert(conn, Ticket, {
             "source": message.source, "account": message.account, "external_id": message.external_id,
             "conversation_id": message.thread_id, "customer_id": customer_id, "status": "new",
@@ -129,6 +129,7 @@ class IngestFlows:
             "matched_rules": list(triage.matched), "keywords": list(triage.keywords),
             "notify": list(triage.notify), "created_at": message.created_at, "updated_at": now,
             "last_customer_message_at": message.created_at, "reopened_count": 0, "version": 1,
+            **self.sla_columns(triage.priority, tier, message.created_at),
         })
         if triage.tags:
             conn.execute(_INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in triage.tags])
@@ -136,6 +137,8 @@ class IngestFlows:
         self._record_event(conn, ticket_id=ticket_id, kind="created", actor=f"customer:{customer_id}",
                            at=now, channel=triage.channel, assignee=None,
                            payload={"message_id": message_id, "triage": triage.to_dict()})
+        self._after_opened(conn, ticket_id=ticket_id, priority=triage.priority, tier=tier,
+                           customer_id=customer_id, message=message, now=now)
         return IngestResult("created", ticket_id, message_id)
 
     def _continue_ticket(self, conn: Connection, message: InboundMessage, ticket_id: int,
@@ -164,6 +167,7 @@ class IngestFlows:
             changes["status"] = "open"
         if "status" in changes:
             payload.update(status_from=ticket.status, status_to=changes["status"])
+        self._sla_continued(conn, ticket_id, ticket.status, changes, now)
         conn.execute(_UPDATE_TICKET, {"tid": ticket_id, **changes})
         self._record_event(conn, ticket_id=ticket_id, kind=kind, actor=f"customer:{ticket.customer_id}",
                            at=now, channel=ticket.channel, assignee=ticket.assignee, payload=payload)
@@ -191,7 +195,7 @@ _TAGS_OF_TICKET = select(TicketTag.tag).where(TicketTag.ticket_id == bindparam("
 # SET columns come from the execution parameters; the version bump keeps ORM writers honest.
 _UPDATE_TICKET = update(Ticket).where(Ticket.id == bindparam("tid")).values(version=Ticket.version + 1)
 _CUSTOMER_BY_USER = select(
-    Customer.id, Customer.flags, Customer.handle, Customer.name, Customer.last_seen_at
+    Customer.id, Customer.flags, Customer.handle, Customer.name, Customer.last_seen_at, Customer.tier
 ).where(Customer.source == bindparam("source"), Customer.external_user_id == bindparam("user"))
 
 

@@ -78,6 +78,7 @@ class Ticket(Base):
         Index(None, "status", "priority", "created_at"),
         Index(None, "created_at"),
         Index(None, "assignee", "status"),
+        Index(None, "sla_next_at"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -103,6 +104,11 @@ class Ticket(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     first_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # SLA clock (chatops.sla): warning moments, the next moment the scheduler acts, pause start.
+    first_response_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    resolution_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
     csat_score: Mapped[int | None] = mapped_column(Integer)
     csat_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # rating request sent

@@ -10,13 +10,14 @@ from sqlalchemy import Select, bindparam, case, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from chatops.db import utcnow
 from chatops.errors import TicketNotFound
 from chatops.inbound import InboundMessage
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent
 
 _KEY = re.compile(r"^(?:t-?)?(\d{1,18})$")
 
-# Overdue first would need deadlines; until then: most urgent priority, then oldest.
+# Overdue (an SLA deadline passed) first, then most urgent priority, then oldest.
 _PRIORITY_ORDER = {"red": 0, "orange": 1, "green": 2}
 
 
@@ -78,10 +79,18 @@ def find_thread_ticket_id(db: Session | Connection, *, message: InboundMessage, 
     return found
 
 
+def overdue_clause(now: datetime):
+    """SQL truth of "an SLA deadline of this ticket has passed" (a pending ticket's resolution
+    clock is paused, so only its first response can be overdue)."""
+    return (Ticket.status != "resolved") & (
+        (Ticket.first_response_at.is_(None) & (Ticket.first_response_due_at <= now))
+        | ((Ticket.status != "pending") & (Ticket.resolution_due_at <= now)))
+
+
 def list_tickets_query(*, status: str | None = None, assignee: str | None = None,
                        priority: str | None = None, open_only: bool = False,
-                       unassigned: bool = False) -> Select[tuple[Ticket]]:
-    """Tickets filtered, most urgent priority first, then oldest first."""
+                       unassigned: bool = False, now: datetime | None = None) -> Select[tuple[Ticket]]:
+    """Tickets filtered: overdue first, then most urgent priority, then oldest first."""
     stmt = select(Ticket)
     if unassigned:
         stmt = stmt.where(Ticket.assignee.is_(None))
@@ -95,7 +104,8 @@ def list_tickets_query(*, status: str | None = None, assignee: str | None = None
         stmt = stmt.where(Ticket.priority == priority)
 
     rank = case(_PRIORITY_ORDER, value=Ticket.priority, else_=9)
-    return stmt.order_by(rank, Ticket.created_at, Ticket.id)
+    overdue = case((overdue_clause(now or utcnow()), 0), else_=1)
+    return stmt.order_by(overdue, rank, Ticket.created_at, Ticket.id)
 
 
 def list_tickets(session: Session, *, limit: int = 50, **filters) -> list[Ticket]:

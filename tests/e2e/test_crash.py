@@ -62,7 +62,10 @@ def wait_for(condition, timeout: float = 90) -> bool:
 def test_kill_9_mid_flood_loses_nothing_and_posts_nothing_twice(tmp_path, database_url):
     with FakeSlack(token="xoxb-crash") as slack:
         env = {"CHATOPS_WEBHOOK_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-crash", "SLACK_SIGNING_SECRET": "s",
-               "SLACK_API_URL": slack.api_url, "SLACK_POST_INTERVAL": "0.05", "CHATOPS_OUTBOX_LEASE_SECONDS": "11"}
+               "SLACK_API_URL": slack.api_url, "SLACK_POST_INTERVAL": "0.05", "CHATOPS_OUTBOX_LEASE_SECONDS": "11",
+               # red tickets page people (DMs, thread lines): paging has its own tests; here only
+               # the ticket posts are counted
+               "CHATOPS_SCHEDULER": "false"}
         slack.hang_on_post = 5  # Slack carries out the 5th post; its answer never reaches us
         first = Serve(tmp_path, database_url, **env)
         sender = Sender([first.url])

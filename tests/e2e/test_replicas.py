@@ -37,7 +37,10 @@ def test_two_replicas_deliver_each_post_once_and_keep_the_pace(tmp_path, databas
         pytest.skip("replicas share a PostgreSQL database (set CHATOPS_TEST_DATABASE_URL)")
     with FakeSlack(token="xoxb-rep") as slack:
         env = {"CHATOPS_WEBHOOK_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-rep", "SLACK_SIGNING_SECRET": "s",
-               "SLACK_API_URL": slack.api_url, "SLACK_POST_INTERVAL": str(INTERVAL)}
+               "SLACK_API_URL": slack.api_url, "SLACK_POST_INTERVAL": str(INTERVAL),
+               # red tickets page people (DMs, thread lines): paging has its own tests; here only
+               # the ticket posts are counted
+               "CHATOPS_SCHEDULER": "false"}
         replicas = [Serve(tmp_path, database_url, **env), Serve(tmp_path, database_url, **env)]
         try:
             texts = ["二重請求されています", "使い方を教えてください", "返品したいです"]  # three channels

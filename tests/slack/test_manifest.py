@@ -27,7 +27,7 @@ def manifest() -> dict:
 def test_commands_and_urls():
     data = manifest()
     commands = {c["command"]: c for c in data["features"]["slash_commands"]}
-    assert ids.TICKET_COMMAND in commands
+    assert {ids.TICKET_COMMAND, "/oncall", "/stats"} <= commands.keys()
     urls = [c["url"] for c in commands.values()]
     urls += [data["settings"]["event_subscriptions"]["request_url"], data["settings"]["interactivity"]["request_url"]]
     assert all(url.endswith("/slack/events") for url in urls)

@@ -53,6 +53,7 @@ def dataset(flows, clock, session_factory):
     step(at(10, 10, 5), csat.record_rating, flows, d, score=5, actor="customer")
     # C (created in the previous period, resolved in this one): x, green, U1, no SLA deadlines.
     c = new("使い方を教えてください", at(12, 15), "x", "u3")
+    due(c)  # the SLA clock set deadlines at ingest; this ticket is defined without them
     step(at(12, 15, 5), flows.claim, c, actor="U1")
     step(at(12, 15, 10), flows.reply, c, actor="U1", text="こちらです")
     step(at(18, 10), flows.resolve, c, actor="U1")
@@ -68,8 +69,8 @@ def dataset(flows, clock, session_factory):
     step(at(21, 8), csat.record_rating, flows, a, score=2, actor="customer")
     # B: line, red, U2, escalated to L2; answered Monday 09:20 (a holiday): breached, still open.
     b = new("使い方を教えてください", at(21, 9), "line", "u2")
-    due(b, at(21, 10))
     step(at(21, 9, 1), flows.set_priority, b, actor="U2", priority="red")
+    due(b, at(21, 10))  # after the priority change, which re-prices the SLA deadlines
     step(at(21, 9, 2), flows.tag, b, actor="U2", add=["billing"])
     step(at(21, 9, 5), flows.claim, b, actor="U2")
     step(at(22, 9), flows.escalate, b, actor="U2", level="L2", note="返金の判断が必要")

@@ -1,7 +1,7 @@
 """stats rollups and csat times
 
 Revision ID: stats1
-Revises: 0003
+Revises: sla1
 Create Date: 2026-11-23 16:18:38.097723
 """
 
@@ -11,7 +11,7 @@ from alembic import op
 import chatops.db
 
 revision = 'stats1'
-down_revision = '0003'
+down_revision = 'sla1'
 branch_labels = None
 depends_on = None
 

@@ -22,6 +22,7 @@ from chatops.slack.blocks.common import (
     ticket_fallback,
     user,
 )
+from chatops.slack.blocks.pages import sla_line
 
 SLA_EMOJI = {"breached": ":rotating_light:", "warning": ":hourglass_flowing_sand:", "ok": ":clock3:"}
 TEXT_LIMIT = 2800
@@ -148,7 +149,7 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         case "customer_message" if payload.get("priority_to"):
             return t("slack.line.priority_raised", lang,
                      label=priority_label(rules, payload["priority_to"], lang))
-    return None
+    return sla_line(kind, actor, payload, rules, lang)  # SLA and paging events (blocks/pages.py)
 
 
 def customer_line(handle: str | None, text: str, url: str | None, lang: str) -> str:

@@ -1,0 +1,147 @@
+"""The scheduler: APScheduler jobs that are thin wrappers over flows, run by one leader.
+
+Leadership is a lease row (`scheduler_leases`), so it works on SQLite and PostgreSQL alike:
+a replica becomes leader when the lease is free or expired, renews it every tick, and a
+replica that dies is replaced once its lease runs out (`ttl`, 30 s by default; ticks every
+10 s, so within a minute). Every pass also *fences* on the lease inside its own transaction
+(UPDATE … WHERE holder = me AND not expired; on PostgreSQL that row stays locked until the pass
+commits), so a leader that lost its lease mid-way writes nothing. The job store is memory
+only: all clock state (deadlines, next notice, page step) lives on ticket and page rows, so a
+new leader carries on where the last one stopped (PLATFORMS.md, APScheduler 3).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import time
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatops.db import session_scope, utcnow
+from chatops.oncall.models import SchedulerLease
+from chatops.tickets.flows import TicketFlows
+
+log = logging.getLogger("chatops.scheduler")
+
+
+class Lease:
+    """A named lease row: at most one holder whose `expires_at` is in the future."""
+
+    def __init__(self, session_factory: sessionmaker[Session], *, name: str = "scheduler",
+                 holder: str | None = None, ttl: timedelta = timedelta(seconds=30),
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self.session_factory = session_factory
+        self.name = name
+        self.holder = holder or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.ttl = ttl
+        self.clock = clock
+
+    def acquire(self, conn=None) -> bool:
+        """Take or renew the lease; True when this process holds it now. With `conn`, inside
+        the caller's transaction (on PostgreSQL the lease row then stays locked until it commits)."""
+        if conn is None:
+            with session_scope(self.session_factory) as session:
+                return self.acquire(session)
+        now = self.clock()
+        session = conn
+        dialect = (session.get_bind() if isinstance(session, Session) else session).dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(SchedulerLease).values(
+            name=self.name, holder=self.holder, expires_at=now + self.ttl, meta={})
+            .on_conflict_do_nothing(index_elements=["name"]))
+        taken = session.execute(update(SchedulerLease).where(
+            SchedulerLease.name == self.name,
+            (SchedulerLease.holder == self.holder) | (SchedulerLease.expires_at < now),
+        ).values(holder=self.holder, expires_at=now + self.ttl))
+        return taken.rowcount == 1
+
+    def fence(self, session: Session) -> bool:
+        """Inside a pass's transaction: still the holder? (Renews, and locks the row on PostgreSQL.)"""
+        now = self.clock()
+        held = session.execute(update(SchedulerLease).where(
+            SchedulerLease.name == self.name, SchedulerLease.holder == self.holder,
+            SchedulerLease.expires_at > now).values(expires_at=now + self.ttl))
+        return held.rowcount == 1
+
+    def release(self) -> None:
+        """Give the lease up (clean shutdown) so another replica takes over at once."""
+        with session_scope(self.session_factory) as session:
+            session.execute(update(SchedulerLease).where(
+                SchedulerLease.name == self.name, SchedulerLease.holder == self.holder,
+            ).values(expires_at=self.clock() - timedelta(seconds=1)))
+
+
+class Scheduler:
+    """The SLA and paging passes on an interval, only while this replica holds the lease."""
+
+    def __init__(self, flows: TicketFlows, lease: Lease, *, interval: float = 10.0,
+                 wake: Callable[[], None] = lambda: None, batch: int = 100, page_batch: int = 20,
+                 max_batches: int = 50, pause: float = 0.0) -> None:
+        self.batch = batch
+        self.page_batch = page_batch
+        self.pause = pause  # seconds between batches: lets ingest's writers in during a backlog
+        self.max_batches = max_batches
+        self.flows = flows
+        self.lease = lease
+        self.interval = interval
+        self.wake = wake
+        self._aps = None
+
+    def tick(self, now: datetime | None = None) -> dict[str, int] | None:
+        """One round: become or stay leader, then the SLA pass and the paging pass.
+        Returns what fired, or None when another replica leads."""
+        fired = {"sla": 0, "pages": 0}
+        for _ in range(self.max_batches):
+            # One transaction per batch for the lease and both passes: the lease UPDATE fences
+            # them (on PostgreSQL it holds the lease row until commit; SQLite has one writer at a
+            # time). Small batches keep the writer lock short, so a backlog (a scheduler that was
+            # down, a Monday-morning burst) is worked off between ingest's transactions.
+            with self.flows.session_factory.kw["bind"].begin() as conn:
+                if not self.lease.acquire(conn):
+                    return None if fired == {"sla": 0, "pages": 0} else fired
+                notices = self.flows.sla_pass(now, conn=conn, limit=self.batch)
+                pages = self.flows.page_pass(now, conn=conn, limit=self.page_batch)
+            fired["sla"] += len(notices)
+            fired["pages"] += len(pages)
+            if notices or pages:
+                self.wake()
+            if len(notices) < self.batch and len(pages) < self.page_batch:
+                break
+            if self.pause:
+                time.sleep(self.pause)
+        return fired
+
+    def _job(self) -> None:
+        try:
+            self.tick()
+        except Exception:  # a database hiccup must not kill the job; the next tick retries
+            log.exception("scheduler tick failed")
+
+    def start(self) -> None:
+        """Run `tick` every `interval` seconds in a background thread (APScheduler 3)."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        # coalesce + one instance: a slow tick is never run twice at once or caught up in a burst;
+        # misfire grace raised from APScheduler's 1 s default (a busy host must not skip ticks).
+        self._aps = BackgroundScheduler(timezone="UTC", job_defaults={
+            "coalesce": True, "max_instances": 1, "misfire_grace_time": max(30, int(self.interval * 3))})
+        self._aps.add_job(self._job, "interval", seconds=self.interval, id="sla-and-paging",
+                          next_run_time=utcnow())
+        self._aps.start()
+
+    def shutdown(self) -> None:
+        """Stop the jobs and hand the lease over."""
+        if self._aps is not None:
+            self._aps.shutdown(wait=True)
+            self._aps = None
+        try:
+            self.lease.release()
+        except Exception:  # shutting down anyway; the lease expires on its own
+            log.warning("could not release the scheduler lease", exc_info=True)

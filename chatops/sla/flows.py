@@ -1,0 +1,287 @@
+"""SLA flows, mixed into TicketFlows: deadlines when a ticket opens or changes, the scheduler's
+pass (warnings and breaches, each once per deadline), and the offline auto-reply.
+
+"Once" holds because the notice's TicketEvent and the advance of `sla_next_at` past it commit
+in one transaction, with the ticket row locked; a second scheduler (or a restarted one)
+re-reads `sla_next_at` and finds nothing left to say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.orm import Session, object_session
+
+from chatops.db import session_scope
+from chatops.errors import InvalidValue
+from chatops.i18n import t
+from chatops.rules.fields import CUSTOMER_TIERS
+from chatops.sla.clock import SLOTS, SlaClock
+from chatops.tickets import service
+from chatops.tickets.events import EventNotice
+from chatops.tickets.models import Customer, Message, OutboxItem, Ticket, TicketEvent
+
+SLA_ACTOR = "chatops:sla"
+OFFLINE_ACTOR = "chatops:offline"
+Fence = Callable[[Session], bool]
+
+
+def _moments(ticket) -> dict[str, datetime | None]:
+    return {slot: getattr(ticket, slot) for slot in SLOTS}
+
+
+class SlaFlows:
+    """Mixed into TicketFlows (which provides session_factory, rules, clock, _event, listeners)."""
+
+    sla: SlaClock
+
+    # -- deadlines ----------------------------------------------------------------------------
+
+    def sla_columns(self, priority: str, tier: str, start: datetime) -> dict[str, datetime]:
+        """Deadline columns of a new ticket, `sla_next_at` included."""
+        columns = self.sla.deadlines(priority, tier, start).as_dict()
+        columns["sla_next_at"] = min(columns.values())
+        return columns
+
+    def _sla_reprice(self, ticket: Ticket, now: datetime) -> None:
+        """Priority or tier changed: new deadlines from the ticket's start, notices for moments
+        that moved (a deadline that is already past fires at the next pass)."""
+        old = _moments(ticket)
+        new = self.sla.deadlines(ticket.priority, ticket.customer.tier, ticket.created_at).as_dict()
+        if ticket.status == "pending" and ticket.sla_paused_at is not None:
+            new.update(self.sla.resumed(new, ticket.priority, ticket.customer.tier, ticket.sla_paused_at,
+                                        ticket.sla_paused_at))
+        for slot, value in new.items():
+            setattr(ticket, slot, value)
+        changed = {slot: value for slot, value in new.items() if value != old[slot]}
+        due_changed = min(changed.values()) if changed else None
+        upcoming = SlaClock.next_at(new, answered=ticket.first_response_at is not None,
+                                    paused=ticket.status == "pending", after=now)
+        ticket.sla_next_at = min(v for v in (due_changed, upcoming) if v is not None) \
+            if (due_changed or upcoming) else None
+        self._page_if(ticket, "priority", now)
+
+    def _sla_moved(self, session: Session, ticket: Ticket, previous: str, to: str, now: datetime) -> None:
+        """Status changed by a person: pending pauses the resolution clock; resolving stops it
+        and resolves the ticket's pages."""
+        if to == "pending":
+            ticket.sla_paused_at = now
+        elif previous == "pending":
+            self._sla_resume(ticket, now)
+        if to == "resolved":
+            ticket.sla_next_at = None
+            self.resolve_pages_of(session, ticket, actor=SLA_ACTOR, now=now)
+        elif previous == "resolved":
+            ticket.sla_next_at = SlaClock.next_at(_moments(ticket), answered=ticket.first_response_at is not None,
+                                                  paused=False, after=now)
+
+    def _sla_resume(self, ticket: Ticket, now: datetime) -> None:
+        if ticket.sla_paused_at is None:
+            return
+        moved = self.sla.resumed(_moments(ticket), ticket.priority, ticket.customer.tier, ticket.sla_paused_at, now)
+        for slot, value in moved.items():
+            setattr(ticket, slot, value)
+        ticket.sla_paused_at = None
+        ticket.sla_next_at = SlaClock.next_at(_moments(ticket), answered=ticket.first_response_at is not None,
+                                              paused=False, after=now)
+
+    def _sla_continued(self, conn: Connection, ticket_id: int, status: str, changes: dict, now: datetime) -> None:
+        """Ingest hook for a follow-up: a raised priority re-prices the ticket, and a customer
+        answering a pending ticket restarts its resolution clock. Adds columns to `changes`."""
+        if "priority" not in changes and status != "pending":
+            return
+        row = conn.execute(_SLA_ROW, {"tid": ticket_id}).one()
+        moments = {slot: getattr(row, slot) for slot in SLOTS}
+        priority = changes.get("priority", row.priority)
+        if "priority" in changes:
+            moments = self.sla.deadlines(priority, row.tier, row.created_at).as_dict()
+            changes.update(moments)
+        paused = row.sla_paused_at
+        if status == "pending" and paused is not None:
+            moved = self.sla.resumed(moments, priority, row.tier, paused, now)
+            moments.update(moved)
+            changes.update(moved, sla_paused_at=None)
+        changes["sla_next_at"] = SlaClock.next_at(moments, answered=row.first_response_at is not None,
+                                                  paused=False, after=None if "priority" in changes else now)
+        if "priority" in changes and self.rules.oncall.policy_for("priority", priority, row.tier):
+            self._open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:priority:{priority}",
+                            policy=self.rules.oncall.policy_for("priority", priority, row.tier), now=now)
+
+    def set_customer_tier(self, key: str, *, actor: str, tier: str) -> Ticket:
+        """Change the tier of the ticket's customer; every open ticket of theirs gets deadlines
+        of the new tier (one `tier_changed` event on each)."""
+        if tier not in CUSTOMER_TIERS:
+            raise InvalidValue(value=tier, field="tier", choices=", ".join(CUSTOMER_TIERS))
+        with session_scope(self.session_factory) as session:
+            ticket = service.get_ticket(session, key=key, for_update=True)
+            customer = ticket.customer
+            if customer.tier == tier:
+                return ticket
+            previous, customer.tier = customer.tier, tier
+            now = self.clock()
+            others = session.scalars(select(Ticket).where(Ticket.customer_id == customer.id,
+                                                          Ticket.status != "resolved")
+                                     .order_by(Ticket.id).with_for_update(of=Ticket)).unique().all()
+            for each in others:
+                self._sla_reprice(each, now)
+                self._event(session, each, "tier_changed", actor, tier_from=previous, tier_to=tier)
+            return ticket
+
+    # -- the scheduler's pass -----------------------------------------------------------------
+
+    def sla_pass(self, now: datetime | None = None, *, limit: int = 500, fence: Fence | None = None,
+                 conn: Connection | None = None) -> list[tuple[str, str, str]]:
+        """Post every warning and breach due by `now`; returns (ticket key, kind, deadline) fired.
+        `fence` (the scheduler's lease check) runs first in the same transaction.
+
+        Core statements, a handful per pass whatever the number due (one SELECT, one multi-row
+        INSERT of events, one of outbox rows, one executemany UPDATE): a pass stays short, so
+        it holds SQLite's single writer lock only briefly and ingest is not held up."""
+        now = now or self.clock()
+        if conn is None:  # on its own: one transaction; the scheduler passes its own (see Scheduler.tick)
+            with self.session_factory.kw["bind"].begin() as own:
+                return self.sla_pass(now, limit=limit, fence=fence, conn=own)
+        if fence is not None and not fence(conn):
+            return []
+        due = conn.execute(_DUE.limit(limit), {"now": now}).all()
+        if not due:
+            return []
+        events, moved = [], []
+        for row in due:
+            events.extend(self._sla_notices(row, now))
+            answered, paused = row.first_response_at is not None, row.status == "pending"
+            next_at = None if row.status == "resolved" else SlaClock.next_at(
+                {slot: getattr(row, slot) for slot in SLOTS}, answered=answered, paused=paused, after=now)
+            moved.append({"tid": row.id, "next": next_at})
+        conn.execute(_ADVANCE, moved)
+        if events:
+            self._write_events(conn, events, now)
+        return [(f"T-{event['ticket_id']}", event["kind"], event["payload"]["deadline"]) for event in events]
+
+    def _sla_notices(self, row, now: datetime) -> list[dict]:
+        """The warning or breach of each live deadline whose moment lies in (last pass, now]."""
+        if row.status == "resolved":
+            return []
+        since, out = row.sla_next_at, []
+        for deadline in ("first_response", "resolution"):
+            if (deadline == "first_response" and row.first_response_at is not None) or \
+                    (deadline == "resolution" and row.status == "pending"):
+                continue
+            warn, due = getattr(row, f"{deadline}_warn_at"), getattr(row, f"{deadline}_due_at")
+            base = {"ticket_id": row.id, "actor": SLA_ACTOR, "at": now, "channel": row.channel,
+                    "assignee": row.assignee}
+            if due is not None and since <= due <= now:
+                out.append({**base, "kind": "sla_breached", "payload": {
+                    "deadline": deadline, "due_at": due.isoformat(), "level": row.level,
+                    "notify": self.level_leads(row.level), "assignee": row.assignee}, "row": row, "due": due})
+            elif warn is not None and since <= warn <= now:
+                out.append({**base, "kind": "sla_warning", "payload": {
+                    "deadline": deadline, "due_at": due.isoformat(), "assignee": row.assignee}})
+        return out
+
+    def _write_events(self, conn: Connection, events: list[dict], now: datetime) -> None:
+        """Insert the notices' TicketEvents (one statement), their outbox rows, and the pages
+        premium breaches open."""
+        ids = conn.execute(_INSERT_EVENTS, [
+            {key: event[key] for key in ("ticket_id", "kind", "actor", "at", "payload")} for event in events
+        ]).scalars().all()
+        conn.execute(_TOUCH, [{"tid": tid, "now": now} for tid in {event["ticket_id"] for event in events}])
+        outbox = []
+        for event_id, event in zip(ids, events, strict=True):
+            notice = EventNotice(event_id=event_id, ticket_id=event["ticket_id"], kind=event["kind"],
+                                 actor=event["actor"], at=now, channel=event["channel"],
+                                 assignee=event["assignee"], payload=event["payload"])
+            outbox.extend(
+                {"target": row.target, "kind": row.kind, "dedupe_key": row.dedupe_key,
+                 "ordering_key": row.ordering_key, "ticket_id": notice.ticket_id, "payload": dict(row.payload),
+                 "state": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now}
+                for listener in self.listeners for row in listener(notice))
+            if event["kind"] == "sla_breached":
+                row = event["row"]
+                policy = self.rules.oncall.policy_for("breach", row.priority, row.tier)
+                if policy:
+                    self._open_page(conn, ticket_id=row.id, policy=policy, now=now,
+                                    reason=f"T-{row.id}:breach:{event['payload']['deadline']}:"
+                                           f"{event['due'].isoformat()}")
+        if outbox:
+            conn.execute(insert(OutboxItem), outbox)
+
+    def level_leads(self, level: str) -> list[str]:
+        """Who hears of a breach at `level`: its lead, else its owners who are people, else the leads."""
+        definition = self.rules.levels[level]
+        if definition.lead:
+            return [definition.lead]
+        people = [owner for owner in definition.owners if not owner.startswith("@")]
+        return people or list(self.rules.roles.leads)
+
+    def _page_if(self, ticket: Ticket, on: str, now: datetime) -> None:
+        policy = self.rules.oncall.policy_for(on, ticket.priority, ticket.customer.tier)
+        if policy:
+            self._open_page(object_session(ticket), ticket_id=ticket.id, policy=policy, now=now,
+                            reason=f"{ticket.key}:{on}:{ticket.priority}")
+
+    # -- offline auto-reply -------------------------------------------------------------------
+
+    def _after_opened(self, conn: Connection, *, ticket_id: int, priority: str, tier: str, customer_id: int,
+                      message, now: datetime) -> None:
+        """Ingest hook for a new ticket: page when its priority pages; outside business hours,
+        answer the customer once per closed spell with when the team is back."""
+        policy = self.rules.oncall.policy_for("priority", priority, tier)
+        if policy:
+            self._open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:priority:{priority}",
+                            policy=policy, now=now)
+        calendar = self.sla.business
+        if calendar.is_open(message.created_at):
+            return
+        back = calendar.next_open(message.created_at)
+        dedupe = f"offline:{customer_id}:{back.isoformat()}"  # once per customer per closed spell
+        if conn.scalar(select(exists().where(OutboxItem.dedupe_key == dedupe))):
+            return
+        lang = message.lang if message.lang in ("ja", "en") else self.rules.defaults.language
+        text = self.offline_text(lang, back)
+        reply_id = conn.execute(_INSERT_MESSAGE, {
+            "ticket_id": ticket_id, "customer_id": None, "direction": "outbound", "source": message.source,
+            "account": message.account, "author_id": OFFLINE_ACTOR, "text": text, "created_at": now,
+            "received_at": now, "conversation_id": message.thread_id, "in_reply_to": message.external_id,
+        }).scalar_one()
+        conn.execute(insert(OutboxItem), {
+            "target": f"network:{message.source}", "kind": "reply", "dedupe_key": dedupe,
+            "ordering_key": f"{message.source}:{message.account}", "ticket_id": ticket_id, "state": "pending",
+            "attempts": 0, "created_at": now, "next_attempt_at": now,
+            "payload": {"message_id": reply_id, "account": message.account, "text": text,
+                        "in_reply_to": message.external_id, "conversation_id": message.thread_id,
+                        "reply_meta": dict(message.meta), "author_id": message.author.id}})
+        self._record_event(conn, ticket_id=ticket_id, kind="auto_replied", actor=OFFLINE_ACTOR, at=now,
+                           channel=self._channel_of(conn, ticket_id), assignee=None,
+                           payload={"message_id": reply_id, "back_at": back.isoformat()})
+
+    def offline_text(self, lang: str, back: datetime) -> str:
+        """The offline auto-reply in `lang`, saying when the team is back (team's local time)."""
+        local = back.astimezone(ZoneInfo(self.rules.business_hours.timezone))
+        when = f"{local:%Y-%m-%d %H:%M} ({local.tzname()})"
+        custom = self.rules.business_hours.offline_reply
+        return custom.get(lang).format(back=when) if custom else t("sla.offline_reply", lang, back=when)
+
+    @staticmethod
+    def _channel_of(conn: Connection, ticket_id: int) -> str:
+        return conn.scalar(select(Ticket.channel).where(Ticket.id == ticket_id))
+
+
+_SLA_ROW = select(
+    Ticket.priority, Ticket.created_at, Ticket.first_response_at, Ticket.sla_paused_at, Customer.tier,
+    *(getattr(Ticket, slot) for slot in SLOTS),
+).join(Customer, Customer.id == Ticket.customer_id).where(Ticket.id == bindparam("tid"))
+_INSERT_MESSAGE = insert(Message).returning(Message.id)
+_DUE = (select(Ticket.id, Ticket.status, Ticket.priority, Ticket.level, Ticket.channel, Ticket.assignee,
+               Ticket.first_response_at, Ticket.sla_next_at, Customer.tier, *(getattr(Ticket, slot) for slot in SLOTS))
+        .join(Customer, Customer.id == Ticket.customer_id)
+        .where(Ticket.sla_next_at <= bindparam("now")).order_by(Ticket.sla_next_at, Ticket.id)
+        .with_for_update(of=Ticket))
+_ADVANCE = update(Ticket).where(Ticket.id == bindparam("tid")).values(sla_next_at=bindparam("next"))
+_TOUCH = update(Ticket).where(Ticket.id == bindparam("tid")).values(updated_at=bindparam("now"),
+                                                                       version=Ticket.version + 1)
+_INSERT_EVENTS = insert(TicketEvent).returning(TicketEvent.id, sort_by_parameter_order=True)
