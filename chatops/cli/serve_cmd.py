@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from chatops import logs, migrate
+from chatops import logs, migrate, sandbox
 from chatops.cli.common import language, runtime_or_exit, settings_or_exit
 from chatops.db import make_engine
 from chatops.i18n import t
@@ -30,12 +30,24 @@ def serve_command(args) -> int:
     from chatops.app import build_outbox, create_app
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    sandbox_config = None
+    if sandbox.wanted(settings_or_exit(args, **overrides)):  # no Slack credentials: the browser sandbox
+        sandbox_config, sandbox_overrides = sandbox.prepare(settings_or_exit(args, **overrides))
+        overrides.update(sandbox_overrides)
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings
     logs.configure(settings)
     app = create_app(runtime)
+    outbox = build_outbox(runtime)
+    if sandbox_config is not None:
+        from chatops.sandbox.web import Sandbox
+
+        sandbox_app = Sandbox(runtime, sandbox_config)
+        sandbox_app.mount(app)
+        for target, deliverer in sandbox_app.deliverers().items():
+            outbox.deliverers.setdefault(target, deliverer)
     stop = threading.Event()
-    worker = threading.Thread(target=build_outbox(runtime).run_forever, args=(stop,), name="outbox", daemon=True)
+    worker = threading.Thread(target=outbox.run_forever, args=(stop,), name="outbox", daemon=True)
     worker.start()
     socket = None
     if settings.slack_socket_mode:
@@ -44,7 +56,10 @@ def serve_command(args) -> int:
         socket = start_socket_mode(runtime, app.extensions["chatops.slack"])
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
-    print(t(_slack_mode(settings), language(args)), flush=True)
+    if sandbox_config is not None:
+        print(t("cli.serve.sandbox", language(args), url=f"{sandbox_config.base_url}/sandbox"), flush=True)
+    else:
+        print(t(_slack_mode(settings), language(args)), flush=True)
     try:
         serve(app, host=settings.host, port=settings.port, threads=args.threads, ident="chatops")
     finally:
