@@ -17,7 +17,7 @@ from typing import Any
 import requests
 from flask import Blueprint, Flask, Response, jsonify, request
 
-from chatops.i18n import catalog
+from chatops.i18n import catalog, t
 from chatops.runtime import Runtime
 from chatops.sandbox import SandboxConfig, payloads
 from chatops.sandbox.api import api_blueprint
@@ -278,7 +278,9 @@ class Sandbox:
             if status == 200 and answer is not None:
                 ws.add_ephemeral(user, act.get("channel"), answer.get("text", ""), answer.get("blocks"))
             elif status != 200:
-                ws.add_ephemeral(user, act.get("channel"), f":warning: `{act.get('text', '').split()[0]}`: {status}")
+                command = (act.get("text") or "").split()[0]
+                ws.add_ephemeral(user, act.get("channel"), ":warning: " + t(
+                    "sandbox.command_unhandled", self.runtime.rules.defaults.language, command=command, status=status))
 
 
 def _json(response: requests.Response) -> dict | None:

@@ -88,7 +88,6 @@ class Workspace:
         self.responses: dict[str, tuple[str, str | None]] = {}  # response_url token → (user, channel)
         self.version = 0
         self._ids = itertools.count(1)
-        self._epoch = int(time.time())
         self._ts = itertools.count(1)
         self._changed = threading.Condition()
 
@@ -115,7 +114,7 @@ class Workspace:
 
     def next_ts(self) -> str:
         """Slack's ts: the post's Unix time with a unique suffix."""
-        return f"{self._epoch}.{next(self._ts):06d}"
+        return f"{int(time.time())}.{next(self._ts):06d}"
 
     def next_id(self) -> int:
         return next(self._ids)
