@@ -61,7 +61,9 @@ def serve_command(args) -> int:
     else:
         print(t(_slack_mode(settings), language(args)), flush=True)
     try:
-        serve(app, host=settings.host, port=settings.port, threads=args.threads, ident="chatops")
+        # The sandbox page long-polls (one thread per open tab) and its clicks call back into this process.
+        threads = args.threads if sandbox_config is None else max(args.threads, 24)
+        serve(app, host=settings.host, port=settings.port, threads=threads, ident="chatops")
     finally:
         if socket is not None:
             socket.close()

@@ -37,11 +37,13 @@ _SAFE_URL = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
 
 
 class Renderer:
-    """Renders blocks for one page; `names` turns user ids into display names. Block and element
+    """Renders blocks for one page; `names` turns user ids into display names, `people` are the
+    ones user pickers offer (everyone named, by default). Block and element
     types it cannot draw are shown as such and listed in `unknown`."""
 
-    def __init__(self, names: Mapping[str, str] | None = None) -> None:
+    def __init__(self, names: Mapping[str, str] | None = None, people: list[str] | None = None) -> None:
         self.names = dict(names or {})
+        self.people = list(people if people is not None else self.names)  # who user pickers offer
         self.unknown: list[str] = []
 
     # -- text ----------------------------------------------------------------------------------
@@ -191,7 +193,8 @@ class Renderer:
         if kind in ("static_select", "overflow"):
             return self._select(element, common, kind)
         if kind == "users_select":
-            options = [{"text": {"type": "plain_text", "text": name}, "value": uid} for uid, name in self.names.items()]
+            options = [{"text": {"type": "plain_text", "text": self.names.get(uid, uid)}, "value": uid}
+                       for uid in self.people]
             return self._select({**element, "options": options}, common, kind)
         if kind == "plain_text_input":
             limit = Markup(' maxlength="{}"').format(element["max_length"]) if element.get("max_length") else ""

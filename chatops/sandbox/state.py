@@ -32,7 +32,7 @@ def snapshot(ws: Workspace, user: str, lang: str) -> dict[str, Any]:
     """Channels with their threads, the open modal, the Home tab, ephemerals and the customer
     panel, as `user` sees them."""
     people = names(ws, lang)
-    renderer = Renderer(people)
+    renderer = Renderer(people, list(ws.users))
     with ws.lock:
         channels = []
         for name, channel_id in ws.channels.items():
