@@ -100,6 +100,7 @@ def _update(ws: Workspace, args: dict) -> dict:
     message.blocks = args.get("blocks") or []
     message.attachments = args.get("attachments") or []
     message.edited = True
+    message.revision += 1
     return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
 
 

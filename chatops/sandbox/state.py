@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import asdict
 from typing import Any
 
@@ -20,12 +21,16 @@ def names(ws: Workspace, lang: str) -> dict[str, str]:
     return found
 
 
-def _message(renderer: Renderer, message: Message, people: dict[str, str]) -> dict[str, Any]:
+def _message(ws: Workspace, renderer: Renderer, message: Message, people: dict[str, str], lang: str) -> dict[str, Any]:
     ticket = ((message.metadata or {}).get("event_payload") or {}).get("ticket")
+    key = (message.channel, message.ts, message.revision, lang)
+    html = ws.rendered.get(key)
+    if html is None:  # a message renders the same until chat.update changes it
+        html = ws.rendered[key] = str(renderer.message(text=message.text, blocks=message.blocks,
+                                                       attachments=message.attachments))
     return {"ts": message.ts, "channel": message.channel, "author": people.get(message.user, message.user),
             "bot": message.user == BOT_USER, "edited": message.edited, "ticket": ticket,
-            "files": [file["name"] for file in message.files],
-            "html": str(renderer.message(text=message.text, blocks=message.blocks, attachments=message.attachments))}
+            "files": [file["name"] for file in message.files], "html": html}
 
 
 def snapshot(ws: Workspace, user: str, lang: str) -> dict[str, Any]:
@@ -34,13 +39,20 @@ def snapshot(ws: Workspace, user: str, lang: str) -> dict[str, Any]:
     people = names(ws, lang)
     renderer = Renderer(people, list(ws.users))
     with ws.lock:
+        parents: dict[str, list[Message]] = defaultdict(list)
+        replies: dict[tuple[str, str], list[Message]] = defaultdict(list)
+        for message in ws.messages:
+            if message.thread_ts:
+                replies[(message.channel, message.thread_ts)].append(message)
+            else:
+                parents[message.channel].append(message)
         channels = []
         for name, channel_id in ws.channels.items():
-            parents = [m for m in ws.messages if m.channel == channel_id and m.thread_ts is None]
             channels.append({
                 "id": channel_id, "name": name, "topic": ws.channel_topics.get(name, {}).get(lang, ""),
-                "messages": [{**_message(renderer, m, people),
-                              "replies": [_message(renderer, r, people) for r in ws.thread(m)]} for m in parents]})
+                "messages": [{**_message(ws, renderer, m, people, lang),
+                              "replies": [_message(ws, renderer, r, people, lang) for r in replies[(m.channel, m.ts)]]}
+                             for m in parents[channel_id]]})
         view = ws.top_view(user)
         modal = None
         if view is not None:

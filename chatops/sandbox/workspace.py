@@ -37,6 +37,7 @@ class Message:
     metadata: dict | None = None
     edited: bool = False
     files: list = field(default_factory=list)
+    revision: int = 0  # bumped by chat.update, so the page's rendering cache knows
 
 
 @dataclass
@@ -85,6 +86,7 @@ class Workspace:
         self.triggers: dict[str, str] = {}  # trigger id → user
         self.replay: dict[str, Any] = {"running": False, "sent": 0, "total": 0, "started": False}
         self.replies_seen: set[str] = set()  # idempotency keys of replies the networks showed
+        self.rendered: dict[tuple, str] = {}  # (channel, ts, revision, lang) → HTML, see state.py
         self.responses: dict[str, tuple[str, str | None]] = {}  # response_url token → (user, channel)
         self.version = 0
         self._ids = itertools.count(1)

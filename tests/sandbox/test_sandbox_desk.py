@@ -13,7 +13,7 @@ import requests
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from sqlalchemy import select
-from waitress import create_server
+from werkzeug.serving import make_server
 
 from chatops import sandbox
 from chatops.app import build_outbox, create_app
@@ -46,15 +46,16 @@ class Running:
         outbox = build_outbox(self.runtime)
         for target, deliverer in self.sandbox.deliverers().items():
             outbox.deliverers.setdefault(target, deliverer)
-        self.server = create_server(app, host="127.0.0.1", port=self.settings.port, threads=8)
+        self.server = make_server("127.0.0.1", self.settings.port, app, threaded=True)
         self.stop = threading.Event()
-        threading.Thread(target=self.server.run, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
         threading.Thread(target=outbox.run_forever, args=(self.stop, 0.05), daemon=True).start()
         self.url = self.config.base_url
 
     def close(self) -> None:
         self.stop.set()
-        self.server.close()
+        self.server.shutdown()
+        self.server.server_close()
         self.runtime.close()
 
     def act(self, **body) -> requests.Response:
