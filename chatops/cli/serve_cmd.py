@@ -31,8 +31,9 @@ def serve_command(args) -> int:
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     sandbox_config = None
-    if sandbox.wanted(settings_or_exit(args, **overrides)):  # no Slack credentials: the browser sandbox
-        sandbox_config, sandbox_overrides = sandbox.prepare(settings_or_exit(args, **overrides))
+    requested = settings_or_exit(args, **overrides)
+    if sandbox.wanted(requested):  # no Slack credentials: the browser sandbox
+        sandbox_config, sandbox_overrides = sandbox.prepare(requested)
         overrides.update(sandbox_overrides)
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings

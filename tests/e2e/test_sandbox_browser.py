@@ -87,13 +87,20 @@ def test_replay_claim_reply_escalate_resolve_in_the_browser(browser, sandbox_ser
     assert canned.strip()[:20] in answer.inner_text()
     assert "@acme_jp" in answer.inner_text()  # sent from the account the ticket came in on
 
+    # the customer answers in that conversation: the follow-up lands in the ticket's thread
+    answer.click()
+    page.wait_for_selector("#customer-reply-to:has-text('T-2')")
+    page.fill("#customer-text", "Thanks, I will wait for it")
+    page.click("#customer-form button[type=submit]")
+    page.wait_for_selector(".msg[data-ticket='T-2'] + .thread :text('Thanks, I will wait for it')")
+
     # escalate to L3 with a hand-off note (required: an empty note is refused inside the modal)
     ticket.locator("button[data-action-id='ticket.escalate']").click()
     modal.wait_for(state="visible")
     page.fill("#modal-body textarea[data-action-id='note.input']", "Order 12345678 is lost; needs the carrier desk")
     page.click("#modal-submit")
     modal.wait_for(state="hidden")
-    page.wait_for_selector(".msg[data-ticket='T-2'] ~ .thread :text('Order 12345678 is lost')")
+    page.wait_for_selector(".msg[data-ticket='T-2'] + .thread :text('Order 12345678 is lost')")
     page.wait_for_function("document.querySelector(\".msg[data-ticket='T-2'] .bk-text\").innerText.includes('L3')")
     page.screenshot(path=str(ARTIFACTS / "sandbox-3-escalated.png"), full_page=True)
 

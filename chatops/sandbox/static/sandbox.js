@@ -147,7 +147,8 @@
     const feed = $("customer-feed");
     if (!state.customer.length) { feed.innerHTML = `<p class="hint">${esc(s("customer_empty"))}</p>`; return; }
     feed.innerHTML = state.customer.slice().reverse().map((p) =>
-      `<div class="post ${p.direction}" data-ticket="${esc(p.ticket || "")}" data-network="${esc(p.network)}">` +
+      `<div class="post ${p.direction}" data-ticket="${esc(p.ticket || "")}" data-network="${esc(p.network)}"` +
+      ` data-conversation="${esc(p.conversation_id || "")}" data-author="${esc(p.author)}">` +
       `<span class="meta">${esc(NETWORKS[p.network] || p.network)} · ${esc(p.author)}` +
       (p.direction === "in" ? ` → ${esc(p.account)}` : "") + (p.ticket ? ` · ${esc(p.ticket)}` : "") +
       ` · ${time(p.at)}</span>${esc(p.text)}</div>`).join("");
@@ -263,10 +264,24 @@
     const text = $("customer-text").value.trim();
     if (!text) return;
     const result = await post("/sandbox/customer", {network: $("customer-network").value,
-                                                    handle: $("customer-handle").value, text, lang: ui.lang});
+                                                    handle: $("customer-handle").value, text, lang: ui.lang,
+                                                    conversation_id: ui.replyTo ? ui.replyTo.conversation : null});
     $("customer-error").textContent = result.status >= 300 ? (result.data.error || result.status) : "";
-    if (result.status < 300) $("customer-text").value = "";
+    if (result.status < 300) { $("customer-text").value = ""; setReplyTo(null); }
   });
+
+  // Clicking a post in the customer panel answers in that conversation (a follow-up on its ticket).
+  function setReplyTo(post) {
+    ui.replyTo = post && post.dataset.conversation ? {conversation: post.dataset.conversation, ticket: post.dataset.ticket} : null;
+    $("customer-reply-to").textContent = ui.replyTo ? `↩ ${s("reply_to")} ${ui.replyTo.ticket || ""}` : "";
+    if (post) $("customer-network").value = post.dataset.network;
+    if (post && post.dataset.author && post.classList.contains("in")) $("customer-handle").value = post.dataset.author;
+  }
+  $("customer-feed").addEventListener("click", (event) => {
+    const post = event.target.closest(".post");
+    if (post) setReplyTo(post);
+  });
+  $("customer-reply-to").addEventListener("click", () => setReplyTo(null));
 
   $("replay").addEventListener("click", startReplay);
   $("user").addEventListener("change", (event) => {
