@@ -5,16 +5,27 @@ wire format (form or JSON bodies, a Bearer token, `{"ok": ...}` answers), kept i
 from __future__ import annotations
 
 import json
+import mimetypes
 from collections.abc import Callable
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, Response, jsonify, request
 
 from chatops.sandbox.workspace import BOT_USER, Message, Workspace
 
 # Fields slack_sdk sends JSON-encoded inside form bodies.
-_JSON_FIELDS = {"blocks", "attachments", "view", "metadata"}
+_JSON_FIELDS = {"blocks", "attachments", "view", "metadata", "files"}
 
 Method = Callable[[Workspace, dict], dict]
+
+
+def _name_blocks(args: dict) -> None:
+    """Give every block without a block_id one, as Slack does (so a click names its block)."""
+    groups = [args.get("blocks"), (args.get("view") or {}).get("blocks") if isinstance(args.get("view"), dict) else None]
+    groups += [a.get("blocks") for a in args.get("attachments") or [] if isinstance(a, dict)]
+    for blocks in groups:
+        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
+            if isinstance(block, dict) and not block.get("block_id"):
+                block["block_id"] = f"sbx.{index}"
 
 
 def _args() -> dict:
@@ -45,6 +56,7 @@ def api_blueprint(workspace: Workspace) -> Blueprint:
             return jsonify(ok=False, error="invalid_auth")
         if "_bad" in args:
             return jsonify(ok=False, error=f"invalid_{args['_bad']}")
+        _name_blocks(args)
         handler = METHODS.get(method)
         if handler is None:
             return jsonify(ok=False, error="unknown_method")
@@ -53,6 +65,26 @@ def api_blueprint(workspace: Workspace) -> Blueprint:
         if answer.get("ok"):
             workspace.touch()
         return jsonify(answer)
+
+    @bp.post("/sandbox/upload/<file_id>")
+    def upload(file_id: str):
+        """The upload URL handed out by files.getUploadURLExternal (step 2 of files_upload_v2)."""
+        with workspace.lock:
+            file = workspace.files.get(file_id)
+            if file is None or file.get("data") is not None:
+                return Response("invalid upload url", status=404)
+            file["data"] = request.get_data()
+        return Response(f"OK - {len(file['data'])}", status=200, content_type="text/plain")
+
+    @bp.get("/sandbox/files/<file_id>")
+    def download(file_id: str):
+        file = workspace.files.get(file_id)
+        if file is None or file.get("data") is None:
+            return Response("not found", status=404)
+        kind = mimetypes.guess_type(file["name"])[0] or "application/octet-stream"
+        if kind == "image/svg+xml" or not kind.startswith(("image/", "text/plain")):
+            kind = "application/octet-stream"  # nothing the browser would run
+        return Response(file["data"], content_type=kind)
 
     @bp.post("/sandbox/respond/<token>")
     def respond(token: str):
@@ -184,16 +216,67 @@ def _usergroups(ws: Workspace, args: dict) -> dict:
 
 
 def _files_upload(ws: Workspace, args: dict) -> dict:
+    """The legacy one-step upload (multipart `file`, or `content`)."""
     channels = [c for c in (args.get("channels") or args.get("channel") or "").split(",") if c]
-    name = args.get("filename") or args.get("title") or "file"
-    file = {"id": f"FSBX{ws.next_id():05d}", "name": name, "title": args.get("title") or name}
+    sent = request.files.get("file")
+    data = sent.read() if sent is not None else str(args.get("content") or "").encode()
+    name = args.get("filename") or (sent.filename if sent is not None else None) or args.get("title") or "file"
+    file = {"id": f"FSBX{ws.next_id():05d}", "name": name, "title": args.get("title") or name, "data": data}
+    targets = []
     for channel in channels:
         channel_id = ws.channel_id(channel)
         if channel_id is None:
             return {"ok": False, "error": "channel_not_found"}
+        targets.append(channel_id)
+    ws.files[file["id"]] = file
+    for channel_id in targets:
         ws.messages.append(Message(channel_id, ws.next_ts(), args.get("initial_comment", ""),
-                                   thread_ts=args.get("thread_ts") or None, files=[file]))
-    return {"ok": True, "file": file}
+                                   thread_ts=args.get("thread_ts") or None, files=[_file_shown(file)]))
+    return {"ok": True, "file": _file_shown(file)}
+
+
+def _upload_url(ws: Workspace, args: dict) -> dict:
+    if not args.get("filename") or not str(args.get("length") or "").isdigit():
+        return {"ok": False, "error": "invalid_arguments"}
+    file_id = f"FSBX{ws.next_id():05d}"
+    ws.files[file_id] = {"id": file_id, "name": args["filename"], "title": args["filename"], "data": None}
+    return {"ok": True, "file_id": file_id, "upload_url": f"{request.host_url.rstrip('/')}/sandbox/upload/{file_id}"}
+
+
+def _complete_upload(ws: Workspace, args: dict) -> dict:
+    wanted = args.get("files")
+    if not isinstance(wanted, list) or not wanted:
+        return {"ok": False, "error": "invalid_arguments"}
+    found = []
+    for entry in wanted:
+        file = ws.files.get(entry.get("id", ""))
+        if file is None or file["data"] is None:
+            return {"ok": False, "error": "file_not_found"}
+        file["title"] = entry.get("title") or file["name"]
+        found.append(_file_shown(file))
+    channel_name = args.get("channel_id") or args.get("channels") or ""
+    if channel_name:
+        channel = ws.channel_id(channel_name.split(",")[0])
+        if channel is None:
+            return {"ok": False, "error": "channel_not_found"}
+        thread_ts = args.get("thread_ts") or None
+        if thread_ts and ws.find(channel, thread_ts) is None:
+            return {"ok": False, "error": "thread_not_found"}
+        ws.messages.append(Message(channel, ws.next_ts(), args.get("initial_comment", ""), thread_ts=thread_ts,
+                                   files=found))
+    return {"ok": True, "files": found}
+
+
+def _file_shown(file: dict) -> dict:
+    return {"id": file["id"], "name": file["name"], "title": file["title"], "size": len(file["data"] or b""),
+            "url_private": f"/sandbox/files/{file['id']}"}
+
+
+def _files_info(ws: Workspace, args: dict) -> dict:
+    file = ws.files.get(args.get("file", ""))
+    if file is None or file["data"] is None:
+        return {"ok": False, "error": "file_not_found"}
+    return {"ok": True, "file": _file_shown(file)}
 
 
 def _auth_test(ws: Workspace, args: dict) -> dict:
@@ -215,5 +298,8 @@ METHODS: dict[str, Method] = {
     "users.info": _users_info,
     "usergroups.list": _usergroups,
     "files.upload": _files_upload,
+    "files.getUploadURLExternal": _upload_url,
+    "files.completeUploadExternal": _complete_upload,
+    "files.info": _files_info,
     "auth.test": _auth_test,
 }

@@ -34,6 +34,8 @@ _EMOJI = re.compile(r":([a-z0-9_+\-]+):")
 _COLOR = re.compile(r"^#[0-9a-fA-F]{3,8}$")
 _NAMED_COLORS = {"good": "#2eb67d", "warning": "#ecb22e", "danger": "#e01e5a"}
 _SAFE_URL = re.compile(r"^(https?://|mailto:)", re.IGNORECASE)
+# A permalink to a message in the workspace: in the sandbox it jumps to the thread on the page.
+_PERMALINK = re.compile(r"^https://(?:[\w-]+\.)?slack\.com/archives/([A-Z0-9]+)/p(\d{7,})$")
 
 
 class Renderer:
@@ -91,6 +93,11 @@ class Renderer:
             word = target[1:].split("^")[0]
             return f'<span class="bk-mention">@{escape(label or word)}</span>'
         shown = escape(html.unescape(label or target))
+        permalink = _PERMALINK.match(target)
+        if permalink:
+            channel, digits = permalink.groups()
+            return (f'<a href="#" class="bk-permalink" data-goto-channel="{escape(channel)}" '
+                    f'data-goto-ts="{digits[:-6]}.{digits[-6:]}">{shown}</a>')
         if not _SAFE_URL.match(target):
             return str(shown)
         return f'<a href="{escape(html.unescape(target))}" target="_blank" rel="noopener noreferrer">{shown}</a>'

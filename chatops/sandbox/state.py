@@ -30,7 +30,7 @@ def _message(ws: Workspace, renderer: Renderer, message: Message, people: dict[s
                                                        attachments=message.attachments))
     return {"ts": message.ts, "channel": message.channel, "author": people.get(message.user, message.user),
             "bot": message.user == BOT_USER, "edited": message.edited, "ticket": ticket,
-            "files": [file["name"] for file in message.files], "html": html}
+            "files": [{"name": file["title"], "url": file["url_private"]} for file in message.files], "html": html}
 
 
 def snapshot(ws: Workspace, user: str, lang: str) -> dict[str, Any]:

@@ -87,6 +87,7 @@ class Workspace:
         self.replay: dict[str, Any] = {"running": False, "sent": 0, "total": 0, "started": False}
         self.replies_seen: set[str] = set()  # idempotency keys of replies the networks showed
         self.rendered: dict[tuple, str] = {}  # (channel, ts, revision, lang) → HTML, see state.py
+        self.files: dict[str, dict[str, Any]] = {}  # file id → {id, name, title, data}
         self.responses: dict[str, tuple[str, str | None]] = {}  # response_url token → (user, channel)
         self.version = 0
         self._ids = itertools.count(1)

@@ -113,10 +113,24 @@ def test_replay_claim_reply_escalate_resolve_in_the_browser(browser, sandbox_ser
     ticket.locator("button[data-action-id='ticket.reopen']").wait_for()
     page.screenshot(path=str(ARTIFACTS / "sandbox-4-resolved.png"), full_page=True)
 
+    # App Home lists the open tickets; a row opens the ticket, whose link leads back to its thread
+    page.click("#home-link")
+    rows = page.locator(".home button[data-action-id='home.open']")
+    rows.first.wait_for()
+    values = [rows.nth(i).get_attribute("data-value") for i in range(rows.count())]
+    assert "T-3" in values and "T-2" not in values  # resolved tickets leave the queue
+    page.locator(".home button[data-action-id='home.open'][data-value='T-3']").first.click()
+    modal.wait_for(state="visible")
+    assert "T-3" in page.inner_text("#modal-title")
+    page.screenshot(path=str(ARTIFACTS / "sandbox-5-home.png"))
+    page.click("#modal-body a[data-goto-ts]")
+    modal.wait_for(state="hidden")
+    page.wait_for_selector("#pane-title:has-text('#cs-sales')")
+
     # a slash command answers ephemerally; the Japanese UI is one switch away
     page.fill("#command-text", "/ticket mine")
     page.press("#command-text", "Enter")
     page.wait_for_selector(".ephemeral")
     page.select_option("#lang", "ja")
     page.wait_for_selector("#replay:has-text('サンプルを再生')")
-    page.screenshot(path=str(ARTIFACTS / "sandbox-5-japanese.png"))
+    page.screenshot(path=str(ARTIFACTS / "sandbox-6-japanese.png"))

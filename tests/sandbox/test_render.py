@@ -126,6 +126,8 @@ def test_modal_inputs_carry_their_block_and_action_ids(rules):
     assert 'data-error-for="note"' in escalate
     tags = str(renderer.view(views["tags"]))
     assert re.search(r'<input class="bk-textbox" type="text"[^>]*value="billing">', tags)
+    ticket = str(renderer.view(views["ticket"]))  # its thread link stays on the page
+    assert 'data-goto-channel="C0SBX0001" data-goto-ts="1763600000.000001"' in ticket and "slack.com" not in ticket
     home = str(renderer.view(views["home"]))
     assert home.count('data-action-id="home.open"') == 2 and "<hr" in home and 'class="bk-block bk-header"' in home
 

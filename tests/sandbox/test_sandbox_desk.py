@@ -114,6 +114,19 @@ def test_web_api_speaks_slack_wire_format_and_checks_the_token(running):
     assert missing.value.response["error"] == "channel_not_found"
 
 
+def test_files_upload_v2_shows_the_file_in_the_thread(running):
+    client = WebClient(token=running.config.bot_token, base_url=f"{running.url}/sandbox/api/")
+    parent = client.chat_postMessage(channel="#cs-support", text="weekly stats")
+    png = b"\x89PNG\r\n\x1a\n" + b"chart" * 100
+    uploaded = client.files_upload_v2(channel=parent["channel"], thread_ts=parent["ts"], content=png,
+                                      filename="stats.png", title="Weekly stats", initial_comment="📊")
+    assert uploaded["file"]["title"] == "Weekly stats"
+    line = next(m for m in running.state()["channels"][1]["messages"] if m["ts"] == parent["ts"])["replies"][0]
+    assert line["files"] == [{"name": "Weekly stats", "url": f"/sandbox/files/{uploaded['file']['id']}"}]
+    served = requests.get(running.url + line["files"][0]["url"], timeout=5)
+    assert served.content == png and served.headers["Content-Type"] == "image/png"
+
+
 def test_forged_slack_payloads_are_refused(running):
     body = "payload=" + json.dumps({"type": "block_actions", "user": {"id": AGENT}, "actions": []})
     forged = requests.post(f"{running.url}/slack/events", data=body.encode(), timeout=10,

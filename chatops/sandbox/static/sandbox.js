@@ -94,7 +94,9 @@
     const head = `<span class="who">${esc(message.author)}</span><span class="when">${time(message.ts)}</span>` +
       (channelName ? `<span class="when">${esc(channelName)}</span>` : "") +
       (message.edited ? `<span class="edited">${esc(s("edited"))}</span>` : "");
-    const files = message.files.map((f) => `<div class="file">📎 ${esc(f)}</div>`).join("");
+    const files = message.files.map((f) => /\.(png|jpe?g|gif|webp)$/i.test(f.name)
+      ? `<div class="file"><img src="${esc(f.url)}" alt="${esc(f.name)}"><br>${esc(f.name)}</div>`
+      : `<div class="file">📎 <a href="${esc(f.url)}" download>${esc(f.name)}</a></div>`).join("");
     let thread = "";
     if (withThread) {
       const key = `${message.channel}:${message.ts}`;
@@ -203,6 +205,16 @@
       const where = context(button);
       if (where) act({kind: "action", action_id: button.dataset.actionId, block_id: button.dataset.blockId,
                       value: button.dataset.value, ...where});
+      return;
+    }
+    const permalink = event.target.closest("a[data-goto-ts]");
+    if (permalink) {
+      // a link to a message: close the modal it sits in (Slack does too) and show the thread
+      event.preventDefault();
+      if (!$("modal-backdrop").hidden) close();
+      ui.channel = permalink.dataset.gotoChannel; render(ui.state);
+      const target = document.querySelector(`.msg[data-ts="${CSS.escape(permalink.dataset.gotoTs)}"]`);
+      if (target) target.scrollIntoView({block: "center"});
       return;
     }
     const channel = event.target.closest("#channels li[data-channel]");
