@@ -16,6 +16,7 @@ from chatops.outbox import Outbox
 from chatops.runtime import Runtime
 from chatops.tickets import service
 from integrations.base import WebhookError, WebhookSource
+from integrations.registry import networks_of
 from integrations.webhook import GenericWebhook, GenericWebhookSink
 
 log = logging.getLogger("chatops.app")
@@ -29,7 +30,9 @@ def request_language() -> str:
 def webhook_sources(runtime: Runtime) -> dict[str, WebhookSource]:
     """The webhook endpoints this deployment answers, by URL name."""
     secret = runtime.settings.webhook_secret
-    return {"generic": GenericWebhook(secret.get_secret_value() if secret else None)}
+    sources: dict[str, WebhookSource] = {"generic": GenericWebhook(secret.get_secret_value() if secret else None)}
+    sources.update(networks_of(runtime).webhook_sources())
+    return sources
 
 
 def build_outbox(runtime: Runtime) -> Outbox:
@@ -39,6 +42,7 @@ def build_outbox(runtime: Runtime) -> Outbox:
     if settings.webhook_reply_url and settings.webhook_secret:
         sink = GenericWebhookSink(settings.webhook_reply_url, settings.webhook_secret.get_secret_value())
         deliverers[sink.target] = sink
+    deliverers.update(networks_of(runtime).sinks())
     if settings.slack_enabled:
         from chatops.slack.app import make_client
         from chatops.slack.notifier import SlackDeliverer
@@ -46,6 +50,14 @@ def build_outbox(runtime: Runtime) -> Outbox:
         deliverers["slack"] = SlackDeliverer(runtime.session_factory, runtime.rules, make_client(runtime),
                                              lang=runtime.rules.defaults.language,
                                              post_interval=settings.slack_post_interval)
+    if _teams_channels(runtime):
+        from chatops.teams.notifier import TeamsDeliverer
+        from chatops.teams.web import make_links
+
+        deliverers["teams"] = TeamsDeliverer(runtime.session_factory, runtime.rules, links=make_links(runtime),
+                                             lang=runtime.rules.defaults.language,
+                                             post_interval=settings.teams_post_interval,
+                                             timeout=settings.teams_timeout)
     return Outbox(runtime.session_factory, deliverers, on_done={"reply": service.record_reply_delivered},
                   wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
 
@@ -83,6 +95,10 @@ def create_app(runtime: Runtime) -> Flask:
 
     if runtime.settings.slack_enabled:
         _mount_slack(app, runtime)
+    if _teams_channels(runtime) or runtime.settings.teams_outgoing_token is not None:
+        from chatops.teams.web import mount_teams
+
+        mount_teams(app, runtime)
 
     @app.route("/webhooks/<network>", methods=["GET", "POST"])
     def webhook(network: str):
@@ -97,6 +113,9 @@ def create_app(runtime: Runtime) -> Flask:
                                    query=request.args.to_dict(), body=request.get_data(cache=False))
         except WebhookError as exc:
             return _refuse(metrics, network, exc)
+        if answer.text is not None:
+            metrics.webhook_requests.labels(network, str(answer.status)).inc()
+            return Response(answer.text, status=answer.status, mimetype="text/plain")
         results = []
         for message in answer.messages:
             started = time.perf_counter()
@@ -126,6 +145,11 @@ def _mount_slack(app: Flask, runtime: Runtime) -> None:
         return
     handler = SlackRequestHandler(bolt)
     app.add_url_rule("/slack/events", "slack_events", lambda: handler.handle(request), methods=["POST"])
+
+
+def _teams_channels(runtime: Runtime) -> bool:
+    """True when a rules.yaml channel also posts to Microsoft Teams."""
+    return any(channel.teams_webhook for channel in runtime.rules.channels.values())
 
 
 def _refuse(metrics: Metrics, network: str, exc: WebhookError):

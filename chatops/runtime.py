@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,6 +27,8 @@ class Runtime:
     flows: TicketFlows
     # Set by surfaces after a change that queued outbox rows; the outbox worker wakes on it.
     outbox_wakeup: threading.Event = field(default_factory=threading.Event)
+    # The enabled social networks (integrations.registry.Networks), built on first use.
+    networks: Any = None
 
     @classmethod
     def build(cls, settings: Settings, *, upgrade_db: bool = True, rules: Rules | None = None) -> Runtime:
@@ -51,4 +54,8 @@ def surface_listeners(settings: Settings, rules: Rules) -> list:
         from chatops.slack.notifier import SlackPlanner
 
         listeners.append(SlackPlanner(rules))
+    if any(channel.teams_webhook for channel in rules.channels.values()):
+        from chatops.teams.notifier import TeamsPlanner
+
+        listeners.append(TeamsPlanner(rules))
     return listeners

@@ -44,6 +44,20 @@ class Settings(BaseSettings):
     # `auto`: `chatops serve` without Slack credentials runs the browser sandbox (chatops/sandbox).
     sandbox: Literal["auto", "off"] = Field("auto", validation_alias="CHATOPS_SANDBOX")
 
+    # Microsoft Teams (see README "Microsoft Teams"): channels' webhook URLs live in rules.yaml.
+    teams_public_url: str | None = Field(None, validation_alias="TEAMS_PUBLIC_URL", pattern=r"^https?://\S+$")
+    teams_link_secret: SecretStr | None = Field(None, validation_alias="TEAMS_LINK_SECRET", min_length=16)
+    teams_link_ttl: int = Field(3 * 24 * 3600, validation_alias="TEAMS_LINK_TTL", ge=60)
+    teams_outgoing_token: SecretStr | None = Field(None, validation_alias="TEAMS_OUTGOING_TOKEN")
+    # Seconds a Teams webhook rests between our posts (Workflows: about 4 requests per second).
+    teams_post_interval: float = Field(0.25, validation_alias="TEAMS_POST_INTERVAL", ge=0, le=60)
+    teams_timeout: float = Field(10.0, validation_alias="TEAMS_TIMEOUT", gt=0, le=60)
+
+    @property
+    def teams_links_enabled(self) -> bool:
+        """True when cards can carry signed action links (public URL and link secret set)."""
+        return self.teams_public_url is not None and self.teams_link_secret is not None
+
     @property
     def slack_enabled(self) -> bool:
         """True when the Slack app is configured: a bot token, and a signing secret (HTTP) or an
@@ -81,6 +95,19 @@ class Settings(BaseSettings):
         if value.startswith("postgresql://"):
             # SQLAlchemy's bare postgresql:// means psycopg2, which we do not ship; use psycopg 3.
             value = "postgresql+psycopg://" + value.removeprefix("postgresql://")
+        return value
+
+    @field_validator("teams_outgoing_token")
+    @classmethod
+    def _base64_token(cls, value: SecretStr | None) -> SecretStr | None:
+        import base64
+        import binascii
+
+        if value is not None:
+            try:
+                base64.b64decode(value.get_secret_value(), validate=True)
+            except (binascii.Error, ValueError):
+                raise ValueError("TEAMS_OUTGOING_TOKEN must be the base64 security token Teams shows") from None
         return value
 
     @field_validator("log_level")

@@ -37,6 +37,8 @@ class WebhookResponse:
     status: int = 200
     body: dict[str, Any] = field(default_factory=dict)
     messages: list[InboundMessage] = field(default_factory=list)
+    # A plain-text answer instead of JSON (Meta's handshake echoes hub.challenge as is).
+    text: str | None = None
 
 
 class WebhookError(Exception):

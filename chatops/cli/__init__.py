@@ -6,7 +6,7 @@ import argparse
 import os
 import sys
 
-from chatops.cli import rules_cmd, serve_cmd, tickets_cmd
+from chatops.cli import integrations_cmd, rules_cmd, serve_cmd, tickets_cmd
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,6 +17,7 @@ def build_parser() -> argparse.ArgumentParser:
     serve_cmd.register(sub)
     rules_cmd.register(sub)
     tickets_cmd.register(sub)
+    integrations_cmd.register(sub)
     return parser
 
 

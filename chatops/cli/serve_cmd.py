@@ -32,12 +32,13 @@ def serve_command(args) -> int:
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
     sandbox_config = None
     requested = settings_or_exit(args, **overrides)
-    if sandbox.wanted(requested):  # no Slack credentials: the browser sandbox
+    if sandbox.wanted(requested, sandbox.rules_or_none(requested)):  # no Slack, no Teams: the browser sandbox
         sandbox_config, sandbox_overrides = sandbox.prepare(requested)
         overrides.update(sandbox_overrides)
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings
     logs.configure(settings)
+    _networks_or_exit(runtime, args)
     app = create_app(runtime)
     outbox = build_outbox(runtime)
     if sandbox_config is not None:
@@ -55,10 +56,13 @@ def serve_command(args) -> int:
         from chatops.slack.app import start_socket_mode
 
         socket = start_socket_mode(runtime, app.extensions["chatops.slack"])
+    poller = _start_polling(runtime, stop)
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
     if sandbox_config is not None:
         print(t("cli.serve.sandbox", language(args), url=f"{sandbox_config.base_url}/sandbox"), flush=True)
+        if not sandbox.is_loopback(settings.host):
+            print(t("cli.serve.sandbox_exposed", language(args), host=settings.host), flush=True)
     else:
         print(t(_slack_mode(settings), language(args)), flush=True)
     try:
@@ -70,6 +74,8 @@ def serve_command(args) -> int:
             socket.close()
         stop.set()
         worker.join(timeout=10)
+        if poller:
+            poller.join(timeout=10)
         runtime.close()
     return 0
 
@@ -79,6 +85,35 @@ def _slack_mode(settings) -> str:
     if not settings.slack_enabled:
         return "cli.serve.slack_off"
     return "cli.serve.slack_socket" if settings.slack_socket_mode else "cli.serve.slack_http"
+
+
+def _networks_or_exit(runtime, args) -> None:
+    """Build the enabled networks now, so a bad X_/META_/LINE_/... setting stops serve with its name."""
+    from chatops.cli.common import EXIT_USAGE, CliExit, err
+    from integrations.registry import NetworkSettingsError, networks_of
+
+    try:
+        networks_of(runtime)
+    except NetworkSettingsError as exc:
+        for problem in exc.problems:
+            err(t("cli.settings_error", language(args), message=problem))
+        runtime.close()
+        raise CliExit(EXIT_USAGE) from None
+
+
+def _start_polling(runtime, stop: threading.Event) -> threading.Thread | None:
+    """Poll the enabled networks' feeds (mentions, keyword searches) in a daemon thread."""
+    from integrations.polling import PollLoop
+    from integrations.registry import networks_of
+
+    networks = networks_of(runtime)
+    pollers = networks.pollers()
+    if not pollers:
+        return None
+    loop = PollLoop(pollers, runtime.flows, networks.context.store)
+    thread = threading.Thread(target=loop.run_forever, args=(stop,), name="poller", daemon=True)
+    thread.start()
+    return thread
 
 
 def db_upgrade_command(args) -> int:

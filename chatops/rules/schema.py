@@ -7,6 +7,7 @@ named in a rule must exist, ids must be unique, every priority needs an SLA) are
 
 from collections.abc import Callable
 from datetime import date
+from typing import Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -85,6 +86,8 @@ class ChannelDef(Section):
 
     slack: SlackChannel
     teams_webhook: WebhookUrl | None = None
+    # workflows: Adaptive Cards to a Workflows webhook; messagecard: a legacy connector (pymsteams)
+    teams_format: Literal["workflows", "messagecard"] = "workflows"
     description: Localized | None = None
 
 
@@ -227,6 +230,45 @@ class Roles(Section):
     managers: list[UserId] = []
 
 
+class TeamsPerson(Section):
+    """A person's Teams identity and the user id their roles are listed under."""
+
+    user: UserId
+    aad: NonEmpty | None = None  # Azure AD object id (`from.aadObjectId` of outgoing webhooks)
+    upn: NonEmpty | None = None  # sign-in e-mail, typed on the action confirmation page
+    name: NonEmpty | None = None
+
+    @model_validator(mode="after")
+    def _has_an_identity(self) -> "TeamsPerson":
+        if not (self.aad or self.upn):
+            raise ValueError("a Teams person needs aad, upn or both")
+        return self
+
+
+class TeamsSection(Section):
+    """Teams people mapped onto roles (the same user ids as in `roles`)."""
+
+    people: list[TeamsPerson] = []
+
+    @model_validator(mode="after")
+    def _identities_unique(self) -> "TeamsSection":
+        seen: set[str] = set()
+        for person in self.people:
+            for identity in filter(None, (person.aad, person.upn)):
+                if identity.lower() in seen:
+                    raise ValueError(f"{identity!r} is listed for two people (Teams identities must be unique)")
+                seen.add(identity.lower())
+        return self
+
+    def person(self, *, aad: str | None = None, upn: str | None = None) -> TeamsPerson | None:
+        """The configured person with this AAD object id or sign-in e-mail (case-insensitive)."""
+        for person in self.people:
+            if (aad and person.aad and person.aad.lower() == aad.lower()) or (
+                    upn and person.upn and person.upn.lower() == upn.strip().lower()):
+                return person
+        return None
+
+
 _DEFAULT_PERMISSIONS = {
     "claim": ["agents"],
     "reply": ["agents"],
@@ -298,6 +340,7 @@ class Rules(Section):
     roles: Roles = Roles()
     permissions: dict[Action, list[RoleName]] = Field(default_factory=lambda: dict(_DEFAULT_PERMISSIONS))
     keywords: dict[Source, list[Keyword]] = {}
+    teams: TeamsSection = TeamsSection()
 
     @field_validator("priorities")
     @classmethod

@@ -14,6 +14,7 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from chatops.rules import Rules
 from chatops.settings import DEFAULT_DATABASE_URL, Settings
 
 # The database of a sandbox started without CHATOPS_DATABASE_URL: emptied at every start, since
@@ -22,9 +23,29 @@ SANDBOX_DATABASE = Path("chatops-sandbox.db")
 SAMPLE_POST_INTERVAL = 0.2
 
 
-def wanted(settings: Settings) -> bool:
-    """True when `serve` should start in sandbox mode: no Slack credentials, not turned off."""
-    return not settings.slack_enabled and settings.slack_bot_token is None and settings.sandbox != "off"
+def wanted(settings: Settings, rules: Rules | None = None) -> bool:
+    """True when `serve` should start in sandbox mode: no Slack credentials, no Teams surface (a
+    real deployment, whose people must not be impersonated from a web page), not turned off."""
+    if settings.sandbox == "off" or settings.slack_enabled or settings.slack_bot_token is not None:
+        return False
+    if settings.teams_public_url or settings.teams_outgoing_token:
+        return False
+    return not (rules is not None and any(channel.teams_webhook for channel in rules.channels.values()))
+
+
+def rules_or_none(settings: Settings) -> Rules | None:
+    """The rules file, or None when it is broken (serve reports that itself, next)."""
+    from chatops.rules import RulesError, load_rules
+
+    try:
+        return load_rules(settings.rules_path)
+    except (RulesError, OSError):
+        return None
+
+
+def is_loopback(host: str) -> bool:
+    """True when only this machine can reach `host`."""
+    return host in ("127.0.0.1", "::1", "localhost") or host.startswith("127.")
 
 
 def base_url(host: str, port: int) -> str:

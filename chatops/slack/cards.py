@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from chatops.slack.blocks import CustomerSummary, TicketCard
 from chatops.tickets import service
-from chatops.tickets.models import Message, SurfaceThread, Ticket
+from chatops.tickets.models import Customer, Message, SurfaceThread, Ticket
 
 
 def card_of(session: Session, ticket: Ticket) -> TicketCard:
@@ -61,13 +61,21 @@ def ticket_id_of_thread(session: Session, *, channel: str, ts: str) -> int | Non
 
 
 def customer_summary(session: Session, ticket: Ticket) -> CustomerSummary:
-    """The ticket's customer with their tickets (newest first) and average CSAT."""
+    """The ticket's customer with their tickets (newest first), average CSAT, linked handles
+    and how many of their messages were kept without a ticket (while blocked)."""
     customer = ticket.customer
+    people = [customer.id] + ([customer.linked_to_id] if customer.linked_to_id else [])
+    linked = session.execute(select(Customer.source, Customer.handle, Customer.name).where(
+        Customer.id != customer.id, (Customer.id.in_(people)) | (Customer.linked_to_id.in_(people)))).all()
     rows = session.execute(select(Ticket.id, Ticket.status, Ticket.priority, Ticket.created_at)
                            .where(Ticket.customer_id == customer.id).order_by(Ticket.id.desc()).limit(20)).all()
     csat = session.scalar(select(func.avg(Ticket.csat_score)).where(Ticket.customer_id == customer.id))
+    stored_only = session.scalar(select(func.count()).select_from(Message).where(
+        Message.customer_id == customer.id, Message.direction == "inbound", Message.ticket_id.is_(None)))
     return CustomerSummary(
         handle=customer.handle, name=customer.name, source=customer.source, tier=customer.tier,
         flags=tuple(customer.flags or ()), first_seen_at=customer.first_seen_at,
         tickets=tuple((f"T-{row.id}", row.status, row.priority, row.created_at) for row in rows),
-        csat=float(csat) if csat is not None else None)
+        csat=float(csat) if csat is not None else None, key=ticket.key,
+        handles=tuple(f"{row.handle or row.name or '?'} ({row.source})" for row in linked),
+        stored_only=stored_only or 0, last_seen_at=customer.last_seen_at)

@@ -15,6 +15,7 @@ REPLY_VIEW = "view.reply"
 ESCALATE_VIEW = "view.escalate"
 RESOLVE_VIEW = "view.resolve"
 TAGS_VIEW = "view.tags"
+CUSTOMER_VIEW = "view.customer"
 
 # Blocks and actions inside modals.
 CANNED_BLOCK = "canned"
@@ -29,5 +30,7 @@ ASSIGNEE_BLOCK = "assignee"
 ASSIGNEE_SELECT = "assignee.select"
 TAGS_BLOCK = "tags"
 TAGS_INPUT = "tags.input"
+CUSTOMER_FLAG = "customer.flag"  # + ".<flag>"; value "<flag>:on|off:<ticket key>"
+CUSTOMER_FLAG_BLOCK = "customer.flags"
 
 TICKET_COMMAND = "/ticket"

@@ -21,7 +21,7 @@ from chatops.slack.blocks.common import user
 log = logging.getLogger("chatops.slack")
 
 # Actions without an entry of their own in rules.yaml `permissions` borrow one.
-ACTION_PERMISSION = {"release": "claim", "tag": "claim", "priority": "claim", "note": "claim"}
+ACTION_PERMISSION = {"release": "claim", "tag": "claim", "priority": "claim", "note": "claim", "flag": "claim"}
 
 
 class UserGroups:

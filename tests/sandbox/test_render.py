@@ -37,7 +37,7 @@ def every_view(rules, lang: str) -> dict[str, dict]:
     """Every modal, Home tab and list the app can show."""
     claimed = card(status="open", assignee="U0AGENT001", tags=("billing", "vip"), matched_rules=("double-charge",))
     summary = CustomerSummary(handle="@hanako", name="花子", source="x", tier="premium", flags=("vip",),
-                              first_seen_at=NOW - timedelta(days=30),
+                              first_seen_at=NOW - timedelta(days=30), key="T-42", handles=("@hanako_fb",),
                               tickets=(("T-42", "open", "red", NOW), ("T-7", "resolved", "green", NOW)), csat=4.5)
     return {
         "reply": blocks.reply_modal("T-42", rules, lang, network="x", limit=280, account="@acme_jp"),

@@ -202,11 +202,17 @@ def test_replay_feeds_the_examples(running):
     assert [p.ticket for p in running.ws.customer] == ["T-1", "T-1", "T-2"]
 
 
-def test_sandbox_is_off_with_slack_credentials(tmp_path, monkeypatch):
-    assert sandbox.wanted(Settings(rules_path=RULES_PATH))
+def test_sandbox_is_off_with_slack_credentials_or_teams(tmp_path, monkeypatch, rules):
+    assert sandbox.wanted(Settings(rules_path=RULES_PATH), rules)
     assert not sandbox.wanted(Settings(rules_path=RULES_PATH, sandbox="off"))
     with_slack = Settings(rules_path=RULES_PATH, slack_bot_token="xoxb-1", slack_signing_secret="s")
     assert not sandbox.wanted(with_slack)
+    # a Teams deployment is a real one too: nobody may act as its people from a web page
+    channels = {name: channel.model_copy(update={"teams_webhook": "https://acme.webhook.office.com/webhookb2/x"})
+                for name, channel in rules.channels.items()}
+    assert not sandbox.wanted(Settings(rules_path=RULES_PATH), rules.model_copy(update={"channels": channels}))
+    assert not sandbox.wanted(Settings(rules_path=RULES_PATH, teams_public_url="https://desk.example.com",
+                                       teams_link_secret="x" * 16))
     with FakeSlack() as slack:
         for name in ("CHATOPS_WEBHOOK_SECRET", "CHATOPS_SANDBOX"):
             monkeypatch.delenv(name, raising=False)

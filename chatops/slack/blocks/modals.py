@@ -124,23 +124,46 @@ class CustomerSummary:
     first_seen_at: datetime
     tickets: tuple[tuple[str, str, str, datetime], ...]  # key, status, priority, created
     csat: float | None
+    key: str | None = None  # the ticket the modal was opened from (flag buttons act through it)
+    handles: tuple[str, ...] = ()  # the same person on other networks (linked customers)
+    stored_only: int = 0  # messages kept without a ticket (while blocked)
+    last_seen_at: datetime | None = None
 
 
 def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
-    """Who the customer is: handle, tier, flags, first seen, past tickets and CSAT."""
+    """Who the customer is: handle(s), tier, flags, first seen, past tickets with outcomes, CSAT,
+    and buttons that set or clear each flag."""
     flags = " ".join(f"`{escape(flag)}`" for flag in summary.flags) or t("slack.none", lang)
+    handles = " · ".join(escape(h) for h in (summary.handle or summary.name or "?", *summary.handles))
     facts = [
-        f"*{t('slack.field.customer', lang)}*\n{escape(summary.handle or summary.name or '?')}",
+        f"*{t('slack.field.customer', lang)}*\n{handles}",
         f"*{t('slack.field.network', lang)}*\n{summary.source}",
         f"*{t('slack.field.tier', lang)}*\n{summary.tier}",
         f"*{t('slack.field.flags', lang)}*\n{flags}",
         f"*{t('slack.field.first_seen', lang)}*\n{local_time(summary.first_seen_at, rules)}",
-        f"*CSAT*\n{f'{summary.csat:.1f}' if summary.csat is not None else '—'}",
+        f"*CSAT*\n{f'{summary.csat:.1f}' if summary.csat is not None else t('networks.customer.no_csat', lang)}",
     ]
+    if summary.last_seen_at:
+        facts.append(f"*{t('networks.customer.last_seen', lang)}*\n{local_time(summary.last_seen_at, rules)}")
     history = "\n".join(
         f"{rules.priorities[priority].emoji} *{key}* {t(f'status.{status}', lang)} · {local_time(created, rules)}"
         for key, status, priority, created in summary.tickets[:20]) or t("slack.list.empty", lang)
-    return {"type": "modal", "title": plain(t("slack.modal.customer_title", lang), MODAL_TITLE_LIMIT),
-            "close": plain(t("slack.modal.close", lang), MODAL_TITLE_LIMIT),
-            "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": fact} for fact in facts]},
-                       {"type": "section", "text": {"type": "mrkdwn", "text": clip(history, 3000)}}]}
+    if summary.stored_only:
+        history += "\n" + t("networks.customer.stored_only", lang, count=summary.stored_only)
+    body = [{"type": "section", "fields": [{"type": "mrkdwn", "text": fact} for fact in facts]},
+            {"type": "header", "text": plain(t("networks.customer.history", lang), 150)},
+            {"type": "section", "text": {"type": "mrkdwn", "text": clip(history, 3000)}}]
+    if summary.key:
+        buttons = []
+        for flag in ("vip", "troll", "blocked"):
+            on = flag not in summary.flags
+            button = {"type": "button", "action_id": f"{ids.CUSTOMER_FLAG}.{flag}",
+                      "text": plain(t(f"networks.customer.{'set' if on else 'clear'}_{flag}", lang), 75),
+                      "value": f"{flag}:{'on' if on else 'off'}:{summary.key}"}
+            if flag == "blocked" and on:
+                button["style"] = "danger"
+            buttons.append(button)
+        body.append({"type": "actions", "block_id": ids.CUSTOMER_FLAG_BLOCK, "elements": buttons})
+    return {"type": "modal", "callback_id": ids.CUSTOMER_VIEW, "private_metadata": summary.key or "",
+            "title": plain(t("slack.modal.customer_title", lang), MODAL_TITLE_LIMIT),
+            "close": plain(t("slack.modal.close", lang), MODAL_TITLE_LIMIT), "blocks": body}

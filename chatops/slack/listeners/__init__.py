@@ -2,11 +2,11 @@
 
 from slack_bolt import App
 
-from chatops.slack.listeners import actions, commands, events, views
+from chatops.slack.listeners import actions, commands, customers, events, views
 from chatops.slack.surface import SlackSurface
 
 
 def register(app: App, surface: SlackSurface) -> None:
     """Attach every listener to `app`."""
-    for module in (actions, views, commands, events):
+    for module in (actions, views, commands, events, customers):
         module.register(app, surface)

@@ -1,0 +1,175 @@
+"""Teams cards, built only here: pure functions from a TicketView to Adaptive Card 1.4 dicts
+(Workflows webhooks) or pymsteams MessageCards (legacy connectors).
+
+Platform facts (PLATFORMS.md): Workflows webhooks take Adaptive Cards up to version 1.4 and
+28 KB per message; webhook cards cannot use `Action.Submit`, so every button is an
+`Action.OpenUrl` (signed links to our server, see `links.py`). MessageCard buttons no longer
+render in Workflows, so a MessageCard also names the links in its text.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Any
+
+import pymsteams
+
+from chatops.i18n import t
+from chatops.rules import Rules
+from chatops.teams.view import TicketView
+
+CARD_VERSION = "1.4"
+MAX_MESSAGE_BYTES = 28 * 1024  # Workflows webhook limit per message
+CARD_SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
+_STYLE = {"red": "attention", "orange": "warning", "green": "good"}
+_DOT = {"red": "🔴", "orange": "🟠", "green": "🟢"}
+# Text lengths tried, longest first, until the message fits MAX_MESSAGE_BYTES.
+TEXT_BUDGETS = (3000, 1000, 300, 80)
+
+
+def who(actor: str | None, rules: Rules, lang: str) -> str:
+    """A person as a card shows them: their Teams name when rules.yaml has one, else the id."""
+    if not actor:
+        return t("teams.nobody", lang)
+    if actor.startswith("customer:"):
+        return t("teams.customer", lang)
+    if actor in ("system", "scheduler") or actor.startswith("system"):
+        return t("teams.system", lang)
+    for person in rules.teams.people:
+        if person.user == actor and person.name:
+            return person.name
+    return actor
+
+
+def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, lang: str) -> str:
+    """One sentence saying what happened, in `lang`; unknown kinds get a generic sentence."""
+    name = who(actor, rules, lang)
+    params: dict[str, Any] = {"who": name, "kind": kind}
+    if kind == "escalated":
+        params.update(level=payload.get("level_to", ""), note=payload.get("note", ""))
+    elif kind == "assigned":
+        params["to"] = who(payload.get("assignee_to"), rules, lang)
+    elif kind == "priority_changed":
+        params["label"] = _priority_label(payload.get("priority_to", ""), rules, lang)
+    elif kind == "tagged":
+        params["tags"] = " ".join([f"+{x}" for x in payload.get("added", [])] +
+                                  [f"-{x}" for x in payload.get("removed", [])])
+    elif kind == "resolved" and payload.get("note"):
+        kind = "resolved_note"
+        params["note"] = payload["note"]
+    elif kind == "reopened" and actor.startswith("customer:"):
+        kind = "reopened_by_customer"
+    elif kind == "reopened" and payload.get("reason"):
+        kind = "reopened_reason"
+        params["reason"] = payload["reason"]
+    key = f"teams.line.{kind}"
+    try:
+        return t(key, lang, **params)
+    except KeyError:
+        return t("teams.line.other", lang, **params)
+
+
+def _priority_label(priority: str, rules: Rules, lang: str) -> str:
+    definition = rules.priorities.get(priority)
+    return f"{_DOT.get(priority, '')} {definition.label.get(lang) if definition else priority}".strip()
+
+
+def _clip(text: str, budget: int) -> str:
+    return text if len(text) <= budget else text[: max(budget - 1, 0)] + "…"
+
+
+def _when(value: datetime | None, rules: Rules, lang: str) -> str:
+    if value is None:
+        return t("teams.none", lang)
+    return value.astimezone(rules.business_hours.tz).strftime("%Y-%m-%d %H:%M")
+
+
+def facts(view: TicketView, rules: Rules, lang: str) -> list[tuple[str, str]]:
+    """(title, value) pairs a card lists under the ticket."""
+    due = view.first_response_due_at if view.first_response_at is None else view.resolution_due_at
+    rows = [
+        (t("teams.field.status", lang), t(f"teams.status.{view.status}", lang)),
+        (t("teams.field.customer", lang), f"{view.customer} ({view.source} {view.account})"),
+        (t("teams.field.assignee", lang), who(view.assignee, rules, lang)),
+        (t("teams.field.level", lang), f"{view.level} {rules.levels[view.level].name.get(lang)}"),
+    ]
+    if view.status != "resolved":
+        rows.append((t("teams.field.due", lang), _when(due, rules, lang)))
+    if view.tags:
+        rows.append((t("teams.field.tags", lang), " ".join(f"#{tag}" for tag in view.tags)))
+    return rows
+
+
+def header(view: TicketView, rules: Rules, lang: str) -> str:
+    """`🔴 大至急 · T-12 · L3`."""
+    return f"{_priority_label(view.priority, rules, lang)} · {view.key} · {view.level}"
+
+
+def ticket_card(view: TicketView, *, line: str | None, quote: str | None, links: Mapping[str, str],
+                rules: Rules, lang: str, text_budget: int = TEXT_BUDGETS[0]) -> dict[str, Any]:
+    """An Adaptive Card (1.4) for the ticket: header in its priority's colour, what happened
+    (`line`), the customer's words (`quote`), facts, and link buttons (`links`: action → URL)."""
+    body: list[dict[str, Any]] = [{
+        "type": "Container", "style": _STYLE.get(view.priority, "default"), "bleed": True,
+        "items": [{"type": "TextBlock", "text": header(view, rules, lang), "weight": "Bolder",
+                   "size": "Medium", "wrap": True}],
+    }]
+    if line:
+        body.append({"type": "TextBlock", "text": _clip(line, text_budget), "wrap": True})
+    if quote:
+        body.append({"type": "TextBlock", "text": _clip(quote, text_budget), "wrap": True, "isSubtle": True,
+                     "spacing": "Small"})
+    body.append({"type": "FactSet", "facts": [{"title": title, "value": _clip(value, text_budget)}
+                                              for title, value in facts(view, rules, lang)]})
+    actions = [{"type": "Action.OpenUrl", "title": t(f"teams.button.{action}", lang), "url": url}
+               for action, url in links.items()]
+    card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": CARD_SCHEMA, "version": CARD_VERSION,
+                            "msteams": {"width": "Full"}, "body": body}
+    if actions:
+        card["actions"] = actions
+    return card
+
+
+def workflows_message(card: Mapping[str, Any]) -> dict[str, Any]:
+    """The body a Workflows webhook takes: one message with the card as its attachment."""
+    return {"type": "message", "attachments": [
+        {"contentType": "application/vnd.microsoft.card.adaptive", "content": dict(card)}]}
+
+
+def message_size(message: Mapping[str, Any]) -> int:
+    """Bytes of the message as it goes on the wire (UTF-8 JSON)."""
+    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
+
+
+def fit(build: Callable[[int], dict[str, Any]], limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:
+    """The message `build(text_budget)` makes with the longest budget that fits `limit`;
+    ValueError when even the shortest does not."""
+    for budget in TEXT_BUDGETS:
+        message = build(budget)
+        if message_size(message) <= limit:
+            return message
+    raise ValueError(f"a Teams message stays over {limit} bytes even with texts cut to {TEXT_BUDGETS[-1]}")
+
+
+def connector_card(hook_url: str, view: TicketView, *, line: str | None, quote: str | None,
+                   links: Mapping[str, str], rules: Rules, lang: str, timeout: float,
+                   text_budget: int = TEXT_BUDGETS[0]) -> pymsteams.connectorcard:
+    """A MessageCard for a legacy connector (built, not sent)."""
+    card = pymsteams.connectorcard(hook_url, http_timeout=timeout)
+    card.title(header(view, rules, lang))
+    card.summary(f"{view.key} {_clip(line or view.text, 100)}")
+    definition = rules.priorities.get(view.priority)
+    if definition:
+        card.color(definition.color.lstrip("#"))
+    text = [part for part in (line and _clip(line, text_budget), quote and f"> {_clip(quote, text_budget)}")
+            if part]
+    card.text("\n\n".join(text) or view.key)
+    section = pymsteams.cardsection()
+    for title, value in facts(view, rules, lang):
+        section.addFact(title, _clip(value, text_budget))
+    card.addSection(section)
+    for action, url in links.items():
+        card.addLinkButton(t(f"teams.button.{action}", lang), url)
+    return card

@@ -1,0 +1,131 @@
+"""Mastodon: mentions from `GET /api/v1/notifications?types[]=mention&since_id=`, brand keywords
+from hashtag timelines (`GET /api/v1/timelines/tag/:tag`), replies by
+`POST /api/v1/statuses` with `in_reply_to_id` and an `Idempotency-Key` header (the server keeps
+the key for an hour, so an outbox retry posts once). OAuth bearer token; 300 requests per 5
+minutes, announced in `X-RateLimit-*` headers. Reply limit 500 characters (instance setting).
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from integrations.base import InboundMessage, OutboundReply
+from integrations.calls import NetworkAPI
+from integrations.network import NetworkSink, Poller, PollResult, html_to_text
+
+NAME = "mastodon"
+_HASHTAG = re.compile(r"^#?(\w+)$")
+
+
+class MastodonConfig(BaseSettings):
+    """MASTODON_*: the instance, the brand account's token and acct."""
+
+    model_config = SettingsConfigDict(env_prefix="MASTODON_", env_file=".env", extra="ignore")
+
+    api_url: str | None = Field(None, description="instance base URL, e.g. https://mastodon.social")
+    access_token: SecretStr | None = None
+    account: str | None = Field(None, description="the brand account's acct, e.g. acme@mastodon.social")
+    poll_seconds: float = Field(60.0, ge=5)
+
+    @property
+    def enabled(self) -> bool:
+        """All of URL, token and account are set."""
+        return bool(self.api_url and self.access_token and self.account)
+
+    def headers(self) -> dict[str, str]:
+        """Authorization for every call."""
+        return {"Authorization": f"Bearer {self.access_token.get_secret_value()}"}
+
+
+def status_message(status: dict, account: str, *, kind: str | None = None) -> InboundMessage:
+    """A Mastodon status (from a notification or a timeline) as an InboundMessage."""
+    author = status["account"]
+    if kind is None:
+        kind = "dm" if status.get("visibility") == "direct" else ("reply" if status.get("in_reply_to_id")
+                                                                 else "mention")
+    text = html_to_text(status.get("content", "")) or status.get("spoiler_text") or "(media)"
+    return InboundMessage(
+        source=NAME, account=account, external_id=str(status["id"]), in_reply_to=status.get("in_reply_to_id"),
+        author={"id": str(author["id"]), "handle": "@" + author["acct"], "name": author.get("display_name") or None},
+        text=text, url=status.get("url") or status.get("uri"),
+        created_at=datetime.fromisoformat(status["created_at"].replace("Z", "+00:00")),
+        lang=(status.get("language") or None), kind=kind,
+        meta={"acct": author["acct"], "visibility": status.get("visibility", "public")})
+
+
+class MastodonPoller(Poller):
+    """Mentions (notifications) and hashtag timelines of the brand keywords."""
+
+    network = NAME
+
+    def __init__(self, config: MastodonConfig, api: NetworkAPI, keywords: list[str]) -> None:
+        self.config, self.api, self.account = config, api, config.account
+        self.interval = config.poll_seconds
+        self.base = config.api_url.rstrip("/")
+        self.hashtags = sorted({m.group(1).lower() for k in keywords if (m := _HASHTAG.match(k.strip()))})
+
+    def poll(self, cursors: dict) -> PollResult:
+        """New mentions, then new posts under each brand hashtag."""
+        result = PollResult()
+        params: dict = {"types[]": "mention", "limit": 40}
+        if cursors.get("notifications"):
+            params["since_id"] = cursors["notifications"]
+        notes = self.api.call("GET", f"{self.base}/api/v1/notifications", params=params,
+                              headers=self.config.headers()).json()
+        for note in notes:
+            if note.get("type") == "mention" and note.get("status"):
+                result.messages.append(status_message(note["status"], self.account))
+        result.cursors["notifications"] = max((str(n["id"]) for n in notes), key=int, default=None)
+        own = self.account.split("@")[0].lower()
+        for tag in self.hashtags:
+            feed = f"tag:{tag}"
+            params = {"limit": 40, **({"since_id": cursors[feed]} if cursors.get(feed) else {})}
+            statuses = self.api.call("GET", f"{self.base}/api/v1/timelines/tag/{tag}", params=params,
+                                     headers=self.config.headers()).json()
+            for status in statuses:
+                if status["account"]["acct"].split("@")[0].lower() != own:
+                    result.messages.append(status_message(status, self.account, kind="keyword"))
+            result.cursors[feed] = max((str(s["id"]) for s in statuses), key=int, default=None)
+        return result
+
+
+class MastodonSink(NetworkSink):
+    """Replies as a status in the customer's thread, mentioning them, same visibility."""
+
+    network = NAME
+
+    def __init__(self, config: MastodonConfig, api: NetworkAPI) -> None:
+        super().__init__(api)
+        self.config = config
+
+    def send(self, reply: OutboundReply) -> str | None:
+        """POST /api/v1/statuses with in_reply_to_id and Idempotency-Key."""
+        acct = reply.reply_meta.get("acct")
+        text = reply.text if not acct or f"@{acct}" in reply.text else f"@{acct} {reply.text}"
+        visibility = reply.reply_meta.get("visibility") or "public"
+        if visibility not in ("public", "unlisted", "private", "direct"):
+            visibility = "public"
+        body = {"status": text, "in_reply_to_id": reply.in_reply_to, "visibility": visibility}
+        response = self.api.call("POST", f"{self.config.api_url.rstrip('/')}/api/v1/statuses", json=body,
+                                 headers={**self.config.headers(), "Idempotency-Key": reply.idempotency_key})
+        return str(response.json()["id"])
+
+
+def build(config: MastodonConfig, context) -> object:
+    """Sink and poller for the configured account (no webhook: Mastodon is polled)."""
+    from integrations.registry import Parts
+
+    # One API client per thread (outbox, poller): each keeps its own rate-limit pause.
+    return Parts(sink=MastodonSink(config, context.api(NAME, config.account)),
+                 pollers=[MastodonPoller(config, context.api(NAME, config.account), context.keywords.get(NAME, []))])
+
+
+def probe(config: MastodonConfig, api: NetworkAPI) -> str:
+    """`GET /api/v1/accounts/verify_credentials`: who the token is."""
+    data = api.call("GET", f"{config.api_url.rstrip('/')}/api/v1/accounts/verify_credentials",
+                    headers=config.headers()).json()
+    return f"@{data.get('acct')}"

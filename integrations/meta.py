@@ -1,0 +1,98 @@
+"""What Facebook Pages and Instagram share (Meta's Graph API and webhooks).
+
+- Verification handshake: `GET ?hub.mode=subscribe&hub.verify_token=...&hub.challenge=...`;
+  answer the challenge as plain text when the token is ours, 403 otherwise.
+- Signature: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>`.
+- Limits: Business Use Case limits announced in `X-Business-Use-Case-Usage` (and
+  `X-App-Usage`); integrations.calls slows down at 95% or when Meta names a time to regain access.
+- Idempotency: the Graph API takes no idempotency key; a retry of a comment reply first reads
+  the comment's replies for ours with the same text. Messenger/Instagram DMs cannot be looked
+  up cheaply; a DM retried after a lost answer may arrive twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+
+from pydantic import Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from chatops.outbox import DeliveryError
+from integrations.base import InboundMessage, WebhookError, WebhookResponse, WebhookSource
+from integrations.calls import NetworkAPI
+from integrations.network import same_secret
+
+SIGNATURE_HEADER = "x-hub-signature-256"
+
+
+class MetaConfig(BaseSettings):
+    """META_*: the app (secret, verify token), the Page and its Instagram account."""
+
+    model_config = SettingsConfigDict(env_prefix="META_", env_file=".env", extra="ignore")
+
+    graph_url: str = "https://graph.facebook.com/v21.0"
+    app_secret: SecretStr | None = None
+    verify_token: SecretStr | None = None
+    page_id: str | None = None
+    page_access_token: SecretStr | None = None
+    page_name: str | None = Field(None, description="how tickets name the Page (default: its id)")
+    ig_user_id: str | None = None
+    ig_username: str | None = Field(None, description="how tickets name the Instagram account")
+
+    @property
+    def page_ready(self) -> bool:
+        """App secret, verify token, Page id and Page token are set."""
+        return bool(self.app_secret and self.verify_token and self.page_id and self.page_access_token)
+
+    def headers(self) -> dict[str, str]:
+        """Bearer Page access token."""
+        return {"Authorization": f"Bearer {self.page_access_token.get_secret_value()}"}
+
+    def graph(self, path: str) -> str:
+        """A Graph API URL."""
+        return f"{self.graph_url.rstrip('/')}/{path.lstrip('/')}"
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The X-Hub-Signature-256 value for this body."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+class MetaWebhook(WebhookSource):
+    """Handshake and signature for one Meta webhook object (`page` or `instagram`)."""
+
+    object_type: str
+
+    def __init__(self, config: MetaConfig, api: NetworkAPI | None = None) -> None:
+        self.config = config
+        self.api = api
+
+    def handle(self, *, method: str, headers: dict[str, str], query: dict[str, str],
+               body: bytes) -> WebhookResponse:
+        """GET: the verification handshake. POST: signature, then the entries."""
+        if method == "GET":
+            if query.get("hub.mode") != "subscribe" or not same_secret(
+                    self.config.verify_token.get_secret_value(), query.get("hub.verify_token")):
+                raise WebhookError(403, "networks.webhook.bad_verify_token")
+            return WebhookResponse(200, text=query.get("hub.challenge", ""))
+        header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
+        expected = signature(self.config.app_secret.get_secret_value(), body)
+        if not same_secret(expected, header):
+            raise WebhookError(401, "networks.webhook.bad_signature", header="X-Hub-Signature-256")
+        try:
+            payload = json.loads(body)
+            if payload.get("object") != self.object_type:
+                raise ValueError(f"object is {payload.get('object')!r}, expected {self.object_type!r}")
+            return WebhookResponse(200, {"ok": True}, self.parse(payload))
+        except (ValueError, KeyError, TypeError, ValidationError) as exc:
+            message = f"missing field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
+            raise WebhookError(400, "networks.webhook.bad_payload", network=self.name,
+                               message=message[:200]) from None
+        except DeliveryError as exc:  # a mention's text could not be read: Meta redelivers on 5xx
+            raise WebhookError(503, "networks.webhook.upstream", network=self.name, message=str(exc)[:200]) from None
+
+    def parse(self, payload: dict) -> list[InboundMessage]:
+        """The customer messages in a verified payload."""
+        raise NotImplementedError

@@ -1,0 +1,116 @@
+"""What the social networks share: a Sink that knows its account, checks length and finds an
+already-sent reply on retry, and a Poller whose cursors advance only after ingest.
+"""
+
+from __future__ import annotations
+
+import hmac
+import html
+import logging
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from typing import Any
+
+from chatops.outbox import DeliveryError
+from chatops.tickets.limits import reply_length, reply_limit
+from integrations.base import InboundMessage, OutboundReply, Sink
+from integrations.calls import NetworkAPI
+
+log = logging.getLogger("chatops.integrations")
+
+
+def same_secret(expected: str, given: str | None) -> bool:
+    """Constant-time comparison of a signature or token; any header value (non-ASCII too) is safe."""
+    # Bytes, not str: compare_digest raises on non-ASCII strings, and a forged header may be anything.
+    return bool(given) and hmac.compare_digest(expected.encode(), given.strip().encode("utf-8", "replace"))
+
+
+class NetworkSink(Sink):
+    """Sends replies from one brand account. Subclasses implement `send` and may implement
+    `find_sent` (look on the network for a reply an earlier, unanswered attempt posted)."""
+
+    network: str
+
+    def __init__(self, api: NetworkAPI) -> None:
+        self.api = api
+        self.account = api.account
+        self.target = f"network:{self.network}"
+
+    def find_sent(self, reply: OutboundReply) -> str | None:
+        """The id of this reply if an earlier attempt already posted it (None: not found)."""
+        return None
+
+    def pace(self, item) -> float:
+        """Rest the account's lane when the network said its rate limit is spent."""
+        return self.api.last_pause or 0.0
+
+    def __call__(self, item) -> dict[str, Any]:
+        payload = item.payload
+        if payload["account"] != self.account:
+            raise DeliveryError(f"{self.network} account {payload['account']!r} is not configured "
+                                f"(this deployment sends as {self.account!r})", permanent=True, answered=True)
+        limit = reply_limit(self.network)
+        if limit is not None and reply_length(self.network, payload["text"]) > limit:
+            raise DeliveryError(f"reply is {reply_length(self.network, payload['text'])} long, "
+                                f"{self.network} takes {limit}", permanent=True, answered=True)
+        reply = OutboundReply(
+            source=self.network, account=payload["account"], text=payload["text"],
+            in_reply_to=payload.get("in_reply_to"), conversation_id=payload.get("conversation_id"),
+            idempotency_key=item.dedupe_key, ticket_key=f"T-{item.ticket_id}" if item.ticket_id else None,
+            reply_meta=dict(payload.get("reply_meta") or {}), customer_id=payload.get("author_id"))
+        if getattr(item, "in_doubt", False):
+            # An earlier attempt may have posted and lost the answer (timeout, crash): look first.
+            found = self.find_sent(reply)
+            if found:
+                return {"external_id": found, "found_on_retry": True}
+        return {"external_id": self.send(reply)}
+
+
+@dataclass
+class PollResult:
+    """Messages fetched by one poll and the cursors to store once they are ingested."""
+
+    messages: list[InboundMessage] = field(default_factory=list)
+    cursors: dict[str, str | None] = field(default_factory=dict)
+
+
+class Poller:
+    """A network feed polled on an interval (mentions, notifications, keyword search)."""
+
+    network: str
+    account: str
+    interval: float = 60.0
+    api: NetworkAPI
+
+    def take_pause(self) -> float | None:
+        """Seconds the API asked us to wait during the last poll (rate limit spent)."""
+        return self.api.take_pause()
+
+    def poll(self, cursors: dict[str, Any]) -> PollResult:
+        """Fetch what is new since `cursors`; raise DeliveryError when the API refused."""
+        raise NotImplementedError
+
+
+class _Text(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "br":
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag):
+        if tag == "p":
+            self.parts.append("\n\n")
+
+    def handle_data(self, data):
+        self.parts.append(data)
+
+
+def html_to_text(content: str) -> str:
+    """Plain text of a Mastodon status's HTML content (paragraphs and line breaks kept)."""
+    parser = _Text()
+    parser.feed(content or "")
+    parser.close()
+    return html.unescape("".join(parser.parts)).strip()

@@ -1,0 +1,126 @@
+"""Durable integration state (table `integration_state`): poll cursors, sessions, rate-limit
+pauses and health. Rows, not memory, so restarts and several replicas share them.
+
+Cursors only move forward (`advance_cursor` compares under a row lock), so two replicas polling
+at once cannot move a cursor back; what they both fetched is ingested once, because ingest is
+idempotent on (source, external id).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from chatops.db import session_scope, utcnow
+from chatops.tickets.models import IntegrationState, OutboxItem
+
+# Consecutive 401/403 answers before a network counts as "stopped delivering".
+AUTH_FAILURES_BEFORE_ALERT = 3
+
+
+class StateStore:
+    """Read and write `integration_state` rows by name."""
+
+    def __init__(self, session_factory: sessionmaker[Session], clock: Callable[[], datetime] = utcnow) -> None:
+        self.session_factory = session_factory
+        self.clock = clock
+
+    def get(self, name: str) -> dict[str, Any]:
+        """The stored value, or {} when nothing was stored yet."""
+        with self.session_factory() as session:
+            row = session.get(IntegrationState, name)
+            return dict(row.value) if row else {}
+
+    def update(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
+        """Read-modify-write one row under a lock (FOR UPDATE; SQLite: BEGIN IMMEDIATE)."""
+        with session_scope(self.session_factory) as session:
+            self._ensure(session, name)
+            row = session.scalars(select(IntegrationState).where(IntegrationState.name == name)
+                                  .with_for_update()).one()
+            value = dict(row.value or {})
+            new = change(value)
+            if new is not None:
+                row.value, row.updated_at = new, self.clock()
+                value = new
+            return value
+
+    def merge(self, name: str, **fields: Any) -> dict[str, Any]:
+        """Set some fields of the stored value."""
+        return self.update(name, lambda value: {**value, **fields})
+
+    def advance_cursor(self, name: str, field: str, candidate: str | None) -> None:
+        """Move a numeric or ISO-time cursor forward, never back."""
+        if candidate is None:
+            return
+
+        def change(value: dict[str, Any]) -> dict[str, Any] | None:
+            current = value.get(field)
+            if current is not None and not _later(candidate, current):
+                return None
+            return {**value, field: candidate}
+
+        self.update(name, change)
+
+    def _ensure(self, session: Session, name: str) -> None:
+        dialect = session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        session.execute(insert(IntegrationState).values(name=name, value={}, updated_at=self.clock())
+                        .on_conflict_do_nothing(index_elements=["name"]))
+
+
+def _later(candidate: str, current: str) -> bool:
+    if candidate.isdigit() and current.isdigit():
+        return int(candidate) > int(current)
+    return candidate > current
+
+
+class Health:
+    """Counts consecutive auth failures per network account and raises one team-channel alert
+    per outage (not one per poll): the alert's outbox dedupe key names the outage number."""
+
+    def __init__(self, store: StateStore, *, alert_channel: str | None, slack_channel: str | None) -> None:
+        self.store = store
+        self.alert_channel = alert_channel  # rules.yaml channel name
+        self.slack_channel = slack_channel  # its Slack id, for the outbox lane
+
+    def ok(self, network: str, account: str) -> None:
+        """A successful call: the outage (if any) is over."""
+        name = f"health:{network}:{account}"
+
+        def change(value: dict[str, Any]) -> dict[str, Any] | None:
+            if not value.get("failures"):
+                return None
+            return {"failures": 0, "outage": value.get("outage", 0) + (1 if value.get("alerted") else 0),
+                    "alerted": False, "last_ok": self.store.clock().isoformat()}
+
+        self.store.update(name, change)
+
+    def auth_failed(self, network: str, account: str, status: int) -> bool:
+        """Record a 401/403; True when this failure raised the alert."""
+        name, raised = f"health:{network}:{account}", []
+        with session_scope(self.store.session_factory) as session:
+            self.store._ensure(session, name)
+            row = session.scalars(select(IntegrationState).where(IntegrationState.name == name)
+                                  .with_for_update()).one()
+            value = dict(row.value or {})
+            value["failures"] = value.get("failures", 0) + 1
+            value["last_status"] = status
+            if value["failures"] >= AUTH_FAILURES_BEFORE_ALERT and not value.get("alerted"):
+                value["alerted"] = True
+                raised.append(True)
+                if self.alert_channel:
+                    now = self.store.clock()
+                    session.add(OutboxItem(
+                        target="slack", kind="channel_alert",
+                        dedupe_key=f"alert:auth:{network}:{account}:{value.get('outage', 0)}",
+                        ordering_key=f"slack:{self.slack_channel}", created_at=now, next_attempt_at=now,
+                        payload={"channel": self.alert_channel, "key": "networks.alert.auth",
+                                 "params": {"network": network, "account": account, "status": status,
+                                            "count": value["failures"]}}))
+            row.value, row.updated_at = value, self.store.clock()
+        return bool(raised)
