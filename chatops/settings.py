@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     slack_api_url: str = Field("https://slack.com/api/", validation_alias="SLACK_API_URL")
     # Seconds a channel rests between our posts (Slack: about one message per second per channel).
     slack_post_interval: float = Field(1.0, validation_alias="SLACK_POST_INTERVAL", ge=0, le=60)
+    # `auto`: `chatops serve` without Slack credentials runs the browser sandbox (chatops/sandbox).
+    sandbox: Literal["auto", "off"] = Field("auto", validation_alias="CHATOPS_SANDBOX")
 
     # Microsoft Teams (see README "Microsoft Teams"): channels' webhook URLs live in rules.yaml.
     teams_public_url: str | None = Field(None, validation_alias="TEAMS_PUBLIC_URL", pattern=r"^https?://\S+$")

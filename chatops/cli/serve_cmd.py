@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 
-from chatops import logs, migrate
+from chatops import logs, migrate, sandbox
 from chatops.cli.common import language, runtime_or_exit, settings_or_exit
 from chatops.db import make_engine
 from chatops.i18n import t
@@ -31,13 +31,26 @@ def serve_command(args) -> int:
     from chatops.app import build_outbox, create_app
 
     overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    sandbox_config = None
+    requested = settings_or_exit(args, **overrides)
+    if sandbox.wanted(requested, sandbox.rules_or_none(requested)):  # no Slack, no Teams: the browser sandbox
+        sandbox_config, sandbox_overrides = sandbox.prepare(requested)
+        overrides.update(sandbox_overrides)
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings
     logs.configure(settings)
     _networks_or_exit(runtime, args)
     app = create_app(runtime)
+    outbox = build_outbox(runtime)
+    if sandbox_config is not None:
+        from chatops.sandbox.web import Sandbox
+
+        sandbox_app = Sandbox(runtime, sandbox_config)
+        sandbox_app.mount(app)
+        for target, deliverer in sandbox_app.deliverers().items():
+            outbox.deliverers.setdefault(target, deliverer)
     stop = threading.Event()
-    worker = threading.Thread(target=build_outbox(runtime).run_forever, args=(stop,), name="outbox", daemon=True)
+    worker = threading.Thread(target=outbox.run_forever, args=(stop,), name="outbox", daemon=True)
     worker.start()
     socket = None
     if settings.slack_socket_mode:
@@ -49,9 +62,16 @@ def serve_command(args) -> int:
     scheduler = start_scheduler(runtime)
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
-    print(t(_slack_mode(settings), language(args)), flush=True)
+    if sandbox_config is not None:
+        print(t("cli.serve.sandbox", language(args), url=f"{sandbox_config.base_url}/sandbox"), flush=True)
+        if not sandbox.is_loopback(settings.host):
+            print(t("cli.serve.sandbox_exposed", language(args), host=settings.host), flush=True)
+    else:
+        print(t(_slack_mode(settings), language(args)), flush=True)
     try:
-        serve(app, host=settings.host, port=settings.port, threads=args.threads, ident="chatops")
+        # The sandbox page long-polls (one thread per open tab) and its clicks call back into this process.
+        threads = args.threads if sandbox_config is None else max(args.threads, 24)
+        serve(app, host=settings.host, port=settings.port, threads=threads, ident="chatops")
     finally:
         if socket is not None:
             socket.close()

@@ -1,0 +1,229 @@
+"""The sandbox wired as `chatops serve` wires it, on a real local HTTP server: the embedded Web API
+speaks Slack's wire format to the real Bolt app; what the page sends becomes signed Slack
+payloads and signed webhooks; replies reach the customer panel; forged requests change nothing."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+import requests
+from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
+from sqlalchemy import select
+from werkzeug.serving import make_server
+
+from chatops import sandbox
+from chatops.app import build_outbox, create_app
+from chatops.runtime import Runtime
+from chatops.sandbox.payloads import signed
+from chatops.sandbox.web import Sandbox
+from chatops.settings import Settings
+from chatops.tickets.models import Message, TicketEvent
+from tests.conftest import RULES_PATH
+from tests.e2e.processes import Serve, free_port
+from tests.fakes.slack_api import FakeSlack
+
+AGENT, LEAD = "U0AGENT001", "U0LEAD0001"
+
+
+class Running:
+    """A sandboxed app on 127.0.0.1 with its outbox worker."""
+
+    def __init__(self, database_url: str, rules) -> None:
+        base = Settings(database_url=database_url, rules_path=RULES_PATH, webhook_secret="test-webhook-secret",
+                        port=free_port())
+        self.config, overrides = sandbox.prepare(base)
+        self.settings = Settings(database_url=database_url, rules_path=RULES_PATH,
+                                 **{**overrides, "slack_post_interval": 0})
+        self.runtime = Runtime.build(self.settings, upgrade_db=False, rules=rules)
+        app = create_app(self.runtime)
+        self.sandbox = Sandbox(self.runtime, self.config)
+        self.sandbox.mount(app)
+        self.ws = self.sandbox.workspace
+        outbox = build_outbox(self.runtime)
+        for target, deliverer in self.sandbox.deliverers().items():
+            outbox.deliverers.setdefault(target, deliverer)
+        self.server = make_server("127.0.0.1", self.settings.port, app, threaded=True)
+        self.stop = threading.Event()
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=outbox.run_forever, args=(self.stop, 0.05), daemon=True).start()
+        self.url = self.config.base_url
+
+    def close(self) -> None:
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()
+        self.runtime.close()
+
+    def act(self, **body) -> requests.Response:
+        return requests.post(f"{self.url}/sandbox/act", json=body, timeout=10)
+
+    def state(self, user: str = AGENT) -> dict:
+        return requests.get(f"{self.url}/sandbox/state", params={"user": user, "lang": "en"}, timeout=20).json()
+
+    def parent(self, key: str):
+        return next((m for m in self.ws.messages if (m.metadata or {}).get("event_payload", {}).get("ticket") == key),
+                    None)
+
+    def events(self, key: str) -> list[str]:
+        with self.runtime.session_factory() as session:
+            return list(session.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == int(key[2:]))
+                                        .order_by(TicketEvent.id)))
+
+
+def until(check, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+@pytest.fixture
+def running(database_url, rules):
+    desk = Running(database_url, rules)
+    yield desk
+    desk.close()
+
+
+def test_web_api_speaks_slack_wire_format_and_checks_the_token(running):
+    client = WebClient(token=running.config.bot_token, base_url=f"{running.url}/sandbox/api/")
+    posted = client.chat_postMessage(channel="#cs-support", text="hello", metadata={"event_type": "x",
+                                                                                   "event_payload": {"a": 1}})
+    assert posted["ok"] and posted["channel"].startswith("C0SBX") and float(posted["ts"]) > 0
+    line = client.chat_postMessage(channel=posted["channel"], thread_ts=posted["ts"], text="in thread")
+    replies = client.conversations_replies(channel=posted["channel"], ts=posted["ts"], include_all_metadata=True)
+    assert [m["text"] for m in replies["messages"]] == ["hello", "in thread"]
+    assert replies["messages"][0]["metadata"] == {"event_type": "x", "event_payload": {"a": 1}}
+    assert line["ts"] != posted["ts"]
+    with pytest.raises(SlackApiError) as refused:
+        WebClient(token="xoxb-wrong", base_url=f"{running.url}/sandbox/api/").chat_postMessage(channel="#cs-support",
+                                                                                               text="x")
+    assert refused.value.response["error"] == "invalid_auth"
+    with pytest.raises(SlackApiError) as stale:
+        client.views_open(trigger_id="made-up", view={"type": "modal", "title": {"type": "plain_text", "text": "x"},
+                                                      "blocks": []})
+    assert stale.value.response["error"] == "expired_trigger_id"
+    with pytest.raises(SlackApiError) as missing:
+        client.chat_postMessage(channel="#nowhere", text="x")
+    assert missing.value.response["error"] == "channel_not_found"
+
+
+def test_files_upload_v2_shows_the_file_in_the_thread(running):
+    client = WebClient(token=running.config.bot_token, base_url=f"{running.url}/sandbox/api/")
+    parent = client.chat_postMessage(channel="#cs-support", text="weekly stats")
+    png = b"\x89PNG\r\n\x1a\n" + b"chart" * 100
+    uploaded = client.files_upload_v2(channel=parent["channel"], thread_ts=parent["ts"], content=png,
+                                      filename="stats.png", title="Weekly stats", initial_comment="📊")
+    assert uploaded["file"]["title"] == "Weekly stats"
+    line = next(m for m in running.state()["channels"][1]["messages"] if m["ts"] == parent["ts"])["replies"][0]
+    assert line["files"] == [{"name": "Weekly stats", "url": f"/sandbox/files/{uploaded['file']['id']}"}]
+    served = requests.get(running.url + line["files"][0]["url"], timeout=5)
+    assert served.content == png and served.headers["Content-Type"] == "image/png"
+
+
+def test_forged_slack_payloads_are_refused(running):
+    body = "payload=" + json.dumps({"type": "block_actions", "user": {"id": AGENT}, "actions": []})
+    forged = requests.post(f"{running.url}/slack/events", data=body.encode(), timeout=10,
+                           headers={"Content-Type": "application/x-www-form-urlencoded", **signed(body, "not-it")})
+    assert forged.status_code == 401
+    refused = running.act(user="UINTRUDER", kind="home")
+    assert refused.status_code == 400 and "user" in refused.json()["error"]
+
+
+def test_customer_message_to_reply_through_the_page(running):
+    said = requests.post(f"{running.url}/sandbox/customer", timeout=10,
+                         json={"network": "line", "handle": "@hanako", "text": "注文した商品が届きません"})
+    assert said.status_code == 202 and said.json()["results"][0] == {"outcome": "created", "ticket": "T-1"}
+    parent = until(lambda: running.parent("T-1"))
+    assert parent.attachments and "届きません" in json.dumps(parent.attachments, ensure_ascii=False)
+
+    claimed = running.act(user=AGENT, kind="action", channel=parent.channel, ts=parent.ts,
+                          block_id="ticket:T-1", action_id="ticket.claim", value="T-1")
+    assert claimed.json()["ok"]
+    until(lambda: "ticket.release" in json.dumps(running.parent("T-1").attachments))
+
+    running.act(user=AGENT, kind="action", channel=parent.channel, ts=parent.ts, block_id="ticket:T-1",
+                action_id="ticket.reply", value="T-1")
+    modal = until(lambda: running.state()["modal"])
+    assert "T-1" in modal["title"]
+    block_id = next(b["block_id"] for b in running.ws.views[modal["id"]]["blocks"] if b["type"] == "input")
+    submitted = running.act(user=AGENT, kind="submit", view_id=modal["id"],
+                            values={block_id: {"text.input": "ご連絡ありがとうございます。確認します。"}})
+    assert submitted.json()["ok"]
+    assert running.state()["modal"] is None
+    # (outside business hours the team's offline auto-reply reaches the customer first)
+    out = until(lambda: [p for p in running.ws.customer if p.direction == "out" and "確認します" in p.text])
+    assert (out[0].network, out[0].ticket, out[0].text) == ("line", "T-1", "ご連絡ありがとうございます。確認します。")
+    assert out[0].account == "@acmestore"
+
+    # an internal note typed in the thread is stored, never sent to the customer
+    running.act(user=AGENT, kind="message", channel=parent.channel, thread_ts=parent.ts, text="在庫を確認中")
+    until(lambda: "note_added" in running.events("T-1"))
+    with running.runtime.session_factory() as session:
+        assert session.scalar(select(Message.text).where(Message.direction == "note")) == "在庫を確認中"
+    assert not [p for p in running.ws.customer if p.direction == "out" and "在庫" in p.text]
+
+
+def test_modal_errors_commands_and_home(running):
+    requests.post(f"{running.url}/sandbox/customer", timeout=10, json={"network": "x", "text": "how do I log in?"})
+    parent = until(lambda: running.parent("T-1"))
+    running.act(user=AGENT, kind="action", channel=parent.channel, ts=parent.ts, block_id="ticket:T-1",
+                action_id="ticket.escalate", value="T-1")
+    modal = until(lambda: running.state()["modal"])
+    refused = running.act(user=AGENT, kind="submit", view_id=modal["id"], values={"level": {"level.select": "L2"}})
+    assert refused.json()["answer"]["response_action"] == "errors"
+    still = running.state()["modal"]
+    assert still["id"] == modal["id"] and still["errors"].get("note")
+    running.act(user=AGENT, kind="close", view_id=modal["id"])
+    assert running.state()["modal"] is None and "escalated" not in running.events("T-1")
+
+    running.act(user=AGENT, kind="command", channel=parent.channel, text="/ticket claim T-1")
+    running.act(user=AGENT, kind="command", channel=parent.channel, text="/nosuch thing")
+    shown = until(lambda: len(running.state()["ephemerals"]) == 2 and running.state()["ephemerals"])
+    assert "T-1" in shown[0]["html"] and "/nosuch" in shown[1]["html"]
+    assert "claimed" in running.events("T-1")
+
+    running.act(user=AGENT, kind="home")
+    home = until(lambda: running.state()["home"])
+    assert "T-1" in home
+    assert running.state(LEAD)["ephemerals"] == []  # ephemerals are only for the person who acted
+
+
+def test_replay_feeds_the_examples(running):
+    started = requests.post(f"{running.url}/sandbox/replay", json={"speed": 50, "limit": 3}, timeout=10)
+    assert started.status_code == 202 and started.json()["total"] == 3
+    until(lambda: not running.ws.replay["running"])
+    until(lambda: running.parent("T-2"))
+    assert [p.ticket for p in running.ws.customer] == ["T-1", "T-1", "T-2"]
+
+
+def test_sandbox_is_off_with_slack_credentials_or_teams(tmp_path, monkeypatch, rules):
+    assert sandbox.wanted(Settings(rules_path=RULES_PATH), rules)
+    assert not sandbox.wanted(Settings(rules_path=RULES_PATH, sandbox="off"))
+    with_slack = Settings(rules_path=RULES_PATH, slack_bot_token="xoxb-1", slack_signing_secret="s")
+    assert not sandbox.wanted(with_slack)
+    # a Teams deployment is a real one too: nobody may act as its people from a web page
+    channels = {name: channel.model_copy(update={"teams_webhook": "https://acme.webhook.office.com/webhookb2/x"})
+                for name, channel in rules.channels.items()}
+    assert not sandbox.wanted(Settings(rules_path=RULES_PATH), rules.model_copy(update={"channels": channels}))
+    assert not sandbox.wanted(Settings(rules_path=RULES_PATH, teams_public_url="https://desk.example.com",
+                                       teams_link_secret="x" * 16))
+    with FakeSlack() as slack:
+        for name in ("CHATOPS_WEBHOOK_SECRET", "CHATOPS_SANDBOX"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+        monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+        monkeypatch.setenv("SLACK_API_URL", slack.api_url)
+        server = Serve(tmp_path, f"sqlite:///{tmp_path / 'real.db'}")
+        try:
+            assert requests.get(f"{server.url}/sandbox", timeout=5).status_code == 404
+            assert requests.post(f"{server.url}/sandbox/api/auth.test", timeout=5).status_code == 404
+        finally:
+            server.stop()
+        assert "/sandbox" not in (tmp_path / f"serve-{server.port}.log").read_text()
