@@ -87,9 +87,13 @@ class Health:
         self.store = store
         self.alert_channel = alert_channel  # rules.yaml channel name
         self.slack_channel = slack_channel  # its Slack id, for the outbox lane
+        # Accounts this process saw healthy: a success then costs no database write.
+        self._healthy: set[tuple[str, str]] = set()
 
     def ok(self, network: str, account: str) -> None:
         """A successful call: the outage (if any) is over."""
+        if (network, account) in self._healthy:
+            return
         name = f"health:{network}:{account}"
 
         def change(value: dict[str, Any]) -> dict[str, Any] | None:
@@ -99,9 +103,11 @@ class Health:
                     "alerted": False, "last_ok": self.store.clock().isoformat()}
 
         self.store.update(name, change)
+        self._healthy.add((network, account))
 
     def auth_failed(self, network: str, account: str, status: int) -> bool:
         """Record a 401/403; True when this failure raised the alert."""
+        self._healthy.discard((network, account))
         name, raised = f"health:{network}:{account}", []
         with session_scope(self.store.session_factory) as session:
             self.store._ensure(session, name)

@@ -120,3 +120,16 @@ def test_repeated_401_raises_one_alert(runtime, fake, mastodon):
     assert len(alerts) == 1
     assert alerts[0].payload["params"]["network"] == "mastodon" and alerts[0].payload["channel"] == "support"
     assert alerts[0].ordering_key == "slack:#cs-support"
+
+
+def test_recovery_ends_the_outage_and_a_new_outage_alerts_again(runtime, fake, mastodon):
+    health = mastodon.context.health
+    for _ in range(4):
+        health.auth_failed("mastodon", ACCOUNT, 401)
+    health.ok("mastodon", ACCOUNT)
+    health.ok("mastodon", ACCOUNT)
+    raised = [health.auth_failed("mastodon", ACCOUNT, 403) for _ in range(5)]
+    assert raised == [False, False, True, False, False]
+    with runtime.session_factory() as session:
+        keys = sorted(session.scalars(select(OutboxItem.dedupe_key).where(OutboxItem.kind == "channel_alert")))
+    assert keys == [f"alert:auth:mastodon:{ACCOUNT}:0", f"alert:auth:mastodon:{ACCOUNT}:1"]
