@@ -60,3 +60,6 @@ def configure(settings: Settings) -> None:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.log_level)
+    # APScheduler logs every run of the SLA job (every few seconds) at INFO; keep that for DEBUG.
+    if logging.getLevelName(settings.log_level) > logging.DEBUG:
+        logging.getLogger("apscheduler").setLevel(logging.WARNING)
