@@ -64,7 +64,10 @@ def bodies(count: int) -> list[bytes]:
 
 def start_server(db: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, CHATOPS_DATABASE_URL=f"sqlite:///{db}", CHATOPS_WEBHOOK_SECRET=SECRET,
-               CHATOPS_RULES=str(ROOT / "rules.yaml"), CHATOPS_LOG_LEVEL="WARNING")
+               CHATOPS_RULES=str(ROOT / "rules.yaml"), CHATOPS_LOG_LEVEL="WARNING",
+               # A production server: no browser sandbox (it would post every ticket to its own
+               # embedded Slack); the SLA scheduler stays on as in production.
+               CHATOPS_SANDBOX="off")
     proc = subprocess.Popen([sys.executable, "-m", "chatops", "serve", "--port", str(port),
                              "--threads", os.environ.get("BENCH_INGEST_THREADS", "8")], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
