@@ -62,6 +62,7 @@ def test_arrive_claim_reply_escalate_resolve_reopen(desk, rules):
         shown = parent_text(parent)
         assert key in shown and "@sato" in shown and "ポイントの使い方" in shown and "shop-form" in shown
         assert buttons(parent) == [ids.CLAIM, ids.REPLY, ids.ESCALATE, ids.RESOLVE]
+        assert t("slack.deadline.first_response", JA) in shown  # the SLA clock's deadline, in JST
         assert slack.thread(parent) == []
         assert desk.events(key) == ["created"]
 
