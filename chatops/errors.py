@@ -10,7 +10,8 @@ from chatops.i18n import t
 def validation_problems(error: ValidationError, whole: str) -> list[tuple[str, str]]:
     """(field path, message) per problem, e.g. ("author.id", "Field required"); `whole` names
     the input itself when a problem has no field (e.g. "(body)")."""
-    return [(".".join(str(part) for part in problem["loc"]) or whole, problem["msg"])
+    return [(".".join(str(part) for part in problem["loc"]) or whole,
+             problem["msg"].removeprefix("Value error, "))  # our own validators' words, as written
             for problem in error.errors()]
 
 
