@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import time
 from datetime import UTC, datetime
 
 from chatops.inbound import InboundMessage
@@ -21,3 +22,18 @@ def inbound(text: str = "使い方を教えてください", **fields) -> Inboun
     }
     data.update(fields)
     return InboundMessage.model_validate(data)
+
+
+def until(check, timeout: float = 10.0, every: float = 0.05):
+    """Poll `check()` until it returns something truthy (returned), or fail after `timeout` s.
+    For waiting on other threads and processes; never for asserting how fast they are."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(every)
+    found = check()
+    if found:
+        return found
+    raise AssertionError(f"timed out after {timeout:g} s waiting for {getattr(check, '__name__', 'a condition')}")

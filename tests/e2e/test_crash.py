@@ -15,7 +15,7 @@ from chatops.tickets.models import Message, OutboxItem, Ticket
 from integrations.webhook import sign
 from tests.e2e.processes import Serve
 from tests.fakes.slack_api import FakeSlack
-from tests.helpers import inbound
+from tests.helpers import inbound, until
 
 SECRET = "crash-secret"
 COUNT = 40
@@ -50,15 +50,6 @@ class Sender(threading.Thread):
             time.sleep(0.1)
 
 
-def wait_for(condition, timeout: float = 90) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return condition()
-
-
 def test_kill_9_mid_flood_loses_nothing_and_posts_nothing_twice(tmp_path, database_url):
     with FakeSlack(token="xoxb-crash") as slack:
         env = {"CHATOPS_WEBHOOK_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-crash", "SLACK_SIGNING_SECRET": "s",
@@ -77,7 +68,7 @@ def test_kill_9_mid_flood_loses_nothing_and_posts_nothing_twice(tmp_path, databa
             sender.target[0] = second.url
             sender.join(120)
             assert not sender.is_alive()
-            assert wait_for(lambda: len(slack.parents()) >= COUNT)
+            until(lambda: len(slack.parents()) >= COUNT, timeout=90, every=0.2)
             time.sleep(1)  # anything extra would show now
         finally:
             slack.release.set()

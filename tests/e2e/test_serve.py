@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,13 +15,8 @@ import requests
 from chatops.cli import main
 from integrations.webhook import sign
 from tests.conftest import RULES_PATH
+from tests.e2e.processes import free_port
 from tests.helpers import inbound
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 
 import pytest
 import requests
@@ -25,6 +24,7 @@ from chatops.tickets.models import Message, TicketEvent
 from tests.conftest import RULES_PATH
 from tests.e2e.processes import Serve, free_port
 from tests.fakes.slack_api import FakeSlack
+from tests.helpers import until
 
 AGENT, LEAD = "U0AGENT001", "U0LEAD0001"
 
@@ -72,16 +72,6 @@ class Running:
         with self.runtime.session_factory() as session:
             return list(session.scalars(select(TicketEvent.kind).where(TicketEvent.ticket_id == int(key[2:]))
                                         .order_by(TicketEvent.id)))
-
-
-def until(check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 @pytest.fixture
