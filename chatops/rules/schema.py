@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from chatops.errors import PermissionDenied
+from chatops.i18n import t
 from chatops.rules.fields import (
     ACTIONS,
     DAYS,
@@ -329,6 +331,10 @@ def _ranked_in_order(defs: dict, names: tuple[str, ...], what: str, descending: 
     return defs
 
 
+# Surface actions without an entry of their own in rules.yaml `permissions` borrow one.
+BORROWED_PERMISSION = {"release": "claim", "tag": "claim", "priority": "claim", "note": "claim", "flag": "claim"}
+
+
 class Rules(Section):
     """The whole rules.yaml. Build it with load_rules() so cross-section checks run too."""
 
@@ -381,7 +387,13 @@ class Rules(Section):
         return roles
 
     def may(self, user_id: str, action: str, in_group: Callable[[str], bool] | None = None) -> bool:
-        """Tell whether user_id may perform action (one of ACTIONS); managers may do everything."""
-        allowed = self.permissions[action]
+        """Tell whether user_id may perform action (one of ACTIONS, or a surface action that
+        borrows one, like `release`); managers may do everything."""
+        allowed = self.permissions[BORROWED_PERMISSION.get(action, action)]
         roles = self.roles_of(user_id, in_group)
         return "managers" in roles or "everyone" in allowed or not roles.isdisjoint(allowed)
+
+    def refusal(self, action: str, lang: str) -> str:
+        """'You need the X role to …' for `action`, in `lang` (every surface says it alike)."""
+        roles = [t(f"role.{role}", lang) for role in self.permissions[BORROWED_PERMISSION.get(action, action)]]
+        return PermissionDenied(roles=" / ".join(roles), action=t(f"verb.{action}", lang)).message(lang)

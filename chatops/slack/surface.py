@@ -13,16 +13,12 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackClientError
 
 from chatops.db import utcnow
-from chatops.errors import DomainError, PermissionDenied
+from chatops.errors import DomainError
 from chatops.i18n import t
 from chatops.runtime import Runtime
 from chatops.slack.blocks.common import user
 
 log = logging.getLogger("chatops.slack")
-
-# Actions without an entry of their own in rules.yaml `permissions` borrow one.
-ACTION_PERMISSION = {"release": "claim", "tag": "claim", "priority": "claim", "note": "claim", "flag": "claim"}
-
 
 class UserGroups:
     """Members of Slack user groups named in rules.yaml roles (`@support-leads`), cached."""
@@ -78,15 +74,12 @@ class SlackSurface:
 
     def may(self, user_id: str, action: str) -> bool:
         """Whether `user_id` holds a role that rules.yaml allows to do `action`."""
-        permission = ACTION_PERMISSION.get(action, action)
         in_group = (lambda handle: self.groups.contains(handle, user_id)) if self.groups else None
-        return self.rules.may(user_id, permission, in_group=in_group)
+        return self.rules.may(user_id, action, in_group=in_group)
 
     def refusal(self, action: str) -> str:
         """'You need the X role to …' in the workspace language."""
-        permission = ACTION_PERMISSION.get(action, action)
-        roles = [t(f"role.{role}", self.lang) for role in self.rules.permissions[permission]]
-        return PermissionDenied(roles=" / ".join(roles), action=t(f"verb.{action}", self.lang)).message(self.lang)
+        return self.rules.refusal(action, self.lang)
 
     def error_text(self, exc: DomainError) -> str:
         """A domain error in the workspace language, people shown as mentions."""

@@ -5,14 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from chatops.errors import DomainError, PermissionDenied
+from chatops.errors import DomainError
 from chatops.i18n import LANGUAGES, t
 from chatops.rules.schema import TeamsPerson
 from chatops.runtime import Runtime
 from chatops.teams.cards import who
-
-# Actions without an entry of their own in rules.yaml `permissions` borrow one (as on Slack).
-ACTION_PERMISSION = {"release": "claim"}
 
 
 def language_of(locale: str | None, default: str) -> str:
@@ -49,13 +46,11 @@ class TeamsSurface:
 
     def may(self, user_id: str, action: str) -> bool:
         """Whether `user_id` holds a role that rules.yaml allows to do `action`."""
-        return self.rules.may(user_id, ACTION_PERMISSION.get(action, action))
+        return self.rules.may(user_id, action)
 
     def refusal(self, action: str, lang: str) -> str:
         """'You need the X role to …' in `lang`."""
-        permission = ACTION_PERMISSION.get(action, action)
-        roles = [t(f"role.{role}", lang) for role in self.rules.permissions[permission]]
-        return PermissionDenied(roles=" / ".join(roles), action=t(f"verb.{action}", lang)).message(lang)
+        return self.rules.refusal(action, lang)
 
     def error_text(self, exc: DomainError, lang: str) -> str:
         """A domain error in `lang`, people shown by their Teams names when known."""
