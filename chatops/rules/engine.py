@@ -1,7 +1,8 @@
 """Triage: which keyword rules a message matches, and the priority, level, channel it gets.
 
-Per message the text is normalised once (and kana-folded too only if some rule has
-`kana: true`), goes through one keyword automaton, and only the rules that a hit keyword
+Per message the text is normalised once and goes through one keyword automaton (which
+spells out the keywords of `kana: true` rules in katakana and hiragana, so the post itself
+is kana-folded only for the regexes of such rules), and only the rules that a hit keyword
 belongs to (plus the regex-only rules) are evaluated, against precomputed keyword-id sets.
 
 Conditions of a rule all hold together: `any` (one keyword hits), `all` (every keyword hits),
@@ -70,17 +71,21 @@ class _CompiledRule:
     any_only: bool  # only `any` keywords: being a candidate (one of them hit) is matching
 
     def holds(self, hits: set[int], text: str, source: str, kind: str) -> bool:
-        """Tell whether every condition of the rule holds for a message (cheapest checks first)."""
+        """Tell whether every condition of the rule holds for a message (cheapest checks first).
+
+        text is normalised; a kana rule's regexes see it kana-folded too.
+        """
         if (self.sources and source not in self.sources) or (self.kinds and kind not in self.kinds):
             return False
         if (self.any_ids and self.any_ids.isdisjoint(hits)) or not self.all_ids <= hits:
             return False
         if self.exclude_ids and not self.exclude_ids.isdisjoint(hits):
             return False
-        for pattern in self.regexes:
-            if pattern.search(text):
-                return True
-        return not self.regexes
+        if not self.regexes:
+            return True
+        if self.kana:
+            text = fold_kana(text)
+        return any(pattern.search(text) for pattern in self.regexes)
 
     def keywords_hit(self, hits: set[int]) -> list[str]:
         """Return the rule's keywords (as written) among hits, in the rule's own order."""
@@ -107,18 +112,11 @@ class _KeywordIds:
         """How many ids were given out (they are 0 .. count - 1)."""
         return len(self._ids)
 
-    def matcher(self, over_folded_text: bool) -> KeywordMatcher | None:
-        """Build the automaton of every keyword, searching kana-folded text if asked; None if no keywords."""
+    def matcher(self) -> KeywordMatcher | None:
+        """Build the automaton of every keyword; None if no keywords."""
         if not self._ids:
             return None
-        if not over_folded_text:
-            return KeywordMatcher(
-                (keyword, keyword_id, None) for (_, keyword), keyword_id in self._ids.items()
-            )
-        return KeywordMatcher(
-            (keyword, keyword_id, None) if kana else (fold_kana(keyword), keyword_id, keyword)
-            for (kana, keyword), keyword_id in self._ids.items()
-        )
+        return KeywordMatcher((keyword, keyword_id, kana) for (kana, keyword), keyword_id in self._ids.items())
 
 
 class RulesEngine:
@@ -129,9 +127,9 @@ class RulesEngine:
         self.rules = rules
         ids = _KeywordIds()
         self._rules = [_compile(rule, ids, rules) for rule in rules.keyword_rules]
-        # One automaton pass per message: over kana-folded text as soon as one rule folds kana.
-        self._folds_kana = any(rule.kana for rule in rules.keyword_rules)
-        self._matcher = ids.matcher(over_folded_text=self._folds_kana)
+        # One automaton pass per message, over the plain normalised text (the matcher spells
+        # out kana keywords); only regexes of kana rules need the kana-folded text.
+        self._matcher = ids.matcher()
         rules_of_keyword: list[list[int]] = [[] for _ in range(ids.count)]
         for index, rule in enumerate(self._rules):
             for keyword_id in rule.any_ids | rule.all_ids:
@@ -156,10 +154,9 @@ class RulesEngine:
         if unmatched_channel is None:
             raise ValueError(f"unknown source {source!r} or kind {kind!r}")
         plain_text = normalize(text)
-        kana_text = fold_kana(plain_text) if self._folds_kana else plain_text
         hits: set[int] = set()
         if self._matcher is not None:
-            self._matcher.find(kana_text, plain_text, hits)
+            self._matcher.find(plain_text, hits)
         if hits:
             candidates = sorted(self._regex_only.union(*map(self._rules_of_keyword.__getitem__, hits)))
         else:
@@ -167,7 +164,7 @@ class RulesEngine:
         matched = [
             rule
             for rule in map(self._rules.__getitem__, candidates)
-            if rule.any_only or rule.holds(hits, kana_text if rule.kana else plain_text, source, kind)
+            if rule.any_only or rule.holds(hits, plain_text, source, kind)
         ]
         if not matched:
             defaults = self.rules.defaults
