@@ -58,7 +58,7 @@ class _CompiledRule:
     all_ids: frozenset[int]
     exclude_ids: frozenset[int]
     written: _Spellings
-    regexes: tuple[re.Pattern[str], ...]
+    regexes: tuple[tuple[str, re.Pattern[str]], ...]  # (text every match starts with, pattern)
     sources: frozenset[str]
     kinds: frozenset[str]
     priority: str  # the rule's, else the default one
@@ -85,7 +85,7 @@ class _CompiledRule:
             return True
         if self.kana:
             text = fold_kana(text)
-        return any(pattern.search(text) for pattern in self.regexes)
+        return any(prefix in text and pattern.search(text) for prefix, pattern in self.regexes)
 
     def keywords_hit(self, hits: set[int]) -> list[str]:
         """Return the rule's keywords (as written) among hits, in the rule's own order."""
@@ -259,11 +259,58 @@ def _compile(rule: KeywordRule, ids: _KeywordIds, rules: Rules) -> _CompiledRule
     )
 
 
-def _compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a rule regex; the text is casefolded, so only patterns with capitals need IGNORECASE."""
+def _compile_regex(pattern: str) -> tuple[str, re.Pattern[str]]:
+    """Compile a rule regex, with the literal text every match starts with ("" if unknown).
+
+    The text is casefolded, so only patterns with capitals need IGNORECASE.
+    """
     # IGNORECASE costs about 3x on non-ASCII text; on casefolded text it only changes patterns
     # that contain capital letters (and the Turkish dotless ı, which nobody puts in a rule).
-    return re.compile(pattern, re.IGNORECASE if pattern != pattern.lower() else 0)
+    if pattern != pattern.lower():
+        return "", re.compile(pattern, re.IGNORECASE)
+    return _literal_prefix(pattern), re.compile(pattern)
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The plain characters a pattern without alternatives starts with, minus one a quantifier follows.
+
+    `prefix in text` (str's fast search) rules most posts out for a fraction of what `re`
+    spends scanning for the same prefix: 5,000 of 72,000 instructions per post on the bench's
+    order-number rule.
+    """
+    prefix = _PLAIN_START.match(pattern).group()
+    if not prefix or _has_top_level_alternative(pattern):
+        return ""
+    if len(prefix) < len(pattern) and pattern[len(prefix)] in "*+?{":
+        prefix = prefix[:-1]
+    return prefix
+
+
+def _has_top_level_alternative(pattern: str) -> bool:
+    """Tell whether a | outside any group and character set splits the pattern."""
+    depth, set_start, escaped = 0, -1, False  # set_start: index of the open [ while inside a set
+    for index, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif set_start >= 0:
+            # "]" right after "[" or "[^" is a member, not the end of the set
+            if char == "]" and index > set_start + 1 and pattern[set_start + 1 : index] != "^":
+                set_start = -1
+        elif char == "[":
+            set_start = index
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+    return False
+
+
+# Characters that stand for themselves in a pattern (no metacharacter, escape or group).
+_PLAIN_START = re.compile(r"[^.^$*+?{}\[\]\\|()]*")
 
 
 def _positions(keywords: list[str], keyword_ids: list[int]) -> _Spellings:

@@ -1,11 +1,15 @@
 """KeywordMatcher: kana keywords spelled out in katakana and hiragana, and the folded-text fallback."""
 
+import re
+import warnings
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from chatops.rules import matcher as matcher_module
 from chatops.rules import normalize
+from chatops.rules.engine import _literal_prefix
 from chatops.rules.matcher import KeywordMatcher, spellings
 from tests.unit.test_rules_engine import ALPHABET, engine_for, naive_matched, rule_specs
 
@@ -58,3 +62,34 @@ def test_regex_of_a_kana_rule_sees_the_folded_text():
     ])
     assert engine.triage("ログイン123", "x", "mention").matched == ["folded", "plain"]
     assert engine.triage("ろぐいん123", "x", "mention").matched == ["folded"]
+
+
+def compiles(pattern: str) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # "possible nested set"
+            re.compile(pattern)
+    except re.error:
+        return False
+    return True
+
+
+@pytest.mark.filterwarnings("ignore::FutureWarning")
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet="ab |()[]^*+?{}\\.1,-", max_size=10).filter(compiles),
+    st.lists(st.text(alphabet="ab |()[]^*+?{}\\.1,-", max_size=12), min_size=1, max_size=5),
+)
+def test_regex_literal_prefix_is_in_every_text_the_regex_matches(pattern, texts):
+    prefix = _literal_prefix(pattern)
+    assert pattern.startswith(prefix)
+    for text in texts:
+        if re.search(pattern, text):
+            assert prefix in text
+
+
+def test_regex_literal_prefixes():
+    assert _literal_prefix(r"注文番号\D{0,4}\d{6,}") == "注文番号"
+    assert _literal_prefix(r"order\s*(?:number|no\.?)?\s*[:#]?\d{6,}") == "order"
+    assert _literal_prefix("refunds?") == "refund"
+    assert _literal_prefix("ab(c)|d") == _literal_prefix("ab[]|]|c") == _literal_prefix("(?i)ab") == ""
