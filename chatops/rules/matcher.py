@@ -27,6 +27,8 @@ ever kana-folded. Folding each post cost as much as the search itself (about a q
 triage: 24,000 of 94,000 instructions per post with 1,000 kanji keywords). When the spellings
 would be too many (a keyword with more than MAX_FOLDABLE foldable kana, or more than
 MAX_SPELLINGS in all), the matcher falls back to searching the kana-folded text, as before.
+On the bench's 10,000 kanji-heavy keywords (10% in kana rules) the spellings make 14,705
+patterns instead of 10,000: build 197 -> 249 ms, about 30 MB more.
 """
 
 import itertools
