@@ -74,7 +74,9 @@ def start_server(db: Path, port: int) -> subprocess.Popen:
                CHATOPS_SANDBOX="off")
     proc = subprocess.Popen([sys.executable, "-m", "chatops", "serve", "--port", str(port),
                              "--threads", os.environ.get("BENCH_INGEST_THREADS", "8")], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            # a file, not a pipe nobody reads: once a pipe's buffer is full, the
+                            # server's next log line blocks its I/O thread and every request stalls
+                            stdout=subprocess.DEVNULL, stderr=(db.parent / "serve.log").open("wb"))
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -85,7 +87,7 @@ def start_server(db: Path, port: int) -> subprocess.Popen:
         except OSError:
             time.sleep(0.2)
     proc.kill()
-    raise RuntimeError("chatops serve did not start: " + proc.stderr.read().decode()[-2000:])
+    raise RuntimeError("chatops serve did not start: " + (db.parent / "serve.log").read_text()[-2000:])
 
 
 def business_hours_now() -> str:
