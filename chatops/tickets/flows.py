@@ -284,6 +284,7 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
             previous, ticket.status = ticket.status, to
             if to == "resolved":
                 ticket.resolved_at = self.clock()
+                self.close_incidents(session, ticket_id=ticket.id, now=ticket.resolved_at)
             elif previous == "resolved":
                 ticket.resolved_at = None
                 ticket.reopened_count += 1
