@@ -32,8 +32,8 @@ from chatops.slack import blocks
 from chatops.slack.blocks.incident import digest_line, incident_message, opened_line
 from chatops.slack.cards import load_card
 from chatops.tickets.events import EventNotice, OutboxRow
-from chatops.tickets.flood import collected_messages, incident_stats
-from chatops.tickets.models import Incident, OutboxItem
+from chatops.tickets.flood import collected_messages, has_open_incident, incident_stats
+from chatops.tickets.models import OutboxItem
 
 TARGET = "slack"
 INCIDENT_MARK = "chatops_incident"
@@ -66,12 +66,6 @@ def incident_rows(rules: Rules, notice: EventNotice) -> list[OutboxRow]:
 
 def _moment(timestamp: float) -> datetime:
     return datetime.fromtimestamp(timestamp, UTC)
-
-
-def open_incident(session: Session, ticket_id: int) -> bool:
-    """True while the ticket is an open flood incident."""
-    return bool(session.scalar(select(exists().where(Incident.ticket_id == ticket_id,
-                                                      Incident.open_key.is_not(None)))))
 
 
 class IncidentDeliveries:
@@ -122,4 +116,6 @@ class IncidentDeliveries:
         return opened_line(payload, self.rules, self.lang)
 
 
-__all__ = ["GRACE", "INCIDENT_KINDS", "INCIDENT_MARK", "IncidentDeliveries", "incident_rows", "open_incident"]
+open_incident = has_open_incident
+
+__all__ = ["GRACE", "INCIDENT_KINDS", "INCIDENT_MARK", "IncidentDeliveries", "incident_rows"]

@@ -257,6 +257,22 @@ def incident_stats(db: Session | Connection, ticket_id: int, now: datetime) -> I
                          closed_at=incident.closed_at)
 
 
+def has_open_incident(db: Session | Connection, ticket_id: int) -> bool:
+    """True while the ticket is an open flood incident."""
+    return db.scalar(select(Incident.id).where(Incident.ticket_id == ticket_id, Incident.open_key.is_not(None))
+                     .limit(1)) is not None
+
+
+DIGEST_GRACE = 0.25  # a digest waits this long past its period for transactions in flight
+
+
+def digest_period(config: FloodConfig, at: datetime) -> tuple[int, float, float]:
+    """(index, start, end) as Unix times of the digest period `at` falls in."""
+    every = config.digest_every.total_seconds()
+    index = int(at.timestamp() // every)
+    return index, index * every, (index + 1) * every
+
+
 def collected_messages(db: Session | Connection, ticket_id: int, *, since: datetime | None, until: datetime,
                        limit: int = 5) -> tuple[int, list]:
     """(how many, newest `limit` rows) of the ticket's inbound messages received in [since, until)."""
