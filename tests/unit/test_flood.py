@@ -179,3 +179,14 @@ def test_racing_ingests_open_exactly_one_incident(fflows, session_factory, clock
     with session_factory() as session:
         pages = session.scalars(select(Page).where(Page.ticket_id == incident.ticket_id)).all()
     assert len(pages) == 1
+
+
+def test_a_reply_on_an_incident_answers_its_own_customer_not_the_last_member(fflows, session_factory, clock):
+    results = ingest_all(fflows, [reply(n) for n in range(15)], clock)
+    key = f"T-{results[0].ticket_id}"
+    assert results[-1].outcome == "collected"
+    sent = fflows.reply(key, actor="U0AGENT001", text="ご不便をおかけしております。")
+    with session_factory() as session:
+        first = session.get(Message, results[0].message_id)
+        stored = session.get(Message, sent.id)
+    assert stored.in_reply_to == first.external_id
