@@ -84,7 +84,7 @@ class IncidentDeliveries:
         ticket_id = item.payload["ticket_id"]
         with session_scope(self.session_factory) as session:
             if item.payload.get("tail") and session.scalar(select(exists().where(
-                    OutboxItem.kind == item.kind, OutboxItem.ticket_id == ticket_id, OutboxItem.id > item.id))):
+                    OutboxItem.ordering_key == item.ordering_key, OutboxItem.id > item.id))):
                 return {"skipped": "a later second renders it"}
             thread = self._thread(session, ticket_id)
             message, mark = self.parent_message(session, ticket_id)

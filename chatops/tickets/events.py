@@ -66,8 +66,8 @@ def announce(db: Session | Connection, listeners: Iterable[EventListener], notic
             (coalescing if row.coalesce else rows).append(values)
     if rows:
         db.execute(_INSERT_OUTBOX, rows)
-    for values in coalescing:
-        db.execute(_insert_ignoring_duplicates(db), values)
+    if coalescing:
+        db.execute(_insert_ignoring_duplicates(db), coalescing)
     return len(rows) + len(coalescing)
 
 

@@ -190,3 +190,16 @@ def test_a_reply_on_an_incident_answers_its_own_customer_not_the_last_member(ffl
         first = session.get(Message, results[0].message_id)
         stored = session.get(Message, sent.id)
     assert stored.in_reply_to == first.external_id
+
+
+def test_the_scheduler_forgets_counts_older_than_the_window(fflows, session_factory, clock, engine):
+    from chatops.tickets.models import FloodCount, FloodHit
+
+    ingest_all(fflows, [reply(n) for n in range(3)], clock)
+    clock.advance(minutes=25)
+    fflows.ingest(reply(99, post="P2"))
+    with engine.begin() as conn:
+        fflows.flood_prune(conn, clock())
+    with session_factory() as session:
+        assert set(session.scalars(select(FloodHit.key))) == {"post:x:@acme_jp:P2"}
+        assert set(session.scalars(select(FloodCount.key))) == {"post:x:@acme_jp:P2"}
