@@ -8,7 +8,8 @@ at all. Surfaces (Slack, Teams, paging) register listeners at start-up; flows ne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from chatops import fastsql
 from chatops.tickets.models import OutboxItem
 
 
@@ -61,11 +63,11 @@ def announce(db: Session | Connection, listeners: Iterable[EventListener], notic
         for row in listener(notice):
             values = {"target": row.target, "kind": row.kind, "dedupe_key": row.dedupe_key,
                       "ordering_key": row.ordering_key, "ticket_id": notice.ticket_id, "payload": dict(row.payload),
-                      "state": "pending", "attempts": 0, "created_at": notice.at,
+                      "state": "pending", "attempts": 0, "in_doubt": False, "created_at": notice.at,
                       "next_attempt_at": row.not_before or notice.at}
             (coalescing if row.coalesce else rows).append(values)
     if rows:
-        db.execute(_INSERT_OUTBOX, rows)
+        fastsql.execute_many(db, _INSERT_OUTBOX, rows)
     if coalescing:
         db.execute(_insert_ignoring_duplicates(db), coalescing)
     return len(rows) + len(coalescing)
@@ -91,3 +93,15 @@ def project(db: Session | Connection, projectors: Iterable[Projector], notice: E
 
 _INSERT_OUTBOX = insert(OutboxItem)
 _COALESCING_INSERTS: dict[str, Any] = {}
+
+
+@contextmanager
+def batched(db: Session | Connection, projectors: Iterable[Projector]) -> Iterator[None]:
+    """Group commit: projectors that can (a `batch(db)` context manager) hold their writes for
+    the events of the block and write them once at its end, in the same transaction."""
+    with ExitStack() as stack:
+        for projector in projectors:
+            batch = getattr(projector, "batch", None)
+            if batch is not None:
+                stack.enter_context(batch(db))
+        yield
