@@ -117,6 +117,10 @@ class Scheduler:
                 break
             if self.pause:
                 time.sleep(self.pause)
+        if self.flows.rules.flood.active:  # forget flood counts older than the window
+            with self.flows.session_factory.kw["bind"].begin() as conn:
+                if self.lease.fence(conn):
+                    self.flows.flood_prune(conn, now or self.flows.clock())
         return fired
 
     def _job(self) -> None:

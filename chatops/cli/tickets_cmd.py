@@ -75,7 +75,7 @@ def ingest_command(args) -> int:
         store()
     runtime.close()
     print(t("cli.ingest.summary", language(args), lines=lines, created=counts["created"],
-            threaded=counts["threaded"], reopened=counts["reopened"], duplicates=counts["duplicate"],
+            threaded=counts["threaded"] + counts["collected"], reopened=counts["reopened"], duplicates=counts["duplicate"],
             stored_only=counts["stored"], errors=counts["errors"]))
     return 1 if counts["errors"] else 0
 

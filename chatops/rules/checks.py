@@ -17,6 +17,7 @@ def cross_check(rules: Rules) -> list[tuple[Loc, str]]:
         *_unique_ids(rules.keyword_rules, "keyword_rules"),
         *_unique_ids(rules.canned_replies, "canned_replies"),
         *_sla_coverage(rules),
+        *_flood_references(rules),
     ]
 
 
@@ -70,4 +71,20 @@ def _sla_coverage(rules: Rules) -> list[tuple[Loc, str]]:
                 problems.append(
                     (("sla", "policies"), f"no policy for {priority}/{tier} (add tier {tier!r} or '*')")
                 )
+    return problems
+
+
+def _flood_references(rules: Rules) -> list[tuple[Loc, str]]:
+    """The flood section names keyword rules, a channel and an on-call policy that must exist."""
+    flood, problems = rules.flood, []
+    rule_ids = [rule.id for rule in rules.keyword_rules]
+    for index, topic in enumerate(flood.topics):
+        if topic not in rule_ids:
+            problems.append((("flood", "topics", index), f"{topic!r} is not a keyword rule id"))
+    if flood.channel is not None and flood.channel not in rules.channels:
+        problems.append((("flood", "channel"),
+                         f"{flood.channel!r} is not a channel (defined: {', '.join(rules.channels)})"))
+    if flood.page is not None and flood.page not in rules.oncall.policies:
+        problems.append((("flood", "page"), f"{flood.page!r} is not an oncall policy "
+                                            f"(defined: {', '.join(rules.oncall.policies) or 'none'})"))
     return problems

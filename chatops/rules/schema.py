@@ -47,6 +47,7 @@ from chatops.rules.fields import (
     expand_dates,
     minutes_of_range,
 )
+from chatops.rules.flood import FloodConfig
 from chatops.rules.oncall import OnCall
 from chatops.rules.stats_config import StatsConfig
 
@@ -354,6 +355,7 @@ class Rules(Section):
     teams: TeamsSection = TeamsSection()
     stats: StatsConfig = StatsConfig()
     oncall: OnCall = OnCall()
+    flood: FloodConfig = FloodConfig(enabled=False)  # absent: no flood detection
 
     @field_validator("priorities")
     @classmethod

@@ -26,6 +26,13 @@ from chatops.outbox import DeliveryError
 from chatops.rules import Rules
 from chatops.slack import blocks
 from chatops.slack.cards import cards, load_card, overdue_cards, thread_of
+from chatops.slack.incident import (
+    INCIDENT_KINDS,
+    UPDATE_EVERY,
+    IncidentDeliveries,
+    incident_rows,
+    open_incident,
+)
 from chatops.slack.paging import PagingDeliveries, sla_rows
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.models import Message, OutboxItem, SurfaceThread, Ticket, TicketEvent
@@ -63,13 +70,21 @@ class SlackPlanner:
 
     def __call__(self, notice: EventNotice) -> list[OutboxRow]:
         lane, ticket, event = self.lane(notice.channel), {"ticket_id": notice.ticket_id}, notice.event_id
+        if notice.kind == "incident_message":  # a flood member: coalesced, never a line of its own
+            return incident_rows(self.rules, notice)
         rows: list[OutboxRow] = []
-        if notice.kind == "created":
+        if notice.kind == "created" and notice.payload.get("incident"):  # opens a flood incident:
+            # its parent must not wait behind the channel's queued posts (slack/incident.py)
+            rows.append(OutboxRow(TARGET, "post_ticket", f"slack:post:{notice.ticket_id}",
+                                  f"slack-incident:{notice.ticket_id}", ticket))
+        elif notice.kind == "created":
             rows.append(OutboxRow(TARGET, "post_ticket", f"slack:post:{notice.ticket_id}", lane, ticket))
         elif notice.kind != "note_added":
             rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane, {**ticket, "event_id": event}))
         if notice.kind in _REDRAW or (notice.kind == "customer_message" and len(notice.payload) > 1):
             rows.append(OutboxRow(TARGET, "update_ticket", f"slack:update:{event}", lane, ticket))
+        if notice.kind in INCIDENT_KINDS:
+            rows.extend(incident_rows(self.rules, notice))
         rows.extend(sla_rows(lane, notice))  # SLA warnings/breaches and pages: DMs, channel notice
         for user_id in self._home_owners(notice):
             rows.append(OutboxRow(TARGET, "publish_home", f"slack:home:{user_id}:{event}", f"slack-home:{user_id}",
@@ -84,7 +99,7 @@ class SlackPlanner:
         return {person for person in people if is_slack_user(person)}
 
 
-class SlackDeliverer(PagingDeliveries):
+class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
     """Outbox deliverer for target `slack`."""
 
     target = TARGET
@@ -99,8 +114,11 @@ class SlackDeliverer(PagingDeliveries):
         self.clock = clock
 
     def pace(self, item: OutboxItem) -> float:
-        """Seconds the item's lane rests after it: channel posts are paced, Home tabs are not."""
-        return 0.0 if item.kind == "publish_home" else self.post_interval
+        """Seconds the item's lane rests after it: channel posts are paced, Home tabs and items
+        that made no call are not, an incident's parent updates at most once a second."""
+        if item.kind == "publish_home" or (item.result or {}).get("skipped"):
+            return 0.0
+        return UPDATE_EVERY if item.kind == "update_incident" else self.post_interval
 
     def __call__(self, item: OutboxItem) -> dict[str, Any]:
         handler = getattr(self, f"_{item.kind}", None)
@@ -122,11 +140,12 @@ class SlackDeliverer(PagingDeliveries):
             if thread is not None:  # posted already (a lease expired mid-delivery): never twice
                 return {"channel": thread.channel, "ts": thread.ts}
             card = load_card(session, ticket_id)
+            message, incident_mark = self.parent_message(session, ticket_id)
         channel = self.rules.channels[card.channel].slack
-        mark = {"event_type": TICKET_MARK, "event_payload": {"ticket": card.key}}
-        found = self._posted_before(item, card.channel, channel, mark) if item.in_doubt else None
+        mark = incident_mark or {"event_type": TICKET_MARK, "event_payload": {"ticket": card.key}}
+        look_for = {"event_type": mark["event_type"], "event_payload": {"ticket": card.key}}
+        found = self._posted_before(item, card.channel, channel, look_for) if item.in_doubt else None
         if found is None:
-            message = blocks.ticket_message(card, self.rules, self.lang, self.clock())
             response = self.client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
                                                     metadata=mark, **message)
             found = response["channel"], response["ts"]
@@ -141,8 +160,9 @@ class SlackDeliverer(PagingDeliveries):
             if self._superseded(session, item, OutboxItem.ticket_id == ticket_id):
                 return {"skipped": "a later update is queued"}
             thread = self._thread(session, ticket_id)
-            card = load_card(session, ticket_id)
-        message = blocks.ticket_message(card, self.rules, self.lang, self.clock())
+            message, mark = self.parent_message(session, ticket_id)
+        if mark is not None:  # an incident: every render carries its live count (slack/incident.py)
+            message = {**message, "metadata": mark}
         self.client.chat_update(channel=thread.channel, ts=thread.ts, **message)
         return {"channel": thread.channel, "ts": thread.ts}
 
@@ -150,6 +170,9 @@ class SlackDeliverer(PagingDeliveries):
         with session_scope(self.session_factory) as session:
             thread = self._thread(session, item.payload["ticket_id"])
             event = session.get(TicketEvent, item.payload["event_id"])
+            if event.kind == "customer_message" and open_incident(session, item.payload["ticket_id"]):
+                # Sent before the flood was recognised: the incident's first digest lists it.
+                return {"skipped": "collected in the incident digest"}
             text = self._line_text(session, event)
         if text is None:
             return {"skipped": "no line for this event"}
@@ -171,6 +194,8 @@ class SlackDeliverer(PagingDeliveries):
             line = blocks.customer_line(message.author_handle, message.text, message.url, self.lang)
             extra = blocks.event_line(event.kind, event.actor, payload, self.rules, self.lang)
             return f"{extra}\n{line}" if extra else line
+        if event.kind == "incident_opened":
+            return self.opened_text(payload)
         if event.kind == "replied":
             message = session.get(Message, payload.get("message_id"))
             return blocks.reply_line(event.actor, message.text, self.lang)
@@ -250,8 +275,9 @@ def _marked(messages: list[dict], mark: dict) -> str | None:
     """The ts of the message carrying our metadata `mark`, if any."""
     for message in messages:
         metadata = message.get("metadata") or {}
-        if (metadata.get("event_type") == mark["event_type"]
-                and metadata.get("event_payload") == mark["event_payload"]):
+        found = metadata.get("event_payload") or {}
+        if metadata.get("event_type") == mark["event_type"] and all(
+                found.get(key) == value for key, value in mark["event_payload"].items()):
             return message["ts"]
     return None
 

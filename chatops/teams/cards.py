@@ -173,3 +173,25 @@ def connector_card(hook_url: str, view: TicketView, *, line: str | None, quote: 
     for action, url in links.items():
         card.addLinkButton(t(f"teams.button.{action}", lang), url)
     return card
+
+
+def incident_opened_line(payload: Mapping[str, Any], rules: Rules, lang: str) -> str:
+    """The card line of a ticket becoming a flood (炎上) incident."""
+    seconds = rules.flood.window.total_seconds()
+    window = f"{int(seconds // 60)}m" if seconds >= 60 else f"{int(seconds)}s"
+    return f"🔥 {t('flood.label', lang)} — " + t(
+        "flood.line.opened", lang, count=payload.get("count", 0), authors=payload.get("authors", 0), window=window,
+        share=f"{payload.get('negative_share', 0):.0%}")
+
+
+def incident_digest(view: TicketView, stats, count: int, newest, lang: str, shown: int = 5) -> tuple[str, str]:
+    """(line, quote) of a flood digest card: how many arrived, the live figures, and the newest
+    few messages with "+K more"."""
+    line = (f"🔥 {t('flood.label', lang)} {view.key} · {t('flood.digest.head', lang, count=count)} — "
+            + t("flood.teams.live", lang, count=stats.count, authors=stats.authors,
+                share=f"{stats.negative_share:.0%}", rate=stats.rate_per_min))
+    quotes = [f"{row.author_handle or row.author_name or '?'}: {_clip(' '.join(row.text.split()), 120)}"
+              for row in newest[:shown]]
+    if count > min(len(newest), shown):
+        quotes.append(t("flood.digest.more", lang, more=count - min(len(newest), shown)))
+    return line, "\n\n".join(quotes)

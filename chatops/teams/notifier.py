@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
 
@@ -30,6 +30,13 @@ from chatops.teams import cards
 from chatops.teams.links import ActionLinks
 from chatops.teams.view import TicketView, load_view
 from chatops.tickets.events import EventNotice, OutboxRow
+from chatops.tickets.flood import (
+    DIGEST_GRACE,
+    collected_messages,
+    digest_period,
+    has_open_incident,
+    incident_stats,
+)
 from chatops.tickets.models import Message, OutboxItem, TicketEvent
 
 log = logging.getLogger("chatops.teams")
@@ -57,6 +64,12 @@ class TeamsPlanner:
         if notice.channel not in self.channels or notice.kind in SKIPPED_KINDS:
             return []
         kind = self.rules.channels[notice.channel].teams_format
+        if notice.kind == "incident_message":  # a flood member: one digest card per period at most
+            index, start, end = digest_period(self.rules.flood, notice.at)
+            return [OutboxRow(TARGET, "incident_digest", f"teams:digest:{notice.ticket_id}:{index}",
+                              f"teams-digest:{notice.ticket_id}",
+                              {"ticket_id": notice.ticket_id, "channel": notice.channel, "from": start, "to": end},
+                              coalesce=True, not_before=datetime.fromtimestamp(end + DIGEST_GRACE, UTC))]
         return [OutboxRow(TARGET, kind, f"teams:{notice.event_id}", f"teams:{notice.channel}",
                           {"ticket_id": notice.ticket_id, "event_id": notice.event_id,
                            "channel": notice.channel})]
@@ -88,33 +101,60 @@ class TeamsDeliverer:
         definition = self.rules.channels.get(channel)
         if definition is None or not definition.teams_webhook:
             raise DeliveryError(f"channel {channel!r} has no teams_webhook in rules.yaml", permanent=True)
-        view, line, quote = self._content(item.payload["ticket_id"], item.payload["event_id"])
+        kind = item.kind
+        if kind == "incident_digest":
+            content = self._digest(item.payload)
+            if content is None:
+                return {"skipped": "nothing collected"}
+            view, line, quote = content
+            kind = definition.teams_format
+        else:
+            content = self._content(item.payload["ticket_id"], item.payload["event_id"])
+            if content is None:
+                return {"skipped": "collected in the incident digest"}
+            view, line, quote = content
         if item.in_doubt and line:
             # An earlier attempt may have arrived (its answer was lost), and a webhook post cannot
             # be looked up: post again rather than risk a missed ticket, and say it may repeat.
             line = f"{line}\n\n{t('teams.repeat', self.lang)}"
         links = self._links(view)
-        if item.kind == "workflows":
+        if kind == "workflows":
             return self._post_adaptive(channel, definition.teams_webhook, view, line, quote, links)
-        if item.kind == "messagecard":
+        if kind == "messagecard":
             return self._post_messagecard(channel, definition.teams_webhook, view, line, quote, links)
         raise DeliveryError(f"unknown teams item kind {item.kind!r}", permanent=True)
 
     # -- content -----------------------------------------------------------------------------
 
-    def _content(self, ticket_id: int, event_id: int) -> tuple[TicketView, str | None, str | None]:
+    def _content(self, ticket_id: int, event_id: int) -> tuple[TicketView, str | None, str | None] | None:
         with session_scope(self.session_factory) as session:
             view = load_view(session, ticket_id)
             event = session.get(TicketEvent, event_id)
             if event is None:
                 raise DeliveryError(f"event {event_id} of T-{ticket_id} is gone", permanent=True)
+            if event.kind == "customer_message" and has_open_incident(session, ticket_id):
+                return None  # sent before the flood was recognised: the incident's digests show it
             payload = event.payload or {}
             line = cards.event_line(event.kind, event.actor, payload, self.rules, self.lang)
+            if event.kind == "incident_opened":
+                line = cards.incident_opened_line(payload, self.rules, self.lang)
             quote = view.text if event.kind == "created" else None
             if payload.get("message_id") and event.kind in ("customer_message", "reopened", "replied"):
                 message = session.get(Message, payload["message_id"])
                 quote = message.text if message else None
         return view, line, quote
+
+    def _digest(self, payload: dict) -> tuple[TicketView, str, str] | None:
+        """A flood incident's digest card: the period's messages and the live figures."""
+        ticket_id = payload["ticket_id"]
+        with session_scope(self.session_factory) as session:
+            view = load_view(session, ticket_id)
+            count, newest = collected_messages(session, ticket_id, since=datetime.fromtimestamp(payload["from"], UTC),
+                                               until=datetime.fromtimestamp(payload["to"], UTC))
+            stats = incident_stats(session, ticket_id, self.clock())
+        if count == 0 or stats is None:
+            return None
+        return view, *cards.incident_digest(view, stats, count, newest, self.lang)
 
     def _links(self, view: TicketView) -> dict[str, str]:
         """The buttons that make sense for the ticket now: signed actions, then the post itself."""

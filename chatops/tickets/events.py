@@ -45,6 +45,10 @@ class OutboxRow:
     dedupe_key: str
     ordering_key: str | None = None
     payload: Mapping[str, Any] = field(default_factory=dict)
+    # Coalescing rows (flood incidents): a row whose dedupe_key is queued already is dropped
+    # instead of failing the transaction, and it is not delivered before `not_before`.
+    coalesce: bool = False
+    not_before: datetime | None = None
 
 
 EventListener = Callable[[EventNotice], Iterable[OutboxRow]]
@@ -54,16 +58,31 @@ Projector = Callable[[Session | Connection, EventNotice], None]
 
 def announce(db: Session | Connection, listeners: Iterable[EventListener], notice: EventNotice) -> int:
     """Run the listeners and insert the rows they ask for; returns how many were queued."""
-    rows = [
-        {"target": row.target, "kind": row.kind, "dedupe_key": row.dedupe_key,
-         "ordering_key": row.ordering_key, "ticket_id": notice.ticket_id, "payload": dict(row.payload),
-         "state": "pending", "attempts": 0, "in_doubt": False, "created_at": notice.at,
-         "next_attempt_at": notice.at}
-        for listener in listeners for row in listener(notice)
-    ]
+    rows, coalescing = [], []
+    for listener in listeners:
+        for row in listener(notice):
+            values = {"target": row.target, "kind": row.kind, "dedupe_key": row.dedupe_key,
+                      "ordering_key": row.ordering_key, "ticket_id": notice.ticket_id, "payload": dict(row.payload),
+                      "state": "pending", "attempts": 0, "in_doubt": False, "created_at": notice.at,
+                      "next_attempt_at": row.not_before or notice.at}
+            (coalescing if row.coalesce else rows).append(values)
     if rows:
         fastsql.execute_many(db, _INSERT_OUTBOX, rows)
-    return len(rows)
+    if coalescing:
+        db.execute(_insert_ignoring_duplicates(db), coalescing)
+    return len(rows) + len(coalescing)
+
+
+def _insert_ignoring_duplicates(db: Session | Connection):
+    """INSERT INTO outbox … ON CONFLICT (dedupe_key) DO NOTHING, for the database's dialect."""
+    bind = db.get_bind() if isinstance(db, Session) else db
+    name = bind.dialect.name
+    if name not in _COALESCING_INSERTS:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert_of = postgresql.insert if name == "postgresql" else sqlite.insert
+        _COALESCING_INSERTS[name] = insert_of(OutboxItem).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    return _COALESCING_INSERTS[name]
 
 
 def project(db: Session | Connection, projectors: Iterable[Projector], notice: EventNotice) -> None:
@@ -73,6 +92,7 @@ def project(db: Session | Connection, projectors: Iterable[Projector], notice: E
 
 
 _INSERT_OUTBOX = insert(OutboxItem)
+_COALESCING_INSERTS: dict[str, Any] = {}
 
 
 @contextmanager

@@ -36,6 +36,7 @@ from chatops.stats.csat_hooks import CsatRequester
 from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
 from chatops.tickets.events import EventListener, EventNotice, Projector, announce, project
+from chatops.tickets.flood import has_open_incident
 from chatops.tickets.ingest import IngestFlows
 from chatops.tickets.limits import check_reply_length
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketEvent, TicketTag
@@ -235,7 +236,9 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
             if ticket.status == "resolved":
                 raise self._refuse(ticket, "replied to")
             now = self.clock()
-            last_inbound = service.last_inbound(session, ticket_id=ticket.id)
+            # On a flood incident the reply answers the ticket's own customer, not whoever wrote last.
+            last_inbound = service.last_inbound(session, ticket_id=ticket.id, customer_id=ticket.customer_id
+                                                if has_open_incident(session, ticket.id) else None)
             reply = Message(ticket_id=ticket.id, direction="outbound", source=ticket.source,
                             account=ticket.account, author_id=actor, text=text, created_at=now,
                             conversation_id=last_inbound.conversation_id if last_inbound else None,
@@ -284,6 +287,7 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
             previous, ticket.status = ticket.status, to
             if to == "resolved":
                 ticket.resolved_at = self.clock()
+                self.close_incidents(session, ticket_id=ticket.id, now=ticket.resolved_at)
             elif previous == "resolved":
                 ticket.resolved_at = None
                 ticket.reopened_count += 1

@@ -20,9 +20,11 @@ from chatops.inbound import InboundMessage
 from chatops.stats.csat_hooks import record_rating_reply
 from chatops.tickets import service
 from chatops.tickets.events import EventNotice, announce, batched, project
+from chatops.tickets.flood import FloodFlows
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent, TicketTag
 
-Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored", "rated"]
+# "collected": stored on the open flood incident of its post or topic (chatops.tickets.flood).
+Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored", "rated", "collected"]
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,7 @@ def _subject(text: str) -> str:
     return line if len(line) <= 120 else line[:119] + "…"
 
 
-class IngestFlows:
+class IngestFlows(FloodFlows):
     """Mixed into TicketFlows: the inbound side of the state machine."""
 
     def ingest(self, message: InboundMessage) -> IngestResult:
@@ -125,9 +127,19 @@ class IngestFlows:
                                payload={"message_id": rated.message_id, "score": rated.score})
             return IngestResult("rated", rated.ticket_id, rated.message_id)
         triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
+        flood = self._flood_plan(conn, message, ticket_id, triage, now) if self.rules.flood.active else None
+        if flood is not None and flood.collect_on is not None:
+            return IngestResult("collected", *self._collect(conn, flood, message_row, now))
+        opens = flood is not None and flood.open_key is not None
         if ticket_id is None:
-            return self._open_ticket(conn, message, customer_id, message_row, triage, now, tier)
-        return self._continue_ticket(conn, message, ticket_id, message_row, triage)
+            result = self._open_ticket(conn, message, customer_id, message_row,
+                                       self._flood_triage(flood, triage) if opens else triage, now, tier,
+                                       incident=opens)
+        else:
+            result = self._continue_ticket(conn, message, ticket_id, message_row, triage)
+        if opens:
+            self._open_incident(conn, flood, result.ticket_id, tier, now)
+        return result
 
     def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool, bool, str]:
         """(customer id, new?, blocked?, tier) for the author, creating or refreshing the customer row."""
@@ -153,7 +165,7 @@ class IngestFlows:
         return row.id, False, "blocked" in (row.flags or []), row.tier
 
     def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
-                     triage, now: datetime, tier: str = "standard") -> IngestResult:
+                     triage, now: datetime, tier: str = "standard", incident: bool = False) -> IngestResult:
         ticket_id = _insert(conn, Ticket, {
             "source": message.source, "account": message.account, "external_id": message.external_id,
             "conversation_id": message.thread_id, "customer_id": customer_id, "status": "new",
@@ -169,7 +181,8 @@ class IngestFlows:
         message_id = _insert(conn, Message, {**message_row, "ticket_id": ticket_id})
         self._record_event(conn, ticket_id=ticket_id, kind="created", actor=f"customer:{customer_id}",
                            at=now, channel=triage.channel, assignee=None,
-                           payload={"message_id": message_id, "triage": triage.to_dict()})
+                           payload={"message_id": message_id, "triage": triage.to_dict(),
+                                    **({"incident": True} if incident else {})})
         self._after_opened(conn, ticket_id=ticket_id, priority=triage.priority, tier=tier,
                            customer_id=customer_id, message=message, now=now)
         return IngestResult("created", ticket_id, message_id)

@@ -276,3 +276,44 @@ class IntegrationState(Base):
     name: Mapped[str] = mapped_column(String(255), primary_key=True)
     value: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+
+class Incident(Base):
+    """A flood (炎上) collected on one ticket. `open_key` is the flood key while the incident is
+    open and NULL once it ends: unique, so two replicas racing to open one open exactly one."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("open_key"), Index(None, "ticket_id"), Index(None, "key", "closed_at"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    open_key: Mapped[str | None] = mapped_column(String(255))
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"))
+    opened_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    stats: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)  # what crossed the thresholds
+
+
+class FloodCount(Base):
+    """Messages per flood key per time bucket (the cheap count, upserted by ingest), and the count
+    at which the next full check runs (so a hot key is not re-checked on every message)."""
+
+    __tablename__ = "flood_counts"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    bucket: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer, default=0)
+    next_check: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class FloodHit(Base):
+    """One message of a flood key: what the full check counts (authors, negative share)."""
+
+    __tablename__ = "flood_hits"
+    __table_args__ = (Index(None, "key", "at"), Index(None, "at"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    key: Mapped[str] = mapped_column(String(255))
+    author: Mapped[str] = mapped_column(String(255))
+    negative: Mapped[bool] = mapped_column(Boolean, default=False)
+    at: Mapped[datetime] = mapped_column(UTCDateTime)

@@ -133,12 +133,13 @@ def ticket_messages(session: Session, *, ticket_id: int) -> list[Message]:
     ))
 
 
-def last_inbound(session: Session, *, ticket_id: int) -> Message | None:
-    """The customer's latest message on a ticket (what a reply answers)."""
-    return session.scalars(
-        select(Message).where(Message.ticket_id == ticket_id, Message.direction == "inbound")
-        .order_by(Message.created_at.desc(), Message.id.desc()).limit(1)
-    ).first()
+def last_inbound(session: Session, *, ticket_id: int, customer_id: int | None = None) -> Message | None:
+    """The customer's latest message on a ticket (what a reply answers); with `customer_id`, that
+    customer's latest (a flood incident collects other people's messages too)."""
+    stmt = select(Message).where(Message.ticket_id == ticket_id, Message.direction == "inbound")
+    if customer_id is not None:
+        stmt = stmt.where(Message.customer_id == customer_id)
+    return session.scalars(stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(1)).first()
 
 
 def record_reply_delivered(session: Session, item) -> None:

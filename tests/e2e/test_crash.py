@@ -33,7 +33,9 @@ class Sender(threading.Thread):
 
     def run(self) -> None:
         for n in range(COUNT):
-            body = inbound(f"ログインできません #{n}", external_id=f"crash-{n}", source="webhook", account="form",
+            # A how-to question: 40 outage complaints from 40 people in seconds would be a flood
+            # (rules.yaml `flood:`) collected on one incident, and this test counts ticket posts.
+            body = inbound(f"ログインの方法を教えてください #{n}", external_id=f"crash-{n}", source="webhook", account="form",
                            author={"id": f"c{n}", "handle": f"@c{n}", "name": f"C{n}"}).model_dump_json().encode()
             headers = {"X-Chatops-Signature": sign(SECRET, body), "Content-Type": "application/json"}
             while True:

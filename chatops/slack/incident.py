@@ -1,0 +1,121 @@
+"""The Slack side of flood incidents (炎上): which outbox rows an incident event needs, and how
+they are delivered.
+
+A flood brings hundreds of `incident_message` events a second; each asks for the same few
+coalescing rows (`OutboxRow.coalesce`: a second insert of a queued dedupe key is dropped), so
+a burst collapses into:
+- one parent `chat.update` per incident per second (`update_incident`, lane
+  `slack-incident:<ticket>`), on the leading edge of each second so the first messages of a
+  burst show at once, plus a trailing one at the end of the second that is skipped when a later
+  second already has its own: the last messages of a burst are never left out. chat.update is
+  Tier 3 (50+ a minute) and does not count against the channel's one post a second, so it
+  does not wait behind the channel's posts: a message shows in the live count within about a
+  second and a half whatever the rate;
+- one thread digest line per incident per `flood.digest_every` (`incident_digest`, lane
+  `slack-digest:<ticket>`): the newest few handles and snippets and "+K more".
+Every render of the parent carries the metadata `{"event_type": "chatops_incident",
+"event_payload": {"ticket": "T-<id>", "count": N}}`, N = inbound messages on the ticket in
+that render (the load benchmark reads it).
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import exists, select
+from sqlalchemy.orm import Session
+
+from chatops.db import session_scope
+from chatops.rules import Rules
+from chatops.slack import blocks
+from chatops.slack.blocks.incident import digest_line, incident_message, opened_line
+from chatops.slack.cards import load_card
+from chatops.tickets.events import EventNotice, OutboxRow
+from chatops.tickets.flood import collected_messages, has_open_incident, incident_stats
+from chatops.tickets.models import OutboxItem
+
+TARGET = "slack"
+INCIDENT_MARK = "chatops_incident"
+INCIDENT_KINDS = {"incident_opened", "incident_message"}
+UPDATE_EVERY = 1.0  # seconds between two chat.update of one incident (Tier 3: 50+ a minute)
+GRACE = 0.25  # a trailing render waits this long past its second for transactions in flight
+
+
+def incident_rows(rules: Rules, notice: EventNotice) -> list[OutboxRow]:
+    """Coalescing rows for an incident event: the leading and trailing parent update of its
+    second, and its digest period's line (the opening's digest also covers earlier messages)."""
+    ticket_id, at = notice.ticket_id, notice.at.timestamp()
+    second = int(at // UPDATE_EVERY)
+    lane = f"slack-incident:{ticket_id}"
+    payload = {"ticket_id": ticket_id}
+    rows = [
+        OutboxRow(TARGET, "update_incident", f"slack:incident:{ticket_id}:{second}", lane, payload, coalesce=True),
+        OutboxRow(TARGET, "update_incident", f"slack:incident:{ticket_id}:{second}:tail", lane,
+                  {**payload, "tail": True}, coalesce=True,
+                  not_before=_moment((second + 1) * UPDATE_EVERY + GRACE)),
+    ]
+    every = rules.flood.digest_every.total_seconds()
+    period = int(at // every)
+    start = None if notice.kind == "incident_opened" else period * every
+    rows.append(OutboxRow(TARGET, "incident_digest", f"slack:digest:{ticket_id}:{period}", f"slack-digest:{ticket_id}",
+                          {**payload, "from": start, "to": (period + 1) * every}, coalesce=True,
+                          not_before=_moment((period + 1) * every + GRACE)))
+    return rows
+
+
+def _moment(timestamp: float) -> datetime:
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+class IncidentDeliveries:
+    """Mixed into SlackDeliverer (session_factory, rules, client, lang, clock, _thread)."""
+
+    def parent_message(self, session: Session, ticket_id: int) -> tuple[dict[str, Any], dict | None]:
+        """The parent's arguments and, for an incident, its metadata mark (None for a ticket)."""
+        card = load_card(session, ticket_id)
+        stats = incident_stats(session, ticket_id, self.clock())
+        if stats is None:
+            return blocks.ticket_message(card, self.rules, self.lang, self.clock()), None
+        mark = {"event_type": INCIDENT_MARK, "event_payload": {"ticket": card.key, "count": stats.count}}
+        return incident_message(card, stats, self.rules, self.lang), mark
+
+    def _update_incident(self, item: OutboxItem) -> dict[str, Any]:
+        ticket_id = item.payload["ticket_id"]
+        with session_scope(self.session_factory) as session:
+            if item.payload.get("tail") and session.scalar(select(exists().where(
+                    OutboxItem.ordering_key == item.ordering_key, OutboxItem.id > item.id))):
+                return {"skipped": "a later second renders it"}
+            thread = self._thread(session, ticket_id)
+            message, mark = self.parent_message(session, ticket_id)
+        self.client.chat_update(channel=thread.channel, ts=thread.ts, metadata=mark, **message)
+        return {"channel": thread.channel, "ts": thread.ts, "count": mark["event_payload"]["count"] if mark else None}
+
+    def _incident_digest(self, item: OutboxItem) -> dict[str, Any]:
+        payload = item.payload
+        since = _moment(payload["from"]) if payload.get("from") is not None else None
+        with session_scope(self.session_factory) as session:
+            thread = self._thread(session, payload["ticket_id"])
+            count, newest = collected_messages(session, payload["ticket_id"], since=since, until=_moment(payload["to"]))
+        if count == 0:
+            return {"skipped": "nothing collected"}
+        mark = {"event_type": "chatops_line", "event_payload": {"digest": item.dedupe_key}}
+        if item.in_doubt:
+            replies = self.client.conversations_replies(channel=thread.channel, ts=thread.ts, limit=1000,
+                                                        include_all_metadata=True).get("messages", [])
+            for reply in replies:
+                if (reply.get("metadata") or {}).get("event_payload") == mark["event_payload"]:
+                    return {"channel": thread.channel, "ts": reply["ts"], "found": "posted by an earlier attempt"}
+        response = self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts,
+                                                text=digest_line(count, newest, self.lang),
+                                                unfurl_links=False, unfurl_media=False, metadata=mark)
+        return {"channel": thread.channel, "ts": response["ts"], "count": count}
+
+    def opened_text(self, payload: dict) -> str:
+        """The thread line of `incident_opened`."""
+        return opened_line(payload, self.rules, self.lang)
+
+
+open_incident = has_open_incident
+
+__all__ = ["GRACE", "INCIDENT_KINDS", "INCIDENT_MARK", "IncidentDeliveries", "incident_rows"]
