@@ -23,6 +23,7 @@ from integrations.webhook import sign
 SECRET = "load-secret"
 BRAND_POST = "brand-post-20261123"
 SENDERS = 48  # concurrent connections: enough that a slow answer never delays the next send
+GRACE = 30.0  # seconds after the last scheduled send before queued messages are given up on
 
 REPLIES = [  # replies to the brand's post: a flame with a few calm voices
     "これはひどい、炎上してますよ", "説明してください", "最悪の対応", "拡散します", "いつ直るんですか?",
@@ -67,7 +68,7 @@ def plan(rate: float, seconds: float, *, seed: int = 8) -> list[dict]:
     return out
 
 
-def _sender(jobs: queue.Queue, urls: list[str], results: list[dict], lock: threading.Lock) -> None:
+def _sender(jobs: queue.Queue, urls: list[str], results: list[dict], lock: threading.Lock, give_up: float) -> None:
     connections: dict[int, http.client.HTTPConnection] = {}
     while True:
         job = jobs.get()
@@ -77,7 +78,12 @@ def _sender(jobs: queue.Queue, urls: list[str], results: list[dict], lock: threa
         body = item["body"].encode()
         headers = {"Content-Type": "application/json", "X-Chatops-Signature": sign(SECRET, body)}
         sent = time.time()
-        status = 0
+        status = 0  # no answer (connection failed)
+        if sent > give_up:  # the servers fell so far behind that the run must end: never sent
+            with lock:
+                results.append({"n": item["n"], "external_id": item["external_id"], "replica": replica,
+                                "scheduled": scheduled, "sent": None, "answered": None, "status": -1})
+            continue
         for _ in range(2):  # a keep-alive connection the server closed: reconnect once
             conn = connections.get(replica)
             if conn is None:
@@ -97,16 +103,18 @@ def _sender(jobs: queue.Queue, urls: list[str], results: list[dict], lock: threa
                             "scheduled": scheduled, "sent": sent, "answered": time.time(), "status": status})
 
 
-def send(items: list[dict], urls: list[str], *, start: float | None = None) -> list[dict]:
-    """Send every item at `start + item.at` (wall clock) through a pool of senders."""
+def send(items: list[dict], urls: list[str], *, start: float | None = None, grace: float = GRACE) -> list[dict]:
+    """Send every item at `start + item.at` (wall clock) through a pool of senders; what is
+    still queued `grace` seconds after the last scheduled time is recorded unsent (status -1)."""
     jobs: queue.Queue = queue.Queue()
     results: list[dict] = []
     lock = threading.Lock()
-    threads = [threading.Thread(target=_sender, args=(jobs, urls, results, lock), daemon=True)
+    start = start or time.time() + 0.5
+    give_up = start + (items[-1]["at"] if items else 0) + grace
+    threads = [threading.Thread(target=_sender, args=(jobs, urls, results, lock, give_up), daemon=True)
                for _ in range(SENDERS)]
     for thread in threads:
         thread.start()
-    start = start or time.time() + 0.5
     for item in items:
         scheduled = start + item["at"]
         delay = scheduled - time.time()
@@ -117,7 +125,7 @@ def send(items: list[dict], urls: list[str], *, start: float | None = None) -> l
     for _ in threads:
         jobs.put(None)
     for thread in threads:
-        thread.join(120)
+        thread.join()
     return results
 
 
