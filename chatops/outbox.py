@@ -157,11 +157,22 @@ class Outbox:
         while not stop.is_set():
             try:
                 if self.run_once() == 0:
-                    self._wake.wait(idle_seconds)
+                    self._wake.wait(self.pause(idle_seconds))
                     self._wake.clear()
             except Exception:  # the database may be briefly unavailable; keep the worker alive
                 log.exception("outbox worker loop failed; retrying")
                 stop.wait(idle_seconds * 4)
+
+    def pause(self, idle_seconds: float) -> float:
+        """How long an idle worker waits: until the soonest resting lane may go again, at most
+        `idle_seconds`. Waking only every `idle_seconds` made a paced lane (Slack: 1 s per
+        channel) post every 1.0–1.5 s, a third of its throughput lost behind a backlog."""
+        now = self.clock()
+        with self.session_factory() as session:
+            soonest = session.scalar(select(func.min(OutboxLane.not_before)).where(OutboxLane.not_before > now))
+        if soonest is None:
+            return idle_seconds
+        return min(idle_seconds, max(0.01, (soonest - now).total_seconds()))
 
     def _failed(self, item: OutboxItem, exc: DeliveryError) -> None:
         with session_scope(self.session_factory) as session:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from chatops.app import build_outbox
 from chatops.outbox import DeliveryError, Outbox
-from chatops.tickets.models import Message, OutboxItem
+from chatops.tickets.models import Message, OutboxItem, OutboxLane
 from integrations.webhook import signature_ok
 from tests.fakes.http_recorder import Answer, RecordingServer
 from tests.helpers import inbound
@@ -166,3 +166,15 @@ def test_a_claim_takes_only_the_head_of_each_lane_behind_a_backlog(session_facto
     for item in taken:
         outbox.deliver(item)
     assert sorted(item.payload["n"] for item in outbox.claim()) == [18, 19, 20]
+
+
+def test_an_idle_worker_waits_until_the_next_lane_may_go(session_factory, clock):
+    outbox = Outbox(session_factory, {"test": lambda item: None}, clock=clock)
+    assert outbox.pause(0.5) == 0.5  # no lane rests: the usual idle pause
+    with session_factory.begin() as session:
+        session.add(OutboxLane(key="slack:C1", not_before=clock.now + timedelta(seconds=0.2)))
+        session.add(OutboxLane(key="slack:C2", not_before=clock.now + timedelta(seconds=0.7)))
+        session.add(OutboxLane(key="slack:C3", not_before=clock.now - timedelta(seconds=3)))
+    assert outbox.pause(0.5) == pytest.approx(0.2)  # wakes when C1's rest ends, not later
+    clock.advance(seconds=0.3)
+    assert outbox.pause(0.5) == pytest.approx(0.4)
