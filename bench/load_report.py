@@ -149,7 +149,7 @@ def analyse(engine, slack, sent: list[dict], items: list[dict], *, interval: flo
             "SELECT id, external_id, ticket_id FROM messages WHERE direction = 'inbound' ORDER BY id")).all()
         events = conn.execute(text(
             "SELECT id, ticket_id, kind, payload FROM ticket_events "
-            "WHERE kind IN ('created', 'customer_message', 'reopened')")).all()
+            "WHERE kind IN ('created', 'customer_message', 'reopened', 'incident_message')")).all()
         report.tickets = conn.scalar(text("SELECT count(*) FROM tickets"))
     stored: dict[str, tuple[int, int | None]] = {}
     counts = Counter(row.external_id for row in messages)
@@ -181,13 +181,14 @@ def analyse(engine, slack, sent: list[dict], items: list[dict], *, interval: flo
         message_id, ticket_id = stored[external_id]
         seen = []
         event = event_of.get(message_id)
-        if ticket_id is not None and event is not None:
-            event_id, kind = event
+        if ticket_id is not None:
             key = f"T-{ticket_id}"
-            if kind == "created" and key in parent_at:
-                seen.append(parent_at[key])
-            if event_id in line_at:
-                seen.append(line_at[event_id])
+            if event is not None:
+                event_id, kind = event
+                if kind == "created" and key in parent_at:
+                    seen.append(parent_at[key])
+                if event_id in line_at:
+                    seen.append(line_at[event_id])
             shown = incident.get(key)
             if shown:  # (count, time) pairs, earliest time for each count and above
                 counts_sorted, times = shown
