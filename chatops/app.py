@@ -15,6 +15,7 @@ from chatops.metrics import Metrics
 from chatops.outbox import Outbox
 from chatops.runtime import Runtime
 from chatops.tickets import service
+from chatops.tickets.group_commit import GroupCommit
 from integrations.base import WebhookError, WebhookSource
 from integrations.registry import networks_of
 from integrations.webhook import GenericWebhook, GenericWebhookSink
@@ -78,6 +79,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.json.ensure_ascii = False
     metrics = Metrics(runtime.session_factory)
     sources = webhook_sources(runtime)
+    committer = GroupCommit(runtime.flows)
     app.extensions["chatops"] = runtime
     app.extensions["chatops.metrics"] = metrics
 
@@ -126,12 +128,13 @@ def create_app(runtime: Runtime) -> Flask:
             metrics.webhook_requests.labels(network, str(answer.status)).inc()
             return Response(answer.text, status=answer.status, mimetype="text/plain")
         results = []
-        for message in answer.messages:
+        if answer.messages:
             started = time.perf_counter()
-            outcome = runtime.flows.ingest(message)
+            outcomes = committer.ingest(answer.messages)
             metrics.ingest_seconds.observe(time.perf_counter() - started)
-            metrics.inbound.labels(message.source, outcome.outcome).inc()
-            results.append({"outcome": outcome.outcome, "ticket": outcome.ticket_key})
+            for message, outcome in zip(answer.messages, outcomes, strict=True):
+                metrics.inbound.labels(message.source, outcome.outcome).inc()
+                results.append({"outcome": outcome.outcome, "ticket": outcome.ticket_key})
         if any(result["outcome"] != "duplicate" for result in results):
             runtime.outbox_wakeup.set()  # its Slack post goes now, not at the worker's next idle poll
         metrics.webhook_requests.labels(network, str(answer.status)).inc()

@@ -53,7 +53,7 @@ class Metrics:
                                ["source", "outcome"], registry=self.registry)
         self.webhook_requests = Counter("chatops_webhook_requests", "Webhook requests by network and status",
                                         ["network", "status"], registry=self.registry)
-        self.ingest_seconds = Histogram("chatops_ingest_seconds", "Time to ingest one inbound message",
+        self.ingest_seconds = Histogram("chatops_ingest_seconds", "Time to store one webhook request's messages, waiting for its group commit included",
                                         registry=self.registry,
                                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
         self.registry.register(OutboxCollector(session_factory))

@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import exists, insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from chatops import fastsql
 from chatops.db import session_scope
 from chatops.errors import InvalidValue, TicketNotFound
 from chatops.oncall.models import OnCallOverride, Page
@@ -23,6 +24,19 @@ from chatops.tickets import service
 from chatops.tickets.models import Ticket
 
 PAGE_ACTOR = "chatops:oncall"
+_PAGE_OF_REASON = select(Page.id).where(Page.reason == bindparam("reason"))
+_INSERT_PAGE = insert(Page)
+_OVERRIDES = (select(OnCallOverride.user_id, OnCallOverride.starts_at, OnCallOverride.ends_at)
+              .where(OnCallOverride.schedule == bindparam("schedule"), OnCallOverride.ends_at > bindparam("at"))
+              .order_by(OnCallOverride.id))
+_DUE_PAGES = (select(Page.id, Page.ticket_id, Page.policy, Page.step, Page.round, Page.notified)
+              .where(Page.status == "triggered", Page.next_at <= bindparam("now"))
+              .order_by(Page.next_at, Page.id).limit(bindparam("limit")).with_for_update())
+_PAGED_TICKET = select(Ticket.channel, Ticket.assignee, Ticket.subject, Ticket.priority).where(
+    Ticket.id == bindparam("tid")).with_for_update()
+_UPDATE_PAGE = update(Page).where(Page.id == bindparam("pid"))
+# The version bump keeps ORM writers of the ticket honest (its mapper checks `version`).
+_TOUCH_TICKET = update(Ticket).where(Ticket.id == bindparam("tid")).values(version=Ticket.version + 1)
 
 
 class PageFlows:
@@ -33,19 +47,18 @@ class PageFlows:
     @staticmethod
     def _open_page(db: Session | Connection, *, ticket_id: int, reason: str, policy: str, now: datetime) -> bool:
         """Queue a page for the next paging pass (at most one per reason); True when new."""
-        if db.scalar(select(exists().where(Page.reason == reason))):
+        if fastsql.execute(db, _PAGE_OF_REASON, {"reason": reason}).first() is not None:
             return False
-        db.execute(insert(Page), {"ticket_id": ticket_id, "reason": reason, "policy": policy, "status": "triggered",
-                                  "step": 0, "round": 0, "notified": 0, "next_at": now, "created_at": now})
+        fastsql.execute(db, _INSERT_PAGE, {
+            "ticket_id": ticket_id, "reason": reason, "policy": policy, "status": "triggered", "step": 0, "round": 0,
+            "notified": 0, "next_at": now, "created_at": now}, columns=True)
         return True
 
     # -- who is on call -----------------------------------------------------------------------
 
-    def overrides(self, session: Session, schedule: str, at: datetime) -> list[Cover]:
+    def overrides(self, db: Session | Connection, schedule: str, at: datetime) -> list[Cover]:
         """Overrides people set for `schedule` that have not ended, oldest first."""
-        rows = session.scalars(select(OnCallOverride).where(OnCallOverride.schedule == schedule,
-                                                            OnCallOverride.ends_at > at)
-                               .order_by(OnCallOverride.id))
+        rows = fastsql.execute(db, _OVERRIDES, {"schedule": schedule, "at": at}).all()
         return [Cover(row.user_id, row.starts_at, row.ends_at) for row in rows]
 
     def who(self, session: Session, schedule: str, at: datetime) -> tuple[Cover, Cover]:
@@ -53,11 +66,11 @@ class PageFlows:
         definition = self._schedule(schedule)
         return now_and_next(definition, at, self.overrides(session, schedule, at))
 
-    def target_of(self, session: Session, notify: str, at: datetime) -> str:
+    def target_of(self, db: Session | Connection, notify: str, at: datetime) -> str:
         """The person a step notifies: a user id as written, or a schedule's current holder."""
         if notify.startswith("schedule:"):
             name = notify.removeprefix("schedule:")
-            return on_call(self._schedule(name), at, self.overrides(session, name, at)).user
+            return on_call(self._schedule(name), at, self.overrides(db, name, at)).user
         return notify
 
     def _schedule(self, name: str):
@@ -79,51 +92,47 @@ class PageFlows:
     # -- the scheduler's pass -----------------------------------------------------------------
 
     def page_pass(self, now: datetime | None = None, *, limit: int = 200,
-                  fence: Callable[[Session], bool] | None = None,
+                  fence: Callable[[Connection], bool] | None = None,
                   conn: Connection | None = None) -> list[tuple[str, str, str]]:
         """Send every page notification due by `now`; returns (page key, ticket key, target).
-        With `conn`, inside the caller's transaction (the scheduler's)."""
+        With `conn`, inside the caller's transaction (the scheduler's).
+
+        Core statements on the driver (chatops.fastsql), like ingest: in a flood of red tickets
+        every one of them pages, and this pass shares the process and SQLite's writer with ingest."""
         now = now or self.clock()
-        if conn is not None:
-            with Session(bind=conn) as session:  # joins the caller's transaction, never commits it
-                sent = self._page_pass(session, now, limit, fence)
-                session.flush()
-                return sent
-        with session_scope(self.session_factory) as session:
-            return self._page_pass(session, now, limit, fence)
+        if conn is None:
+            with self.session_factory.kw["bind"].begin() as own:
+                return self.page_pass(now, limit=limit, fence=fence, conn=own)
+        if fence is not None and not fence(conn):
+            return []
+        due = fastsql.run(conn, _DUE_PAGES, {"now": now, "limit": limit}).all()
+        return [self._notify_step(conn, page, now) for page in due]
 
-    def _page_pass(self, session: Session, now: datetime, limit: int, fence) -> list[tuple[str, str, str]]:
-        sent: list[tuple[str, str, str]] = []
-        if fence is not None and not fence(session):
-            return sent
-        due = session.scalars(select(Page).where(Page.status == "triggered", Page.next_at <= now)
-                              .order_by(Page.next_at, Page.id).limit(limit).with_for_update()).all()
-        for page in due:
-            sent.append(self._notify_step(session, page, now))
-        return sent
-
-    def _notify_step(self, session: Session, page: Page, now: datetime) -> tuple[str, str, str]:
+    def _notify_step(self, conn: Connection, page, now: datetime) -> tuple[str, str, str]:
+        page_key, ticket_key = f"P-{page.id}", f"T-{page.ticket_id}"
         policy = self.rules.oncall.policies.get(page.policy)
-        ticket = service.get_ticket(session, key=f"T-{page.ticket_id}", for_update=True)
+        ticket = fastsql.run(conn, _PAGED_TICKET, {"tid": page.ticket_id}).one()  # row lock on PostgreSQL
         if policy is None:  # the policy left rules.yaml: stop escalating, say nothing
-            page.next_at = None
-            return page.key, ticket.key, ""
+            fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, "next_at": None}, columns=True)
+            return page_key, ticket_key, ""
         step = policy.steps[page.step]
-        target = self.target_of(session, step.notify, now)
-        self._event(session, ticket, "paged", PAGE_ACTOR, page_id=page.id, page=page.key, target=target,
-                    step=page.step + 1, round=page.round + 1, first=page.notified == 0,
-                    summary=ticket.subject, priority=ticket.priority)
-        page.notified += 1
-        page.last_target = target
+        target = self.target_of(conn, step.notify, now)
+        fastsql.run(conn, _TOUCH_TICKET, {"tid": page.ticket_id, "updated_at": now}, columns=True)
+        self._record_event(conn, ticket_id=page.ticket_id, kind="paged", actor=PAGE_ACTOR, at=now,
+                           channel=ticket.channel, assignee=ticket.assignee,
+                           payload={"page_id": page.id, "page": page_key, "target": target, "step": page.step + 1,
+                                    "round": page.round + 1, "first": page.notified == 0,
+                                    "summary": ticket.subject, "priority": ticket.priority})
+        changes = {"notified": page.notified + 1, "last_target": target}
         next_step, next_round = page.step + 1, page.round
         if next_step == len(policy.steps):
             next_step, next_round = 0, page.round + 1
         if next_round >= policy.repeat:
-            page.next_at = None  # out of steps: it stays triggered, shown as unanswered
+            changes["next_at"] = None  # out of steps: it stays triggered, shown as unanswered
         else:
-            page.step, page.round = next_step, next_round
-            page.next_at = now + step.escalate_after
-        return page.key, ticket.key, target
+            changes.update(step=next_step, round=next_round, next_at=now + step.escalate_after)
+        fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, **changes}, columns=True)
+        return page_key, ticket_key, target
 
     # -- acknowledging and resolving ----------------------------------------------------------
 

@@ -16,6 +16,7 @@ from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, object_session
 
+from chatops import fastsql
 from chatops.db import session_scope
 from chatops.errors import InvalidValue
 from chatops.i18n import t
@@ -94,7 +95,7 @@ class SlaFlows:
         answering a pending ticket restarts its resolution clock. Adds columns to `changes`."""
         if "priority" not in changes and status != "pending":
             return
-        row = conn.execute(_SLA_ROW, {"tid": ticket_id}).one()
+        row = fastsql.run(conn, _SLA_ROW, {"tid": ticket_id}).one()
         moments = {slot: getattr(row, slot) for slot in SLOTS}
         priority = changes.get("priority", row.priority)
         if "priority" in changes:

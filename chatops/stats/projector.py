@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from functools import cache
 from typing import Any
 
@@ -18,6 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from chatops import fastsql
 from chatops.rules import Rules
 from chatops.stats.buckets import BusinessClock, duration_minutes, local_day
 from chatops.stats.models import COUNTERS, StatsDaily, StatsDuration, StatsFact
@@ -26,11 +29,31 @@ from chatops.tickets.models import Customer, Ticket, TicketTag
 
 FACT_FIELDS = tuple(c.name for c in StatsFact.__table__.columns if c.name != "ticket_id")
 # Events that cannot change what a ticket contributes: skip the work (ingest hot path).
-_NO_CHANGE = {"note_added", "released"}
+_NO_CHANGE = {"note_added", "released", "paged"}
 _LEVEL_COUNTER = {"L2": "esc_l2", "L3": "esc_l3"}
 
 DailyKey = tuple[str, str, int, str, str]
 HistKey = tuple[str, str, int, str, int]
+
+
+class _Deltas:
+    """Rollup deltas of several events, added up in memory until the transaction writes them."""
+
+    def __init__(self) -> None:
+        self.daily: dict[DailyKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+        self.hist: dict[HistKey, int] = defaultdict(int)
+
+    def add(self, daily: dict, hist: dict) -> None:
+        for key, counters in daily.items():
+            row = self.daily[key]
+            for name, value in counters.items():
+                row[name] += value
+        for key, count in hist.items():
+            self.hist[key] += count
+
+
+# Set while a group commit runs (`StatsProjector.batch`): deltas wait here instead of being written.
+_deferred: ContextVar[_Deltas | None] = ContextVar("chatops_stats_deferred", default=None)
 
 
 def filters_of(fact: dict[str, Any]) -> list[tuple[str, str]]:
@@ -128,11 +151,11 @@ class StatsProjector:
         """Bring the rollups in step with the ticket after `notice`."""
         if notice.kind in _NO_CHANGE:
             return
-        row = db.execute(_TICKET, {"tid": notice.ticket_id}).one()
-        new = self.fact(row, list(db.scalars(_TAGS, {"tid": notice.ticket_id})))
+        row = fastsql.execute(db, _TICKET, {"tid": notice.ticket_id}).one()
+        new = self.fact(row, [tag for tag, in fastsql.execute(db, _TAGS, {"tid": notice.ticket_id}).all()])
         # A ticket being created has no fact row yet: skip the lookup (ingest hot path).
-        stored = None if notice.kind == "created" else db.execute(_FACT, {"tid": notice.ticket_id}).first()
-        old = dict(stored._mapping) if stored is not None else None
+        stored = None if notice.kind == "created" else fastsql.execute(db, _FACT, {"tid": notice.ticket_id}).first()
+        old = dict(zip(FACT_FIELDS, stored, strict=True)) if stored is not None else None
         if old is not None:
             old["tags"], old["keywords"] = list(old["tags"] or []), list(old["keywords"] or [])
         extra = self._event_counters(notice, local_day(notice.at, self.tz))
@@ -143,9 +166,28 @@ class StatsProjector:
         if old is not None:
             contribute(old, -1, daily, hist)
         contribute(new, 1, daily, hist, extra)
-        write(db, daily, hist)
+        pending = _deferred.get()
+        if pending is not None:
+            pending.add(daily, hist)
+        else:
+            write(db, daily, hist)
         if old != new:
-            db.execute(_upserts(_dialect(db))[StatsFact], {"ticket_id": notice.ticket_id, **new})
+            fastsql.execute(db, _upserts(_dialect(db))[StatsFact], {"ticket_id": notice.ticket_id, **new},
+                            columns=True)
+
+    @contextmanager
+    def batch(self, db) -> Iterator[None]:
+        """Group commit: within, the rollup deltas of every event add up in memory and are written
+        once on exit, one upsert per rollup row instead of one per event (a burst of tickets of one
+        day and channel shares most rows). Nothing is written when the block raises: the caller's
+        transaction is rolled back anyway. Fact rows are still written per event."""
+        pending = _Deltas()
+        token = _deferred.set(pending)
+        try:
+            yield
+        finally:
+            _deferred.reset(token)
+        write(db, pending.daily, pending.hist)
 
     @staticmethod
     def _event_counters(notice: EventNotice, day: int) -> list[tuple[int, dict[str, int]]]:
@@ -177,7 +219,7 @@ def write(db, daily: dict, hist: dict) -> None:
     hist_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "metric": k[3], "minutes": k[4], "count": count}
                  for k, count in sorted(hist.items()) if count]
     if hist_rows:
-        db.execute(upserts[StatsDuration], hist_rows)
+        fastsql.execute_many(db, upserts[StatsDuration], hist_rows)
 
 
 def _connection(db) -> Connection:

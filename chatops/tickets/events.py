@@ -8,7 +8,8 @@ at all. Surfaces (Slack, Teams, paging) register listeners at start-up; flows ne
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -17,6 +18,7 @@ from sqlalchemy import insert
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from chatops import fastsql
 from chatops.tickets.models import OutboxItem
 
 
@@ -55,11 +57,12 @@ def announce(db: Session | Connection, listeners: Iterable[EventListener], notic
     rows = [
         {"target": row.target, "kind": row.kind, "dedupe_key": row.dedupe_key,
          "ordering_key": row.ordering_key, "ticket_id": notice.ticket_id, "payload": dict(row.payload),
-         "state": "pending", "attempts": 0, "created_at": notice.at, "next_attempt_at": notice.at}
+         "state": "pending", "attempts": 0, "in_doubt": False, "created_at": notice.at,
+         "next_attempt_at": notice.at}
         for listener in listeners for row in listener(notice)
     ]
     if rows:
-        db.execute(_INSERT_OUTBOX, rows)
+        fastsql.execute_many(db, _INSERT_OUTBOX, rows)
     return len(rows)
 
 
@@ -70,3 +73,15 @@ def project(db: Session | Connection, projectors: Iterable[Projector], notice: E
 
 
 _INSERT_OUTBOX = insert(OutboxItem)
+
+
+@contextmanager
+def batched(db: Session | Connection, projectors: Iterable[Projector]) -> Iterator[None]:
+    """Group commit: projectors that can (a `batch(db)` context manager) hold their writes for
+    the events of the block and write them once at its end, in the same transaction."""
+    with ExitStack() as stack:
+        for projector in projectors:
+            batch = getattr(projector, "batch", None)
+            if batch is not None:
+                stack.enter_context(batch(db))
+        yield

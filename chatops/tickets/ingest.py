@@ -6,6 +6,7 @@ the same message racing each other still store it once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -14,10 +15,11 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 
+from chatops import fastsql
 from chatops.inbound import InboundMessage
 from chatops.stats.csat_hooks import record_rating_reply
 from chatops.tickets import service
-from chatops.tickets.events import EventNotice, announce, project
+from chatops.tickets.events import EventNotice, announce, batched, project
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent, TicketTag
 
 Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored", "rated"]
@@ -67,6 +69,37 @@ class IngestFlows:
                     raise
         raise AssertionError("unreachable")
 
+    def ingest_many(self, messages: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
+        """Group commit: store several messages in ONE transaction, in order, with the same
+        outcome each would get from `ingest` (a duplicate inside the batch is a duplicate).
+
+        One commit and one write per shared stats rollup row serve the whole batch, which is
+        what lets a single SQLite writer keep up with a flood. When anything in the batch fails
+        (a lost race, a bad row), the batch is rolled back and every message goes through
+        `ingest` on its own, so one message's error is its own: the result list then holds the
+        exception in that message's place.
+        """
+        if len(messages) == 1:
+            return [self._ingest_or_error(messages[0])]
+        engine = self.session_factory.kw["bind"]
+        try:
+            with engine.begin() as conn, batched(conn, self.projectors):
+                results: list[IngestResult | Exception] = []
+                for message in messages:
+                    if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
+                        results.append(IngestResult("duplicate"))
+                    else:
+                        results.append(self._ingest_new(conn, message))
+            return results
+        except Exception:  # noqa: BLE001 - each message is retried alone and keeps its own error
+            return [self._ingest_or_error(message) for message in messages]
+
+    def _ingest_or_error(self, message: InboundMessage) -> IngestResult | Exception:
+        try:
+            return self.ingest(message)
+        except Exception as exc:  # noqa: BLE001 - handed to the caller of ingest_many
+            return exc
+
     def _ingest_new(self, conn: Connection, message: InboundMessage) -> IngestResult:
         now = self.clock()
         customer_id, is_new, blocked, tier = self._upsert_customer(conn, message)
@@ -99,7 +132,7 @@ class IngestFlows:
     def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool, bool, str]:
         """(customer id, new?, blocked?, tier) for the author, creating or refreshing the customer row."""
         author = message.author
-        row = conn.execute(_CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
+        row = fastsql.run(conn, _CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
         if row is None:
             # A concurrent first message from the same author makes this INSERT fail; ingest
             # then retries and finds the row.
@@ -116,7 +149,7 @@ class IngestFlows:
         if message.created_at > row.last_seen_at:
             changes["last_seen_at"] = message.created_at
         if changes:
-            conn.execute(update(Customer).where(Customer.id == row.id).values(**changes))
+            fastsql.run(conn, _UPDATE_CUSTOMER, {"cid": row.id, **changes}, columns=True)
         return row.id, False, "blocked" in (row.flags or []), row.tier
 
     def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
@@ -132,7 +165,7 @@ class IngestFlows:
             **self.sla_columns(triage.priority, tier, message.created_at),
         })
         if triage.tags:
-            conn.execute(_INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in triage.tags])
+            fastsql.run_many(conn, _INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in triage.tags])
         message_id = _insert(conn, Message, {**message_row, "ticket_id": ticket_id})
         self._record_event(conn, ticket_id=ticket_id, kind="created", actor=f"customer:{customer_id}",
                            at=now, channel=triage.channel, assignee=None,
@@ -143,7 +176,7 @@ class IngestFlows:
 
     def _continue_ticket(self, conn: Connection, message: InboundMessage, ticket_id: int,
                          message_row: dict, triage) -> IngestResult:
-        ticket = conn.execute(_TICKET_FOR_UPDATE, {"tid": ticket_id}).one()  # row lock on PostgreSQL
+        ticket = fastsql.run(conn, _TICKET_FOR_UPDATE, {"tid": ticket_id}).one()  # row lock on PostgreSQL
         message_id = _insert(conn, Message, {**message_row, "ticket_id": ticket_id})
         now = message_row["received_at"]
         changes: dict = {"last_customer_message_at": max(ticket.last_customer_message_at, message.created_at),
@@ -154,10 +187,10 @@ class IngestFlows:
             payload.update(priority_from=ticket.priority, priority_to=triage.priority)
             changes["priority"] = triage.priority
         if triage.tags:
-            current = set(conn.scalars(_TAGS_OF_TICKET, {"tid": ticket_id}))
+            current = set(fastsql.run(conn, _TAGS_OF_TICKET, {"tid": ticket_id}).scalars())
             new_tags = sorted(set(triage.tags) - current)
             if new_tags:
-                conn.execute(_INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in new_tags])
+                fastsql.run_many(conn, _INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in new_tags])
                 payload["tags_added"] = new_tags
         kind, outcome = "customer_message", "threaded"
         if ticket.status == "resolved":
@@ -168,15 +201,15 @@ class IngestFlows:
         if "status" in changes:
             payload.update(status_from=ticket.status, status_to=changes["status"])
         self._sla_continued(conn, ticket_id, ticket.status, changes, now)
-        conn.execute(_UPDATE_TICKET, {"tid": ticket_id, **changes})
+        fastsql.run(conn, _UPDATE_TICKET, {"tid": ticket_id, **changes}, columns=True)
         self._record_event(conn, ticket_id=ticket_id, kind=kind, actor=f"customer:{ticket.customer_id}",
                            at=now, channel=ticket.channel, assignee=ticket.assignee, payload=payload)
         return IngestResult(outcome, ticket_id, message_id)
 
     def _record_event(self, conn: Connection, *, ticket_id: int, kind: str, actor: str, at: datetime,
                       channel: str, assignee: str | None, payload: dict) -> None:
-        event_id = conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "actor": actor,
-                                                "at": at, "payload": payload}).scalar_one()
+        event_id = fastsql.run(conn, _INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "actor": actor,
+                                                      "at": at, "payload": payload}, columns=True).scalar()
         if self.listeners or self.projectors:
             notice = EventNotice(event_id=event_id, ticket_id=ticket_id, kind=kind, actor=actor, at=at,
                                  channel=channel, assignee=assignee, payload=payload)
@@ -194,6 +227,7 @@ _TICKET_FOR_UPDATE = select(
 _TAGS_OF_TICKET = select(TicketTag.tag).where(TicketTag.ticket_id == bindparam("tid"))
 # SET columns come from the execution parameters; the version bump keeps ORM writers honest.
 _UPDATE_TICKET = update(Ticket).where(Ticket.id == bindparam("tid")).values(version=Ticket.version + 1)
+_UPDATE_CUSTOMER = update(Customer).where(Customer.id == bindparam("cid"))
 _CUSTOMER_BY_USER = select(
     Customer.id, Customer.flags, Customer.handle, Customer.name, Customer.last_seen_at, Customer.tier
 ).where(Customer.source == bindparam("source"), Customer.external_user_id == bindparam("user"))
@@ -202,7 +236,7 @@ _CUSTOMER_BY_USER = select(
 def _insert(conn: Connection, model, values: dict) -> int:
     """INSERT one row and return its id (RETURNING works on SQLite ≥ 3.35 and PostgreSQL).
 
-    Values go in as execution parameters of a prebuilt statement, so SQLAlchemy compiles it
-    once; `.values(**row)` would build and cache-key a new statement per message.
+    Values go in as parameters of a prebuilt statement run on the driver (chatops.fastsql);
+    `.values(**row)` would build and compile a new statement per message.
     """
-    return conn.execute(_INSERTS[model], values).scalar_one()
+    return fastsql.run(conn, _INSERTS[model], values, columns=True).scalar()

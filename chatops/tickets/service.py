@@ -10,6 +10,7 @@ from sqlalchemy import Select, bindparam, case, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from chatops import fastsql
 from chatops.db import utcnow
 from chatops.errors import TicketNotFound
 from chatops.inbound import InboundMessage
@@ -60,7 +61,12 @@ _TICKET_OF_CUSTOMER = select(Ticket.id).where(
 
 def inbound_exists(db: Session | Connection, *, source: str, external_id: str) -> bool:
     """True when the inbound message with this network id is stored already."""
-    return db.scalar(_INBOUND_ID, {"source": source, "external_id": external_id}) is not None
+    return _scalar(db, _INBOUND_ID, {"source": source, "external_id": external_id}) is not None
+
+
+def _scalar(db: Session | Connection, stmt, params: dict):
+    """A prebuilt query's first column: on the driver for ingest's Core connection."""
+    return fastsql.run(db, stmt, params).scalar() if isinstance(db, Connection) else db.scalar(stmt, params)
 
 
 def find_thread_ticket_id(db: Session | Connection, *, message: InboundMessage, customer_id: int,
@@ -69,12 +75,12 @@ def find_thread_ticket_id(db: Session | Connection, *, message: InboundMessage, 
     (skipped for a customer seen for the first time: they have no earlier ticket)."""
     found = None
     if message.in_reply_to:
-        found = db.scalar(_TICKET_OF_PARENT, {"source": message.source, "parent": message.in_reply_to})
+        found = _scalar(db, _TICKET_OF_PARENT, {"source": message.source, "parent": message.in_reply_to})
     if found is None and message.conversation_id:
-        found = db.scalar(_TICKET_OF_CONVERSATION, {
+        found = _scalar(db, _TICKET_OF_CONVERSATION, {
             "source": message.source, "account": message.account, "conversation": message.conversation_id})
     if found is None and not new_customer:
-        found = db.scalar(_TICKET_OF_CUSTOMER, {
+        found = _scalar(db, _TICKET_OF_CUSTOMER, {
             "customer": customer_id, "account": message.account, "since": window_start})
     return found
 
