@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import logging
+import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -84,6 +87,59 @@ def make_engine(url: str, **kwargs) -> Engine:
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+class WalCheckpointer:
+    """Checkpoints a SQLite WAL from its own thread and connection (`chatops serve`).
+
+    By default SQLite checkpoints inside the commit that crosses 1,000 WAL pages: that commit
+    copies pages into the database file and fsyncs it, a few milliseconds that land on one
+    unlucky webhook every second or so under load. Here the process's connections don't
+    checkpoint (`wal_autocheckpoint=0`) and this thread does a PASSIVE checkpoint every
+    `interval` seconds, which never takes the writer lock: commits only append to the WAL.
+    """
+
+    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+        self.engine = engine
+        self.path = engine.url.database
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> WalCheckpointer:
+        @event.listens_for(self.engine, "connect")
+        def _no_autocheckpoint(dbapi_conn, _record):
+            dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+        self.engine.dispose()  # connections opened before this get the pragma too
+        self._thread = threading.Thread(target=self._run, name="wal-checkpoint", daemon=True)
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        try:
+            while not self._stop.wait(self.interval):
+                try:
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                except sqlite3.Error:  # a busy or missing file: the next round tries again
+                    logging.getLogger("chatops.db").warning("WAL checkpoint failed", exc_info=True)
+            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        finally:
+            conn.close()
+
+    def stop(self) -> None:
+        """Checkpoint once more and end the thread."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+
+
+def background_checkpoints(engine: Engine) -> WalCheckpointer | None:
+    """Start a WalCheckpointer for a file-backed SQLite engine; None for other databases."""
+    if engine.dialect.name != "sqlite" or not engine.url.database or engine.url.database == ":memory:":
+        return None
+    return WalCheckpointer(engine).start()
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

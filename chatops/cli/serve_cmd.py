@@ -7,7 +7,7 @@ import threading
 
 from chatops import logs, migrate, sandbox
 from chatops.cli.common import language, runtime_or_exit, settings_or_exit
-from chatops.db import make_engine
+from chatops.db import background_checkpoints, make_engine
 from chatops.i18n import t
 
 
@@ -38,6 +38,7 @@ def serve_command(args) -> int:
         overrides.update(sandbox_overrides)
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings
+    checkpointer = background_checkpoints(runtime.engine)
     logs.configure(settings)
     _networks_or_exit(runtime, args)
     app = create_app(runtime)
@@ -81,6 +82,8 @@ def serve_command(args) -> int:
         worker.join(timeout=10)
         if poller:
             poller.join(timeout=10)
+        if checkpointer is not None:
+            checkpointer.stop()
         runtime.close()
     return 0
 

@@ -1,20 +1,21 @@
-"""Group commit for ingest: request threads hand their messages to one writer thread, which
-stores whatever has queued up meanwhile in one transaction (`IngestFlows.ingest_many`).
+"""Group commit for ingest: messages from webhooks that arrive while a transaction is being
+written are stored together in the next one (`IngestFlows.ingest_many`).
 
-Why: a database with one writer at a time (SQLite) spends most of a lone ingest on the commit
-and on the stats rollup rows every ticket touches; a batch pays for those once. Under light load
-a message is alone in its batch and waits for nothing; under a flood the batch grows by itself
-to whatever arrived during the previous commit, so latency stays near one transaction.
-A webhook is answered only after its batch has committed: an accepted message is stored.
+Why: a database with one writer at a time (SQLite) spends much of a lone ingest on the commit
+and on the stats rollup rows every ticket touches; a batch pays for those once.
+How (leader/follower, as databases do it for their log): a request thread that finds no write
+in progress writes its own messages itself, with no hand-off to another thread. Threads that
+arrive meanwhile queue up; when the leader's write is done it hands the lead to one of them,
+which writes everything queued (up to `max_batch` messages) in one transaction. Under light
+load nothing waits; under a flood the batch grows to whatever arrived during one commit.
+A webhook is answered only after its own batch has committed: an accepted message is stored.
 """
 
 from __future__ import annotations
 
 import logging
-import queue
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
 
 from chatops.inbound import InboundMessage
 from chatops.tickets.ingest import IngestFlows, IngestResult
@@ -22,61 +23,83 @@ from chatops.tickets.ingest import IngestFlows, IngestResult
 log = logging.getLogger("chatops.ingest")
 
 
+class _Job:
+    __slots__ = ("messages", "results", "error")
+
+    def __init__(self, messages: Sequence[InboundMessage]) -> None:
+        self.messages = messages
+        self.results: list[IngestResult | Exception] | None = None
+        self.error: BaseException | None = None
+
+
 class GroupCommit:
-    """`ingest(messages)` from any thread; one daemon thread writes the batches."""
+    """`ingest(messages)` from any thread; concurrent calls share transactions."""
 
     def __init__(self, flows: IngestFlows, *, max_batch: int = 64) -> None:
         self.flows = flows
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue[tuple[Sequence[InboundMessage], Future]] = queue.SimpleQueue()
-        self._start = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._cond = threading.Condition()
+        self._queue: list[_Job] = []
+        self._writing = False
 
-    def ingest(self, messages: Sequence[InboundMessage], timeout: float | None = 60.0) -> list[IngestResult]:
-        """Store `messages` (in order, within one batch) and return their outcomes once committed;
-        raises the error of the first message that could not be stored."""
+    def ingest(self, messages: Sequence[InboundMessage]) -> list[IngestResult]:
+        """Store `messages` (in order, in one transaction) and return their outcomes once
+        committed; raises the error of the first message that could not be stored."""
         if not messages:
             return []
-        self._ensure_thread()
-        future: Future = Future()
-        self._queue.put((messages, future))
-        results = future.result(timeout)
-        for result in results:
-            if isinstance(result, Exception):
-                raise result
-        return results
+        job = _Job(messages)
+        with self._cond:
+            self._queue.append(job)
+            while self._writing and not self._done(job):
+                self._cond.wait()
+            if not self._done(job):
+                self._writing = True  # no write in progress: this thread leads
+        while not self._done(job):
+            with self._cond:
+                batch = self._take()
+            self._write(batch)
+            with self._cond:
+                if self._done(job):
+                    self._writing = False
+                    self._cond.notify_all()  # the next queued thread (if any) leads
+        return self._outcome(job)
 
-    def _ensure_thread(self) -> None:
-        if self._thread is not None:
-            return
-        with self._start:
-            if self._thread is None:
-                self._thread = threading.Thread(target=self._run, name="ingest-writer", daemon=True)
-                self._thread.start()
+    @staticmethod
+    def _done(job: _Job) -> bool:
+        return job.results is not None or job.error is not None
 
-    def _run(self) -> None:
-        while True:
-            jobs = [self._queue.get()]
-            size = len(jobs[0][0])
-            while size < self.max_batch:
-                try:
-                    job = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                jobs.append(job)
-                size += len(job[0])
-            self._write(jobs)
+    def _take(self) -> list[_Job]:
+        """The oldest queued jobs, up to max_batch messages (at least one job)."""
+        batch, size = [], 0
+        while self._queue and (not batch or size + len(self._queue[0].messages) <= self.max_batch):
+            job = self._queue.pop(0)
+            batch.append(job)
+            size += len(job.messages)
+        return batch
 
-    def _write(self, jobs: list[tuple[Sequence[InboundMessage], Future]]) -> None:
-        messages = [message for batch, _ in jobs for message in batch]
+    def _write(self, batch: list[_Job]) -> None:
+        messages = [message for job in batch for message in job.messages]
         try:
             results = self.flows.ingest_many(messages)
-        except BaseException as exc:  # never leave a request thread waiting
+        except BaseException as exc:  # never leave a waiting request without an answer
             log.exception("group commit of %d messages failed", len(messages))
-            for _, future in jobs:
-                future.set_exception(exc)
+            with self._cond:
+                for job in batch:
+                    job.error = exc
+                self._cond.notify_all()
             return
-        start = 0
-        for batch, future in jobs:
-            future.set_result(results[start:start + len(batch)])
-            start += len(batch)
+        with self._cond:
+            start = 0
+            for job in batch:
+                job.results = results[start:start + len(job.messages)]
+                start += len(job.messages)
+            self._cond.notify_all()
+
+    @staticmethod
+    def _outcome(job: _Job) -> list[IngestResult]:
+        if job.error is not None:
+            raise job.error
+        for result in job.results:
+            if isinstance(result, Exception):
+                raise result
+        return job.results

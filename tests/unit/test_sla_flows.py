@@ -191,3 +191,22 @@ def test_customer_tier_change_reprices_open_tickets(flows, clock, session_factor
         assert session.get(Ticket, 1).first_response_due_at == datetime(2026, 11, 20, 10, 15, tzinfo=JST)
     assert flows.sla_pass(at(clock, 2026, 11, 20, 10, 15)) == [(key, "sla_breached", "first_response")]
     assert [p["tier_to"] for _, p in events(session_factory, "tier_changed")] == ["premium"]
+
+
+def test_metrics_show_breaches_and_pages(flows, clock, session_factory):
+    from prometheus_client import generate_latest
+
+    from chatops.metrics import Metrics
+
+    key = flows.ingest(inbound(RED)).ticket_key  # Friday 10:00 JST: due 11:00, and red pages
+    for minute in (0, 15):  # the primary, then (not acknowledged) the leads
+        flows.page_pass(at(clock, 2026, 11, 20, 10, minute))
+    at(clock, 2026, 11, 20, 11, 30)
+    flows.reply(key, actor="U0AGENT001", text="確認します")  # half an hour late
+    flows.acknowledge_page(key, actor="U0AGENT003")
+    text = generate_latest(Metrics(session_factory).registry).decode()
+    assert 'chatops_sla_breached_total{deadline="first_response"} 1.0' in text
+    assert 'chatops_sla_breached_total{deadline="resolution"} 0.0' in text
+    assert 'chatops_pages{status="acknowledged"} 1.0' in text
+    assert 'chatops_pages{status="triggered"} 0.0' in text
+    assert "chatops_page_notifications_total 2.0" in text

@@ -1,0 +1,179 @@
+"""Group commit (several webhooks' messages in one transaction) stores exactly what one-by-one
+ingest stores — tickets, threading, duplicates and the stats rollups — and one message's failure
+stays its own. Also the driver-level statements (chatops.fastsql) and the WAL checkpointer."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from chatops import fastsql, migrate
+from chatops.db import background_checkpoints, make_engine, make_session_factory
+from chatops.stats.models import StatsDaily, StatsDuration, StatsFact
+from chatops.tickets.flows import TicketFlows
+from chatops.tickets.group_commit import GroupCommit
+from chatops.tickets.models import Customer, Message, Ticket, TicketTag
+from tests.helpers import BASE_TIME, inbound
+
+
+def burst() -> list:
+    """New tickets, a follow-up in the same conversation, a
+    duplicate delivery inside the batch, a mix of networks, priorities and channels."""
+    first = inbound("二重請求されています", external_id="b1", conversation_id="c1",
+                    author={"id": "a1", "handle": "@a1", "name": "A1"})
+    return [
+        first,
+        inbound("注文した商品が届かない", external_id="b2", source="instagram",
+                author={"id": "a2", "handle": "@a2", "name": "A2"}),
+        inbound("あと、返品もしたいです", external_id="b3", conversation_id="c1",
+                created_at=(BASE_TIME + timedelta(minutes=1)).isoformat(),
+                author={"id": "a1", "handle": "@a1", "name": "A1"}),
+        first,  # the network delivered it twice
+        inbound("How do I change my shipping address?", external_id="b4", lang="en",
+                author={"id": "a3", "handle": "@a3", "name": "A3"}),
+        inbound("ログインできません、障害ですか?", external_id="b5",
+                author={"id": "a2", "handle": "@a2b", "name": "A2"}),
+    ]
+
+
+def snapshot(session_factory) -> dict:
+    """Everything ingest writes that a person or /stats reads, without ids and clocks."""
+    with session_factory() as session:
+        tickets = [(t.source, t.external_id, t.status, t.priority, t.channel, t.level, sorted(t.matched_rules))
+                   for t in session.scalars(select(Ticket).order_by(Ticket.id))]
+        messages = [(m.external_id, m.ticket_id is not None, m.text)
+                    for m in session.scalars(select(Message).order_by(Message.id))]
+        tags = sorted(session.execute(select(TicketTag.tag)).scalars())
+        customers = sorted(session.execute(select(Customer.source, Customer.external_user_id, Customer.handle)))
+        daily = sorted(tuple(row) for row in session.execute(select(StatsDaily.__table__)))
+        durations = sorted(tuple(row) for row in session.execute(select(StatsDuration.__table__)))
+        facts = len(session.scalars(select(StatsFact.ticket_id)).all())
+    return {"tickets": tickets, "messages": messages, "tags": tags, "customers": customers,
+            "daily": daily, "durations": durations, "facts": facts}
+
+
+def test_a_batch_stores_what_one_by_one_ingest_stores(flows, session_factory, rules, clock, tmp_path):
+    alone = make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    migrate.upgrade(alone)
+    alone_factory = make_session_factory(alone)
+    one_by_one = TicketFlows(alone_factory, rules, clock=clock)
+    expected = [one_by_one.ingest(message).outcome for message in burst()]
+
+    results = flows.ingest_many(burst())
+
+    assert [r.outcome for r in results] == expected == [
+        "created", "created", "threaded", "duplicate", "created", "created"]
+    assert results[2].ticket_id == results[0].ticket_id  # the follow-up joined its conversation's ticket
+    assert snapshot(session_factory) == snapshot(alone_factory)
+    assert snapshot(session_factory)["daily"], "the rollups were written"
+    alone.dispose()
+
+
+class FailsOn(TicketFlows):
+    """Flows whose ingest breaks for one message, as a bad row or a driver error would."""
+
+    bad = "b2"
+
+    def _ingest_new(self, conn, message):
+        if message.external_id == self.bad:
+            raise RuntimeError("disk I/O error")
+        return super()._ingest_new(conn, message)
+
+
+def test_one_failing_message_fails_alone(session_factory, rules, clock):
+    flows = FailsOn(session_factory, rules, clock=clock)
+    results = flows.ingest_many(burst())
+    assert isinstance(results[1], RuntimeError)
+    assert [r.outcome for i, r in enumerate(results) if i != 1] == [
+        "created", "threaded", "duplicate", "created", "created"]
+    stored = snapshot(session_factory)
+    assert [m[0] for m in stored["messages"]] == ["b1", "b3", "b4", "b5"]  # nothing of b2, nothing lost
+
+    committer = GroupCommit(flows)
+    with pytest.raises(RuntimeError, match="disk I/O error"):
+        committer.ingest([inbound("届かない", external_id="b2")])
+    assert committer.ingest([inbound("届かない", external_id="b6")])[0].outcome == "created"
+
+
+def test_concurrent_webhooks_share_batches_and_store_each_message_once(flows, session_factory):
+    committer = GroupCommit(flows, max_batch=16)
+    outcomes: dict[str, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def webhook(worker: int) -> None:
+        try:
+            for n in range(25):
+                # every message twice, from two workers: a network redelivering
+                message = inbound(f"届かない {n}", external_id=f"w{(worker // 2) * 100 + n}",
+                                  author={"id": f"c{worker // 2}-{n}", "handle": "@c", "name": "C"})
+                result = committer.ingest([message])[0]
+                outcomes.setdefault(message.external_id, []).append(result.outcome)
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=webhook, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    assert len(outcomes) == 100
+    assert all(sorted(found) == ["created", "duplicate"] for found in outcomes.values())
+    with session_factory() as session:
+        assert len(session.scalars(select(Message.id)).all()) == 100
+        assert len(session.scalars(select(Ticket.id)).all()) == 100
+
+
+def test_driver_statements_read_and_write_like_sqlalchemy(engine, flows, session_factory):
+    result = flows.ingest(inbound("二重請求", external_id="f1", meta={"絵文字": "👩‍👩‍👧"}))
+    with session_factory() as session:
+        stored = session.get(Message, result.message_id)
+    with engine.connect() as conn:
+        row = fastsql.run(conn, select(Message.created_at, Message.meta, Message.text)
+                          .where(Message.id == result.message_id)).one()
+    assert row.created_at == stored.created_at and row.created_at.tzinfo is not None
+    assert row.meta == {"絵文字": "👩‍👩‍👧"} and row.text == "二重請求"
+    # the driver's unique violation surfaces as SQLAlchemy's, so callers catch one exception type
+    with engine.begin() as conn, pytest.raises(IntegrityError):
+        fastsql.run(conn, _CUSTOMER_INSERT, {
+            "source": "x", "external_user_id": "u1", "handle": "@h", "name": "H", "tier": "standard",
+            "flags": [], "first_seen_at": BASE_TIME, "last_seen_at": BASE_TIME}, columns=True)
+
+
+def test_python_side_defaults_must_be_given():
+    with make_engine("sqlite://").connect() as conn, pytest.raises(ValueError, match="supply"):
+        fastsql.run(conn, _CUSTOMER_INSERT, {"source": "x", "external_user_id": "u9"}, columns=True)
+
+
+_CUSTOMER_INSERT = Customer.__table__.insert()
+
+
+def test_wal_is_checkpointed_in_the_background_not_by_commits(tmp_path, flows):
+    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
+    migrate.upgrade(engine)
+    checkpointer = background_checkpoints(engine)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        factory = make_session_factory(engine)
+        busy = TicketFlows(factory, flows.rules, clock=flows.clock)
+        busy.ingest_many([inbound(f"届かない {n}", external_id=f"k{n}") for n in range(300)])
+        probe = sqlite3.connect(tmp_path / "wal.db")
+
+        def caught_up():
+            _, frames, done = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            return frames == done
+
+        from tests.helpers import until
+        until(caught_up, timeout=10)
+        assert probe.execute("SELECT count(*) FROM messages").fetchone()[0] == 300
+        probe.close()
+    finally:
+        checkpointer.stop()
+        engine.dispose()
+    assert background_checkpoints(make_engine("sqlite://")) is None
