@@ -105,6 +105,16 @@ def rss_kib(pid: int) -> int:
     return 0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (from /proc): survives a busy machine."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def sample_rss(procs: list[subprocess.Popen], samples: list, stop: threading.Event, every: float = 5.0) -> None:
     started = time.monotonic()
     while True:
@@ -148,6 +158,7 @@ def main() -> bool:
             stop = threading.Event()
             sampler = threading.Thread(target=sample_rss, args=(procs, samples, stop), daemon=True)
             sampler.start()
+            cpu_before = sum(cpu_seconds(proc.pid) for proc in procs)
             generator = subprocess.run(
                 [sys.executable, "-m", "bench.load_traffic", str(plan_path), str(out_path),
                  *(f"http://127.0.0.1:{port}" for port in ports)], cwd=ROOT, timeout=SECONDS + 300)
@@ -161,6 +172,7 @@ def main() -> bool:
                     break
                 time.sleep(1)
             time.sleep(1.5)  # anything posted twice would show now
+            report_cpu = sum(cpu_seconds(proc.pid) for proc in procs) - cpu_before
             stop.set()
             sampler.join()
             left = pending_slack(engine)
@@ -170,6 +182,7 @@ def main() -> bool:
             report.backlog_at_end, report.lanes_at_end, report.left = backlog_at_end, lanes_at_end, left
             report.drain = None if drained_at is None else drained_at - load_ended
             report.rss = samples
+            report.server_cpu = report_cpu
             for proc in procs:
                 proc.terminate()
             for proc in procs:

@@ -60,6 +60,7 @@ class Report:
     drain: float | None = None
     rss: list = field(default_factory=list)
     generator_exit: int = 0
+    server_cpu: float = 0.0  # CPU seconds both replicas used from the first send to the end of the drain
     server_errors: int = 0
 
     @property
@@ -114,6 +115,11 @@ class Report:
                 series = [kib // 1024 for _, values in self.rss for kib in values[index:index + 1]]
                 out.append(f"  RSS replica {index} MiB every 5 s: {series[0]} → {series[-1]} "
                            f"(max {max(series)}): {' '.join(map(str, series))}")
+        if self.accepted:
+            per = self.server_cpu / self.accepted * 1000
+            out.append(f"  replica CPU {self.server_cpu:.1f} s for {self.accepted} accepted messages and their Slack "
+                       f"posts: {per:.1f} ms per message (≈ {1000 / per if per else float('inf'):,.0f} msgs/s per "
+                       f"free core)")
         out.append(f"  server log ERROR lines {self.server_errors}")
         out.append(f"load: {'PASS' if self.passed else 'FAIL'} {self.achieved_rate:,.0f} msgs/s, "
                    f"p99 webhook-to-Slack {self.slack_p99:.2f} s, losses {self.losses}, duplicates {self.duplicates}, "
