@@ -1,6 +1,7 @@
 """Ingest benchmark: signed InboundMessages POSTed to /webhooks/generic of a real `chatops serve`
-(separate process, SQLite file) by concurrent keep-alive clients; prints messages/s and latency
-percentiles from the client's side, and checks every message was stored exactly once."""
+(separate process, SQLite file). The target run offers 500 msgs/s open loop, as networks send
+webhooks, and measures latency from each message's scheduled send time; a closed-loop run then
+shows the most the server takes. Checks every message was stored exactly once."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ import os
 import random
 import socket
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -23,8 +23,10 @@ from integrations.webhook import sign
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
-MESSAGES = int(os.environ.get("BENCH_INGEST_MESSAGES", "6000"))
+MESSAGES = int(os.environ.get("BENCH_INGEST_MESSAGES", "3000"))  # the closed-loop run
 CLIENTS = int(os.environ.get("BENCH_INGEST_CLIENTS", "4"))
+SECONDS = float(os.environ.get("BENCH_INGEST_SECONDS", "12"))  # the open-loop run at the target rate
+CONNECTIONS = int(os.environ.get("BENCH_INGEST_CONNECTIONS", "32"))
 TARGET_RATE, TARGET_P99_MS = 500.0, 20.0
 
 TEXTS = [
@@ -46,9 +48,11 @@ def free_port() -> int:
 
 
 def bodies(count: int) -> list[bytes]:
-    """Realistic messages: many customers, some follow-ups in the same conversation."""
+    """Realistic messages: many customers, some follow-ups in the same conversation, written in
+    the last few minutes (a fixed date in the past would make every ticket overdue on arrival,
+    and the SLA scheduler would spend the run firing breaches no real flood has)."""
     rng = random.Random(7)
-    start = datetime(2026, 11, 20, tzinfo=UTC)
+    start = datetime.now(UTC) - timedelta(seconds=count * 0.05)
     out = []
     for n in range(count):
         author = f"user{rng.randrange(count // 3)}"
@@ -57,7 +61,7 @@ def bodies(count: int) -> list[bytes]:
             "account": "@acme_jp", "external_id": f"bench-{n}", "conversation_id": f"c{rng.randrange(count // 2)}",
             "author": {"id": author, "handle": "@" + author, "name": author},
             "text": rng.choice(TEXTS).format(n=100000 + n),
-            "created_at": (start + timedelta(seconds=n)).isoformat(), "lang": "ja", "kind": "mention",
+            "created_at": (start + timedelta(seconds=n * 0.05)).isoformat(), "lang": "ja", "kind": "mention",
         }, ensure_ascii=False).encode())
     return out
 
@@ -84,6 +88,14 @@ def start_server(db: Path, port: int) -> subprocess.Popen:
     raise RuntimeError("chatops serve did not start: " + proc.stderr.read().decode()[-2000:])
 
 
+def business_hours_now() -> str:
+    """open or closed: the bundled rules.yaml's business hours at this moment."""
+    from chatops.rules import load_rules
+    from chatops.sla.clock import SlaClock
+
+    return "open" if SlaClock(load_rules(ROOT / "rules.yaml")).business.is_open(datetime.now(UTC)) else "closed"
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time the process has used (Linux /proc), so the figure survives a busy
     machine: wall-clock throughput drops when other work shares the cores, CPU per message doesn't."""
@@ -104,45 +116,104 @@ def client(port: int, work: list[bytes], latencies: list[float], failures: list[
             failures.append(response.status)
 
 
+def open_loop(port: int, work: list[bytes], rate: float, connections: int) -> tuple[list[float], list[int], float]:
+    """Send `work` at a fixed `rate` (message i at t0 + i/rate), as networks deliver webhooks:
+    they don't wait for our previous answer. Latency counts from each message's scheduled time,
+    so a server that falls behind shows it (no coordinated omission). Returns (latencies,
+    failures, seconds from the first scheduled send to the last answer)."""
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    position = iter(range(len(work)))
+    t0 = time.perf_counter() + 0.2
+
+    def sender() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        while True:
+            with lock:
+                i = next(position, None)
+            if i is None:
+                return
+            scheduled = t0 + i / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            body = work[i]
+            conn.request("POST", "/webhooks/generic", body=body,
+                         headers={"Content-Type": "application/json", "X-Chatops-Signature": sign(SECRET, body)})
+            response = conn.getresponse()
+            response.read()
+            with lock:
+                latencies.append(time.perf_counter() - scheduled)
+                if response.status != 202:
+                    failures.append(response.status)
+
+    threads = [threading.Thread(target=sender) for _ in range(connections)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, failures, time.perf_counter() - t0
+
+
+def percentile(sorted_values: list[float], fraction: float) -> float:
+    """Nearest-rank percentile of an ascending list."""
+    return sorted_values[max(0, int(len(sorted_values) * fraction + 0.5) - 1)]
+
+
 def main() -> bool:
-    """Run the benchmark, print figures and a one-line summary; True when targets are met."""
-    payloads = bodies(MESSAGES)
+    """Run the benchmark, print figures and a one-line summary; True when targets are met.
+
+    Two runs against one server: the target run sends at 500 msgs/s for SECONDS (open loop,
+    latency from each message's scheduled time), then a closed-loop run finds the most the
+    server takes with CLIENTS clients waiting for each answer (shown, not judged)."""
+    target_count = int(TARGET_RATE * SECONDS)
+    payloads = bodies(200 + target_count + MESSAGES)
+    warm, target_work, closed_work = payloads[:200], payloads[200:200 + target_count], payloads[200 + target_count:]
     with tempfile.TemporaryDirectory() as tmp:
         db, port = Path(tmp) / "bench.db", free_port()
         proc = start_server(db, port)
         try:
-            warm = payloads[:200]
             client(port, warm, [], [])
-            rest = payloads[200:]
-            latencies: list[float] = []
-            failures: list[int] = []
-            shards = [rest[i::CLIENTS] for i in range(CLIENTS)]
-            threads = [threading.Thread(target=client, args=(port, shard, latencies, failures)) for shard in shards]
             cpu_before = cpu_seconds(proc.pid)
+            latencies, failures, elapsed = open_loop(port, target_work, TARGET_RATE, CONNECTIONS)
+            cpu = cpu_seconds(proc.pid) - cpu_before
+            closed: list[float] = []
+            closed_failures: list[int] = []
+            shards = [closed_work[i::CLIENTS] for i in range(CLIENTS)]
+            threads = [threading.Thread(target=client, args=(port, shard, closed, closed_failures))
+                       for shard in shards]
             started = time.perf_counter()
             for thread in threads:
                 thread.start()
             for thread in threads:
                 thread.join()
-            elapsed = time.perf_counter() - started
-            cpu = cpu_seconds(proc.pid) - cpu_before
+            closed_elapsed = time.perf_counter() - started
         finally:
             proc.terminate()
             proc.wait(timeout=30)
         stored = sqlite3.connect(db).execute(
             "SELECT count(*), count(DISTINCT external_id) FROM messages WHERE direction='inbound'").fetchone()
     latencies.sort()
-    rate = len(rest) / elapsed
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    ok = rate >= TARGET_RATE and p99 < TARGET_P99_MS and not failures and stored == (MESSAGES, MESSAGES)
-    print(f"ingest: {len(rest)} messages, {CLIENTS} clients, SQLite, via POST /webhooks/generic")
-    print(f"  throughput {rate:,.0f} msgs/s (target ≥ {TARGET_RATE:.0f})")
-    print(f"  latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1] * 1000:.1f} ms (target p99 < {TARGET_P99_MS:.0f} ms)")
-    print(f"  server CPU {cpu / len(rest) * 1000:.2f} ms per message ({cpu / elapsed:.0%} of one core; "
+    closed.sort()
+    rate = len(target_work) / elapsed
+    p50, p99 = percentile(latencies, 0.5) * 1000, percentile(latencies, 0.99) * 1000
+    sent = len(payloads)
+    ok = (rate >= TARGET_RATE * 0.98 and p99 < TARGET_P99_MS and not failures and not closed_failures
+          and stored == (sent, sent))
+    print(f"ingest: signed InboundMessages via POST /webhooks/generic into SQLite, {CONNECTIONS} keep-alive connections")
+    print(f"  at {TARGET_RATE:.0f} msgs/s for {SECONDS:g} s (open loop): {rate:,.0f} msgs/s taken, "
+          f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1] * 1000:.1f} ms "
+          f"(target ≥ {TARGET_RATE:.0f} msgs/s, p99 < {TARGET_P99_MS:.0f} ms)")
+    print(f"  server CPU {cpu / len(target_work) * 1000:.2f} ms per message ({cpu / elapsed:.0%} of one core; "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
-    print(f"  stored {stored[0]} rows, {stored[1]} distinct of {MESSAGES} sent; non-202 answers: {len(failures)}")
-    print(f"ingest: {'PASS' if ok else 'FAIL'} {rate:,.0f} msgs/s p99 {p99:.1f} ms")
+    print(f"  closed loop, {CLIENTS} clients each waiting for its answer: {len(closed_work) / closed_elapsed:,.0f} msgs/s, "
+          f"p50 {percentile(closed, 0.5) * 1000:.1f} ms, p99 {percentile(closed, 0.99) * 1000:.1f} ms")
+    print(f"  the team's business hours are {business_hours_now()} now (outside them, a new customer's first "
+          "message also gets the offline auto-reply)")
+    print(f"  stored {stored[0]} rows, {stored[1]} distinct of {sent} sent; "
+          f"non-202 answers: {len(failures) + len(closed_failures)}")
+    print(f"ingest: {'PASS' if ok else 'FAIL'} {rate:,.0f} msgs/s p99 {p99:.1f} ms at {TARGET_RATE:.0f} msgs/s offered")
     return ok
 
 

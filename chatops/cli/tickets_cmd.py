@@ -10,7 +10,7 @@ from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
 from chatops.db import utcnow
 from chatops.errors import DomainError
 from chatops.i18n import t
-from chatops.inbound import parse_jsonl
+from chatops.inbound import InboundMessage, parse_jsonl
 from chatops.tickets import service
 from chatops.tickets.models import PRIORITIES, STATUSES, Ticket
 
@@ -47,6 +47,21 @@ def ingest_command(args) -> int:
         return EXIT_USAGE
     counts: Counter[str] = Counter()
     lines = 0
+    chunk: list[tuple[int, InboundMessage]] = []
+
+    def store() -> None:
+        # Group commit, as the webhook does: one transaction per chunk of good lines; a line
+        # whose message can't be stored is reported on its own and the rest still go in.
+        if not chunk:
+            return
+        for (number, _), result in zip(chunk, runtime.flows.ingest_many([m for _, m in chunk]), strict=True):
+            if isinstance(result, Exception):
+                counts["errors"] += 1
+                err(t("cli.ingest.bad_line", language(args), path=args.file, line=number, message=result))
+            else:
+                counts[result.outcome] += 1
+        chunk.clear()
+
     with handle:
         for number, message, problem in parse_jsonl(handle):
             lines += 1
@@ -54,7 +69,10 @@ def ingest_command(args) -> int:
                 counts["errors"] += 1
                 err(t("cli.ingest.bad_line", language(args), path=args.file, line=number, message=problem))
                 continue
-            counts[runtime.flows.ingest(message).outcome] += 1
+            chunk.append((number, message))
+            if len(chunk) == 200:
+                store()
+        store()
     runtime.close()
     print(t("cli.ingest.summary", language(args), lines=lines, created=counts["created"],
             threaded=counts["threaded"], reopened=counts["reopened"], duplicates=counts["duplicate"],

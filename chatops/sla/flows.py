@@ -12,7 +12,7 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, object_session
 
@@ -240,22 +240,22 @@ class SlaFlows:
             return
         back = calendar.next_open(message.created_at)
         dedupe = f"offline:{customer_id}:{back.isoformat()}"  # once per customer per closed spell
-        if conn.scalar(select(exists().where(OutboxItem.dedupe_key == dedupe))):
+        if fastsql.run(conn, _OUTBOX_BY_DEDUPE, {"dedupe": dedupe}).first() is not None:
             return
         lang = message.lang if message.lang in ("ja", "en") else self.rules.defaults.language
         text = self.offline_text(lang, back)
-        reply_id = conn.execute(_INSERT_MESSAGE, {
+        reply_id = fastsql.run(conn, _INSERT_MESSAGE, {
             "ticket_id": ticket_id, "customer_id": None, "direction": "outbound", "source": message.source,
             "account": message.account, "author_id": OFFLINE_ACTOR, "text": text, "created_at": now,
             "received_at": now, "conversation_id": message.thread_id, "in_reply_to": message.external_id,
-        }).scalar_one()
-        conn.execute(insert(OutboxItem), {
+        }, columns=True).scalar()
+        fastsql.run(conn, _INSERT_OUTBOX, {
             "target": f"network:{message.source}", "kind": "reply", "dedupe_key": dedupe,
             "ordering_key": f"{message.source}:{message.account}", "ticket_id": ticket_id, "state": "pending",
-            "attempts": 0, "created_at": now, "next_attempt_at": now,
+            "attempts": 0, "in_doubt": False, "created_at": now, "next_attempt_at": now,
             "payload": {"message_id": reply_id, "account": message.account, "text": text,
                         "in_reply_to": message.external_id, "conversation_id": message.thread_id,
-                        "reply_meta": dict(message.meta), "author_id": message.author.id}})
+                        "reply_meta": dict(message.meta), "author_id": message.author.id}}, columns=True)
         self._record_event(conn, ticket_id=ticket_id, kind="auto_replied", actor=OFFLINE_ACTOR, at=now,
                            channel=self._channel_of(conn, ticket_id), assignee=None,
                            payload={"message_id": reply_id, "back_at": back.isoformat()})
@@ -269,7 +269,7 @@ class SlaFlows:
 
     @staticmethod
     def _channel_of(conn: Connection, ticket_id: int) -> str:
-        return conn.scalar(select(Ticket.channel).where(Ticket.id == ticket_id))
+        return fastsql.run(conn, _CHANNEL_OF, {"tid": ticket_id}).scalar()
 
 
 _SLA_ROW = select(
@@ -277,6 +277,9 @@ _SLA_ROW = select(
     *(getattr(Ticket, slot) for slot in SLOTS),
 ).join(Customer, Customer.id == Ticket.customer_id).where(Ticket.id == bindparam("tid"))
 _INSERT_MESSAGE = insert(Message).returning(Message.id)
+_INSERT_OUTBOX = insert(OutboxItem)
+_OUTBOX_BY_DEDUPE = select(OutboxItem.id).where(OutboxItem.dedupe_key == bindparam("dedupe"))
+_CHANNEL_OF = select(Ticket.channel).where(Ticket.id == bindparam("tid"))
 _DUE = (select(Ticket.id, Ticket.status, Ticket.priority, Ticket.level, Ticket.channel, Ticket.assignee,
                Ticket.first_response_at, Ticket.sla_next_at, Customer.tier, *(getattr(Ticket, slot) for slot in SLOTS))
         .join(Customer, Customer.id == Ticket.customer_id)

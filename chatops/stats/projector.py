@@ -29,7 +29,7 @@ from chatops.tickets.models import Customer, Ticket, TicketTag
 
 FACT_FIELDS = tuple(c.name for c in StatsFact.__table__.columns if c.name != "ticket_id")
 # Events that cannot change what a ticket contributes: skip the work (ingest hot path).
-_NO_CHANGE = {"note_added", "released", "paged"}
+_NO_CHANGE = {"note_added", "released", "paged", "auto_replied"}
 _LEVEL_COUNTER = {"L2": "esc_l2", "L3": "esc_l3"}
 
 DailyKey = tuple[str, str, int, str, str]
@@ -204,16 +204,15 @@ def write(db, daily: dict, hist: dict) -> None:
     Rows go in key order: concurrent transactions on PostgreSQL then lock shared rollup rows
     in the same order and cannot deadlock each other."""
     dialect = _dialect(db)
-    daily_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "gdim": k[3], "gval": k[4],
-                   **{name: counters.get(name, 0) for name in COUNTERS}}
-                  for k, counters in sorted(daily.items()) if any(counters.values())]
+    daily_rows = [(*key, *(counters.get(name, 0) for name in COUNTERS))
+                  for key, counters in sorted(daily.items()) if any(counters.values())]
     upserts = _upserts(dialect)
     if daily_rows:
         # Straight to the driver: SQLAlchemy's per-row parameter processing costs more than the
         # upsert itself, and this runs for every ticket event (ingest hot path).
         cursor = _connection(db).connection.driver_connection.cursor()
         try:
-            cursor.executemany(_raw_daily(dialect), [tuple(row.values()) for row in daily_rows])
+            cursor.executemany(_raw_daily(dialect), daily_rows)
         finally:
             cursor.close()
     hist_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "metric": k[3], "minutes": k[4], "count": count}

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections import deque
 from collections.abc import Sequence
 
 from chatops.inbound import InboundMessage
@@ -24,12 +25,18 @@ log = logging.getLogger("chatops.ingest")
 
 
 class _Job:
-    __slots__ = ("messages", "results", "error")
+    __slots__ = ("messages", "results", "error", "lead", "wake")
 
     def __init__(self, messages: Sequence[InboundMessage]) -> None:
         self.messages = messages
         self.results: list[IngestResult | Exception] | None = None
         self.error: BaseException | None = None
+        self.lead = False  # this job's thread writes the next batch
+        self.wake = threading.Event()  # set when the job is done or its thread is to lead
+
+    @property
+    def done(self) -> bool:
+        return self.results is not None or self.error is not None
 
 
 class GroupCommit:
@@ -38,8 +45,8 @@ class GroupCommit:
     def __init__(self, flows: IngestFlows, *, max_batch: int = 64) -> None:
         self.flows = flows
         self.max_batch = max_batch
-        self._cond = threading.Condition()
-        self._queue: list[_Job] = []
+        self._lock = threading.Lock()
+        self._queue: deque[_Job] = deque()
         self._writing = False
 
     def ingest(self, messages: Sequence[InboundMessage]) -> list[IngestResult]:
@@ -48,31 +55,34 @@ class GroupCommit:
         if not messages:
             return []
         job = _Job(messages)
-        with self._cond:
+        with self._lock:
             self._queue.append(job)
-            while self._writing and not self._done(job):
-                self._cond.wait()
-            if not self._done(job):
-                self._writing = True  # no write in progress: this thread leads
-        while not self._done(job):
-            with self._cond:
-                batch = self._take()
-            self._write(batch)
-            with self._cond:
-                if self._done(job):
-                    self._writing = False
-                    self._cond.notify_all()  # the next queued thread (if any) leads
+            if not self._writing:
+                self._writing = job.lead = True  # no write in progress: this thread leads
+        if not job.lead:
+            job.wake.wait()  # woken once: its batch committed, or it is to lead the next one
+        if not job.done:
+            self._lead(job)
         return self._outcome(job)
 
-    @staticmethod
-    def _done(job: _Job) -> bool:
-        return job.results is not None or job.error is not None
+    def _lead(self, job: _Job) -> None:
+        while not job.done:
+            with self._lock:
+                batch = self._take()
+            self._write(batch)
+        with self._lock:  # hand the lead to the oldest waiting job (one wake-up, not a stampede)
+            if self._queue:
+                successor = self._queue[0]
+                successor.lead = True
+                successor.wake.set()
+            else:
+                self._writing = False
 
     def _take(self) -> list[_Job]:
         """The oldest queued jobs, up to max_batch messages (at least one job)."""
         batch, size = [], 0
         while self._queue and (not batch or size + len(self._queue[0].messages) <= self.max_batch):
-            job = self._queue.pop(0)
+            job = self._queue.popleft()
             batch.append(job)
             size += len(job.messages)
         return batch
@@ -83,17 +93,15 @@ class GroupCommit:
             results = self.flows.ingest_many(messages)
         except BaseException as exc:  # never leave a waiting request without an answer
             log.exception("group commit of %d messages failed", len(messages))
-            with self._cond:
-                for job in batch:
-                    job.error = exc
-                self._cond.notify_all()
-            return
-        with self._cond:
-            start = 0
             for job in batch:
-                job.results = results[start:start + len(job.messages)]
-                start += len(job.messages)
-            self._cond.notify_all()
+                job.error = exc
+                job.wake.set()
+            return
+        start = 0
+        for job in batch:
+            job.results = results[start:start + len(job.messages)]
+            start += len(job.messages)
+            job.wake.set()
 
     @staticmethod
     def _outcome(job: _Job) -> list[IngestResult]:

@@ -79,8 +79,8 @@ class IngestFlows:
         `ingest` on its own, so one message's error is its own: the result list then holds the
         exception in that message's place.
         """
-        if len(messages) == 1:
-            return [self._ingest_or_error(messages[0])]
+        if len(messages) <= 1:
+            return [self._ingest_or_error(message) for message in messages]
         engine = self.session_factory.kw["bind"]
         try:
             with engine.begin() as conn, batched(conn, self.projectors):

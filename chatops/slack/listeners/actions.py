@@ -29,32 +29,23 @@ def register(app: App, surface: SlackSurface) -> None:
     simple(ids.RELEASE, "release", lambda key, actor: flows.release(key, actor=actor))
     simple(ids.REOPEN, "reopen", lambda key, actor: flows.reopen(key, actor=actor))
 
-    @app.action(ids.REPLY)
-    def reply(ack, body, respond, client):
-        ack()
-        key = action_value(body)
-        view = guarded(surface, body, respond, "reply", lambda: _reply_view(surface, key))
-        if view:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
+    def modal(action_id: str, action: str, build) -> None:
+        """A button that opens a modal for its ticket, once the clicker may do `action` there."""
+        @app.action(action_id)
+        def handler(ack, body, respond, client):
+            ack()
+            key = action_value(body)
+            view = guarded(surface, body, respond, action, lambda: build(key))
+            if view:
+                client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    @app.action(ids.ESCALATE)
-    def escalate(ack, body, respond, client):
-        ack()
-        key = action_value(body)
-        view = guarded(surface, body, respond, "escalate", lambda: _open_ticket_view(
-            surface, key, "escalate", lambda ticket: blocks.escalate_modal(ticket.key, surface.rules, surface.lang,
-                                                               current_level=ticket.level)))
-        if view:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    @app.action(ids.RESOLVE)
-    def resolve(ack, body, respond, client):
-        ack()
-        key = action_value(body)
-        view = guarded(surface, body, respond, "resolve", lambda: _open_ticket_view(
-            surface, key, "resolve", lambda ticket: blocks.resolve_modal(ticket.key, surface.lang)))
-        if view:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
+    modal(ids.REPLY, "reply", lambda key: _reply_view(surface, key))
+    modal(ids.ESCALATE, "escalate", lambda key: _open_ticket_view(
+        surface, key, "escalate",
+        lambda ticket: blocks.escalate_modal(ticket.key, surface.rules, surface.lang, current_level=ticket.level)))
+    modal(ids.RESOLVE, "resolve", lambda key: _open_ticket_view(
+        surface, key, "resolve", lambda ticket: blocks.resolve_modal(ticket.key, surface.lang)))
+    modal(ids.OPEN_TICKET, "claim", lambda key: _ticket_modal(surface, key))
 
     @app.action(ids.MENU)
     def menu(ack, body, respond, client):
@@ -72,14 +63,6 @@ def register(app: App, surface: SlackSurface) -> None:
             view = guarded(surface, body, respond, "claim", lambda: _customer_view(surface, key))
             if view:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
-
-    @app.action(ids.OPEN_TICKET)
-    def open_ticket(ack, body, respond, client):
-        ack()
-        key = action_value(body)
-        view = guarded(surface, body, respond, "claim", lambda: _ticket_modal(surface, key))
-        if view:
-            client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.action(ids.CANNED_SELECT)
     def canned(ack, body, client):
