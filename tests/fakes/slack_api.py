@@ -255,7 +255,8 @@ class FakeSlack:
                 message.text = args.get("text", message.text)
                 message.blocks = args.get("blocks") or []
                 message.attachments = args.get("attachments") or []
-                message.metadata = args.get("metadata") or message.metadata
+                if "metadata" in args:  # chat.update replaces the metadata it is given
+                    message.metadata = args["metadata"]
                 message.edits += 1
                 return {"ok": True, "channel": message.channel, "ts": message.ts, "text": message.text}
         return {"ok": False, "error": "message_not_found"}
