@@ -25,9 +25,10 @@ BRAND_POST = "brand-post-20261123"
 SENDERS = 48  # concurrent connections: enough that a slow answer never delays the next send
 GRACE = 30.0  # seconds after the last scheduled send before queued messages are given up on
 
-REPLIES = [  # replies to the brand's post: a flame with a few calm voices
-    "これはひどい、炎上してますよ", "説明してください", "最悪の対応", "拡散します", "いつ直るんですか?",
-    "返金してほしい", "まだ待ってます", "公式の説明が足りない", "応援してます、頑張って", "同じく困ってます",
+REPLIES = [  # replies to the brand's post: a flame (mostly negative: flame-risk, outage, refund) with a few calm voices
+    "これはひどい、炎上してますよ", "最悪の対応", "拡散します", "詐欺では?", "消費者センターに相談します",
+    "返金されないんですが", "ログインできないままです", "障害の説明をしてください", "応援してます、頑張って",
+    "同じく困ってます",
 ]
 SPIKE = ["障害ですか?ログインできない", "ログインできません!", "アプリが落ちてます、障害?", "ACME Cloud 繋がらない",
          "can't log in, is it down?", "ログインできない…仕事にならない"]
@@ -38,28 +39,34 @@ BACKGROUND = [  # everyday tickets over the rules.yaml channels
 ]
 
 
-def plan(rate: float, seconds: float, *, seed: int = 8) -> list[dict]:
+def plan(rate: float, seconds: float, *, background: float = 2.0, seed: int = 8) -> list[dict]:
     """The messages to send: `at` (seconds after start), `replicas` (indexes; two for a
-    duplicate delivery), `kind` (brand / spike / background) and the JSON `body`."""
+    duplicate delivery), `kind` (brand / spike / background) and the JSON `body`.
+
+    Everyday tickets keep their everyday rate (`background` a second, spread over the
+    channels: each is one parent post, and a channel takes one post a second); the rest of the
+    rate is the flood: about two thirds replies under the brand post, one third the topic spike."""
     rng = random.Random(seed)
     count = int(rate * seconds)
+    everyday = min(1.0, background / rate) if rate else 0.0
     out = []
     for n in range(count):
         roll = rng.random()
         message: dict = {"source": "x", "account": "@acme_jp", "external_id": f"load-{n}", "lang": "ja",
                          "created_at": datetime.now(UTC).isoformat()}
-        if roll < 0.55:  # most of the day: replies under the brand's one post
-            kind, user = "brand", f"fan{rng.randrange(count)}"
-            message.update(conversation_id=BRAND_POST, in_reply_to=BRAND_POST, kind="reply",
-                           text=f"{rng.choice(REPLIES)} #{n}")
-        elif roll < 0.80:  # the topic spike: many authors, each in a conversation of their own
-            kind, user = "spike", f"spike{n}"
-            message.update(source=rng.choice(["x", "bluesky", "mastodon"]), kind="mention",
-                           text=f"{rng.choice(SPIKE)} #{n}")
-        else:
+        flood = (roll - everyday) / (1 - everyday) if roll >= everyday and everyday < 1 else None
+        if flood is None:
             kind, user = "background", f"cust{rng.randrange(count * 4)}"
             message.update(source=rng.choice(["x", "facebook", "instagram", "line", "webhook"]),
                            kind=rng.choice(["mention", "dm", "comment"]), text=f"{rng.choice(BACKGROUND)} #{n}")
+        elif flood < 0.65:  # most of the day: replies under the brand's one post
+            kind, user = "brand", f"fan{rng.randrange(count)}"
+            message.update(conversation_id=BRAND_POST, in_reply_to=BRAND_POST, kind="reply",
+                           text=f"{rng.choice(REPLIES)} #{n}")
+        else:  # the topic spike: many authors, each in a conversation of their own
+            kind, user = "spike", f"spike{n}"
+            message.update(source=rng.choice(["x", "bluesky", "mastodon"]), kind="mention",
+                           text=f"{rng.choice(SPIKE)} #{n}")
         message["author"] = {"id": user, "handle": "@" + user, "name": user}
         replica = n % 2
         replicas = [replica, 1 - replica] if rng.random() < 0.03 else [replica]  # a network's redelivery
