@@ -52,7 +52,7 @@ class Report:
     stored_twice: int = 0
     parents_twice: int = 0
     lines_twice: int = 0
-    pacing: dict[str, tuple[int, float]] = field(default_factory=dict)  # channel → (posts, min gap)
+    pacing: dict[str, tuple[int, float, str]] = field(default_factory=dict)  # channel → (posts, min gap, between)
     tickets: int = 0
     backlog_at_end: int = 0
     lanes_at_end: list = field(default_factory=list)
@@ -73,7 +73,7 @@ class Report:
 
     @property
     def paced(self) -> bool:
-        return all(gap >= self.interval * PACE_TOLERANCE for _, gap in self.pacing.values())
+        return all(gap >= self.interval * PACE_TOLERANCE for _, gap, _ in self.pacing.values())
 
     @property
     def slack_p99(self) -> float:
@@ -103,8 +103,8 @@ class Report:
                    + (f", e.g. {(self.not_stored + self.never_shown)[:3]}" if self.losses else ""))
         out.append(f"  duplicates {self.duplicates} (stored twice {self.stored_twice}, ticket posted twice "
                    f"{self.parents_twice}, thread line posted twice {self.lines_twice})")
-        for channel, (posts, gap) in sorted(self.pacing.items(), key=lambda kv: -kv[1][0])[:8]:
-            flag = "" if gap >= self.interval * PACE_TOLERANCE else "  << faster than the pace"
+        for channel, (posts, gap, between) in sorted(self.pacing.items(), key=lambda kv: -kv[1][0])[:8]:
+            flag = "" if gap >= self.interval * PACE_TOLERANCE else f"  << faster than the pace: {between}"
             out.append(f"  pacing {channel}: {posts} posts, min gap {gap:.3f} s{flag}")
         out.append(f"  Slack backlog at end of load {self.backlog_at_end} items"
                    + (f" (largest lanes {self.lanes_at_end})" if self.backlog_at_end else ""))
@@ -250,15 +250,19 @@ def _shown(slack):
     return parent_at, line_at, incident
 
 
-def _pacing(slack) -> dict[str, tuple[int, float]]:
-    """Per channel: chat.postMessage calls and the smallest gap between two of them."""
-    times: dict[str, list[float]] = defaultdict(list)
+def _pacing(slack) -> dict[str, tuple[int, float, str]]:
+    """Per channel: chat.postMessage calls, the smallest gap between two of them, and what
+    those two were (their metadata event types: which lanes broke the pace)."""
+    times: dict[str, list[tuple[float, str]]] = defaultdict(list)
     for call in slack.calls:
         if call.method == "chat.postMessage":
-            times[slack.channel_id(str(call.args.get("channel", "")))].append(call.at)
+            kind = ((call.args.get("metadata") or {}).get("event_type") or "unmarked") + \
+                (" (thread)" if call.args.get("thread_ts") else "")
+            times[slack.channel_id(str(call.args.get("channel", "")))].append((call.at, kind))
     out = {}
     for channel, values in times.items():
         values.sort()
-        gaps = [b - a for a, b in zip(values, values[1:], strict=False)]
-        out[channel] = (len(values), min(gaps) if gaps else float("inf"))
+        pairs = [(b[0] - a[0], f"{a[1]} → {b[1]}") for a, b in zip(values, values[1:], strict=False)]
+        gap, what = min(pairs) if pairs else (float("inf"), "")
+        out[channel] = (len(values), gap, what)
     return out
