@@ -190,7 +190,7 @@ def main() -> bool:
             for proc in procs:
                 proc.wait(30)
             errors = [line for log in logs for line in log.read_text().splitlines() if " ERROR " in line]
-            report.server_errors = len(errors)
+            report.server_errors = errors
     finally:
         for proc in procs:
             if proc.poll() is None:

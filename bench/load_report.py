@@ -61,7 +61,7 @@ class Report:
     rss: list = field(default_factory=list)
     generator_exit: int = 0
     server_cpu: float = 0.0  # CPU seconds both replicas used from the first send to the end of the drain
-    server_errors: int = 0
+    server_errors: list[str] = field(default_factory=list)  # ERROR lines of the replicas' logs
 
     @property
     def losses(self) -> int:
@@ -120,7 +120,8 @@ class Report:
             out.append(f"  replica CPU {self.server_cpu:.1f} s for {self.accepted} accepted messages and their Slack "
                        f"posts: {per:.1f} ms per message (≈ {1000 / per if per else float('inf'):,.0f} msgs/s per "
                        f"free core)")
-        out.append(f"  server log ERROR lines {self.server_errors}")
+        out.append(f"  server log ERROR lines {len(self.server_errors)}")
+        out.extend(f"    {line[:300]}" for line in self.server_errors[:3])
         out.append(f"load: {'PASS' if self.passed else 'FAIL'} {self.achieved_rate:,.0f} msgs/s, "
                    f"p99 webhook-to-Slack {self.slack_p99:.2f} s, losses {self.losses}, duplicates {self.duplicates}, "
                    f"pacing {'ok' if self.paced else 'VIOLATED'}")
