@@ -1,4 +1,5 @@
-"""The scheduler: APScheduler jobs that are thin wrappers over flows, run by one leader.
+"""The scheduler: APScheduler jobs that are thin wrappers over flows (SLA and paging passes,
+the weekly stats digest), run by one leader.
 
 Leadership is a lease row (`scheduler_leases`), so it works on SQLite and PostgreSQL alike:
 a replica becomes leader when the lease is free or expired, renews it every tick, and a
@@ -124,6 +125,24 @@ class Scheduler:
         except Exception:  # a database hiccup must not kill the job; the next tick retries
             log.exception("scheduler tick failed")
 
+    def digest(self, now: datetime | None = None) -> bool:
+        """Queue the weekly stats digest when rules.yaml says it is due, only on the leader
+        (and idempotent per ISO week anyway); True when it was queued now."""
+        from chatops.stats.digest import queue_digest
+
+        if not self.lease.acquire():
+            return False
+        queued = queue_digest(self.flows.session_factory, self.flows.rules, now or self.flows.clock())
+        if queued:
+            self.wake()
+        return queued
+
+    def _digest_job(self) -> None:
+        try:
+            self.digest()
+        except Exception:  # a database hiccup must not end the job
+            log.exception("could not queue the stats digest")
+
     def start(self) -> None:
         """Run `tick` every `interval` seconds in a background thread (APScheduler 3)."""
         from apscheduler.schedulers.background import BackgroundScheduler
@@ -134,6 +153,7 @@ class Scheduler:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": max(30, int(self.interval * 3))})
         self._aps.add_job(self._job, "interval", seconds=self.interval, id="sla-and-paging",
                           next_run_time=utcnow())
+        self._aps.add_job(self._digest_job, "interval", seconds=60, id="stats-digest", next_run_time=utcnow())
         self._aps.start()
 
     def shutdown(self) -> None:

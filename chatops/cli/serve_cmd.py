@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import threading
 
 from chatops import logs, migrate, sandbox
@@ -59,7 +58,6 @@ def serve_command(args) -> int:
 
         socket = start_socket_mode(runtime, app.extensions["chatops.slack"])
     poller = _start_polling(runtime, stop)
-    threading.Thread(target=_digest_loop, args=(runtime, stop), name="stats-digest", daemon=True).start()
     scheduler = start_scheduler(runtime)
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
@@ -124,21 +122,9 @@ def _start_polling(runtime, stop: threading.Event) -> threading.Thread | None:
     return thread
 
 
-def _digest_loop(runtime, stop: threading.Event, every_seconds: float = 60.0) -> None:
-    """Queue the weekly stats digest when rules.yaml says it is due (idempotent per ISO week)."""
-    from chatops.db import utcnow
-    from chatops.stats.digest import queue_digest
-
-    while not stop.wait(every_seconds):
-        try:
-            if queue_digest(runtime.session_factory, runtime.rules, utcnow()):
-                runtime.outbox_wakeup.set()
-        except Exception:  # a database hiccup must not end the loop
-            logging.getLogger("chatops.stats").exception("could not queue the stats digest")
-
-
 def start_scheduler(runtime):
-    """Start the SLA and paging scheduler (it runs jobs only while this replica holds the lease)."""
+    """Start the scheduler: SLA, paging and the weekly stats digest, run only while this replica
+    holds the lease."""
     if not runtime.settings.scheduler_enabled:
         return None
     from chatops.scheduler import Lease, Scheduler

@@ -60,5 +60,5 @@ def stats_command(args) -> int:
     elif args.csv:
         print(to_csv(figures), end="")
     else:
-        print("\n".join(line.replace("*", "") for line in render_lines(figures, lang)))
+        print("\n".join(render_lines(figures, lang)))
     return 0

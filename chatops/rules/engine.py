@@ -1,7 +1,8 @@
 """Triage: which keyword rules a message matches, and the priority, level, channel it gets.
 
-Per message the text is normalised once (and kana-folded too only if some rule has
-`kana: true`), goes through one keyword automaton, and only the rules that a hit keyword
+Per message the text is normalised once and goes through one keyword automaton (which
+spells out the keywords of `kana: true` rules in katakana and hiragana, so the post itself
+is kana-folded only for the regexes of such rules), and only the rules that a hit keyword
 belongs to (plus the regex-only rules) are evaluated, against precomputed keyword-id sets.
 
 Conditions of a rule all hold together: `any` (one keyword hits), `all` (every keyword hits),
@@ -57,7 +58,7 @@ class _CompiledRule:
     all_ids: frozenset[int]
     exclude_ids: frozenset[int]
     written: _Spellings
-    regexes: tuple[re.Pattern[str], ...]
+    regexes: tuple[tuple[str, re.Pattern[str]], ...]  # (text every match starts with, pattern)
     sources: frozenset[str]
     kinds: frozenset[str]
     priority: str  # the rule's, else the default one
@@ -70,17 +71,24 @@ class _CompiledRule:
     any_only: bool  # only `any` keywords: being a candidate (one of them hit) is matching
 
     def holds(self, hits: set[int], text: str, source: str, kind: str) -> bool:
-        """Tell whether every condition of the rule holds for a message (cheapest checks first)."""
+        """Tell whether every condition of the rule holds for a message (cheapest checks first).
+
+        text is normalised; a kana rule's regexes see it kana-folded too.
+        """
         if (self.sources and source not in self.sources) or (self.kinds and kind not in self.kinds):
             return False
         if (self.any_ids and self.any_ids.isdisjoint(hits)) or not self.all_ids <= hits:
             return False
         if self.exclude_ids and not self.exclude_ids.isdisjoint(hits):
             return False
-        for pattern in self.regexes:
-            if pattern.search(text):
+        if not self.regexes:
+            return True
+        if self.kana:
+            text = fold_kana(text)
+        for prefix, pattern in self.regexes:  # a loop: any(generator) costs more per post
+            if prefix in text and pattern.search(text):
                 return True
-        return not self.regexes
+        return False
 
     def keywords_hit(self, hits: set[int]) -> list[str]:
         """Return the rule's keywords (as written) among hits, in the rule's own order."""
@@ -107,18 +115,11 @@ class _KeywordIds:
         """How many ids were given out (they are 0 .. count - 1)."""
         return len(self._ids)
 
-    def matcher(self, over_folded_text: bool) -> KeywordMatcher | None:
-        """Build the automaton of every keyword, searching kana-folded text if asked; None if no keywords."""
+    def matcher(self) -> KeywordMatcher | None:
+        """Build the automaton of every keyword; None if no keywords."""
         if not self._ids:
             return None
-        if not over_folded_text:
-            return KeywordMatcher(
-                (keyword, keyword_id, None) for (_, keyword), keyword_id in self._ids.items()
-            )
-        return KeywordMatcher(
-            (keyword, keyword_id, None) if kana else (fold_kana(keyword), keyword_id, keyword)
-            for (kana, keyword), keyword_id in self._ids.items()
-        )
+        return KeywordMatcher((keyword, keyword_id, kana) for (kana, keyword), keyword_id in self._ids.items())
 
 
 class RulesEngine:
@@ -129,9 +130,9 @@ class RulesEngine:
         self.rules = rules
         ids = _KeywordIds()
         self._rules = [_compile(rule, ids, rules) for rule in rules.keyword_rules]
-        # One automaton pass per message: over kana-folded text as soon as one rule folds kana.
-        self._folds_kana = any(rule.kana for rule in rules.keyword_rules)
-        self._matcher = ids.matcher(over_folded_text=self._folds_kana)
+        # One automaton pass per message, over the plain normalised text (the matcher spells
+        # out kana keywords); only regexes of kana rules need the kana-folded text.
+        self._matcher = ids.matcher()
         rules_of_keyword: list[list[int]] = [[] for _ in range(ids.count)]
         for index, rule in enumerate(self._rules):
             for keyword_id in rule.any_ids | rule.all_ids:
@@ -156,10 +157,9 @@ class RulesEngine:
         if unmatched_channel is None:
             raise ValueError(f"unknown source {source!r} or kind {kind!r}")
         plain_text = normalize(text)
-        kana_text = fold_kana(plain_text) if self._folds_kana else plain_text
         hits: set[int] = set()
         if self._matcher is not None:
-            self._matcher.find(kana_text, plain_text, hits)
+            self._matcher.find(plain_text, hits)
         if hits:
             candidates = sorted(self._regex_only.union(*map(self._rules_of_keyword.__getitem__, hits)))
         else:
@@ -167,7 +167,7 @@ class RulesEngine:
         matched = [
             rule
             for rule in map(self._rules.__getitem__, candidates)
-            if rule.any_only or rule.holds(hits, kana_text if rule.kana else plain_text, source, kind)
+            if rule.any_only or rule.holds(hits, plain_text, source, kind)
         ]
         if not matched:
             defaults = self.rules.defaults
@@ -262,11 +262,58 @@ def _compile(rule: KeywordRule, ids: _KeywordIds, rules: Rules) -> _CompiledRule
     )
 
 
-def _compile_regex(pattern: str) -> re.Pattern[str]:
-    """Compile a rule regex; the text is casefolded, so only patterns with capitals need IGNORECASE."""
+def _compile_regex(pattern: str) -> tuple[str, re.Pattern[str]]:
+    """Compile a rule regex, with the literal text every match starts with ("" if unknown).
+
+    The text is casefolded, so only patterns with capitals need IGNORECASE.
+    """
     # IGNORECASE costs about 3x on non-ASCII text; on casefolded text it only changes patterns
     # that contain capital letters (and the Turkish dotless ı, which nobody puts in a rule).
-    return re.compile(pattern, re.IGNORECASE if pattern != pattern.lower() else 0)
+    if pattern != pattern.lower():
+        return "", re.compile(pattern, re.IGNORECASE)
+    return _literal_prefix(pattern), re.compile(pattern)
+
+
+def _literal_prefix(pattern: str) -> str:
+    """The plain characters a pattern without alternatives starts with, minus one a quantifier follows.
+
+    `prefix in text` (str's fast search) rules most posts out for a fraction of what `re`
+    spends scanning for the same prefix: 5,000 of 72,000 instructions per post on the bench's
+    order-number rule.
+    """
+    prefix = _PLAIN_START.match(pattern).group()
+    if not prefix or _has_top_level_alternative(pattern):
+        return ""
+    if len(prefix) < len(pattern) and pattern[len(prefix)] in "*+?{":
+        prefix = prefix[:-1]
+    return prefix
+
+
+def _has_top_level_alternative(pattern: str) -> bool:
+    """Tell whether a | outside any group and character set splits the pattern."""
+    depth, set_start, escaped = 0, -1, False  # set_start: index of the open [ while inside a set
+    for index, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif set_start >= 0:
+            # "]" right after "[" or "[^" is a member, not the end of the set
+            if char == "]" and index > set_start + 1 and pattern[set_start + 1 : index] != "^":
+                set_start = -1
+        elif char == "[":
+            set_start = index
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            return True
+    return False
+
+
+# Characters that stand for themselves in a pattern (no metacharacter, escape or group).
+_PLAIN_START = re.compile(r"[^.^$*+?{}\[\]\\|()]*")
 
 
 def _positions(keywords: list[str], keyword_ids: list[int]) -> _Spellings:

@@ -67,6 +67,12 @@ class SlaClock:
                 live.append(value)
         return min(live) if live else None
 
+    def reopened(self, priority: str, tier: str, at: datetime) -> dict[str, datetime]:
+        """A reopened ticket's new resolution moments: the full resolution time again from the
+        moment it reopened (the old ones passed long ago; the first response keeps its own)."""
+        fresh = self.deadlines(priority, tier, at)
+        return {"resolution_warn_at": fresh.resolution_warn_at, "resolution_due_at": fresh.resolution_due_at}
+
     def resumed(self, moments: dict[str, datetime | None], priority: str, tier: str, paused_at: datetime,
                 now: datetime) -> dict[str, datetime]:
         """Resolution moments pushed back by the open time spent pending (paused_at → now)."""

@@ -77,6 +77,8 @@ class SlaFlows:
             ticket.sla_next_at = None
             self.resolve_pages_of(session, ticket, actor=SLA_ACTOR, now=now)
         elif previous == "resolved":
+            for slot, value in self.sla.reopened(ticket.priority, ticket.customer.tier, now).items():
+                setattr(ticket, slot, value)
             ticket.sla_next_at = SlaClock.next_at(_moments(ticket), answered=ticket.first_response_at is not None,
                                                   paused=False, after=now)
 
@@ -91,9 +93,10 @@ class SlaFlows:
                                               paused=False, after=now)
 
     def _sla_continued(self, conn: Connection, ticket_id: int, status: str, changes: dict, now: datetime) -> None:
-        """Ingest hook for a follow-up: a raised priority re-prices the ticket, and a customer
-        answering a pending ticket restarts its resolution clock. Adds columns to `changes`."""
-        if "priority" not in changes and status != "pending":
+        """Ingest hook for a follow-up: a raised priority re-prices the ticket, a customer
+        answering a pending ticket restarts its resolution clock, and one writing to a resolved
+        ticket (a reopen) gets a new resolution deadline from now. Adds columns to `changes`."""
+        if "priority" not in changes and status not in ("pending", "resolved"):
             return
         row = fastsql.run(conn, _SLA_ROW, {"tid": ticket_id}).one()
         moments = {slot: getattr(row, slot) for slot in SLOTS}
@@ -101,6 +104,10 @@ class SlaFlows:
         if "priority" in changes:
             moments = self.sla.deadlines(priority, row.tier, row.created_at).as_dict()
             changes.update(moments)
+        if status == "resolved":  # the customer wrote again: a new resolution clock from now
+            reopened = self.sla.reopened(priority, row.tier, now)
+            moments.update(reopened)
+            changes.update(reopened)
         paused = row.sla_paused_at
         if status == "pending" and paused is not None:
             moved = self.sla.resumed(moments, priority, row.tier, paused, now)

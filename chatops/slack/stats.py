@@ -33,7 +33,7 @@ def mention(user_id: str) -> str:
 
 def stats_blocks(figures: dict[str, Any], lang: str) -> list[dict]:
     """The figures as Block Kit: a header line and one section per figure group."""
-    lines = render_lines(figures, lang, who=mention)
+    lines = render_lines(figures, lang, who=mention, strong=lambda text: f"*{text}*")
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": lines[0]}}, {"type": "divider"}]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}} for line in lines[1:]]
     return blocks

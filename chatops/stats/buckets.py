@@ -14,12 +14,10 @@
 from __future__ import annotations
 
 import math
-from datetime import date, datetime, timedelta
-from functools import lru_cache
-
-import holidays as holidays_lib
+from datetime import datetime
 
 from chatops.rules.schema import BusinessHours
+from chatops.sla.calendar import BusinessCalendar
 
 _STEPS = ((60, 1), (6 * 60, 5), (24 * 60, 30), (7 * 24 * 60, 360))
 
@@ -57,38 +55,15 @@ def nearest_rank(histogram: list[tuple[int, int]], p: float) -> int | None:
 
 
 class BusinessClock:
-    """Opening-hours arithmetic for `business_hours` (minutes of business time between two moments)."""
+    """Business minutes between two moments, stepped like every duration; the opening-hours
+    arithmetic is the SLA clock's (chatops.sla.calendar), so /stats and deadlines agree."""
 
     def __init__(self, hours: BusinessHours) -> None:
-        self.hours = hours
-        self.tz = hours.tz
-        self.closed = set(hours.closed_dates)
-        self._holidays = holidays_lib.country_holidays(hours.holidays_country) if hours.holidays_country else None
-
-    @lru_cache(maxsize=4096)  # noqa: B019 (one clock per rules object, bounded)
-    def _open_minutes(self, day: date) -> tuple[tuple[int, int], ...]:
-        if day in self.closed or (self._holidays is not None and day in self._holidays):
-            return ()
-        return tuple(self.hours.opening_hours(day.weekday()))
+        self.calendar = BusinessCalendar(hours)
 
     def seconds(self, start: datetime, end: datetime) -> float:
         """Business seconds between start and end (0 when end is not after start)."""
-        if end <= start:
-            return 0.0
-        start, end = start.astimezone(self.tz), end.astimezone(self.tz)
-        total = 0.0
-        day = start.date()
-        while day <= end.date():
-            midnight = datetime(day.year, day.month, day.day, tzinfo=self.tz)
-            for open_min, close_min in self._open_minutes(day):
-                lo = max(start, midnight + timedelta(minutes=open_min))
-                hi = min(end, midnight + timedelta(minutes=close_min))
-                if hi > lo:
-                    total += (hi - lo).total_seconds()
-            day += timedelta(days=1)
-            if (day - start.date()).days > 400:  # a year of business time is plenty for stats
-                break
-        return total
+        return self.calendar.between(start, end).total_seconds()
 
     def minutes(self, start: datetime, end: datetime) -> int:
         """Business minutes between start and end, stepped like every duration."""

@@ -49,12 +49,19 @@ def _fig(metric: dict[str, Any], kind: str, lang: str, dot: bool = False) -> str
     return f"{text} ({arrow}{t('stats.prev', lang)} {_num(previous, kind, lang)})"
 
 
-def render_lines(f: dict[str, Any], lang: str, who: Callable[[str], str] = str) -> list[str]:
-    """The figures as lines of text; `who` shows an agent id (a Slack mention, say)."""
+def title(f: dict[str, Any], lang: str, strong: Callable[[str], str] = str) -> str:
+    """The first line: what and which period; `strong` marks up the heading for its surface."""
     p = f["period"]
+    return t("stats.title", lang, heading=strong(t("stats.heading", lang)), label=p["label"], start=p["start"],
+             end=p["end"], pstart=p["previous_start"], pend=p["previous_end"])
+
+
+def render_lines(f: dict[str, Any], lang: str, who: Callable[[str], str] = str,
+                 strong: Callable[[str], str] = str) -> list[str]:
+    """The figures as lines of text; `who` shows an agent id (a Slack mention, say), `strong`
+    the heading in the surface's bold (Slack `*x*`, Teams `**x**`, plain in a terminal)."""
     scope = " · ".join(f"{name}:{value}" for name, value in f["filter"].items())
-    lines = [t("stats.title", lang, label=p["label"], start=p["start"], end=p["end"],
-               pstart=p["previous_start"], pend=p["previous_end"]) + (f" · {scope}" if scope else "")]
+    lines = [title(f, lang, strong) + (f" · {scope}" if scope else "")]
     v = f["volume"]
     lines.append(t("stats.volume", lang, new=_fig(v["created"], "n", lang), resolved=_fig(v["resolved"], "n", lang),
                    reopened=_fig(v["reopened"], "n", lang)))
@@ -140,4 +147,4 @@ def text_answer(surface, actor: str | None, words: list[str], lang: str) -> str:
         return "⚠️ " + exc.message(lang)
     with surface.runtime.session_factory() as session:
         figures = compute(session, surface.rules, query, now)
-    return "\n".join(render_lines(figures, lang))
+    return "\n".join(render_lines(figures, lang, strong=lambda text: f"**{text}**"))  # Teams markdown

@@ -31,21 +31,17 @@ class Answer:
     headers: dict[str, str] = field(default_factory=dict)
 
 
-class RecordingServer:
-    """Start with `with RecordingServer() as server:`; queue answers with `server.answers`."""
+class JsonServer:
+    """A threaded HTTP server on 127.0.0.1:0 answering JSON; subclasses say what to answer.
+    Use as `with Subclass() as server:`; `server.url` is its base URL."""
 
-    def __init__(self) -> None:
-        self.requests: list[Recorded] = []
-        self.answers: list[Answer] = []
-        self.default = Answer(200, {"ok": True})
+    def start_server(self) -> None:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
-                outer.requests.append(Recorded(self.command, self.path, dict(self.headers),
-                                               self.rfile.read(length)))
-                answer = outer.answers.pop(0) if outer.answers else outer.default
+                answer = outer.respond(self.command, self.path, dict(self.headers), self.rfile.read(length))
                 payload = json.dumps(answer.body).encode()
                 self.send_response(answer.status)
                 for name, value in {"Content-Type": "application/json", **answer.headers}.items():
@@ -54,7 +50,7 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_POST = do_GET = _handle
+            do_POST = do_GET = do_PUT = do_DELETE = _handle
 
             def log_message(self, *args):
                 pass
@@ -62,15 +58,33 @@ class RecordingServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
+    def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        """The answer to one request (path with its query string)."""
+        raise NotImplementedError
+
     @property
     def url(self) -> str:
         """Base URL, e.g. http://127.0.0.1:54321."""
         return f"http://127.0.0.1:{self.server.server_address[1]}"
 
-    def __enter__(self) -> RecordingServer:
+    def __enter__(self):
         self.thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class RecordingServer(JsonServer):
+    """Records every request; answers from `server.answers` in order, then `server.default`."""
+
+    def __init__(self) -> None:
+        self.requests: list[Recorded] = []
+        self.answers: list[Answer] = []
+        self.default = Answer(200, {"ok": True})
+        self.start_server()
+
+    def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        self.requests.append(Recorded(method, path, headers, body))
+        return self.answers.pop(0) if self.answers else self.default

@@ -5,13 +5,11 @@ and can be told to answer a route with a rate limit or an auth error next.
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
-from tests.fakes.http_recorder import Answer
+from tests.fakes.http_recorder import Answer, JsonServer
 
 
 @dataclass
@@ -37,7 +35,7 @@ Route = Callable[[Call], Answer]
 
 
 @dataclass
-class FakeNetwork:
+class FakeNetwork(JsonServer):
     """Start with `with FakeNetwork() as fake:`; add routes with `fake.route("POST", "/path", fn)`.
     `fake.next[(method, path)]` queues answers given before the route's own."""
 
@@ -46,37 +44,18 @@ class FakeNetwork:
     next: dict[tuple[str, str], list[Answer]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        outer = self
+        self.start_server()
 
-        class Handler(BaseHTTPRequestHandler):
-            def _handle(self):
-                length = int(self.headers.get("Content-Length") or 0)
-                parts = urlsplit(self.path)
-                call = Call(self.command, parts.path, parse_qs(parts.query), dict(self.headers),
-                            self.rfile.read(length))
-                outer.calls.append(call)
-                key = (call.method, call.path)
-                queued = outer.next.get(key)
-                if queued:
-                    answer = queued.pop(0)
-                else:
-                    route = outer.routes.get(key) or outer._prefix_route(call)
-                    answer = route(call) if route else Answer(404, {"error": f"no route {key}"})
-                payload = json.dumps(answer.body).encode()
-                self.send_response(answer.status)
-                for name, value in {"Content-Type": "application/json", **answer.headers}.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            do_POST = do_GET = do_PUT = do_DELETE = _handle
-
-            def log_message(self, *args):
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+    def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
+        parts = urlsplit(path)
+        call = Call(method, parts.path, parse_qs(parts.query), headers, body)
+        self.calls.append(call)
+        key = (call.method, call.path)
+        queued = self.next.get(key)
+        if queued:
+            return queued.pop(0)
+        route = self.routes.get(key) or self._prefix_route(call)
+        return route(call) if route else Answer(404, {"error": f"no route {key}"})
 
     def _prefix_route(self, call: Call) -> Route | None:
         for (method, path), route in self.routes.items():
@@ -95,16 +74,3 @@ class FakeNetwork:
     def calls_to(self, method: str, path: str) -> list[Call]:
         """The recorded calls to one route."""
         return [c for c in self.calls if c.method == method and c.path == path]
-
-    @property
-    def url(self) -> str:
-        """Base URL, e.g. http://127.0.0.1:54321."""
-        return f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeNetwork:
-        self.thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.server.shutdown()
-        self.server.server_close()

@@ -210,3 +210,25 @@ def test_metrics_show_breaches_and_pages(flows, clock, session_factory):
     assert 'chatops_pages{status="acknowledged"} 1.0' in text
     assert 'chatops_pages{status="triggered"} 0.0' in text
     assert "chatops_page_notifications_total 2.0" in text
+
+
+def test_a_reopened_ticket_gets_a_new_resolution_deadline(flows, clock, session_factory):
+    key = flows.ingest(inbound(RED, conversation_id="dm-1")).ticket_key  # Friday 10:00 JST: first response 11:00, resolution 18:00
+    at(clock, 2026, 11, 20, 10, 30)
+    flows.reply(key, actor="U0AGENT001", text="確認します")
+    flows.resolve(key, actor="U0AGENT001")
+    reopen_at = at(clock, 2026, 11, 24, 10, 0)  # Tuesday: the customer writes again
+    again = flows.ingest(inbound("まだ二重請求のままです", conversation_id="dm-1", created_at=reopen_at.isoformat()))
+    assert again.outcome == "reopened" and again.ticket_key == key
+    with session_factory() as session:
+        ticket = session.get(Ticket, again.ticket_id)
+        assert ticket.resolution_due_at == datetime(2026, 11, 24, 18, 0, tzinfo=JST)  # 8 business hours on
+        assert ticket.first_response_due_at == datetime(2026, 11, 20, 11, 0, tzinfo=JST)  # answered: kept
+    # no breach of the old deadline on reopening; the new one warns and breaches in its time
+    assert flows.sla_pass(at(clock, 2026, 11, 24, 10, 1)) == []
+    assert [kind for _, kind, _ in flows.sla_pass(at(clock, 2026, 11, 24, 18, 0))] == ["sla_breached"]
+    # reopened by a person (not by the customer): the same fresh clock
+    flows.resolve(key, actor="U0AGENT001")
+    flows.reopen(key, actor="U0AGENT001", reason="follow-up call")
+    with session_factory() as session:
+        assert session.get(Ticket, again.ticket_id).resolution_due_at > datetime(2026, 11, 24, 18, 0, tzinfo=JST)

@@ -41,3 +41,20 @@ def test_queued_once_per_week_and_posted_to_the_managers_channel(rules, session_
     with session_factory() as session:
         item = session.scalars(select(OutboxItem).where(OutboxItem.kind == "digest")).one()
         assert item.state == "done" and item.dedupe_key == "stats-digest:2026-W48"
+
+
+def test_only_the_scheduler_leader_queues_the_digest(flows, session_factory):
+    from datetime import timedelta
+
+    from chatops.scheduler import Lease, Scheduler
+
+    woken = []
+    clock = lambda: MONDAY_0900_JST  # noqa: E731
+    leader = Scheduler(flows, Lease(session_factory, holder="a", clock=clock), wake=lambda: woken.append("a"))
+    follower = Scheduler(flows, Lease(session_factory, holder="b", clock=clock), wake=lambda: woken.append("b"))
+    assert leader.digest(MONDAY_0900_JST)  # takes the lease, queues the week's digest
+    assert not follower.digest(MONDAY_0900_JST)  # the lease is held: does nothing
+    assert not leader.digest(MONDAY_0900_JST + timedelta(minutes=1))  # queued once per week
+    assert woken == ["a"]
+    with session_factory() as session:
+        assert len(session.scalars(select(OutboxItem).where(OutboxItem.kind == "digest")).all()) == 1

@@ -20,6 +20,7 @@ from chatops.i18n import t
 from chatops.slack.stats import stats_blocks
 from chatops.slack.surface import SlackSurface
 from chatops.stats.digest import TARGET
+from chatops.stats.format import title
 from chatops.stats.period import parse_query
 from chatops.stats.query import compute
 from chatops.tickets.models import OutboxItem
@@ -70,9 +71,7 @@ def answer_stats(surface: SlackSurface, body: dict, respond) -> None:
 
 def render_title(figures: dict, lang: str) -> str:
     """The notification text of the answer (its first line, without mrkdwn)."""
-    p = figures["period"]
-    return t("stats.title", lang, label=p["label"], start=p["start"], end=p["end"], pstart=p["previous_start"],
-             pend=p["previous_end"]).replace("*", "")
+    return title(figures, lang)
 
 
 def register(app: App, surface: SlackSurface) -> None:
