@@ -135,6 +135,8 @@ def create_app(runtime: Runtime) -> Flask:
             for message, outcome in zip(answer.messages, outcomes, strict=True):
                 metrics.inbound.labels(message.source, outcome.outcome).inc()
                 results.append({"outcome": outcome.outcome, "ticket": outcome.ticket_key})
+        if any(result["outcome"] != "duplicate" for result in results):
+            runtime.outbox_wakeup.set()  # its Slack post goes now, not at the worker's next idle poll
         metrics.webhook_requests.labels(network, str(answer.status)).inc()
         body = dict(answer.body)
         if results:

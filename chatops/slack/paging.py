@@ -1,6 +1,12 @@
 """The Slack side of SLA notices and pages: which outbox rows an SLA or page event needs
 (beyond the thread line and redraw the planner queues for every event), and how they are
-delivered (DMs to people, a notice in the team channel)."""
+delivered (DMs to people, a notice in the team channel).
+
+Never twice: each notice carries message metadata naming its event (`chatops_page`,
+`chatops_sla`), and an attempt that may have gone through (a kill -9 or a timeout while Slack
+was posting: the outbox marks the item `in_doubt`) first looks in the DM or channel for that
+mark. A page DM repeated after a restart would wake the on-call person twice for one step.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +19,8 @@ from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.models import OutboxItem, TicketEvent
 
 TARGET = "slack"
+PAGE_MARK = "chatops_page"
+SLA_MARK = "chatops_sla"
 
 
 def _is_person(user_id: str | None) -> bool:
@@ -50,21 +58,55 @@ class PagingDeliveries:
 
     def _sla_dm(self, item: OutboxItem) -> dict[str, Any]:
         card, payload, kind, _ = self._load(item)
+        mark = _mark(SLA_MARK, item)
+        found = self._dm_posted_before(item, mark) if item.in_doubt else None
+        if found is not None:
+            return found
         text = sla_notice(kind, card, payload, self.rules, self.lang)
         response = self.client.chat_postMessage(channel=item.payload["user"], text=text,
-                                                unfurl_links=False, unfurl_media=False)
+                                                unfurl_links=False, unfurl_media=False, metadata=mark)
         return {"channel": response["channel"], "ts": response["ts"]}
 
     def _sla_channel(self, item: OutboxItem) -> dict[str, Any]:
         card, payload, kind, _ = self._load(item)
         channel = self.rules.channels[card.channel].slack
+        mark = _mark(SLA_MARK, item)
+        found = self._posted_before(item, card.channel, channel, mark) if item.in_doubt else None
+        if found is not None:
+            return {"channel": found[0], "ts": found[1], "found": "posted by an earlier attempt"}
         response = self.client.chat_postMessage(channel=channel, text=sla_notice(kind, card, payload, self.rules,
                                                                                  self.lang),
-                                                unfurl_links=False, unfurl_media=False)
+                                                unfurl_links=False, unfurl_media=False, metadata=mark)
         return {"channel": response["channel"], "ts": response["ts"]}
 
     def _page_dm(self, item: OutboxItem) -> dict[str, Any]:
         card, payload, _, _ = self._load(item)
+        mark = _mark(PAGE_MARK, item)
+        found = self._dm_posted_before(item, mark) if item.in_doubt else None
+        if found is not None:
+            return found
         message = page_message(card, payload, self.rules, self.lang)
-        response = self.client.chat_postMessage(channel=item.payload["user"], unfurl_links=False, **message)
+        response = self.client.chat_postMessage(channel=item.payload["user"], unfurl_links=False, metadata=mark,
+                                                **message)
         return {"channel": response["channel"], "ts": response["ts"]}
+
+    def _dm_posted_before(self, item: OutboxItem, mark: dict) -> dict[str, Any] | None:
+        """After an attempt that may have gone through, our marked DM if Slack shows it."""
+        channel = self.client.conversations_open(users=item.payload["user"])["channel"]["id"]
+        oldest = f"{item.created_at.timestamp() - 60:.6f}"
+        history = self.client.conversations_history(channel=channel, oldest=oldest, limit=1000,
+                                                    include_all_metadata=True).get("messages", [])
+        for message in history:
+            metadata = message.get("metadata") or {}
+            if metadata.get("event_type") == mark["event_type"] and metadata.get("event_payload") == \
+                    mark["event_payload"]:
+                return {"channel": channel, "ts": message["ts"], "found": "posted by an earlier attempt"}
+        return None
+
+
+def _mark(event_type: str, item: OutboxItem) -> dict:
+    """The metadata naming this notice: its event, and for a DM the person it went to."""
+    payload = {"event": item.payload["event_id"]}
+    if "user" in item.payload:
+        payload["user"] = item.payload["user"]
+    return {"event_type": event_type, "event_payload": payload}

@@ -27,8 +27,8 @@ class Serve:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(cwd / f"serve-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
-        full = dict(os.environ, CHATOPS_DATABASE_URL=database_url, CHATOPS_RULES=str(RULES_PATH), CHATOPS_LANG="en",
-                    **env)
+        full = dict(os.environ, CHATOPS_DATABASE_URL=database_url, CHATOPS_RULES=str(RULES_PATH), CHATOPS_LANG="en")
+        full.update(env)  # a test may bring its own rules file
         self.proc = subprocess.Popen([sys.executable, "-m", "chatops", "serve", "--port", str(self.port)], env=full,
                                      cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 60

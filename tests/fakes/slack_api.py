@@ -27,6 +27,7 @@ class Call:
     token: str | None
     status: int = 200
     at: float = 0.0  # time.monotonic() when it arrived
+    wall: float = 0.0  # time.time() when it arrived (comparable with another process's clock)
 
 
 @dataclass
@@ -50,6 +51,8 @@ class FakeSlack:
       `Retry-After: retry_after` (and changes nothing).
     - `missing_channels`: channel ids answered with `channel_not_found`.
     - `token`: the bot token every call must carry (`invalid_auth` otherwise).
+    - DMs: a post to a member id (`U…`) lands in that person's DM channel (`D…`, as
+      `conversations.open` names it), as Slack does.
     """
 
     def __init__(self, *, token: str = "xoxb-test", rate_limit_every: int = 0, retry_after: int = 1) -> None:
@@ -65,6 +68,9 @@ class FakeSlack:
         # `hang_on_post = N`: the Nth chat.postMessage is carried out, then left unanswered until
         # `release` is set (`hung` tells the test it happened) — the moment to kill a process.
         self.hang_on_post = 0
+        # `hang_when(method, args)`: the first call it is true for is carried out, then left
+        # unanswered until `release` (like hang_on_post, for a chosen call, e.g. a page DM).
+        self.hang_when = None
         self.hung = threading.Event()
         self.release = threading.Event()
         self._posts = 0
@@ -158,19 +164,22 @@ class FakeSlack:
                 args[name] = json.loads(args[name])
         auth = handler.headers.get("Authorization", "")
         token = auth.removeprefix("Bearer ") if auth.startswith("Bearer ") else args.pop("token", None)
-        arrived = time.monotonic()
+        arrived, wall = time.monotonic(), time.time()
         with self._lock:
             status, body, headers = self._call(method, args, token)
-            self.calls.append(Call(method, args, token, status, arrived))
+            self.calls.append(Call(method, args, token, status, arrived, wall))
             lost = method in self.lose_answer
             if lost:
                 self.lose_answer.remove(method)
-        if method == "chat.postMessage" and self.hang_on_post:
-            self._posts += 1
-            if self._posts == self.hang_on_post:
+            hang = self.hang_when is not None and not self.hung.is_set() and self.hang_when(method, args)
+            if method == "chat.postMessage" and self.hang_on_post:
+                self._posts += 1
+                hang = hang or self._posts == self.hang_on_post
+            if hang:
                 self.hung.set()
-                self.release.wait(120)
-                lost = True
+        if hang:
+            self.release.wait(120)
+            lost = True
         if lost:
             handler.close_connection = True
             handler.connection.shutdown(2)
@@ -207,10 +216,21 @@ class FakeSlack:
         return f"{self._epoch}.{next(self._ts):06d}"
 
     def channel_id(self, name: str) -> str:
-        """Slack answers with channel ids even when posted to by `#name`."""
+        """Slack answers with channel ids even when posted to by `#name` (or a member id: a DM)."""
+        if _is_member(name):
+            return self.dm_channel(name)
         if not name.startswith("#"):
             return name
         return self.channel_ids.setdefault(name, f"C{len(self.channel_ids) + 1:08d}")
+
+    @staticmethod
+    def dm_channel(user: str) -> str:
+        """The id of the DM channel between the bot and member `user`."""
+        return "D" + user[1:]
+
+    def dms(self, user: str) -> list[Posted]:
+        """Messages the bot sent to `user` directly, oldest first."""
+        return self.parents(self.dm_channel(user))
 
     def _chat_postMessage(self, args: dict) -> dict:  # noqa: N802 - Slack's method name
         if args.get("channel", "") in self.missing_channels:
@@ -268,7 +288,9 @@ class FakeSlack:
 
     def _conversations_history(self, args: dict) -> dict:
         channel, oldest = args.get("channel", ""), float(args.get("oldest") or 0)
-        if not channel.startswith(("C", "G")) or channel not in self.channel_ids.values():
+        known = channel in self.channel_ids.values() or (channel.startswith("D") and any(
+            m.channel == channel for m in self.messages))
+        if not channel.startswith(("C", "G", "D")) or not known:
             return {"ok": False, "error": "channel_not_found"}
         found = [self._shown(m, args) for m in reversed(self.parents(channel)) if float(m.ts) > oldest]
         return {"ok": True, "messages": found, "has_more": False}
@@ -278,6 +300,12 @@ class FakeSlack:
         if parent is None:
             return {"ok": False, "error": "thread_not_found"}
         return {"ok": True, "messages": [self._shown(m, args) for m in [parent, *self.thread(parent)]]}
+
+    def _conversations_open(self, args: dict) -> dict:
+        users = [u for u in str(args.get("users", "")).split(",") if u]
+        if len(users) != 1 or not _is_member(users[0]):
+            return {"ok": False, "error": "user_not_found"}
+        return {"ok": True, "channel": {"id": self.dm_channel(users[0])}}
 
     def _conversations_list(self, args: dict) -> dict:
         return {"ok": True, "channels": [{"id": cid, "name": name[1:], "is_channel": True}
@@ -299,3 +327,8 @@ class FakeSlack:
 
     def _auth_test(self, args: dict) -> dict:
         return {"ok": True, "team_id": "T0001", "user_id": "UBOT", "bot_id": "B0001"}
+
+
+def _is_member(name: str) -> bool:
+    """A Slack member id (U…/W…), which chat.postMessage takes as "the DM with this person"."""
+    return name[:1] in ("U", "W") and name[1:].isalnum() and name.isupper()

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from chatops.app import build_outbox
 from chatops.outbox import DeliveryError, Outbox
-from chatops.tickets.models import Message, OutboxItem
+from chatops.tickets.models import Message, OutboxItem, OutboxLane
 from integrations.webhook import signature_ok
 from tests.fakes.http_recorder import Answer, RecordingServer
 from tests.helpers import inbound
@@ -146,3 +146,35 @@ def test_attempts_count_when_taken_so_a_crash_mid_delivery_is_visible(session_fa
     clock.advance(seconds=31)
     [again] = outbox.claim()
     assert again.attempts == 2 and again.in_doubt  # the deliverer knows an earlier try may have gone out
+
+
+def test_a_claim_takes_only_the_head_of_each_lane_behind_a_backlog(session_factory, clock):
+    # A flood leaves thousands of items per Slack channel: a claim must hand out each lane's
+    # oldest pending item (never one behind it), whatever is done or pending around it.
+    with session_factory.begin() as session:
+        for n in range(60):
+            lane = f"C{n % 3}"
+            session.add(OutboxItem(target="test", kind="post", dedupe_key=f"k{n}", ordering_key=lane,
+                                   payload={"n": n}, next_attempt_at=clock.now, state="done" if n < 15 else "pending"))
+        session.add(OutboxItem(target="test", kind="post", dedupe_key="free", payload={"n": 99},
+                               next_attempt_at=clock.now))
+    outbox = Outbox(session_factory, {"test": lambda item: None}, clock=clock)
+    assert sorted(item.payload["n"] for item in outbox.claim()) == [15, 16, 17, 99]
+    clock.advance(minutes=5)  # the leases end; nothing was delivered, so the same heads come back
+    taken = outbox.claim()
+    assert sorted(item.payload["n"] for item in taken) == [15, 16, 17, 99]
+    for item in taken:
+        outbox.deliver(item)
+    assert sorted(item.payload["n"] for item in outbox.claim()) == [18, 19, 20]
+
+
+def test_an_idle_worker_waits_until_the_next_lane_may_go(session_factory, clock):
+    outbox = Outbox(session_factory, {"test": lambda item: None}, clock=clock)
+    assert outbox.pause(0.5) == 0.5  # no lane rests: the usual idle pause
+    with session_factory.begin() as session:
+        session.add(OutboxLane(key="slack:C1", not_before=clock.now + timedelta(seconds=0.2)))
+        session.add(OutboxLane(key="slack:C2", not_before=clock.now + timedelta(seconds=0.7)))
+        session.add(OutboxLane(key="slack:C3", not_before=clock.now - timedelta(seconds=3)))
+    assert outbox.pause(0.5) == pytest.approx(0.2)  # wakes when C1's rest ends, not later
+    clock.advance(seconds=0.3)
+    assert outbox.pause(0.5) == pytest.approx(0.4)

@@ -135,3 +135,12 @@ def test_not_ready_when_schema_is_behind(runtime, client):
         set_version(head)  # the PostgreSQL database is shared by the whole run
     assert response.status_code == 503 and response.get_json()["database"] == "schema behind"
     assert client.get("/readyz").status_code == 200
+
+
+def test_a_stored_message_wakes_the_outbox_worker_and_a_duplicate_does_not(client, runtime):
+    body = body_of(inbound("二重請求されました"))
+    post(client, body)
+    assert runtime.outbox_wakeup.is_set()  # the ticket's Slack post leaves now, not at the next poll
+    runtime.outbox_wakeup.clear()
+    post(client, body)
+    assert not runtime.outbox_wakeup.is_set()
