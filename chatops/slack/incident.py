@@ -11,8 +11,9 @@ a burst collapses into:
   Tier 3 (50+ a minute) and does not count against the channel's one post a second, so it
   does not wait behind the channel's posts: a message shows in the live count within about a
   second and a half whatever the rate;
-- one thread digest line per incident per `flood.digest_every` (`incident_digest`, lane
-  `slack-digest:<ticket>`): the newest few handles and snippets and "+K more".
+- one thread digest line per incident per `flood.digest_every` (`incident_digest`, on the
+  channel's lane like every other post there, so it keeps the channel's one post a second):
+  the newest few handles and snippets and "+K more".
 Every render of the parent carries the metadata `{"event_type": "chatops_incident",
 "event_payload": {"ticket": "T-<id>", "count": N}}`, N = inbound messages on the ticket in
 that render (the load benchmark reads it).
@@ -42,7 +43,7 @@ UPDATE_EVERY = 1.0  # seconds between two chat.update of one incident (Tier 3: 5
 GRACE = 0.25  # a trailing render waits this long past its second for transactions in flight
 
 
-def incident_rows(rules: Rules, notice: EventNotice) -> list[OutboxRow]:
+def incident_rows(rules: Rules, notice: EventNotice, channel_lane: str) -> list[OutboxRow]:
     """Coalescing rows for an incident event: the leading and trailing parent update of its
     second, and its digest period's line (the opening's digest also covers earlier messages)."""
     ticket_id, at = notice.ticket_id, notice.at.timestamp()
@@ -58,7 +59,7 @@ def incident_rows(rules: Rules, notice: EventNotice) -> list[OutboxRow]:
     every = rules.flood.digest_every.total_seconds()
     period = int(at // every)
     start = None if notice.kind == "incident_opened" else period * every
-    rows.append(OutboxRow(TARGET, "incident_digest", f"slack:digest:{ticket_id}:{period}", f"slack-digest:{ticket_id}",
+    rows.append(OutboxRow(TARGET, "incident_digest", f"slack:digest:{ticket_id}:{period}", channel_lane,
                           {**payload, "from": start, "to": (period + 1) * every}, coalesce=True,
                           not_before=_moment((period + 1) * every + GRACE)))
     return rows

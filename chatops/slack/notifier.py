@@ -71,7 +71,7 @@ class SlackPlanner:
     def __call__(self, notice: EventNotice) -> list[OutboxRow]:
         lane, ticket, event = self.lane(notice.channel), {"ticket_id": notice.ticket_id}, notice.event_id
         if notice.kind == "incident_message":  # a flood member: coalesced, never a line of its own
-            return incident_rows(self.rules, notice)
+            return incident_rows(self.rules, notice, lane)
         rows: list[OutboxRow] = []
         if notice.kind == "created" and notice.payload.get("incident"):  # opens a flood incident:
             # its parent must not wait behind the channel's queued posts (slack/incident.py)
@@ -84,7 +84,7 @@ class SlackPlanner:
         if notice.kind in _REDRAW or (notice.kind == "customer_message" and len(notice.payload) > 1):
             rows.append(OutboxRow(TARGET, "update_ticket", f"slack:update:{event}", lane, ticket))
         if notice.kind in INCIDENT_KINDS:
-            rows.extend(incident_rows(self.rules, notice))
+            rows.extend(incident_rows(self.rules, notice, lane))
         rows.extend(sla_rows(lane, notice))  # SLA warnings/breaches and pages: DMs, channel notice
         for user_id in self._home_owners(notice):
             rows.append(OutboxRow(TARGET, "publish_home", f"slack:home:{user_id}:{event}", f"slack-home:{user_id}",
