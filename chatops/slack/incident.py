@@ -10,7 +10,8 @@ a burst collapses into:
   second already has its own: the last messages of a burst are never left out. chat.update is
   Tier 3 (50+ a minute) and does not count against the channel's one post a second, so it
   does not wait behind the channel's posts: a message shows in the live count within about a
-  second and a half whatever the rate;
+  second and a half whatever the rate. The parent's first post is a post like any other and
+  takes its turn in the channel; updates before it are skipped (the post renders the count);
 - one thread digest line per incident per `flood.digest_every` (`incident_digest`, on the
   channel's lane like every other post there, so it keeps the channel's one post a second):
   the newest few handles and snippets and "+K more".
@@ -31,7 +32,7 @@ from chatops.db import session_scope
 from chatops.rules import Rules
 from chatops.slack import blocks
 from chatops.slack.blocks.incident import digest_line, incident_message, opened_line
-from chatops.slack.cards import load_card
+from chatops.slack.cards import load_card, thread_of
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.flood import collected_messages, has_open_incident, incident_stats
 from chatops.tickets.models import OutboxItem
@@ -87,7 +88,9 @@ class IncidentDeliveries:
             if item.payload.get("tail") and session.scalar(select(exists().where(
                     OutboxItem.ordering_key == item.ordering_key, OutboxItem.id > item.id))):
                 return {"skipped": "a later second renders it"}
-            thread = self._thread(session, ticket_id)
+            thread = thread_of(session, ticket_id)
+            if thread is None:  # the parent waits its turn in the channel; when it goes out it
+                return {"skipped": "not posted yet; the post shows the live count"}  # renders the count
             message, mark = self.parent_message(session, ticket_id)
         self.client.chat_update(channel=thread.channel, ts=thread.ts, metadata=mark, **message)
         return {"channel": thread.channel, "ts": thread.ts, "count": mark["event_payload"]["count"] if mark else None}

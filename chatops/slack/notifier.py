@@ -73,11 +73,7 @@ class SlackPlanner:
         if notice.kind == "incident_message":  # a flood member: coalesced, never a line of its own
             return incident_rows(self.rules, notice, lane)
         rows: list[OutboxRow] = []
-        if notice.kind == "created" and notice.payload.get("incident"):  # opens a flood incident:
-            # its parent must not wait behind the channel's queued posts (slack/incident.py)
-            rows.append(OutboxRow(TARGET, "post_ticket", f"slack:post:{notice.ticket_id}",
-                                  f"slack-incident:{notice.ticket_id}", ticket))
-        elif notice.kind == "created":
+        if notice.kind == "created":  # an incident's parent too: a post keeps the channel's pace
             rows.append(OutboxRow(TARGET, "post_ticket", f"slack:post:{notice.ticket_id}", lane, ticket))
         elif notice.kind != "note_added":
             rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane, {**ticket, "event_id": event}))

@@ -32,6 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from chatops import fastsql
 from chatops.inbound import InboundMessage
 from chatops.oncall.models import Page
 from chatops.rules.flood import FloodConfig
@@ -102,13 +103,13 @@ class FloodFlows:
         collect = self._collector(conn, keys, ticket_id)
         if collect is not None:
             return replace(plan, collect_on=collect)
-        conn.execute(_INSERT_HIT, [{"key": key, "author": message.author.id, "negative": negative, "at": now}
-                                   for key in keys])
+        fastsql.run_many(conn, _INSERT_HIT, [{"key": key, "author": message.author.id, "negative": negative,
+                                              "at": now} for key in keys])
         window = config.window.total_seconds()
         bucket = int(now.timestamp() // window)
         for key in keys:
             eligible = ticket_id is None or key.startswith("post:")
-            count, next_check = conn.execute(_upsert_count(conn), {
+            count, next_check = fastsql.run(conn, _upsert_count(conn), {
                 "key": key, "bucket": bucket, "first_check": config.min_messages}).one()
             if not eligible or count < next_check:
                 continue
@@ -127,7 +128,9 @@ class FloodFlows:
 
     def _collector(self, conn: Connection, keys: tuple[str, ...], ticket_id: int | None) -> int | None:
         """The incident ticket that collects this message, if one of its keys has an open one."""
-        open_tickets = dict(conn.execute(_OPEN_INCIDENTS, {"keys": list(keys)}).all())
+        # one driver query per key (a message has one or two): cheaper than one expanding IN
+        open_tickets = {key: found for key in keys
+                        if (found := fastsql.run(conn, _OPEN_INCIDENT, {"key": key}).scalar()) is not None}
         if not open_tickets:
             return None
         if ticket_id is not None:  # a follow-up lands on its own ticket (which may be the incident)
@@ -175,14 +178,14 @@ class FloodFlows:
         """Store the message on the incident ticket: (ticket id, message id). No ticket row lock:
         a flood writes here hundreds of times a second."""
         ticket_id = plan.collect_on
-        message_id = conn.execute(_INSERT_MESSAGE, {**message_row, "ticket_id": ticket_id}).scalar_one()
-        channel = conn.scalar(_CHANNEL, {"tid": ticket_id})
+        message_id = fastsql.run(conn, _INSERT_MESSAGE, {**message_row, "ticket_id": ticket_id}, columns=True).scalar()
+        channel = fastsql.run(conn, _CHANNEL, {"tid": ticket_id}).scalar()
         payload = {"message_id": message_id, "negative": plan.negative}
-        event_id = conn.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": "incident_message",
-                                                "actor": f"customer:{message_row['customer_id']}", "at": now,
-                                                "payload": payload}).scalar_one()
-        conn.execute(_INSERT_HIT, [{"key": key, "author": message_row["author_id"], "negative": plan.negative,
-                                    "at": now} for key in plan.keys])
+        event_id = fastsql.run(conn, _INSERT_EVENT, {"ticket_id": ticket_id, "kind": "incident_message",
+                                                      "actor": f"customer:{message_row['customer_id']}", "at": now,
+                                                      "payload": payload}, columns=True).scalar()
+        fastsql.run_many(conn, _INSERT_HIT, [{"key": key, "author": message_row["author_id"],
+                                              "negative": plan.negative, "at": now} for key in plan.keys])
         if self.listeners:  # surfaces coalesce these; stats read models do not count members
             announce(conn, self.listeners, EventNotice(
                 event_id=event_id, ticket_id=ticket_id, kind="incident_message",
@@ -289,8 +292,7 @@ _INSERT_HIT = insert(FloodHit)
 _INSERT_MESSAGE = insert(Message).returning(Message.id)
 _INSERT_EVENT = insert(TicketEvent).returning(TicketEvent.id)
 _CHANNEL = select(Ticket.channel).where(Ticket.id == bindparam("tid"))
-_OPEN_INCIDENTS = select(Incident.open_key, Incident.ticket_id).where(
-    Incident.open_key.in_(bindparam("keys", expanding=True)))
+_OPEN_INCIDENT = select(Incident.ticket_id).where(Incident.open_key == bindparam("key"))
 _SET_NEXT_CHECK = update(FloodCount).where(FloodCount.key == bindparam("k"),
                                            FloodCount.bucket == bindparam("b")).values(
     next_check=bindparam("next"))
