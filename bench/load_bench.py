@@ -68,6 +68,22 @@ def recreate_database(name: str, *, drop_only: bool = False) -> None:
         admin.dispose()
 
 
+def error_entries(text: str) -> list[str]:
+    """Each ERROR line of a replica's log with the traceback lines that follow it (up to the
+    exception's last line), so the report says why, not only that."""
+    entries, lines = [], text.splitlines()
+    for i, line in enumerate(lines):
+        if " ERROR " not in line:
+            continue
+        tail = []
+        for follow in lines[i + 1:i + 60]:
+            if follow[:4].isdigit() and follow[4:5] == "-":  # the next log line
+                break
+            tail.append(follow)
+        entries.append("\n      ".join([line, *tail[-3:]]))
+    return entries
+
+
 def start_replica(url: str, slack_api: str, port: int, log: Path) -> subprocess.Popen:
     env = dict(os.environ, CHATOPS_DATABASE_URL=url, CHATOPS_WEBHOOK_SECRET=SECRET,
                CHATOPS_RULES=str(ROOT / "rules.yaml"), CHATOPS_LOG_LEVEL="WARNING", CHATOPS_SANDBOX="off",
@@ -189,8 +205,7 @@ def main() -> bool:
                 proc.terminate()
             for proc in procs:
                 proc.wait(30)
-            errors = [line for log in logs for line in log.read_text().splitlines() if " ERROR " in line]
-            report.server_errors = errors
+            report.server_errors = [error for log in logs for error in error_entries(log.read_text())]
     finally:
         for proc in procs:
             if proc.poll() is None:

@@ -121,7 +121,7 @@ class Report:
                        f"posts: {per:.1f} ms per message (≈ {1000 / per if per else float('inf'):,.0f} msgs/s per "
                        f"free core)")
         out.append(f"  server log ERROR lines {len(self.server_errors)}")
-        out.extend(f"    {line[:300]}" for line in self.server_errors[:3])
+        out.extend(f"    {entry[:1200]}" for entry in self.server_errors[:3])
         out.append(f"load: {'PASS' if self.passed else 'FAIL'} {self.achieved_rate:,.0f} msgs/s, "
                    f"p99 webhook-to-Slack {self.slack_p99:.2f} s, losses {self.losses}, duplicates {self.duplicates}, "
                    f"pacing {'ok' if self.paced else 'VIOLATED'}")

@@ -6,6 +6,8 @@ the same message racing each other still store it once.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -13,7 +15,7 @@ from typing import Literal
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from chatops import fastsql
 from chatops.inbound import InboundMessage
@@ -55,7 +57,8 @@ class IngestFlows(FloodFlows):
         # ingest must keep up with a flood of mentions, and the unit of work costs several
         # times more per row.
         engine = self.session_factory.kw["bind"]
-        for attempt in (1, 2):
+        races = 0
+        for attempt in range(1, _TRANSIENT_TRIES + 1):
             try:
                 with engine.begin() as conn:
                     if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
@@ -67,8 +70,16 @@ class IngestFlows(FloodFlows):
                 with engine.connect() as conn:
                     if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
                         return IngestResult("duplicate")
-                if attempt == 2:
+                races += 1
+                if races == 2:
                     raise
+            except DBAPIError as exc:
+                # PostgreSQL chose this transaction as a deadlock's victim (another replica's
+                # group commit took the same rows in another order), or a serialization failure:
+                # nothing was written, and trying again is the documented remedy.
+                if getattr(exc.orig, "sqlstate", None) not in _TRANSIENT or attempt == _TRANSIENT_TRIES:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
 
     def ingest_many(self, messages: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
@@ -230,6 +241,9 @@ class IngestFlows(FloodFlows):
             project(conn, self.projectors, notice)
 
 
+# SQLSTATEs a retry fixes: deadlock_detected, serialization_failure.
+_TRANSIENT = {"40P01", "40001"}
+_TRANSIENT_TRIES = 4
 _INSERTS = {model: insert(model).returning(model.id) for model in (Customer, Ticket, Message)}
 _INSERT_TAGS = insert(TicketTag)
 _INSERT_EVENT = insert(TicketEvent).returning(TicketEvent.id)

@@ -177,3 +177,29 @@ def test_wal_is_checkpointed_in_the_background_not_by_commits(tmp_path, flows):
         checkpointer.stop()
         engine.dispose()
     assert background_checkpoints(make_engine("sqlite://")) is None
+
+
+class _Deadlock(Exception):
+    sqlstate = "40P01"  # what psycopg reports for PostgreSQL's deadlock_detected
+
+
+class LosesADeadlock(TicketFlows):
+    """The first attempt is chosen as a deadlock victim, as PostgreSQL does when two replicas'
+    group commits take the same rows in another order."""
+
+    lost = 0
+
+    def _ingest_new(self, conn, message):
+        if not self.lost:
+            self.lost += 1
+            from sqlalchemy.exc import DBAPIError
+
+            raise DBAPIError("INSERT …", {}, _Deadlock("deadlock detected"))
+        return super()._ingest_new(conn, message)
+
+
+def test_a_deadlock_victim_is_stored_on_the_next_try(session_factory, rules, clock):
+    flows = LosesADeadlock(session_factory, rules, clock=clock)
+    assert flows.ingest(inbound("二重請求です", external_id="dl1")).outcome == "created"
+    assert flows.lost == 1
+    assert [m[0] for m in snapshot(session_factory)["messages"]] == ["dl1"]
