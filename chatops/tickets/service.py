@@ -66,7 +66,7 @@ def inbound_exists(db: Session | Connection, *, source: str, external_id: str) -
 
 def _scalar(db: Session | Connection, stmt, params: dict):
     """A prebuilt query's first column: on the driver for ingest's Core connection."""
-    return fastsql.run(db, stmt, params).scalar() if isinstance(db, Connection) else db.scalar(stmt, params)
+    return fastsql.execute(db, stmt, params).scalar()
 
 
 def find_thread_ticket_id(db: Session | Connection, *, message: InboundMessage, customer_id: int,
