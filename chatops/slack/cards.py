@@ -79,3 +79,14 @@ def customer_summary(session: Session, ticket: Ticket) -> CustomerSummary:
         csat=float(csat) if csat is not None else None, key=ticket.key,
         handles=tuple(f"{row.handle or row.name or '?'} ({row.source})" for row in linked),
         stored_only=stored_only or 0, last_seen_at=customer.last_seen_at)
+
+
+def marked(messages: list[dict], mark: dict) -> str | None:
+    """The ts of the message carrying our metadata `mark` (event type and payload), if any: how
+    a retry in doubt finds what an earlier attempt already posted."""
+    for message in messages:
+        metadata = message.get("metadata") or {}
+        if (metadata.get("event_type") == mark["event_type"]
+                and metadata.get("event_payload") == mark["event_payload"]):
+            return message["ts"]
+    return None

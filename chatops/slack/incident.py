@@ -104,16 +104,7 @@ class IncidentDeliveries:
         if count == 0:
             return {"skipped": "nothing collected"}
         mark = {"event_type": "chatops_line", "event_payload": {"digest": item.dedupe_key}}
-        if item.in_doubt:
-            replies = self.client.conversations_replies(channel=thread.channel, ts=thread.ts, limit=1000,
-                                                        include_all_metadata=True).get("messages", [])
-            for reply in replies:
-                if (reply.get("metadata") or {}).get("event_payload") == mark["event_payload"]:
-                    return {"channel": thread.channel, "ts": reply["ts"], "found": "posted by an earlier attempt"}
-        response = self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts,
-                                                text=digest_line(count, newest, self.lang),
-                                                unfurl_links=False, unfurl_media=False, metadata=mark)
-        return {"channel": thread.channel, "ts": response["ts"], "count": count}
+        return {**self._reply_once(item, thread, mark, digest_line(count, newest, self.lang)), "count": count}
 
     def opened_text(self, payload: dict) -> str:
         """The thread line of `incident_opened`."""

@@ -25,7 +25,7 @@ from chatops.i18n import t
 from chatops.outbox import DeliveryError
 from chatops.rules import Rules
 from chatops.slack import blocks
-from chatops.slack.cards import cards, load_card, overdue_cards, thread_of
+from chatops.slack.cards import cards, load_card, marked, overdue_cards, thread_of
 from chatops.slack.incident import (
     INCIDENT_KINDS,
     UPDATE_EVERY,
@@ -173,10 +173,15 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         if text is None:
             return {"skipped": "no line for this event"}
         mark = {"event_type": LINE_MARK, "event_payload": {"event": item.payload["event_id"]}}
+        return self._reply_once(item, thread, mark, text)
+
+    def _reply_once(self, item: OutboxItem, thread: SurfaceThread, mark: dict, text: str) -> dict[str, Any]:
+        """Post `text` in the ticket's thread with metadata `mark`, unless an attempt in doubt
+        already did (then its reply is found by the mark instead of posted twice)."""
         if item.in_doubt:
             replies = self.client.conversations_replies(channel=thread.channel, ts=thread.ts, limit=1000,
                                                         include_all_metadata=True).get("messages", [])
-            found = _marked(replies, mark)
+            found = marked(replies, mark)
             if found:
                 return {"channel": thread.channel, "ts": found, "found": "posted by an earlier attempt"}
         response = self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=text,
@@ -235,7 +240,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         oldest = f"{item.created_at.timestamp() - 60:.6f}"
         history = self.client.conversations_history(channel=channel_id, oldest=oldest, limit=1000,
                                                     include_all_metadata=True).get("messages", [])
-        found = _marked(history, mark)
+        found = marked(history, mark)
         return (channel_id, found) if found else None
 
     def _channel_id(self, rules_channel: str, channel: str) -> str | None:
@@ -265,17 +270,6 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         if thread is None:  # its parent post has not gone out (or went dead): wait, then give up
             raise DeliveryError(f"T-{ticket_id} has no Slack thread yet", retry_after=5)
         return thread
-
-
-def _marked(messages: list[dict], mark: dict) -> str | None:
-    """The ts of the message carrying our metadata `mark`, if any."""
-    for message in messages:
-        metadata = message.get("metadata") or {}
-        found = metadata.get("event_payload") or {}
-        if metadata.get("event_type") == mark["event_type"] and all(
-                found.get(key) == value for key, value in mark["event_payload"].items()):
-            return message["ts"]
-    return None
 
 
 def _delivery_error(exc: SlackApiError) -> DeliveryError:

@@ -14,7 +14,7 @@ from typing import Any
 
 from chatops.db import session_scope
 from chatops.slack.blocks.pages import page_message, sla_notice
-from chatops.slack.cards import load_card, thread_of
+from chatops.slack.cards import load_card, marked, thread_of
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.models import OutboxItem, TicketEvent
 
@@ -58,14 +58,8 @@ class PagingDeliveries:
 
     def _sla_dm(self, item: OutboxItem) -> dict[str, Any]:
         card, payload, kind, _ = self._load(item)
-        mark = _mark(SLA_MARK, item)
-        found = self._dm_posted_before(item, mark) if item.in_doubt else None
-        if found is not None:
-            return found
-        text = sla_notice(kind, card, payload, self.rules, self.lang)
-        response = self.client.chat_postMessage(channel=item.payload["user"], text=text,
-                                                unfurl_links=False, unfurl_media=False, metadata=mark)
-        return {"channel": response["channel"], "ts": response["ts"]}
+        return self._dm_once(item, _mark(SLA_MARK, item), text=sla_notice(kind, card, payload, self.rules, self.lang),
+                             unfurl_links=False, unfurl_media=False)
 
     def _sla_channel(self, item: OutboxItem) -> dict[str, Any]:
         card, payload, kind, _ = self._load(item)
@@ -81,13 +75,15 @@ class PagingDeliveries:
 
     def _page_dm(self, item: OutboxItem) -> dict[str, Any]:
         card, payload, _, _ = self._load(item)
-        mark = _mark(PAGE_MARK, item)
+        return self._dm_once(item, _mark(PAGE_MARK, item), unfurl_links=False,
+                             **page_message(card, payload, self.rules, self.lang))
+
+    def _dm_once(self, item: OutboxItem, mark: dict, **message) -> dict[str, Any]:
+        """DM the item's person with metadata `mark`, unless an attempt in doubt already did."""
         found = self._dm_posted_before(item, mark) if item.in_doubt else None
         if found is not None:
             return found
-        message = page_message(card, payload, self.rules, self.lang)
-        response = self.client.chat_postMessage(channel=item.payload["user"], unfurl_links=False, metadata=mark,
-                                                **message)
+        response = self.client.chat_postMessage(channel=item.payload["user"], metadata=mark, **message)
         return {"channel": response["channel"], "ts": response["ts"]}
 
     def _dm_posted_before(self, item: OutboxItem, mark: dict) -> dict[str, Any] | None:
@@ -96,12 +92,8 @@ class PagingDeliveries:
         oldest = f"{item.created_at.timestamp() - 60:.6f}"
         history = self.client.conversations_history(channel=channel, oldest=oldest, limit=1000,
                                                     include_all_metadata=True).get("messages", [])
-        for message in history:
-            metadata = message.get("metadata") or {}
-            if metadata.get("event_type") == mark["event_type"] and metadata.get("event_payload") == \
-                    mark["event_payload"]:
-                return {"channel": channel, "ts": message["ts"], "found": "posted by an earlier attempt"}
-        return None
+        found = marked(history, mark)
+        return {"channel": channel, "ts": found, "found": "posted by an earlier attempt"} if found else None
 
 
 def _mark(event_type: str, item: OutboxItem) -> dict:
