@@ -61,9 +61,7 @@ class IngestFlows(FloodFlows):
         for attempt in range(1, _TRANSIENT_TRIES + 1):
             try:
                 with engine.begin() as conn:
-                    if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
-                        return IngestResult("duplicate")
-                    return self._ingest_new(conn, message)
+                    return self._store(conn, message)
             except IntegrityError:
                 # Lost a race: either another delivery of this very message (a duplicate), or
                 # another message from the same new customer created the customer row first.
@@ -97,15 +95,16 @@ class IngestFlows(FloodFlows):
         engine = self.session_factory.kw["bind"]
         try:
             with engine.begin() as conn, batched(conn, self.projectors):
-                results: list[IngestResult | Exception] = []
-                for message in messages:
-                    if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
-                        results.append(IngestResult("duplicate"))
-                    else:
-                        results.append(self._ingest_new(conn, message))
+                results: list[IngestResult | Exception] = [self._store(conn, message) for message in messages]
             return results
         except Exception:  # noqa: BLE001 - each message is retried alone and keeps its own error
             return [self._ingest_or_error(message) for message in messages]
+
+    def _store(self, conn: Connection, message: InboundMessage) -> IngestResult:
+        """In the caller's transaction: a duplicate, or the message stored with its ticket."""
+        if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
+            return IngestResult("duplicate")
+        return self._ingest_new(conn, message)
 
     def _ingest_or_error(self, message: InboundMessage) -> IngestResult | Exception:
         try:
