@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -54,10 +56,64 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class _WriterLockedConnection(sqlite3.Connection):
+    """A SQLite connection whose write transactions also hold an exclusive `flock` on a lock
+    file beside the database, taken before BEGIN IMMEDIATE and released at COMMIT/ROLLBACK.
+
+    SQLite itself lets one writer in at a time, but a writer that finds the database locked
+    polls: its busy handler sleeps 1, 2, 5 … up to 100 ms between tries, so with several
+    processes on one file (`chatops serve --workers N`) every collision cost tens of
+    milliseconds. Waiters on a `flock` queue in the kernel and wake the moment it is released.
+    The kernel drops the lock with the process, so a killed worker never leaves it held.
+    """
+
+    def __init__(self, database, *args, **kwargs) -> None:
+        super().__init__(database, *args, **kwargs)
+        self._lock_fd = os.open(f"{os.fspath(database)}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        self._locked = False
+
+    def begin_immediate(self) -> None:
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        self._locked = True
+        try:
+            self.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self._unlock()
+            raise
+
+    def commit(self) -> None:
+        super().commit()  # a failed COMMIT keeps the lock until the rollback that follows
+        self._unlock()
+
+    def rollback(self) -> None:
+        try:
+            super().rollback()
+        finally:
+            self._unlock()
+
+    def close(self) -> None:
+        try:
+            super().close()
+        finally:
+            self._unlock()
+            if self._lock_fd >= 0:
+                os.close(self._lock_fd)
+                self._lock_fd = -1
+
+    def _unlock(self) -> None:
+        if self._locked:
+            self._locked = False
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers."""
     if url.startswith("sqlite"):
-        kwargs.setdefault("connect_args", {"timeout": 30, "check_same_thread": False})
+        connect_args = {"timeout": 30, "check_same_thread": False}
+        database = url.split("///", 1)[1] if "///" in url else ""
+        if database and database != ":memory:" and not database.startswith("file:"):
+            connect_args["factory"] = _WriterLockedConnection
+        kwargs.setdefault("connect_args", connect_args)
         # SQLite has one writer at a time. One pooled connection makes threads queue on the
         # pool's condition variable instead of SQLite's busy handler, which sleeps up to 100 ms
         # per retry and ruins tail latency. (Use PostgreSQL for concurrency across processes.)
@@ -82,7 +138,11 @@ def make_engine(url: str, **kwargs) -> Engine:
         @event.listens_for(engine, "begin")
         def _sqlite_begin(conn):
             # Straight to the driver: this runs once per transaction, on the ingest hot path.
-            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+            driver = conn.connection.driver_connection
+            if isinstance(driver, _WriterLockedConnection):
+                driver.begin_immediate()
+            else:
+                driver.execute("BEGIN IMMEDIATE")
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

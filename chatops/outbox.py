@@ -81,8 +81,12 @@ class Outbox:
         # the pending rows), not as "no earlier pending item" per candidate: with a backlog that
         # probe walked every done item of the lane for every pending one — 2.3 s per claim with
         # 7,700 pending Slack items (bench/load_bench.py), so the workers fell behind the pace.
+        # Only lanes of targets this process delivers: items nobody here can deliver (a network
+        # not configured on this replica) must not make every claim walk them.
+        targets = list(self.deliverers)
         heads = (select(func.min(OutboxItem.id)).where(OutboxItem.state == "pending",
-                                                        OutboxItem.ordering_key.is_not(None))
+                                                        OutboxItem.ordering_key.is_not(None),
+                                                        OutboxItem.target.in_(targets))
                  .group_by(OutboxItem.ordering_key))
         resting_lane = exists().where(
             and_(OutboxLane.key == OutboxItem.ordering_key, OutboxLane.not_before > now))
@@ -91,7 +95,7 @@ class Outbox:
             .where(OutboxItem.state == "pending", OutboxItem.next_attempt_at <= now,
                    # Items for targets nobody here can deliver wait (visible in /metrics) until
                    # a process that has the integration configured picks them up.
-                   OutboxItem.target.in_(list(self.deliverers)),
+                   OutboxItem.target.in_(targets),
                    (OutboxItem.locked_until.is_(None)) | (OutboxItem.locked_until < now),
                    (OutboxItem.ordering_key.is_(None)) | (OutboxItem.id.in_(heads) & ~resting_lane))
             .order_by(OutboxItem.id)
@@ -152,13 +156,21 @@ class Outbox:
             self.deliver(item)
         return len(items)
 
-    def run_forever(self, stop: threading.Event, idle_seconds: float = 0.5) -> None:
-        """Drain until `stop` is set, sleeping briefly when nothing is due."""
+    def run_forever(self, stop: threading.Event, idle_seconds: float = 0.5, coalesce: float = 0.02) -> None:
+        """Drain until `stop` is set, sleeping briefly when nothing is due.
+
+        Wakes are coalesced: after an empty claim the worker looks again at most every
+        `coalesce` seconds, however often it is woken. Every stored webhook wakes it, and at a
+        few hundred webhooks a second a claim per wake took a third of the process's CPU."""
+        if not self.deliverers:  # nothing this process can deliver: items wait for a replica that can
+            stop.wait()
+            return
         while not stop.is_set():
             try:
                 if self.run_once() == 0:
                     self._wake.wait(self.pause(idle_seconds))
                     self._wake.clear()
+                    stop.wait(coalesce)
             except Exception:  # the database may be briefly unavailable; keep the worker alive
                 log.exception("outbox worker loop failed; retrying")
                 stop.wait(idle_seconds * 4)

@@ -203,3 +203,38 @@ def test_a_deadlock_victim_is_stored_on_the_next_try(session_factory, rules, clo
     assert flows.ingest(inbound("二重請求です", external_id="dl1")).outcome == "created"
     assert flows.lost == 1
     assert [m[0] for m in snapshot(session_factory)["messages"]] == ["dl1"]
+
+
+def _try_lock(path: str) -> bool:
+    """Whether another process could take the writer lock of the SQLite file at `path` now."""
+    import subprocess
+    import sys
+
+    code = ("import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+            "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept BlockingIOError:\n    sys.exit(1)\n")
+    return subprocess.run([sys.executable, "-c", code, path + ".lock"], check=False).returncode == 0
+
+
+def test_a_write_transaction_holds_the_cross_process_writer_lock_until_it_ends(tmp_path):
+    """Several `chatops serve` processes on one SQLite file queue for writes on a kernel lock
+    (woken at once) instead of SQLite's sleeping busy handler; commit and rollback release it,
+    and so does the end of the process."""
+    path = str(tmp_path / "locked.db")
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+            conn.commit()
+        assert _try_lock(path)
+        with engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            assert not _try_lock(path)  # another process waits for this transaction
+        assert _try_lock(path)  # committed: released
+        with pytest.raises(RuntimeError), engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+            raise RuntimeError("rolled back")
+        assert _try_lock(path)  # rolled back: released, and nothing half-written
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [1]
+    finally:
+        engine.dispose()

@@ -178,3 +178,36 @@ def test_an_idle_worker_waits_until_the_next_lane_may_go(session_factory, clock)
     assert outbox.pause(0.5) == pytest.approx(0.2)  # wakes when C1's rest ends, not later
     clock.advance(seconds=0.3)
     assert outbox.pause(0.5) == pytest.approx(0.4)
+
+
+def test_a_claim_skips_lanes_of_targets_this_process_cannot_deliver(session_factory):
+    """Items for a network this replica has not configured wait for one that has; they neither
+    block nor get claimed by the deliverers that are here."""
+    with session_factory.begin() as session:
+        session.add(OutboxItem(target="network:x", kind="reply", dedupe_key="x-only", ordering_key="x:@acme",
+                               payload={}))
+    delivered = []
+    outbox = Outbox(session_factory, {"network:webhook": lambda item: delivered.append(item.dedupe_key) or {}})
+    with session_factory.begin() as session:
+        session.add(OutboxItem(target="network:webhook", kind="reply", dedupe_key="hook-1",
+                               ordering_key="webhook:shop-form", payload={}))
+    assert outbox.run_once() == 1
+    assert delivered == ["hook-1"]
+    states = {item.dedupe_key: item.state for item in items(session_factory)}
+    assert states == {"x-only": "pending", "hook-1": "done"}
+
+
+def test_a_worker_with_nothing_to_deliver_idles_without_querying(session_factory):
+    import threading
+
+    claims = []
+    outbox = Outbox(session_factory, {})
+    outbox.claim = lambda limit=20: claims.append(limit) or []
+    stop = threading.Event()
+    worker = threading.Thread(target=outbox.run_forever, args=(stop,))
+    worker.start()
+    for _ in range(50):
+        outbox.wake()
+    stop.set()
+    worker.join(timeout=5)
+    assert not worker.is_alive() and claims == []
