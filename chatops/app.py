@@ -11,6 +11,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatops import migrate
 from chatops.i18n import t
+from chatops.ingest_writer import IngestUnavailable
 from chatops.metrics import Metrics
 from chatops.outbox import Outbox
 from chatops.runtime import Runtime
@@ -72,14 +73,16 @@ def build_outbox(runtime: Runtime) -> Outbox:
                   wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
 
 
-def create_app(runtime: Runtime) -> Flask:
-    """The web app over an assembled runtime; no module-level state."""
+def create_app(runtime: Runtime, *, ingest=None) -> Flask:
+    """The web app over an assembled runtime; no module-level state. `ingest` stores webhooks'
+    messages (`chatops.ingest_writer.RemoteIngest` under `serve --workers N` on SQLite); by
+    default this process's own group commit."""
     app = Flask("chatops")
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.json.ensure_ascii = False
     metrics = Metrics(runtime.session_factory)
     sources = webhook_sources(runtime)
-    committer = GroupCommit(runtime.flows)
+    committer = ingest or GroupCommit(runtime.flows)
     app.extensions["chatops"] = runtime
     app.extensions["chatops.metrics"] = metrics
 
@@ -130,7 +133,15 @@ def create_app(runtime: Runtime) -> Flask:
         results = []
         if answer.messages:
             started = time.perf_counter()
-            outcomes = committer.ingest(answer.messages)
+            try:
+                outcomes = committer.ingest(answer.messages)
+            except IngestUnavailable:
+                log.exception("webhook %s: the ingest writer did not answer", network)
+                # Not stored (or not known to be): the network delivers it again; a message that
+                # was stored after all is then a duplicate.
+                refused = _refuse(metrics, network, WebhookError(503, "webhook.unavailable"))
+                refused[0].headers["Retry-After"] = "5"
+                return refused
             metrics.ingest_seconds.observe(time.perf_counter() - started)
             for message, outcome in zip(answer.messages, outcomes, strict=True):
                 metrics.inbound.labels(message.source, outcome.outcome).inc()

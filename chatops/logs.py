@@ -63,3 +63,6 @@ def configure(settings: Settings) -> None:
     # APScheduler logs every run of the SLA job (every few seconds) at INFO; keep that for DEBUG.
     if logging.getLevelName(settings.log_level) > logging.DEBUG:
         logging.getLogger("apscheduler").setLevel(logging.WARNING)
+        # waitress warns "Task queue depth is N" on every request that finds all threads busy:
+        # under a flood, a line per webhook. Ingest latency is in /metrics.
+        logging.getLogger("waitress.queue").setLevel(logging.ERROR)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import argparse
+import socket
 import threading
 
 from chatops import logs, migrate, sandbox
@@ -15,7 +17,14 @@ def register(sub) -> None:
     serve = sub.add_parser("serve", help="run the web app (webhooks, Slack, health, metrics)")
     serve.add_argument("--host", help="address to bind (default CHATOPS_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default CHATOPS_PORT or 8080)")
-    serve.add_argument("--threads", type=int, default=8, help="worker threads (default 8)")
+    serve.add_argument("--threads", type=int, default=8, help="worker threads per process (default 8)")
+    serve.add_argument("--workers", type=int, default=1,
+                       help="web processes sharing the port (default 1); on SQLite, plus one ingest writer process")
+    # Set by the supervisor of `--workers N` for its children; not for people.
+    serve.add_argument("--role", choices=["web", "ingest-writer"], help=argparse.SUPPRESS)
+    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
+    serve.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
+    serve.add_argument("--ingest-socket", help=argparse.SUPPRESS)
     serve.set_defaults(handler=serve_command)
     db = sub.add_parser("db", help="database schema")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -24,7 +33,10 @@ def register(sub) -> None:
 
 
 def serve_command(args) -> int:
-    """Apply migrations, then serve the Flask app with waitress until interrupted."""
+    """Apply migrations, then serve the Flask app with waitress until interrupted; with
+    `--workers N`, supervise N such processes (and an ingest writer on SQLite)."""
+    if args.role == "ingest-writer":
+        return _ingest_writer(args)
     from waitress import serve
 
     from chatops.app import build_outbox, create_app
@@ -33,14 +45,25 @@ def serve_command(args) -> int:
     sandbox_config = None
     requested = settings_or_exit(args, **overrides)
     if sandbox.wanted(requested, sandbox.rules_or_none(requested)):  # no Slack, no Teams: the browser sandbox
+        if args.workers > 1:
+            # The sandbox's embedded Slack and its page live in one process.
+            print(t("cli.serve.sandbox_one_process", language(args)), flush=True)
+            args.workers = 1
         sandbox_config, sandbox_overrides = sandbox.prepare(requested)
         overrides.update(sandbox_overrides)
+    if args.workers > 1 and args.role is None:
+        return _supervise(args, overrides)
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings
     checkpointer = background_checkpoints(runtime.engine)
     logs.configure(settings)
     _networks_or_exit(runtime, args)
-    app = create_app(runtime)
+    ingest = None
+    if args.ingest_socket:
+        from chatops.ingest_writer import RemoteIngest
+
+        ingest = RemoteIngest(args.ingest_socket)
+    app = create_app(runtime, ingest=ingest)
     outbox = build_outbox(runtime)
     if sandbox_config is not None:
         from chatops.sandbox.web import Sandbox
@@ -52,34 +75,93 @@ def serve_command(args) -> int:
     stop = threading.Event()
     worker = threading.Thread(target=outbox.run_forever, args=(stop,), name="outbox", daemon=True)
     worker.start()
-    socket = None
-    if settings.slack_socket_mode:
+    first = args.worker_index == 0  # feeds are polled, and Socket Mode connected, by one process
+    socket_mode = None
+    if settings.slack_socket_mode and first:
         from chatops.slack.app import start_socket_mode
 
-        socket = start_socket_mode(runtime, app.extensions["chatops.slack"])
-    poller = _start_polling(runtime, stop)
+        socket_mode = start_socket_mode(runtime, app.extensions["chatops.slack"])
+    poller = _start_polling(runtime, stop) if first else None
     scheduler = start_scheduler(runtime)
-    print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
-            url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
-    if sandbox_config is not None:
-        print(t("cli.serve.sandbox", language(args), url=f"{sandbox_config.base_url}/sandbox"), flush=True)
-        if not sandbox.is_loopback(settings.host):
-            print(t("cli.serve.sandbox_exposed", language(args), host=settings.host), flush=True)
-    else:
-        print(t(_slack_mode(settings), language(args)), flush=True)
+    if args.role is None:  # a supervisor's children leave the talking to it
+        _announce(args, settings, sandbox_config)
     try:
         # The sandbox page long-polls (one thread per open tab) and its clicks call back into this process.
         threads = args.threads if sandbox_config is None else max(args.threads, 24)
-        serve(app, host=settings.host, port=settings.port, threads=threads, ident="chatops")
+        if args.listen_fd is not None:
+            serve(app, sockets=[socket.socket(fileno=args.listen_fd)], threads=threads, ident="chatops")
+        else:
+            serve(app, host=settings.host, port=settings.port, threads=threads, ident="chatops")
+    except KeyboardInterrupt:
+        if args.role is None:
+            raise
     finally:
-        if socket is not None:
-            socket.close()
+        if socket_mode is not None:
+            socket_mode.close()
         stop.set()
         if scheduler is not None:
             scheduler.shutdown()
         worker.join(timeout=10)
         if poller:
             poller.join(timeout=10)
+        if checkpointer is not None:
+            checkpointer.stop()
+        runtime.close()
+    return 0
+
+
+def _announce(args, settings, sandbox_config, workers: int = 1) -> None:
+    """The lines a person starting serve reads: where it listens, and how Slack reaches it."""
+    print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
+            url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
+    if workers > 1:
+        writer = settings.database_url.startswith("sqlite")
+        print(t("cli.serve.workers_writer" if writer else "cli.serve.workers", language(args), workers=workers),
+              flush=True)
+    if sandbox_config is not None:
+        print(t("cli.serve.sandbox", language(args), url=f"{sandbox_config.base_url}/sandbox"), flush=True)
+        if not sandbox.is_loopback(settings.host):
+            print(t("cli.serve.sandbox_exposed", language(args), host=settings.host), flush=True)
+    else:
+        print(t(_slack_mode(settings), language(args)), flush=True)
+
+
+def _supervise(args, overrides: dict) -> int:
+    """`--workers N`: migrate once, bind the port, then run and watch the children."""
+    from chatops.supervisor import Supervisor, child_command
+
+    runtime = runtime_or_exit(args, **overrides)  # settings, rules and migrations checked before any child starts
+    settings = runtime.settings
+    writer = runtime.engine.dialect.name == "sqlite"
+    _networks_or_exit(runtime, args)
+    runtime.close()
+    logs.configure(settings)
+    try:
+        listener = socket.create_server((settings.host, settings.port), backlog=2048)
+    except OSError as exc:
+        from chatops.cli.common import EXIT_USAGE, CliExit, err
+
+        err(t("cli.serve.cannot_listen", language(args), host=settings.host, port=settings.port, error=exc))
+        raise CliExit(EXIT_USAGE) from None
+    _announce(args, settings, None, workers=args.workers)
+    return Supervisor(child_command(args), listener, workers=args.workers, writer=writer).run()
+
+
+def _ingest_writer(args) -> int:
+    """The ingest writer child of `--workers N` on SQLite: stores every web process's messages."""
+    from chatops.ingest_writer import IngestWriter
+
+    runtime = runtime_or_exit(args, **{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
+    logs.configure(runtime.settings)
+    checkpointer = background_checkpoints(runtime.engine)
+    stop = threading.Event()
+    writer = IngestWriter(runtime.flows, args.ingest_socket).bind()
+    try:
+        writer.serve_forever(stop)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop.set()
         if checkpointer is not None:
             checkpointer.stop()
         runtime.close()

@@ -23,13 +23,14 @@ def free_port() -> int:
 class Serve:
     """One `chatops serve` process on a free port; `kill()` is SIGKILL (no clean-up runs)."""
 
-    def __init__(self, cwd: Path, database_url: str, **env: str) -> None:
+    def __init__(self, cwd: Path, database_url: str, *args: str, **env: str) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(cwd / f"serve-{self.port}.log", "w")  # noqa: SIM115 - closed in stop()
         full = dict(os.environ, CHATOPS_DATABASE_URL=database_url, CHATOPS_RULES=str(RULES_PATH), CHATOPS_LANG="en")
         full.update(env)  # a test may bring its own rules file
-        self.proc = subprocess.Popen([sys.executable, "-m", "chatops", "serve", "--port", str(self.port)], env=full,
+        self.proc = subprocess.Popen([sys.executable, "-m", "chatops", "serve", "--port", str(self.port), *args],
+                                     env=full,
                                      cwd=cwd, stdout=self.log, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -38,7 +39,7 @@ class Serve:
             try:
                 if requests.get(self.url + "/healthz", timeout=1).ok:
                     return
-            except requests.ConnectionError:
+            except requests.RequestException:  # not listening yet, or (--workers) bound but not yet accepting
                 time.sleep(0.1)
         self.stop()
         raise RuntimeError("chatops serve did not start:\n" + Path(self.log.name).read_text()[-3000:])
