@@ -9,6 +9,7 @@ import http.client
 import json
 import os
 import random
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -27,6 +28,8 @@ MESSAGES = int(os.environ.get("BENCH_INGEST_MESSAGES", "3000"))  # the closed-lo
 CLIENTS = int(os.environ.get("BENCH_INGEST_CLIENTS", "4"))
 SECONDS = float(os.environ.get("BENCH_INGEST_SECONDS", "12"))  # the open-loop run at the target rate
 CONNECTIONS = int(os.environ.get("BENCH_INGEST_CONNECTIONS", "32"))
+# `chatops serve --workers N`: N web processes and, on SQLite, one ingest writer process.
+WORKERS = int(os.environ.get("BENCH_INGEST_WORKERS", "2"))
 TARGET_RATE, TARGET_P99_MS = 500.0, 20.0
 
 TEXTS = [
@@ -72,7 +75,7 @@ def start_server(db: Path, port: int) -> subprocess.Popen:
                # A production server: no browser sandbox (it would post every ticket to its own
                # embedded Slack); the SLA scheduler stays on as in production.
                CHATOPS_SANDBOX="off")
-    proc = subprocess.Popen([sys.executable, "-m", "chatops", "serve", "--port", str(port),
+    proc = subprocess.Popen([sys.executable, "-m", "chatops", "serve", "--port", str(port), "--workers", str(WORKERS),
                              "--threads", os.environ.get("BENCH_INGEST_THREADS", "8")], env=env,
                             # a file, not a pipe nobody reads: once a pipe's buffer is full, the
                             # server's next log line blocks its I/O thread and every request stalls
@@ -103,6 +106,21 @@ def cpu_seconds(pid: int) -> float:
     machine: wall-clock throughput drops when other work shares the cores, CPU per message doesn't."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> dict[str, float]:
+    """CPU seconds of `chatops serve` and of each child of `--workers` by role (web, ingest-writer)."""
+    out = {"supervisor" if WORKERS > 1 else "serve": cpu_seconds(pid)}
+    children = [int(child) for task in Path(f"/proc/{pid}/task").iterdir()
+                for child in (task / "children").read_text().split()]
+    for child in children:
+        try:
+            args = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
+            role = args[args.index(b"--role") + 1].decode() if b"--role" in args else "child"
+            out[role] = out.get(role, 0.0) + cpu_seconds(child)
+        except (FileNotFoundError, ValueError):
+            continue
+    return out
 
 
 def client(port: int, work: list[bytes], latencies: list[float], failures: list[int]) -> None:
@@ -177,9 +195,10 @@ def main() -> bool:
         proc = start_server(db, port)
         try:
             client(port, warm, [], [])
-            cpu_before = cpu_seconds(proc.pid)
+            cpu_before = process_cpu(proc.pid)
             latencies, failures, elapsed = open_loop(port, target_work, TARGET_RATE, CONNECTIONS)
-            cpu = cpu_seconds(proc.pid) - cpu_before
+            cpu_by_role = {role: seconds - cpu_before.get(role, 0.0) for role, seconds in process_cpu(proc.pid).items()}
+            cpu = sum(cpu_by_role.values())
             closed: list[float] = []
             closed_failures: list[int] = []
             shards = [closed_work[i::CLIENTS] for i in range(CLIENTS)]
@@ -192,8 +211,8 @@ def main() -> bool:
                 thread.join()
             closed_elapsed = time.perf_counter() - started
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
+            proc.send_signal(signal.SIGINT)  # a graceful stop: the writer commits what it holds
+            proc.wait(timeout=60)
         stored = sqlite3.connect(db).execute(
             "SELECT count(*), count(DISTINCT external_id) FROM messages WHERE direction='inbound'").fetchone()
     latencies.sort()
@@ -203,12 +222,16 @@ def main() -> bool:
     sent = len(payloads)
     ok = (rate >= TARGET_RATE * 0.98 and p99 < TARGET_P99_MS and not failures and not closed_failures
           and stored == (sent, sent))
-    print(f"ingest: signed InboundMessages via POST /webhooks/generic into SQLite, {CONNECTIONS} keep-alive connections")
+    shape = (f"`serve --workers {WORKERS}` ({WORKERS} web processes, 1 ingest writer)" if WORKERS > 1
+             else "`serve` (one process)")
+    print(f"ingest: signed InboundMessages via POST /webhooks/generic into SQLite, {shape}, "
+          f"{CONNECTIONS} keep-alive connections")
     print(f"  at {TARGET_RATE:.0f} msgs/s for {SECONDS:g} s (open loop): {rate:,.0f} msgs/s taken, "
           f"latency p50 {p50:.1f} ms, p99 {p99:.1f} ms, max {latencies[-1] * 1000:.1f} ms "
           f"(target ≥ {TARGET_RATE:.0f} msgs/s, p99 < {TARGET_P99_MS:.0f} ms)")
     print(f"  server CPU {cpu / len(target_work) * 1000:.2f} ms per message ({cpu / elapsed:.0%} of one core; "
-          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores); by process: "
+          + ", ".join(f"{role} {seconds / len(target_work) * 1000:.2f} ms" for role, seconds in sorted(cpu_by_role.items())))
     print(f"  closed loop, {CLIENTS} clients each waiting for its answer: {len(closed_work) / closed_elapsed:,.0f} msgs/s, "
           f"p50 {percentile(closed, 0.5) * 1000:.1f} ms, p99 {percentile(closed, 0.99) * 1000:.1f} ms")
     print(f"  the team's business hours are {business_hours_now()} now (outside them, a new customer's first "

@@ -26,6 +26,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.sql import ClauseElement
 
+from chatops.db import UTCDateTime, sqlite_utc_text
+
 
 class _Form:
     """One statement compiled for one dialect and one set of supplied columns."""
@@ -43,6 +45,11 @@ class _Form:
         self.order: list[str] = list(compiled.positiontup) if compiled.positional else list(compiled.binds)
         processors = compiled._bind_processors
         self.processors: dict[str, Callable] = {name: processors[name] for name in self.order if name in processors}
+        if dialect.name == "sqlite":  # UTCDateTime then DATETIME: two Python steps per date, fused into one
+            for name in self.order:
+                bind = compiled.binds.get(name)
+                if bind is not None and isinstance(bind.type, UTCDateTime):
+                    self.processors[name] = sqlite_utc_text
         # Literals written into the statement (`== "inbound"`, LIMIT 1) keep their compiled values.
         self.fixed: dict[str, Any] = {name: bind.effective_value for name, bind in compiled.binds.items()
                                       if not bind.required and bind.callable is None}

@@ -11,9 +11,9 @@ threads, so the lock was held two or three times longer than the write took, and
 fell below one process's. The writer process runs nothing else, so the write lock is held only
 while writing.
 
-Wire: a Unix socket; one JSON line per request, `{"messages": [InboundMessage, ...]}`, and one
-JSON line per answer, `{"results": [{"outcome", "ticket_id", "message_id"} | {"error"}]}` or
-`{"error": ...}`. A web thread keeps its own connection and has one request in flight on it.
+Wire: a Unix socket; one JSON line per request, the array of its InboundMessages, and one JSON
+line per answer, `{"results": [{"outcome", "ticket_id", "message_id"} | {"error"}]}` or
+`{"error": ...}`. Messages are written and read by pydantic's compiled JSON (de)serialiser. A web thread keeps its own connection and has one request in flight on it.
 A lost writer fails the request (the webhook gets a 503 and the network delivers it again; ingest
 is idempotent, so a message committed just before the writer died is then a duplicate).
 """
@@ -28,12 +28,14 @@ import socket
 import threading
 from collections.abc import Sequence
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from chatops.inbound import InboundMessage
 from chatops.tickets.ingest import IngestFlows, IngestResult
 
 log = logging.getLogger("chatops.ingest_writer")
+
+_MESSAGES = TypeAdapter(list[InboundMessage])
 
 
 class IngestUnavailable(Exception):
@@ -89,8 +91,8 @@ class IngestWriter:
         try:
             for line in reader:
                 try:
-                    messages = [InboundMessage.model_validate(item) for item in json.loads(line)["messages"]]
-                except (ValueError, KeyError, TypeError, ValidationError) as exc:
+                    messages = _MESSAGES.validate_json(line)
+                except ValidationError as exc:
                     _send(conn, send_lock, {"error": f"bad ingest request: {exc}"})
                     continue
                 self._jobs.put((conn, send_lock, messages))
@@ -160,8 +162,7 @@ class RemoteIngest:
         writer could not be asked or did not answer."""
         if not messages:
             return []
-        request = json.dumps({"messages": [message.model_dump(mode="json") for message in messages]},
-                             ensure_ascii=False).encode() + b"\n"
+        request = _MESSAGES.dump_json(list(messages)) + b"\n"
         conn = self._connection()
         try:
             conn.sock.sendall(request)

@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from datetime import timedelta
+from datetime import UTC, timedelta, timezone
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -238,3 +240,18 @@ def test_a_write_transaction_holds_the_cross_process_writer_lock_until_it_ends(t
             assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [1]
     finally:
         engine.dispose()
+
+
+@given(st.datetimes(timezones=st.sampled_from([UTC, timezone(timedelta(hours=9)), timezone(timedelta(hours=-5))])))
+def test_the_fused_sqlite_date_form_is_what_sqlalchemy_stores(value):
+    """fastsql's one-step UTC date text equals UTCDateTime + SQLite DATETIME's two steps: SQLite
+    compares dates as text, so one differing character would misorder deadlines."""
+    from sqlalchemy.dialects import sqlite
+
+    from chatops.db import UTCDateTime, sqlite_utc_text
+
+    dialect = sqlite.dialect()
+    column = UTCDateTime()
+    assume(value.astimezone(UTC).year >= 1)
+    expected = column.dialect_impl(dialect).bind_processor(dialect)(value)  # what conn.execute stores
+    assert sqlite_utc_text(value) == expected

@@ -66,7 +66,7 @@ def test_a_message_that_cannot_be_stored_fails_alone(writer, flows, monkeypatch)
 def test_a_request_the_writer_cannot_read_is_answered_with_an_error(writer):
     with socket.socket(socket.AF_UNIX) as sock:
         sock.connect(writer)
-        sock.sendall(b'{"messages": [{"source": "myspace"}]}\n')
+        sock.sendall(b'[{"source": "myspace"}]\n')
         answer = sock.makefile("rb").readline()
     assert b"bad ingest request" in answer and b"source" in answer
 
