@@ -49,6 +49,7 @@ class FloodPlan:
     keys: tuple[str, ...]
     negative: bool
     collect_on: int | None = None  # an open incident's ticket takes the message
+    collect_channel: str | None = None  # that ticket's channel
     open_key: str | None = None  # this message's ticket becomes the incident of this key
     stats: dict | None = None  # what crossed the thresholds
 
@@ -102,7 +103,7 @@ class FloodFlows:
         plan = FloodPlan(keys, negative)
         collect = self._collector(conn, keys, ticket_id)
         if collect is not None:
-            return replace(plan, collect_on=collect)
+            return replace(plan, collect_on=collect[0], collect_channel=collect[1])
         fastsql.run_many(conn, _INSERT_HIT, [{"key": key, "author": message.author.id, "negative": negative,
                                               "at": now} for key in keys])
         window = config.window.total_seconds()
@@ -116,7 +117,7 @@ class FloodFlows:
             # Another replica may have opened the incident while we waited for the row lock.
             collect = self._collector(conn, keys, ticket_id)
             if collect is not None:
-                return replace(plan, collect_on=collect)
+                return replace(plan, collect_on=collect[0], collect_channel=collect[1])
             if ticket_id is not None and not self._ticket_of_post(conn, ticket_id, key):
                 continue
             conn.execute(_SET_NEXT_CHECK, {"k": key, "b": bucket,
@@ -126,16 +127,17 @@ class FloodFlows:
                 return replace(plan, open_key=key, stats=stats)
         return plan
 
-    def _collector(self, conn: Connection, keys: tuple[str, ...], ticket_id: int | None) -> int | None:
-        """The incident ticket that collects this message, if one of its keys has an open one."""
+    def _collector(self, conn: Connection, keys: tuple[str, ...], ticket_id: int | None) -> tuple[int, str] | None:
+        """(ticket id, channel) of the incident that collects this message, if one of its keys
+        has an open one."""
         # one driver query per key (a message has one or two): cheaper than one expanding IN
         open_tickets = {key: found for key in keys
-                        if (found := fastsql.run(conn, _OPEN_INCIDENT, {"key": key}).scalar()) is not None}
+                        if (found := fastsql.run(conn, _OPEN_INCIDENT, {"key": key}).first()) is not None}
         if not open_tickets:
             return None
         if ticket_id is not None:  # a follow-up lands on its own ticket (which may be the incident)
-            return ticket_id if ticket_id in open_tickets.values() else None
-        return next(open_tickets[key] for key in keys if key in open_tickets)
+            return next((tuple(found) for found in open_tickets.values() if found.ticket_id == ticket_id), None)
+        return next(tuple(open_tickets[key]) for key in keys if key in open_tickets)
 
     @staticmethod
     def _ticket_of_post(conn: Connection, ticket_id: int, key: str) -> bool:
@@ -179,7 +181,7 @@ class FloodFlows:
         a flood writes here hundreds of times a second."""
         ticket_id = plan.collect_on
         message_id = fastsql.run(conn, _INSERT_MESSAGE, {**message_row, "ticket_id": ticket_id}, columns=True).scalar()
-        channel = fastsql.run(conn, _CHANNEL, {"tid": ticket_id}).scalar()
+        channel = plan.collect_channel
         payload = {"message_id": message_id, "negative": plan.negative}
         event_id = fastsql.run(conn, _INSERT_EVENT, {"ticket_id": ticket_id, "kind": "incident_message",
                                                       "actor": f"customer:{message_row['customer_id']}", "at": now,
@@ -291,8 +293,9 @@ def collected_messages(db: Session | Connection, ticket_id: int, *, since: datet
 _INSERT_HIT = insert(FloodHit)
 _INSERT_MESSAGE = insert(Message).returning(Message.id)
 _INSERT_EVENT = insert(TicketEvent).returning(TicketEvent.id)
-_CHANNEL = select(Ticket.channel).where(Ticket.id == bindparam("tid"))
-_OPEN_INCIDENT = select(Incident.ticket_id).where(Incident.open_key == bindparam("key"))
+# the incident's ticket and its channel in one round trip: every collected message needs both
+_OPEN_INCIDENT = (select(Incident.ticket_id, Ticket.channel).join(Ticket, Ticket.id == Incident.ticket_id)
+                  .where(Incident.open_key == bindparam("key")))
 _SET_NEXT_CHECK = update(FloodCount).where(FloodCount.key == bindparam("k"),
                                            FloodCount.bucket == bindparam("b")).values(
     next_check=bindparam("next"))
