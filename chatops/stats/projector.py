@@ -12,8 +12,9 @@ from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
+from datetime import datetime
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -30,6 +31,8 @@ from chatops.tickets.models import Customer, Ticket, TicketTag
 FACT_FIELDS = tuple(c.name for c in StatsFact.__table__.columns if c.name != "ticket_id")
 # Events that cannot change what a ticket contributes: skip the work (ingest hot path).
 _NO_CHANGE = {"note_added", "released", "paged", "auto_replied"}
+# What a customer's follow-up can change in a ticket's fact (chatops.tickets.ingest._continue_ticket).
+_FOLLOW_UP_CHANGES = {"priority_to", "tags_added"}
 _LEVEL_COUNTER = {"L2": "esc_l2", "L3": "esc_l3"}
 
 DailyKey = tuple[str, str, int, str, str]
@@ -110,6 +113,26 @@ def contribute(fact: dict[str, Any], sign: int, daily: dict, hist: dict,
             hist[(fdim, fval, day, metric, minutes)] += sign
 
 
+class TicketFacts(NamedTuple):
+    """A ticket's columns as `StatsProjector.fact` reads them (those of `_TICKET`) and its tags."""
+
+    channel: str
+    priority: str
+    source: str
+    assignee: str | None
+    keywords: list[str]
+    created_at: datetime
+    first_response_at: datetime | None
+    resolved_at: datetime | None
+    first_response_due_at: datetime | None
+    resolution_due_at: datetime | None
+    csat_score: int | None
+    csat_requested_at: datetime | None
+    csat_rated_at: datetime | None
+    tier: str
+    tags: list[str]
+
+
 class StatsProjector:
     """Called by the flows for every ticket event, inside its transaction."""
 
@@ -151,8 +174,13 @@ class StatsProjector:
         """Bring the rollups in step with the ticket after `notice`."""
         if notice.kind in _NO_CHANGE:
             return
-        row = fastsql.execute(db, _TICKET, {"tid": notice.ticket_id}).one()
-        new = self.fact(row, [tag for tag, in fastsql.execute(db, _TAGS, {"tid": notice.ticket_id}).all()])
+        if notice.kind == "customer_message" and not _FOLLOW_UP_CHANGES & notice.payload.keys():
+            return  # a follow-up that raised nothing and tagged nothing leaves the fact as it was
+        if notice.facts is not None:  # a ticket ingest just created: its columns came with the notice
+            new = self.fact(notice.facts, notice.facts.tags)
+        else:
+            row = fastsql.execute(db, _TICKET, {"tid": notice.ticket_id}).one()
+            new = self.fact(row, [tag for tag, in fastsql.execute(db, _TAGS, {"tid": notice.ticket_id}).all()])
         # A ticket being created has no fact row yet: skip the lookup (ingest hot path).
         stored = None if notice.kind == "created" else fastsql.execute(db, _FACT, {"tid": notice.ticket_id}).first()
         old = dict(zip(FACT_FIELDS, stored, strict=True)) if stored is not None else None

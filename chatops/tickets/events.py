@@ -34,6 +34,9 @@ class EventNotice:
     channel: str
     assignee: str | None
     payload: Mapping[str, Any] = field(default_factory=dict)
+    # The ticket's columns as the stats projector reads them (chatops.stats.projector.TicketFacts),
+    # when the flow that made the change has them at hand: ingest, for a ticket it just created.
+    facts: Any = None
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from chatops import fastsql
 from chatops.inbound import InboundMessage
 from chatops.stats.csat_hooks import record_rating_reply
+from chatops.stats.projector import TicketFacts
 from chatops.tickets import service
 from chatops.tickets.events import EventNotice, announce, batched, project
 from chatops.tickets.flood import FloodFlows
@@ -176,6 +177,7 @@ class IngestFlows(FloodFlows):
 
     def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
                      triage, now: datetime, tier: str = "standard", incident: bool = False) -> IngestResult:
+        deadlines = self.sla_columns(triage.priority, tier, message.created_at)
         ticket_id = _insert(conn, Ticket, {
             "source": message.source, "account": message.account, "external_id": message.external_id,
             "conversation_id": message.thread_id, "customer_id": customer_id, "status": "new",
@@ -184,15 +186,22 @@ class IngestFlows(FloodFlows):
             "matched_rules": list(triage.matched), "keywords": list(triage.keywords),
             "notify": list(triage.notify), "created_at": message.created_at, "updated_at": now,
             "last_customer_message_at": message.created_at, "reopened_count": 0, "version": 1,
-            **self.sla_columns(triage.priority, tier, message.created_at),
+            **deadlines,
         })
         if triage.tags:
             fastsql.run_many(conn, _INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in triage.tags])
         message_id = _insert(conn, Message, {**message_row, "ticket_id": ticket_id})
+        # What the stats projector would read back from the rows just written.
+        facts = TicketFacts(
+            channel=triage.channel, priority=triage.priority, source=message.source, assignee=None,
+            keywords=list(triage.keywords), created_at=message.created_at, first_response_at=None, resolved_at=None,
+            first_response_due_at=deadlines.get("first_response_due_at"),
+            resolution_due_at=deadlines.get("resolution_due_at"), csat_score=None, csat_requested_at=None,
+            csat_rated_at=None, tier=tier, tags=list(triage.tags))
         self._record_event(conn, ticket_id=ticket_id, kind="created", actor=f"customer:{customer_id}",
                            at=now, channel=triage.channel, assignee=None,
                            payload={"message_id": message_id, "triage": triage.to_dict(),
-                                    **({"incident": True} if incident else {})})
+                                    **({"incident": True} if incident else {})}, facts=facts)
         self._after_opened(conn, ticket_id=ticket_id, priority=triage.priority, tier=tier,
                            customer_id=customer_id, message=message, now=now)
         return IngestResult("created", ticket_id, message_id)
@@ -230,12 +239,12 @@ class IngestFlows(FloodFlows):
         return IngestResult(outcome, ticket_id, message_id)
 
     def _record_event(self, conn: Connection, *, ticket_id: int, kind: str, actor: str, at: datetime,
-                      channel: str, assignee: str | None, payload: dict) -> None:
+                      channel: str, assignee: str | None, payload: dict, facts: TicketFacts | None = None) -> None:
         event_id = fastsql.run(conn, _INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "actor": actor,
                                                       "at": at, "payload": payload}, columns=True).scalar()
         if self.listeners or self.projectors:
             notice = EventNotice(event_id=event_id, ticket_id=ticket_id, kind=kind, actor=actor, at=at,
-                                 channel=channel, assignee=assignee, payload=payload)
+                                 channel=channel, assignee=assignee, payload=payload, facts=facts)
             announce(conn, self.listeners, notice)
             project(conn, self.projectors, notice)
 
