@@ -6,6 +6,7 @@ the same message racing each other still store it once.
 
 from __future__ import annotations
 
+import logging
 import random
 import time
 from collections.abc import Sequence
@@ -25,6 +26,8 @@ from chatops.tickets import service
 from chatops.tickets.events import EventNotice, announce, batched, project
 from chatops.tickets.flood import FloodFlows
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent, TicketTag
+
+log = logging.getLogger("chatops.ingest")
 
 # "collected": stored on the open flood incident of its post or topic (chatops.tickets.flood).
 Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored", "rated", "collected"]
@@ -98,7 +101,9 @@ class IngestFlows(FloodFlows):
             with engine.begin() as conn, batched(conn, self.projectors):
                 results: list[IngestResult | Exception] = [self._store(conn, message) for message in messages]
             return results
-        except Exception:  # noqa: BLE001 - each message is retried alone and keeps its own error
+        except Exception as exc:  # noqa: BLE001 - each message is retried alone and keeps its own error
+            log.info("group commit of %d messages failed (%s: %s); storing each alone", len(messages),
+                        type(exc).__name__, str(exc)[:300])
             return [self._ingest_or_error(message) for message in messages]
 
     def _store(self, conn: Connection, message: InboundMessage) -> IngestResult:
