@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
+from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
@@ -118,7 +119,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers."""
     if url.startswith("sqlite"):
         connect_args = {"timeout": 30, "check_same_thread": False}
-        database = url.split("///", 1)[1] if "///" in url else ""
+        database = make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):
             connect_args["factory"] = _WriterLockedConnection
         kwargs.setdefault("connect_args", connect_args)

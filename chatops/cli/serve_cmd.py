@@ -18,7 +18,7 @@ def register(sub) -> None:
     serve.add_argument("--host", help="address to bind (default CHATOPS_HOST or 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (default CHATOPS_PORT or 8080)")
     serve.add_argument("--threads", type=int, default=8, help="worker threads per process (default 8)")
-    serve.add_argument("--workers", type=int, default=1,
+    serve.add_argument("--workers", type=_at_least_one, default=1,
                        help="web processes sharing the port (default 1); on SQLite, plus one ingest writer process")
     # Set by the supervisor of `--workers N` for its children; not for people.
     serve.add_argument("--role", choices=["web", "ingest-writer"], help=argparse.SUPPRESS)
@@ -30,6 +30,17 @@ def register(sub) -> None:
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     upgrade = db_sub.add_parser("upgrade", help="apply all migrations")
     upgrade.set_defaults(handler=db_upgrade_command)
+
+
+def _at_least_one(text: str) -> int:
+    """argparse type of --workers: a whole number ≥ 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is less than 1")
+    return value
 
 
 def serve_command(args) -> int:
