@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,17 +78,25 @@ class SlaCollector:
 
 
 class Metrics:
-    """The counters chatops exports at /metrics."""
+    """The counters chatops exports at /metrics.
+
+    Under `chatops serve --workers N` the supervisor sets PROMETHEUS_MULTIPROC_DIR for its
+    children: each process's counters go to files there and every process's /metrics shows the
+    sum over all of them (prometheus_client's multiprocess mode), whichever worker answers."""
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:
         self.registry = CollectorRegistry()
+        shared = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        own = None if shared else self.registry  # shared: values live in the directory's files
+        if shared:
+            MultiProcessCollector(self.registry)
         self.inbound = Counter("chatops_inbound_messages", "Inbound messages by network and outcome",
-                               ["source", "outcome"], registry=self.registry)
+                               ["source", "outcome"], registry=own)
         self.webhook_requests = Counter("chatops_webhook_requests", "Webhook requests by network and status",
-                                        ["network", "status"], registry=self.registry)
+                                        ["network", "status"], registry=own)
         self.ingest_seconds = Histogram("chatops_ingest_seconds",
                                         "Time to store one webhook request's messages (its group commit included)",
-                                        registry=self.registry,
+                                        registry=own,
                                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
         self.registry.register(OutboxCollector(session_factory))
         self.registry.register(SlaCollector(session_factory))

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -62,6 +63,10 @@ class Supervisor:
         self._stop = threading.Event()
         self._rundir = tempfile.mkdtemp(prefix="chatops-serve-")
         self.ingest_socket = os.path.join(self._rundir, "ingest.sock") if writer else None
+        # Counters of every child, summed at /metrics by whichever web process answers.
+        self.metrics_dir = os.path.join(self._rundir, "metrics")
+        os.mkdir(self.metrics_dir)
+        self.env = dict(os.environ, PROMETHEUS_MULTIPROC_DIR=self.metrics_dir)
         fd = listener.fileno()
         os.set_inheritable(fd, True)
         self.children: list[_Child] = []
@@ -107,13 +112,12 @@ class Supervisor:
                 signal.signal(signum, handler)
             self._stop_all()
             self.listener.close()
-            if self.ingest_socket and os.path.exists(self.ingest_socket):
-                os.unlink(self.ingest_socket)
-            os.rmdir(self._rundir)
+            shutil.rmtree(self._rundir, ignore_errors=True)
         return code
 
     def _start(self, child: _Child) -> None:
-        child.proc = subprocess.Popen(child.argv, pass_fds=child.pass_fds, preexec_fn=_die_with_parent)  # noqa: PLW1509
+        child.proc = subprocess.Popen(child.argv, pass_fds=child.pass_fds, env=self.env,
+                                      preexec_fn=_die_with_parent)  # noqa: PLW1509
         child.started = time.monotonic()
 
     def _wait_for_writer(self, child: _Child, timeout: float = 60.0) -> bool:

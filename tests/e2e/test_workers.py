@@ -79,6 +79,11 @@ def test_two_web_processes_and_a_writer_store_every_webhook_once(tmp_path, sqlit
             statuses += list(pool.map(lambda n: post(server.url, n), range(20)))  # redeliveries
         assert statuses == [202] * 80
         assert stored(sqlite_url) == (60, 60)
+        # /metrics sums every process's counters, whichever web process answers the scrape.
+        for _ in range(6):
+            scrape = requests.get(server.url + "/metrics", timeout=10).text
+            assert 'chatops_inbound_messages_total{outcome="created",source="webhook"} 60.0' in scrape
+            assert 'chatops_inbound_messages_total{outcome="duplicate",source="webhook"} 20.0' in scrape
         before = children(server.proc.pid)
         os.kill(before["web-1"], signal.SIGKILL)  # a crashed web process is started again
         until(lambda: children(server.proc.pid).get("web-1") not in (None, before["web-1"]), timeout=20)
