@@ -55,9 +55,11 @@ class UTCDateTime(TypeDecorator):
 def sqlite_utc_text(value: datetime) -> str:
     """What UTCDateTime and SQLAlchemy's SQLite DATETIME together store for `value`, in one step:
     `YYYY-MM-DD HH:MM:SS.ffffff` in UTC (dates compare as text in SQLite, so the form must match)."""
-    if value.tzinfo is None:
-        raise ValueError("naive datetime given to a UTC column")
-    return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+    if value.tzinfo is not UTC:  # most of ours are datetime.now(UTC) already
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        value = value.astimezone(UTC)
+    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def utcnow() -> datetime:

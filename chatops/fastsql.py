@@ -20,6 +20,7 @@ from __future__ import annotations
 import threading
 from collections import namedtuple
 from collections.abc import Callable, Mapping, Sequence
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Connection
@@ -32,7 +33,7 @@ from chatops.db import UTCDateTime, sqlite_utc_text
 class _Form:
     """One statement compiled for one dialect and one set of supplied columns."""
 
-    __slots__ = ("sql", "order", "positional", "processors", "fixed", "row", "readers")
+    __slots__ = ("sql", "order", "positional", "processors", "fixed", "row", "readers", "gather", "processed")
 
     def __init__(self, stmt: ClauseElement, dialect, keys: tuple[str, ...] | None) -> None:
         compiled = stmt.compile(dialect=dialect, column_keys=list(keys) if keys is not None else None)
@@ -50,28 +51,38 @@ class _Form:
                 bind = compiled.binds.get(name)
                 if bind is not None and isinstance(bind.type, UTCDateTime):
                     self.processors[name] = sqlite_utc_text
+        # Parameters are gathered in one C call; only those with a processor get a Python step.
+        self.gather = itemgetter(*self.order) if len(self.order) > 1 else None
+        self.processed = [(index, self.processors[name]) for index, name in enumerate(self.order)
+                          if name in self.processors]
         # Literals written into the statement (`== "inbound"`, LIMIT 1) keep their compiled values.
         self.fixed: dict[str, Any] = {name: bind.effective_value for name, bind in compiled.binds.items()
                                       if not bind.required and bind.callable is None}
         columns = compiled._result_columns
         self.row = namedtuple("Row", [c[0] for c in columns], rename=True) if columns else None
-        self.readers = [c[3]._cached_result_processor(dialect, None) for c in columns]
+        self.readers = [(index, reader) for index, column in enumerate(columns)
+                        if (reader := column[3]._cached_result_processor(dialect, None)) is not None]
 
     def params(self, values: Mapping[str, Any]) -> Sequence[Any] | dict[str, Any]:
         merged = {**self.fixed, **values} if self.fixed else values
-        processors = self.processors
+        if self.gather is not None:
+            out = list(self.gather(merged))
+        else:
+            out = [merged[name] for name in self.order]
+        for index, process in self.processed:
+            value = out[index]
+            if value is not None:
+                out[index] = process(value)
         if self.positional:
-            out = []
-            for name in self.order:
-                value = merged[name]
-                process = processors.get(name)
-                out.append(process(value) if process is not None and value is not None else value)
             return out
-        return {name: (processors[name](merged[name]) if name in processors and merged[name] is not None
-                       else merged[name]) for name in self.order}
+        return dict(zip(self.order, out, strict=True))
 
     def convert(self, raw: Sequence[Any]):
-        values = [reader(value) if reader is not None else value for reader, value in zip(self.readers, raw, strict=True)]
+        if not self.readers:
+            return self.row._make(raw)
+        values = list(raw)
+        for index, reader in self.readers:
+            values[index] = reader(values[index])
         return self.row._make(values)
 
 
