@@ -5,6 +5,7 @@ shows the most the server takes. Checks every message was stored exactly once.""
 
 from __future__ import annotations
 
+import asyncio
 import http.client
 import json
 import os
@@ -136,44 +137,63 @@ def client(port: int, work: list[bytes], latencies: list[float], failures: list[
             failures.append(response.status)
 
 
+def request_bytes(port: int, body: bytes) -> bytes:
+    """A signed webhook as the raw HTTP/1.1 request a network sends (built before the run)."""
+    head = (f"POST /webhooks/generic HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nX-Chatops-Signature: {sign(SECRET, body)}\r\n\r\n")
+    return head.encode() + body
+
+
 def open_loop(port: int, work: list[bytes], rate: float, connections: int) -> tuple[list[float], list[int], float]:
     """Send `work` at a fixed `rate` (message i at t0 + i/rate), as networks deliver webhooks:
     they don't wait for our previous answer. Latency counts from each message's scheduled time,
     so a server that falls behind shows it (no coordinated omission). Returns (latencies,
-    failures, seconds from the first scheduled send to the last answer)."""
+    failures, seconds from the first scheduled send to the last answer).
+
+    One asyncio loop drives `connections` keep-alive connections with requests signed and
+    encoded beforehand: the generator shares the machine's cores with the server, and 32 threads
+    of http.client cost 0.34 ms of CPU per request, a tenth of the server's own."""
+    return asyncio.run(_open_loop([request_bytes(port, body) for body in work], port, rate, connections))
+
+
+async def _open_loop(requests: list[bytes], port: int, rate: float, connections: int):
     latencies: list[float] = []
     failures: list[int] = []
-    lock = threading.Lock()
-    position = iter(range(len(work)))
-    t0 = time.perf_counter() + 0.2
+    idle: asyncio.Queue = asyncio.Queue()
+    for _ in range(connections):
+        idle.put_nowait(await asyncio.open_connection("127.0.0.1", port))
+    loop = asyncio.get_running_loop()
+    t0 = loop.time() + 0.2
 
-    def sender() -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-        while True:
-            with lock:
-                i = next(position, None)
-            if i is None:
-                return
-            scheduled = t0 + i / rate
-            delay = scheduled - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            body = work[i]
-            conn.request("POST", "/webhooks/generic", body=body,
-                         headers={"Content-Type": "application/json", "X-Chatops-Signature": sign(SECRET, body)})
-            response = conn.getresponse()
-            response.read()
-            with lock:
-                latencies.append(time.perf_counter() - scheduled)
-                if response.status != 202:
-                    failures.append(response.status)
+    async def send(scheduled: float, request: bytes) -> None:
+        reader, writer = await idle.get()  # every connection busy: this message waits, and its latency shows it
+        writer.write(request)
+        status_line = await reader.readline()
+        length = 0
+        while (line := await reader.readline()) not in (b"\r\n", b""):
+            name, _, value = line.partition(b":")
+            if name.strip().lower() == b"content-length":
+                length = int(value)
+        await reader.readexactly(length)
+        latencies.append(loop.time() - scheduled)
+        status = int(status_line.split()[1])
+        if status != 202:
+            failures.append(status)
+        idle.put_nowait((reader, writer))
 
-    threads = [threading.Thread(target=sender) for _ in range(connections)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    return latencies, failures, time.perf_counter() - t0
+    tasks = []
+    for i, request in enumerate(requests):
+        scheduled = t0 + i / rate
+        delay = scheduled - loop.time()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        tasks.append(asyncio.create_task(send(scheduled, request)))
+    await asyncio.gather(*tasks)
+    elapsed = loop.time() - t0
+    while not idle.empty():
+        _, writer = idle.get_nowait()
+        writer.close()
+    return latencies, failures, elapsed
 
 
 def percentile(sorted_values: list[float], fraction: float) -> float:
