@@ -25,4 +25,4 @@ lint: $(STAMP)
 	$(BIN)/ruff check chatops integrations tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache chatops.db chatops.db-wal chatops.db-shm chatops.db.lock
+	rm -rf $(VENV) .pytest_cache chatops.db chatops.db-wal chatops.db-shm chatops.db.lock chatops-sandbox.db*

@@ -67,6 +67,10 @@ def serve_command(args) -> int:
         return _supervise(args, overrides)
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings
+    if args.listen_fd is not None:  # a web child of `--workers`: the supervisor's socket
+        listener = socket.socket(fileno=args.listen_fd)
+    else:
+        listener = _listen_or_exit(args, settings, runtime)
     checkpointer = background_checkpoints(runtime.engine)
     logs.configure(settings)
     _networks_or_exit(runtime, args)
@@ -101,10 +105,7 @@ def serve_command(args) -> int:
     try:
         # The sandbox page long-polls (one thread per open tab) and its clicks call back into this process.
         threads = args.threads if sandbox_config is None else max(args.threads, 24)
-        if args.listen_fd is not None:
-            serve(app, sockets=[socket.socket(fileno=args.listen_fd)], threads=threads, ident="chatops")
-        else:
-            serve(app, host=settings.host, port=settings.port, threads=threads, ident="chatops")
+        serve(app, sockets=[listener], threads=threads, ident="chatops")
     except KeyboardInterrupt:
         if args.role is None:
             raise
@@ -139,6 +140,19 @@ def _announce(args, settings, sandbox_config, workers: int = 1) -> None:
         print(t(_slack_mode(settings), language(args)), flush=True)
 
 
+def _listen_or_exit(args, settings, runtime) -> socket.socket:
+    """The listening socket on host:port, or exit 2 with one line saying why (port taken, …)."""
+    try:
+        family = socket.AF_INET6 if ":" in settings.host else socket.AF_INET
+        return socket.create_server((settings.host, settings.port), family=family, backlog=2048)
+    except OSError as exc:
+        from chatops.cli.common import EXIT_USAGE, CliExit, err
+
+        err(t("cli.serve.cannot_listen", language(args), host=settings.host, port=settings.port, error=exc))
+        runtime.close()
+        raise CliExit(EXIT_USAGE) from None
+
+
 def _freeze_heap() -> None:
     """Leave everything built at start (SQLAlchemy's metadata, the rules automaton, Flask, about
     135,000 objects) out of the garbage collector's full passes: each such pass walked them all,
@@ -155,15 +169,9 @@ def _supervise(args, overrides: dict) -> int:
     settings = runtime.settings
     writer = runtime.engine.dialect.name == "sqlite"
     _networks_or_exit(runtime, args)
+    listener = _listen_or_exit(args, settings, runtime)
     runtime.close()
     logs.configure(settings)
-    try:
-        listener = socket.create_server((settings.host, settings.port), backlog=2048)
-    except OSError as exc:
-        from chatops.cli.common import EXIT_USAGE, CliExit, err
-
-        err(t("cli.serve.cannot_listen", language(args), host=settings.host, port=settings.port, error=exc))
-        raise CliExit(EXIT_USAGE) from None
     _announce(args, settings, None, workers=args.workers)
     return Supervisor(child_command(args), listener, workers=args.workers, writer=writer).run()
 

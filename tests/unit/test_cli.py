@@ -99,6 +99,19 @@ def test_serve_refuses_broken_rules(env, capsys, monkeypatch):
     assert code == 2 and f"{broken}:" in err
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_names_a_port_already_taken(env, capsys, monkeypatch, workers):
+    """One line naming the address, exit 2, and no process left behind (not a traceback)."""
+    import socket
+
+    monkeypatch.setenv("CHATOPS_SANDBOX", "off")
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, _, err = run(capsys, "serve", "--port", str(port), "--workers", workers)
+    assert code == 2
+    assert f"Cannot listen on 127.0.0.1:{port}:" in err and "Traceback" not in err
+
+
 def test_console_entry_point_runs(env):
     result = subprocess.run([sys.executable, "-m", "chatops", "rules", "check", str(RULES_PATH)],
                             capture_output=True, text=True, timeout=60)
