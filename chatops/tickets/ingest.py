@@ -89,22 +89,44 @@ class IngestFlows(FloodFlows):
         outcome each would get from `ingest` (a duplicate inside the batch is a duplicate).
 
         One commit and one write per shared stats rollup row serve the whole batch, which is
-        what lets a single SQLite writer keep up with a flood. When anything in the batch fails
-        (a lost race, a bad row), the batch is rolled back and every message goes through
-        `ingest` on its own, so one message's error is its own: the result list then holds the
-        exception in that message's place.
+        what lets a single SQLite writer keep up with a flood. A batch that lost a race to another
+        replica goes again without the messages that replica stored. When anything else fails (a
+        bad row), the batch is rolled back and every message goes through `ingest` on its own,
+        so one message's error is its own: the result list then holds the exception in that
+        message's place.
         """
         if len(messages) <= 1:
             return [self._ingest_or_error(message) for message in messages]
-        engine = self.session_factory.kw["bind"]
         try:
-            with engine.begin() as conn, batched(conn, self.projectors):
-                results: list[IngestResult | Exception] = [self._store(conn, message) for message in messages]
-            return results
+            return self._store_batch(messages)
+        except IntegrityError as exc:
+            failure: Exception = exc
+            # Most often a lost race: another replica stored one of these messages (a network's
+            # redelivery reached both) while this batch was being written. Those answer as
+            # duplicates and the rest go again together, instead of one transaction each.
+            rest = self._not_stored(messages)
+            if 0 < len(rest) < len(messages):
+                try:
+                    again = iter(self._store_batch(rest))
+                    return [next(again) if message in rest else IngestResult("duplicate") for message in messages]
+                except Exception as retry_exc:  # noqa: BLE001 - then one by one, below
+                    failure = retry_exc
         except Exception as exc:  # noqa: BLE001 - each message is retried alone and keeps its own error
-            log.info("group commit of %d messages failed (%s: %s); storing each alone", len(messages),
-                        type(exc).__name__, str(exc)[:300])
-            return [self._ingest_or_error(message) for message in messages]
+            failure = exc
+        log.info("group commit of %d messages failed (%s: %s); storing each alone", len(messages),
+                 type(failure).__name__, str(failure)[:300])
+        return [self._ingest_or_error(message) for message in messages]
+
+    def _store_batch(self, messages: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
+        engine = self.session_factory.kw["bind"]
+        with engine.begin() as conn, batched(conn, self.projectors):
+            return [self._store(conn, message) for message in messages]
+
+    def _not_stored(self, messages: Sequence[InboundMessage]) -> list[InboundMessage]:
+        engine = self.session_factory.kw["bind"]
+        with engine.connect() as conn:
+            return [message for message in messages
+                    if not service.inbound_exists(conn, source=message.source, external_id=message.external_id)]
 
     def _store(self, conn: Connection, message: InboundMessage) -> IngestResult:
         """In the caller's transaction: a duplicate, or the message stored with its ticket."""

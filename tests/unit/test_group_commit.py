@@ -11,7 +11,7 @@ from datetime import UTC, timedelta, timezone
 import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from chatops import fastsql, migrate
@@ -255,3 +255,32 @@ def test_the_fused_sqlite_date_form_is_what_sqlalchemy_stores(value):
     assume(value.astimezone(UTC).year >= 1)
     expected = column.dialect_impl(dialect).bind_processor(dialect)(value)  # what conn.execute stores
     assert sqlite_utc_text(value) == expected
+
+
+def test_a_batch_that_lost_a_race_goes_again_without_the_other_replicas_messages(flows, session_factory,
+                                                                                 monkeypatch):
+    """Another replica stored m2 while this batch was being written (its duplicate check had
+    passed): the batch fails on the unique key, m2 answers as a duplicate, and the others are
+    stored together in one more transaction, not one transaction each."""
+    from chatops.tickets import ingest, service
+
+    messages = [inbound(f"届かない #{n}", external_id=f"m{n}", author={"id": f"a{n}"}) for n in range(1, 5)]
+    assert flows.ingest(messages[1]).outcome == "created"  # the other replica's work
+    real = service.inbound_exists
+    raced = {"m2"}
+
+    def exists(db, *, source, external_id):
+        if external_id in raced:  # checked before the other replica committed
+            raced.discard(external_id)
+            return False
+        return real(db, source=source, external_id=external_id)
+
+    monkeypatch.setattr(service, "inbound_exists", exists)
+    alone = []
+    monkeypatch.setattr(ingest.IngestFlows, "ingest", lambda self, message: alone.append(message))
+    outcomes = [r.outcome for r in flows.ingest_many(messages)]
+    assert outcomes == ["created", "duplicate", "created", "created"]
+    assert alone == []
+    with session_factory() as session:
+        assert session.scalar(select(func.count()).select_from(Message)
+                              .where(Message.direction == "inbound")) == 4
