@@ -7,12 +7,14 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 from sqlalchemy.types import TypeDecorator
@@ -67,6 +69,9 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+LOCK_TIMEOUT = 30.0  # seconds, as SQLite's busy timeout below
+
+
 class _WriterLockedConnection(sqlite3.Connection):
     """A SQLite connection whose write transactions also hold an exclusive `flock` on a lock
     file beside the database, taken before BEGIN IMMEDIATE and released at COMMIT/ROLLBACK.
@@ -74,8 +79,8 @@ class _WriterLockedConnection(sqlite3.Connection):
     SQLite itself lets one writer in at a time, but a writer that finds the database locked
     polls: its busy handler sleeps 1, 2, 5 … up to 100 ms between tries, so with several
     processes on one file (`chatops serve --workers N`) every collision cost tens of
-    milliseconds. Waiters on a `flock` queue in the kernel and wake the moment it is released.
-    The kernel drops the lock with the process, so a killed worker never leaves it held.
+    milliseconds. A waiter here looks again within 2 ms of the release. The kernel drops the
+    lock with the process, so a killed worker never leaves it held.
     """
 
     def __init__(self, database, *args, **kwargs) -> None:
@@ -84,7 +89,7 @@ class _WriterLockedConnection(sqlite3.Connection):
         self._locked = False
 
     def begin_immediate(self) -> None:
-        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+        self._lock()
         self._locked = True
         try:
             self.execute("BEGIN IMMEDIATE")
@@ -111,6 +116,27 @@ class _WriterLockedConnection(sqlite3.Connection):
                 os.close(self._lock_fd)
                 self._lock_fd = -1
 
+    def _lock(self) -> None:
+        """Take the lock: at once when free; else look again every 0.1–2 ms (a write holds it for
+        a few milliseconds) for as long as SQLite's own busy timeout, then fail as SQLite would:
+        a transaction that never ends elsewhere must not hang every writer forever."""
+        try:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        deadline, pause = time.monotonic() + LOCK_TIMEOUT, 0.0001
+        while True:
+            time.sleep(pause)
+            try:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise sqlite3.OperationalError("database is locked (another process holds its write lock)") \
+                        from None
+                pause = min(pause * 2, 0.002)
+
     def _unlock(self) -> None:
         if self._locked:
             self._locked = False
@@ -120,7 +146,7 @@ class _WriterLockedConnection(sqlite3.Connection):
 def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; SQLite gets WAL, foreign keys and a busy timeout for concurrent writers."""
     if url.startswith("sqlite"):
-        connect_args = {"timeout": 30, "check_same_thread": False}
+        connect_args = {"timeout": LOCK_TIMEOUT, "check_same_thread": False}
         database = make_url(url).database
         if database and database != ":memory:" and not database.startswith("file:"):
             connect_args["factory"] = _WriterLockedConnection
@@ -150,10 +176,13 @@ def make_engine(url: str, **kwargs) -> Engine:
         def _sqlite_begin(conn):
             # Straight to the driver: this runs once per transaction, on the ingest hot path.
             driver = conn.connection.driver_connection
-            if isinstance(driver, _WriterLockedConnection):
-                driver.begin_immediate()
-            else:
-                driver.execute("BEGIN IMMEDIATE")
+            try:
+                if isinstance(driver, _WriterLockedConnection):
+                    driver.begin_immediate()
+                else:
+                    driver.execute("BEGIN IMMEDIATE")
+            except sqlite3.Error as exc:  # as SQLAlchemy raises driver errors (OperationalError, …)
+                raise DBAPIError.instance("BEGIN IMMEDIATE", None, exc, sqlite3.Error) from exc
 
         return engine
     kwargs.setdefault("pool_pre_ping", True)

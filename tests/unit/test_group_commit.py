@@ -284,3 +284,42 @@ def test_a_batch_that_lost_a_race_goes_again_without_the_other_replicas_messages
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Message)
                               .where(Message.direction == "inbound")) == 4
+
+
+def test_a_writer_waits_for_another_process_and_gives_up_like_sqlite(tmp_path, monkeypatch):
+    """A write waits while another process holds the lock and goes ahead once it is released;
+    one held for longer than the busy timeout fails as 'database is locked', not a hang."""
+    import subprocess
+    import sys
+
+    from sqlalchemy.exc import OperationalError
+
+    from chatops import db
+
+    path = str(tmp_path / "held.db")
+    engine = make_engine(f"sqlite:///{path}")
+    holder = ("import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+              "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(float(sys.argv[2]))\n")
+    try:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
+        brief = subprocess.Popen([sys.executable, "-c", holder, path + ".lock", "0.5"], stdout=subprocess.PIPE,
+                                 text=True)
+        assert brief.stdout.readline().strip() == "held"
+        with engine.begin() as conn:  # waits about half a second, then writes
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+        assert brief.wait(timeout=10) == 0
+        monkeypatch.setattr(db, "LOCK_TIMEOUT", 0.3)
+        stuck = subprocess.Popen([sys.executable, "-c", holder, path + ".lock", "30"], stdout=subprocess.PIPE,
+                                 text=True)
+        try:
+            assert stuck.stdout.readline().strip() == "held"
+            with pytest.raises(OperationalError, match="database is locked"), engine.begin() as conn:
+                conn.exec_driver_sql("INSERT INTO t VALUES (2)")
+        finally:
+            stuck.kill()
+            stuck.wait()
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [1]
+    finally:
+        engine.dispose()
