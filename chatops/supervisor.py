@@ -25,7 +25,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 log = logging.getLogger("chatops.supervisor")
 
@@ -41,7 +41,6 @@ class _Child:
     proc: subprocess.Popen | None = None
     started: float = 0.0
     quick_exits: int = 0
-    restarts: int = field(default=0)
 
 
 def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
@@ -105,7 +104,6 @@ class Supervisor:
                         self._stop.set()
                         break
                     log.warning("%s exited with code %s; starting it again", child.name, child.proc.returncode)
-                    child.restarts += 1
                     self._start(child)
         finally:
             for signum, handler in previous.items():

@@ -53,7 +53,7 @@ def serve_command(args) -> int:
 
     from chatops.app import build_outbox, create_app
 
-    overrides = {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+    overrides = _address(args)
     sandbox_config = None
     requested = settings_or_exit(args, **overrides)
     if sandbox.wanted(requested, sandbox.rules_or_none(requested)):  # no Slack, no Teams: the browser sandbox
@@ -124,12 +124,16 @@ def serve_command(args) -> int:
     return 0
 
 
-def _announce(args, settings, sandbox_config, workers: int = 1) -> None:
+def _address(args) -> dict:
+    """The settings overrides given by --host and --port."""
+    return {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
+
+
+def _announce(args, settings, sandbox_config, workers: int = 1, writer: bool = False) -> None:
     """The lines a person starting serve reads: where it listens, and how Slack reaches it."""
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
     if workers > 1:
-        writer = settings.database_url.startswith("sqlite")
         print(t("cli.serve.workers_writer" if writer else "cli.serve.workers", language(args), workers=workers),
               flush=True)
     if sandbox_config is not None:
@@ -172,7 +176,7 @@ def _supervise(args, overrides: dict) -> int:
     listener = _listen_or_exit(args, settings, runtime)
     runtime.close()
     logs.configure(settings)
-    _announce(args, settings, None, workers=args.workers)
+    _announce(args, settings, None, workers=args.workers, writer=writer)
     return Supervisor(child_command(args), listener, workers=args.workers, writer=writer).run()
 
 
@@ -180,7 +184,7 @@ def _ingest_writer(args) -> int:
     """The ingest writer child of `--workers N` on SQLite: stores every web process's messages."""
     from chatops.ingest_writer import IngestWriter
 
-    runtime = runtime_or_exit(args, **{k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None})
+    runtime = runtime_or_exit(args, **_address(args))
     logs.configure(runtime.settings)
     checkpointer = background_checkpoints(runtime.engine)
     stop = threading.Event()
