@@ -13,8 +13,8 @@ while writing.
 
 Wire: a Unix socket; one JSON line per request, the array of its InboundMessages, and one JSON
 line per answer, `{"results": [{"outcome", "ticket_id", "message_id"} | {"error"}]}` or
-`{"error": ...}`. Messages are written and read by pydantic's compiled JSON (de)serialiser. A web thread keeps its own connection and has one request in flight on it.
-A lost writer fails the request (the webhook gets a 503 and the network delivers it again; ingest
+`{"error": ...}`. Messages are written and read by pydantic's compiled JSON (de)serialiser.
+A web thread keeps its own connection and has one request in flight on it. A lost writer fails the request (the webhook gets a 503 and the network delivers it again; ingest
 is idempotent, so a message committed just before the writer died is then a duplicate).
 """
 
@@ -31,6 +31,7 @@ from collections.abc import Sequence
 from pydantic import TypeAdapter, ValidationError
 
 from chatops.inbound import InboundMessage
+from chatops.tickets.group_commit import split
 from chatops.tickets.ingest import IngestFlows, IngestResult
 
 log = logging.getLogger("chatops.ingest_writer")
@@ -126,10 +127,7 @@ class IngestWriter:
             for conn, send_lock, _ in batch:
                 _send(conn, send_lock, {"error": f"{type(exc).__name__}: {exc}"})
             return
-        start = 0
-        for conn, send_lock, job_messages in batch:
-            mine = results[start:start + len(job_messages)]
-            start += len(job_messages)
+        for (conn, send_lock, _), mine in zip(batch, split(results, [len(job[2]) for job in batch]), strict=True):
             _send(conn, send_lock, {"results": [_encode(result) for result in mine]})
 
 

@@ -97,10 +97,8 @@ class GroupCommit:
                 job.error = exc
                 job.wake.set()
             return
-        start = 0
-        for job in batch:
-            job.results = results[start:start + len(job.messages)]
-            start += len(job.messages)
+        for job, mine in zip(batch, split(results, [len(job.messages) for job in batch]), strict=True):
+            job.results = mine
             job.wake.set()
 
     @staticmethod
@@ -111,3 +109,12 @@ class GroupCommit:
             if isinstance(result, Exception):
                 raise result
         return job.results
+
+
+def split(results: list, sizes: Sequence[int]) -> list[list]:
+    """A batch's results cut back into its requests' shares, in order."""
+    out, start = [], 0
+    for size in sizes:
+        out.append(results[start:start + size])
+        start += size
+    return out
