@@ -120,22 +120,19 @@ class _WriterLockedConnection(sqlite3.Connection):
         """Take the lock: at once when free; else look again every 0.1–2 ms (a write holds it for
         a few milliseconds) for as long as SQLite's own busy timeout, then fail as SQLite would:
         a transaction that never ends elsewhere must not hang every writer forever."""
-        try:
-            fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        deadline, pause = time.monotonic() + LOCK_TIMEOUT, 0.0001
+        deadline, pause = None, 0.0001
         while True:
-            time.sleep(pause)
             try:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 return
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                now = time.monotonic()
+                deadline = deadline or now + LOCK_TIMEOUT
+                if now > deadline:
                     raise sqlite3.OperationalError("database is locked (another process holds its write lock)") \
                         from None
-                pause = min(pause * 2, 0.002)
+            time.sleep(pause)
+            pause = min(pause * 2, 0.002)
 
     def _unlock(self) -> None:
         if self._locked:

@@ -53,6 +53,10 @@ class FloodPlan:
     open_key: str | None = None  # this message's ticket becomes the incident of this key
     stats: dict | None = None  # what crossed the thresholds
 
+    def collecting(self, incident) -> FloodPlan:
+        """This plan, collected by `incident` (a row of its ticket id and channel)."""
+        return replace(self, collect_on=incident.ticket_id, collect_channel=incident.channel)
+
 
 @dataclass(frozen=True)
 class IncidentStats:
@@ -103,7 +107,7 @@ class FloodFlows:
         plan = FloodPlan(keys, negative)
         collect = self._collector(conn, keys, ticket_id)
         if collect is not None:
-            return replace(plan, collect_on=collect[0], collect_channel=collect[1])
+            return plan.collecting(collect)
         fastsql.run_many(conn, _INSERT_HIT, [{"key": key, "author": message.author.id, "negative": negative,
                                               "at": now} for key in keys])
         window = config.window.total_seconds()
@@ -117,7 +121,7 @@ class FloodFlows:
             # Another replica may have opened the incident while we waited for the row lock.
             collect = self._collector(conn, keys, ticket_id)
             if collect is not None:
-                return replace(plan, collect_on=collect[0], collect_channel=collect[1])
+                return plan.collecting(collect)
             if ticket_id is not None and not self._ticket_of_post(conn, ticket_id, key):
                 continue
             conn.execute(_SET_NEXT_CHECK, {"k": key, "b": bucket,
@@ -127,17 +131,17 @@ class FloodFlows:
                 return replace(plan, open_key=key, stats=stats)
         return plan
 
-    def _collector(self, conn: Connection, keys: tuple[str, ...], ticket_id: int | None) -> tuple[int, str] | None:
-        """(ticket id, channel) of the incident that collects this message, if one of its keys
-        has an open one."""
+    def _collector(self, conn: Connection, keys: tuple[str, ...], ticket_id: int | None):
+        """The incident that collects this message (a row of its ticket id and channel), if one
+        of its keys has an open one."""
         # one driver query per key (a message has one or two): cheaper than one expanding IN
         open_tickets = {key: found for key in keys
                         if (found := fastsql.run(conn, _OPEN_INCIDENT, {"key": key}).first()) is not None}
         if not open_tickets:
             return None
         if ticket_id is not None:  # a follow-up lands on its own ticket (which may be the incident)
-            return next((tuple(found) for found in open_tickets.values() if found.ticket_id == ticket_id), None)
-        return next(tuple(open_tickets[key]) for key in keys if key in open_tickets)
+            return next((found for found in open_tickets.values() if found.ticket_id == ticket_id), None)
+        return next(open_tickets[key] for key in keys if key in open_tickets)
 
     @staticmethod
     def _ticket_of_post(conn: Connection, ticket_id: int, key: str) -> bool:

@@ -107,8 +107,9 @@ class IngestFlows(FloodFlows):
             rest = self._not_stored(messages)
             if 0 < len(rest) < len(messages):
                 try:
-                    again = iter(self._store_batch(rest))
-                    return [next(again) if message in rest else IngestResult("duplicate") for message in messages]
+                    again, retried = iter(self._store_batch(rest)), {id(message) for message in rest}
+                    return [next(again) if id(message) in retried else IngestResult("duplicate")
+                            for message in messages]
                 except Exception as retry_exc:  # noqa: BLE001 - then one by one, below
                     failure = retry_exc
         except Exception as exc:  # noqa: BLE001 - each message is retried alone and keeps its own error
