@@ -4,7 +4,8 @@ Flows insert OutboxItem rows in the same transaction as the change they announce
 claims due items, delivers them outside any transaction, and records the outcome.
 
 - Order: per `ordering_key` (a Slack channel, a network account) only the oldest pending item
-  is eligible, so a thread's lines never overtake each other.
+  is eligible, so a thread's lines never overtake each other; an `urgent` item (an incident's
+  parent post) goes before the rest of its lane.
 - Pacing: a deliverer may say how long its lane must rest after a delivery (`pace(item)`,
   e.g. Slack's one post per second per channel); the rest is an `outbox_lanes` row, shared by
   every worker and replica.
@@ -83,8 +84,11 @@ class Outbox:
         # 7,700 pending Slack items (bench/load_bench.py), so the workers fell behind the pace.
         # Only lanes of targets this process delivers: items nobody here can deliver (a network
         # not configured on this replica) must not make every claim walk them.
+        # An urgent item (an incident's parent post) is its lane's head while it is pending: it
+        # is always a ticket's first post, so no line of its own thread is overtaken.
         targets = list(self.deliverers)
-        heads = (select(func.min(OutboxItem.id)).where(OutboxItem.state == "pending",
+        head = func.coalesce(func.min(OutboxItem.id).filter(OutboxItem.urgent), func.min(OutboxItem.id))
+        heads = (select(head).where(OutboxItem.state == "pending",
                                                         OutboxItem.ordering_key.is_not(None),
                                                         OutboxItem.target.in_(targets))
                  .group_by(OutboxItem.ordering_key))

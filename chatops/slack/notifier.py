@@ -73,6 +73,10 @@ class SlackPlanner:
         if notice.kind == "incident_message":  # a flood member: coalesced, never a line of its own
             return incident_rows(self.rules, notice, lane)
         rows: list[OutboxRow] = []
+        if notice.kind == "incident_opened":
+            # The incident's parent goes before the flood's first tickets queued in its channel
+            # (the same post: queued by `created`, marked urgent here while it has not left).
+            rows.append(OutboxRow(TARGET, "post_ticket", f"slack:post:{notice.ticket_id}", lane, ticket, urgent=True))
         if notice.kind == "created":  # an incident's parent too: a post keeps the channel's pace
             rows.append(OutboxRow(TARGET, "post_ticket", f"slack:post:{notice.ticket_id}", lane, ticket))
         elif notice.kind != "note_added":

@@ -52,6 +52,10 @@ class OutboxRow:
     # instead of failing the transaction, and it is not delivered before `not_before`.
     coalesce: bool = False
     not_before: datetime | None = None
+    # Goes before everything else pending in its lane. A row whose dedupe_key is queued already
+    # marks that item urgent while it is still pending, instead of failing the transaction (an
+    # incident opened on a ticket whose parent post has not left yet).
+    urgent: bool = False
 
 
 EventListener = Callable[[EventNotice], Iterable[OutboxRow]]
@@ -61,31 +65,37 @@ Projector = Callable[[Session | Connection, EventNotice], None]
 
 def announce(db: Session | Connection, listeners: Iterable[EventListener], notice: EventNotice) -> int:
     """Run the listeners and insert the rows they ask for; returns how many were queued."""
-    rows, coalescing = [], []
+    rows, coalescing, urgent = [], [], []
     for listener in listeners:
         for row in listener(notice):
             values = {"target": row.target, "kind": row.kind, "dedupe_key": row.dedupe_key,
                       "ordering_key": row.ordering_key, "ticket_id": notice.ticket_id, "payload": dict(row.payload),
-                      "state": "pending", "attempts": 0, "in_doubt": False, "created_at": notice.at,
-                      "next_attempt_at": row.not_before or notice.at}
-            (coalescing if row.coalesce else rows).append(values)
+                      "state": "pending", "attempts": 0, "in_doubt": False, "urgent": row.urgent,
+                      "created_at": notice.at, "next_attempt_at": row.not_before or notice.at}
+            (urgent if row.urgent else coalescing if row.coalesce else rows).append(values)
+    for values in urgent:  # rare (one per incident), and first: the parent before its thread
+        db.execute(_on_conflict(db, urgent=True), values)
     if rows:
         fastsql.execute_many(db, _INSERT_OUTBOX, rows)
     if coalescing:  # a flood's messages: hundreds a second, each through here (chatops.fastsql)
-        fastsql.execute_many(db, _insert_ignoring_duplicates(db), coalescing)
-    return len(rows) + len(coalescing)
+        fastsql.execute_many(db, _on_conflict(db, urgent=False), coalescing)
+    return len(rows) + len(coalescing) + len(urgent)
 
 
-def _insert_ignoring_duplicates(db: Session | Connection):
-    """INSERT INTO outbox … ON CONFLICT (dedupe_key) DO NOTHING, for the database's dialect."""
+def _on_conflict(db: Session | Connection, *, urgent: bool):
+    """INSERT INTO outbox … ON CONFLICT (dedupe_key): DO NOTHING for coalescing rows; for urgent
+    ones, DO UPDATE SET urgent = true while the queued item is pending (one sent is left alone)."""
     bind = db.get_bind() if isinstance(db, Session) else db
     name = bind.dialect.name
-    if name not in _COALESCING_INSERTS:
+    if (name, urgent) not in _CONFLICT_INSERTS:
         from sqlalchemy.dialects import postgresql, sqlite
 
-        insert_of = postgresql.insert if name == "postgresql" else sqlite.insert
-        _COALESCING_INSERTS[name] = insert_of(OutboxItem).on_conflict_do_nothing(index_elements=["dedupe_key"])
-    return _COALESCING_INSERTS[name]
+        stmt = (postgresql.insert if name == "postgresql" else sqlite.insert)(OutboxItem)
+        _CONFLICT_INSERTS[name, urgent] = (
+            stmt.on_conflict_do_update(index_elements=["dedupe_key"], set_={"urgent": True},
+                                       where=OutboxItem.state == "pending")
+            if urgent else stmt.on_conflict_do_nothing(index_elements=["dedupe_key"]))
+    return _CONFLICT_INSERTS[name, urgent]
 
 
 def project(db: Session | Connection, projectors: Iterable[Projector], notice: EventNotice) -> None:
@@ -95,7 +105,7 @@ def project(db: Session | Connection, projectors: Iterable[Projector], notice: E
 
 
 _INSERT_OUTBOX = insert(OutboxItem)
-_COALESCING_INSERTS: dict[str, Any] = {}
+_CONFLICT_INSERTS: dict[tuple[str, bool], Any] = {}
 
 
 @contextmanager

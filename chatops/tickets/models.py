@@ -227,6 +227,9 @@ class OutboxItem(Base):
     # An earlier attempt may have been carried out by the remote without us learning it (a crash
     # mid-call, a timeout): deliverers that can look (Slack) check before sending again.
     in_doubt: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    # Goes before every other pending item of its lane (an incident's parent post: a channel
+    # that fills with the flood's first tickets must show the incident first, not 30 s later).
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -94,3 +94,25 @@ def test_an_incident_ticket_claimed_keeps_its_count_in_every_update(desk):
     desk.drain()
     assert "炎上（終了）" in str(parent.attachments[0]["blocks"])
     assert incident_meta(parent)["count"] == 40
+
+
+def test_a_topic_incident_is_posted_before_the_spikes_first_tickets(desk):
+    """An outage spike: each of the first 29 posts opens a red ticket of its own in #cs-urgent
+    (one post a second there); the 30th opens the incident. Its parent must not wait half a
+    minute behind them: it is the channel's next post, then the queued tickets follow in order."""
+    keys = []
+    for n in range(35):
+        outcome = desk.flows.ingest(inbound(f"ログインできない、障害ですか? #{n}", source="bluesky", external_id=f"spike-{n}",
+                                            author={"id": f"s{n}", "handle": f"@s{n}", "name": f"S{n}"}))
+        keys.append(outcome.ticket_key)
+        desk.clock.advance(milliseconds=10)
+    with desk.runtime.session_factory() as session:
+        [incident] = session.scalars(select(Incident)).all()
+    key = f"T-{incident.ticket_id}"
+    assert keys[29] == key and set(keys[30:]) == {key}  # the 30th opened it; later ones are collected
+    desk.drain()
+    [parent] = [p for p in desk.slack.parents() if p.metadata["event_type"] == "chatops_incident"]
+    urgent = desk.slack.parents(parent.channel)
+    # Nothing was delivered during the ingest: the incident goes first, then the 29 in order.
+    assert [p.metadata["event_payload"]["ticket"] for p in urgent] == [key, *keys[:29]]
+    assert incident_meta(parent)["count"] == 6  # its own message and the 5 it collected

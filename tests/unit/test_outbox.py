@@ -211,3 +211,32 @@ def test_a_worker_with_nothing_to_deliver_idles_without_querying(session_factory
     stop.set()
     worker.join(timeout=5)
     assert not worker.is_alive() and claims == []
+
+
+def test_an_urgent_item_goes_before_the_rest_of_its_lane(session_factory, clock):
+    """An incident's parent post jumps the flood's first tickets queued in its channel; the lane
+    then goes on in order, and an urgent item already sent is left alone."""
+    from chatops.tickets.events import EventNotice, OutboxRow, announce
+
+    def notice(n: int, kind: str = "created") -> EventNotice:
+        return EventNotice(event_id=n, ticket_id=None, kind=kind, actor="t", at=clock.now, channel="c",
+                           assignee=None, payload={})
+
+    def post(n: int, *, urgent: bool = False):
+        return lambda _notice: [OutboxRow("test", "post", f"post:{n}", "slack:C1", {"n": n}, urgent=urgent)]
+
+    with session_factory.begin() as session:
+        for n in range(5):
+            announce(session, [post(n)], notice(n))
+        announce(session, [post(3, urgent=True)], notice(3, "incident_opened"))  # queued: marked, not added
+    delivered = []
+    outbox = Outbox(session_factory, {"test": lambda item: delivered.append(item.payload["n"]) or {}}, clock=clock)
+    while outbox.run_once():
+        pass
+    assert delivered == [3, 0, 1, 2, 4]
+    assert [(item.dedupe_key, item.urgent, item.state) for item in items(session_factory)] == [
+        ("post:0", False, "done"), ("post:1", False, "done"), ("post:2", False, "done"), ("post:3", True, "done"),
+        ("post:4", False, "done")]
+    with session_factory.begin() as session:  # sent already: nothing queued again, nothing marked
+        assert announce(session, [post(3, urgent=True)], notice(3, "incident_opened")) == 1
+    assert len(items(session_factory)) == 5 and outbox.run_once() == 0
