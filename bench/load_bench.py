@@ -15,7 +15,8 @@ losses, duplicates, per-channel pacing and how long the backlog took to drain; t
   BENCH_LOAD_SECONDS   how long to send (default 60)
   BENCH_LOAD_DRAIN     seconds to wait after the load for Slack to show everything (default 120)
   BENCH_LOAD_THREADS   waitress threads per replica (default 8)
-  BENCH_LOAD_BACKGROUND  everyday tickets a second within the rate (default 2; the rest is the flood)
+  BENCH_LOAD_BACKGROUND  everyday tickets a second within the rate (default 1, spread over three
+                       channels; the rest is the flood)
 
 The fake Slack is tests/fakes/slack_api.py, imported as `tests.fakes.slack_api`: `python -m
 bench` runs from the repository root, which is on sys.path, and `tests` is a package.
@@ -47,7 +48,7 @@ RATE = float(os.environ.get("BENCH_LOAD_RATE", "200"))
 SECONDS = float(os.environ.get("BENCH_LOAD_SECONDS", "60"))
 DRAIN = float(os.environ.get("BENCH_LOAD_DRAIN", "120"))
 THREADS = os.environ.get("BENCH_LOAD_THREADS", "8")
-BACKGROUND = float(os.environ.get("BENCH_LOAD_BACKGROUND", "2"))
+BACKGROUND = float(os.environ.get("BENCH_LOAD_BACKGROUND", "1"))
 INTERVAL = 1.0  # Slack: about one message per second per channel
 TOKEN = "xoxb-load"
 

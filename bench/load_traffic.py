@@ -32,14 +32,17 @@ REPLIES = [  # replies to the brand's post: a flame (mostly negative: flame-risk
 ]
 SPIKE = ["障害ですか?ログインできない", "ログインできません!", "アプリが落ちてます、障害?", "ACME Cloud 繋がらない",
          "can't log in, is it down?", "ログインできない…仕事にならない"]
-BACKGROUND = [  # everyday tickets over the rules.yaml channels
-    "返品したいのですが手続きを教えてください", "在庫はいつ再入荷しますか?", "使い方を教えてください",
-    "注文した商品が届かないです", "パスワードを変更する方法は?", "How do I change my shipping address?",
-    "価格はいくらですか?", "交換をお願いしたいです", "ありがとうございました、助かりました",
+# Everyday tickets, three for each channel they route to (rules.yaml: #cs-support, #cs-returns,
+# #cs-sales), so at the default everyday rate no channel is offered more than a third of the one
+# post a second Slack shows there.
+BACKGROUND = [
+    "使い方を教えてください", "パスワードを変更する方法は?", "How do I change my shipping address?",
+    "返品したいのですが手続きを教えてください", "交換をお願いしたいです", "I'd like a refund for my order",
+    "在庫はいつ再入荷しますか?", "価格はいくらですか?", "Is the blue one back in stock?",
 ]
 
 
-def plan(rate: float, seconds: float, *, background: float = 2.0, seed: int = 8) -> list[dict]:
+def plan(rate: float, seconds: float, *, background: float = 1.0, seed: int = 8) -> list[dict]:
     """The messages to send: `at` (seconds after start), `replicas` (indexes; two for a
     duplicate delivery), `kind` (brand / spike / background) and the JSON `body`.
 
