@@ -26,6 +26,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatops.db import session_scope, utcnow
+from chatops.maintenance import Analyzer
 from chatops.oncall.models import SchedulerLease
 from chatops.tickets.flows import TicketFlows
 
@@ -93,6 +94,7 @@ class Scheduler:
         self.lease = lease
         self.interval = interval
         self.wake = wake
+        self.analyzer = Analyzer(flows.session_factory.kw["bind"])  # planner statistics, if autovacuum is off
         self._aps = None
 
     def tick(self, now: datetime | None = None) -> dict[str, int] | None:
@@ -121,6 +123,7 @@ class Scheduler:
             with self.flows.session_factory.kw["bind"].begin() as conn:
                 if self.lease.fence(conn):
                     self.flows.flood_prune(conn, now or self.flows.clock())
+        self.analyzer.run()
         return fired
 
     def _job(self) -> None:
