@@ -259,7 +259,7 @@ class SlaFlows:
         fastsql.run(conn, _INSERT_OUTBOX, {
             "target": f"network:{message.source}", "kind": "reply", "dedupe_key": dedupe,
             "ordering_key": f"{message.source}:{message.account}", "ticket_id": ticket_id, "state": "pending",
-            "attempts": 0, "in_doubt": False, "created_at": now, "next_attempt_at": now,
+            "attempts": 0, "in_doubt": False, "urgent": False, "created_at": now, "next_attempt_at": now,
             "payload": {"message_id": reply_id, "account": message.account, "text": text,
                         "in_reply_to": message.external_id, "conversation_id": message.thread_id,
                         "reply_meta": dict(message.meta), "author_id": message.author.id}}, columns=True)
