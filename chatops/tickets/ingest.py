@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
 from sqlalchemy import bindparam, insert, select, update
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from chatops import fastsql
@@ -64,7 +65,7 @@ class IngestFlows(FloodFlows):
         races = 0
         for attempt in range(1, _TRANSIENT_TRIES + 1):
             try:
-                with engine.begin() as conn:
+                with _transaction(engine) as conn:
                     return self._store(conn, message)
             except IntegrityError:
                 # Lost a race: either another delivery of this very message (a duplicate), or
@@ -76,10 +77,7 @@ class IngestFlows(FloodFlows):
                 if races == 2:
                     raise
             except DBAPIError as exc:
-                # PostgreSQL chose this transaction as a deadlock's victim (another replica's
-                # group commit took the same rows in another order), or a serialization failure:
-                # nothing was written, and trying again is the documented remedy.
-                if getattr(exc.orig, "sqlstate", None) not in _TRANSIENT or attempt == _TRANSIENT_TRIES:
+                if not _transient(exc) or attempt == _TRANSIENT_TRIES:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
@@ -120,8 +118,15 @@ class IngestFlows(FloodFlows):
 
     def _store_batch(self, messages: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
         engine = self.session_factory.kw["bind"]
-        with engine.begin() as conn, batched(conn, self.projectors):
-            return [self._store(conn, message) for message in messages]
+        for attempt in range(1, _TRANSIENT_TRIES + 1):
+            try:
+                with _transaction(engine) as conn, batched(conn, self.projectors):
+                    return [self._store(conn, message) for message in messages]
+            except DBAPIError as exc:
+                if not _transient(exc) or attempt == _TRANSIENT_TRIES:
+                    raise
+                time.sleep(random.uniform(0.01, 0.05) * attempt)
+        raise AssertionError("unreachable")
 
     def _not_stored(self, messages: Sequence[InboundMessage]) -> list[InboundMessage]:
         engine = self.session_factory.kw["bind"]
@@ -277,9 +282,30 @@ class IngestFlows(FloodFlows):
             project(conn, self.projectors, notice)
 
 
-# SQLSTATEs a retry fixes: deadlock_detected, serialization_failure.
-_TRANSIENT = {"40P01", "40001"}
+# SQLSTATEs a retry fixes: deadlock_detected, serialization_failure, lock_not_available.
+_TRANSIENT = {"40P01", "40001", "55P03"}
 _TRANSIENT_TRIES = 4
+# How long an ingest transaction waits for a row another replica's transaction holds (the same
+# new customer, a redelivered message, a flood counter) before it gives up and goes again. A
+# group commit takes tens of milliseconds; a wait longer than this is most likely a deadlock
+# between two replicas, which PostgreSQL would only break after `deadlock_timeout` (1 s) with
+# both replicas' ingest stalled meanwhile.
+LOCK_TIMEOUT_MS = 200
+
+
+def _transient(exc: DBAPIError) -> bool:
+    """Nothing was written and going again is the documented remedy: a deadlock's victim,
+    a serialization failure, or a lock wait past LOCK_TIMEOUT_MS."""
+    return getattr(exc.orig, "sqlstate", None) in _TRANSIENT
+
+
+@contextmanager
+def _transaction(engine: Engine) -> Iterator[Connection]:
+    """An ingest transaction; on PostgreSQL its lock waits end after LOCK_TIMEOUT_MS."""
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
+        yield conn
 _INSERTS = {model: insert(model).returning(model.id) for model in (Customer, Ticket, Message)}
 _INSERT_TAGS = insert(TicketTag)
 _INSERT_EVENT = insert(TicketEvent).returning(TicketEvent.id)

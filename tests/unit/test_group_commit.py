@@ -323,3 +323,69 @@ def test_a_writer_waits_for_another_process_and_gives_up_like_sqlite(tmp_path, m
             assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [1]
     finally:
         engine.dispose()
+
+
+def test_a_group_commit_writes_its_coalescing_rows_once_each_at_its_end_in_key_order(engine):
+    """Two replicas' batches taking one incident's keys in opposite orders deadlocked on
+    PostgreSQL; a batch now holds its coalescing rows and writes each key once, sorted, last."""
+    from chatops.outbox import OutboxItem
+    from chatops.tickets.events import EventNotice, OutboxRow, announce, batched
+
+    def coalescing(*keys):
+        return lambda notice: [OutboxRow("slack", "update_incident", key, f"lane-{key}", {"k": key}, coalesce=True)
+                               for key in keys]
+
+    notice = EventNotice(event_id=1, ticket_id=None, kind="incident_message", actor="t", at=BASE_TIME, channel="c",
+                         assignee=None, payload={})
+    with engine.begin() as conn, batched(conn, []):
+        announce(conn, [coalescing("incident:2", "digest:1")], notice)
+        announce(conn, [coalescing("incident:1", "incident:2")], notice)
+        assert conn.scalar(select(func.count()).select_from(OutboxItem)) == 0  # held
+    with engine.begin() as conn:
+        announce(conn, [coalescing("incident:1", "incident:3")], notice)  # outside a batch: at once
+        rows = conn.execute(select(OutboxItem.dedupe_key, OutboxItem.payload).order_by(OutboxItem.id)).all()
+    assert [key for key, _ in rows] == ["digest:1", "incident:1", "incident:2", "incident:3"]
+    assert rows[2].payload == {"k": "incident:2"}  # the first row asked for wins, as before
+
+
+def test_a_batch_in_a_deadlock_with_another_replica_gives_way_and_goes_again(flows, session_factory, database_url,
+                                                                             caplog):
+    """PostgreSQL: another replica's transaction holds customer b's new row and then wants
+    customer a's, which this batch holds while it waits for b: a deadlock. The batch stops
+    waiting after its lock timeout, rolls back and goes again as one batch once the other has
+    committed, instead of stalling both for `deadlock_timeout` or falling back to one
+    transaction per message."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("row locks between replicas: PostgreSQL")
+    import logging
+
+    from sqlalchemy import text
+
+    engine = session_factory.kw["bind"]
+    other = engine.connect()
+    customer = ("INSERT INTO customers (source, external_user_id, handle, name, tier, flags, first_seen_at, "
+                "last_seen_at) VALUES ('x', :u, :handle, :name, 'standard', '[]', now(), now())")
+    other.execute(text(customer), {"u": "b", "handle": "@b", "name": "b"})  # another replica's row, uncommitted
+    messages = [inbound(f"届かない #{n}", external_id=f"d{n}", author={"id": user, "handle": f"@{user}"})
+                for n, user in enumerate("ab")]
+    outcome: list = []
+    batch = threading.Thread(target=lambda: outcome.extend(flows.ingest_many(messages)))
+    caplog.set_level(logging.INFO, "chatops.ingest")
+    batch.start()
+    try:
+        deadline = threading.Event()
+        while not deadline.wait(0.02):  # until the batch waits for b (it holds a by then)
+            waiting = other.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                         "AND query LIKE 'INSERT INTO customers%'")).scalar()
+            if waiting:
+                break
+        other.execute(text(customer), {"u": "a", "handle": "@a", "name": "a"})  # waits for the batch: it gives way
+        other.commit()
+    finally:
+        other.close()
+        batch.join(30)
+    assert [result.outcome for result in outcome] == ["created", "created"]
+    assert not [r for r in caplog.records if "storing each alone" in r.getMessage()]
+    with session_factory() as session:
+        assert sorted(session.scalars(select(Customer.external_user_id))) == ["a", "b"]
+        assert session.scalar(select(func.count()).select_from(Message)) == 2
