@@ -3,21 +3,19 @@
 from __future__ import annotations
 
 import logging
-import time
 from datetime import timedelta
 
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from chatops import migrate
-from chatops.i18n import t
-from chatops.ingest_writer import IngestUnavailable
 from chatops.metrics import Metrics
 from chatops.outbox import Outbox
 from chatops.runtime import Runtime
 from chatops.tickets import service
 from chatops.tickets.group_commit import GroupCommit
-from integrations.base import WebhookError, WebhookSource
+from chatops.webhooks import WebhookEndpoint, language_of
+from integrations.base import WebhookSource
 from integrations.registry import networks_of
 from integrations.webhook import GenericWebhook, GenericWebhookSink
 
@@ -25,8 +23,8 @@ log = logging.getLogger("chatops.app")
 
 
 def request_language() -> str:
-    """ja or en, from the request's Accept-Language (English when nothing matches)."""
-    return request.accept_languages.best_match(["en", "ja"]) or "en"
+    """ja or en, from the current request's Accept-Language (English when nothing matches)."""
+    return language_of(request.environ)
 
 
 def webhook_sources(runtime: Runtime) -> dict[str, WebhookSource]:
@@ -114,46 +112,18 @@ def create_app(runtime: Runtime, *, ingest=None) -> Flask:
 
         mount_teams(app, runtime)
 
-    @app.route("/webhooks/<network>", methods=["GET", "POST"])
-    def webhook(network: str):
-        source = sources.get(network)
-        if source is None:
-            return jsonify(ok=False, error=f"unknown network {network!r}"), 404
-        limit = runtime.settings.max_body_bytes
-        if (request.content_length or 0) > limit:
-            return _refuse(metrics, network, WebhookError(413, "webhook.too_large", limit=limit))
-        try:
-            answer = source.handle(method=request.method, headers=dict(request.headers),
-                                   query=request.args.to_dict(), body=request.get_data(cache=False))
-        except WebhookError as exc:
-            return _refuse(metrics, network, exc)
-        if answer.text is not None:
-            metrics.webhook_requests.labels(network, str(answer.status)).inc()
-            return Response(answer.text, status=answer.status, mimetype="text/plain")
-        results = []
-        if answer.messages:
-            started = time.perf_counter()
-            try:
-                outcomes = committer.ingest(answer.messages)
-            except IngestUnavailable:
-                log.exception("webhook %s: the ingest writer did not answer", network)
-                # Not stored (or not known to be): the network delivers it again; a message that
-                # was stored after all is then a duplicate.
-                refused = _refuse(metrics, network, WebhookError(503, "webhook.unavailable"))
-                refused[0].headers["Retry-After"] = "5"
-                return refused
-            metrics.ingest_seconds.observe(time.perf_counter() - started)
-            for message, outcome in zip(answer.messages, outcomes, strict=True):
-                metrics.inbound.labels(message.source, outcome.outcome).inc()
-                results.append({"outcome": outcome.outcome, "ticket": outcome.ticket_key})
-        if any(result["outcome"] != "duplicate" for result in results):
-            runtime.outbox_wakeup.set()  # its Slack post goes now, not at the worker's next idle poll
-        metrics.webhook_requests.labels(network, str(answer.status)).inc()
-        body = dict(answer.body)
-        if results:
-            body["results"] = results
-        return jsonify(body), answer.status
+    endpoint = WebhookEndpoint(sources, committer, metrics, max_body=runtime.settings.max_body_bytes,
+                               wake=runtime.outbox_wakeup.set, dumps=app.json.dumps)
 
+    @app.route("/webhooks/<network>", methods=["GET", "POST"])
+    def webhook(network: str):  # GETs (handshakes); POSTs are answered by `endpoint.wsgi` below
+        reply = endpoint.handle(network, method=request.method, headers=dict(request.headers),
+                                query=request.args.to_dict(), length=request.content_length,
+                                body=lambda: request.get_data(cache=False), lang=request_language)
+        data, content_type = reply.encode(app.json.dumps)
+        return Response(data, status=reply.status, content_type=content_type, headers=list(reply.headers))
+
+    app.wsgi_app = endpoint.wsgi(app.wsgi_app)  # type: ignore[method-assign]
     return app
 
 
@@ -176,8 +146,3 @@ def _teams_channels(runtime: Runtime) -> bool:
     """True when a rules.yaml channel also posts to Microsoft Teams."""
     return any(channel.teams_webhook for channel in runtime.rules.channels.values())
 
-
-def _refuse(metrics: Metrics, network: str, exc: WebhookError):
-    metrics.webhook_requests.labels(network, str(exc.status)).inc()
-    lang = request_language()
-    return jsonify(ok=False, error=t(exc.key, lang, **exc.params)), exc.status

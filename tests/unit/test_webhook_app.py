@@ -144,3 +144,37 @@ def test_a_stored_message_wakes_the_outbox_worker_and_a_duplicate_does_not(clien
     runtime.outbox_wakeup.clear()
     post(client, body)
     assert not runtime.outbox_wakeup.is_set()
+
+
+
+def test_posts_answered_before_flask_match_flasks_own_route(runtime):
+    """POSTs are answered straight from WSGI (chatops/webhooks.py) without Flask's request
+    machinery; Flask's route (still serving GETs) must answer every POST the same way: status,
+    content type, headers and body, in both languages, for every kind of outcome."""
+    from flask import Flask
+    from werkzeug.test import Client
+
+    app = create_app(runtime)
+    fast, flask_route = app.test_client(), Client(lambda environ, start: Flask.wsgi_app(app, environ, start))
+
+    def answer(client, network, data, headers):
+        response = client.post(f"/webhooks/{network}", data=data, headers=headers, content_type="application/json")
+        return response.status_code, response.content_type, response.headers.get("Retry-After"), response.get_data()
+
+    def signed(data: bytes) -> dict:
+        return {"X-Chatops-Signature": sign(SECRET, data)}
+
+    first, second = (body_of(inbound("二重請求されました", external_id=f"same-{n}", author={"id": f"a{n}"}))
+                     for n in (1, 2))
+    created = [answer(client, "generic", data, signed(data)) for client, data in ((fast, first), (flask_route, second))]
+    assert created[0][:3] == created[1][:3] == (202, "application/json", None)
+    assert [json.loads(a[3])["results"][0]["outcome"] for a in created] == ["created", "created"]
+    cases = [
+        ("generic", first, signed(first)),  # a duplicate: the same body and ticket either way
+        ("generic", first, {"X-Chatops-Signature": "sha256=" + "0" * 64, "Accept-Language": "ja"}),  # 401, 日本語
+        ("generic", b"{not json", signed(b"{not json")),  # 400
+        ("generic", b"x" * (runtime.settings.max_body_bytes + 1), {}),  # 413, before reading
+        ("nowhere", first, {}),  # 404
+    ]
+    for network, data, headers in cases:
+        assert answer(fast, network, data, headers) == answer(flask_route, network, data, headers), (network, headers)
