@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Literal, TypeVar
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
@@ -29,6 +29,7 @@ from chatops.tickets.flood import FloodFlows
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent, TicketTag
 
 log = logging.getLogger("chatops.ingest")
+_T = TypeVar("_T")
 
 # "collected": stored on the open flood incident of its post or topic (chatops.tickets.flood).
 Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored", "rated", "collected"]
@@ -62,24 +63,17 @@ class IngestFlows(FloodFlows):
         # ingest must keep up with a flood of mentions, and the unit of work costs several
         # times more per row.
         engine = self.session_factory.kw["bind"]
-        races = 0
-        for attempt in range(1, _TRANSIENT_TRIES + 1):
+        for race in (1, 2):
             try:
-                with _transaction(engine) as conn:
-                    return self._store(conn, message)
+                return self._in_transaction(lambda conn: self._store(conn, message))
             except IntegrityError:
                 # Lost a race: either another delivery of this very message (a duplicate), or
                 # another message from the same new customer created the customer row first.
                 with engine.connect() as conn:
                     if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
                         return IngestResult("duplicate")
-                races += 1
-                if races == 2:
+                if race == 2:
                     raise
-            except DBAPIError as exc:
-                if not _transient(exc) or attempt == _TRANSIENT_TRIES:
-                    raise
-                time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
 
     def ingest_many(self, messages: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
@@ -117,13 +111,23 @@ class IngestFlows(FloodFlows):
         return [self._ingest_or_error(message) for message in messages]
 
     def _store_batch(self, messages: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
+        def store(conn: Connection) -> list[IngestResult | Exception]:
+            with batched(conn, self.projectors):
+                return [self._store(conn, message) for message in messages]
+
+        return self._in_transaction(store)
+
+    def _in_transaction(self, work: Callable[[Connection], _T]) -> _T:
+        """`work(conn)` in one ingest transaction, run again after a transient failure (a
+        deadlock's victim, a serialization failure, a lock wait past LOCK_TIMEOUT_MS): nothing
+        was written, and going again is the documented remedy."""
         engine = self.session_factory.kw["bind"]
         for attempt in range(1, _TRANSIENT_TRIES + 1):
             try:
-                with _transaction(engine) as conn, batched(conn, self.projectors):
-                    return [self._store(conn, message) for message in messages]
+                with _transaction(engine) as conn:
+                    return work(conn)
             except DBAPIError as exc:
-                if not _transient(exc) or attempt == _TRANSIENT_TRIES:
+                if getattr(exc.orig, "sqlstate", None) not in _TRANSIENT or attempt == _TRANSIENT_TRIES:
                     raise
                 time.sleep(random.uniform(0.01, 0.05) * attempt)
         raise AssertionError("unreachable")
@@ -293,12 +297,6 @@ _TRANSIENT_TRIES = 4
 LOCK_TIMEOUT_MS = 200
 
 
-def _transient(exc: DBAPIError) -> bool:
-    """Nothing was written and going again is the documented remedy: a deadlock's victim,
-    a serialization failure, or a lock wait past LOCK_TIMEOUT_MS."""
-    return getattr(exc.orig, "sqlstate", None) in _TRANSIENT
-
-
 @contextmanager
 def _transaction(engine: Engine) -> Iterator[Connection]:
     """An ingest transaction; on PostgreSQL its lock waits end after LOCK_TIMEOUT_MS."""
@@ -306,6 +304,8 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
         if conn.dialect.name == "postgresql":
             conn.exec_driver_sql(f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}")
         yield conn
+
+
 _INSERTS = {model: insert(model).returning(model.id) for model in (Customer, Ticket, Message)}
 _INSERT_TAGS = insert(TicketTag)
 _INSERT_EVENT = insert(TicketEvent).returning(TicketEvent.id)
