@@ -39,7 +39,7 @@ class Analyzer:
         self.tables = sorted(Base.metadata.tables)
 
     def run(self) -> list[str]:
-        if self.engine.dialect.name != "postgresql":
+        if self.engine.dialect.name != "postgresql" or self.autovacuum:
             return []
         with self.engine.connect() as conn:
             if self.autovacuum is None:
