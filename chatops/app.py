@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
+from functools import partial
 
 from flask import Flask, Response, jsonify, request
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -112,15 +113,17 @@ def create_app(runtime: Runtime, *, ingest=None) -> Flask:
 
         mount_teams(app, runtime)
 
+    # Compact JSON in the app's settings (sorted keys, non-ASCII as is), as `jsonify` writes it.
+    dumps = partial(app.json.dumps, separators=(",", ":"))
     endpoint = WebhookEndpoint(sources, committer, metrics, max_body=runtime.settings.max_body_bytes,
-                               wake=runtime.outbox_wakeup.set, dumps=app.json.dumps)
+                               wake=runtime.outbox_wakeup.set, dumps=dumps)
 
     @app.route("/webhooks/<network>", methods=["GET", "POST"])
     def webhook(network: str):  # GETs (handshakes); POSTs are answered by `endpoint.wsgi` below
         reply = endpoint.handle(network, method=request.method, headers=dict(request.headers),
                                 query=request.args.to_dict(), length=request.content_length,
                                 body=lambda: request.get_data(cache=False), lang=request_language)
-        data, content_type = reply.encode(app.json.dumps)
+        data, content_type = reply.encode(dumps)
         return Response(data, status=reply.status, content_type=content_type, headers=list(reply.headers))
 
     app.wsgi_app = endpoint.wsgi(app.wsgi_app)  # type: ignore[method-assign]

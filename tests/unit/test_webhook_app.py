@@ -178,3 +178,10 @@ def test_posts_answered_before_flask_match_flasks_own_route(runtime):
     ]
     for network, data, headers in cases:
         assert answer(fast, network, data, headers) == answer(flask_route, network, data, headers), (network, headers)
+
+
+def test_webhook_answers_are_compact_json_like_jsonify(client):
+    response = post(client, b"{not json")
+    assert response.status_code == 400
+    text = response.get_data(as_text=True)
+    assert text.startswith('{"error":"') and '", "' not in text and text.endswith("}\n")
