@@ -44,13 +44,16 @@ def build_outbox(runtime: Runtime) -> Outbox:
         sink = GenericWebhookSink(settings.webhook_reply_url, settings.webhook_secret.get_secret_value())
         deliverers[sink.target] = sink
     deliverers.update(networks_of(runtime).sinks())
+    on_done = {"reply": service.record_reply_delivered}
     if settings.slack_enabled:
         from chatops.slack.app import make_client
+        from chatops.slack.incident import retire_earlier_renders
         from chatops.slack.notifier import SlackDeliverer
 
         deliverers["slack"] = SlackDeliverer(runtime.session_factory, runtime.rules, make_client(runtime),
                                              lang=runtime.rules.defaults.language,
                                              post_interval=settings.slack_post_interval)
+        on_done["update_incident"] = retire_earlier_renders
         from chatops.slack.stats import SlackStatsDeliverer
 
         deliverers[SlackStatsDeliverer.target] = SlackStatsDeliverer(
@@ -68,7 +71,7 @@ def build_outbox(runtime: Runtime) -> Outbox:
 
         deliverers["pagerduty"] = PagerDutyDeliverer(settings.pagerduty_routing_key.get_secret_value(),
                                                      settings.pagerduty_events_url)
-    return Outbox(runtime.session_factory, deliverers, on_done={"reply": service.record_reply_delivered},
+    return Outbox(runtime.session_factory, deliverers, on_done=on_done,
                   wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
 
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, select, update
 from sqlalchemy.orm import Session
 
 from chatops.db import session_scope
@@ -52,7 +52,10 @@ def incident_rows(rules: Rules, notice: EventNotice, channel_lane: str) -> list[
     lane = f"slack-incident:{ticket_id}"
     payload = {"ticket_id": ticket_id}
     rows = [
-        OutboxRow(TARGET, "update_incident", f"slack:incident:{ticket_id}:{second}", lane, payload, coalesce=True),
+        # urgent: the second's update goes before a trailing one still waiting for its moment
+        # (which would otherwise hold the lane a quarter second past every second).
+        OutboxRow(TARGET, "update_incident", f"slack:incident:{ticket_id}:{second}", lane, payload, coalesce=True,
+                  urgent=True),
         OutboxRow(TARGET, "update_incident", f"slack:incident:{ticket_id}:{second}:tail", lane,
                   {**payload, "tail": True}, coalesce=True,
                   not_before=_moment((second + 1) * UPDATE_EVERY + GRACE)),
@@ -64,6 +67,16 @@ def incident_rows(rules: Rules, notice: EventNotice, channel_lane: str) -> list[
                           {**payload, "from": start, "to": (period + 1) * every}, coalesce=True,
                           not_before=_moment((period + 1) * every + GRACE)))
     return rows
+
+
+def retire_earlier_renders(session: Session, item: OutboxItem) -> None:
+    """Outbox done hook of `update_incident`: the renders still queued before this one in its
+    lane (trailing ones, waiting for their moment while each second's update went first) have
+    nothing left to show, so they are closed here instead of one claim each after the flood."""
+    session.execute(update(OutboxItem).where(
+        OutboxItem.ordering_key == item.ordering_key, OutboxItem.kind == "update_incident",
+        OutboxItem.state == "pending", OutboxItem.id < item.id,
+    ).values(state="done", delivered_at=item.delivered_at, result={"skipped": "a later render showed it"}))
 
 
 def _moment(timestamp: float) -> datetime:
@@ -113,4 +126,4 @@ class IncidentDeliveries:
 
 open_incident = has_open_incident
 
-__all__ = ["GRACE", "INCIDENT_KINDS", "INCIDENT_MARK", "IncidentDeliveries", "incident_rows"]
+__all__ = ["GRACE", "INCIDENT_KINDS", "INCIDENT_MARK", "IncidentDeliveries", "incident_rows", "retire_earlier_renders"]

@@ -54,7 +54,8 @@ class OutboxRow:
     not_before: datetime | None = None
     # Goes before everything else pending in its lane. A row whose dedupe_key is queued already
     # marks that item urgent while it is still pending, instead of failing the transaction (an
-    # incident opened on a ticket whose parent post has not left yet).
+    # incident opened on a ticket whose parent post has not left yet). A coalescing row is urgent
+    # when it is the one inserted, and otherwise dropped like any coalescing row.
     urgent: bool = False
 
 
@@ -72,7 +73,7 @@ def announce(db: Session | Connection, listeners: Iterable[EventListener], notic
                       "ordering_key": row.ordering_key, "ticket_id": notice.ticket_id, "payload": dict(row.payload),
                       "state": "pending", "attempts": 0, "in_doubt": False, "urgent": row.urgent,
                       "created_at": notice.at, "next_attempt_at": row.not_before or notice.at}
-            (urgent if row.urgent else coalescing if row.coalesce else rows).append(values)
+            (coalescing if row.coalesce else urgent if row.urgent else rows).append(values)
     for values in urgent:  # rare (one per incident), and first: the parent before its thread
         db.execute(_on_conflict(db, urgent=True), values)
     if rows:

@@ -240,3 +240,37 @@ def test_an_urgent_item_goes_before_the_rest_of_its_lane(session_factory, clock)
     with session_factory.begin() as session:  # sent already: nothing queued again, nothing marked
         assert announce(session, [post(3, urgent=True)], notice(3, "incident_opened")) == 1
     assert len(items(session_factory)) == 5 and outbox.run_once() == 0
+
+
+def test_an_incidents_update_of_the_second_does_not_wait_for_the_last_seconds_trailing_one(session_factory, rules):
+    """The trailing render of second 0 is due at 1.25 s. The update of second 1, queued at 1.1 s,
+    goes at once instead of holding the lane until then (updates every 1.25 s, a growing lane),
+    and closes that trailing render, which has nothing left to show."""
+    from datetime import UTC, datetime
+
+    from chatops.slack.incident import incident_rows, retire_earlier_renders
+    from chatops.tickets.events import EventNotice, announce
+
+    start = datetime(2026, 11, 24, 1, 0, 0, tzinfo=UTC)
+
+    def member(at: datetime) -> EventNotice:
+        return EventNotice(event_id=1, ticket_id=None, kind="incident_message", actor="customer:1", at=at,
+                           channel="support-urgent", assignee=None, payload={})
+
+    with session_factory.begin() as session:
+        for offset in (0.2, 0.6, 1.1):
+            notice = member(start + timedelta(seconds=offset))
+            announce(session, [lambda n: [r for r in incident_rows(rules, n, "slack:#cs-urgent")
+                                          if r.kind == "update_incident"]], notice)
+    clock = [start + timedelta(seconds=0.3)]
+    delivered = []
+    outbox = Outbox(session_factory, {"slack": lambda item: delivered.append(item.dedupe_key) or {}},
+                    on_done={"update_incident": retire_earlier_renders}, clock=lambda: clock[0])
+    second = int(start.timestamp())
+    assert outbox.run_once() == 1 and delivered == [f"slack:incident:None:{second}"]
+    clock[0] = start + timedelta(seconds=1.15)  # second 0's trailing render is not due until 1.25 s
+    assert outbox.run_once() == 1 and delivered[1:] == [f"slack:incident:None:{second + 1}"]
+    # Second 0's trailing render has nothing left to show: closed with that update, not claimed later.
+    states = {item.dedupe_key: (item.state, (item.result or {}).get("skipped")) for item in items(session_factory)}
+    assert states[f"slack:incident:None:{second}:tail"] == ("done", "a later render showed it")
+    assert states[f"slack:incident:None:{second + 1}:tail"] == ("pending", None)
