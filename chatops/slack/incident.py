@@ -7,7 +7,9 @@ a burst collapses into:
 - one parent `chat.update` per incident per second (`update_incident`, lane
   `slack-incident:<ticket>`), on the leading edge of each second so the first messages of a
   burst show at once, plus a trailing one at the end of the second that is skipped when a later
-  second already has its own: the last messages of a burst are never left out. chat.update is
+  second already has its own: the last messages of a burst are never left out. Each second's
+  update is urgent (it goes before trailing ones still waiting for their moment), and once
+  delivered it closes the trailing ones queued before it (`retire_earlier_renders`). chat.update is
   Tier 3 (50+ a minute) and does not count against the channel's one post a second, so it
   does not wait behind the channel's posts: a message shows in the live count within about a
   second and a half whatever the rate. The parent's first post is a post like any other and
