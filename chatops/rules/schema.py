@@ -210,6 +210,9 @@ class BusinessHours(Section):
             for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
                 if start < end:
                     raise ValueError(f"{day}: opening hours overlap")
+        if not any(weekly.values()):
+            raise ValueError("no opening hours on any day (a team open around the clock writes 00:00-24:00 "
+                             "on each day, or gives its SLA policies calendar: 24x7)")
         return {day: weekly.get(day, []) for day in DAYS}
 
     @property

@@ -216,6 +216,11 @@ def test_overlapping_opening_hours_and_date_ranges(tmp_path):
     text = MINIMAL + 'business_hours:\n  weekly:\n    mon: ["09:00-18:00", "17:00-20:00"]\n'
     path, problems = problems_of(tmp_path, text)
     assert problems == [f"{path}:{line_of(text, 'weekly')}: business_hours.weekly: mon: opening hours overlap"]
+    never_open = MINIMAL + "business_hours:\n  weekly: {mon: [], tue: [], wed: [], thu: [], fri: [], sat: [], sun: []}\n"
+    path, problems = problems_of(tmp_path, never_open)
+    assert problems == [f"{path}:{line_of(never_open, 'weekly')}: business_hours.weekly: no opening hours on any day "
+                        "(a team open around the clock writes 00:00-24:00 on each day, or gives its SLA policies "
+                        "calendar: 24x7)"]
     ok = tmp_path / "ok.yaml"
     ok.write_text(MINIMAL + "business_hours:\n  closed_dates: [2026-12-30..2027-01-02, 2027-03-31]\n", "utf-8")
     closed = load_rules(ok).business_hours.closed_dates
