@@ -1,7 +1,8 @@
 """Ingest benchmark: signed InboundMessages POSTed to /webhooks/generic of a real `chatops serve`
 (separate process, SQLite file). The target run offers 500 msgs/s open loop, as networks send
 webhooks, and measures latency from each message's scheduled send time; a closed-loop run then
-shows the most the server takes. Checks every message was stored exactly once."""
+shows the most the server takes. Checks every message was stored exactly once. Measures the
+after-hours path (each new customer also gets the offline auto-reply) at any hour."""
 
 from __future__ import annotations
 
