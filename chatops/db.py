@@ -70,6 +70,8 @@ def utcnow() -> datetime:
 
 
 LOCK_TIMEOUT = 30.0  # seconds, as SQLite's busy timeout below
+# WalCheckpointer: a WAL this large is made to start over (the file keeps its size and is reused).
+WAL_RESET_BYTES = 512 * 1024 * 1024
 
 
 class _WriterLockedConnection(sqlite3.Connection):
@@ -115,6 +117,21 @@ class _WriterLockedConnection(sqlite3.Connection):
             if self._lock_fd >= 0:
                 os.close(self._lock_fd)
                 self._lock_fd = -1
+
+    @property
+    def write_lock_held(self) -> bool:
+        """Whether this connection holds the writer lock now."""
+        return self._locked
+
+    @contextmanager
+    def write_lock(self) -> Iterator[None]:
+        """Hold the writer lock outside a transaction: no process can begin a write meanwhile."""
+        self._lock()
+        self._locked = True
+        try:
+            yield
+        finally:
+            self._unlock()
 
     def _lock(self) -> None:
         """Take the lock: at once when free; else look again every 0.1–2 ms (a write holds it for
@@ -194,12 +211,24 @@ class WalCheckpointer:
     unlucky webhook every second or so under load. Here the process's connections don't
     checkpoint (`wal_autocheckpoint=0`) and this thread does a PASSIVE checkpoint every
     `interval` seconds, which never takes the writer lock: commits only append to the WAL.
+
+    A PASSIVE checkpoint copies the frames that were in the WAL when it began. Under sustained
+    writes (a flood at a few hundred webhooks a second) more frames always arrive while it runs,
+    so the WAL is never fully copied when the next write begins, SQLite never starts it over, and
+    it grows by some 70 MB a second until the flood ends, while every read searches a longer
+    WAL index. So once the WAL passes `reset_bytes`, the round checkpoints once more holding the
+    writer lock: only the frames written during the first pass are left to copy, the WAL is then
+    fully copied, and the next write starts it over.
+    Writers wait for that second pass (milliseconds, about once every several seconds at the
+    ingest target's 500 webhooks a second, never below `reset_bytes`); a short reset threshold
+    would put that wait on many more webhooks, so it is set high.
     """
 
-    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+    def __init__(self, engine: Engine, interval: float = 0.5, reset_bytes: int = WAL_RESET_BYTES) -> None:
         self.engine = engine
         self.path = engine.url.database
         self.interval = interval
+        self.reset_bytes = reset_bytes
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -213,15 +242,36 @@ class WalCheckpointer:
         self._thread.start()
         return self
 
+    def connect(self) -> _WriterLockedConnection:
+        """The checkpointer's own connection (it takes the writer lock for a reset)."""
+        return sqlite3.connect(self.path, timeout=LOCK_TIMEOUT, check_same_thread=False, isolation_level=None,
+                               factory=_WriterLockedConnection)
+
+    def checkpoint(self, conn: _WriterLockedConnection) -> None:
+        """One round: a PASSIVE checkpoint, and a second one under the writer lock when the WAL
+        has grown past `reset_bytes` (see the class docstring)."""
+        _, frames, _ = self._passive(conn)
+        if frames * self._page_size(conn) >= self.reset_bytes:
+            with conn.write_lock():
+                self._passive(conn)
+
+    def _passive(self, conn: sqlite3.Connection) -> tuple[int, int, int]:
+        """(busy, frames in the WAL, frames copied); frames are -1 when another checkpoint ran."""
+        return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+
+    @staticmethod
+    def _page_size(conn: sqlite3.Connection) -> int:
+        return conn.execute("PRAGMA page_size").fetchone()[0]
+
     def _run(self) -> None:
-        conn = sqlite3.connect(self.path, timeout=30, check_same_thread=False, isolation_level=None)
+        conn = self.connect()
         try:
             while not self._stop.wait(self.interval):
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                    self.checkpoint(conn)
                 except sqlite3.Error:  # a busy or missing file: the next round tries again
                     logging.getLogger("chatops.db").warning("WAL checkpoint failed", exc_info=True)
-            conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            self._passive(conn)
         finally:
             conn.close()
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from contextlib import closing
 from datetime import UTC, timedelta, timezone
 
 import pytest
@@ -15,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from chatops import fastsql, migrate
-from chatops.db import background_checkpoints, make_engine, make_session_factory
+from chatops.db import WalCheckpointer, background_checkpoints, make_engine, make_session_factory
 from chatops.stats.models import StatsDaily, StatsDuration, StatsFact
 from chatops.tickets.flows import TicketFlows
 from chatops.tickets.group_commit import GroupCommit
@@ -179,6 +180,59 @@ def test_wal_is_checkpointed_in_the_background_not_by_commits(tmp_path, flows):
         checkpointer.stop()
         engine.dispose()
     assert background_checkpoints(make_engine("sqlite://")) is None
+
+
+def test_a_wal_growing_under_constant_writes_is_made_to_start_over(tmp_path, flows):
+    """A flood writes while every PASSIVE checkpoint runs, so the WAL is never fully copied when
+    the next write begins and SQLite never starts it over: past `reset_bytes` the round copies
+    the rest holding the writer lock, and the next commit starts the WAL from its beginning."""
+
+    def wal_bytes_after_a_flood(name: str, reset_bytes: int) -> int:
+        engine = make_engine(f"sqlite:///{tmp_path / name}")
+        migrate.upgrade(engine)
+        engine.dispose()
+        with closing(sqlite3.connect(tmp_path / name)) as fresh:  # the flood starts on an empty WAL
+            fresh.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        busy = TicketFlows(make_session_factory(engine), flows.rules, clock=flows.clock)
+        written = iter(range(10_000))
+
+        def write(count: int) -> None:
+            busy.ingest_many([inbound(f"届かない {n}", external_id=f"w{n}")
+                              for n in (next(written) for _ in range(count))])
+
+        class DuringFlood(WalCheckpointer):
+            def _passive(self, conn):
+                if conn.write_lock_held:
+                    return super()._passive(conn)
+                # Webhooks commit while the unlocked pass runs: the pass copies only what was in
+                # the WAL when it began (here: what a reader's snapshot, taken before, still sees).
+                began = sqlite3.connect(tmp_path / name, isolation_level=None)
+                began.execute("BEGIN")
+                began.execute("SELECT count(*) FROM messages").fetchone()
+                write(3)
+                try:
+                    return super()._passive(conn)
+                finally:
+                    began.execute("ROLLBACK")
+                    began.close()
+
+        checkpointer = DuringFlood(engine, reset_bytes=reset_bytes)
+        conn = checkpointer.connect()
+        try:
+            for _ in range(10):
+                write(10)
+                checkpointer.checkpoint(conn)
+            with engine.connect() as check:
+                assert check.exec_driver_sql("SELECT count(*) FROM messages").scalar() == 10 * 13
+            return (tmp_path / f"{name}-wal").stat().st_size
+        finally:
+            conn.close()
+            engine.dispose()
+
+    grown = wal_bytes_after_a_flood("sqlite-alone.db", reset_bytes=1 << 40)
+    bounded = wal_bytes_after_a_flood("reset.db", reset_bytes=1)
+    # SQLite alone: every round's frames stay in the WAL; reset: only about one round's do.
+    assert bounded * 4 < grown, (bounded, grown)
 
 
 class _Deadlock(Exception):
