@@ -219,9 +219,11 @@ class WalCheckpointer:
     WAL index. So once the WAL passes `reset_bytes`, the round checkpoints once more holding the
     writer lock: only the frames written during the first pass are left to copy, the WAL is then
     fully copied, and the next write starts it over.
-    Writers wait for that second pass (milliseconds, about once every several seconds at the
-    ingest target's 500 webhooks a second, never below `reset_bytes`); a short reset threshold
-    would put that wait on many more webhooks, so it is set high.
+    Writers wait for that second pass: measured 20-25 ms, once every 7 s or so at the ingest
+    target's 500 webhooks a second, and never while the WAL is under `reset_bytes`. A lower
+    threshold would put that wait on many more webhooks (64 MiB: ingest bench p99 up by about
+    half), so it is set high. The file keeps its size and is reused: cutting a 450 MB WAL back
+    (`journal_size_limit`) stalled commits some 300 ms.
     """
 
     def __init__(self, engine: Engine, interval: float = 0.5, reset_bytes: int = WAL_RESET_BYTES) -> None:
