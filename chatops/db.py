@@ -118,11 +118,6 @@ class _WriterLockedConnection(sqlite3.Connection):
                 os.close(self._lock_fd)
                 self._lock_fd = -1
 
-    @property
-    def write_lock_held(self) -> bool:
-        """Whether this connection holds the writer lock now."""
-        return self._locked
-
     @contextmanager
     def write_lock(self) -> Iterator[None]:
         """Hold the writer lock outside a transaction: no process can begin a write meanwhile."""
