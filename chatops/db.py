@@ -92,7 +92,6 @@ class _WriterLockedConnection(sqlite3.Connection):
 
     def begin_immediate(self) -> None:
         self._lock()
-        self._locked = True
         try:
             self.execute("BEGIN IMMEDIATE")
         except BaseException:
@@ -122,7 +121,6 @@ class _WriterLockedConnection(sqlite3.Connection):
     def write_lock(self) -> Iterator[None]:
         """Hold the writer lock outside a transaction: no process can begin a write meanwhile."""
         self._lock()
-        self._locked = True
         try:
             yield
         finally:
@@ -136,6 +134,7 @@ class _WriterLockedConnection(sqlite3.Connection):
         while True:
             try:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                self._locked = True
                 return
             except BlockingIOError:
                 now = time.monotonic()

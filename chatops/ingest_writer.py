@@ -14,8 +14,9 @@ while writing.
 Wire: a Unix socket; one JSON line per request, the array of its InboundMessages, and one JSON
 line per answer, `{"results": [{"outcome", "ticket_id", "message_id"} | {"error"}]}` or
 `{"error": ...}`. Messages are written and read by pydantic's compiled JSON (de)serialiser.
-A web thread keeps its own connection and has one request in flight on it. A lost writer fails the request (the webhook gets a 503 and the network delivers it again; ingest
-is idempotent, so a message committed just before the writer died is then a duplicate).
+A web thread keeps its own connection and has one request in flight on it. A lost writer fails
+the request (the webhook gets a 503 and the network delivers it again; ingest is idempotent, so
+a message committed just before the writer died is then a duplicate).
 """
 
 from __future__ import annotations
