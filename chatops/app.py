@@ -52,12 +52,13 @@ def build_outbox(runtime: Runtime) -> Outbox:
 
         deliverers["slack"] = SlackDeliverer(runtime.session_factory, runtime.rules, make_client(runtime),
                                              lang=runtime.rules.defaults.language,
-                                             post_interval=settings.slack_post_interval)
+                                             post_interval=settings.slack_post_interval, clock=runtime.clock)
         on_done["update_incident"] = retire_earlier_renders
         from chatops.slack.stats import SlackStatsDeliverer
 
         deliverers[SlackStatsDeliverer.target] = SlackStatsDeliverer(
-            runtime.session_factory, runtime.rules, make_client(runtime), lang=runtime.rules.defaults.language)
+            runtime.session_factory, runtime.rules, make_client(runtime), lang=runtime.rules.defaults.language,
+            clock=runtime.clock)
     if _teams_channels(runtime):
         from chatops.teams.notifier import TeamsDeliverer
         from chatops.teams.web import make_links

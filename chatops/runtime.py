@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatops import migrate
-from chatops.db import make_engine, make_session_factory
+from chatops.db import make_engine, make_session_factory, utcnow
 from chatops.rules import Rules, load_rules
 from chatops.settings import Settings
 from chatops.tickets.flows import TicketFlows
@@ -31,15 +33,22 @@ class Runtime:
     networks: Any = None
 
     @classmethod
-    def build(cls, settings: Settings, *, upgrade_db: bool = True, rules: Rules | None = None) -> Runtime:
-        """Load rules (RulesError if broken), open the database and apply migrations."""
+    def build(cls, settings: Settings, *, upgrade_db: bool = True, rules: Rules | None = None,
+              clock: Callable[[], datetime] = utcnow) -> Runtime:
+        """Load rules (RulesError if broken), open the database and apply migrations. `clock` is
+        the one source of "now" for every flow, surface and scheduler built on this runtime."""
         rules = rules or load_rules(settings.rules_path)
         engine = make_engine(settings.database_url)
         if upgrade_db:
             migrate.upgrade(engine)
         factory = make_session_factory(engine)
-        flows = TicketFlows(factory, rules, listeners=surface_listeners(settings, rules))
+        flows = TicketFlows(factory, rules, listeners=surface_listeners(settings, rules), clock=clock)
         return cls(settings, engine, factory, rules, flows)
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The runtime's source of "now" (the flows' clock)."""
+        return self.flows.clock
 
     def close(self) -> None:
         """Release database connections."""

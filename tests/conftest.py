@@ -143,8 +143,8 @@ def settings(database_url) -> Settings:
 
 
 @pytest.fixture
-def runtime(settings, rules):
-    """An assembled runtime (database already migrated by the fixture)."""
-    runtime = Runtime.build(settings, upgrade_db=False, rules=rules)
+def runtime(settings, rules, clock):
+    """An assembled runtime (database already migrated by the fixture) on the hand-moved clock."""
+    runtime = Runtime.build(settings, upgrade_db=False, rules=rules, clock=clock)
     yield runtime
     runtime.close()

@@ -257,7 +257,7 @@ def start_scheduler(runtime):
         return None
     from chatops.scheduler import Lease, Scheduler
 
-    scheduler = Scheduler(runtime.flows, Lease(runtime.session_factory), interval=runtime.settings.scheduler_interval,
+    scheduler = Scheduler(runtime.flows, Lease(runtime.session_factory, clock=runtime.clock), interval=runtime.settings.scheduler_interval,
                           wake=runtime.outbox_wakeup.set, batch=25, page_batch=5, pause=0.1)
     scheduler.start()
     return scheduler

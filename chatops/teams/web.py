@@ -41,9 +41,8 @@ def make_links(runtime: Runtime, clock=None) -> ActionLinks | None:
     settings = runtime.settings
     if not settings.teams_links_enabled:
         return None
-    extra = {"clock": clock} if clock else {}
     return ActionLinks(settings.teams_link_secret.get_secret_value(), settings.teams_public_url,
-                       ttl_seconds=settings.teams_link_ttl, **extra)
+                       ttl_seconds=settings.teams_link_ttl, clock=clock or runtime.clock)
 
 
 def verify_outgoing(token_b64: str, body: bytes, authorization: str | None) -> bool:

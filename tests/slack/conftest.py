@@ -137,7 +137,6 @@ def slack_settings(settings, fake_slack):
 
 @pytest.fixture
 def desk(slack_settings, rules, clock, fake_slack):
-    runtime = Runtime.build(slack_settings, upgrade_db=False, rules=rules)
-    runtime.flows.clock = clock
+    runtime = Runtime.build(slack_settings, upgrade_db=False, rules=rules, clock=clock)
     yield Desk(runtime, fake_slack, clock)
     runtime.close()

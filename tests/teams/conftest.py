@@ -136,10 +136,10 @@ def teams_settings(database_url) -> Settings:
 
 
 @pytest.fixture
-def teams_runtime(teams_settings, rules, workflows, connector):
-    """A runtime whose only surface is Teams."""
+def teams_runtime(teams_settings, rules, workflows, connector, clock):
+    """A runtime whose only surface is Teams, on the hand-moved clock."""
     runtime = Runtime.build(teams_settings, upgrade_db=False,
-                            rules=with_teams(rules, workflows.url, connector.url))
+                            rules=with_teams(rules, workflows.url, connector.url), clock=clock)
     assert not teams_settings.slack_enabled
     yield runtime
     runtime.close()

@@ -56,12 +56,12 @@ def test_button_from_the_posted_card_claims_for_the_person(teams_runtime, outbox
     assert ticket(teams_runtime, key).assignee == "U0AGENT001"
     assert "chatops_teams_upn=Sato@ACME.example" in done.headers["Set-Cookie"]
     # the next visit remembers who they are
-    again = client.get(f"/teams/act?token={links().token(int(key[2:]), 'resolve')}", headers=EN)
+    again = client.get(f"/teams/act?token={links(teams_runtime.clock).token(int(key[2:]), 'resolve')}", headers=EN)
     assert 'value="Sato@ACME.example"' in again.text and f"Resolve {key}?" in again.text
 
 
 def test_resolve_link_takes_a_note_and_the_result_is_in_english(teams_runtime, client, key):
-    token = links().token(int(key[2:]), "resolve")
+    token = links(teams_runtime.clock).token(int(key[2:]), "resolve")
     done = client.post("/teams/act", data={"token": token, "upn": "lead@acme.example", "note": "answered"},
                        headers=EN)
     assert done.status_code == 200 and f"You resolved {key}." in done.text and "Resolved" in done.text
@@ -83,9 +83,9 @@ def test_forged_link_changes_nothing(teams_runtime, client, key):
 
 def test_altered_link_for_another_ticket_or_action_is_refused(teams_runtime, client, key):
     other = teams_runtime.flows.ingest(inbound("別件です", author={"id": "u2", "handle": "@taro"})).ticket_key
-    genuine = links().token(int(key[2:]), "claim")
+    genuine = links(teams_runtime.clock).token(int(key[2:]), "claim")
     payload, _, signature = genuine.partition(".")
-    twin = links().token(int(other[2:]), "resolve")
+    twin = links(teams_runtime.clock).token(int(other[2:]), "resolve")
     spliced = twin.partition(".")[0] + "." + signature  # another ticket's payload, this link's signature
     # a character inside the signature: the last one of base64 carries two padding bits, and
     # changing only those decodes to the same signature (1 run in 16 would then pass)
@@ -100,7 +100,7 @@ def test_altered_link_for_another_ticket_or_action_is_refused(teams_runtime, cli
 
 
 def test_expired_link_says_when_it_was_made(teams_runtime, client, key):
-    old = links(clock=lambda: utcnow() - timedelta(days=4)).token(int(key[2:]), "claim")
+    old = links(clock=lambda: teams_runtime.clock() - timedelta(days=4)).token(int(key[2:]), "claim")
     response = client.get(f"/teams/act?token={old}", headers=JA)
     assert response.status_code == 410 and "このリンクは期限切れです" in response.text
     posted = client.post("/teams/act", data={"token": old, "upn": "sato@acme.example"}, headers=EN)
@@ -122,7 +122,7 @@ def test_expiry_counts_at_the_moment_of_use():
 
 
 def test_unknown_person_and_missing_role_are_refused(teams_runtime, client, key):
-    token = links().token(int(key[2:]), "claim")
+    token = links(teams_runtime.clock).token(int(key[2:]), "claim")
     stranger = client.post("/teams/act", data={"token": token, "upn": "who@else.example"}, headers=EN)
     assert stranger.status_code == 403 and "not in rules.yaml (teams.people)" in stranger.text
     guest = client.post("/teams/act", data={"token": token, "upn": "guest@acme.example"}, headers=EN)
@@ -132,7 +132,7 @@ def test_unknown_person_and_missing_role_are_refused(teams_runtime, client, key)
 
 def test_domain_refusal_is_shown_not_hidden(teams_runtime, client, key):
     teams_runtime.flows.claim(key, actor="U0LEAD0001")
-    token = links().token(int(key[2:]), "claim")
+    token = links(teams_runtime.clock).token(int(key[2:]), "claim")
     response = client.post("/teams/act", data={"token": token, "upn": "sato@acme.example"}, headers=EN)
     assert response.status_code == 409 and f"{key} is already claimed by Lead." in response.text
     assert ticket(teams_runtime, key).assignee == "U0LEAD0001"
@@ -140,5 +140,5 @@ def test_domain_refusal_is_shown_not_hidden(teams_runtime, client, key):
 
 def test_page_escapes_customer_text(teams_runtime, client):
     key = teams_runtime.flows.ingest(inbound("<script>alert(1)</script> 助けて")).ticket_key
-    page = client.get(f"/teams/act?token={links().token(int(key[2:]), 'claim')}", headers=EN)
+    page = client.get(f"/teams/act?token={links(teams_runtime.clock).token(int(key[2:]), 'claim')}", headers=EN)
     assert "<script>alert(1)</script>" not in page.text and "&lt;script&gt;" in page.text

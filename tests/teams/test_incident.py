@@ -13,7 +13,6 @@ def angry_reply(n: int):
 
 
 def test_a_flood_posts_the_incident_card_once_and_bounded_digests(teams_runtime, outbox, workflows, clock):
-    teams_runtime.flows.clock = clock
     outbox.clock = clock
     outbox.deliverers["teams"].clock = clock
     clock.advance(seconds=-(clock.now.timestamp() % 30))  # start on a digest period

@@ -80,8 +80,8 @@ def test_errors_and_refusals_are_explained(teams_runtime, client, key):
 
 
 @pytest.mark.parametrize("locale, oncall, stats", [
-    ("en-US", "primary: now U0AGENT001", "**Support stats** · "),  # Teams markdown bold, not Slack's *x*
-    ("ja-JP", "primary：現在 U0AGENT001", "**サポート統計** · "),
+    ("en-US", "primary: now U0AGENT003", "**Support stats** · "),  # Teams markdown bold, not Slack's *x*
+    ("ja-JP", "primary：現在 U0AGENT003", "**サポート統計** · "),
 ])
 def test_oncall_and_stats_answer_in_the_senders_language(client, locale, oncall, stats):
     assert oncall in reply_text(say(client, "oncall", locale=locale))
