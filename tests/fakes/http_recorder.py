@@ -56,7 +56,7 @@ class JsonServer:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     def respond(self, method: str, path: str, headers: dict[str, str], body: bytes) -> Answer:
         """The answer to one request (path with its query string)."""

@@ -97,7 +97,7 @@ class FakeSlack:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._runner = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._runner = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
 
     # -- addresses ---------------------------------------------------------------------------
 

@@ -48,7 +48,7 @@ class Running:
             outbox.deliverers.setdefault(target, deliverer)
         self.server = make_server("127.0.0.1", self.settings.port, app, threaded=True)
         self.stop = threading.Event()
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
         threading.Thread(target=outbox.run_forever, args=(self.stop, 0.05), daemon=True).start()
         self.url = self.config.base_url
 

@@ -130,7 +130,7 @@ def test_forged_stale_and_unsigned_requests_are_refused(desk):
 def test_a_signed_command_over_http(desk):
     key = desk.flows.ingest(inbound()).ticket_key
     server = make_server("127.0.0.1", 0, desk.app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
     try:
         body = urlencode({"command": "/ticket", "text": f"claim {key}", "user_id": AGENT, "team_id": "T0001",
