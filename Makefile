@@ -32,4 +32,4 @@ clean:
 SHIFTS ?= 2027-01-05T23:40:00+09:00 2027-03-13T15:00:00+09:00 2027-05-03T09:10:00+09:00
 test-shifted: $(STAMP)
 	@for moment in $(SHIFTS); do echo "== wall clock at $$moment"; \
-	  CHATOPS_TIMESHIFT=$$moment PYTHONPATH=tests/timeshift $(BIN)/python -m pytest -p no:cacheprovider || exit 1; done
+	  CHATOPS_TIMESHIFT=$$moment PYTHONPATH=$(CURDIR)/tests/timeshift $(BIN)/python -m pytest -p no:cacheprovider || exit 1; done
