@@ -203,6 +203,13 @@ def _list(ws: Workspace, args: dict) -> dict:
             "response_metadata": {"next_cursor": ""}}
 
 
+def _open(ws: Workspace, args: dict) -> dict:
+    user = (args.get("users") or "").split(",")[0]
+    if user not in ws.users:
+        return {"ok": False, "error": "user_not_found"}
+    return {"ok": True, "channel": {"id": ws.dm_channel(user)}}
+
+
 def _users_info(ws: Workspace, args: dict) -> dict:
     person = ws.users.get(args.get("user", ""))
     if person is None:
@@ -295,6 +302,7 @@ METHODS: dict[str, Method] = {
     "conversations.history": _history,
     "conversations.replies": _replies,
     "conversations.list": _list,
+    "conversations.open": _open,
     "users.info": _users_info,
     "usergroups.list": _usergroups,
     "files.upload": _files_upload,

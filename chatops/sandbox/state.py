@@ -53,6 +53,10 @@ def snapshot(ws: Workspace, user: str, lang: str) -> dict[str, Any]:
                 "messages": [{**_message(ws, renderer, m, people, lang),
                               "replies": [_message(ws, renderer, r, people, lang) for r in replies[(m.channel, m.ts)]]}
                              for m in parents[channel_id]]})
+        dm = ws.dm_channel(user)
+        if dm in parents:  # the person's DMs from the app (pages, SLA notices), like a channel
+            channels.append({"id": dm, "name": t("sandbox.ui.dm", lang), "topic": "", "messages": [
+                {**_message(ws, renderer, m, people, lang), "replies": []} for m in parents[dm]]})
         view = ws.top_view(user)
         modal = None
         if view is not None:

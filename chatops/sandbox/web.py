@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 from flask import Blueprint, Flask, Response, jsonify, request
+from sqlalchemy import func, select
 
 from chatops.i18n import catalog, t
 from chatops.runtime import Runtime
@@ -23,6 +24,7 @@ from chatops.sandbox import SandboxConfig, payloads
 from chatops.sandbox.api import api_blueprint
 from chatops.sandbox.state import snapshot
 from chatops.sandbox.workspace import Message, SandboxUser, Workspace
+from chatops.tickets.models import Ticket
 from integrations.base import SOURCES
 from integrations.http import make_http_session
 from integrations.webhook import SIGNATURE_HEADER, GenericWebhookSink, sign, signature_ok
@@ -37,15 +39,34 @@ _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=
           ".css": "text/css; charset=utf-8"}
 
 
+# Names for the sample people, in the order they are met (agents, leads, managers, on call).
+SAMPLE_NAMES = ("Sato", "Suzuki", "Tanaka", "Takahashi", "Ito", "Watanabe", "Yamamoto", "Nakamura",
+                "Kobayashi", "Kato")
+
+
 def sample_users(runtime: Runtime) -> list[SandboxUser]:
-    """The first agent, lead and manager of rules.yaml (the people the page can act as)."""
-    roles = runtime.rules.roles
-    people = []
-    for role, ids, name in (("agent", roles.agents, "Sato"), ("lead", roles.leads, "Suzuki"),
-                            ("manager", roles.managers, "Tanaka")):
-        user_id = next((i for i in ids if i[:1] in ("U", "W")), f"U0SBX{role.upper()}")
-        people.append(SandboxUser(user_id, name, role))
-    return people
+    """The first agent, lead and manager of rules.yaml (the people the page can act as), then
+    every other person an on-call schedule or escalation step can page, so a page's DM has
+    someone to reach and can be acknowledged on the page."""
+    rules = runtime.rules
+    roles = rules.roles
+    people: dict[str, SandboxUser] = {}
+
+    def add(user_id: str, role: str) -> None:
+        if user_id not in people:
+            people[user_id] = SandboxUser(user_id, SAMPLE_NAMES[len(people) % len(SAMPLE_NAMES)], role)
+
+    for role, ids in (("agent", roles.agents), ("lead", roles.leads), ("manager", roles.managers)):
+        add(next((i for i in ids if i[:1] in ("U", "W")), f"U0SBX{role.upper()}"), role)
+    oncall = rules.oncall
+    paged = [m for schedule in oncall.schedules.values()
+             for m in (*schedule.members, *(o.user for o in schedule.overrides))]
+    paged += [step.notify for policy in oncall.policies.values() for step in policy.steps
+              if not step.notify.startswith("schedule:")]
+    for user_id in paged:
+        add(user_id, next((role for role, ids in (("manager", roles.managers), ("lead", roles.leads))
+                           if user_id in ids), "agent"))
+    return list(people.values())
 
 
 def examples_path() -> Path:
@@ -158,7 +179,10 @@ class Sandbox:
             ws.wait(since, POLL_SECONDS)
             lang = request.args.get("lang", "en")
             user = request.args.get("user") or next(iter(ws.users))
-            return jsonify(snapshot(ws, user, lang))
+            with self.runtime.session_factory() as session:
+                # The replay starts by itself while no ticket exists, whatever else was posted.
+                tickets = session.scalar(select(func.count()).select_from(Ticket))
+            return jsonify({**snapshot(ws, user, lang), "tickets": tickets})
 
         @bp.post("/sandbox/act")
         def act():

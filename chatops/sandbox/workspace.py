@@ -135,10 +135,20 @@ class Workspace:
         return token
 
     def channel_id(self, name: str) -> str | None:
-        """The id of `#name` or of an id; None when no such channel exists."""
+        """The id of `#name`, of a channel id, or of a person's DM with the app (a user id or a
+        DM id, as Slack takes either); None when no such channel exists."""
         if name.startswith("#"):
             return self.channels.get(name)
+        if name in self.users:
+            return self.dm_channel(name)
+        if name.startswith("D") and name[1:] in self.users:
+            return name
         return name if name in self.channels.values() else None
+
+    @staticmethod
+    def dm_channel(user: str) -> str:
+        """The id of the DM between the app and `user`."""
+        return f"D{user}"
 
     def channel_name(self, channel_id: str) -> str:
         return next((name for name, cid in self.channels.items() if cid == channel_id), channel_id)

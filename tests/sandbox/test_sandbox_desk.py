@@ -16,9 +16,11 @@ from werkzeug.serving import make_server
 
 from chatops import sandbox
 from chatops.app import build_outbox, create_app
+from chatops.oncall.models import Page
 from chatops.runtime import Runtime
 from chatops.sandbox.payloads import signed
 from chatops.sandbox.web import Sandbox
+from chatops.scheduler import Lease, Scheduler
 from chatops.settings import Settings
 from chatops.tickets.models import Message, TicketEvent
 from tests.conftest import RULES_PATH
@@ -218,3 +220,29 @@ def test_sandbox_is_off_with_slack_credentials_or_teams(tmp_path, monkeypatch, r
         finally:
             server.stop()
         assert "/sandbox" not in (tmp_path / f"serve-{server.port}.log").read_text()
+
+
+def test_a_page_reaches_a_sandbox_person_and_is_acknowledged_from_the_page(running):
+    """Every person the bundled rotation can page is a sandbox user: the page DM arrives in their
+    "Direct messages" pane, and its Acknowledge button stops the escalation."""
+    said = requests.post(f"{running.url}/sandbox/customer", timeout=10,
+                         json={"network": "x", "handle": "@angry", "text": "障害です、ログインできません"})
+    assert said.status_code == 202
+    until(lambda: running.parent("T-1"))
+    Scheduler(running.runtime.flows, Lease(running.runtime.session_factory)).tick()  # the paging pass
+    dm = until(lambda: next((m for m in running.ws.messages if m.channel.startswith("D")), None))
+    person = dm.channel[1:]
+    assert person in running.ws.users
+    pane = next(c for c in running.state(person)["channels"] if c["id"] == dm.channel)
+    assert pane["name"] == "Direct messages from chatops" and pane["messages"]
+    button = next(e for block in dm.blocks or [] for e in block.get("elements", [])
+                  if e.get("type") == "button" and "ack" in e.get("action_id", ""))
+    acked = running.act(user=person, kind="action", channel=dm.channel, ts=dm.ts,
+                        block_id=next(b.get("block_id") for b in dm.blocks if button in b.get("elements", [])),
+                        action_id=button["action_id"], value=button.get("value"))
+    assert acked.json()["ok"]
+
+    def acknowledged():
+        with running.runtime.session_factory() as session:
+            return session.scalars(select(Page)).one().status == "acknowledged"
+    until(acknowledged)

@@ -175,7 +175,7 @@
 
   function maybeAutoplay(state) {
     if (params.get("autoplay") === "0" || ui.autoplayAsked || state.replay.started) return;
-    if (state.channels.some((c) => c.messages.length)) return;
+    if (state.tickets) return;
     ui.autoplayAsked = true;
     startReplay();
   }
