@@ -7,6 +7,7 @@ import os
 import sys
 
 from chatops.cli import integrations_cmd, oncall_cmd, rules_cmd, serve_cmd, stats_cmd, tickets_cmd
+from chatops.i18n import t
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -25,8 +26,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the exit code."""
+    from chatops.cli.common import EXIT_USAGE, err, language, unknown_language
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    wrong = unknown_language()
+    if wrong is not None:  # a typo here would silently turn every message English
+        err(t("cli.unknown_language", language(args), value=wrong))
+        return EXIT_USAGE
     try:
         return args.handler(args) or 0
     except BrokenPipeError:

@@ -21,12 +21,23 @@ class CliExit(SystemExit):
     """Stop the command with a message already printed."""
 
 
+LANGUAGES = ("ja", "en")
+
+
 def language(args) -> str:
     """--lang, else CHATOPS_LANG, else ja when LANG starts with ja, else en."""
     if getattr(args, "lang", None):
         return args.lang
-    env = os.environ.get("CHATOPS_LANG") or os.environ.get("LANG", "")
-    return "ja" if env.lower().startswith("ja") else "en"
+    chosen = os.environ.get("CHATOPS_LANG", "").strip().lower()
+    if chosen in LANGUAGES:
+        return chosen
+    return "ja" if os.environ.get("LANG", "").lower().startswith("ja") else "en"
+
+
+def unknown_language() -> str | None:
+    """CHATOPS_LANG when it is set to a language chatops does not speak, else None."""
+    chosen = os.environ.get("CHATOPS_LANG", "").strip()
+    return chosen if chosen and chosen.lower() not in LANGUAGES else None
 
 
 def err(message: str) -> None:

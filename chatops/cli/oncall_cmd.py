@@ -15,7 +15,8 @@ from chatops.scheduler import Lease, Scheduler
 def register(sub) -> None:
     """Add `oncall` and `sla` to the parser."""
     oncall = sub.add_parser("oncall", help="who is on call, schedules, pages, acknowledge, override")
-    actions = oncall.add_subparsers(dest="oncall_command", required=True, metavar="ACTION")
+    oncall.set_defaults(handler=who_command)  # bare `chatops oncall` answers the usual question
+    actions = oncall.add_subparsers(dest="oncall_command", metavar="ACTION")
     actions.add_parser("who", help="who is on call now and next, per schedule").set_defaults(handler=who_command)
     schedule = actions.add_parser("schedule", help="shifts over the next days")
     schedule.add_argument("name", nargs="?", help="one schedule (default: all)")
@@ -96,7 +97,7 @@ def override_command(args) -> int:
         now = rt.flows.clock()
         cover = rt.flows.add_override(schedule=name, user=args.user, start=now,
                                       end=report.parse_until(args.until, now, zone), actor=args.actor)
-        return [t("oncall.override.done", lang, who=cover.user, schedule=name, until=report.local(cover.end, zone))]
+        return [t("oncall.override.done", lang, who=cover.user, schedule=name, until=report.local(cover.end, zone, lang))]
     return _run(args, body)
 
 

@@ -19,10 +19,17 @@ from chatops.rules.fields import parse_duration
 Person = Callable[[str], str]
 
 
-def local(moment: datetime, zone: str) -> str:
-    """`11/24 (Tue) 10:00 JST`-style local time."""
+WEEKDAYS = {"ja": "月火水木金土日", "en": ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")}
+
+
+def local(moment: datetime, zone: str, lang: str = "en") -> str:
+    """`11/24 Tue 10:00 JST` (ja: `11/24（火）10:00 JST`) local time, the weekday in `lang`
+    whatever the process locale is."""
     value = moment.astimezone(ZoneInfo(zone))
-    return f"{value:%m/%d %a %H:%M} {value.tzname()}"
+    day = WEEKDAYS["ja" if lang == "ja" else "en"][value.weekday()]
+    if lang == "ja":
+        return f"{value:%m/%d}（{day}）{value:%H:%M} {value.tzname()}"
+    return f"{value:%m/%d} {day} {value:%H:%M} {value.tzname()}"
 
 
 def who_lines(flows, session: Session, now: datetime, lang: str, person: Person) -> list[str]:
@@ -34,8 +41,8 @@ def who_lines(flows, session: Session, now: datetime, lang: str, person: Person)
     for name, schedule in schedules.items():
         current, following = flows.who(session, name, now)
         lines.append(t("oncall.who.line", lang, schedule=name, now=person(current.user),
-                       until=local(current.end, schedule.timezone), next=person(following.user),
-                       start=local(following.start, schedule.timezone)))
+                       until=local(current.end, schedule.timezone, lang), next=person(following.user),
+                       start=local(following.start, schedule.timezone, lang)))
     return lines
 
 
@@ -52,8 +59,8 @@ def schedule_lines(flows, session: Session, now: datetime, lang: str, person: Pe
         lines.append(t("oncall.schedule.title", lang, schedule=key, rotation=schedule.rotation,
                        handoff=schedule.handoff, tz=schedule.timezone))
         for cover in shifts(schedule, now, now + timedelta(days=days), flows.overrides(session, key, now)):
-            lines.append(t("oncall.schedule.row", lang, start=local(cover.start, schedule.timezone),
-                           end=local(cover.end, schedule.timezone), who=person(cover.user)))
+            lines.append(t("oncall.schedule.row", lang, start=local(cover.start, schedule.timezone, lang),
+                           end=local(cover.end, schedule.timezone, lang), who=person(cover.user)))
     return lines or [t("oncall.who.none", lang)]
 
 

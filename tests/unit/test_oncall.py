@@ -104,3 +104,19 @@ def test_text_answer_for_teams_mentions(flows, clock, session_factory):
     assert "P-1 T-1 triggered → U0AGENT003" in text_answer(surface, "U0AGENT003", ["pages"], "en")
     assert "P-1" in text_answer(surface, "U0AGENT003", ["ack", "P-1"], "en")
     assert "P-1 T-1 acknowledged" in text_answer(surface, "U0AGENT003", ["pages"], "en")
+
+
+def test_bare_oncall_answers_who_with_weekdays_in_the_chosen_language(settings, monkeypatch, capsys):
+    monkeypatch.setenv("CHATOPS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("CHATOPS_RULES", str(settings.rules_path))
+    assert main(["--lang", "ja", "oncall", "override", "U0AGENT002", "2099-01-01 10:00", "--schedule", "primary"]) == 0
+    assert "01/01（木）10:00 JST" in capsys.readouterr().out  # 2099-01-01 is a Thursday
+    assert main(["--lang", "ja", "oncall"]) == 0
+    out = capsys.readouterr().out
+    assert "primary：現在 U0AGENT002" in out and " Thu " not in out
+
+
+def test_an_unknown_chatops_lang_is_refused(monkeypatch, capsys):
+    monkeypatch.setenv("CHATOPS_LANG", "fr")
+    assert main(["oncall"]) == 2
+    assert "CHATOPS_LANG=fr" in capsys.readouterr().err

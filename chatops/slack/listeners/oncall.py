@@ -69,7 +69,7 @@ def _override(surface: SlackSurface, actor: str, words: list[str]) -> str:
     until = report.parse_until(" ".join(rest), now, zone)
     cover = surface.flows.add_override(schedule=schedule, user=who, start=now, end=until, actor=actor)
     return t("oncall.override.done", surface.lang, who=user(cover.user, surface.lang), schedule=schedule,
-             until=report.local(cover.end, zone))
+             until=report.local(cover.end, zone, surface.lang))
 
 
 def register(app: App, surface: SlackSurface) -> None:
