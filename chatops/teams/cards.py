@@ -18,6 +18,7 @@ import pymsteams
 
 from chatops.i18n import t
 from chatops.rules import Rules
+from chatops.teams.text import escape
 from chatops.teams.view import TicketView
 
 CARD_VERSION = "1.4"
@@ -39,8 +40,8 @@ def who(actor: str | None, rules: Rules, lang: str) -> str:
         return t("teams.system", lang)
     for person in rules.teams.people:
         if person.user == actor and person.name:
-            return person.name
-    return actor
+            return escape(person.name)
+    return escape(actor)
 
 
 def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, lang: str) -> str:
@@ -48,22 +49,22 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
     name = who(actor, rules, lang)
     params: dict[str, Any] = {"who": name, "kind": kind}
     if kind == "escalated":
-        params.update(level=payload.get("level_to", ""), note=payload.get("note", ""))
+        params.update(level=payload.get("level_to", ""), note=escape(payload.get("note", "")))
     elif kind == "assigned":
         params["to"] = who(payload.get("assignee_to"), rules, lang)
     elif kind == "priority_changed":
         params["label"] = _priority_label(payload.get("priority_to", ""), rules, lang)
     elif kind == "tagged":
-        params["tags"] = " ".join([f"+{x}" for x in payload.get("added", [])] +
-                                  [f"-{x}" for x in payload.get("removed", [])])
+        params["tags"] = escape(" ".join([f"+{x}" for x in payload.get("added", [])] +
+                                         [f"-{x}" for x in payload.get("removed", [])]))
     elif kind == "resolved" and payload.get("note"):
         kind = "resolved_note"
-        params["note"] = payload["note"]
+        params["note"] = escape(payload["note"])
     elif kind == "reopened" and actor.startswith("customer:"):
         kind = "reopened_by_customer"
     elif kind == "reopened" and payload.get("reason"):
         kind = "reopened_reason"
-        params["reason"] = payload["reason"]
+        params["reason"] = escape(payload["reason"])
     key = f"teams.line.{kind}"
     try:
         return t(key, lang, **params)
@@ -91,14 +92,14 @@ def facts(view: TicketView, rules: Rules, lang: str) -> list[tuple[str, str]]:
     due = view.first_response_due_at if view.first_response_at is None else view.resolution_due_at
     rows = [
         (t("teams.field.status", lang), t(f"teams.status.{view.status}", lang)),
-        (t("teams.field.customer", lang), f"{view.customer} ({view.source} {view.account})"),
+        (t("teams.field.customer", lang), f"{escape(view.customer)} ({escape(view.source)} {escape(view.account)})"),
         (t("teams.field.assignee", lang), who(view.assignee, rules, lang)),
         (t("teams.field.level", lang), f"{view.level} {rules.levels[view.level].name.get(lang)}"),
     ]
     if view.status != "resolved":
         rows.append((t("teams.field.due", lang), _when(due, rules, lang)))
     if view.tags:
-        rows.append((t("teams.field.tags", lang), " ".join(f"#{tag}" for tag in view.tags)))
+        rows.append((t("teams.field.tags", lang), " ".join(f"#{escape(tag)}" for tag in view.tags)))
     return rows
 
 
@@ -159,7 +160,7 @@ def connector_card(hook_url: str, view: TicketView, *, line: str | None, quote: 
     """A MessageCard for a legacy connector (built, not sent)."""
     card = pymsteams.connectorcard(hook_url, http_timeout=timeout)
     card.title(header(view, rules, lang))
-    card.summary(f"{view.key} {_clip(line or view.text, 100)}")
+    card.summary(f"{view.key} {_clip(line or escape(view.text), 100)}")
     definition = rules.priorities.get(view.priority)
     if definition:
         card.color(definition.color.lstrip("#"))
@@ -190,7 +191,7 @@ def incident_digest(view: TicketView, stats, count: int, newest, lang: str, show
     line = (f"🔥 {t('flood.label', lang)} {view.key} · {t('flood.digest.head', lang, count=count)} — "
             + t("flood.teams.live", lang, count=stats.count, authors=stats.authors,
                 share=f"{stats.negative_share:.0%}", rate=stats.rate_per_min))
-    quotes = [f"{row.author_handle or row.author_name or '?'}: {_clip(' '.join(row.text.split()), 120)}"
+    quotes = [f"{escape(row.author_handle or row.author_name or '?')}: {escape(_clip(' '.join(row.text.split()), 120))}"
               for row in newest[:shown]]
     if count > min(len(newest), shown):
         quotes.append(t("flood.digest.more", lang, more=count - min(len(newest), shown)))

@@ -28,6 +28,7 @@ from chatops.outbox import DeliveryError
 from chatops.rules import Rules
 from chatops.teams import cards
 from chatops.teams.links import ActionLinks
+from chatops.teams.text import escape, safe_url
 from chatops.teams.view import TicketView, load_view
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.flood import (
@@ -142,7 +143,8 @@ class TeamsDeliverer:
             if payload.get("message_id") and event.kind in ("customer_message", "reopened", "replied"):
                 message = session.get(Message, payload["message_id"])
                 quote = message.text if message else None
-        return view, line, quote
+        # Customer words are shown as typed: Teams markdown in them stays inert.
+        return view, line, escape(quote) if quote is not None else None
 
     def _digest(self, payload: dict) -> tuple[TicketView, str, str] | None:
         """A flood incident's digest card: the period's messages and the live figures."""
@@ -166,8 +168,8 @@ class TeamsDeliverer:
                 if view.assignee is None:
                     links["claim"] = self.links.url(view.id, "claim")
                 links["resolve"] = self.links.url(view.id, "resolve")
-        if view.url and view.url.startswith(("https://", "http://")):  # OpenUrl takes web links only
-            links["open"] = view.url
+        if safe_url(view.url):  # OpenUrl takes web links only
+            links["open"] = safe_url(view.url)
         return links
 
     # -- posting -----------------------------------------------------------------------------

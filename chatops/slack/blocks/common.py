@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from chatops.i18n import t
 from chatops.rules import Rules
+from chatops.slack.blocks.text import escape, link  # noqa: F401  (re-exported to the builders)
 
 NETWORK_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "line": "LINE",
                  "mastodon": "Mastodon", "bluesky": "Bluesky", "webhook": "Webhook"}
@@ -64,11 +65,6 @@ class TicketCard:
         if allowed > 0 and (now - self.created_at).total_seconds() >= warn_at * allowed:
             return "warning"
         return "ok"
-
-
-def escape(text: str) -> str:
-    """Customer text made inert in mrkdwn: no mentions, links or formatting tricks get through."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def clip(text: str, limit: int) -> str:

@@ -31,7 +31,7 @@ def ticket_row(card: TicketCard, rules: Rules, lang: str, now: datetime, *, butt
     when = f"  {marker} {local_time(due[1], rules)}" if due else ""
     who = escape(card.customer_handle or "?")
     text = (f"{rules.priorities[card.priority].emoji} *{card.key}* {card.level} · "
-            f"{NETWORK_NAMES.get(card.source, card.source)} {who} · {user(card.assignee, lang)}{when}\n"
+            f"{escape(NETWORK_NAMES.get(card.source, card.source))} {who} · {user(card.assignee, lang)}{when}\n"
             f"{escape(clip(' '.join(card.text.split()), 140))}")
     row = {"type": "section", "text": mrkdwn(text)}
     if button:

@@ -7,7 +7,16 @@ from typing import Any
 
 from chatops.i18n import t
 from chatops.rules import Rules
-from chatops.slack.blocks.common import TicketCard, clip, escape, local_time, mrkdwn, priority_label, user
+from chatops.slack.blocks.common import (
+    TicketCard,
+    clip,
+    escape,
+    link,
+    local_time,
+    mrkdwn,
+    priority_label,
+    user,
+)
 from chatops.slack.blocks.ticket import TEXT_LIMIT, ticket_actions
 
 DIGEST_SHOWN = 5  # newest messages quoted in one digest line
@@ -18,7 +27,7 @@ def incident_message(card: TicketCard, stats, rules: Rules, lang: str) -> dict[s
     """`chat.postMessage` / `chat.update` arguments for an incident's parent: the 炎上 look in the
     priority colour, the live figures as fields, what floods, the first message, the buttons."""
     label = t("flood.label_ended" if stats.closed_at else "flood.label", lang)
-    title = f"<{card.url}|{card.key}>" if card.url else card.key
+    title = link(card.url, card.key)
     status = t(f"status.{card.status}", lang)
     fields = [
         mrkdwn(f"*{t('flood.field.messages', lang)}*\n{stats.count:,}"),

@@ -39,7 +39,7 @@ def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int |
     canned = [{"text": plain(reply.title.get(lang)), "value": reply.id} for reply in rules.canned_replies[:100]]
     blocks: list[dict] = [{"type": "context", "elements": [{
         "type": "mrkdwn", "text": clip(t("slack.modal.reply_from", lang, key=key, network=network,
-                                         account=account), 3000)}]}]
+                                         account=escape(account)), 3000)}]}]
     if canned:
         blocks.append({"type": "section", "block_id": ids.CANNED_BLOCK,
                        "text": {"type": "mrkdwn", "text": t("slack.modal.canned", lang)},
@@ -137,7 +137,7 @@ def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
     handles = " · ".join(escape(h) for h in (summary.handle or summary.name or "?", *summary.handles))
     facts = [
         f"*{t('slack.field.customer', lang)}*\n{handles}",
-        f"*{t('slack.field.network', lang)}*\n{summary.source}",
+        f"*{t('slack.field.network', lang)}*\n{escape(summary.source)}",
         f"*{t('slack.field.tier', lang)}*\n{summary.tier}",
         f"*{t('slack.field.flags', lang)}*\n{flags}",
         f"*{t('slack.field.first_seen', lang)}*\n{local_time(summary.first_seen_at, rules)}",

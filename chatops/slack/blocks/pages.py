@@ -78,7 +78,7 @@ def page_message(card: TicketCard, payload: Mapping[str, Any], rules: Rules, lan
         ]},
     ]
     fallback = t("sla.dm.page", lang, page=page, key=card.key, priority=rules.priorities[card.priority].label.get(lang),
-                 summary=clip(card.text, 150))
+                 summary=escape(clip(card.text, 150)))
     return {"text": fallback, "blocks": blocks}
 
 

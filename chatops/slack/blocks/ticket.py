@@ -15,6 +15,7 @@ from chatops.slack.blocks.common import (
     TicketCard,
     clip,
     escape,
+    link,
     local_time,
     mrkdwn,
     plain,
@@ -45,17 +46,15 @@ def ticket_message(card: TicketCard, rules: Rules, lang: str, now: datetime) -> 
 def _headline(card: TicketCard, rules: Rules, lang: str) -> str:
     level = rules.levels[card.level].name.get(lang)
     status = t(f"status.{card.status}", lang)
-    title = f"<{card.url}|{card.key}>" if card.url else card.key
+    title = link(card.url, card.key)
     return (f"*{title}*  {priority_label(rules, card.priority, lang)}  ·  *{card.level}* {escape(level)}"
             f"  ·  {escape(status)}")
 
 
 def _fields(card: TicketCard, rules: Rules, lang: str, now: datetime) -> list[dict]:
-    handle = escape(card.customer_handle or card.customer_name or "?")
-    if card.url:
-        handle = f"<{card.url}|{handle}>"
+    handle = link(card.url, card.customer_handle or card.customer_name or "?")
     flags = "".join(f" `{escape(flag)}`" for flag in card.customer_flags)
-    network = f"{NETWORK_NAMES.get(card.source, card.source)} · {escape(card.account)}"
+    network = f"{escape(NETWORK_NAMES.get(card.source, card.source))} · {escape(card.account)}"
     fields = [
         mrkdwn(f"*{t('slack.field.customer', lang)}*\n{handle}{flags}"),
         mrkdwn(f"*{t('slack.field.network', lang)}*\n{network}"),
@@ -155,8 +154,8 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
 def customer_line(handle: str | None, text: str, url: str | None, lang: str) -> str:
     """A customer's follow-up as a thread line: who, the text quoted, a link to the post."""
     who = escape(handle or t("slack.customer", lang))
-    link = f"  <{url}|{t('slack.open_post', lang)}>" if url else ""
-    return f":speech_balloon: *{who}*{link}\n{_quote(text)}"
+    post = f"  {link(url, t('slack.open_post', lang))}" if url else ""
+    return f":speech_balloon: *{who}*{post}\n{_quote(text)}"
 
 
 def reply_line(agent: str, text: str, lang: str) -> str:

@@ -1,0 +1,112 @@
+"""Hostile customer/integration values through every Slack block builder and Teams card
+builder: no `<!…>` / `<@…>` from customer data and no non-http link in any text, fallback
+text included."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime
+
+import pytest
+
+from chatops.slack import blocks
+from chatops.slack.blocks import incident as incident_blocks
+from chatops.slack.blocks import modals, pages
+from chatops.slack.blocks.common import TicketCard
+from chatops.slack.blocks.text import link
+from chatops.teams import cards
+from chatops.teams.text import link as teams_link
+from chatops.teams.view import TicketView
+
+HOSTILE = "<!channel> <!here> <@U123> & > | <https://evil|click> <javascript:alert(1)|x>"
+HOSTILE_URLS = ["https://shop.example/o/1?a=1&b=2><!channel>|x", "javascript:alert(1)", "<https://evil|click>"]
+NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+# A Slack link or mention: `<` followed by anything but an entity-escaped text.
+SLACK_TOKEN = re.compile(r"<([^>]*)>")
+
+
+def texts(obj) -> list[str]:
+    """Every string under a `text` key (mrkdwn, plain_text, fallback) of a Slack/Teams payload."""
+    found: list[str] = []
+    if isinstance(obj, dict):
+        for key, value in obj.items():
+            if key in ("text", "value", "title") and isinstance(value, str):
+                found.append(value)
+            else:
+                found.extend(texts(value))
+    elif isinstance(obj, list):
+        for item in obj:
+            found.extend(texts(item))
+    return found
+
+
+def assert_slack_inert(payload) -> None:
+    for text in texts(payload):
+        for token in SLACK_TOKEN.findall(text):
+            if token == "@U0AGENT1":
+                continue  # the agent acting is ours to mention
+            assert not token.startswith(("!", "@", "#")), text  # no mention from customer data
+            target = token.split("|", 1)[0]
+            assert target.startswith(("http://", "https://")), text  # only web links
+            assert "<!" not in target and "|" not in target.split("|")[0]
+        assert "<!" not in text and "<@U123" not in text, text
+
+
+def card(url: str) -> TicketCard:
+    return TicketCard(key="T-1", status="new", priority="red", level="L3", channel="support-urgent",
+                      source="x", account=HOSTILE, text=HOSTILE, created_at=NOW, tags=(HOSTILE, "|", ">"),
+                      customer_handle=HOSTILE, customer_name=HOSTILE, customer_flags=("vip",), url=url,
+                      first_response_due_at=NOW)
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_slack_builders_keep_hostile_values_inert(rules, lang, url):
+    c = card(url)
+    assert_slack_inert(blocks.ticket_message(c, rules, lang, NOW))
+    assert_slack_inert(incident_blocks.incident_message(
+        c, type("S", (), dict(count=3, authors=2, negative_share=0.5, rate_per_min=1.0, since=NOW,
+                              key="post:x:1", closed_at=None))(), rules, lang))
+    assert_slack_inert({"text": blocks.customer_line(HOSTILE, HOSTILE, url, lang)})
+    assert_slack_inert({"text": blocks.reply_line("U0AGENT1", HOSTILE, lang)})
+    assert_slack_inert(pages.page_message(c, {"page": "P-1", "step": 1, "round": 1}, rules, lang))
+    assert_slack_inert({"text": pages.sla_notice("sla_breached", c, {"deadline": "first_response",
+                                                                    "due_at": NOW.isoformat()}, rules, lang)})
+    assert_slack_inert(modals.reply_modal("T-1", rules, lang, network="X", limit=280, account=HOSTILE))
+    assert_slack_inert({"blocks": [blocks.home.ticket_row(c, rules, lang, NOW)]}
+                       if hasattr(blocks, "home") else {})
+    assert_slack_inert(modals.customer_modal(modals.CustomerSummary(
+        handle=HOSTILE, name=HOSTILE, source="x", tier="normal", flags=(HOSTILE,), first_seen_at=NOW,
+        tickets=(), csat=None, handles=(HOSTILE,)), rules, lang))
+    for kind, payload in [("tagged", {"added": [HOSTILE], "removed": []}),
+                          ("escalated", {"level_to": "L2", "note": HOSTILE}),
+                          ("resolved", {"note": HOSTILE})]:
+        assert_slack_inert({"text": blocks.event_line(kind, "U0AGENT1", payload, rules, lang)})
+
+
+def test_the_channel_ping_url_becomes_one_safe_link():
+    rendered = link("https://shop.example/o/1?a=1&b=2><!channel>|x", "T-1")
+    assert rendered == "<https://shop.example/o/1?a=1&amp;b=2&gt;&lt;!channel&gt;%7Cx|T-1>"
+    assert link("javascript:alert(1)", "<@U123>") == "&lt;@U123&gt;"
+
+
+def teams_view(url: str) -> TicketView:
+    return TicketView(id=1, key="T-1", status="new", priority="red", level="L3", channel="support-urgent",
+                      source="x", account=HOSTILE, text=HOSTILE, customer=HOSTILE, assignee=HOSTILE,
+                      tags=(HOSTILE,), url=url, created_at=NOW, first_response_due_at=NOW,
+                      resolution_due_at=None, first_response_at=None)
+
+
+@pytest.mark.parametrize("url", HOSTILE_URLS)
+def test_teams_cards_keep_hostile_values_inert(rules, url):
+    view = teams_view(url)
+    line = cards.event_line("escalated", HOSTILE, {"level_to": "L2", "note": HOSTILE}, rules, "ja")
+    card = cards.ticket_card(view, line=line, quote=None, links={}, rules=rules, lang="ja")
+    dumped = json.dumps(card, ensure_ascii=False)
+    assert "<at>" not in dumped and "<!" not in dumped and "](" not in dumped
+    message = cards.connector_card("https://example.test/hook", view, line=line, quote=None, links={},
+                                   rules=rules, lang="ja", timeout=5)
+    assert "<!" not in json.dumps(message.payload, ensure_ascii=False)
+    assert teams_link("javascript:alert(1)", "x") == "x"
+    assert teams_link("https://a.example/(x)", "[y]") == r"[\[y\]](https://a.example/%28x%29)"
