@@ -7,10 +7,10 @@ from collections import Counter
 from datetime import datetime
 
 from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
-from chatops.db import utcnow
 from chatops.errors import DomainError
 from chatops.i18n import t
 from chatops.inbound import InboundMessage, parse_jsonl
+from chatops.sla.state import sla_state
 from chatops.tickets import service
 from chatops.tickets.models import PRIORITIES, STATUSES, Ticket
 
@@ -89,9 +89,10 @@ def _age(since: datetime, now: datetime) -> str:
     return f"{minutes // 1440}d"
 
 
-def ticket_dict(ticket: Ticket) -> dict:
-    """A ticket as JSON-friendly data."""
-    return {
+def ticket_dict(ticket: Ticket, now: datetime | None = None) -> dict:
+    """A ticket as JSON-friendly data; with `now`, its SLA (live deadline, due time, state) read
+    from the stored moments, the same truth Slack and Teams show."""
+    data = {
         "key": ticket.key, "status": ticket.status, "priority": ticket.priority, "level": ticket.level,
         "channel": ticket.channel, "assignee": ticket.assignee, "tags": ticket.tags,
         "source": ticket.source, "account": ticket.account,
@@ -101,6 +102,9 @@ def ticket_dict(ticket: Ticket) -> dict:
         "first_response_at": ticket.first_response_at.isoformat() if ticket.first_response_at else None,
         "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
     }
+    if now is not None:
+        data["sla"] = sla_state(ticket, now).as_dict()
+    return data
 
 
 def list_command(args) -> int:
@@ -110,22 +114,25 @@ def list_command(args) -> int:
         tickets = service.list_tickets(session, limit=args.limit, status=args.status, priority=args.priority,
                                        assignee=args.assignee, open_only=not args.all)
     runtime.close()
+    now = runtime.clock()
     if args.json:
         for ticket in tickets:
-            print(json.dumps(ticket_dict(ticket), ensure_ascii=False))
+            print(json.dumps(ticket_dict(ticket, now), ensure_ascii=False))
         return 0
     if not tickets:
         print(t("cli.tickets.empty", language(args)))
         return 0
-    now = utcnow()
+    tz = runtime.rules.business_hours.tz
     lang = language(args)
-    print(f"{'KEY':<8} {'PRI':<6} {'LVL':<3} {'STATUS':<10} {'AGE':>4}  {'CHANNEL':<16} {'NETWORK':<10} "
+    print(f"{'KEY':<8} {'PRI':<6} {'LVL':<3} {'STATUS':<10} {'AGE':>4}  {'DUE':<11} {'SLA':<8} {'CHANNEL':<16} {'NETWORK':<10} "
           f"{'ASSIGNEE':<12} {'CUSTOMER':<18} TAGS / SUBJECT")
     for ticket in tickets:
         customer = ticket.customer.handle or ticket.customer.external_user_id
+        sla = sla_state(ticket, now)
+        due = f"{sla.due_at.astimezone(tz):%m-%d %H:%M}" if sla.due_at else "-"
         tags = " ".join(f"#{tag}" for tag in ticket.tags)
         print(f"{ticket.key:<8} {ticket.priority:<6} {ticket.level:<3} {t('status.' + ticket.status, lang):<10} "
-              f"{_age(ticket.created_at, now):>4}  {ticket.channel:<16} {ticket.source:<10} "
+              f"{_age(ticket.created_at, now):>4}  {due:<11} {sla.state:<8} {ticket.channel:<16} {ticket.source:<10} "
               f"{(ticket.assignee or '-'):<12} {customer[:18]:<18} {tags + ' ' if tags else ''}{ticket.subject}")
     return 0
 
@@ -143,8 +150,9 @@ def show_command(args) -> int:
         messages = service.ticket_messages(session, ticket_id=ticket.id)
         events = service.ticket_events(session, ticket_id=ticket.id)
     runtime.close()
+    now = runtime.clock()
     if args.json:
-        data = ticket_dict(ticket)
+        data = ticket_dict(ticket, now)
         data["messages"] = [{"direction": m.direction, "author": m.author_handle or m.author_id,
                              "text": m.text, "at": m.created_at.isoformat()} for m in messages]
         data["events"] = [{"kind": e.kind, "actor": e.actor, "at": e.at.isoformat(), **e.payload}
@@ -163,6 +171,9 @@ def show_command(args) -> int:
         value = data[field]
         shown = ", ".join(value) if isinstance(value, list) else value
         print(f"  {field:<18} {shown or '-'}")
+    sla = sla_state(ticket, now)
+    due = f"{sla.due_at.astimezone(tz):%Y-%m-%d %H:%M %Z}" if sla.due_at else "-"
+    print(f"  {'sla':<18} {sla.deadline or '-'} due {due} {sla.state}")
     print()
     for message in messages:
         who = message.author_handle or message.author_id or "-"

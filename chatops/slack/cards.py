@@ -26,6 +26,7 @@ def card_of(session: Session, ticket: Ticket) -> TicketCard:
         customer_flags=tuple(customer.flags or ()), url=first.url if first else None,
         first_response_at=ticket.first_response_at, first_response_due_at=ticket.first_response_due_at,
         resolution_due_at=ticket.resolution_due_at, resolved_at=ticket.resolved_at,
+        first_response_warn_at=ticket.first_response_warn_at, resolution_warn_at=ticket.resolution_warn_at,
         matched_rules=tuple(ticket.matched_rules or ()),
     )
 

@@ -178,7 +178,8 @@ class TeamsDeliverer:
                        links: dict[str, str]) -> dict[str, Any]:
         try:
             message = cards.fit(lambda budget: cards.workflows_message(cards.ticket_card(
-                view, line=line, quote=quote, links=links, rules=self.rules, lang=self.lang, text_budget=budget)))
+                view, line=line, quote=quote, links=links, rules=self.rules, lang=self.lang, text_budget=budget,
+                now=self.clock())))
         except ValueError as exc:  # no retry makes it smaller
             raise DeliveryError(f"teams channel {channel}: {exc}", permanent=True) from None
         try:

@@ -33,6 +33,9 @@ class TicketView:
     first_response_due_at: datetime | None
     resolution_due_at: datetime | None
     first_response_at: datetime | None
+    first_response_warn_at: datetime | None = None
+    resolution_warn_at: datetime | None = None
+    resolved_at: datetime | None = None
 
 
 def view_of(session: Session, ticket: Ticket) -> TicketView:
@@ -48,7 +51,9 @@ def view_of(session: Session, ticket: Ticket) -> TicketView:
         customer=customer.handle or customer.name or customer.external_user_id,
         assignee=ticket.assignee, tags=tuple(ticket.tags), url=first.url if first else None,
         created_at=ticket.created_at, first_response_due_at=ticket.first_response_due_at,
-        resolution_due_at=ticket.resolution_due_at, first_response_at=ticket.first_response_at)
+        resolution_due_at=ticket.resolution_due_at, first_response_at=ticket.first_response_at,
+        first_response_warn_at=ticket.first_response_warn_at, resolution_warn_at=ticket.resolution_warn_at,
+        resolved_at=ticket.resolved_at)
 
 
 def load_view(session: Session, ticket_id: int) -> TicketView:

@@ -72,7 +72,10 @@ def test_sla_state_in_the_parent(rules):
     late = texts(blocks.ticket_message(card(first_response_due_at=NOW - timedelta(minutes=1)), rules, "ja", NOW))
     assert any(":clock3:" in s and t("slack.deadline.first_response", "ja") in s for s in ok)
     assert any(":rotating_light:" in s and t("slack.overdue", "ja") in s for s in late)
-    warning = texts(blocks.ticket_message(card(), rules, "en", NOW))  # 50 of 60 minutes gone
+    # The stored warning moment decides, not a fraction of wall-clock time since created_at.
+    before = texts(blocks.ticket_message(card(first_response_warn_at=NOW + timedelta(minutes=1)), rules, "en", NOW))
+    assert not any(":hourglass_flowing_sand:" in s for s in before)
+    warning = texts(blocks.ticket_message(card(first_response_warn_at=NOW), rules, "en", NOW))
     assert any(":hourglass_flowing_sand:" in s for s in warning)
 
 

@@ -8,6 +8,7 @@ from zoneinfo import ZoneInfo
 
 from chatops.i18n import t
 from chatops.rules import Rules
+from chatops.sla.state import sla_state
 from chatops.slack.blocks.text import escape, link  # noqa: F401  (re-exported to the builders)
 
 NETWORK_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "line": "LINE",
@@ -41,6 +42,8 @@ class TicketCard:
     first_response_due_at: datetime | None = None
     resolution_due_at: datetime | None = None
     resolved_at: datetime | None = None
+    first_response_warn_at: datetime | None = None
+    resolution_warn_at: datetime | None = None
     matched_rules: tuple[str, ...] = field(default=())
 
     def due(self) -> tuple[str, datetime] | None:
@@ -53,18 +56,12 @@ class TicketCard:
             return "resolution", self.resolution_due_at
         return None
 
-    def sla_state(self, now: datetime, warn_at: float = 0.8) -> str:
-        """`breached`, `warning` (past `warn_at` of the time allowed), `ok`, or `none`."""
-        due = self.due()
-        if due is None:
+    def sla_state(self, now: datetime, warn_at: float | None = None) -> str:
+        """`breached`, `warning` (past the stored warning moment), `ok`, `paused`, or `none`
+        (`warn_at` is ignored: the stored moments are the one truth, chatops.sla.state)."""
+        if self.due() is None:
             return "none"
-        deadline = due[1]
-        if now >= deadline:
-            return "breached"
-        allowed = (deadline - self.created_at).total_seconds()
-        if allowed > 0 and (now - self.created_at).total_seconds() >= warn_at * allowed:
-            return "warning"
-        return "ok"
+        return sla_state(self, now).state
 
 
 def clip(text: str, limit: int) -> str:

@@ -25,7 +25,8 @@ from chatops.slack.blocks.common import (
 )
 from chatops.slack.blocks.pages import sla_line
 
-SLA_EMOJI = {"breached": ":rotating_light:", "warning": ":hourglass_flowing_sand:", "ok": ":clock3:"}
+SLA_EMOJI = {"breached": ":rotating_light:", "warning": ":hourglass_flowing_sand:", "ok": ":clock3:",
+             "paused": ":double_vertical_bar:", "met": ":white_check_mark:"}
 TEXT_LIMIT = 2800
 
 
