@@ -31,7 +31,7 @@ def _tokenizer():
     """One Sudachi tokenizer per thread (a tokenizer is not thread-safe)."""
     tokenizer = getattr(_local, "tokenizer", None)
     if tokenizer is None:
-        tokenizer = _local.tokenizer = _dictionary().create(SplitMode.C)
+        tokenizer = _local.tokenizer = _dictionary().tokenizer(mode=SplitMode.C)
     return tokenizer
 
 
