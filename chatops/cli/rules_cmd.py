@@ -6,6 +6,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 from chatops.cli.common import EXIT_USAGE, CliExit, err, language
 from chatops.i18n import t
@@ -23,7 +24,10 @@ def register(sub) -> None:
     test = rules_sub.add_parser("test", help="triage each InboundMessage of a JSONL file")
     test.add_argument("--rules", help="rules file (default CHATOPS_RULES or rules.yaml)")
     test.add_argument("--json", action="store_true", help="one JSON object per message")
-    test.add_argument("file", help="InboundMessage JSON lines")
+    test.add_argument("--text", help="triage this one post instead of a file")
+    test.add_argument("--source", default="x", help="network of --text (default x)")
+    test.add_argument("--kind", default="mention", help="kind of --text (default mention)")
+    test.add_argument("file", nargs="?", help="InboundMessage JSON lines")
     test.set_defaults(handler=test_command)
 
 
@@ -52,6 +56,11 @@ def check_command(args) -> int:
 def test_command(args) -> int:
     """Show, per message: matched rules, keywords, priority, level, tags, channel, notify."""
     engine = RulesEngine(_load_or_exit(_rules_path(args.rules)))
+    if args.text is not None:
+        return _test_text(engine, args)
+    if not args.file:
+        err("rules test: give FILE.jsonl or --text")
+        return EXIT_USAGE
     try:
         handle = open(args.file, encoding="utf-8")
     except OSError as exc:
@@ -66,11 +75,26 @@ def test_command(args) -> int:
                 continue
             triage = engine.triage(text=message.text, source=message.source, kind=message.kind)
             if args.json:
-                row = {"line": number, "external_id": message.external_id, **triage.to_dict()}
+                row = {"line": number, "external_id": message.external_id, **triage.to_dict(),
+                       "stage": triage.stage, "reason": triage.reason}
                 print(json.dumps(row, ensure_ascii=False))
             else:
                 _print_triage(number, message, triage)
     return 1 if bad else 0
+
+
+def _test_text(engine, args) -> int:
+    """Triage the one post given with --text."""
+    try:
+        triage = engine.triage(text=args.text, source=args.source, kind=args.kind)
+    except ValueError as exc:
+        err(str(exc))
+        return EXIT_USAGE
+    if args.json:
+        print(json.dumps({**triage.to_dict(), "stage": triage.stage, "reason": triage.reason}, ensure_ascii=False))
+    else:
+        _print_triage(1, SimpleNamespace(text=args.text, source=args.source, kind=args.kind), triage)
+    return 0
 
 
 def _print_triage(number: int, message, triage) -> None:
@@ -78,14 +102,14 @@ def _print_triage(number: int, message, triage) -> None:
     text = text if len(text) <= 60 else text[:59] + "…"
     print(f"{number:>4}  {triage.priority:<6} {triage.level}  #{triage.channel:<16} "
           f"{message.source}/{message.kind}  {text}")
-    details = []
+    details = [f"stage={triage.stage}"] + ([triage.reason] if triage.reason else [])
     if triage.matched:
         details.append("rules=" + ",".join(triage.matched))
-    if triage.keywords:
-        details.append("keywords=" + ",".join(triage.keywords))
     if triage.tags:
         details.append("tags=" + ",".join(triage.tags))
     if triage.notify:
         details.append("notify=" + ",".join(triage.notify))
-    print("      " + ("  ".join(details) if details else "(no rule matched: defaults)"))
+    if not triage.matched:
+        details.append("(no rule matched: defaults)")
+    print("      " + "  ".join(details))
     sys.stdout.flush()

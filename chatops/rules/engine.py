@@ -13,6 +13,8 @@ hits, and the message's source and kind pass the `sources`/`kinds` filters.
 import re
 from dataclasses import dataclass
 
+from chatops.rules.analysis import lemma_terms, term_of
+from chatops.rules.examples import ExamplesClassifier
 from chatops.rules.fields import KINDS, SOURCES
 from chatops.rules.matcher import KeywordMatcher
 from chatops.rules.normalize import fold_kana, normalize
@@ -34,6 +36,8 @@ class Triage:
     tags: list[str]
     channel: str
     notify: list[str]
+    stage: str = "keyword"  # keyword, lemma, examples or none: which stage decided
+    reason: str = ""  # matched words, lemmas, or the examples score and n-grams
 
     def to_dict(self) -> dict:
         """Return the triage as JSON-friendly data."""
@@ -139,10 +143,23 @@ class RulesEngine:
                 rules_of_keyword[keyword_id].append(index)
         self._rules_of_keyword = [tuple(indexes) for indexes in rules_of_keyword]
         self._regex_only_in_order = [
-            index for index, rule in enumerate(self._rules) if not rule.any_ids and not rule.all_ids
+            index for index, rule in enumerate(self._rules)
+            if not rule.any_ids and not rule.all_ids and rule.regexes  # lemma/examples-only rules wait
         ]
         self._regex_only = frozenset(self._regex_only_in_order)
         self._routes: dict[tuple[str, ...], str] = {}
+        self._by_id = {rule.id: rule for rule in self._rules}
+        self._lemma_rules = [
+            (compiled, frozenset(term_of(lemma) for lemma in rule.lemmas))
+            for compiled, rule in zip(self._rules, rules.keyword_rules, strict=True)
+            if rule.lemmas
+        ]
+        examples = [(rule.id, text) for rule in rules.keyword_rules for text in rule.examples]
+        self._classifier = ExamplesClassifier(examples) if len({r for r, _ in examples}) >= 2 else None
+        self._min_scores = {
+            rule.id: rule.examples_min_score if rule.examples_min_score is not None else rules.defaults.examples_min_score
+            for rule in rules.keyword_rules
+        }
         defaults = rules.defaults
         # The channel of a message no rule matches, per (source, kind); also validates both.
         self._unmatched_channels = {
@@ -170,8 +187,7 @@ class RulesEngine:
             if rule.any_only or rule.holds(hits, plain_text, source, kind)
         ]
         if not matched:
-            defaults = self.rules.defaults
-            return Triage([], [], defaults.priority, defaults.level, [], unmatched_channel, [])
+            return self._analyse(text, plain_text, hits, source, kind, unmatched_channel)
         if len(matched) == 1:  # the common case, worth a shortcut: the rule's own outcome
             rule = matched[0]
             tags = list(rule.tags)
@@ -184,8 +200,41 @@ class RulesEngine:
                 tags,
                 channel,
                 list(rule.notify),
+                "keyword",
+                _keyword_reason(rule, hits),
             )
         return self._combine(matched, hits, source, kind)
+
+    def _analyse(self, text: str, plain_text: str, hits: set[int], source: str, kind: str,
+                 unmatched_channel: str) -> Triage:
+        """No keyword rule fired: try lemma rules, then the examples classifier, then defaults."""
+        defaults = self.rules.defaults
+        if self._lemma_rules:
+            terms = lemma_terms(plain_text)
+            lemma_matched, found = [], []
+            for rule, lemmas in self._lemma_rules:
+                common = lemmas & terms
+                if common and _passes_filters(rule, hits, source, kind):
+                    lemma_matched.append(rule)
+                    found += sorted(common)
+            if lemma_matched:
+                triage = self._combine(lemma_matched, hits, source, kind)
+                triage.keywords, triage.stage = list(dict.fromkeys(found)), "lemma"
+                triage.reason = "lemmas=" + ",".join(triage.keywords)
+                return triage
+        if self._classifier is not None:
+            prediction = self._classifier.predict(text)
+            rule = self._by_id[prediction.rule_id]
+            reason = f"examples={prediction.rule_id} score={prediction.score:.2f} ngrams={'|'.join(prediction.evidence)}"
+            # The classifier may only raise priority above the default, and only when sure enough.
+            if (prediction.score >= self._min_scores[rule.id] and rule.priority_rank >= 0
+                    and _passes_filters(rule, hits, source, kind)):
+                triage = self._combine([rule], hits, source, kind)
+                triage.keywords, triage.stage, triage.reason = [], "examples", reason
+                return triage
+            return Triage([], [], defaults.priority, defaults.level, [], unmatched_channel, [],
+                          "none", reason + " (below examples_min_score)")
+        return Triage([], [], defaults.priority, defaults.level, [], unmatched_channel, [], "none", "")
 
     def _combine(self, matched: list[_CompiledRule], hits: set[int], source: str, kind: str) -> Triage:
         """Merge what the matched rules set, falling back to routing and defaults."""
@@ -209,6 +258,8 @@ class RulesEngine:
                 keywords.update(dict.fromkeys(rule.keywords_hit(hits)))
         sorted_tags = sorted(tags)
         return Triage(
+            stage="keyword",
+            reason="keywords=" + ",".join(keywords),
             matched=[rule.id for rule in matched],
             keywords=list(keywords),
             priority=priority,
@@ -235,6 +286,19 @@ class RulesEngine:
                 self._routes.clear()
             self._routes[key] = channel
         return channel
+
+
+def _keyword_reason(rule: _CompiledRule, hits: set[int]) -> str:
+    """What made a literal rule fire: its keywords, else its regex."""
+    words = rule.keywords_hit(hits)
+    return "keywords=" + ",".join(words) if words else "regex"
+
+
+def _passes_filters(rule: _CompiledRule, hits: set[int], source: str, kind: str) -> bool:
+    """Sources, kinds and exclude keywords, which hold for the lemma and examples stages too."""
+    if (rule.sources and source not in rule.sources) or (rule.kinds and kind not in rule.kinds):
+        return False
+    return not (rule.exclude_ids and not rule.exclude_ids.isdisjoint(hits))
 
 
 def _compile(rule: KeywordRule, ids: _KeywordIds, rules: Rules) -> _CompiledRule:

@@ -7,10 +7,10 @@ named in a rule must exist, ids must be unique, every priority needs an SLA) are
 
 from collections.abc import Callable
 from datetime import date
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from chatops.errors import PermissionDenied
 from chatops.i18n import t
@@ -104,6 +104,31 @@ class Defaults(Section):
     level: LevelName = "L1"
     channel: ChannelName
     language: Language = "ja"
+    # The examples classifier decides only at this probability or above (a rule may ask more).
+    examples_min_score: float = Field(0.45, ge=0.0, le=1.0)
+
+
+def _check_lemma(value: str) -> str:
+    """A lemma term: a dictionary form, optionally prefixed with `not:` for its negated forms."""
+    body = value.strip().removeprefix("not:").strip()
+    if not body:
+        raise ValueError("a lemma must not be empty (write a dictionary form such as 届く or not:届く)")
+    if any(char.isspace() for char in body) and not body.isascii():
+        raise ValueError(f"lemma {value!r}: one Japanese word per entry, no spaces")
+    if body.endswith(("ない", "ません", "なかった")):
+        raise ValueError(f"lemma {value!r}: write the dictionary form with not: (e.g. not:届く for 届かない)")
+    return value
+
+
+def _check_example(value: str) -> str:
+    """An example post: some real text."""
+    if len(value.strip()) < 2:
+        raise ValueError(f"example {value!r} is too short to learn from (2 characters or more)")
+    return value
+
+
+Lemma = Annotated[str, AfterValidator(_check_lemma)]
+Example = Annotated[str, AfterValidator(_check_example)]
 
 
 class RuleActions(Section):
@@ -128,12 +153,21 @@ class KeywordRule(Section):
     sources: list[Source] = []
     kinds: list[Kind] = []
     kana: bool = False
+    # Dictionary forms matched after morphological analysis (not:届く = 届かない, 届いていない).
+    lemmas: list[Lemma] = []
+    # Posts the team writes; the examples classifier learns the rule from them.
+    examples: list[Example] = []
+    examples_min_score: float | None = Field(None, ge=0.0, le=1.0)
     actions: RuleActions = Field(RuleActions(), alias="set")
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> "KeywordRule":
-        if not (self.any_of or self.all_of or self.regex):
-            raise ValueError("a rule needs at least one of any, all or regex")
+        if not (self.any_of or self.all_of or self.regex or self.lemmas or self.examples):
+            raise ValueError("a rule needs at least one of any, all, regex, lemmas or examples")
+        if self.examples and len(self.examples) < 3:
+            raise ValueError("examples: give at least 3 posts, or none")
+        if len(set(self.examples)) != len(self.examples):
+            raise ValueError("examples: the same post is listed twice")
         return self
 
 

@@ -139,7 +139,7 @@ def test_rule_without_condition_and_without_id(tmp_path):
     text = MINIMAL + "keyword_rules:\n  - id: nothing\n    set: {priority: red}\n  - any: [refund]\n"
     path, problems = problems_of(tmp_path, text)
     assert problems == [
-        f"{path}:{line_of(text, 'id: nothing')}: keyword_rules[0]: a rule needs at least one of any, all or regex",
+        f"{path}:{line_of(text, 'id: nothing')}: keyword_rules[0]: a rule needs at least one of any, all, regex, lemmas or examples",
         f"{path}:{line_of(text, '- any: [refund]')}: keyword_rules[1].id: required field is missing",
     ]
 
