@@ -20,6 +20,8 @@ def register(sub) -> None:
     ingest = sub.add_parser("ingest", help="store InboundMessage JSON lines as tickets")
     ingest.add_argument("file", help="InboundMessage JSON lines (bad lines are reported, good ones stored)")
     ingest.add_argument("--rules", help="rules file (default CHATOPS_RULES or rules.yaml)")
+    ingest.add_argument("--no-replies", action="store_true",
+                        help="store and post the tickets, but queue nothing to the networks (no auto-replies)")
     ingest.set_defaults(handler=ingest_command)
     tickets = sub.add_parser("tickets", help="list or show tickets")
     tickets_sub = tickets.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
@@ -40,6 +42,7 @@ def register(sub) -> None:
 def ingest_command(args) -> int:
     """Ingest every good line, report bad ones as FILE:LINE: problem; exit 1 if any were bad."""
     runtime = runtime_or_exit(args)
+    runtime.flows.auto_replies = not args.no_replies
     try:
         handle = open(args.file, encoding="utf-8")
     except OSError as exc:

@@ -6,7 +6,7 @@ named in a rule must exist, ids must be unique, every priority needs an SLA) are
 """
 
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo
 
@@ -233,6 +233,8 @@ class BusinessHours(Section):
     closed_dates: list[date] = []
     # Sent once per customer per closed spell to a first message outside hours; {back} = reopening time.
     offline_reply: Localized | None = None
+    # A message older than this when it arrives (a backfill, an old file) gets no auto-reply.
+    offline_reply_max_age: Duration = timedelta(minutes=30)
 
     _expand_closed_dates = field_validator("closed_dates", mode="before")(expand_dates)
 

@@ -28,6 +28,8 @@ from chatops.tickets.models import Customer, Message, OutboxItem, Ticket, Ticket
 
 SLA_ACTOR = "chatops:sla"
 OFFLINE_ACTOR = "chatops:offline"
+# Message kinds in which the customer addressed the brand; keyword-search hits did not.
+ADDRESSED_KINDS = frozenset({"mention", "reply", "dm", "comment"})
 Fence = Callable[[Session], bool]
 
 
@@ -39,6 +41,8 @@ class SlaFlows:
     """Mixed into TicketFlows (which provides session_factory, rules, clock, _event, listeners)."""
 
     sla: SlaClock
+    # False for a run that must not answer customers (`chatops ingest --no-replies`).
+    auto_replies: bool = True
 
     # -- deadlines ----------------------------------------------------------------------------
 
@@ -235,17 +239,16 @@ class SlaFlows:
     # -- offline auto-reply -------------------------------------------------------------------
 
     def _after_opened(self, conn: Connection, *, ticket_id: int, priority: str, tier: str, customer_id: int,
-                      message, now: datetime) -> None:
-        """Ingest hook for a new ticket: page when its priority pages; outside business hours,
-        answer the customer once per closed spell with when the team is back."""
+                      message, now: datetime, flags: tuple[str, ...] = ()) -> None:
+        """Ingest hook for a new ticket: page when its priority pages; answer the customer while
+        the team is closed (see `wants_offline_reply`)."""
         policy = self.rules.oncall.policy_for("priority", priority, tier)
         if policy:
             self._open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:priority:{priority}",
                             policy=policy, now=now)
-        calendar = self.sla.business
-        if calendar.is_open(message.created_at):
+        if not self.wants_offline_reply(message, flags, now):
             return
-        back = calendar.next_open(message.created_at)
+        back = self.sla.business.next_open(now)
         dedupe = f"offline:{customer_id}:{back.isoformat()}"  # once per customer per closed spell
         if fastsql.run(conn, _OUTBOX_BY_DEDUPE, {"dedupe": dedupe}).first() is not None:
             return
@@ -266,6 +269,18 @@ class SlaFlows:
         self._record_event(conn, ticket_id=ticket_id, kind="auto_replied", actor=OFFLINE_ACTOR, at=now,
                            channel=self._channel_of(conn, ticket_id), assignee=None,
                            payload={"message_id": reply_id, "back_at": back.isoformat()})
+
+    def wants_offline_reply(self, message, flags: tuple[str, ...], now: datetime) -> bool:
+        """True when a new ticket's first message gets the offline auto-reply: it addressed the
+        brand (not a keyword-search hit), arrived (`now`, not the post's own time) while the team
+        is closed, was fresh on arrival (a backfill or an old file gets no promise about a time
+        long past), and its author is not flagged troll or blocked."""
+        hours = self.rules.business_hours
+        if not self.auto_replies or message.kind not in ADDRESSED_KINDS:
+            return False
+        if {"troll", "blocked"} & set(flags) or self.sla.business.is_open(now):
+            return False
+        return now - message.created_at <= hours.offline_reply_max_age
 
     def offline_text(self, lang: str, back: datetime) -> str:
         """The offline auto-reply in `lang`, saying when the team is back (team's local time)."""

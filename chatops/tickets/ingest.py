@@ -152,7 +152,8 @@ class IngestFlows(FloodFlows):
 
     def _ingest_new(self, conn: Connection, message: InboundMessage) -> IngestResult:
         now = self.clock()
-        customer_id, is_new, blocked, tier = self._upsert_customer(conn, message)
+        customer_id, is_new, flags, tier = self._upsert_customer(conn, message)
+        blocked = "blocked" in flags
         message_row = {
             "direction": "inbound", "source": message.source, "account": message.account,
             "kind": message.kind, "external_id": message.external_id,
@@ -182,15 +183,15 @@ class IngestFlows(FloodFlows):
         if ticket_id is None:
             result = self._open_ticket(conn, message, customer_id, message_row,
                                        self._flood_triage(flood, triage) if opens else triage, now, tier,
-                                       incident=opens)
+                                       incident=opens, flags=flags)
         else:
             result = self._continue_ticket(conn, message, ticket_id, message_row, triage)
         if opens:
             self._open_incident(conn, flood, result.ticket_id, tier, now)
         return result
 
-    def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool, bool, str]:
-        """(customer id, new?, blocked?, tier) for the author, creating or refreshing the customer row."""
+    def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool, tuple[str, ...], str]:
+        """(customer id, new?, flags, tier) for the author, creating or refreshing the customer row."""
         author = message.author
         row = fastsql.run(conn, _CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
         if row is None:
@@ -200,7 +201,7 @@ class IngestFlows(FloodFlows):
                 "source": message.source, "external_user_id": author.id, "handle": author.handle,
                 "name": author.name, "tier": "standard", "flags": [], "first_seen_at": message.created_at,
                 "last_seen_at": message.created_at,
-            }), True, False, "standard"
+            }), True, (), "standard"
         changes = {}
         if author.handle and author.handle != row.handle:
             changes["handle"] = author.handle
@@ -210,10 +211,11 @@ class IngestFlows(FloodFlows):
             changes["last_seen_at"] = message.created_at
         if changes:
             fastsql.run(conn, _UPDATE_CUSTOMER, {"cid": row.id, **changes}, columns=True)
-        return row.id, False, "blocked" in (row.flags or []), row.tier
+        return row.id, False, tuple(row.flags or ()), row.tier
 
     def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
-                     triage, now: datetime, tier: str = "standard", incident: bool = False) -> IngestResult:
+                     triage, now: datetime, tier: str = "standard", incident: bool = False,
+                     flags: tuple[str, ...] = ()) -> IngestResult:
         deadlines = self.sla_columns(triage.priority, tier, message.created_at)
         ticket_id = _insert(conn, Ticket, {
             "source": message.source, "account": message.account, "external_id": message.external_id,
@@ -240,7 +242,7 @@ class IngestFlows(FloodFlows):
                            payload={"message_id": message_id, "triage": triage.to_dict(),
                                     **({"incident": True} if incident else {})}, facts=facts)
         self._after_opened(conn, ticket_id=ticket_id, priority=triage.priority, tier=tier,
-                           customer_id=customer_id, message=message, now=now)
+                           customer_id=customer_id, message=message, now=now, flags=flags)
         return IngestResult("created", ticket_id, message_id)
 
     def _continue_ticket(self, conn: Connection, message: InboundMessage, ticket_id: int,
