@@ -223,7 +223,9 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
     def _channel_alert(self, item: OutboxItem) -> dict[str, Any]:
         payload = item.payload
         channel = self.rules.channels[payload["channel"]].slack
-        text = t(payload["key"], self.lang, **payload.get("params", {}))
+        # Parameters come from integrations (account names, remote statuses): inert in mrkdwn.
+        params = {name: blocks.escape(str(value)) for name, value in payload.get("params", {}).items()}
+        text = t(payload["key"], self.lang, **params)
         response = self.client.chat_postMessage(channel=channel, text=f":warning: {text}")
         return {"channel": response["channel"], "ts": response["ts"]}
 
