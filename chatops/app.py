@@ -13,7 +13,6 @@ from chatops import migrate
 from chatops.metrics import Metrics
 from chatops.outbox import Outbox
 from chatops.runtime import Runtime
-from chatops.tickets import service
 from chatops.tickets.group_commit import GroupCommit
 from chatops.webhooks import WebhookEndpoint, language_of
 from integrations.base import WebhookSource
@@ -44,7 +43,8 @@ def build_outbox(runtime: Runtime) -> Outbox:
         sink = GenericWebhookSink(settings.webhook_reply_url, settings.webhook_secret.get_secret_value())
         deliverers[sink.target] = sink
     deliverers.update(networks_of(runtime).sinks())
-    on_done = {"reply": service.record_reply_delivered}
+    on_done = {"reply": runtime.flows.reply_delivered}
+    on_dead = {"reply": runtime.flows.reply_failed}
     if settings.slack_enabled:
         from chatops.slack.app import make_client
         from chatops.slack.incident import retire_earlier_renders
@@ -72,7 +72,7 @@ def build_outbox(runtime: Runtime) -> Outbox:
 
         deliverers["pagerduty"] = PagerDutyDeliverer(settings.pagerduty_routing_key.get_secret_value(),
                                                      settings.pagerduty_events_url)
-    return Outbox(runtime.session_factory, deliverers, on_done=on_done,
+    return Outbox(runtime.session_factory, deliverers, on_done=on_done, on_dead=on_dead,
                   wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
 
 

@@ -58,12 +58,16 @@ class Outbox:
     (e.g. `network:webhook`, `slack`), and records results."""
 
     def __init__(self, session_factory: sessionmaker[Session], deliverers: dict[str, Deliverer], *,
-                 on_done: dict[str, DoneHook] | None = None, clock: Callable[[], datetime] = utcnow,
+                 on_done: dict[str, DoneHook] | None = None, on_dead: dict[str, DoneHook] | None = None,
+                 clock: Callable[[], datetime] = utcnow,
                  max_attempts: int = 10, base_delay: float = 2.0, max_delay: float = 900.0,
                  lease: timedelta = timedelta(seconds=120), wakeup: threading.Event | None = None) -> None:
         self.session_factory = session_factory
         self.deliverers = deliverers
         self.on_done = on_done or {}
+        # Called inside the transaction that marks an item dead, so a failure becomes visible
+        # (e.g. a refused reply's thread line) atomically with giving up.
+        self.on_dead = on_dead or {}
         self.clock = clock
         self.max_attempts = max_attempts
         self.base_delay = base_delay
@@ -201,6 +205,14 @@ class Outbox:
                 row.state = "dead"
                 log.error("outbox item %s (%s) gave up after %s attempts: %s", row.id, row.target,
                           row.attempts, exc, extra=_about(row))
+                hook = self.on_dead.get(row.kind)
+                if hook:
+                    try:
+                        with session.begin_nested():
+                            hook(session, row)
+                    except Exception as hook_exc:
+                        log.exception("outbox item %s died, and its dead hook failed", row.id, extra=_about(row))
+                        row.last_error = f"{row.last_error}; dead hook failed: {hook_exc}"[:2000]
                 return
             delay = exc.retry_after if exc.retry_after is not None else self.backoff(row.attempts)
             row.next_attempt_at = self.clock() + timedelta(seconds=delay)

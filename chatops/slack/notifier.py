@@ -94,7 +94,7 @@ class SlackPlanner:
     @staticmethod
     def _home_owners(notice: EventNotice) -> set[str]:
         people = {notice.assignee, notice.payload.get("assignee_from"), notice.payload.get("assignee_to")}
-        if notice.kind in ("claimed", "released"):
+        if notice.kind in ("claimed", "released", "reply_failed"):
             people.add(notice.actor)
         return {person for person in people if is_slack_user(person)}
 
@@ -204,6 +204,10 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         if event.kind == "replied":
             message = session.get(Message, payload.get("message_id"))
             return blocks.reply_line(event.actor, message.text, self.lang)
+        if event.kind == "reply_sent":
+            return blocks.reply_sent_line(event.actor, self.lang)
+        if event.kind == "reply_failed":
+            return blocks.reply_failed_line(event.actor, payload.get("reason") or "", self.lang)
         return blocks.event_line(event.kind, event.actor, payload, self.rules, self.lang)
 
     def _publish_home(self, item: OutboxItem) -> dict[str, Any]:

@@ -242,9 +242,12 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
             reply = Message(ticket_id=ticket.id, direction="outbound", source=ticket.source,
                             account=ticket.account, author_id=actor, text=text, created_at=now,
                             conversation_id=last_inbound.conversation_id if last_inbound else None,
-                            in_reply_to=last_inbound.external_id if last_inbound else None)
+                            in_reply_to=last_inbound.external_id if last_inbound else None,
+                            delivery_state="queued")
             session.add(reply)
             session.flush()
+            # Counted when queued; a reply the network refuses for good withdraws it (reply_failed),
+            # so the first-response deadline keeps running.
             first = ticket.first_response_at is None
             if first:
                 ticket.first_response_at = now
@@ -263,6 +266,33 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
             self._event(session, ticket, "replied", actor, message_id=reply.id, first_response=first,
                         status_from=status_from, status_to=ticket.status)
             return reply
+
+    def reply_delivered(self, session: Session, item: OutboxItem) -> None:
+        """Outbox done hook for `reply`: the network accepted it — sent, first response now."""
+        service.record_reply_delivered(session, item)
+        message = session.get(Message, item.payload["message_id"])
+        if message is None or message.ticket_id is None:
+            return
+        message.delivery_state, message.delivery_error = "sent", None
+        ticket = session.get(Ticket, message.ticket_id)
+        self._event(session, ticket, "reply_sent", message.author_id or "system", message_id=message.id)
+
+    def reply_failed(self, session: Session, item: OutboxItem) -> None:
+        """Outbox dead hook for `reply`: the network refused it for good — failed, with the reason;
+        first_response_at stays unset so the SLA deadline keeps running."""
+        message = session.get(Message, item.payload["message_id"])
+        if message is None or message.ticket_id is None:
+            return
+        reason = (item.last_error or "")[:300]
+        message.delivery_state, message.delivery_error = "failed", reason
+        ticket = session.get(Ticket, message.ticket_id)
+        others = session.scalar(select(Message.id).where(
+            Message.ticket_id == ticket.id, Message.direction == "outbound", Message.id != message.id,
+            Message.delivery_state.is_distinct_from("failed")).limit(1))
+        if others is None:  # no other reply reached or may reach the customer: not answered
+            ticket.first_response_at = None
+        self._event(session, ticket, "reply_failed", message.author_id or "system", message_id=message.id,
+                    reason=reason, network=ticket.source)
 
     def set_pending(self, key: str, *, actor: str) -> Ticket:
         """Mark the ticket as waiting on the customer."""

@@ -176,6 +176,9 @@ class Message(Base):
     url: Mapped[str | None] = mapped_column(String(2048))
     lang: Mapped[str | None] = mapped_column(String(8))
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # network reply context (InboundMessage.meta)
+    # Outbound only: queued → sent (the network accepted it) | failed (with the deliverer's reason).
+    delivery_state: Mapped[str | None] = mapped_column(String(16))
+    delivery_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

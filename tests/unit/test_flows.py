@@ -18,6 +18,7 @@ from chatops.errors import (
     NoteRequired,
     TicketNotFound,
 )
+from chatops.outbox import Outbox
 from chatops.tickets import service
 from chatops.tickets.models import Message, OutboxItem, TicketEvent
 from tests.helpers import BASE_TIME, inbound
@@ -135,6 +136,9 @@ def test_note_is_internal(flows, session_factory, key):
 def test_reply_goes_to_outbox_on_same_network_and_counts_first_response(flows, session_factory, clock, key):
     clock.advance(minutes=3)
     flows.reply(key, actor="U1", text="ご連絡ありがとうございます。")
+    # Delivered: the first response stands.
+    Outbox(session_factory, {"network:x": lambda item: {"external_id": "x-1"}},
+           on_done={"reply": flows.reply_delivered}, clock=clock).run_once()
     clock.advance(minutes=5)
     flows.reply(key, actor="U1", text="設定画面の右上からどうぞ。")
     with session_factory() as session:

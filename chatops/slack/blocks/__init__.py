@@ -12,8 +12,16 @@ from chatops.slack.blocks.modals import (
     tags_modal,
     ticket_modal,
 )
-from chatops.slack.blocks.ticket import customer_line, event_line, reply_line, ticket_actions, ticket_message
+from chatops.slack.blocks.ticket import (
+    customer_line,
+    event_line,
+    reply_failed_line,
+    reply_line,
+    reply_sent_line,
+    ticket_actions,
+    ticket_message,
+)
 
 __all__ = ["CustomerSummary", "TicketCard", "customer_modal", "ticket_modal", "customer_line", "escalate_modal", "escape", "event_line", "home_view", "message_modal",
-           "reply_line", "reply_modal", "resolve_modal", "tags_modal", "ticket_actions", "ticket_list",
+           "reply_failed_line", "reply_line", "reply_sent_line", "reply_modal", "resolve_modal", "tags_modal", "ticket_actions", "ticket_list",
            "ticket_message", "ticket_row"]

@@ -160,5 +160,15 @@ def customer_line(handle: str | None, text: str, url: str | None, lang: str) -> 
 
 
 def reply_line(agent: str, text: str, lang: str) -> str:
-    """An agent's reply to the customer, echoed in the thread."""
+    """An agent's reply to the customer, echoed in the thread while it is being sent."""
     return f":outbox_tray: {t('slack.line.replied', lang, who=user(agent, lang))}\n{_quote(text)}"
+
+
+def reply_sent_line(agent: str, lang: str) -> str:
+    """The network accepted the agent's reply."""
+    return f":white_check_mark: {t('slack.line.reply_sent', lang, who=user(agent, lang))}"
+
+
+def reply_failed_line(agent: str, reason: str, lang: str) -> str:
+    """The network refused the agent's reply for good: mentions the agent and says why."""
+    return f":x: {t('slack.line.reply_failed', lang, who=user(agent, lang), reason=escape(reason[:200]))}"
