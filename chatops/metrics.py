@@ -11,7 +11,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatops.db import utcnow
-from chatops.oncall.models import Page
+from chatops.oncall.models import Page, SchedulerError
 from chatops.stats.models import StatsDaily
 from chatops.tickets.models import OutboxItem
 
@@ -77,6 +77,29 @@ class SlaCollector:
         yield from (breached, pages, notified)
 
 
+class SchedulerErrorCollector:
+    """Scheduler pass/item failures (rows of `scheduler_errors`, so every replica reports the
+    same): every failed attempt, and the distinct items that ever failed, by pass."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    def collect(self):
+        failures = CounterMetricFamily("chatops_scheduler_errors", "Scheduler items or passes that raised (each attempt)",
+                                       labels=["pass"])
+        items = GaugeMetricFamily("chatops_scheduler_failed_items", "Distinct items a scheduler pass failed on",
+                                  labels=["pass"])
+        with self.session_factory() as session:
+            rows = session.execute(select(SchedulerError.pass_name, func.sum(SchedulerError.count), func.count())
+                                   .group_by(SchedulerError.pass_name)).all()
+        by_pass = {name: (total, distinct) for name, total, distinct in rows}
+        for name in ("sla", "paging", "digest"):
+            total, distinct = by_pass.get(name, (0, 0))
+            failures.add_metric([name], total)
+            items.add_metric([name], distinct)
+        yield from (failures, items)
+
+
 class Metrics:
     """The counters chatops exports at /metrics.
 
@@ -100,3 +123,4 @@ class Metrics:
                                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
         self.registry.register(OutboxCollector(session_factory))
         self.registry.register(SlaCollector(session_factory))
+        self.registry.register(SchedulerErrorCollector(session_factory))

@@ -101,17 +101,20 @@ class Scheduler:
         """One round: become or stay leader, then the SLA pass and the paging pass.
         Returns what fired, or None when another replica leads."""
         fired = {"sla": 0, "pages": 0}
+        engine = self.flows.session_factory.kw["bind"]
         for _ in range(self.max_batches):
-            # One transaction per batch for the lease and both passes: the lease UPDATE fences
-            # them (on PostgreSQL it holds the lease row until commit; SQLite has one writer at a
-            # time). Small batches keep the writer lock short, so a backlog (a scheduler that was
-            # down, a Monday-morning burst) is worked off between ingest's transactions.
-            with self.flows.session_factory.kw["bind"].begin() as conn:
+            # Each pass in its own transaction, opened by the lease UPDATE that fences it (on
+            # PostgreSQL it holds the lease row until that pass commits; SQLite has one writer at a
+            # time), so a paging failure never rolls back SLA notices. Small batches keep the
+            # writer lock short, so a backlog is worked off between ingest's transactions.
+            with engine.begin() as conn:
                 if not self.lease.acquire(conn):
                     return None if fired == {"sla": 0, "pages": 0} else fired
-                notices = self.flows.sla_pass(now, conn=conn, limit=self.batch)
-                pages = self.flows.page_pass(now, conn=conn, limit=self.page_batch)
+                notices = self._guarded(conn, "sla", lambda: self.flows.sla_pass(now, conn=conn, limit=self.batch))
             fired["sla"] += len(notices)
+            with engine.begin() as conn:
+                pages = self._guarded(conn, "paging", lambda: self.flows.page_pass(
+                    now, conn=conn, limit=self.page_batch)) if self.lease.fence(conn) else []
             fired["pages"] += len(pages)
             if notices or pages:
                 self.wake()
@@ -126,6 +129,17 @@ class Scheduler:
         self.analyzer.run()
         return fired
 
+    def _guarded(self, conn, pass_name: str, run: Callable[[], list]) -> list:
+        """Run a pass in a savepoint; when the pass itself raises (not one of its items, which
+        each pass isolates), record it (counted, announced once) and report nothing fired."""
+        try:
+            with conn.begin_nested():
+                return run()
+        except Exception as exc:  # noqa: BLE001 - the other passes must still run
+            log.exception("scheduler %s pass failed", pass_name)
+            self.flows.scheduler_failed(conn, pass_name, "pass", exc, self.flows.clock())
+            return []
+
     def _job(self) -> None:
         try:
             self.tick()
@@ -139,7 +153,13 @@ class Scheduler:
 
         if not self.lease.acquire():
             return False
-        queued = queue_digest(self.flows.session_factory, self.flows.rules, now or self.flows.clock())
+        try:
+            queued = queue_digest(self.flows.session_factory, self.flows.rules, now or self.flows.clock())
+        except Exception as exc:  # noqa: BLE001 - recorded, counted and announced once
+            log.exception("could not queue the stats digest")
+            with self.flows.session_factory.kw["bind"].begin() as conn:
+                self.flows.scheduler_failed(conn, "digest", "digest", exc, now or self.flows.clock())
+            return False
         if queued:
             self.wake()
         return queued

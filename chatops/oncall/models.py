@@ -42,6 +42,9 @@ class Page(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(64))
     acknowledged_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The escalation policy as it was when the page opened ({"steps": [{"notify", "escalate_after"
+    # (seconds)}], "repeat"}): a rules edit changes new pages only.
+    policy_snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     @property
     def key(self) -> str:
@@ -73,3 +76,19 @@ class SchedulerLease(Base):
     holder: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
     meta: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class SchedulerError(Base):
+    """A scheduler pass or item (`pass_name`, `item` such as `P-3` or `T-12`) that raised: counted
+    per round at /metrics, and announced to people once (the first time it fails)."""
+
+    __tablename__ = "scheduler_errors"
+    __table_args__ = (UniqueConstraint("pass_name", "item"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    pass_name: Mapped[str] = mapped_column(String(32))
+    item: Mapped[str] = mapped_column(String(64))
+    count: Mapped[int] = mapped_column(Integer, default=1)
+    error: Mapped[str] = mapped_column(String(500))
+    first_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_at: Mapped[datetime] = mapped_column(UTCDateTime)

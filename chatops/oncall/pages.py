@@ -8,8 +8,10 @@ restart neither loses a step nor repeats one.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
@@ -18,18 +20,22 @@ from sqlalchemy.orm import Session
 from chatops import fastsql
 from chatops.db import session_scope
 from chatops.errors import InvalidValue, TicketNotFound
-from chatops.oncall.models import OnCallOverride, Page
+from chatops.i18n import t
+from chatops.oncall.models import OnCallOverride, Page, SchedulerError
 from chatops.oncall.schedule import Cover, now_and_next, on_call
 from chatops.tickets import service
-from chatops.tickets.models import Ticket
+from chatops.tickets.models import OutboxItem, Ticket
 
 PAGE_ACTOR = "chatops:oncall"
+RETRY_AFTER = timedelta(minutes=5)  # a page or ticket whose scheduler item failed is tried again then
+log = logging.getLogger("chatops.oncall")
 _PAGE_OF_REASON = select(Page.id).where(Page.reason == bindparam("reason"))
 _INSERT_PAGE = insert(Page)
 _OVERRIDES = (select(OnCallOverride.user_id, OnCallOverride.starts_at, OnCallOverride.ends_at)
               .where(OnCallOverride.schedule == bindparam("schedule"), OnCallOverride.ends_at > bindparam("at"))
               .order_by(OnCallOverride.id))
-_DUE_PAGES = (select(Page.id, Page.ticket_id, Page.policy, Page.step, Page.round, Page.notified)
+_DUE_PAGES = (select(Page.id, Page.ticket_id, Page.policy, Page.step, Page.round, Page.notified,
+                     Page.policy_snapshot)
               .where(Page.status == "triggered", Page.next_at <= bindparam("now"))
               .order_by(Page.next_at, Page.id).limit(bindparam("limit")).with_for_update())
 _PAGED_TICKET = select(Ticket.channel, Ticket.assignee, Ticket.subject, Ticket.priority).where(
@@ -39,19 +45,31 @@ _UPDATE_PAGE = update(Page).where(Page.id == bindparam("pid"))
 _TOUCH_TICKET = update(Ticket).where(Ticket.id == bindparam("tid")).values(version=Ticket.version + 1)
 
 
+def policy_snapshot(rules, name: str) -> dict[str, Any] | None:
+    """The escalation policy `name` as plain JSON (steps with targets and escalate_after in
+    seconds, repeat), stored on a page when it opens; None when rules.yaml has no such policy."""
+    policy = rules.oncall.policies.get(name)
+    if policy is None:
+        return None
+    return {"steps": [{"notify": step.notify, "escalate_after": step.escalate_after.total_seconds()}
+                      for step in policy.steps], "repeat": policy.repeat}
+
+
 class PageFlows:
     """Mixed into TicketFlows (session_factory, rules, clock, _event)."""
 
     # -- opening ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _open_page(db: Session | Connection, *, ticket_id: int, reason: str, policy: str, now: datetime) -> bool:
-        """Queue a page for the next paging pass (at most one per reason); True when new."""
+    def _open_page(self, db: Session | Connection, *, ticket_id: int, reason: str, policy: str,
+                   now: datetime) -> bool:
+        """Queue a page for the next paging pass (at most one per reason), keeping a snapshot of
+        its policy as rules.yaml says now; True when new."""
         if fastsql.execute(db, _PAGE_OF_REASON, {"reason": reason}).first() is not None:
             return False
         fastsql.execute(db, _INSERT_PAGE, {
             "ticket_id": ticket_id, "reason": reason, "policy": policy, "status": "triggered", "step": 0, "round": 0,
-            "notified": 0, "next_at": now, "created_at": now}, columns=True)
+            "notified": 0, "next_at": now, "created_at": now,
+            "policy_snapshot": policy_snapshot(self.rules, policy)}, columns=True)
         return True
 
     # -- who is on call -----------------------------------------------------------------------
@@ -106,33 +124,94 @@ class PageFlows:
         if fence is not None and not fence(conn):
             return []
         due = fastsql.run(conn, _DUE_PAGES, {"now": now, "limit": limit}).all()
-        return [self._notify_step(conn, page, now) for page in due]
+        out = []
+        for page in due:
+            # Each page in a savepoint: one that raises is rolled back alone, recorded (counted,
+            # announced once) and retried later; the others still go out.
+            try:
+                with conn.begin_nested():
+                    out.append(self._notify_step(conn, page, now))
+            except Exception as exc:  # noqa: BLE001 - any failure of one page must not stop the pass
+                log.exception("paging P-%s failed", page.id)
+                self.scheduler_failed(conn, "paging", f"P-{page.id}", exc, now)
+                fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, "next_at": now + RETRY_AFTER}, columns=True)
+        return out
 
     def _notify_step(self, conn: Connection, page, now: datetime) -> tuple[str, str, str]:
         page_key, ticket_key = f"P-{page.id}", f"T-{page.ticket_id}"
-        policy = self.rules.oncall.policies.get(page.policy)
         ticket = fastsql.run(conn, _PAGED_TICKET, {"tid": page.ticket_id}).one()  # row lock on PostgreSQL
-        if policy is None:  # the policy left rules.yaml: stop escalating, say nothing
-            fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, "next_at": None}, columns=True)
+        snapshot = page.policy_snapshot
+        if snapshot is None:  # opened before pages kept a snapshot: take the live policy, once
+            snapshot = policy_snapshot(self.rules, page.policy)
+            if snapshot is None:  # the policy left rules.yaml: stop escalating, say nothing
+                fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, "next_at": None}, columns=True)
+                return page_key, ticket_key, ""
+            fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, "policy_snapshot": snapshot}, columns=True)
+        steps, repeat = snapshot["steps"], snapshot["repeat"]
+        if page.round >= repeat:  # out of range (a policy shortened under an old page): end cleanly
+            fastsql.run(conn, _TOUCH_TICKET, {"tid": page.ticket_id, "updated_at": now}, columns=True)
+            self._exhausted(conn, page, ticket, now)
             return page_key, ticket_key, ""
-        step = policy.steps[page.step]
-        target = self.target_of(conn, step.notify, now)
+        index = min(page.step, len(steps) - 1)
+        step = steps[index]
+        target = self.target_of(conn, step["notify"], now)
         fastsql.run(conn, _TOUCH_TICKET, {"tid": page.ticket_id, "updated_at": now}, columns=True)
         self._record_event(conn, ticket_id=page.ticket_id, kind="paged", actor=PAGE_ACTOR, at=now,
                            channel=ticket.channel, assignee=ticket.assignee,
-                           payload={"page_id": page.id, "page": page_key, "target": target, "step": page.step + 1,
+                           payload={"page_id": page.id, "page": page_key, "target": target, "step": index + 1,
                                     "round": page.round + 1, "first": page.notified == 0,
                                     "summary": ticket.subject, "priority": ticket.priority})
         changes = {"notified": page.notified + 1, "last_target": target}
-        next_step, next_round = page.step + 1, page.round
-        if next_step == len(policy.steps):
+        next_step, next_round = index + 1, page.round
+        if next_step >= len(steps):
             next_step, next_round = 0, page.round + 1
-        if next_round >= policy.repeat:
-            changes["next_at"] = None  # out of steps: it stays triggered, shown as unanswered
+        if next_round >= repeat:  # out of steps: it stays triggered, shown as unanswered
+            fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, **changes}, columns=True)
+            self._exhausted(conn, page, ticket, now)
         else:
-            changes.update(step=next_step, round=next_round, next_at=now + step.escalate_after)
-        fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, **changes}, columns=True)
+            changes.update(step=next_step, round=next_round,
+                           next_at=now + timedelta(seconds=step["escalate_after"]))
+            fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, **changes}, columns=True)
         return page_key, ticket_key, target
+
+    def _exhausted(self, conn: Connection, page, ticket, now: datetime) -> None:
+        """Nobody acknowledged after every step and round: stop escalating and say so in the thread
+        (the page stays triggered, shown as unanswered)."""
+        self._record_event(conn, ticket_id=page.ticket_id, kind="page_exhausted", actor=PAGE_ACTOR, at=now,
+                           channel=ticket.channel, assignee=ticket.assignee,
+                           payload={"page_id": page.id, "page": f"P-{page.id}"})
+        fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, "next_at": None}, columns=True)
+
+    # -- failures of the scheduler's passes ---------------------------------------------------
+
+    def scheduler_failed(self, conn: Connection, pass_name: str, item: str, exc: BaseException,
+                         now: datetime) -> None:
+        """Record that `item` of `pass_name` raised (inside the pass's transaction, after its
+        savepoint rolled back): counted every time (/metrics), announced to a channel once."""
+        error = f"{type(exc).__name__}: {exc}"[:500]
+        seen = conn.execute(update(SchedulerError).where(
+            SchedulerError.pass_name == pass_name, SchedulerError.item == item,
+        ).values(count=SchedulerError.count + 1, last_at=now, error=error))
+        if seen.rowcount:
+            return
+        conn.execute(insert(SchedulerError).values(pass_name=pass_name, item=item, count=1, error=error,
+                                                   first_at=now, last_at=now))
+        channel = self._alert_channel()
+        if channel is None:
+            return
+        text = "\n".join(t("sla.alert.scheduler_failed", lang, job=t(f"sla.alert.pass.{pass_name}", lang),
+                            item=item, error=error) for lang in ("ja", "en"))
+        conn.execute(insert(OutboxItem).values(
+            target="slack-stats", kind="alert", dedupe_key=f"scheduler-error:{pass_name}:{item}",
+            ordering_key=f"slack:{self.rules.channels[channel].slack}", payload={"channel": channel, "text": text},
+            state="pending", attempts=0, created_at=now, next_attempt_at=now))
+
+    def _alert_channel(self) -> str | None:
+        """Where scheduler failures are announced: the stats digest's channel, else the first channel."""
+        digest = self.rules.stats.digest
+        if digest is not None:
+            return digest.channel
+        return next(iter(self.rules.channels), None)
 
     # -- acknowledging and resolving ----------------------------------------------------------
 

@@ -8,6 +8,7 @@ re-reads `sla_next_at` and finds nothing left to say.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -20,6 +21,7 @@ from chatops import fastsql
 from chatops.db import session_scope
 from chatops.errors import InvalidValue
 from chatops.i18n import t
+from chatops.oncall.pages import RETRY_AFTER
 from chatops.rules.fields import CUSTOMER_TIERS
 from chatops.sla.clock import SLOTS, SlaClock
 from chatops.tickets import service
@@ -27,6 +29,7 @@ from chatops.tickets.events import EventNotice
 from chatops.tickets.models import Customer, Message, OutboxItem, Ticket, TicketEvent
 
 SLA_ACTOR = "chatops:sla"
+log = logging.getLogger("chatops.sla")
 OFFLINE_ACTOR = "chatops:offline"
 # Message kinds in which the customer addressed the brand; keyword-search hits did not.
 ADDRESSED_KINDS = frozenset({"mention", "reply", "dm", "comment"})
@@ -162,6 +165,24 @@ class SlaFlows:
         due = conn.execute(_DUE.limit(limit), {"now": now}).all()
         if not due:
             return []
+        try:  # the whole batch at once (a handful of statements) in a savepoint ...
+            with conn.begin_nested():
+                return self._sla_batch(conn, due, now)
+        except Exception:  # noqa: BLE001 - ... and when it raises, ticket by ticket
+            log.warning("SLA batch failed; retrying ticket by ticket", exc_info=True)
+        fired = []
+        for row in due:
+            try:
+                with conn.begin_nested():
+                    fired.extend(self._sla_batch(conn, [row], now))
+            except Exception as exc:  # noqa: BLE001 - one bad ticket must not stop the others' notices
+                log.exception("SLA pass failed on T-%s", row.id)
+                self.scheduler_failed(conn, "sla", f"T-{row.id}", exc, now)
+                conn.execute(_ADVANCE, [{"tid": row.id, "next": now + RETRY_AFTER}])
+        return fired
+
+    def _sla_batch(self, conn: Connection, due: list, now: datetime) -> list[tuple[str, str, str]]:
+        """The notices of `due` ticket rows, their advance past `now`, and their events."""
         events, moved = [], []
         for row in due:
             events.extend(self._sla_notices(row, now))

@@ -40,7 +40,7 @@ def stats_blocks(figures: dict[str, Any], lang: str) -> list[dict]:
 
 
 class SlackStatsDeliverer:
-    """Outbox deliverer for target `slack-stats`: kinds `chart` and `digest`."""
+    """Outbox deliverer for target `slack-stats`: kinds `chart`, `digest` and `alert`."""
 
     target = TARGET
 
@@ -62,6 +62,8 @@ class SlackStatsDeliverer:
                 return self._chart(item.payload)
             if item.kind == "digest":
                 return self._digest(item.payload)
+            if item.kind == "alert":
+                return self._alert(item.payload)
         except SlackApiError as exc:
             raise _delivery_error(exc) from exc
         except SlackClientError as exc:
@@ -81,6 +83,12 @@ class SlackStatsDeliverer:
         response = self.client.files_upload_v2(channel=payload["channel_id"], content=png, filename="stats.png",
                                                title=title, initial_comment=f"<@{payload['user']}> {title}")
         return {"file": (response.get("file") or {}).get("id")}
+
+    def _alert(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A bilingual operational alert (a scheduler pass or item that failed) to a channel."""
+        response = self.client.chat_postMessage(channel=self.rules.channels[payload["channel"]].slack,
+                                                text=payload["text"])
+        return {"channel": response["channel"], "ts": response["ts"]}
 
     def _digest(self, payload: dict[str, Any]) -> dict[str, Any]:
         now = self.clock()

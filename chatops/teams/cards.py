@@ -63,6 +63,8 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         params["note"] = escape(payload["note"])
     elif kind == "reopened" and actor.startswith("customer:"):
         kind = "reopened_by_customer"
+    elif kind == "page_exhausted":
+        params["page"] = payload.get("page", "")
     elif kind == "reopened" and payload.get("reason"):
         kind = "reopened_reason"
         params["reason"] = escape(payload["reason"])

@@ -47,6 +47,8 @@ def sla_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, la
                      step=payload["step"], round=payload["round"])
         case "page_acknowledged" | "page_resolved":
             return t(f"sla.line.{kind}", lang, who=user(actor, lang), page=payload["page"])
+        case "page_exhausted":
+            return t("sla.line.page_exhausted", lang, page=payload["page"])
     return None
 
 
