@@ -4,7 +4,7 @@ A rules.yaml edit used to change every open page's steps (and could point a page
 policy's last step); a failing item used to roll back the whole scheduler batch, silently.
 
 Revision ID: snapshot1
-Revises: ingest1
+Revises: replies1
 Create Date: 2026-12-02 12:20:00
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 from chatops.db import UTCDateTime
 
 revision = 'snapshot1'
-down_revision = 'ingest1'
+down_revision = 'replies1'
 branch_labels = None
 depends_on = None
 
