@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
-from chatops.db import utcnow
 from chatops.errors import DomainError
 from chatops.i18n import t
 from chatops.stats.format import render_lines, to_csv
@@ -41,7 +40,7 @@ def stats_command(args) -> int:
             runtime.close()
         return 0
     try:
-        now = utcnow()
+        now = runtime.clock()
         try:
             query = parse_query(args.words, runtime.rules, now)
         except DomainError as exc:

@@ -67,3 +67,40 @@ def sla_state(ticket, now: datetime) -> SlaState:
     else:
         state = "ok"
     return SlaState(deadline, warn_at, due_at, state)
+
+
+# The SQL form of "breached now" for open tickets, split by which deadline is live so each half
+# reads its own partial index (tickets.models: ix_tickets_overdue_fr / ix_tickets_overdue_res).
+# The status terms are literal SQL, identical to the indexes' WHERE, because SQLite only uses a
+# partial index whose WHERE terms appear verbatim (not as bound parameters) in the query.
+OPEN_UNANSWERED_SQL = "status <> 'resolved' AND first_response_at IS NULL"
+RUNNING_SQL = "status NOT IN ('resolved', 'pending')"
+_OPEN_UNANSWERED_Q = "tickets.status <> 'resolved' AND tickets.first_response_at IS NULL"
+_RUNNING_Q = "tickets.status NOT IN ('resolved', 'pending')"
+
+
+def overdue_first_response_clause(now: datetime):
+    """Open, unanswered tickets past their stored first-response deadline (sla_state: breached
+    on the first_response deadline; pending does not pause it)."""
+    from sqlalchemy import text
+
+    from chatops.tickets.models import Ticket
+
+    return text(_OPEN_UNANSWERED_Q) & (Ticket.first_response_due_at <= now)
+
+
+def overdue_resolution_clause(now: datetime):
+    """Tickets whose live deadline is resolution (answered, or no first-response deadline),
+    not pending (its clock is paused) and past the stored resolution deadline."""
+    from sqlalchemy import text
+
+    from chatops.tickets.models import Ticket
+
+    return text(_RUNNING_Q) & (Ticket.resolution_due_at <= now) & (
+        Ticket.first_response_at.is_not(None) | Ticket.first_response_due_at.is_(None))
+
+
+def overdue_clause(now: datetime):
+    """SQL truth of `sla_state(ticket, now).state == "breached"` for a ticket not yet resolved:
+    the one overdue definition shared by App Home, lists and stats."""
+    return overdue_first_response_clause(now) | overdue_resolution_clause(now)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from chatops.sla.state import overdue_clause
 from chatops.slack.blocks import CustomerSummary, TicketCard
 from chatops.tickets import service
 from chatops.tickets.models import Customer, Message, SurfaceThread, Ticket
@@ -42,12 +43,22 @@ def cards(session: Session, *, limit: int = 20, **filters) -> list[TicketCard]:
 
 
 def overdue_cards(session: Session, *, now: datetime, limit: int = 20) -> list[TicketCard]:
-    """Open tickets whose current SLA deadline has passed, most overdue first."""
-    stmt = (select(Ticket).where(Ticket.status != "resolved", (
-        (Ticket.first_response_at.is_(None) & (Ticket.first_response_due_at <= now))
-        | (Ticket.resolution_due_at <= now)))
-        .order_by(Ticket.first_response_due_at, Ticket.id).limit(limit))
+    """Open tickets whose live SLA deadline has passed (`sla_state` breached: a pending ticket's
+    resolution clock is paused), most overdue first."""
+    stmt = (select(Ticket).where(overdue_clause(now))
+            .order_by(func.coalesce(Ticket.first_response_due_at, Ticket.resolution_due_at), Ticket.id).limit(limit))
     return [card_of(session, ticket) for ticket in session.scalars(stmt).unique()]
+
+
+def count_overdue(session: Session, *, now: datetime) -> int:
+    """How many open tickets are past their live SLA deadline (all of them, not a page)."""
+    return session.scalar(select(func.count()).select_from(Ticket).where(overdue_clause(now))) or 0
+
+
+def count_tickets(session: Session, **filters) -> int:
+    """How many tickets `cards(**filters)` would list without its limit."""
+    stmt = service.list_tickets_query(**filters).order_by(None)
+    return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 
 
 def thread_of(session: Session, ticket_id: int) -> SurfaceThread | None:

@@ -25,7 +25,15 @@ from chatops.i18n import t
 from chatops.outbox import DeliveryError
 from chatops.rules import Rules
 from chatops.slack import blocks
-from chatops.slack.cards import cards, load_card, marked, overdue_cards, thread_of
+from chatops.slack.cards import (
+    cards,
+    count_overdue,
+    count_tickets,
+    load_card,
+    marked,
+    overdue_cards,
+    thread_of,
+)
 from chatops.slack.incident import (
     INCIDENT_KINDS,
     UPDATE_EVERY,
@@ -216,11 +224,14 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         with session_scope(self.session_factory) as session:
             if self._superseded(session, item, OutboxItem.ordering_key == item.ordering_key):
                 return {"skipped": "a later refresh is queued"}
+            counts = {"overdue": count_overdue(session, now=now),
+                      "mine": count_tickets(session, assignee=user_id, open_only=True),
+                      "unassigned": count_tickets(session, unassigned=True, open_only=True)}
             view = blocks.home_view(
                 user_id=user_id, overdue=overdue_cards(session, now=now),
-                mine=cards(session, assignee=user_id, open_only=True),
-                unassigned=cards(session, unassigned=True, open_only=True),
-                rules=self.rules, lang=self.lang, now=now)
+                mine=cards(session, assignee=user_id, open_only=True, now=now),
+                unassigned=cards(session, unassigned=True, open_only=True, now=now),
+                rules=self.rules, lang=self.lang, now=now, counts=counts)
         self.client.views_publish(user_id=user_id, view=view)
         return {"user": user_id}
 

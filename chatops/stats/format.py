@@ -69,6 +69,9 @@ def render_lines(f: dict[str, Any], lang: str, who: Callable[[str], str] = str,
     parts = [f"{priority} {sum(b.values())} (" + ", ".join(f"{t('stats.age.' + a, lang)} {b[a]}" for a in ages) + ")"
              for priority, b in f["backlog"]["by_priority"].items()]
     lines.append(t("stats.backlog", lang, total=f["backlog"]["total"], parts=" · ".join(parts)))
+    o = f["overdue_now"]
+    lines.append(t("stats.overdue_now", lang, total=o["total"],
+                   parts=", ".join(f"{priority} {c['total']}" for priority, c in o["by_priority"].items())))
     for name in ("first_response", "resolution"):
         d = f[name]
         lines.append(t(f"stats.{name}", lang, median=_fig(d["median"], "min", lang, True),
@@ -105,6 +108,9 @@ def csv_rows(f: dict[str, Any]) -> list[list[Any]]:
     for priority, buckets in f["backlog"]["by_priority"].items():
         for age, count in buckets.items():
             rows.append(["backlog", priority, age, count, "", ""])
+    for priority, counts in f["overdue_now"]["by_priority"].items():
+        for deadline in ("first_response", "resolution"):
+            rows.append(["overdue_now", priority, deadline, counts[deadline], "", ""])
     for section in ("first_response", "resolution"):
         for name, metric in f[section].items():
             add(section, name, "minutes", metric)

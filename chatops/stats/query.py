@@ -15,10 +15,11 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from chatops.rules import Rules
+from chatops.sla.state import overdue_first_response_clause, overdue_resolution_clause
 from chatops.stats.buckets import nearest_rank
 from chatops.stats.models import COUNTERS, StatsDaily, StatsDuration
 from chatops.stats.period import StatsQuery
-from chatops.tickets.models import PRIORITIES, Ticket, TicketTag
+from chatops.tickets.models import PRIORITIES, Customer, Ticket, TicketTag
 
 AGE_BUCKETS = (("lt1h", timedelta(hours=1)), ("lt1d", timedelta(days=1)), ("lt7d", timedelta(days=7)),
                ("ge7d", None))
@@ -79,6 +80,16 @@ def compute(session: Session, rules: Rules, query: StatsQuery, now: datetime) ->
             "median_business": _metric(*bm, band_median.colour(bm[0])),
             "p90_business": _metric(*bp90, band_p90.colour(bp90[0])),
         }
+    # Open tickets past a deadline are breaches already; the rollups only see them once answered
+    # or resolved, so a period that reaches today adds the live count (nothing is rewritten).
+    live = overdue_now(session, query, now)
+    if period.end >= now.astimezone(rules.business_hours.tz).date():
+        cur = {**cur, "fr_breached": cur["fr_breached"] + live["first_response"],
+               "res_breached": cur["res_breached"] + live["resolution"]}
+        for pt, (fr, res) in live["by_pt"].items():
+            counters = groups[(True, "pt")].setdefault(pt, dict.fromkeys(COUNTERS, 0))
+            groups[(True, "pt")][pt] = {**counters, "fr_breached": counters["fr_breached"] + fr,
+                                        "res_breached": counters["res_breached"] + res}
     sla_fr = (_ratio(cur["fr_met"], cur["fr_met"] + cur["fr_breached"]),
               _ratio(prev["fr_met"], prev["fr_met"] + prev["fr_breached"]))
     sla_res = (_ratio(cur["res_met"], cur["res_met"] + cur["res_breached"]),
@@ -92,6 +103,7 @@ def compute(session: Session, rules: Rules, query: StatsQuery, now: datetime) ->
         "filter": dict(query.filters),
         "volume": {name: _metric(cur[name], prev[name]) for name in ("created", "resolved", "reopened")},
         "backlog": backlog(session, query, now),
+        "overdue_now": {"total": live["total"], "by_priority": live["by_priority"]},
         **durations,
         "sla": {"first_response": _metric(*sla_fr, targets.sla_first_response.colour(sla_fr[0])),
                 "resolution": _metric(*sla_res, targets.sla_resolution.colour(sla_res[0])),
@@ -135,12 +147,8 @@ def _top(groups, gdim: str) -> list[dict[str, Any]]:
     return [{"name": name, **_metric(count, previous.get(name, {}).get("created", 0))} for count, name in ranked]
 
 
-def backlog(session: Session, query: StatsQuery, now: datetime) -> dict[str, Any]:
-    """Open tickets now, by priority and age (`lt1h`, `lt1d`, `lt7d`, `ge7d`)."""
-    age = case(*[(Ticket.created_at > now - limit, name) for name, limit in AGE_BUCKETS if limit],
-               else_=AGE_BUCKETS[-1][0])
-    stmt = (select(Ticket.priority, age.label("age"), func.count())
-            .where(Ticket.status.in_(("new", "open", "pending"))).group_by(Ticket.priority, age))
+def _scoped(stmt, query: StatsQuery):
+    """`stmt` over tickets narrowed to the query's one filter."""
     name, value = query.fdim
     if name == "channel":
         stmt = stmt.where(Ticket.channel == value)
@@ -150,7 +158,37 @@ def backlog(session: Session, query: StatsQuery, now: datetime) -> dict[str, Any
         stmt = stmt.where(Ticket.assignee == value)
     elif name == "tag":
         stmt = stmt.join(TicketTag, and_(TicketTag.ticket_id == Ticket.id, TicketTag.tag == value))
+    return stmt
+
+
+def backlog(session: Session, query: StatsQuery, now: datetime) -> dict[str, Any]:
+    """Open tickets now, by priority and age (`lt1h`, `lt1d`, `lt7d`, `ge7d`)."""
+    age = case(*[(Ticket.created_at > now - limit, name) for name, limit in AGE_BUCKETS if limit],
+               else_=AGE_BUCKETS[-1][0])
+    stmt = _scoped(select(Ticket.priority, age.label("age"), func.count())
+                   .where(Ticket.status.in_(("new", "open", "pending"))).group_by(Ticket.priority, age), query)
     by_priority = {p: dict.fromkeys((b for b, _ in AGE_BUCKETS), 0) for p in PRIORITIES}
     for priority, bucket, count in session.execute(stmt):
         by_priority.setdefault(priority, dict.fromkeys((b for b, _ in AGE_BUCKETS), 0))[bucket] = count
     return {"total": sum(sum(b.values()) for b in by_priority.values()), "by_priority": by_priority}
+
+
+def overdue_now(session: Session, query: StatsQuery, now: datetime) -> dict[str, Any]:
+    """Open tickets past their live stored deadline now (`sla_state` breached), read from
+    `tickets` through the partial overdue indexes: totals per deadline, per priority, and per
+    "priority/tier" (the rollups' breach key)."""
+    by_priority = {p: {"first_response": 0, "resolution": 0} for p in PRIORITIES}
+    by_pt: dict[str, list[int]] = defaultdict(lambda: [0, 0])
+    totals = {"first_response": 0, "resolution": 0}
+    for index, (deadline, clause) in enumerate((("first_response", overdue_first_response_clause(now)),
+                                                ("resolution", overdue_resolution_clause(now)))):
+        stmt = _scoped(select(Ticket.priority, Customer.tier, func.count())
+                       .join(Customer, Customer.id == Ticket.customer_id)
+                       .where(clause).group_by(Ticket.priority, Customer.tier), query)
+        for priority, tier, count in session.execute(stmt):
+            by_priority.setdefault(priority, {"first_response": 0, "resolution": 0})[deadline] += count
+            by_pt[f"{priority}/{tier}"][index] += count
+            totals[deadline] += count
+    return {"total": sum(totals.values()), **totals,
+            "by_priority": {p: {**c, "total": c["first_response"] + c["resolution"]} for p, c in by_priority.items()},
+            "by_pt": dict(by_pt)}

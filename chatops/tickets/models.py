@@ -18,10 +18,12 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     false,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from chatops.db import Base, UTCDateTime, utcnow
+from chatops.sla.state import OPEN_UNANSWERED_SQL, RUNNING_SQL
 
 # BigInteger ids on PostgreSQL, but SQLite only auto-increments a plain INTEGER PRIMARY KEY.
 Id = BigInteger().with_variant(Integer(), "sqlite")
@@ -79,6 +81,11 @@ class Ticket(Base):
         Index(None, "created_at"),
         Index(None, "assignee", "status"),
         Index(None, "sla_next_at"),
+        # Overdue-now counts (chatops.sla.state.overdue_clause) read only open tickets, by priority.
+        Index("ix_tickets_overdue_fr", "first_response_due_at", "priority",
+              sqlite_where=text(OPEN_UNANSWERED_SQL), postgresql_where=text(OPEN_UNANSWERED_SQL)),
+        Index("ix_tickets_overdue_res", "resolution_due_at", "priority",
+              sqlite_where=text(RUNNING_SQL), postgresql_where=text(RUNNING_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -14,6 +14,7 @@ from chatops import fastsql
 from chatops.db import utcnow
 from chatops.errors import TicketNotFound
 from chatops.inbound import InboundMessage
+from chatops.sla.state import overdue_clause as sla_overdue_clause
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent
 
 _KEY = re.compile(r"^(?:t-?)?(\d{1,18})$")
@@ -86,11 +87,9 @@ def find_thread_ticket_id(db: Session | Connection, *, message: InboundMessage, 
 
 
 def overdue_clause(now: datetime):
-    """SQL truth of "an SLA deadline of this ticket has passed" (a pending ticket's resolution
-    clock is paused, so only its first response can be overdue)."""
-    return (Ticket.status != "resolved") & (
-        (Ticket.first_response_at.is_(None) & (Ticket.first_response_due_at <= now))
-        | ((Ticket.status != "pending") & (Ticket.resolution_due_at <= now)))
+    """SQL truth of "the live SLA deadline of this ticket has passed" (see
+    `chatops.sla.state.overdue_clause`: a pending ticket's resolution clock is paused)."""
+    return sla_overdue_clause(now)
 
 
 def list_tickets_query(*, status: str | None = None, assignee: str | None = None,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
 from chatops.i18n import t
@@ -41,26 +41,34 @@ def ticket_row(card: TicketCard, rules: Rules, lang: str, now: datetime, *, butt
 
 
 def ticket_list(title: str, cards: Sequence[TicketCard], rules: Rules, lang: str, now: datetime,
-                *, limit: int = 20) -> list[dict]:
-    """A titled list of ticket rows, or an 'empty' line."""
+                *, limit: int = 20, total: int | None = None) -> list[dict]:
+    """A titled list of ticket rows, or an 'empty' line; `total` (all matching tickets, when the
+    caller counted them) makes "and N more" true beyond the cards it loaded."""
     blocks: list[dict] = [{"type": "header", "text": plain(title, 150)}]
     if not cards:
         blocks.append({"type": "context", "elements": [mrkdwn(t("slack.list.empty", lang))]})
-    blocks.extend(ticket_row(card, rules, lang, now) for card in cards[:limit])
-    if len(cards) > limit:
-        blocks.append({"type": "context", "elements": [mrkdwn(t("slack.list.more", lang, count=len(cards) - limit))]})
+    shown = cards[:limit]
+    blocks.extend(ticket_row(card, rules, lang, now) for card in shown)
+    rest = max(total if total is not None else len(cards), len(cards)) - len(shown)
+    if rest > 0:
+        blocks.append({"type": "context", "elements": [mrkdwn(t("slack.list.more", lang, count=rest))]})
     return blocks
 
 
 def home_view(*, user_id: str, overdue: Sequence[TicketCard], mine: Sequence[TicketCard],
-              unassigned: Sequence[TicketCard], rules: Rules, lang: str, now: datetime) -> dict:
-    """The Home tab: overdue first, then my tickets, then the unassigned queue (≤ 100 blocks)."""
+              unassigned: Sequence[TicketCard], rules: Rules, lang: str, now: datetime,
+              counts: Mapping[str, int] | None = None) -> dict:
+    """The Home tab: overdue first, then my tickets, then the unassigned queue (≤ 100 blocks).
+    `counts` ("overdue", "mine", "unassigned") are the true totals the headers show; the lists
+    stay limited and end with "and N more" when cut."""
     intro = t("slack.home.intro", lang, who=f"<@{user_id}>", time=local_time(now, rules))
     blocks = [{"type": "section", "text": mrkdwn(intro)}]
-    sections = [("slack.home.overdue", overdue), ("slack.home.mine", mine), ("slack.home.unassigned", unassigned)]
+    sections = [("overdue", overdue), ("mine", mine), ("unassigned", unassigned)]
     budget = HOME_BLOCK_LIMIT - len(blocks) - 3 * 4
     per_section = max(3, budget // 3)
-    for key, cards in sections:
+    for name, cards in sections:
+        total = max((counts or {}).get(name, len(cards)), len(cards))
         blocks.append({"type": "divider"})
-        blocks.extend(ticket_list(t(key, lang, count=len(cards)), cards, rules, lang, now, limit=per_section))
+        blocks.extend(ticket_list(t(f"slack.home.{name}", lang, count=total), cards, rules, lang, now,
+                                  limit=per_section, total=total))
     return {"type": "home", "blocks": blocks[:HOME_BLOCK_LIMIT]}
