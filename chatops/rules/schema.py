@@ -84,7 +84,7 @@ class LevelDef(Section):
     rank: int
     name: Localized
     owners: list[Recipient] = []
-    lead: UserId | None = None  # gets the SLA breach notice (else the owners who are people, else roles.leads)
+    lead: Recipient | None = None  # gets the SLA breach notice (a group: mentioned in the thread) (else the owners who are people, else roles.leads)
 
 
 class ChannelDef(Section):
