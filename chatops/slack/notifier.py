@@ -25,6 +25,7 @@ from chatops.i18n import t
 from chatops.outbox import DeliveryError
 from chatops.rules import Rules
 from chatops.slack import blocks
+from chatops.slack.blocks.common import user
 from chatops.slack.cards import cards, load_card, marked, overdue_cards, thread_of
 from chatops.slack.incident import (
     INCIDENT_KINDS,
@@ -239,7 +240,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
     def _notify_line(self, item: OutboxItem) -> dict[str, Any]:
         with session_scope(self.session_factory) as session:
             thread = self._thread(session, item.payload["ticket_id"])
-        who = " ".join(blocks.user(person, self.lang) for person in item.payload["notify"])
+        who = " ".join(user(person, self.lang) for person in item.payload["notify"])
         mark = {"event_type": NOTIFY_MARK, "event_payload": {"ticket": item.payload["ticket_id"]}}
         return self._reply_once(item, thread, mark, t("slack.line.notify", self.lang, who=who))
 

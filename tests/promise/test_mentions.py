@@ -1,0 +1,91 @@
+"""Every notice names real people: rules.yaml group handles reach Slack as `<!subteam^S…>`,
+user ids as `<@U…>`, a keyword rule's `notify` is delivered (thread line + DMs), a breach
+reaches a group lead, and a handle Slack does not know raises one channel alert and a metric."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from chatops.rules import parse_rules
+from chatops.slack import ids
+from chatops.tickets.models import OutboxItem, Ticket
+from tests.conftest import RULES_PATH
+from tests.helpers import inbound
+from tests.slack import conftest as slack_desk
+
+RETURNS = "返品したいです"
+# The Slack desk fixtures (tests/slack/conftest.py), shared with this package.
+desk, fake_slack, slack_settings = slack_desk.desk, slack_desk.fake_slack, slack_desk.slack_settings
+
+
+@pytest.fixture
+def rules():
+    """The bundled rules.yaml with a user group as the L2 lead (who hears of L2 breaches)."""
+    text = RULES_PATH.read_text(encoding="utf-8").replace(
+        'owners: ["@cs-l2"]\n', 'owners: ["@cs-l2"]\n    lead: "@cs-l2"\n', 1)
+    assert 'lead: "@cs-l2"' in text
+    return parse_rules(text, str(RULES_PATH))
+
+
+def group(slack, handle: str) -> str:
+    return next(f"<!subteam^{g['id']}>" for g in slack.usergroups if g["handle"] == handle)
+
+
+def parent_of(desk, key: str):
+    with desk.runtime.session_factory() as session:
+        ticket = session.scalar(select(Ticket).where(Ticket.id == int(key.split("-")[1])))
+        channel = desk.slack.channel_id(desk.runtime.rules.channels[ticket.channel].slack)
+    return next(m for m in desk.slack.parents(channel) if key in m.text or key in str(m.attachments))
+
+
+def test_escalation_to_l2_mentions_the_group(desk):
+    key = desk.flows.ingest(inbound("ポイントの使い方を教えてください")).ticket_key
+    desk.drain()
+    desk.click(ids.ESCALATE, key)
+    modal = desk.last_view(ids.ESCALATE_VIEW)
+    desk.submit(modal, {(ids.LEVEL_BLOCK, ids.LEVEL_SELECT): {"type": "static_select",
+                                                              "selected_option": {"value": "L2"}},
+                        (ids.NOTE_BLOCK, ids.NOTE_INPUT): {"type": "plain_text_input", "value": "お願いします"}})
+    desk.drain()
+    line = desk.slack.thread(parent_of(desk, key))[-1].text
+    assert group(desk.slack, "cs-l2") in line
+    assert "*@cs-l2*" not in line
+
+
+def test_returns_rule_notifies_its_people(desk):
+    key = desk.flows.ingest(inbound(RETURNS)).ticket_key
+    desk.drain()
+    lines = [m.text for m in desk.slack.thread(parent_of(desk, key))]
+    [notify] = [line for line in lines if "<@U0RETURNS1>" in line]
+    assert group(desk.slack, "returns-lead") in notify
+    [dm] = desk.slack.dms("U0RETURNS1")
+    assert key in dm.text and RETURNS in dm.text
+    with desk.runtime.session_factory() as session:
+        keys = set(session.scalars(select(OutboxItem.dedupe_key)))
+    assert "slack:notify_dm:1:U0RETURNS1" in keys and not any(k.startswith("slack:unresolved:") for k in keys)
+
+
+def test_breach_with_a_group_lead_mentions_the_group(desk):
+    key = desk.flows.ingest(inbound(RETURNS)).ticket_key  # orange, L2: its lead is @cs-l2 here
+    desk.drain()
+    desk.clock.advance(days=10)
+    assert (key, "sla_breached", "first_response") in desk.flows.sla_pass(desk.clock())
+    desk.drain()
+    breaches = [m.text for m in desk.slack.thread(parent_of(desk, key)) if m.text.startswith(":rotating_light:")]
+    assert breaches and all(group(desk.slack, "cs-l2") in line for line in breaches)
+
+
+def test_an_unknown_handle_is_reported_once(desk):
+    desk.slack.usergroups = [g for g in desk.slack.usergroups if g["handle"] != "returns-lead"]
+    keys = [desk.flows.ingest(inbound(RETURNS, author={"id": f"c{i}", "handle": f"@c{i}", "name": "C"})).ticket_key
+            for i in range(2)]
+    desk.drain()
+    for key in keys:  # still shown, as text, next to the person who is mentioned
+        [notify] = [m.text for m in desk.slack.thread(parent_of(desk, key)) if "<@U0RETURNS1>" in m.text]
+        assert "*@returns-lead*" in notify
+    returns = desk.slack.channel_id(desk.runtime.rules.channels["returns"].slack)
+    alerts = [m for m in desk.slack.parents(returns) if "@returns-lead" in m.text]
+    assert len(alerts) == 1 and alerts[0].text.startswith(":warning:")
+    metrics = desk.client.get("/metrics").get_data(as_text=True)
+    assert "chatops_unresolved_mentions 1.0" in metrics
