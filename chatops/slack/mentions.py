@@ -119,3 +119,18 @@ def unresolved(refs: list[str], groups: UserGroups, client: WebClient) -> list[s
                 else:
                     raise
     return missing
+
+
+def rules_handles(rules) -> list[tuple[str, str]]:
+    """Every people reference in rules.yaml with where it is: levels' owners and lead, keyword
+    rules' notify, roles."""
+    found: list[tuple[str, str]] = []
+    for name, level in rules.levels.items():
+        found += [(owner, f"levels.{name}.owners") for owner in level.owners]
+        if level.lead:
+            found.append((level.lead, f"levels.{name}.lead"))
+    for rule in rules.keyword_rules:
+        found += [(person, f"rules.{rule.id}.notify") for person in (rule.actions.notify or [])]
+    for role in ("agents", "leads", "managers"):
+        found += [(person, f"roles.{role}") for person in getattr(rules.roles, role)]
+    return found

@@ -89,3 +89,19 @@ def test_an_unknown_handle_is_reported_once(desk):
     assert len(alerts) == 1 and alerts[0].text.startswith(":warning:")
     metrics = desk.client.get("/metrics").get_data(as_text=True)
     assert "chatops_unresolved_mentions 1.0" in metrics
+
+
+def test_integrations_check_lists_handles_slack_does_not_know(monkeypatch, settings, fake_slack, capsys):
+    from chatops.cli import main
+
+    fake_slack.usergroups = [g for g in fake_slack.usergroups if g["handle"] != "returns-lead"]
+    fake_slack.unknown_users.add("U0L3OWNER")
+    monkeypatch.setenv("CHATOPS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("SLACK_API_URL", fake_slack.api_url)
+    assert main(["--lang", "en", "integrations", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "Slack does not know @returns-lead (rules.yaml rules.returns.notify)" in out
+    assert "Slack does not know U0L3OWNER (rules.yaml levels.L3.owners)" in out
+    assert "@cs-l2" not in out
