@@ -29,6 +29,8 @@ class OutboxCollector:
                                      labels=["target"])
         dead = GaugeMetricFamily("chatops_outbox_dead", "Items given up on (see last_error)", labels=["target"])
         age = GaugeMetricFamily("chatops_outbox_oldest_age_seconds", "Age of the oldest pending item")
+        unresolved = GaugeMetricFamily("chatops_unresolved_mentions",
+                                       "rules.yaml people and groups Slack did not know when a notice named them")
         pending = OutboxItem.state == "pending"
         with self.session_factory() as session:
             rows = session.execute(
@@ -37,6 +39,9 @@ class OutboxCollector:
                        func.min(OutboxItem.created_at))
                 .where(pending | (OutboxItem.state == "dead")).group_by(OutboxItem.target, OutboxItem.state)
             ).all()
+            # One alert row per handle, for all time (chatops/slack/mentions.py).
+            unresolved.add_metric([], session.scalar(select(func.count()).select_from(OutboxItem).where(
+                OutboxItem.dedupe_key.like("slack:unresolved:%"))) or 0)
         oldest = None
         for target, state, count, failed, created in rows:
             if state == "dead":
@@ -46,7 +51,7 @@ class OutboxCollector:
             retrying.add_metric([target], failed or 0)
             oldest = created if oldest is None or created < oldest else oldest
         age.add_metric([], (utcnow() - oldest).total_seconds() if oldest else 0.0)
-        yield from (backlog, retrying, dead, age)
+        yield from (backlog, retrying, dead, age, unresolved)
 
 
 class SlaCollector:

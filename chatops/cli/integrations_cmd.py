@@ -38,6 +38,24 @@ def check_command(args) -> int:
                 failed = True
                 print(t("networks.check.failed", lang, network=entry["network"], account=entry["account"],
                         detail=entry["detail"]))
+        if runtime.settings.slack_enabled:
+            failed = not _check_slack_handles(runtime, lang) or failed
         return 1 if failed else 0
     finally:
         runtime.close()
+
+
+def _check_slack_handles(runtime, lang: str) -> bool:
+    """Print every rules.yaml person or group Slack does not know; True when all resolve."""
+    from chatops.slack.app import make_client
+    from chatops.slack.mentions import UserGroups, rules_handles, unresolved
+
+    client = make_client(runtime)
+    handles = rules_handles(runtime.rules)
+    missing = set(unresolved([handle for handle, _ in handles], UserGroups(client), client))
+    for handle, where in handles:
+        if handle in missing:
+            print(t("slack.check.unresolved", lang, handle=handle, where=where))
+    if not missing:
+        print(t("slack.check.resolved", lang))
+    return not missing

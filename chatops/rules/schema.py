@@ -84,7 +84,9 @@ class LevelDef(Section):
     rank: int
     name: Localized
     owners: list[Recipient] = []
-    lead: UserId | None = None  # gets the SLA breach notice (else the owners who are people, else roles.leads)
+    # Gets the SLA breach notice (a group is mentioned in the thread; DMs go to people), else the
+    # owners who are people, else roles.leads.
+    lead: Recipient | None = None
 
 
 class ChannelDef(Section):

@@ -3,48 +3,20 @@
 from __future__ import annotations
 
 import logging
-import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from slack_sdk import WebClient
-from slack_sdk.errors import SlackClientError
 
 from chatops.db import utcnow
 from chatops.errors import DomainError
 from chatops.i18n import t
 from chatops.runtime import Runtime
 from chatops.slack.blocks.common import user
+from chatops.slack.mentions import UserGroups  # noqa: F401  (the surface's groups; app.py imports it here)
 
 log = logging.getLogger("chatops.slack")
-
-class UserGroups:
-    """Members of Slack user groups named in rules.yaml roles (`@support-leads`), cached."""
-
-    def __init__(self, client: WebClient, ttl_seconds: float = 300.0) -> None:
-        self.client = client
-        self.ttl = ttl_seconds
-        self._members: dict[str, set[str]] = {}
-        self._loaded_at = 0.0
-        self._lock = threading.Lock()
-
-    def contains(self, handle: str, user_id: str) -> bool:
-        """True when `user_id` is in the group `@handle`."""
-        with self._lock:
-            if time.monotonic() - self._loaded_at > self.ttl:
-                self._reload()
-            return user_id in self._members.get(handle.lstrip("@").lower(), set())
-
-    def _reload(self) -> None:
-        try:
-            groups = self.client.usergroups_list(include_users=True).get("usergroups", [])
-            self._members = {group["handle"].lower(): set(group.get("users") or []) for group in groups}
-        except SlackClientError as exc:  # keep the last known members; try again next time
-            log.warning("could not read Slack user groups: %s", exc)
-        self._loaded_at = time.monotonic()
-
 
 @dataclass
 class SlackSurface:

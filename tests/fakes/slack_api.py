@@ -79,7 +79,9 @@ class FakeSlack:
         self.views: list[dict] = []  # views.open / push / update, in order
         self.homes: dict[str, dict] = {}  # user id → last published Home view
         self.responses: list[dict] = []  # bodies POSTed to response_url
-        self.usergroups: list[dict] = []
+        # The user groups the bundled rules.yaml names, as usergroups.list returns them.
+        self.usergroups: list[dict] = [dict(group) for group in BUNDLED_GROUPS]
+        self.unknown_users: set[str] = set()  # ids users.info answers user_not_found for
         self.channel_ids: dict[str, str] = {}  # "#name" → channel id
         self._lock = threading.Lock()
         self._ts = itertools.count(1)
@@ -317,6 +319,8 @@ class FakeSlack:
 
     def _users_info(self, args: dict) -> dict:
         user = args.get("user", "")
+        if user in self.unknown_users or not _is_member(user):
+            return {"ok": False, "error": "user_not_found"}
         return {"ok": True, "user": {"id": user, "name": user.lower(), "tz": "Asia/Tokyo",
                                      "profile": {"display_name": user.lower()}}}
 
@@ -327,6 +331,23 @@ class FakeSlack:
 
     def _auth_test(self, args: dict) -> dict:
         return {"ok": True, "team_id": "T0001", "user_id": "UBOT", "bot_id": "B0001"}
+
+
+def _group(group_id: str, handle: str, name: str, users: list[str]) -> dict:
+    return {"id": group_id, "team_id": "T0001", "is_usergroup": True, "handle": handle, "name": name,
+            "description": "", "date_delete": 0, "user_count": len(users), "users": users}
+
+
+BUNDLED_GROUPS = (
+    _group("S0CSL1", "cs-l1", "CS L1", ["U0AGENT001", "U0AGENT002"]),
+    _group("S0CSL2", "cs-l2", "CS L2", ["U0AGENT003", "U0LEAD0001"]),
+    _group("S0CSL3", "cs-l3", "CS L3", ["U0LEAD0001"]),
+    _group("S0BILLING", "billing-team", "Billing", ["U0AGENT004"]),
+    _group("S0SREONCALL", "sre-oncall", "SRE on call", ["U0SRE0001"]),
+    _group("S0MANAGERS", "cs-managers", "CS managers", ["U0MANAGER1"]),
+    _group("S0SECURITY", "security", "Security", ["U0SEC00001"]),
+    _group("S0RETURNS", "returns-lead", "Returns lead", ["U0RETURNS1"]),
+)
 
 
 def _is_member(name: str) -> bool:

@@ -112,7 +112,9 @@ def test_arrive_claim_reply_escalate_resolve_reopen(desk, rules):
         assert "*L2*" in shown
         line = slack.thread(parent)[-1].text
         assert "L2" in line and "ポイント残高の不整合" in line
-        assert all(f"*{owner}*" in line or f"<@{owner}>" in line for owner in rules.levels["L2"].owners)
+        groups = {f"@{group['handle']}": group["id"] for group in slack.usergroups}
+        assert all(f"<!subteam^{groups[owner]}>" in line if owner.startswith("@") else f"<@{owner}>" in line
+                   for owner in rules.levels["L2"].owners)
         assert desk.events(key)[-1] == "escalated"
 
         # 5. The lead resolves with a note: the parent shows the resolution and only Reopen.

@@ -10,6 +10,7 @@ from chatops.i18n import t
 from chatops.rules import Rules
 from chatops.sla.state import sla_state
 from chatops.slack.blocks.text import escape, link  # noqa: F401  (re-exported to the builders)
+from chatops.slack.mentions import group_mention
 
 NETWORK_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "line": "LINE",
                  "mastodon": "Mastodon", "bluesky": "Bluesky", "webhook": "Webhook"}
@@ -80,11 +81,12 @@ def mrkdwn(text: str) -> dict:
 
 
 def user(user_id: str | None, lang: str) -> str:
-    """A Slack mention for ids that look like Slack ids, else the name as given."""
+    """A Slack mention for ids that look like Slack ids and for user groups Slack knows (while a
+    deliverer renders, chatops/slack/mentions.py), else the name as given."""
     if not user_id:
         return t("slack.nobody", lang)
-    if user_id.startswith("@"):
-        return f"*{escape(user_id)}*"
+    if user_id.startswith("@"):  # bold only for a handle Slack does not know (reported to the channel)
+        return group_mention(user_id) or f"*{escape(user_id)}*"
     if user_id[:1] in ("U", "W") and user_id.isalnum():
         return f"<@{user_id}>"
     if user_id.startswith("customer:"):
