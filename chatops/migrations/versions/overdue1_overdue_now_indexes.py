@@ -5,7 +5,7 @@ partial indexes (open and unanswered by first-response deadline; running by reso
 the count reads the overdue rows only, not every ticket ever opened.
 
 Revision ID: overdue1
-Revises: ingest1
+Revises: snapshot1
 Create Date: 2026-12-02 12:15:00
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'overdue1'
-down_revision = 'ingest1'
+down_revision = 'snapshot1'
 branch_labels = None
 depends_on = None
 
