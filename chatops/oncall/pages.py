@@ -21,10 +21,12 @@ from chatops.errors import InvalidValue, TicketNotFound
 from chatops.oncall.models import OnCallOverride, Page
 from chatops.oncall.schedule import Cover, now_and_next, on_call
 from chatops.tickets import service
-from chatops.tickets.models import Ticket
+from chatops.tickets.models import Customer, Ticket
 
 PAGE_ACTOR = "chatops:oncall"
 _PAGE_OF_REASON = select(Page.id).where(Page.reason == bindparam("reason"))
+_FLAGS_OF_TICKET = (select(Customer.flags).join(Ticket, Ticket.customer_id == Customer.id)
+                    .where(Ticket.id == bindparam("tid")))
 _INSERT_PAGE = insert(Page)
 _OVERRIDES = (select(OnCallOverride.user_id, OnCallOverride.starts_at, OnCallOverride.ends_at)
               .where(OnCallOverride.schedule == bindparam("schedule"), OnCallOverride.ends_at > bindparam("at"))
@@ -46,7 +48,10 @@ class PageFlows:
 
     @staticmethod
     def _open_page(db: Session | Connection, *, ticket_id: int, reason: str, policy: str, now: datetime) -> bool:
-        """Queue a page for the next paging pass (at most one per reason); True when new."""
+        """Queue a page for the next paging pass (at most one per reason); True when new.
+        A troll-flagged customer's ticket never pages: nobody should be woken for them."""
+        if "troll" in (fastsql.execute(db, _FLAGS_OF_TICKET, {"tid": ticket_id}).scalar() or []):
+            return False
         if fastsql.execute(db, _PAGE_OF_REASON, {"reason": reason}).first() is not None:
             return False
         fastsql.execute(db, _INSERT_PAGE, {

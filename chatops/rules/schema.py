@@ -372,7 +372,8 @@ def _ranked_in_order(defs: dict, names: tuple[str, ...], what: str, descending: 
 
 
 # Surface actions without an entry of their own in rules.yaml `permissions` borrow one.
-BORROWED_PERMISSION = {"release": "claim", "tag": "claim", "priority": "claim", "note": "claim", "flag": "claim"}
+BORROWED_PERMISSION = {"release": "claim", "tag": "claim", "priority": "claim", "note": "claim", "flag": "claim",
+                       "tier": "assign"}
 
 
 class Rules(Section):
