@@ -38,6 +38,10 @@ def test_ticket_tier_needs_the_assign_role_and_reprices_as_premium(desk):  # noq
     done = desk.command(f"tier {key} premium", user=LEAD).get_json()["text"]
     assert done == ":white_check_mark: " + t("slack.cmd.done.tier", JA, key=key, tier="premium")
     assert desk.events(key)[-1] == "tier_changed"
+    desk.drain()
+    parent = desk.slack.parents()[0]
+    line = t("slack.line.tier_changed", JA, who=f"<@{LEAD}>", tier=t("tier.premium", JA))
+    assert line in [m.text for m in desk.slack.thread(parent)]
     with desk.runtime.session_factory() as session:
         ticket = session.scalars(select(Ticket)).one()
         assert ticket.customer.tier == "premium"
@@ -72,3 +76,46 @@ def test_troll_gets_no_csat_request_and_pages_nobody(runtime):
     with runtime.session_factory() as session:
         assert session.get(Ticket, int(red.split("-")[1])).priority == "red"
         assert session.scalars(select(Page)).all() == []
+
+
+def test_signed_webhook_author_tier_opens_premium(runtime):
+    from chatops.app import create_app
+    from integrations.webhook import sign
+    body = inbound(RED, author={"id": "crm-7", "handle": "@bigco", "name": "BigCo", "tier": "premium"}
+                   ).model_dump_json().encode()
+    response = create_app(runtime).test_client().post(
+        "/webhooks/generic", data=body, content_type="application/json",
+        headers={"X-Chatops-Signature": sign("test-webhook-secret", body)})
+    assert response.status_code == 202, response.data
+    with runtime.session_factory() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.customer.tier == "premium"
+        assert _stored(ticket) == _premium_deadlines(runtime.flows, ticket)
+
+
+def test_rules_premium_list_opens_premium_by_handle(runtime):
+    runtime.flows.ingest(inbound(RED, author={"id": "u9", "handle": "@bigco_official", "name": "BigCo"}))
+    with runtime.session_factory() as session:
+        ticket = session.scalars(select(Ticket)).one()
+        assert ticket.customer.tier == "premium"
+        assert _stored(ticket) == _premium_deadlines(runtime.flows, ticket)
+
+
+def test_vip_green_post_opens_orange(runtime, clock):
+    from datetime import timedelta
+
+    from tests.helpers import BASE_TIME
+    flows = runtime.flows
+    first = flows.ingest(inbound()).ticket_key
+    flag_customer(flows, first, actor=LEAD, flag="vip")
+    flows.resolve(first, actor=AGENT)
+    clock.advance(days=2)  # past the follow-up window: a new ticket, not a reopen
+    second = flows.ingest(inbound(conversation_id="c-vip", external_id="m-vip",
+                                  created_at=(BASE_TIME + timedelta(days=2)).isoformat())).ticket_key
+    assert second != first
+    with runtime.session_factory() as session:
+        assert session.get(Ticket, int(first.split("-")[1])).priority == "green"
+        ticket = session.get(Ticket, int(second.split("-")[1]))
+        assert ticket.priority == "orange"
+        assert ticket.first_response_due_at == flows.sla.deadlines(
+            "orange", "standard", ticket.created_at).as_dict()["first_response_due_at"]
