@@ -29,6 +29,8 @@ class Author(BaseModel):
     id: str = Field(min_length=1, max_length=255)
     handle: str | None = Field(None, max_length=255)
     name: str | None = Field(None, max_length=255)
+    # The sender's own view of the customer's tier (a CRM behind the generic webhook), optional.
+    tier: Literal["standard", "premium"] | None = None
 
 
 class InboundMessage(BaseModel):

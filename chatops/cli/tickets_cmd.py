@@ -10,6 +10,7 @@ from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
 from chatops.errors import DomainError
 from chatops.i18n import t
 from chatops.inbound import InboundMessage, parse_jsonl
+from chatops.rules.fields import CUSTOMER_TIERS
 from chatops.sla.state import sla_state
 from chatops.tickets import service
 from chatops.tickets.models import PRIORITIES, STATUSES, Ticket
@@ -37,6 +38,11 @@ def register(sub) -> None:
     show.add_argument("key", help="ticket key, e.g. T-12")
     show.add_argument("--json", action="store_true")
     show.set_defaults(handler=show_command)
+    tier = tickets_sub.add_parser("tier", help="set the tier of a ticket's customer (re-prices their open tickets)")
+    tier.add_argument("key", help="ticket key, e.g. T-12")
+    tier.add_argument("tier", choices=CUSTOMER_TIERS)
+    tier.add_argument("--as", dest="actor", default="cli", help="who changes it (a Slack user id)")
+    tier.set_defaults(handler=tier_command)
 
 
 def ingest_command(args) -> int:
@@ -185,4 +191,19 @@ def show_command(args) -> int:
     for event in events:
         extra = " ".join(f"{k}={v}" for k, v in event.payload.items() if k != "triage")
         print(f"  {event.at.astimezone(tz):%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor}  {extra}")
+    return 0
+
+
+def tier_command(args) -> int:
+    """Set the tier of the ticket's customer; every open ticket of theirs gets the new deadlines."""
+    runtime = runtime_or_exit(args)
+    lang = language(args)
+    try:
+        ticket = runtime.flows.set_customer_tier(args.key, actor=args.actor, tier=args.tier)
+    except DomainError as exc:
+        err(exc.message(lang))
+        return 1
+    finally:
+        runtime.close()
+    print(t("cli.tickets.tier_set", lang, key=ticket.key, tier=t(f"tier.{args.tier}", lang)))
     return 0

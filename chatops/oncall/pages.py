@@ -24,12 +24,14 @@ from chatops.i18n import t
 from chatops.oncall.models import OnCallOverride, Page, SchedulerError
 from chatops.oncall.schedule import Cover, now_and_next, on_call
 from chatops.tickets import service
-from chatops.tickets.models import OutboxItem, Ticket
+from chatops.tickets.models import Customer, OutboxItem, Ticket
 
 PAGE_ACTOR = "chatops:oncall"
 RETRY_AFTER = timedelta(minutes=5)  # a page or ticket whose scheduler item failed is tried again then
 log = logging.getLogger("chatops.oncall")
 _PAGE_OF_REASON = select(Page.id).where(Page.reason == bindparam("reason"))
+_FLAGS_OF_TICKET = (select(Customer.flags).join(Ticket, Ticket.customer_id == Customer.id)
+                    .where(Ticket.id == bindparam("tid")))
 _INSERT_PAGE = insert(Page)
 _OVERRIDES = (select(OnCallOverride.user_id, OnCallOverride.starts_at, OnCallOverride.ends_at)
               .where(OnCallOverride.schedule == bindparam("schedule"), OnCallOverride.ends_at > bindparam("at"))
@@ -63,7 +65,10 @@ class PageFlows:
     def _open_page(self, db: Session | Connection, *, ticket_id: int, reason: str, policy: str,
                    now: datetime) -> bool:
         """Queue a page for the next paging pass (at most one per reason), keeping a snapshot of
-        its policy as rules.yaml says now; True when new."""
+        its policy as rules.yaml says now; True when new. A troll-flagged customer's ticket never
+        pages: nobody should be woken for them."""
+        if "troll" in (fastsql.execute(db, _FLAGS_OF_TICKET, {"tid": ticket_id}).scalar() or []):
+            return False
         if fastsql.execute(db, _PAGE_OF_REASON, {"reason": reason}).first() is not None:
             return False
         fastsql.execute(db, _INSERT_PAGE, {

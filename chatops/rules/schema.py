@@ -19,6 +19,7 @@ from chatops.rules.fields import (
     DAYS,
     LEVELS,
     PRIORITIES,
+    SOURCES,
     Action,
     Calendar,
     ChannelName,
@@ -373,8 +374,28 @@ def _ranked_in_order(defs: dict, names: tuple[str, ...], what: str, descending: 
     return defs
 
 
+def _check_customer_ref(value: str) -> str:
+    source, sep, who = value.partition(":")
+    if not sep or not who or source not in SOURCES:
+        raise ValueError(f"expected SOURCE:HANDLE_OR_USER_ID with SOURCE one of {', '.join(SOURCES)}, got {value!r}")
+    return value
+
+
+class CustomersConfig(Section):
+    """Customers known by name: `premium` lists "source:@handle" or "source:user-id" entries that
+    ingest makes premium; a vip's new ticket opens at least at `vip_priority`."""
+
+    premium: list[Annotated[str, AfterValidator(_check_customer_ref)]] = []
+    vip_priority: PriorityName | None = None
+
+    def is_premium(self, source: str, user_id: str, handle: str | None) -> bool:
+        """Whether this author is listed under `premium` (by user id or by handle)."""
+        return f"{source}:{user_id}" in self.premium or (handle is not None and f"{source}:{handle}" in self.premium)
+
+
 # Surface actions without an entry of their own in rules.yaml `permissions` borrow one.
-BORROWED_PERMISSION = {"release": "claim", "tag": "claim", "priority": "claim", "note": "claim", "flag": "claim"}
+BORROWED_PERMISSION = {"release": "claim", "tag": "claim", "priority": "claim", "note": "claim", "flag": "claim",
+                       "tier": "assign"}
 
 
 class Rules(Section):
@@ -397,6 +418,7 @@ class Rules(Section):
     stats: StatsConfig = StatsConfig()
     oncall: OnCall = OnCall()
     flood: FloodConfig = FloodConfig(enabled=False)  # absent: no flood detection
+    customers: CustomersConfig = CustomersConfig()
 
     @field_validator("priorities")
     @classmethod

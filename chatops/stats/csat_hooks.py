@@ -28,11 +28,14 @@ class CsatRequester:
     def __call__(self, db, notice: EventNotice) -> None:
         if notice.kind != "resolved":
             return
-        row = db.execute(select(Ticket.source, Ticket.account, Ticket.lang, Ticket.customer_id, Customer.tier)
+        row = db.execute(select(Ticket.source, Ticket.account, Ticket.lang, Ticket.customer_id, Customer.tier,
+                                Customer.flags)
                          .join(Customer, Customer.id == Ticket.customer_id)
                          .where(Ticket.id == notice.ticket_id)).one()
         csat = self.rules.stats.csat
         if row.source not in csat.networks or row.tier not in csat.tiers:
+            return
+        if "troll" in (row.flags or []):  # a rating request only invites more abuse
             return
         last = db.execute(select(Message.external_id, Message.conversation_id, Message.meta, Message.author_id)
                           .where(Message.ticket_id == notice.ticket_id, Message.direction == "inbound")

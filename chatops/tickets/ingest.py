@@ -176,6 +176,10 @@ class IngestFlows(FloodFlows):
                                payload={"message_id": rated.message_id, "score": rated.score})
             return IngestResult("rated", rated.ticket_id, rated.message_id)
         triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
+        vip_floor = self.rules.customers.vip_priority
+        if vip_floor and ticket_id is None and "vip" in flags and (
+                self.rules.priorities[vip_floor].rank > self.rules.priorities[triage.priority].rank):
+            triage.priority = vip_floor  # a vip's new ticket opens at least this urgent, before deadlines are set
         flood = self._flood_plan(conn, message, ticket_id, triage, now) if self.rules.flood.active else None
         if flood is not None and flood.collect_on is not None:
             return IngestResult("collected", *self._collect(conn, flood, message_row, now))
@@ -193,15 +197,18 @@ class IngestFlows(FloodFlows):
     def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool, tuple[str, ...], str]:
         """(customer id, new?, flags, tier) for the author, creating or refreshing the customer row."""
         author = message.author
+        # The sender's tier wins; else a rules.yaml `customers.premium` entry makes the author premium.
+        listed = self.rules.customers.is_premium(message.source, author.id, author.handle)
+        wanted = author.tier or ("premium" if listed else None)
         row = fastsql.run(conn, _CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
         if row is None:
             # A concurrent first message from the same author makes this INSERT fail; ingest
             # then retries and finds the row.
             return _insert(conn, Customer, {
                 "source": message.source, "external_user_id": author.id, "handle": author.handle,
-                "name": author.name, "tier": "standard", "flags": [], "first_seen_at": message.created_at,
+                "name": author.name, "tier": wanted or "standard", "flags": [], "first_seen_at": message.created_at,
                 "last_seen_at": message.created_at,
-            }), True, (), "standard"
+            }), True, (), wanted or "standard"
         changes = {}
         if author.handle and author.handle != row.handle:
             changes["handle"] = author.handle
@@ -209,9 +216,11 @@ class IngestFlows(FloodFlows):
             changes["name"] = author.name
         if message.created_at > row.last_seen_at:
             changes["last_seen_at"] = message.created_at
+        if wanted and wanted != row.tier:
+            changes["tier"] = wanted
         if changes:
             fastsql.run(conn, _UPDATE_CUSTOMER, {"cid": row.id, **changes}, columns=True)
-        return row.id, False, tuple(row.flags or ()), row.tier
+        return row.id, False, tuple(row.flags or ()), changes.get("tier", row.tier)
 
     def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
                      triage, now: datetime, tier: str = "standard", incident: bool = False,

@@ -133,6 +133,8 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         case "priority_changed":
             return t("slack.line.priority", lang, who=who,
                      label=priority_label(rules, payload["priority_to"], lang))
+        case "tier_changed":
+            return t("slack.line.tier_changed", lang, who=who, tier=t(f"tier.{payload['tier_to']}", lang))
         case "escalated":
             owners = " ".join(user(owner, lang) for owner in payload.get("notify", []))
             line = t("slack.line.escalated", lang, who=who, level=payload["level_to"],

@@ -135,6 +135,8 @@ VERBS: dict[str, Verb] = {
     "priority": _flow("priority", 2, lambda s, a, w: s.flows.set_priority(w[0], actor=a, priority=w[1].lower())
                       and None),
     "escalate": _flow("escalate", 2, _escalate),
+    "tier": _flow("tier", 2, lambda s, a, w: s.flows.set_customer_tier(w[0], actor=a, tier=w[1].lower())
+                  and {"tier": w[1].lower()}),
     "resolve": _flow("resolve", 1, lambda s, a, w: s.flows.resolve(w[0], actor=a, note=_rest(w, 1)) and None),
     "reopen": _flow("reopen", 1, lambda s, a, w: s.flows.reopen(w[0], actor=a, reason=_rest(w, 1)) and None),
     "note": _flow("note", 2, lambda s, a, w: s.flows.add_note(w[0], actor=a, text=_rest(w, 1)) and None),
