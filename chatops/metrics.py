@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatops.db import utcnow
 from chatops.oncall.models import Page, SchedulerError
 from chatops.stats.models import StatsDaily
-from chatops.tickets.models import OutboxItem
+from chatops.tickets.models import Message, OutboxItem
 
 
 class OutboxCollector:
@@ -29,6 +29,9 @@ class OutboxCollector:
                                      labels=["target"])
         dead = GaugeMetricFamily("chatops_outbox_dead", "Items given up on (see last_error)", labels=["target"])
         age = GaugeMetricFamily("chatops_outbox_oldest_age_seconds", "Age of the oldest pending item")
+        failed_replies = GaugeMetricFamily(
+            "chatops_replies_failed", "Replies to customers the network refused (shown failed in the thread)",
+            labels=["network"])
         unresolved = GaugeMetricFamily("chatops_unresolved_mentions",
                                        "rules.yaml people and groups Slack did not know when a notice named them")
         pending = OutboxItem.state == "pending"
@@ -42,6 +45,10 @@ class OutboxCollector:
             # One alert row per handle, for all time (chatops/slack/mentions.py).
             unresolved.add_metric([], session.scalar(select(func.count()).select_from(OutboxItem).where(
                 OutboxItem.dedupe_key.like("slack:unresolved:%"))) or 0)
+            for network, count in session.execute(
+                    select(Message.source, func.count()).where(Message.delivery_state == "failed")
+                    .group_by(Message.source)):
+                failed_replies.add_metric([network], count)
         oldest = None
         for target, state, count, failed, created in rows:
             if state == "dead":
@@ -51,7 +58,7 @@ class OutboxCollector:
             retrying.add_metric([target], failed or 0)
             oldest = created if oldest is None or created < oldest else oldest
         age.add_metric([], (utcnow() - oldest).total_seconds() if oldest else 0.0)
-        yield from (backlog, retrying, dead, age, unresolved)
+        yield from (backlog, retrying, dead, age, unresolved, failed_replies)
 
 
 class SlaCollector:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from prometheus_client import generate_latest
+
+from chatops.metrics import Metrics
 from chatops.outbox import DeliveryError, Outbox
 from chatops.tickets import service
 from chatops.tickets.models import Message
@@ -24,6 +27,8 @@ def test_refused_reply_is_failed_and_deadline_keeps_running(flows, session_facto
         assert ticket.first_response_at is None
         assert (message.delivery_state, message.delivery_error) == ("failed", "403 not mentioned")
         assert events[-1].kind == "reply_failed" and events[-1].payload["reason"] == "403 not mentioned"
+    scraped = generate_latest(Metrics(session_factory).registry).decode()
+    assert 'chatops_replies_failed{network="x"} 1.0' in scraped
 
 
 def test_accepted_reply_is_sent(flows, session_factory, clock):
