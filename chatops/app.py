@@ -44,7 +44,7 @@ def build_outbox(runtime: Runtime) -> Outbox:
         sink = GenericWebhookSink(settings.webhook_reply_url, settings.webhook_secret.get_secret_value())
         deliverers[sink.target] = sink
     deliverers.update(networks_of(runtime).sinks())
-    on_done = {"reply": service.record_reply_delivered}
+    on_done = {"reply": partial(service.record_reply_delivered, flows=runtime.flows)}
     if settings.slack_enabled:
         from chatops.slack.app import make_client
         from chatops.slack.incident import retire_earlier_renders

@@ -142,12 +142,17 @@ def last_inbound(session: Session, *, ticket_id: int, customer_id: int | None = 
     return session.scalars(stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(1)).first()
 
 
-def record_reply_delivered(session: Session, item) -> None:
-    """Outbox hook: keep the network's id of a delivered reply (customers reply to it)."""
+def record_reply_delivered(session: Session, item, flows=None) -> None:
+    """Outbox hook: keep the network's id of a delivered reply (customers reply to it); with
+    `flows` (TicketFlows), an agent's delivered reply may leave the ticket waiting on the customer."""
     external_id = (item.result or {}).get("external_id")
     message = session.get(Message, item.payload["message_id"])
     if message is not None and external_id:
         message.external_id = external_id
+    if flows is not None and message is not None and message.ticket_id is not None \
+            and not str(message.author_id or "").startswith("chatops:"):
+        flows.pending_after_delivery(session, session.get(Ticket, message.ticket_id, with_for_update=True),
+                                     flows.clock())
 
 
 def search_tickets(session: Session, *, query: str, limit: int = 20) -> list[Ticket]:
