@@ -122,6 +122,9 @@ class Scheduler:
                 break
             if self.pause:
                 time.sleep(self.pause)
+        if self.flows.rules.sla.auto_resolve_pending is not None and self.lease.acquire():
+            if self.flows.auto_resolve_pass(now):
+                self.wake()
         if self.flows.rules.flood.active:  # forget flood counts older than the window
             with self.flows.session_factory.kw["bind"].begin() as conn:
                 if self.lease.fence(conn):

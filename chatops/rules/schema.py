@@ -214,6 +214,10 @@ class SlaConfig(Section):
     """SLA policies and when to warn (fraction of the allowed time already used)."""
 
     warn_at: float = Field(0.8, gt=0, lt=1)
+    # An agent's delivered reply leaves the ticket waiting on the customer (clock paused).
+    pending_after_reply: bool = True
+    # A ticket pending this long (wall-clock time since it started waiting) is resolved; None = never.
+    auto_resolve_pending: Duration | None = None
     policies: list[SlaPolicy]
 
     def policy_for(self, priority: str, tier: str) -> SlaPolicy:
@@ -394,8 +398,8 @@ class CustomersConfig(Section):
 
 
 # Surface actions without an entry of their own in rules.yaml `permissions` borrow one.
-BORROWED_PERMISSION = {"release": "claim", "tag": "claim", "priority": "claim", "note": "claim", "flag": "claim",
-                       "tier": "assign"}
+BORROWED_PERMISSION = {"release": "claim", "pending": "claim", "tag": "claim", "priority": "claim", "note": "claim",
+                       "flag": "claim", "tier": "assign"}
 
 
 class Rules(Section):

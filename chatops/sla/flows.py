@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, object_session
 
 from chatops import fastsql
 from chatops.db import session_scope
-from chatops.errors import InvalidValue
+from chatops.errors import InvalidTransition, InvalidValue
 from chatops.i18n import t
 from chatops.oncall.pages import RETRY_AFTER
 from chatops.rules.fields import CUSTOMER_TIERS
@@ -33,6 +33,7 @@ log = logging.getLogger("chatops.sla")
 OFFLINE_ACTOR = "chatops:offline"
 # Message kinds in which the customer addressed the brand; keyword-search hits did not.
 ADDRESSED_KINDS = frozenset({"mention", "reply", "dm", "comment"})
+AUTO_RESOLVE_ACTOR = "chatops:auto-resolve"
 Fence = Callable[[Session], bool]
 
 
@@ -88,6 +89,16 @@ class SlaFlows:
                 setattr(ticket, slot, value)
             ticket.sla_next_at = SlaClock.next_at(_moments(ticket), answered=ticket.first_response_at is not None,
                                                   paused=False, after=now)
+
+    def pending_after_delivery(self, session: Session, ticket: Ticket, now: datetime) -> None:
+        """An agent's reply reached the customer: with rules.yaml `sla.pending_after_reply` the
+        ticket now waits on them (resolution clock paused), announced like a person's move."""
+        if not self.rules.sla.pending_after_reply or ticket.status not in ("new", "open"):
+            return
+        previous, ticket.status = ticket.status, "pending"
+        self._sla_moved(session, ticket, previous, "pending", now)
+        self._event(session, ticket, "pending", SLA_ACTOR, status_from=previous, status_to="pending",
+                    after_reply=True)
 
     def _sla_resume(self, ticket: Ticket, now: datetime) -> None:
         if ticket.sla_paused_at is None:
@@ -145,6 +156,30 @@ class SlaFlows:
                 self._sla_reprice(each, now)
                 self._event(session, each, "tier_changed", actor, tier_from=previous, tier_to=tier)
             return ticket
+
+    def auto_resolve_pass(self, now: datetime | None = None, *, limit: int = 100) -> list[str]:
+        """Resolve tickets pending longer than rules.yaml `sla.auto_resolve_pending` (off when
+        absent); returns their keys. Each resolves in its own transaction, locked like a person's
+        resolve, so a customer writing meanwhile wins (the ticket is no longer pending)."""
+        after = self.rules.sla.auto_resolve_pending
+        if after is None:
+            return []
+        now = now or self.clock()
+        with self.session_factory() as session:
+            ids = session.scalars(select(Ticket.id).where(Ticket.status == "pending",
+                                                          Ticket.sla_paused_at <= now - after)
+                                  .order_by(Ticket.id).limit(limit)).all()
+        done = []
+        days = round(after.total_seconds() / 86400, 1)
+        for ticket_id in ids:
+            try:
+                self._move(f"T-{ticket_id}", actor=AUTO_RESOLVE_ACTOR, allowed=("pending",), to="resolved",
+                           kind="resolved", action="resolved",
+                           auto_resolved_after_days=int(days) if days == int(days) else days)
+            except InvalidTransition:  # the customer answered in between: it is open again
+                continue
+            done.append(f"T-{ticket_id}")
+        return done
 
     # -- the scheduler's pass -----------------------------------------------------------------
 

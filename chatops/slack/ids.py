@@ -7,7 +7,7 @@ REPLY = "ticket.reply"
 ESCALATE = "ticket.escalate"
 RESOLVE = "ticket.resolve"
 REOPEN = "ticket.reopen"
-MENU = "ticket.menu"  # overflow: priority:<name>, tags, customer
+MENU = "ticket.menu"  # overflow: pending, priority:<name>, tags, customer
 OPEN_TICKET = "home.open"  # a Home tab row's button: show the ticket's actions
 
 # Modals (callback ids); private_metadata carries the ticket key.

@@ -1,5 +1,5 @@
 """Verbs a team types when it @mentions the bot (Teams outgoing webhook), the same as the Slack
-`/ticket` verbs: `claim T-12`, `release T-12`, `escalate T-12 L2 note`, `resolve T-12 note`,
+`/ticket` verbs: `claim T-12`, `release T-12`, `escalate T-12 L2 note`, `pending T-12`, `resolve T-12 note`,
 `reopen T-12 reason`, `oncall`, `stats 7d`, `help`. Answers are plain text in the sender's language."""
 
 from __future__ import annotations
@@ -73,6 +73,7 @@ VERBS: dict[str, Verb] = {
     "claim": Verb("claim", 1, lambda s, a, w: s.flows.claim(w[0], actor=a) and None),
     "release": Verb("release", 1, lambda s, a, w: s.flows.release(w[0], actor=a) and None),
     "escalate": Verb("escalate", 2, _escalate),
+    "pending": Verb("pending", 1, lambda s, a, w: s.flows.set_pending(w[0], actor=a) and None),
     "resolve": Verb("resolve", 1, lambda s, a, w: s.flows.resolve(w[0], actor=a, note=_rest(w, 1)) and None),
     "reopen": Verb("reopen", 1, lambda s, a, w: s.flows.reopen(w[0], actor=a, reason=_rest(w, 1)) and None),
 }

@@ -274,8 +274,10 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
         if message is None or message.ticket_id is None:
             return
         message.delivery_state, message.delivery_error = "sent", None
-        ticket = session.get(Ticket, message.ticket_id)
+        ticket = session.get(Ticket, message.ticket_id, with_for_update=True)
         self._event(session, ticket, "reply_sent", message.author_id or "system", message_id=message.id)
+        if not str(message.author_id or "").startswith("chatops:"):  # an agent's answer: their turn now
+            self.pending_after_delivery(session, ticket, self.clock())
 
     def reply_failed(self, session: Session, item: OutboxItem) -> None:
         """Outbox dead hook for `reply`: the network refused it for good — failed, with the reason;

@@ -46,6 +46,8 @@ def test_arrive_claim_reply_escalate_resolve_reopen(desk, rules):
         desk.outbox = build_outbox(desk.runtime)
         desk.outbox.clock = desk.clock
         desk.outbox.deliverers["slack"].clock = desk.clock
+        # The script keeps the ticket open after the reply (tests/promise/test_pending.py covers the default).
+        desk.flows.rules = rules.model_copy(update={"sla": rules.sla.model_copy(update={"pending_after_reply": False})})
 
         # 1. A customer writes: one parent message in the routed channel, in its colour, with Claim.
         first = inbound("ポイントの使い方が分かりません。注文画面のどこで使えますか？", source="webhook", account="shop-form",

@@ -108,7 +108,10 @@ def ticket_actions(card: TicketCard, rules: Rules, lang: str) -> dict:
         elements = [claim, button(ids.REPLY, "slack.button.reply"),
                     button(ids.ESCALATE, "slack.button.escalate"),
                     button(ids.RESOLVE, "slack.button.resolve", "danger")]
-    options = [
+    # Waiting on the customer comes first: Slack shows at most five options.
+    options = [{"text": plain(t("slack.menu.pending", lang)), "value": f"pending::{card.key}"}] \
+        if card.status in ("new", "open") else []
+    options += [
         {"text": plain(t("slack.menu.priority", lang, label=rules.priorities[name].label.get(lang))),
          "value": f"priority:{name}:{card.key}"}
         for name in rules.priorities if name != card.priority
@@ -123,6 +126,8 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
     """The short thread line for one ticket event, or None for events that need no line."""
     who = user(actor, lang)
     match kind:
+        case "pending" if payload.get("after_reply"):
+            return t("slack.line.pending_after_reply", lang)
         case "claimed" | "released" | "pending" | "replied":
             return t(f"slack.line.{kind}", lang, who=who)
         case "assigned":
@@ -140,6 +145,8 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
             line = t("slack.line.escalated", lang, who=who, level=payload["level_to"],
                      note=escape(payload.get("note", "")))
             return f"{line}\n{t('slack.line.escalated_notify', lang, owners=owners)}" if owners else line
+        case "resolved" if payload.get("auto_resolved_after_days") is not None:
+            return t("slack.line.auto_resolved", lang, days=payload["auto_resolved_after_days"])
         case "resolved":
             note = payload.get("note")
             return t("slack.line.resolved_note" if note else "slack.line.resolved", lang, who=who,

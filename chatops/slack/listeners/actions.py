@@ -54,6 +54,8 @@ def register(app: App, surface: SlackSurface) -> None:
         actor = body["user"]["id"]
         if what == "priority":
             guarded(surface, body, respond, "priority", lambda: flows.set_priority(key, actor=actor, priority=argument))
+        elif what == "pending":
+            guarded(surface, body, respond, "pending", lambda: flows.set_pending(key, actor=actor))
         elif what == "tags":
             view = guarded(surface, body, respond, "tag", lambda: _any_ticket_view(
                 surface, key, lambda ticket: blocks.tags_modal(ticket.key, surface.lang, tags=ticket.tags)))

@@ -1,4 +1,4 @@
-"""`/ticket` — show, claim, release, assign, tag, priority, escalate, resolve, reopen, note,
+"""`/ticket` — show, claim, release, assign, tag, priority, escalate, pending, resolve, reopen, note,
 search, mine, queue, help. Every answer is ephemeral and in the workspace language."""
 
 from __future__ import annotations
@@ -137,6 +137,7 @@ VERBS: dict[str, Verb] = {
     "escalate": _flow("escalate", 2, _escalate),
     "tier": _flow("tier", 2, lambda s, a, w: s.flows.set_customer_tier(w[0], actor=a, tier=w[1].lower())
                   and {"tier": w[1].lower()}),
+    "pending": _flow("pending", 1, lambda s, a, w: s.flows.set_pending(w[0], actor=a) and None),
     "resolve": _flow("resolve", 1, lambda s, a, w: s.flows.resolve(w[0], actor=a, note=_rest(w, 1)) and None),
     "reopen": _flow("reopen", 1, lambda s, a, w: s.flows.reopen(w[0], actor=a, reason=_rest(w, 1)) and None),
     "note": _flow("note", 2, lambda s, a, w: s.flows.add_note(w[0], actor=a, text=_rest(w, 1)) and None),
