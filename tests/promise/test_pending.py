@@ -119,7 +119,7 @@ def test_delivered_reply_makes_ticket_pending(desk):
         assert len(network.requests) == 1
     ticket = _ticket(desk, key)
     assert ticket.status == "pending" and ticket.sla_paused_at is not None
-    assert desk.events(key)[-2:] == ["replied", "pending"]
+    assert desk.events(key)[-3:] == ["replied", "reply_sent", "pending"]
 
 
 def test_pending_after_reply_off_keeps_ticket_open(desk):

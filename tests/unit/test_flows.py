@@ -151,7 +151,7 @@ def test_reply_goes_to_outbox_on_same_network_and_counts_first_response(flows, s
     assert items[0].payload["account"] == "@acme_jp"
     assert items[0].payload["in_reply_to"] is not None
     assert len({i.dedupe_key for i in items}) == 2
-    assert ticket.status == "open"
+    assert ticket.status == "pending"  # the first reply reached the customer: waiting on them
 
 
 def test_resolve_reopen_and_refusals(flows, session_factory, key):
