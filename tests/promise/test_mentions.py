@@ -12,11 +12,8 @@ from chatops.slack import ids
 from chatops.tickets.models import OutboxItem, Ticket
 from tests.conftest import RULES_PATH
 from tests.helpers import inbound
-from tests.slack import conftest as slack_desk
 
 RETURNS = "返品したいです"
-# The Slack desk fixtures (tests/slack/conftest.py), shared with this package.
-desk, fake_slack, slack_settings = slack_desk.desk, slack_desk.fake_slack, slack_desk.slack_settings
 
 
 @pytest.fixture

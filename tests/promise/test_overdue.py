@@ -14,7 +14,7 @@ from chatops.stats.period import parse_query
 from chatops.stats.query import compute
 from chatops.tickets.models import Ticket
 from tests.helpers import inbound
-from tests.slack.conftest import AGENT, desk, fake_slack, slack_settings  # noqa: F401  (the fake Slack desk)
+from tests.slack.conftest import AGENT
 from tests.unit.test_cli import run
 
 

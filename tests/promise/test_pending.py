@@ -4,8 +4,6 @@ the customer's next message resumes it with the time that was left."""
 
 from __future__ import annotations
 
-import pytest
-
 from chatops.app import build_outbox
 from chatops.i18n import t
 from chatops.sla.state import sla_state
@@ -15,36 +13,6 @@ from tests.fakes.http_recorder import Answer, RecordingServer
 from tests.helpers import inbound
 
 JA = "ja"
-
-
-@pytest.fixture
-def desk(slack_settings, rules, clock, fake_slack):
-    """The fake-Slack desk of tests/slack/conftest.py."""
-    from tests.slack import conftest as slack_conftest
-
-    runtime = slack_conftest.Runtime.build(slack_settings, upgrade_db=False, rules=rules, clock=clock)
-    yield slack_conftest.Desk(runtime, fake_slack, clock)
-    runtime.close()
-
-
-@pytest.fixture
-def fake_slack():
-    """The fake Slack Web API."""
-    from tests.fakes.slack_api import FakeSlack
-
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
-def slack_settings(settings, fake_slack):
-    """Settings pointing Slack at the fake."""
-    from pydantic import SecretStr
-
-    from tests.slack.conftest import SIGNING_SECRET
-    return settings.model_copy(update={"slack_bot_token": SecretStr("xoxb-test"),
-                                       "slack_signing_secret": SecretStr(SIGNING_SECRET),
-                                       "slack_api_url": fake_slack.api_url, "slack_post_interval": 1.0})
 
 
 def _ticket(desk, key: str) -> Ticket:

@@ -12,7 +12,7 @@ from chatops.sla.clock import SLOTS
 from chatops.tickets.customers import flag_customer
 from chatops.tickets.models import Customer, Message, Ticket
 from tests.helpers import inbound
-from tests.slack.conftest import AGENT, LEAD, desk, fake_slack, slack_settings  # noqa: F401 (fixtures)
+from tests.slack.conftest import AGENT, LEAD
 
 JA = "ja"
 RED = "二重請求されています。確認してください"
