@@ -253,7 +253,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         with session_scope(self.session_factory) as session:
             thread = self._thread(session, item.payload["ticket_id"])
         who = " ".join(user(person, self.lang) for person in item.payload["notify"])
-        mark = {"event_type": NOTIFY_MARK, "event_payload": {"ticket": item.payload["ticket_id"]}}
+        mark = {"event_type": NOTIFY_MARK, "event_payload": {"ticket_id": item.payload["ticket_id"]}}
         return self._reply_once(item, thread, mark, t("slack.line.notify", self.lang, who=who))
 
     def _notify_dm(self, item: OutboxItem) -> dict[str, Any]:
@@ -261,7 +261,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             card = load_card(session, item.payload["ticket_id"])
         text = t("slack.dm.notify", self.lang, key=card.key, level=card.level,
                  channel=self.rules.channels[card.channel].slack)
-        mark = {"event_type": NOTIFY_MARK, "event_payload": {"ticket": item.payload["ticket_id"],
+        mark = {"event_type": NOTIFY_MARK, "event_payload": {"ticket_id": item.payload["ticket_id"],
                                                              "user": item.payload["user"]}}
         try:
             return self._dm_once(item, mark, text=f"{text}\n> {blocks.escape(card.text[:300])}",
