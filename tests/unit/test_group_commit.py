@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from contextlib import closing
 from datetime import UTC, timedelta, timezone
 
@@ -434,8 +435,9 @@ def test_a_batch_in_a_deadlock_with_another_replica_gives_way_and_goes_again(flo
     caplog.set_level(logging.INFO, "chatops.ingest")
     batch.start()
     try:
-        deadline = threading.Event()
+        deadline, give_up = threading.Event(), time.monotonic() + 60
         while not deadline.wait(0.02):  # until the batch waits for b (it holds a by then)
+            assert time.monotonic() < give_up and batch.is_alive(), "the batch never waited for b's row"
             waiting = other.execute(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                                          "AND query LIKE 'INSERT INTO customers%'")).scalar()
             if waiting:
