@@ -135,15 +135,8 @@ class Outbox:
             row = session.get(OutboxItem, item.id)
             row.state, row.delivered_at, row.locked_until = "done", self.clock(), None
             row.result = result or {}
-            hook = self.on_done.get(row.kind)
-            if hook:
-                # The remote has acted: a failing hook must not turn into a second delivery.
-                try:
-                    with session.begin_nested():
-                        hook(session, row)
-                except Exception as exc:
-                    log.exception("outbox item %s delivered, but its done hook failed", row.id, extra=_about(row))
-                    row.last_error = f"delivered; done hook failed: {type(exc).__name__}: {exc}"[:2000]
+            # The remote has acted: a failing hook must not turn into a second delivery.
+            _run_hook(session, row, self.on_done.get(row.kind), "delivered; done hook failed")
             pace = getattr(deliverer, "pace", None)
             rest = pace(row) if pace and row.ordering_key else 0.0
             if rest > 0:
@@ -205,14 +198,7 @@ class Outbox:
                 row.state = "dead"
                 log.error("outbox item %s (%s) gave up after %s attempts: %s", row.id, row.target,
                           row.attempts, exc, extra=_about(row))
-                hook = self.on_dead.get(row.kind)
-                if hook:
-                    try:
-                        with session.begin_nested():
-                            hook(session, row)
-                    except Exception as hook_exc:
-                        log.exception("outbox item %s died, and its dead hook failed", row.id, extra=_about(row))
-                        row.last_error = f"{row.last_error}; dead hook failed: {hook_exc}"[:2000]
+                _run_hook(session, row, self.on_dead.get(row.kind), f"{row.last_error}; dead hook failed")
                 return
             delay = exc.retry_after if exc.retry_after is not None else self.backoff(row.attempts)
             row.next_attempt_at = self.clock() + timedelta(seconds=delay)
@@ -223,6 +209,19 @@ class Outbox:
         """Seconds before the next try: exponential, capped, with ±20% jitter."""
         delay = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
         return delay * random.uniform(0.8, 1.2)
+
+
+def _run_hook(session: Session, row: OutboxItem, hook: DoneHook | None, failure: str) -> None:
+    """Run an on_done/on_dead hook in a savepoint; a hook that raises is logged and noted on the
+    row (`failure: error`) without undoing the row's own change."""
+    if hook is None:
+        return
+    try:
+        with session.begin_nested():
+            hook(session, row)
+    except Exception as exc:
+        log.exception("outbox item %s: %s", row.id, failure, extra=_about(row))
+        row.last_error = f"{failure}: {type(exc).__name__}: {exc}"[:2000]
 
 
 def _about(item: OutboxItem) -> dict[str, Any]:
