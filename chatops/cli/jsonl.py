@@ -66,6 +66,8 @@ def _problem(error: dict, lang: str) -> str:
         return f"{field}: {error['msg'].removeprefix('Value error, ')}"
     from chatops.rules.loader import describe
 
+    if error["type"] == "extra_forbidden":
+        return f"{field}: {t('cli.jsonl.unknown_field', lang)}"
     if error["type"] == "value_error" and str(error["ctx"]["error"]) in _VALIDATOR_WORDS:
         return f"{field}: {t(_VALIDATOR_WORDS[str(error['ctx']['error'])], lang)}"
     return f"{field}: {describe(error).render(lang)}"
