@@ -14,6 +14,17 @@ from chatops.i18n import t
 
 # Words of InboundMessage's own validators, as they are raised there.
 _VALIDATOR_WORDS = {"text is empty": "cli.jsonl.text_empty"}
+# The json module's reasons, in Japanese (others are shown as the json module words them).
+_JSON_JA = {
+    "Expecting value": "値がありません",
+    "Expecting property name enclosed in double quotes": "項目名は二重引用符で囲みます",
+    "Expecting ',' delimiter": "',' がありません",
+    "Expecting ':' delimiter": "':' がありません",
+    "Extra data": "余分なデータがあります",
+    "Unterminated string starting at": "文字列が閉じていません",
+    "Invalid control character at": "使えない制御文字があります",
+    "Invalid \\escape": "エスケープが正しくありません",
+}
 
 
 def read_jsonl(path: str, lang: str) -> list[tuple[int, object, str | None]]:
@@ -51,7 +62,8 @@ def parse_lines(lines, lang: str):
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:
-            yield number, None, t("cli.jsonl.not_json", lang, message=exc.msg, column=exc.colno)
+            reason = _JSON_JA.get(exc.msg, exc.msg) if lang == "ja" else exc.msg
+            yield number, None, t("cli.jsonl.not_json", lang, message=reason, column=exc.colno)
             continue
         try:
             yield number, InboundMessage.model_validate(data), None
