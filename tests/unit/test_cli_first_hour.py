@@ -4,6 +4,7 @@ not UTF-8 refused whole, every rules.yaml problem in one run, plurals, a light s
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
 import sys
 
@@ -18,6 +19,8 @@ EXAMPLES = ROOT / "examples" / "mentions.jsonl"
 
 @pytest.fixture
 def env(monkeypatch, tmp_path, database_url):
+    # A handler an earlier test left on a closed stream would write "Logging error" to stderr.
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CHATOPS_DATABASE_URL", database_url)
     monkeypatch.setenv("CHATOPS_RULES", str(RULES_PATH))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import re
 
 import pytest
@@ -138,6 +139,8 @@ def run(capsys, *argv) -> tuple[int, str]:
 
 @pytest.fixture
 def env(monkeypatch, tmp_path, database_url):
+    # A handler an earlier test left on a closed stream would write "Logging error" to stderr.
+    monkeypatch.setattr(logging.getLogger(), "handlers", [])
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("CHATOPS_DATABASE_URL", database_url)
     monkeypatch.setenv("CHATOPS_RULES", str(RULES_PATH))
@@ -161,8 +164,8 @@ def test_every_command_speaks_only_japanese(env, capsys):
     tmp_path, jsonl = env
     allowed, names = ALLOWED | parser_words(), rules_words()
     assert run(capsys, "ingest", str(jsonl), "--no-replies")[0] == 0
-    code, out = run(capsys, "tickets", "show", "T-1", "--json")
-    allowed |= {key.lower() for event in json.loads(out)["events"] for key in event}
+    main(["tickets", "show", "T-1", "--json"])
+    allowed |= {key.lower() for event in json.loads(capsys.readouterr().out)["events"] for key in event}
     outputs: dict[str, str] = {}
     outputs["chatops --help"] = run(capsys, "--lang", "ja", "--help")[1]
     outputs["chatops"] = run(capsys, "--lang", "ja")[1]
