@@ -9,6 +9,7 @@ from datetime import datetime
 
 from chatops.i18n import t
 from chatops.rules import Rules
+from chatops.rules.fields import CUSTOMER_TIERS
 from chatops.slack import ids
 from chatops.slack.blocks.common import MODAL_TITLE_LIMIT, TicketCard, clip, escape, local_time, plain, user
 from chatops.slack.blocks.ticket import ticket_message
@@ -213,6 +214,18 @@ class CustomerSummary:
     last_seen_at: datetime | None = None
 
 
+def _tier_select(key: str, tier: str, lang: str) -> dict:
+    """The tier control: picking a tier re-prices the customer's open tickets (`/ticket tier`)."""
+    options = [{"text": plain(t(f"tier.{name}", lang)), "value": f"{name}:{key}"} for name in CUSTOMER_TIERS]
+    select = {"type": "static_select", "action_id": ids.CUSTOMER_TIER, "options": options,
+              "placeholder": plain(t("slack.modal.tier_pick", lang))}
+    current = next((option for option in options if option["value"] == f"{tier}:{key}"), None)
+    if current:
+        select["initial_option"] = current
+    return {"type": "section", "block_id": ids.CUSTOMER_TIER_BLOCK,
+            "text": {"type": "mrkdwn", "text": t("slack.modal.tier", lang)}, "accessory": select}
+
+
 def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
     """Who the customer is: handle(s), tier, flags, first seen, past tickets with outcomes, CSAT,
     and buttons that set or clear each flag."""
@@ -237,6 +250,7 @@ def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
             {"type": "header", "text": plain(t("networks.customer.history", lang), 150)},
             {"type": "section", "text": {"type": "mrkdwn", "text": clip(history, 3000)}}]
     if summary.key:
+        body.append(_tier_select(summary.key, summary.tier, lang))
         buttons = []
         for flag in ("vip", "troll", "blocked"):
             on = flag not in summary.flags
