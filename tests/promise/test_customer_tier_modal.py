@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from chatops.i18n import t
 from chatops.slack import ids
+from chatops.teams import cards
 from chatops.tickets.models import Customer, Ticket
 from tests.helpers import inbound
 from tests.slack.conftest import AGENT, LEAD
@@ -71,3 +72,11 @@ def test_an_agent_without_the_role_is_refused_and_nothing_changes(desk):
     assert tier_select(desk.slack.views[-1])["initial_option"]["value"] == f"standard:{key}"
     with desk.runtime.session_factory() as session:
         assert session.scalar(select(Customer.tier)) == "standard"
+
+
+def test_teams_draws_the_tier_change_in_both_languages(rules):
+    payload = {"tier_from": "standard", "tier_to": "premium"}
+    for lang in ("ja", "en"):
+        line = cards.event_line("tier_changed", LEAD, payload, rules, lang)
+        assert line == t("teams.line.tier_changed", lang, who=LEAD, tier=t("tier.premium", lang))
+        assert line != t("teams.line.other", lang, who=LEAD, kind="tier_changed")
