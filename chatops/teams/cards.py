@@ -63,6 +63,8 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         params["note"] = escape(payload["note"])
     elif kind == "reopened" and actor.startswith("customer:"):
         kind = "reopened_by_customer"
+    elif kind == "tier_changed":
+        params["tier"] = t(f"tier.{payload.get('tier_to', 'standard')}", lang)
     elif kind == "page_exhausted":
         params["page"] = payload.get("page", "")
     elif kind == "reopened" and payload.get("reason"):

@@ -7,6 +7,7 @@ from chatops.slack.blocks.modals import (
     customer_modal,
     escalate_modal,
     message_modal,
+    reply_confirm_modal,
     reply_modal,
     resolve_modal,
     tags_modal,
@@ -23,5 +24,5 @@ from chatops.slack.blocks.ticket import (
 )
 
 __all__ = ["CustomerSummary", "TicketCard", "customer_modal", "ticket_modal", "customer_line", "escalate_modal", "escape", "event_line", "home_view", "message_modal",
-           "reply_failed_line", "reply_line", "reply_sent_line", "reply_modal", "resolve_modal", "tags_modal", "ticket_actions", "ticket_list",
+           "reply_failed_line", "reply_line", "reply_sent_line", "reply_confirm_modal", "reply_modal", "resolve_modal", "tags_modal", "ticket_actions", "ticket_list",
            "ticket_message", "ticket_row"]
