@@ -94,10 +94,11 @@ class IngestFlows(FloodFlows):
         except IntegrityError as exc:
             failure: Exception = exc
             # Most often a lost race: another replica stored one of these messages (a network's
-            # redelivery reached both) while this batch was being written. Those answer as
-            # duplicates and the rest go again together, instead of one transaction each.
+            # redelivery reached both) or created one of their new customers while this batch
+            # was being written. Stored ones answer as duplicates and the rest go again together
+            # (the customer rows now exist), instead of one transaction each.
             rest = self._not_stored(messages)
-            if 0 < len(rest) < len(messages):
+            if rest:
                 try:
                     again, retried = iter(self._store_batch(rest)), {id(message) for message in rest}
                     return [next(again) if id(message) in retried else IngestResult("duplicate")
