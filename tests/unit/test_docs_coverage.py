@@ -1,0 +1,211 @@
+"""The docs cover what a person can type or set: every CLI command and option, every setting's
+environment variable, every rules.yaml key; and every relative link in README.md and docs/ resolves.
+
+Names are read from the code (the argparse parser, the pydantic settings classes, the rules.yaml
+schema models), so a new command, flag, variable or key without documentation fails here with the
+list of what is missing. A name counts as documented when it appears in code form (`inline code`
+or a fenced block) in README.md or docs/**/*.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import types
+import typing
+from pathlib import Path
+from urllib.parse import unquote
+
+from pydantic import BaseModel
+
+from chatops.cli import build_parser
+from chatops.rules.schema import Rules
+from chatops.settings import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+
+_FENCE = re.compile(r"^( {0,3})(```|~~~).*?^\1\2[ \t]*$", re.MULTILINE | re.DOTALL)
+_INDENTED = re.compile(r"(?:^(?: {4}|\t).*\n?)+", re.MULTILINE)
+_INLINE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
+_LINK = re.compile(r"(?<!\\)\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_REFERENCE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.MULTILINE)
+_HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$", re.MULTILINE)
+
+
+def _code_text() -> str:
+    """Every code span and code block of the documentation, one string."""
+    parts = []
+    for page in PAGES:
+        text = page.read_text(encoding="utf-8")
+        for match in _FENCE.finditer(text):
+            parts.append(match.group(0))
+        prose = _FENCE.sub("", text)
+        parts += [match.group(0) for match in _INDENTED.finditer(prose)]
+        parts += [match.group(2) for match in _INLINE.finditer(prose)]
+    return "\n".join(parts)
+
+
+def _mentioned(name: str, code: str) -> bool:
+    return re.search(rf"(?<![\w-]){re.escape(name)}(?![\w-])", code) is not None
+
+
+def _subparsers(parser: argparse.ArgumentParser):
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            yield from action.choices.items()
+
+
+def cli_commands() -> dict[str, list[str]]:
+    """`chatops a b` → its options (hidden ones left out), for every command path."""
+    found: dict[str, list[str]] = {}
+
+    def walk(parser: argparse.ArgumentParser, path: list[str]) -> None:
+        options = [option for action in parser._actions if action.help != argparse.SUPPRESS
+                   for option in action.option_strings if option.startswith("--") and option != "--help"]
+        children = list(_subparsers(parser))
+        if path:
+            found[" ".join(["chatops", *path])] = options
+        for name, child in children:
+            walk(child, [*path, name])
+
+    walk(build_parser(), [])
+    return found
+
+
+def setting_variables() -> list[str]:
+    """The environment variable of every setting: chatops's own and each network's."""
+    from integrations.registry import MODULES
+
+    names = [field.validation_alias for field in Settings.model_fields.values()]
+    import importlib
+
+    for module_name, class_name in MODULES.values():
+        config = getattr(importlib.import_module(module_name), class_name)
+        prefix = config.model_config.get("env_prefix", "")
+        names += [f"{prefix}{name}".upper() for name in config.model_fields]
+    return sorted(set(names))
+
+
+def _models_in(annotation) -> list[type[BaseModel]]:
+    """Pydantic models inside a type annotation (list[X], dict[K, X], X | None, Annotated[X, …])."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found = []
+    for arg in typing.get_args(annotation):
+        found += _models_in(arg)
+    origin = typing.get_origin(annotation)
+    if origin is typing.Annotated:
+        return _models_in(typing.get_args(annotation)[0])
+    if origin in (typing.Union, types.UnionType) or origin is not None:
+        return found
+    return found
+
+
+def rules_keys() -> dict[str, set[str]]:
+    """Every key rules.yaml may hold → the sections (model names) it appears in."""
+    keys: dict[str, set[str]] = {}
+    seen: set[type[BaseModel]] = set()
+
+    def walk(model: type[BaseModel], where: str) -> None:
+        if model in seen:
+            return
+        seen.add(model)
+        for name, field in model.model_fields.items():
+            key = field.alias or name
+            path = f"{where}.{key}" if where else key
+            keys.setdefault(key, set()).add(path)
+            for child in _models_in(field.annotation):
+                walk(child, path)
+
+    walk(Rules, "")
+    return keys
+
+
+def test_every_cli_command_and_option_is_documented():
+    code = _code_text()
+    missing = []
+    for command, options in cli_commands().items():
+        if command not in code:
+            missing.append(command)
+        missing += [f"{command} {option}" for option in options if not _mentioned(option, code)]
+    assert not missing, f"CLI commands/options not in README.md or docs/: {missing}"
+
+
+def test_the_command_list_is_read_from_the_parser():
+    commands = cli_commands()
+    assert "chatops serve" in commands and "--workers" in commands["chatops serve"]
+    assert "chatops tickets show" in commands and "chatops integrations check" in commands
+    assert "--role" not in commands["chatops serve"]  # hidden: set by the supervisor only
+
+
+def test_every_setting_is_documented():
+    code = _code_text()
+    names = setting_variables()
+    assert "CHATOPS_DATABASE_URL" in names and "LINE_CHANNEL_SECRET" in names
+    missing = [name for name in names if not _mentioned(name, code)]
+    assert not missing, f"environment variables not in README.md or docs/: {missing}"
+
+
+def test_every_rules_key_is_documented():
+    code = _code_text()
+    keys = rules_keys()
+    assert {"keyword_rules", "window_minutes", "escalate_after", "min_negative_share"} <= set(keys)
+    missing = [f"{key} ({', '.join(sorted(paths))})" for key, paths in sorted(keys.items())
+               if not _mentioned(key, code)]
+    assert not missing, f"rules.yaml keys not in README.md or docs/: {missing}"
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens."""
+    text = re.sub(r"`|\*\*|__", "", heading).strip().lower()
+    text = re.sub(r"[^\w\- ]", "", text)
+    return text.replace(" ", "-")
+
+
+def _anchors(page: Path) -> set[str]:
+    text = _FENCE.sub("", page.read_text(encoding="utf-8"))
+    anchors, counts = set(), {}
+    for heading in _HEADING.findall(text):
+        anchor = _anchor(heading)
+        n = counts.get(anchor, 0)
+        counts[anchor] = n + 1
+        anchors.add(anchor if n == 0 else f"{anchor}-{n}")
+    return anchors
+
+
+def relative_links() -> list[tuple[Path, str]]:
+    links = []
+    for page in PAGES:
+        text = _FENCE.sub("", page.read_text(encoding="utf-8"))
+        text = _INLINE.sub("", text)
+        for target in [*_LINK.findall(text), *_REFERENCE.findall(text)]:
+            if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE):
+                continue  # http:, https:, mailto:
+            links.append((page, target))
+    return links
+
+
+# Pages other helpers write on their own branches; the lead merges them with this one.
+PAGES_MERGED_LATER = {"docs/sla.md", "docs/tickets.md"}
+
+
+def test_every_relative_link_resolves():
+    broken = []
+    for page, target in relative_links():
+        path, _, fragment = target.partition("#")
+        resolved = (page.parent / unquote(path)).resolve() if path else page
+        relative = resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else str(resolved)
+        if relative in PAGES_MERGED_LATER and not resolved.exists():
+            continue
+        if not resolved.exists():
+            broken.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+        elif fragment and resolved.suffix == ".md" and fragment not in _anchors(resolved):
+            broken.append(f"{page.relative_to(ROOT)}: {target} (no heading #{fragment})")
+    assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_links_outside_the_repository_are_refused():
+    outside = [f"{page.relative_to(ROOT)}: {target}" for page, target in relative_links()
+               if not (page.parent / target.partition("#")[0]).resolve().is_relative_to(ROOT)]
+    assert not outside, f"links leave the repository: {outside}"
