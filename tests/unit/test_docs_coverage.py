@@ -10,8 +10,8 @@ or a fenced block) in README.md or docs/**/*.md.
 from __future__ import annotations
 
 import argparse
+import importlib
 import re
-import types
 import typing
 from pathlib import Path
 from urllib.parse import unquote
@@ -33,10 +33,10 @@ _REFERENCE = re.compile(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", re.MULTI
 _HEADING = re.compile(r"^#{1,6}\s+(.*?)\s*#*\s*$", re.MULTILINE)
 
 
-def _code_text() -> str:
+def _code_text(pages: list[Path] = PAGES) -> str:
     """Every code span and code block of the documentation, one string."""
     parts = []
-    for page in PAGES:
+    for page in pages:
         text = page.read_text(encoding="utf-8")
         for match in _FENCE.finditer(text):
             parts.append(match.group(0))
@@ -78,8 +78,6 @@ def setting_variables() -> list[str]:
     from integrations.registry import MODULES
 
     names = [field.validation_alias for field in Settings.model_fields.values()]
-    import importlib
-
     for module_name, class_name in MODULES.values():
         config = getattr(importlib.import_module(module_name), class_name)
         prefix = config.model_config.get("env_prefix", "")
@@ -91,15 +89,7 @@ def _models_in(annotation) -> list[type[BaseModel]]:
     """Pydantic models inside a type annotation (list[X], dict[K, X], X | None, Annotated[X, …])."""
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
         return [annotation]
-    found = []
-    for arg in typing.get_args(annotation):
-        found += _models_in(arg)
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _models_in(typing.get_args(annotation)[0])
-    if origin in (typing.Union, types.UnionType) or origin is not None:
-        return found
-    return found
+    return [model for arg in typing.get_args(annotation) for model in _models_in(arg)]
 
 
 def rules_keys() -> dict[str, set[str]]:
@@ -174,9 +164,10 @@ def _anchors(page: Path) -> set[str]:
     return anchors
 
 
-def relative_links() -> list[tuple[Path, str]]:
+def relative_links(pages: list[Path] = PAGES) -> list[tuple[Path, str]]:
+    """(page, target) of every link that is not a URL with a scheme, code spans and blocks left out."""
     links = []
-    for page in PAGES:
+    for page in pages:
         text = _FENCE.sub("", page.read_text(encoding="utf-8"))
         text = _INLINE.sub("", text)
         for target in [*_LINK.findall(text), *_REFERENCE.findall(text)]:
@@ -190,19 +181,39 @@ def relative_links() -> list[tuple[Path, str]]:
 PAGES_MERGED_LATER = {"docs/sla.md", "docs/tickets.md"}
 
 
-def test_every_relative_link_resolves():
+def broken_links(pages: list[Path] = PAGES, root: Path = ROOT) -> list[str]:
+    """Links whose file does not exist, or whose #fragment names no heading of a Markdown file."""
     broken = []
-    for page, target in relative_links():
+    for page, target in relative_links(pages):
         path, _, fragment = target.partition("#")
         resolved = (page.parent / unquote(path)).resolve() if path else page
-        relative = resolved.relative_to(ROOT).as_posix() if resolved.is_relative_to(ROOT) else str(resolved)
+        relative = resolved.relative_to(root).as_posix() if resolved.is_relative_to(root) else str(resolved)
         if relative in PAGES_MERGED_LATER and not resolved.exists():
             continue
         if not resolved.exists():
-            broken.append(f"{page.relative_to(ROOT)}: {target} (no such file)")
+            broken.append(f"{page.relative_to(root)}: {target} (no such file)")
         elif fragment and resolved.suffix == ".md" and fragment not in _anchors(resolved):
-            broken.append(f"{page.relative_to(ROOT)}: {target} (no heading #{fragment})")
+            broken.append(f"{page.relative_to(root)}: {target} (no heading #{fragment})")
+    return broken
+
+
+def test_every_relative_link_resolves():
+    broken = broken_links()
     assert not broken, "broken links:\n" + "\n".join(broken)
+
+
+def test_the_checks_find_what_is_missing(tmp_path):
+    (tmp_path / "docs").mkdir()
+    page = tmp_path / "docs" / "page.md"
+    page.write_text("# Setting up (step 1)\n\nSet `CHATOPS_PORT`; see [up](#setting-up-step-1), "
+                    "[gone](gone.md), [nowhere](#nowhere), [site](https://example.com/x.md) and `[x](code.md)`.\n"
+                    "CHATOPS_HOST in prose only.\n\n```yaml\nwindow_minutes: 5\n```\n", encoding="utf-8")
+    code = _code_text([page])
+    assert _mentioned("CHATOPS_PORT", code) and _mentioned("window_minutes", code)
+    assert not _mentioned("CHATOPS_HOST", code)  # prose does not count: names are documented in code form
+    assert not _mentioned("window", code)
+    assert broken_links([page], tmp_path) == ["docs/page.md: gone.md (no such file)",
+                                              "docs/page.md: #nowhere (no heading #nowhere)"]
 
 
 def test_links_outside_the_repository_are_refused():
