@@ -216,6 +216,32 @@ def test_the_checks_find_what_is_missing(tmp_path):
                                               "docs/page.md: #nowhere (no heading #nowhere)"]
 
 
+def _layout_block() -> str:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n## Layout", 1)[1].split("\n## ", 1)[0]
+    match = _FENCE.search(section)
+    assert match, "README.md's Layout section has no code block"
+    return match.group(0)
+
+
+def test_the_readme_layout_matches_the_tree():
+    import subprocess
+
+    block = _layout_block()
+    tracked = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    top = sorted({path.split("/")[0] + ("/" if "/" in path else "") for path in tracked} - {".gitignore"})
+    packages = [f"{d.name}/" for base in ("chatops", "tests") for d in sorted((ROOT / base).iterdir())
+                if d.is_dir() and not d.name.startswith((".", "__"))
+                and any(name.startswith(f"{base}/{d.name}/") for name in tracked)]
+    missing = [name for name in [*top, *packages] if not _mentioned(name.rstrip("/"), block)]
+    assert not missing, f"README.md's Layout does not name: {missing}"
+    named = set(re.findall(r"(?<![\w./-])([a-z][\w-]*)/(?=[\s,(]|$)", block, re.MULTILINE))
+    known = {path.rsplit("/", 1)[0].rsplit("/", 1)[-1] for path in tracked if "/" in path}
+    known |= {part for path in tracked for part in path.split("/")[:-1]}
+    stale = sorted(named - known)
+    assert not stale, f"README.md's Layout names folders that do not exist: {stale}"
+
+
 def test_links_outside_the_repository_are_refused():
     outside = [f"{page.relative_to(ROOT)}: {target}" for page, target in relative_links()
                if not (page.parent / target.partition("#")[0]).resolve().is_relative_to(ROOT)]
