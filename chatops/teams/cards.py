@@ -65,6 +65,8 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         kind = "reopened_by_customer"
     elif kind == "page_exhausted":
         params["page"] = payload.get("page", "")
+    elif kind in ("sla_warning", "sla_breached") and payload.get("deadline"):
+        params["deadline"] = t(f"sla.deadline.{payload['deadline']}", lang)
     elif kind == "reopened" and payload.get("reason"):
         kind = "reopened_reason"
         params["reason"] = escape(payload["reason"])
