@@ -12,6 +12,8 @@ from sqlalchemy import select
 from chatops.app import build_outbox, create_app
 from chatops.i18n import t
 from chatops.sla.state import sla_state
+from chatops.slack.blocks.pages import sla_line
+from chatops.teams import cards as teams_cards
 from chatops.tickets.models import Ticket
 from integrations.webhook import sign
 from tests.fakes.http_recorder import Answer, RecordingServer
@@ -98,10 +100,13 @@ def test_customer_writing_again_waits_on_a_next_reply_warned_and_breached_once(d
     assert sla_state(answered, desk.clock()).deadline == "resolution"
 
 
-def test_next_reply_breach_line_names_the_deadline_in_both_languages():
+def test_next_reply_lines_name_the_deadline_in_both_languages_on_slack_and_teams(rules):
+    payload = {"deadline": "next_response", "due_at": "2026-11-20T05:00:00+00:00", "notify": [], "assignee": None}
     for lang, name in (("ja", "次回回答"), ("en", "next reply")):
         assert t("sla.deadline.next_response", lang) == name
-        assert name in t("sla.line.breached", lang, deadline=name, due="x", leads="")
+        for kind in ("sla_warning", "sla_breached"):
+            assert name in sla_line(kind, "chatops:sla", payload, rules, lang)
+            assert name in teams_cards.event_line(kind, "chatops:sla", payload, rules, lang)
 
 
 def test_webhook_tier_on_a_second_ticket_reprices_the_customers_first_open_ticket(desk):
