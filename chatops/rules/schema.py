@@ -200,6 +200,8 @@ class SlaPolicy(Section):
     priority: PriorityName
     tier: Tier = "*"
     first_response: Duration
+    # How soon a customer writing again on an answered ticket gets the next answer; None = first_response.
+    next_response: Duration | None = None
     resolution: Duration
     calendar: Calendar = "business"
 
@@ -207,6 +209,8 @@ class SlaPolicy(Section):
     def _response_before_resolution(self) -> "SlaPolicy":
         if self.first_response > self.resolution:
             raise ValueError("first_response must not be longer than resolution")
+        if self.next_response is not None and self.next_response > self.resolution:
+            raise ValueError("next_response must not be longer than resolution")
         return self
 
 

@@ -221,6 +221,10 @@ class IngestFlows(FloodFlows):
             changes["tier"] = wanted
         if changes:
             fastsql.run(conn, _UPDATE_CUSTOMER, {"cid": row.id, **changes}, columns=True)
+        if "tier" in changes:  # rare: only then are the customer's open tickets read and re-priced
+            self._sla_tier_changed(conn, customer_id=row.id, previous=row.tier, tier=changes["tier"],
+                                   actor=f"chatops:{message.source}" if author.tier else "chatops:rules",
+                                   now=self.clock())
         return row.id, False, tuple(row.flags or ()), changes.get("tier", row.tier)
 
     def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
