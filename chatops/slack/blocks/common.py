@@ -46,6 +46,7 @@ class TicketCard:
     first_response_warn_at: datetime | None = None
     resolution_warn_at: datetime | None = None
     matched_rules: tuple[str, ...] = field(default=())
+    follows: str | None = None  # key of the customer's earlier ticket this one continues
 
     def due(self) -> tuple[str, datetime] | None:
         """The SLA deadline that matters now: first response until answered, then resolution."""
