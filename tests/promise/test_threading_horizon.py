@@ -5,6 +5,7 @@ the old one (both threads say so) instead of reopening it with its old assignee 
 from __future__ import annotations
 
 import json
+import logging
 
 import pytest
 from sqlalchemy import select
@@ -147,6 +148,7 @@ def test_reopen_days_zero_always_opens_a_new_ticket_after_resolve(desk, rules):
 
 
 def test_group_commit_gives_the_same_outcome(desk, caplog):
+    caplog.set_level(logging.INFO, logger="chatops.ingest")
     old = _worked_and_resolved(desk)
     desk.clock.advance(days=8)
     other = inbound("はじめて問い合わせます", source="line", account="acme-line", kind="dm",
