@@ -342,6 +342,9 @@ class Threading(Section):
     """When a new message from the same customer continues an existing ticket."""
 
     window_minutes: int = Field(1440, ge=1, le=60 * 24 * 30)
+    # A resolved ticket takes the customer's next message only this many days after it was
+    # resolved; later, the message opens a new ticket that links back (0: always a new ticket).
+    reopen_days: int = Field(7, ge=0, le=3650)
 
 
 def _default_priorities() -> dict[str, PriorityDef]:

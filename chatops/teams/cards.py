@@ -113,6 +113,11 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
     elif kind == "reopened" and payload.get("reason"):
         kind = "reopened_reason"
         params["reason"] = escape(payload["reason"])
+    elif kind == "created" and payload.get("follows") is not None:
+        kind = "created_follows"
+        params["ticket"] = f"T-{payload['follows']}"
+    elif kind == "continued":
+        params["ticket"] = f"T-{payload.get('new_ticket_id', '?')}"
     key = f"teams.line.{kind}"
     try:
         return t(key, lang, **params)

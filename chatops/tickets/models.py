@@ -125,6 +125,8 @@ class Ticket(Base):
     csat_score: Mapped[int | None] = mapped_column(Integer)
     csat_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # rating request sent
     csat_rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The customer's earlier, long-resolved ticket this one continues (rules.yaml `threading.reopen_days`).
+    follows_ticket_id: Mapped[int | None] = mapped_column(Id, ForeignKey("tickets.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)

@@ -48,6 +48,7 @@ class TicketCard:
     matched_rules: tuple[str, ...] = field(default=())
     next_response_warn_at: datetime | None = None
     next_response_due_at: datetime | None = None
+    follows: str | None = None  # key of the customer's earlier ticket this one continues
 
     def due(self) -> tuple[str, datetime] | None:
         """The SLA deadline that matters now (chatops.sla.state.live_deadline): first response
