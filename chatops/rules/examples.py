@@ -7,9 +7,6 @@ n-grams that weighed most, which `rules test` prints as the reason.
 
 from dataclasses import dataclass
 
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
-
 from chatops.rules.normalize import normalize
 
 
@@ -27,6 +24,10 @@ class ExamplesClassifier:
 
     def __init__(self, examples: list[tuple[str, str]]):
         """Fit on (rule id, example post) pairs; needs two rules or more."""
+        # scikit-learn takes about a second to import: only an engine with examples pays it.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
         labels = [rule_id for rule_id, _ in examples]
         texts = [normalize(text) for _, text in examples]
         self._vectorizer = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True)
