@@ -56,6 +56,17 @@ def reply_kind(message: Message) -> str:
     return "auto_reply" if author == "chatops" or author.startswith("chatops:") else "reply"
 
 
+def _failed_before(session: Session, message: Message) -> bool:
+    """Whether a reply on this ticket failed before `message` was delivered (this one, retried,
+    or an earlier one): App Home lists those until a reply gets through."""
+    if session.scalar(select(TicketEvent.id).where(
+            TicketEvent.ticket_id == message.ticket_id, TicketEvent.kind == "reply_retried").limit(1)):
+        return True
+    return session.scalar(select(Message.id).where(
+        Message.ticket_id == message.ticket_id, Message.delivery_state == "failed", Message.id < message.id)
+        .limit(1)) is not None
+
+
 def normalize_tag(tag: str) -> str:
     """A tag as stored: NFKC, lower case, no leading `#`; InvalidValue when unusable."""
     clean = unicodedata.normalize("NFKC", tag).strip().lstrip("#").casefold()
@@ -288,8 +299,9 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
         first = agent and ticket.first_response_at is None
         if first:
             ticket.first_response_at = now
+        flags = {"first_response": first, "after_failure": agent and _failed_before(session, message)}
         self._event(session, ticket, "reply_sent", message.author_id or "system", message_id=message.id,
-                    **({"first_response": True} if first else {}))
+                    **{name: True for name, on in flags.items() if on})
         if agent:  # an agent's answer: the customer's turn now
             self.pending_after_delivery(session, ticket, now)
 

@@ -155,6 +155,9 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
             return t("slack.line.reopened", lang, who=who)
         case "reopened":
             return t("slack.line.reopened_by_customer", lang)
+        case "auto_reply_failed" | "csat_request_failed":
+            return t(f"slack.line.{kind}", lang, reason=escape((payload.get("reason") or "")[:200]),
+                     network=escape(NETWORK_NAMES.get(payload.get("network", ""), payload.get("network", ""))))
         case "customer_message" if payload.get("priority_to"):
             return t("slack.line.priority_raised", lang,
                      label=priority_label(rules, payload["priority_to"], lang))
@@ -168,16 +171,49 @@ def customer_line(handle: str | None, text: str, url: str | None, lang: str) -> 
     return f":speech_balloon: *{who}*{post}\n{_quote(text)}"
 
 
-def reply_line(agent: str, text: str, lang: str) -> str:
-    """An agent's reply to the customer, echoed in the thread while it is being sent."""
-    return f":outbox_tray: {t('slack.line.replied', lang, who=user(agent, lang))}\n{_quote(text)}"
+def reply_line(agent: str, text: str, lang: str, *, attempt: int = 0) -> str:
+    """An agent's reply to the customer, echoed in the thread while it is being sent
+    (`attempt` > 0: sent again after a failure)."""
+    who = user(agent, lang)
+    head = t("slack.line.replied_again", lang, who=who, attempt=attempt) if attempt else \
+        t("slack.line.replied", lang, who=who)
+    return f":outbox_tray: {head}\n{_quote(text)}"
 
 
-def reply_sent_line(agent: str, lang: str) -> str:
-    """The network accepted the agent's reply."""
-    return f":white_check_mark: {t('slack.line.reply_sent', lang, who=user(agent, lang))}"
+def reply_sent_line(agent: str, lang: str, text: str | None = None) -> str:
+    """The network accepted the agent's reply (quoted when `text` is given)."""
+    line = f":white_check_mark: {t('slack.line.reply_sent', lang, who=user(agent, lang))}"
+    return f"{line}\n{_quote(text)}" if text is not None else line
 
 
-def reply_failed_line(agent: str, reason: str, lang: str) -> str:
-    """The network refused the agent's reply for good: mentions the agent and says why."""
-    return f":x: {t('slack.line.reply_failed', lang, who=user(agent, lang), reason=escape(reason[:200]))}"
+def reply_failed_line(agent: str, reason: str, lang: str, text: str | None = None, *,
+                      answered: bool = False) -> str:
+    """The network refused the agent's reply for good: mentions the agent, says why and which
+    deadline keeps running (the first response until one reply was accepted)."""
+    key = "slack.line.reply_failed_answered" if answered else "slack.line.reply_failed"
+    line = f":x: {t(key, lang, who=user(agent, lang), reason=escape(reason[:200]))}"
+    return f"{line}\n{_quote(text)}" if text is not None else line
+
+
+def failed_reply_actions(key: str, message_id: int, lang: str) -> dict:
+    """Retry (the same text again) and Edit (the Reply modal, prefilled) for a failed reply."""
+    value = f"{key}:{message_id}"
+    return {"type": "actions", "block_id": f"failed:{value}", "elements": [
+        {"type": "button", "action_id": ids.REPLY_RETRY, "value": value, "style": "primary",
+         "text": plain(t("slack.button.retry", lang), BUTTON_TEXT_LIMIT)},
+        {"type": "button", "action_id": ids.REPLY_EDIT, "value": value,
+         "text": plain(t("slack.button.edit", lang), BUTTON_TEXT_LIMIT)}]}
+
+
+def reply_state_message(key: str, message_id: int, agent: str, text: str, state: str | None, lang: str, *,
+                        reason: str = "", answered: bool = False, attempt: int = 0) -> dict[str, Any]:
+    """`chat.postMessage` / `chat.update` arguments (text + blocks) of the one thread line of an
+    agent's reply, as its delivery stands: sending, sent, or failed with Retry and Edit."""
+    if state == "sent":
+        line, actions = reply_sent_line(agent, lang, text), []
+    elif state == "failed":
+        line = reply_failed_line(agent, reason, lang, text, answered=answered)
+        actions = [failed_reply_actions(key, message_id, lang)]
+    else:
+        line, actions = reply_line(agent, text, lang, attempt=attempt), []
+    return {"text": line, "blocks": [{"type": "section", "text": mrkdwn(clip(line, 3000))}, *actions]}
