@@ -45,8 +45,8 @@ from chatops.slack.incident import (
 )
 from chatops.slack.mentions import UNRESOLVED_ALERT, UNRESOLVED_PREFIX, UserGroups, resolving
 from chatops.slack.paging import PagingDeliveries, sla_rows
+from chatops.tickets.delivery import reply_kind
 from chatops.tickets.events import EventNotice, OutboxRow
-from chatops.tickets.flows import reply_kind
 from chatops.tickets.models import Message, OutboxItem, SurfaceThread, Ticket, TicketEvent
 
 log = logging.getLogger("chatops.slack")

@@ -36,6 +36,7 @@ from chatops.sla.flows import SlaFlows
 from chatops.stats.csat_hooks import CsatRequester
 from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
+from chatops.tickets.delivery import FAILED_EVENT, reply_kind
 from chatops.tickets.events import EventListener, EventNotice, Projector, announce, project
 from chatops.tickets.flood import has_open_incident
 from chatops.tickets.ingest import IngestFlows
@@ -43,17 +44,6 @@ from chatops.tickets.limits import check_reply_length
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketEvent, TicketTag
 
 _TAG = re.compile(r"^[\w\-:.+]{1,64}$")
-# The event a permanent delivery failure writes, by what was being sent (see `reply_kind`).
-FAILED_EVENT = {"reply": "reply_failed", "csat": "csat_request_failed", "auto_reply": "auto_reply_failed"}
-
-
-def reply_kind(message: Message) -> str:
-    """What an outbound message is: an agent's `reply`, a `csat` rating request, or an
-    `auto_reply` chatops wrote itself (the offline answer: authors `chatops` / `chatops:…`)."""
-    if message.kind == "csat":
-        return "csat"
-    author = str(message.author_id or "")
-    return "auto_reply" if author == "chatops" or author.startswith("chatops:") else "reply"
 
 
 def _failed_before(session: Session, message: Message) -> bool:

@@ -19,7 +19,7 @@ from chatops.slack.blocks.common import (
     plain,
     user,
 )
-from chatops.slack.blocks.ticket import SLA_EMOJI, failed_reply_actions
+from chatops.slack.blocks.ticket import SLA_EMOJI, failed_reply_actions, failure_text
 
 HOME_BLOCK_LIMIT = 100
 FAILED_SHOWN = 5  # failed replies listed on Home (three blocks each); the rest are counted
@@ -72,7 +72,7 @@ def failed_section(failed: Sequence[FailedReply], rules: Rules, lang: str, now: 
     blocks: list[dict] = [{"type": "divider"},
                           {"type": "header", "text": plain(t("slack.home.failed", lang, count=len(failed)), 150)}]
     for entry in failed[:FAILED_SHOWN]:
-        why = t("slack.home.failed_reason", lang, who=user(entry.author, lang), reason=escape(entry.reason[:200]))
+        why = t("slack.home.failed_reason", lang, who=user(entry.author, lang), reason=failure_text(entry.reason, lang))
         blocks += [ticket_row(entry.card, rules, lang, now),
                    {"type": "context", "elements": [mrkdwn(why)]},
                    failed_reply_actions(entry.card.key, entry.message_id, lang)]

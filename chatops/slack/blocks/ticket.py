@@ -24,6 +24,7 @@ from chatops.slack.blocks.common import (
     user,
 )
 from chatops.slack.blocks.pages import sla_line
+from chatops.tickets.delivery import failure_cause
 
 SLA_EMOJI = {"breached": ":rotating_light:", "warning": ":hourglass_flowing_sand:", "ok": ":clock3:",
              "paused": ":double_vertical_bar:", "met": ":white_check_mark:"}
@@ -156,7 +157,7 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         case "reopened":
             return t("slack.line.reopened_by_customer", lang)
         case "auto_reply_failed" | "csat_request_failed":
-            return t(f"slack.line.{kind}", lang, reason=escape((payload.get("reason") or "")[:200]),
+            return t(f"slack.line.{kind}", lang, reason=failure_text(payload.get("reason") or "", lang),
                      network=escape(NETWORK_NAMES.get(payload.get("network", ""), payload.get("network", ""))))
         case "customer_message" if payload.get("priority_to"):
             return t("slack.line.priority_raised", lang,
@@ -191,8 +192,14 @@ def reply_failed_line(agent: str, reason: str, lang: str, text: str | None = Non
     """The network refused the agent's reply for good: mentions the agent, says why and which
     deadline keeps running (the first response until one reply was accepted)."""
     key = "slack.line.reply_failed_answered" if answered else "slack.line.reply_failed"
-    line = f":x: {t(key, lang, who=user(agent, lang), reason=escape(reason[:200]))}"
+    line = f":x: {t(key, lang, who=user(agent, lang), reason=failure_text(reason, lang))}"
     return f"{line}\n{_quote(text)}" if text is not None else line
+
+
+def failure_text(reason: str, lang: str) -> str:
+    """Why a delivery gave up: its kind in `lang`, then the integration's own words, escaped."""
+    cause = t(f"slack.cause.{failure_cause(reason)}", lang)
+    return f"{cause} ({escape(reason[:200])})" if reason else cause
 
 
 def failed_reply_actions(key: str, message_id: int, lang: str) -> dict:

@@ -12,6 +12,8 @@ from chatops.slack.listeners.common import action_value, guarded, tell
 from chatops.slack.surface import SlackSurface
 from chatops.tickets import service
 from chatops.tickets.limits import reply_limit
+from chatops.tickets.models import Message
+from chatops.tickets.service import parse_ticket_key
 
 
 def register(app: App, surface: SlackSurface) -> None:
@@ -46,6 +48,15 @@ def register(app: App, surface: SlackSurface) -> None:
     modal(ids.RESOLVE, "resolve", lambda key: _open_ticket_view(
         surface, key, "resolve", lambda ticket: blocks.resolve_modal(ticket.key, surface.lang)))
     modal(ids.OPEN_TICKET, "claim", lambda key: _ticket_modal(surface, key))
+    # A failed reply's buttons (value "<key>:<message id>"): the Reply modal holding its text.
+    modal(ids.REPLY_EDIT, "reply", lambda value: _edit_failed_view(surface, value))
+
+    @app.action(ids.REPLY_RETRY)
+    def retry(ack, body, respond):
+        ack()
+        key, _, message_id = action_value(body).partition(":")
+        guarded(surface, body, respond, "reply", lambda: flows.retry_reply(
+            key, actor=body["user"]["id"], message_id=int(message_id or 0)))
 
     @app.action(ids.MENU)
     def menu(ack, body, respond, client):
@@ -110,6 +121,16 @@ def _reply_view(surface: SlackSurface, key: str) -> dict:
     return _open_ticket_view(surface, key, "reply", lambda ticket: blocks.reply_modal(
         ticket.key, surface.rules, surface.lang, network=ticket.source, account=ticket.account,
         limit=reply_limit(ticket.source)))
+
+
+def _edit_failed_view(surface: SlackSurface, value: str) -> dict:
+    key, _, message_id = value.partition(":")
+    with surface.runtime.session_factory() as session:
+        message = session.get(Message, int(message_id or 0))
+        text = message.text if message is not None and message.ticket_id == parse_ticket_key(key) else None
+    return _open_ticket_view(surface, key, "reply", lambda ticket: blocks.reply_modal(
+        ticket.key, surface.rules, surface.lang, network=ticket.source, account=ticket.account,
+        limit=reply_limit(ticket.source), text=text))
 
 
 def _ticket_modal(surface: SlackSurface, key: str) -> dict:
