@@ -158,10 +158,13 @@ def show_command(args) -> int:
             return 1
         messages = service.ticket_messages(session, ticket_id=ticket.id)
         events = service.ticket_events(session, ticket_id=ticket.id)
+        continued = [f"T-{ticket_id}" for ticket_id in service.following_ticket_ids(session, ticket_id=ticket.id)]
     runtime.close()
     now = runtime.clock()
     if args.json:
         data = ticket_dict(ticket, now)
+        data["follows"] = f"T-{ticket.follows_ticket_id}" if ticket.follows_ticket_id else None
+        data["continued_in"] = continued
         data["messages"] = [{"direction": m.direction, "author": m.author_handle or m.author_id,
                              "text": m.text, "at": m.created_at.isoformat()} for m in messages]
         data["events"] = [{"kind": e.kind, "actor": e.actor, "at": e.at.isoformat(), **e.payload}
@@ -183,6 +186,10 @@ def show_command(args) -> int:
     sla = sla_state(ticket, now)
     due = f"{sla.due_at.astimezone(tz):%Y-%m-%d %H:%M %Z}" if sla.due_at else "-"
     print(f"  {'sla':<18} {sla.deadline or '-'} due {due} {sla.state}")
+    if ticket.follows_ticket_id:  # the customer's earlier ticket, resolved long before this message
+        print(f"  {t('cli.tickets.follows', lang, ticket=f'T-{ticket.follows_ticket_id}')}")
+    if continued:
+        print(f"  {t('cli.tickets.continued', lang, tickets=', '.join(continued))}")
     print()
     for message in messages:
         who = message.author_handle or message.author_id or "-"

@@ -200,6 +200,8 @@ class SlaPolicy(Section):
     priority: PriorityName
     tier: Tier = "*"
     first_response: Duration
+    # How soon a customer writing again on an answered ticket gets the next answer; None = first_response.
+    next_response: Duration | None = None
     resolution: Duration
     calendar: Calendar = "business"
 
@@ -207,6 +209,8 @@ class SlaPolicy(Section):
     def _response_before_resolution(self) -> "SlaPolicy":
         if self.first_response > self.resolution:
             raise ValueError("first_response must not be longer than resolution")
+        if self.next_response is not None and self.next_response > self.resolution:
+            raise ValueError("next_response must not be longer than resolution")
         return self
 
 
@@ -338,6 +342,9 @@ class Threading(Section):
     """When a new message from the same customer continues an existing ticket."""
 
     window_minutes: int = Field(1440, ge=1, le=60 * 24 * 30)
+    # A resolved ticket takes the customer's next message only this many days after it was
+    # resolved; later, the message opens a new ticket that links back (0: always a new ticket).
+    reopen_days: int = Field(7, ge=0, le=3650)
 
 
 def _default_priorities() -> dict[str, PriorityDef]:

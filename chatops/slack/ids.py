@@ -13,7 +13,8 @@ OPEN_TICKET = "home.open"  # a Home tab row's button: show the ticket's actions
 REPLY_RETRY = "reply.retry"
 REPLY_EDIT = "reply.edit"
 
-# Modals (callback ids); private_metadata carries the ticket key.
+# Modals (callback ids); private_metadata carries the ticket key (the Reply modal: JSON with
+# the key and the collision guard's state, chatops.slack.blocks.modals.reply_metadata).
 REPLY_VIEW = "view.reply"
 ESCALATE_VIEW = "view.escalate"
 RESOLVE_VIEW = "view.resolve"
@@ -35,5 +36,9 @@ TAGS_BLOCK = "tags"
 TAGS_INPUT = "tags.input"
 CUSTOMER_FLAG = "customer.flag"  # + ".<flag>"; value "<flag>:on|off:<ticket key>"
 CUSTOMER_FLAG_BLOCK = "customer.flags"
+CUSTOMER_TIER = "customer.tier"  # static select; option value "<tier>:<ticket key>"
+CUSTOMER_TIER_BLOCK = "customer.tier"
+RECENT_BLOCK = "reply.recent"  # other agents' replies of the last minutes
+COLLISION_BLOCK = "reply.collision"  # the reply someone else sent while the modal was open
 
 TICKET_COMMAND = "/ticket"

@@ -18,7 +18,8 @@ from chatops.db import utcnow
 from chatops.i18n import t
 from chatops.outbox import DeliveryError
 from chatops.rules import Rules
-from chatops.slack.notifier import _delivery_error
+from chatops.slack.blocks.text import escape
+from chatops.slack.notifier import _delivery_error, is_slack_user
 from chatops.stats.chart import chart_png, daily_series
 from chatops.stats.digest import TARGET
 from chatops.stats.format import render_lines
@@ -27,13 +28,22 @@ from chatops.stats.query import compute
 
 
 def mention(user_id: str) -> str:
-    """A Slack mention for member ids, the id itself otherwise."""
-    return f"<@{user_id}>" if user_id[:1] in ("U", "W") and user_id.isalnum() else user_id
+    """A Slack mention for Slack member ids; anything else (a Teams or API actor) escaped."""
+    return f"<@{user_id}>" if is_slack_user(user_id) else escape(user_id)
+
+
+def _inert(figures: dict[str, Any]) -> dict[str, Any]:
+    """The figures with the words people typed or tagged (filter values, tag and keyword names)
+    escaped, so a `<!channel>` tag cannot ping from a digest."""
+    safe = {**figures, "filter": {name: escape(str(value)) for name, value in figures["filter"].items()}}
+    for key in ("top_tags", "top_keywords"):
+        safe[key] = [{**item, "name": escape(str(item["name"]))} for item in figures[key]]
+    return safe
 
 
 def stats_blocks(figures: dict[str, Any], lang: str) -> list[dict]:
     """The figures as Block Kit: a header line and one section per figure group."""
-    lines = render_lines(figures, lang, who=mention, strong=lambda text: f"*{text}*")
+    lines = render_lines(_inert(figures), lang, who=mention, strong=lambda text: f"*{text}*")
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": lines[0]}}, {"type": "divider"}]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}} for line in lines[1:]]
     return blocks

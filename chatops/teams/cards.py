@@ -46,6 +46,46 @@ def who(actor: str | None, rules: Rules, lang: str) -> str:
     return escape(actor)
 
 
+def mentions(people: list[str], rules: Rules) -> list[dict[str, Any]]:
+    """Adaptive Card mention entities of the people among `people` whom rules.yaml `teams.people`
+    maps to a Teams identity (sign-in e-mail, else AAD object id); others cannot be mentioned."""
+    out, seen = [], set()
+    for user in people:
+        person = next((p for p in rules.teams.people if p.user == user), None)
+        identity = person and (person.upn or person.aad)
+        if not identity or identity in seen:
+            continue
+        seen.add(identity)
+        name = person.name or person.upn or user
+        out.append({"type": "mention", "text": f"<at>{escape(name)}</at>",
+                    "mentioned": {"id": identity, "name": name}})
+    return out
+
+
+def notified(kind: str, actor: str, payload: Mapping[str, Any]) -> list[str]:
+    """Who an event is meant for (the people a card mentions): a new assignee, the next level's
+    owners, a keyword rule's notify list, the leads of a breach, the author of a failed reply."""
+    people: list[str] = []
+    if kind == "assigned":
+        people.append(payload.get("assignee_to") or "")
+    elif kind == "escalated":
+        people.extend(payload.get("notify") or [])
+        people.append(payload.get("assignee") or "")
+    elif kind == "created":
+        people.extend((payload.get("triage") or {}).get("notify") or [])
+    elif kind in ("sla_breached", "sla_warning"):
+        people.extend(payload.get("notify") or [])
+        people.append(payload.get("assignee") or "")
+    elif kind == "reply_failed":
+        people.append(actor)
+    return [person for person in dict.fromkeys(people) if person]
+
+
+def addressed_line(entities: list[dict[str, Any]], lang: str) -> str:
+    """`宛先: <at>Sato</at> <at>Lead</at>` — the TextBlock the mention entities point into."""
+    return t("teams.line.for", lang, who=" ".join(entity["text"] for entity in entities))
+
+
 def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, lang: str) -> str:
     """One sentence saying what happened, in `lang`; unknown kinds get a generic sentence."""
     name = who(actor, rules, lang)
@@ -67,11 +107,21 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
     elif kind in ("reply_failed", "auto_reply_failed", "csat_request_failed"):
         reason = payload.get("reason") or ""
         params["reason"] = f"{t('teams.cause.' + failure_cause(reason), lang)} ({escape(reason[:200])})"
+    elif kind == "tier_changed":
+        params["tier"] = t(f"tier.{payload.get('tier_to', 'standard')}", lang)
     elif kind == "page_exhausted":
         params["page"] = payload.get("page", "")
+    elif kind in ("sla_warning", "sla_breached") and payload.get("deadline"):
+        kind = f"{kind}_named"
+        params["deadline"] = t(f"sla.deadline.{payload['deadline']}", lang)
     elif kind == "reopened" and payload.get("reason"):
         kind = "reopened_reason"
         params["reason"] = escape(payload["reason"])
+    elif kind == "created" and payload.get("follows") is not None:
+        kind = "created_follows"
+        params["ticket"] = f"T-{payload['follows']}"
+    elif kind == "continued":
+        params["ticket"] = f"T-{payload.get('new_ticket_id', '?')}"
     key = f"teams.line.{kind}"
     try:
         return t(key, lang, **params)
@@ -123,9 +173,10 @@ def header(view: TicketView, rules: Rules, lang: str) -> str:
 
 def ticket_card(view: TicketView, *, line: str | None, quote: str | None, links: Mapping[str, str],
                 rules: Rules, lang: str, text_budget: int = TEXT_BUDGETS[0],
-                now: datetime | None = None) -> dict[str, Any]:
+                now: datetime | None = None, mentioned: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """An Adaptive Card (1.4) for the ticket: header in its priority's colour, what happened
-    (`line`), the customer's words (`quote`), facts, and link buttons (`links`: action → URL)."""
+    (`line`), who it is for (`mentioned` entities, see `mentions`), the customer's words
+    (`quote`), facts, and link buttons (`links`: action → URL)."""
     body: list[dict[str, Any]] = [{
         "type": "Container", "style": _STYLE.get(view.priority, "default"), "bleed": True,
         "items": [{"type": "TextBlock", "text": header(view, rules, lang), "weight": "Bolder",
@@ -133,6 +184,8 @@ def ticket_card(view: TicketView, *, line: str | None, quote: str | None, links:
     }]
     if line:
         body.append({"type": "TextBlock", "text": _clip(line, text_budget), "wrap": True})
+    if mentioned:  # never clipped: each entity's text must appear whole in the card
+        body.append({"type": "TextBlock", "text": addressed_line(mentioned, lang), "wrap": True, "spacing": "Small"})
     if quote:
         body.append({"type": "TextBlock", "text": _clip(quote, text_budget), "wrap": True, "isSubtle": True,
                      "spacing": "Small"})
@@ -141,7 +194,8 @@ def ticket_card(view: TicketView, *, line: str | None, quote: str | None, links:
     actions = [{"type": "Action.OpenUrl", "title": t(f"teams.button.{action}", lang), "url": url}
                for action, url in links.items()]
     card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": CARD_SCHEMA, "version": CARD_VERSION,
-                            "msteams": {"width": "Full"}, "body": body}
+                            "msteams": {"width": "Full", **({"entities": list(mentioned)} if mentioned else {})},
+                            "body": body}
     if actions:
         card["actions"] = actions
     return card

@@ -110,26 +110,30 @@ class TeamsDeliverer:
             if content is None:
                 return {"skipped": "nothing collected"}
             view, line, quote = content
-            kind = definition.teams_format
+            kind, people = definition.teams_format, []
         else:
             content = self._content(item.payload["ticket_id"], item.payload["event_id"])
             if content is None:
                 return {"skipped": "collected in the incident digest"}
-            view, line, quote = content
+            view, line, quote, people = content
         if item.in_doubt and line:
             # An earlier attempt may have arrived (its answer was lost), and a webhook post cannot
             # be looked up: post again rather than risk a missed ticket, and say it may repeat.
             line = f"{line}\n\n{t('teams.repeat', self.lang)}"
         links = self._links(view)
         if kind == "workflows":
-            return self._post_adaptive(channel, definition.teams_webhook, view, line, quote, links)
-        if kind == "messagecard":
+            return self._post_adaptive(channel, definition.teams_webhook, view, line, quote, links,
+                                       cards.mentions(people, self.rules))
+        if kind == "messagecard":  # connector cards cannot mention: the line names the people
+            names = [cards.who(person, self.rules, self.lang) for person in people]
+            if names:
+                line = "\n\n".join(filter(None, [line, t("teams.line.for", self.lang, who=", ".join(names))]))
             return self._post_messagecard(channel, definition.teams_webhook, view, line, quote, links)
         raise DeliveryError(f"unknown teams item kind {item.kind!r}", permanent=True)
 
     # -- content -----------------------------------------------------------------------------
 
-    def _content(self, ticket_id: int, event_id: int) -> tuple[TicketView, str | None, str | None] | None:
+    def _content(self, ticket_id: int, event_id: int) -> tuple[TicketView, str | None, str | None, list[str]] | None:
         with session_scope(self.session_factory) as session:
             view = load_view(session, ticket_id)
             event = session.get(TicketEvent, event_id)
@@ -145,8 +149,9 @@ class TeamsDeliverer:
             if payload.get("message_id") and event.kind in ("customer_message", "reopened", "replied", "reply_failed"):
                 message = session.get(Message, payload["message_id"])
                 quote = message.text if message else None
+            people = cards.notified(event.kind, event.actor, payload)
         # Customer words are shown as typed: Teams markdown in them stays inert.
-        return view, line, escape(quote) if quote is not None else None
+        return view, line, escape(quote) if quote is not None else None, people
 
     def _digest(self, payload: dict) -> tuple[TicketView, str, str] | None:
         """A flood incident's digest card: the period's messages and the live figures."""
@@ -177,11 +182,11 @@ class TeamsDeliverer:
     # -- posting -----------------------------------------------------------------------------
 
     def _post_adaptive(self, channel: str, url: str, view: TicketView, line: str | None, quote: str | None,
-                       links: dict[str, str]) -> dict[str, Any]:
+                       links: dict[str, str], mentioned: list[dict[str, Any]]) -> dict[str, Any]:
         try:
             message = cards.fit(lambda budget: cards.workflows_message(cards.ticket_card(
                 view, line=line, quote=quote, links=links, rules=self.rules, lang=self.lang, text_budget=budget,
-                now=self.clock())))
+                now=self.clock(), mentioned=mentioned)))
         except ValueError as exc:  # no retry makes it smaller
             raise DeliveryError(f"teams channel {channel}: {exc}", permanent=True) from None
         try:

@@ -293,6 +293,7 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
         self._event(session, ticket, "reply_sent", message.author_id or "system", message_id=message.id,
                     **{name: True for name, on in flags.items() if on})
         if agent:  # an agent's answer: the customer's turn now
+            self.next_reply_answered(ticket, now)
             self.pending_after_delivery(session, ticket, now)
 
     def reply_failed(self, session: Session, item: OutboxItem) -> None:

@@ -14,13 +14,19 @@ from chatops.slack import blocks
 from chatops.slack.blocks import incident as incident_blocks
 from chatops.slack.blocks import modals, pages
 from chatops.slack.blocks.common import TicketCard
+from chatops.slack.blocks.modals import RecentReplies, RecentReply
 from chatops.slack.blocks.text import link
+from chatops.slack.stats import stats_blocks
+from chatops.stats.period import parse_query
+from chatops.stats.query import compute
 from chatops.teams import cards
 from chatops.teams.text import link as teams_link
 from chatops.teams.view import TicketView
 
 HOSTILE = "<!channel> <!here> <@U123> & > | <https://evil|click> <javascript:alert(1)|x>"
 HOSTILE_URLS = ["https://shop.example/o/1?a=1&b=2><!channel>|x", "javascript:alert(1)", "<https://evil|click>"]
+# Values a person or integration controls: a reply text, a Teams/API actor id, a tag.
+HOSTILE_VALUES = ["<!channel>", "&", "<@U123>", "https://x.example/?a=1&b=2><!here>|x", HOSTILE]
 NOW = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
 # A Slack link or mention: `<` followed by anything but an entity-escaped text.
 SLACK_TOKEN = re.compile(r"<([^>]*)>")
@@ -110,3 +116,37 @@ def test_teams_cards_keep_hostile_values_inert(rules, url):
     assert "<!" not in json.dumps(message.payload, ensure_ascii=False)
     assert teams_link("javascript:alert(1)", "x") == "x"
     assert teams_link("https://a.example/(x)", "[y]") == r"[\[y\]](https://a.example/%28x%29)"
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_reply_collision_sections_keep_hostile_values_inert(rules, lang, value):
+    others = (RecentReply(author_id="U0AGENT1", text=value, at=NOW, sending=True),
+              RecentReply(author_id=value, text=f"{value}\n{value}", at=NOW))
+    recent = RecentReplies(opened_at=NOW, last_id=7, replies=others)
+    opened = modals.reply_modal("T-1", rules, lang, network="X", limit=280, account=value, recent=recent)
+    assert_slack_inert(opened)
+    assert any(b.get("block_id") == "reply.recent" for b in opened["blocks"])
+    confirm = modals.reply_confirm_modal("T-1", rules, lang, network="X", limit=280, account=value, text=value,
+                                         version=1, others=others, recent=recent)
+    assert_slack_inert(confirm)
+    shown = json.dumps(confirm, ensure_ascii=False)
+    assert "<@U0AGENT1>" in shown  # the agent's own id stays a mention
+    assert "&amp;" in shown or "&lt;" in shown  # the hostile value arrived, escaped
+
+
+@pytest.mark.parametrize("value", HOSTILE_VALUES)
+def test_stats_blocks_keep_hostile_values_inert(flows, session_factory, rules, value):
+    with session_factory() as session:
+        figures = compute(session, rules, parse_query(["7d"], rules, NOW), NOW)
+    metric = {"value": 1, "previous": 0}
+    figures["agents"] = [{"agent": "U0AGENT1", "created": metric, "resolved": metric,
+                          "first_response_mean": {"value": 5.0}},
+                         {"agent": value, "created": metric, "resolved": metric, "first_response_mean": {"value": None}}]
+    figures["top_tags"] = [{"name": value, "value": 2, "previous": 1}]
+    figures["top_keywords"] = [{"name": value, "value": 2, "previous": 1}]
+    figures["filter"] = {"tag": value}
+    for lang in ("ja", "en"):
+        rendered = stats_blocks(figures, lang)
+        assert_slack_inert(rendered)
+        assert "<@U0AGENT1>" in json.dumps(rendered, ensure_ascii=False)  # a Slack id stays a mention

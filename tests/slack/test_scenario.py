@@ -10,6 +10,7 @@ from sqlalchemy import select
 from chatops.app import build_outbox
 from chatops.i18n import t
 from chatops.slack import ids
+from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.tickets.models import Message, Ticket
 from tests.fakes.http_recorder import Answer, RecordingServer
 from tests.helpers import inbound
@@ -81,7 +82,7 @@ def test_arrive_claim_reply_escalate_resolve_reopen(desk, rules):
         #    the submission sends through the outbox to the network the ticket came from.
         desk.click(ids.REPLY, key)
         modal = desk.last_view(ids.REPLY_VIEW)
-        assert modal["private_metadata"] == key
+        assert parse_reply_metadata(modal["private_metadata"])[0] == key
         canned = rules.canned_replies[0]
         desk.click(ids.CANNED_SELECT, canned.id, selected=True, view={**modal, "type": "modal"})
         refilled = slack.views[-1]

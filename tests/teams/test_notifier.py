@@ -195,3 +195,24 @@ def test_refused_connection_and_429_are_not_in_doubt(teams_settings, rules, work
         assert item.state == "pending" and not item.in_doubt and "ConnectionError" in item.last_error
     finally:
         runtime.close()
+
+
+def test_assignment_and_breach_mention_the_teams_people_they_are_for(teams_runtime, outbox, workflows, clock):
+    """A card for someone mentions them (`<at>` + an entity with their sign-in e-mail), so Teams
+    notifies them; people rules.yaml maps to no Teams identity are named only."""
+    flows = teams_runtime.flows
+    key = flows.ingest(inbound("二重請求されました！カードから2回引き落とされています")).ticket_key  # red, L3
+    flows.assign(key, actor="U0LEAD0001", assignee="U0AGENT001")
+    clock.advance(hours=30)
+    flows.sla_pass()  # first response breached: L3's lead hears of it
+    drain(outbox)
+    [assigned] = [card for card in cards_of(workflows) if "Sato さんに割り当てました" in card_text(card)]
+    assert assigned["msteams"]["entities"] == [
+        {"type": "mention", "text": "<at>Sato</at>", "mentioned": {"id": "sato@acme.example", "name": "Sato"}}]
+    assert "宛先: <at>Sato</at>" in card_text(assigned)
+    breached = [card for card in cards_of(workflows) if "SLA の期限を過ぎました" in card_text(card)]
+    assert breached
+    ids = {entity["mentioned"]["id"] for card in breached for entity in card["msteams"].get("entities", [])}
+    assert ids == {"lead@acme.example", "sato@acme.example"}  # the level's lead and the assignee
+    created = cards_of(workflows)[0]
+    assert "entities" not in created["msteams"]  # a new ticket is for the channel, not for someone

@@ -4,7 +4,7 @@ App Home lists the failed replies of an agent's tickets on every publish and /me
 on every scrape; this partial index holds only the failed outbound messages.
 
 Revision ID: failedreplies1
-Revises: overdue1
+Revises: horizon1
 Create Date: 2026-12-02 17:10:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = 'failedreplies1'
-down_revision = 'overdue1'
+down_revision = 'horizon1'
 branch_labels = None
 depends_on = None
 

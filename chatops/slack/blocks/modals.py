@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from chatops.i18n import t
 from chatops.rules import Rules
+from chatops.rules.fields import CUSTOMER_TIERS
 from chatops.slack import ids
-from chatops.slack.blocks.common import MODAL_TITLE_LIMIT, TicketCard, clip, escape, local_time, plain
+from chatops.slack.blocks.common import MODAL_TITLE_LIMIT, TicketCard, clip, escape, local_time, plain, user
 from chatops.slack.blocks.ticket import ticket_message
 
 
@@ -32,10 +35,74 @@ def _text_input(block_id: str, action_id: str, label: str, *, optional: bool = F
     return block
 
 
+@dataclass(frozen=True)
+class RecentReply:
+    """Another agent's outbound message to the ticket's customer (`sending` while still queued)."""
+
+    author_id: str
+    text: str
+    at: datetime
+    sending: bool = False
+
+
+@dataclass(frozen=True)
+class RecentReplies:
+    """What the Reply modal knew when it opened: other agents' recent replies, the moment it
+    opened and the newest outbound message id then (the submit checks for anything newer)."""
+
+    opened_at: datetime
+    last_id: int | None
+    replies: tuple[RecentReply, ...] = field(default=())
+    force: bool = False  # "Send anyway" was chosen: the submit skips the check
+
+
+def reply_metadata(key: str, recent: RecentReplies | None) -> str:
+    """The Reply modal's private_metadata: the bare key, or JSON with what the guard needs."""
+    if recent is None:
+        return key
+    meta: dict = {"key": key, "opened_at": recent.opened_at.isoformat(), "last_id": recent.last_id}
+    if recent.force:
+        meta["force"] = True
+    return json.dumps(meta, separators=(",", ":"))
+
+
+def parse_reply_metadata(private_metadata: str) -> tuple[str, RecentReplies | None]:
+    """The ticket key and the guard's state from a modal's private_metadata (a bare key has none)."""
+    if not private_metadata.startswith("{"):
+        return private_metadata, None
+    meta = json.loads(private_metadata)
+    return meta["key"], RecentReplies(opened_at=datetime.fromisoformat(meta["opened_at"]),
+                                      last_id=meta.get("last_id"), force=bool(meta.get("force")))
+
+
+def _excerpt(text: str, width: int = 120) -> str:
+    line = " ".join(text.split())
+    return escape(line if len(line) <= width else line[: width - 1] + "…")
+
+
+def recent_lines(replies: Sequence[RecentReply], rules: Rules, lang: str) -> str:
+    """One line per reply: who, when (team time zone), a one-line excerpt, and 'sending' if queued."""
+    lines = []
+    for reply in replies:
+        state = f" {t('slack.modal.recent_sending', lang)}" if reply.sending else ""
+        lines.append(t("slack.modal.recent_line", lang, who=user(reply.author_id, lang),
+                       at=local_time(reply.at, rules), text=_excerpt(reply.text)) + state)
+    return "\n".join(lines)
+
+
+def _recent_section(replies: Sequence[RecentReply], rules: Rules, lang: str, title_key: str) -> dict:
+    shown = recent_lines(replies[:10], rules, lang)
+    if len(replies) > 10:
+        shown += "\n" + t("slack.modal.recent_more", lang, count=len(replies) - 10)
+    return {"type": "section", "block_id": ids.RECENT_BLOCK,
+            "text": {"type": "mrkdwn", "text": clip(f"{t(title_key, lang)}\n{shown}", 3000)}}
+
+
 def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int | None, account: str,
-                text: str | None = None, version: int = 0) -> dict:
+                text: str | None = None, version: int = 0, recent: RecentReplies | None = None) -> dict:
     """The Reply modal. Choosing a canned answer refills the text box (a new block id per
-    refill, since Slack keeps what was typed in a block it already shows)."""
+    refill, since Slack keeps what was typed in a block it already shows). With `recent`, it
+    lists other agents' replies of the last minutes and carries the guard's state."""
     canned = [{"text": plain(reply.title.get(lang)), "value": reply.id} for reply in rules.canned_replies[:100]]
     blocks: list[dict] = [{"type": "context", "elements": [{
         "type": "mrkdwn", "text": clip(t("slack.modal.reply_from", lang, key=key, network=network,
@@ -47,10 +114,27 @@ def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int |
                                      "placeholder": plain(t("slack.modal.canned_pick", lang)),
                                      "options": canned}})
     hint = t("slack.modal.limit", lang, limit=limit) if limit else None
+    if recent is not None and recent.replies:
+        blocks.insert(1, _recent_section(recent.replies, rules, lang, "slack.modal.recent_title"))
     blocks.append(_text_input(f"{ids.TEXT_BLOCK}.{version}", ids.TEXT_INPUT, t("slack.modal.reply_text", lang),
                               initial=text, max_length=min(limit or 3000, 3000), hint=hint))
-    return _modal(ids.REPLY_VIEW, key, t("slack.modal.reply_title", lang, key=key),
+    view = _modal(ids.REPLY_VIEW, key, t("slack.modal.reply_title", lang, key=key),
                   t("slack.modal.send", lang), lang, blocks)
+    view["private_metadata"] = reply_metadata(key, recent)
+    return view
+
+
+def reply_confirm_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int | None, account: str,
+                        text: str, version: int, others: Sequence[RecentReply], recent: RecentReplies) -> dict:
+    """The Reply modal again after someone else replied while it was open: their reply shown
+    first, the typed text kept, and "Send anyway" submitting with the check skipped."""
+    forced = RecentReplies(opened_at=recent.opened_at, last_id=recent.last_id, force=True)
+    view = reply_modal(key, rules, lang, network=network, limit=limit, account=account, text=text,
+                       version=version, recent=forced)
+    view["blocks"].insert(0, _recent_section(others, rules, lang, "slack.modal.collision_title"))
+    view["blocks"][0]["block_id"] = ids.COLLISION_BLOCK
+    view["submit"] = plain(t("slack.modal.send_anyway", lang), MODAL_TITLE_LIMIT)
+    return view
 
 
 def escalate_modal(key: str, rules: Rules, lang: str, *, current_level: str) -> dict:
@@ -130,6 +214,18 @@ class CustomerSummary:
     last_seen_at: datetime | None = None
 
 
+def _tier_select(key: str, tier: str, lang: str) -> dict:
+    """The tier control: picking a tier re-prices the customer's open tickets (`/ticket tier`)."""
+    options = [{"text": plain(t(f"tier.{name}", lang)), "value": f"{name}:{key}"} for name in CUSTOMER_TIERS]
+    select = {"type": "static_select", "action_id": ids.CUSTOMER_TIER, "options": options,
+              "placeholder": plain(t("slack.modal.tier_pick", lang))}
+    current = next((option for option in options if option["value"] == f"{tier}:{key}"), None)
+    if current:
+        select["initial_option"] = current
+    return {"type": "section", "block_id": ids.CUSTOMER_TIER_BLOCK,
+            "text": {"type": "mrkdwn", "text": t("slack.modal.tier", lang)}, "accessory": select}
+
+
 def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
     """Who the customer is: handle(s), tier, flags, first seen, past tickets with outcomes, CSAT,
     and buttons that set or clear each flag."""
@@ -154,6 +250,7 @@ def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
             {"type": "header", "text": plain(t("networks.customer.history", lang), 150)},
             {"type": "section", "text": {"type": "mrkdwn", "text": clip(history, 3000)}}]
     if summary.key:
+        body.append(_tier_select(summary.key, summary.tier, lang))
         buttons = []
         for flag in ("vip", "troll", "blocked"):
             on = flag not in summary.flags

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from slack_bolt import App
+from sqlalchemy.orm import object_session
 
 from chatops.errors import InvalidTransition
 from chatops.i18n import t
 from chatops.slack import blocks, ids
+from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.slack.cards import card_of, customer_summary, thread_of
+from chatops.slack.collision import recent_replies
 from chatops.slack.listeners.common import action_value, guarded, tell
 from chatops.slack.surface import SlackSurface
 from chatops.tickets import service
@@ -41,7 +44,14 @@ def register(app: App, surface: SlackSurface) -> None:
             if view:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
 
-    modal(ids.REPLY, "reply", lambda key: _reply_view(surface, key))
+    @app.action(ids.REPLY)
+    def reply(ack, body, respond, client):
+        ack()
+        key, actor = action_value(body), body["user"]["id"]
+        view = guarded(surface, body, respond, "reply", lambda: _reply_view(surface, key, actor))
+        if view:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
     modal(ids.ESCALATE, "escalate", lambda key: _open_ticket_view(
         surface, key, "escalate",
         lambda ticket: blocks.escalate_modal(ticket.key, surface.rules, surface.lang, current_level=ticket.level)))
@@ -86,11 +96,14 @@ def register(app: App, surface: SlackSurface) -> None:
         if reply_text is None:
             return
         version = _text_version(view) + 1
+        key, _ = parse_reply_metadata(view["private_metadata"])
         with surface.runtime.session_factory() as session:
-            ticket = service.get_ticket(session, key=view["private_metadata"])
+            ticket = service.get_ticket(session, key=key)
+            # A refill shows the replies as they are now, so the guard counts from now.
+            recent = recent_replies(session, ticket.id, actor=body["user"]["id"], now=surface.clock())
             refreshed = blocks.reply_modal(ticket.key, surface.rules, surface.lang, network=ticket.source,
                                            account=ticket.account, limit=reply_limit(ticket.source),
-                                           text=reply_text, version=version)
+                                           text=reply_text, version=version, recent=recent)
         client.views_update(view_id=view["id"], hash=view.get("hash"), view=refreshed)
 
 
@@ -117,10 +130,13 @@ def _any_ticket_view(surface: SlackSurface, key: str, build) -> dict:
         return build(service.get_ticket(session, key=key))
 
 
-def _reply_view(surface: SlackSurface, key: str) -> dict:
-    return _open_ticket_view(surface, key, "reply", lambda ticket: blocks.reply_modal(
-        ticket.key, surface.rules, surface.lang, network=ticket.source, account=ticket.account,
-        limit=reply_limit(ticket.source)))
+def _reply_view(surface: SlackSurface, key: str, actor: str | None = None) -> dict:
+    """The Reply modal with other agents' recent replies and the moment it opened (runtime clock)."""
+    def build(ticket):
+        recent = recent_replies(object_session(ticket), ticket.id, actor=actor or "", now=surface.clock())
+        return blocks.reply_modal(ticket.key, surface.rules, surface.lang, network=ticket.source,
+                                  account=ticket.account, limit=reply_limit(ticket.source), recent=recent)
+    return _open_ticket_view(surface, key, "reply", build)
 
 
 def _edit_failed_view(surface: SlackSurface, value: str) -> dict:

@@ -1,4 +1,5 @@
-"""The Customer modal's flag buttons: set or clear vip, troll, blocked, then redraw the modal."""
+"""The Customer modal's controls: flag buttons (set or clear vip, troll, blocked) and the tier
+select (the same as `/ticket tier`, with its permission), each redrawing the modal."""
 
 from __future__ import annotations
 
@@ -15,7 +16,15 @@ from chatops.tickets.customers import flag_customer
 
 
 def register(app: App, surface: SlackSurface) -> None:
-    """Attach the flag button listener."""
+    """Attach the flag button and tier select listeners."""
+
+    def redraw(body: dict, client, key: str) -> None:
+        if not body.get("view"):
+            return
+        with surface.runtime.session_factory() as session:
+            summary = customer_summary(session, service.get_ticket(session, key=key))
+        client.views_update(view_id=body["view"]["id"], view=blocks.customer_modal(summary, surface.rules,
+                                                                                     surface.lang))
 
     @app.action(re.compile(rf"^{re.escape(ids.CUSTOMER_FLAG)}\."))
     def flag(ack, body, respond, client):
@@ -24,9 +33,15 @@ def register(app: App, surface: SlackSurface) -> None:
         actor = body["user"]["id"]
         done = guarded(surface, body, respond, "flag", lambda: flag_customer(
             surface.flows, key, actor=actor, flag=flag_name, on=state == "on"))
-        if done is None or not body.get("view"):
-            return
-        with surface.runtime.session_factory() as session:
-            summary = customer_summary(session, service.get_ticket(session, key=key))
-        view = body["view"]
-        client.views_update(view_id=view["id"], view=blocks.customer_modal(summary, surface.rules, surface.lang))
+        if done is not None:
+            redraw(body, client, key)
+
+    @app.action(ids.CUSTOMER_TIER)
+    def tier(ack, body, respond, client):
+        ack()
+        tier_name, key = action_value(body).split(":", 1)
+        actor = body["user"]["id"]
+        guarded(surface, body, respond, "tier", lambda: surface.flows.set_customer_tier(
+            key, actor=actor, tier=tier_name))
+        # Redrawn even when refused, so the select shows the tier the customer really has.
+        redraw(body, client, key)

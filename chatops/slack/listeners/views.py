@@ -6,11 +6,13 @@ from __future__ import annotations
 from slack_bolt import App
 
 from chatops.errors import DomainError
-from chatops.slack import ids
+from chatops.slack import blocks, ids
+from chatops.slack.blocks.modals import parse_reply_metadata
+from chatops.slack.collision import replies_since
 from chatops.slack.surface import SlackSurface
 from chatops.tickets import service
 from chatops.tickets.flows import normalize_tag
-from chatops.tickets.limits import check_reply_length
+from chatops.tickets.limits import check_reply_length, reply_limit
 
 
 def _value(view: dict, block_prefix: str, action_id: str):
@@ -30,6 +32,11 @@ def _text_block(view: dict) -> str:
                 f"{ids.TEXT_BLOCK}.0")
 
 
+def _text_version(view: dict) -> int:
+    suffix = _text_block(view).rsplit(".", 1)[1]
+    return int(suffix) if suffix.isdigit() else 0
+
+
 def register(app: App, surface: SlackSurface) -> None:
     """Attach the view submission listeners."""
     flows = surface.flows
@@ -37,26 +44,40 @@ def register(app: App, surface: SlackSurface) -> None:
     def submit(callback_id: str, action: str, error_block, run) -> None:
         @app.view(callback_id)
         def handler(ack, body, view):
-            actor, key = body["user"]["id"], view["private_metadata"]
+            actor, key = body["user"]["id"], parse_reply_metadata(view["private_metadata"])[0]
             block = error_block(view)
             if not surface.may(actor, action):
                 ack(response_action="errors", errors={block: surface.refusal(action)})
                 return
             try:
-                run(view, key, actor)
+                again = run(view, key, actor)
             except DomainError as exc:
                 ack(response_action="errors", errors={block: surface.error_text(exc)[:150]})
+                return
+            if again is not None:  # the person must look again first (the collision guard)
+                ack(response_action="update", view=again)
                 return
             ack()
             surface.changed()
 
     def reply(view, key, actor):
         text = (_value(view, ids.TEXT_BLOCK, ids.TEXT_INPUT) or "").strip()
+        _, opened = parse_reply_metadata(view["private_metadata"])
         with surface.runtime.session_factory() as session:
-            source = service.get_ticket(session, key=key).source
-        check_reply_length(source, text, key=key)
-        # The view id makes a double submission (or Slack resending it) one reply, not two.
+            ticket = service.get_ticket(session, key=key)
+            check_reply_length(ticket.source, text, key=key)
+            others = replies_since(session, ticket.id, actor=actor, opened=opened) \
+                if opened is not None and not opened.force else []
+            if others:
+                # Someone else answered this customer while the modal was open: show it, keep the text.
+                return blocks.reply_confirm_modal(
+                    ticket.key, surface.rules, surface.lang, network=ticket.source, account=ticket.account,
+                    limit=reply_limit(ticket.source), text=text, version=_text_version(view) + 1,
+                    others=others, recent=opened)
+        # The view id makes a double submission (or Slack resending it) one reply, not two; the
+        # confirmation is the same view updated, so it keeps that id.
         flows.reply(key, actor=actor, text=text, idempotency_key=f"slack-view:{view['id']}")
+        return None
 
     def escalate(view, key, actor):
         flows.escalate(key, actor=actor, level=_value(view, ids.LEVEL_BLOCK, ids.LEVEL_SELECT) or "",
