@@ -14,6 +14,7 @@ from sqlalchemy import select
 from chatops.app import build_outbox
 from chatops.i18n import t
 from chatops.slack import ids
+from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketEvent
 from tests.fakes.http_recorder import Answer, RecordingServer
 from tests.helpers import inbound
@@ -106,7 +107,7 @@ def test_a_refused_reply_is_one_line_edited_to_failed_then_retried_to_sent(desk,
     desk.click(ids.REPLY_EDIT, value)
     modal = desk.last_view(ids.REPLY_VIEW)
     [box] = [b for b in modal["blocks"] if b.get("block_id", "").startswith(f"{ids.TEXT_BLOCK}.")]
-    assert box["element"]["initial_value"] == TEXT and modal["private_metadata"] == key
+    assert box["element"]["initial_value"] == TEXT and parse_reply_metadata(modal["private_metadata"])[0] == key
 
     # Retry, twice in a row (a double click), against a network that now accepts.
     network.default = Answer(201, {"id": "sent-1"})
@@ -130,6 +131,26 @@ def test_a_refused_reply_is_one_line_edited_to_failed_then_retried_to_sent(desk,
         assert session.get(Message, reply.id).delivery_state == "sent"
     assert t("slack.home.failed", JA, count=1) not in _headers(desk.slack.homes[AGENT])
     assert 'chatops_replies_failed{kind="reply",network="webhook"}' not in _metrics(desk)
+
+
+def test_an_edited_reply_that_gets_through_clears_the_home_section(desk, network):
+    key = _arrive(desk)
+    desk.flows.claim(key, actor=AGENT)
+    reply = desk.flows.reply(key, actor=AGENT, text=TEXT)
+    desk.drain()
+    assert _headers(desk.slack.homes[AGENT])[0] == t("slack.home.failed", JA, count=1)
+    network.default = Answer(201, {"id": "sent-3"})
+    desk.click(ids.REPLY_EDIT, f"{key}:{reply.id}")
+    modal = desk.last_view(ids.REPLY_VIEW)
+    [box] = [b for b in modal["blocks"] if b.get("block_id", "").startswith(f"{ids.TEXT_BLOCK}.")]
+    edited = "発送は明後日になります"
+    desk.submit(modal, {(box["block_id"], ids.TEXT_INPUT): {"type": "plain_text_input", "value": edited}})
+    desk.drain()
+    assert [r.json()["text"] for r in network.requests][-1] == edited
+    assert _reply_lines(desk, edited)[0].text.startswith(":white_check_mark:")
+    assert t("slack.home.failed", JA, count=1) not in _headers(desk.slack.homes[AGENT])
+    with desk.runtime.session_factory() as session:
+        assert session.get(Message, reply.id).delivery_state == "failed"  # the refused one stays as it was
 
 
 def test_retry_is_refused_on_a_resolved_ticket(desk, network):
