@@ -1,4 +1,4 @@
-"""A reply the network refuses for good is marked failed and withdraws the first response."""
+"""A reply the network refuses for good is marked failed and never counted as the first response."""
 
 from __future__ import annotations
 
