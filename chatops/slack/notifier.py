@@ -229,8 +229,12 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         if text is None:
             return {"skipped": "no line for this event"}
         if where is not None:
-            self.client.chat_update(channel=where[0], ts=where[1], **message)
-            return {"channel": where[0], "ts": where[1], "edited": True}
+            try:
+                self.client.chat_update(channel=where[0], ts=where[1], **message)
+                return {"channel": where[0], "ts": where[1], "edited": True}
+            except SlackApiError as exc:  # the line was deleted in Slack: say it in a new one
+                if (exc.response.data or {}).get("error") not in ("message_not_found", "cant_update_message"):
+                    raise
         mark = {"event_type": LINE_MARK, "event_payload": {"event": item.payload["event_id"]}}
         return self._reply_once(item, thread, mark, text, line_blocks=message["blocks"] if message else None)
 

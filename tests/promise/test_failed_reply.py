@@ -187,3 +187,19 @@ def test_a_refused_auto_reply_shows_a_line_and_counts(desk, network):
     assert any(expected in m.text and t("slack.cause.refused", JA) in m.text for m in desk.slack.thread(parent))
     assert 'chatops_replies_failed{kind="auto_reply",network="webhook"} 1.0' in _metrics(desk)
     assert _ticket(desk, key).first_response_at is None
+
+
+def test_a_deleted_sending_line_is_replaced_by_a_new_failed_line(desk, network):
+    key = _arrive(desk)
+    network.answers = [Answer(503, headers={"Retry-After": "60"})]
+    desk.flows.reply(key, actor=AGENT, text=TEXT)
+    for _ in range(30):
+        if desk.outbox.run_once() == 0:
+            desk.clock.advance(seconds=1)
+        if _reply_lines(desk):
+            break
+    [line] = _reply_lines(desk)
+    desk.slack.messages.remove(line)  # someone deleted it in Slack
+    desk.drain()
+    [line] = _reply_lines(desk)
+    assert line.text.startswith(":x:") and _buttons(line.blocks)
