@@ -87,3 +87,9 @@ class PermissionDenied(DomainError):
     """The person lacks the role an action needs."""
 
     key = "error.permission_denied"
+
+
+class ReplyNotFailed(DomainError):
+    """Retry of a reply that was sent, or is already being sent again."""
+
+    key = "error.reply_not_failed"

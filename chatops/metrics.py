@@ -30,8 +30,8 @@ class OutboxCollector:
         dead = GaugeMetricFamily("chatops_outbox_dead", "Items given up on (see last_error)", labels=["target"])
         age = GaugeMetricFamily("chatops_outbox_oldest_age_seconds", "Age of the oldest pending item")
         failed_replies = GaugeMetricFamily(
-            "chatops_replies_failed", "Replies to customers the network refused (shown failed in the thread)",
-            labels=["network"])
+            "chatops_replies_failed", "Messages to customers the network refused and not sent again: agents' "
+            "replies (kind=reply), rating requests (csat), automatic replies (auto_reply)", labels=["network", "kind"])
         unresolved = GaugeMetricFamily("chatops_unresolved_mentions",
                                        "rules.yaml people and groups Slack did not know when a notice named them")
         pending = OutboxItem.state == "pending"
@@ -45,10 +45,14 @@ class OutboxCollector:
             # One alert row per handle, for all time (chatops/slack/mentions.py).
             unresolved.add_metric([], session.scalar(select(func.count()).select_from(OutboxItem).where(
                 OutboxItem.dedupe_key.like("slack:unresolved:%"))) or 0)
-            for network, count in session.execute(
-                    select(Message.source, func.count()).where(Message.delivery_state == "failed")
-                    .group_by(Message.source)):
-                failed_replies.add_metric([network], count)
+            # The same kinds as chatops.tickets.flows.reply_kind.
+            kind = case((Message.kind == "csat", "csat"),
+                        ((Message.author_id == "chatops") | Message.author_id.like("chatops:%"), "auto_reply"),
+                        else_="reply")
+            for network, what, count in session.execute(
+                    select(Message.source, kind, func.count()).where(Message.delivery_state == "failed")
+                    .group_by(Message.source, kind)):
+                failed_replies.add_metric([network, what], count)
         oldest = None
         for target, state, count, failed, created in rows:
             if state == "dead":

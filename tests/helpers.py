@@ -37,3 +37,39 @@ def until(check, timeout: float = 10.0, every: float = 0.05):
     if found:
         return found
     raise AssertionError(f"timed out after {timeout:g} s waiting for {getattr(check, '__name__', 'a condition')}")
+
+
+NETWORKS = ("x", "facebook", "instagram", "line", "mastodon", "bluesky", "webhook", "youtube", "tiktok")
+
+
+def deliver_replies(flows, *, deliverer=None) -> int:
+    """Deliver every queued network reply at `flows.clock` to a network that accepts them
+    (or answers as `deliverer` does), running the flows' done and dead hooks; how many were tried."""
+    from chatops.outbox import Outbox
+
+    ids = itertools.count(1)
+
+    def accept(item):
+        return {"external_id": f"net-{item.id}-{next(ids)}"}
+
+    outbox = Outbox(flows.session_factory, {f"network:{name}": deliverer or accept for name in NETWORKS},
+                    on_done={"reply": flows.reply_delivered}, on_dead={"reply": flows.reply_failed},
+                    clock=flows.clock, max_attempts=1)
+    total = 0
+    while done := outbox.run_once():
+        total += done
+    return total
+
+
+def answer(flows, key: str, **fields):
+    """An agent's reply that the network accepts at once (first response counted at acceptance)."""
+    message = flows.reply(key, **fields)
+    deliver_replies(flows)
+    return message
+
+
+def open_after_reply(flows) -> None:
+    """rules.yaml `sla.pending_after_reply: false` for these flows: a delivered reply leaves the
+    ticket open (its resolution clock running), as the SLA tables of some tests assume."""
+    sla = flows.rules.sla.model_copy(update={"pending_after_reply": False})
+    flows.rules = flows.rules.model_copy(update={"sla": sla})

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import and_, exists, func, select
+from sqlalchemy.orm import Session, aliased
 
 from chatops.sla.state import overdue_clause
-from chatops.slack.blocks import CustomerSummary, TicketCard
+from chatops.slack.blocks import CustomerSummary, FailedReply, TicketCard
 from chatops.tickets import service
 from chatops.tickets.models import Customer, Message, SurfaceThread, Ticket
 
@@ -50,6 +50,26 @@ def overdue_cards(session: Session, *, now: datetime, limit: int = 20) -> list[T
     stmt = (select(Ticket).where(overdue_clause(now))
             .order_by(func.coalesce(Ticket.first_response_due_at, Ticket.resolution_due_at), Ticket.id).limit(limit))
     return [card_of(session, ticket) for ticket in session.scalars(stmt).unique()]
+
+
+def failed_replies(session: Session, *, user_id: str, limit: int = 50) -> list[FailedReply]:
+    """Open tickets (written to by `user_id` or assigned to them) whose latest failed agent reply
+    no later delivered reply followed, newest failure first: what Home lists on top."""
+    later = aliased(Message)
+    delivered_since = exists().where(and_(later.ticket_id == Message.ticket_id, later.direction == "outbound",
+                                          later.delivery_state == "sent", later.id > Message.id))
+    stmt = (select(Message, Ticket).join(Ticket, Ticket.id == Message.ticket_id)
+            .where(Message.direction == "outbound", Message.delivery_state == "failed",
+                   Message.kind.is_distinct_from("csat"), ~Message.author_id.like("chatops%"),
+                   Ticket.status != "resolved", (Message.author_id == user_id) | (Ticket.assignee == user_id),
+                   ~delivered_since)
+            .order_by(Message.id.desc()).limit(limit * 4))
+    found: dict[int, FailedReply] = {}
+    for message, ticket in session.execute(stmt).unique():
+        if ticket.id not in found and len(found) < limit:
+            found[ticket.id] = FailedReply(card_of(session, ticket), message.id, message.author_id,
+                                           message.delivery_error or "")
+    return list(found.values())
 
 
 def count_overdue(session: Session, *, now: datetime) -> int:

@@ -9,6 +9,9 @@ RESOLVE = "ticket.resolve"
 REOPEN = "ticket.reopen"
 MENU = "ticket.menu"  # overflow: pending, priority:<name>, tags, customer
 OPEN_TICKET = "home.open"  # a Home tab row's button: show the ticket's actions
+# Buttons on a failed reply (its thread line, the Home tab); value: "<ticket key>:<message id>".
+REPLY_RETRY = "reply.retry"
+REPLY_EDIT = "reply.edit"
 
 # Modals (callback ids); private_metadata carries the ticket key (the Reply modal: JSON with
 # the key and the collision guard's state, chatops.slack.blocks.modals.reply_metadata).

@@ -30,6 +30,7 @@ from chatops.slack.cards import (
     cards,
     count_overdue,
     count_tickets,
+    failed_replies,
     load_card,
     marked,
     overdue_cards,
@@ -44,6 +45,7 @@ from chatops.slack.incident import (
 )
 from chatops.slack.mentions import UNRESOLVED_ALERT, UNRESOLVED_PREFIX, UserGroups, resolving
 from chatops.slack.paging import PagingDeliveries, sla_rows
+from chatops.tickets.delivery import reply_kind
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.models import Message, OutboxItem, SurfaceThread, Ticket, TicketEvent
 
@@ -57,6 +59,8 @@ TARGET = "slack"
 # Events that change what the parent message shows.
 _REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "escalated", "replied", "pending",
            "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached"}
+# Events about an agent's reply: each edits the reply's one thread line to how its delivery stands.
+REPLY_LINE_KINDS = {"replied", "reply_sent", "reply_failed", "reply_retried"}
 # Slack errors that no retry can fix; the item goes dead with the error recorded.
 PERMANENT_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
                     "token_revoked", "no_permission", "missing_scope", "msg_too_long", "invalid_blocks",
@@ -96,7 +100,8 @@ class SlackPlanner:
             rows.extend(self._notify_rows(notice, lane))
         elif notice.kind != "note_added":
             rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane, {**ticket, "event_id": event}))
-        if notice.kind in _REDRAW or (notice.kind == "customer_message" and len(notice.payload) > 1):
+        if notice.kind in _REDRAW or (notice.kind == "customer_message" and len(notice.payload) > 1) \
+                or (notice.kind == "reply_sent" and notice.payload.get("first_response")):  # answered now
             rows.append(OutboxRow(TARGET, "update_ticket", f"slack:update:{event}", lane, ticket))
         if notice.kind in INCIDENT_KINDS:
             rows.extend(incident_rows(self.rules, notice, lane))
@@ -122,7 +127,8 @@ class SlackPlanner:
     @staticmethod
     def _home_owners(notice: EventNotice) -> set[str]:
         people = {notice.assignee, notice.payload.get("assignee_from"), notice.payload.get("assignee_to")}
-        if notice.kind in ("claimed", "released", "reply_failed"):
+        if notice.kind in ("claimed", "released", "reply_failed", "reply_retried") \
+                or (notice.kind == "reply_sent" and notice.payload.get("after_failure")):  # Home's failed replies
             people.add(notice.actor)
         return {person for person in people if is_slack_user(person)}
 
@@ -215,13 +221,49 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             if event.kind == "customer_message" and open_incident(session, item.payload["ticket_id"]):
                 # Sent before the flood was recognised: the incident's first digest lists it.
                 return {"skipped": "collected in the incident digest"}
-            text = self._line_text(session, event)
+            if event.kind in REPLY_LINE_KINDS:
+                message, where = self._reply_state(session, event)
+                text = message and message["text"]
+            else:
+                message, where, text = None, None, self._line_text(session, event)
         if text is None:
             return {"skipped": "no line for this event"}
+        if where is not None:
+            try:
+                self.client.chat_update(channel=where[0], ts=where[1], **message)
+                return {"channel": where[0], "ts": where[1], "edited": True}
+            except SlackApiError as exc:  # the line was deleted in Slack: say it in a new one
+                if (exc.response.data or {}).get("error") not in ("message_not_found", "cant_update_message"):
+                    raise
         mark = {"event_type": LINE_MARK, "event_payload": {"event": item.payload["event_id"]}}
-        return self._reply_once(item, thread, mark, text)
+        return self._reply_once(item, thread, mark, text, line_blocks=message["blocks"] if message else None)
 
-    def _reply_once(self, item: OutboxItem, thread: SurfaceThread, mark: dict, text: str) -> dict[str, Any]:
+    def _reply_state(self, session: Session, event: TicketEvent) -> tuple[dict | None, tuple[str, str] | None]:
+        """The agent's reply line as its delivery stands now (text + blocks), and where the line
+        its `replied` event posted is (to edit it; None: post a line, e.g. the `replied` one itself
+        or when that one never reached Slack). No line for what chatops sent itself."""
+        message = session.get(Message, (event.payload or {}).get("message_id"))
+        if message is None or message.ticket_id is None or reply_kind(message) != "reply":
+            return None, None
+        ticket = session.get(Ticket, message.ticket_id)
+        mine = [e for e in session.scalars(select(TicketEvent).where(
+            TicketEvent.ticket_id == ticket.id, TicketEvent.kind.in_(("replied", "reply_retried")))
+            .order_by(TicketEvent.id)) if (e.payload or {}).get("message_id") == message.id]
+        replied = next((e for e in mine if e.kind == "replied"), None)
+        where = None
+        if event.kind != "replied" and replied is not None:
+            posted = session.scalar(select(OutboxItem.result).where(
+                OutboxItem.dedupe_key == f"slack:line:{replied.id}", OutboxItem.state == "done"))
+            if (posted or {}).get("ts") and posted.get("channel"):
+                where = posted["channel"], posted["ts"]
+        rendered = blocks.reply_state_message(
+            ticket.key, message.id, message.author_id, message.text, message.delivery_state, self.lang,
+            reason=message.delivery_error or "", answered=ticket.first_response_at is not None,
+            attempt=sum(1 for e in mine if e.kind == "reply_retried"))
+        return rendered, where
+
+    def _reply_once(self, item: OutboxItem, thread: SurfaceThread, mark: dict, text: str,
+                    line_blocks: list | None = None) -> dict[str, Any]:
         """Post `text` in the ticket's thread with metadata `mark`, unless an attempt in doubt
         already did (then its reply is found by the mark instead of posted twice)."""
         if item.in_doubt:
@@ -230,8 +272,9 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             found = marked(replies, mark)
             if found:
                 return {"channel": thread.channel, "ts": found, "found": "posted by an earlier attempt"}
+        extra = {"blocks": line_blocks} if line_blocks else {}
         response = self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=text,
-                                                unfurl_links=False, unfurl_media=False, metadata=mark)
+                                                unfurl_links=False, unfurl_media=False, metadata=mark, **extra)
         return {"channel": thread.channel, "ts": response["ts"]}
 
     def _line_text(self, session: Session, event: TicketEvent) -> str | None:
@@ -249,13 +292,6 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             thread = thread_of(session, other)
             return blocks.linked_ticket_line(event.kind, other, (thread.channel, thread.ts) if thread else None,
                                              self.lang)
-        if event.kind == "replied":
-            message = session.get(Message, payload.get("message_id"))
-            return blocks.reply_line(event.actor, message.text, self.lang)
-        if event.kind == "reply_sent":
-            return blocks.reply_sent_line(event.actor, self.lang)
-        if event.kind == "reply_failed":
-            return blocks.reply_failed_line(event.actor, payload.get("reason") or "", self.lang)
         return blocks.event_line(event.kind, event.actor, payload, self.rules, self.lang)
 
     def _notify_line(self, item: OutboxItem) -> dict[str, Any]:
@@ -312,7 +348,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
                 user_id=user_id, overdue=overdue_cards(session, now=now),
                 mine=cards(session, assignee=user_id, open_only=True, now=now),
                 unassigned=cards(session, unassigned=True, open_only=True, now=now),
-                rules=self.rules, lang=self.lang, now=now, counts=counts)
+                rules=self.rules, lang=self.lang, now=now, counts=counts,
+                failed=failed_replies(session, user_id=user_id))
         self.client.views_publish(user_id=user_id, view=view)
         return {"user": user_id}
 

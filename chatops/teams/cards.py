@@ -21,6 +21,7 @@ from chatops.rules import Rules
 from chatops.sla.state import sla_state
 from chatops.teams.text import escape
 from chatops.teams.view import TicketView
+from chatops.tickets.delivery import failure_cause
 
 CARD_VERSION = "1.4"
 MAX_MESSAGE_BYTES = 28 * 1024  # Workflows webhook limit per message
@@ -103,6 +104,9 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         params["note"] = escape(payload["note"])
     elif kind == "reopened" and actor.startswith("customer:"):
         kind = "reopened_by_customer"
+    elif kind in ("reply_failed", "auto_reply_failed", "csat_request_failed"):
+        reason = payload.get("reason") or ""
+        params["reason"] = f"{t('teams.cause.' + failure_cause(reason), lang)} ({escape(reason[:200])})"
     elif kind == "tier_changed":
         params["tier"] = t(f"tier.{payload.get('tier_to', 'standard')}", lang)
     elif kind == "page_exhausted":

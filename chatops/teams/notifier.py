@@ -64,6 +64,8 @@ class TeamsPlanner:
     def __call__(self, notice: EventNotice) -> list[OutboxRow]:
         if notice.channel not in self.channels or notice.kind in SKIPPED_KINDS:
             return []
+        if notice.kind == "reply_sent" and notice.actor.startswith("chatops"):  # only failures of our own messages
+            return []
         kind = self.rules.channels[notice.channel].teams_format
         if notice.kind == "incident_message":  # a flood member: one digest card per period at most
             index, start, end = digest_period(self.rules.flood, notice.at)
@@ -144,7 +146,7 @@ class TeamsDeliverer:
             if event.kind == "incident_opened":
                 line = cards.incident_opened_line(payload, self.rules, self.lang)
             quote = view.text if event.kind == "created" else None
-            if payload.get("message_id") and event.kind in ("customer_message", "reopened", "replied"):
+            if payload.get("message_id") and event.kind in ("customer_message", "reopened", "replied", "reply_failed"):
                 message = session.get(Message, payload["message_id"])
                 quote = message.text if message else None
             people = cards.notified(event.kind, event.actor, payload)

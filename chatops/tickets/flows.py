@@ -27,6 +27,7 @@ from chatops.errors import (
     InvalidValue,
     NotClaimedByYou,
     NoteRequired,
+    ReplyNotFailed,
 )
 from chatops.oncall.pages import PageFlows
 from chatops.rules import Rules, RulesEngine
@@ -35,6 +36,7 @@ from chatops.sla.flows import SlaFlows
 from chatops.stats.csat_hooks import CsatRequester
 from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
+from chatops.tickets.delivery import FAILED_EVENT, reply_kind
 from chatops.tickets.events import EventListener, EventNotice, Projector, announce, project
 from chatops.tickets.flood import has_open_incident
 from chatops.tickets.ingest import IngestFlows
@@ -42,6 +44,17 @@ from chatops.tickets.limits import check_reply_length
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketEvent, TicketTag
 
 _TAG = re.compile(r"^[\w\-:.+]{1,64}$")
+
+
+def _failed_before(session: Session, message: Message) -> bool:
+    """Whether a reply on this ticket failed before `message` was delivered (this one, retried,
+    or an earlier one): App Home lists those until a reply gets through."""
+    if session.scalar(select(TicketEvent.id).where(
+            TicketEvent.ticket_id == message.ticket_id, TicketEvent.kind == "reply_retried").limit(1)):
+        return True
+    return session.scalar(select(Message.id).where(
+        Message.ticket_id == message.ticket_id, Message.delivery_state == "failed", Message.id < message.id)
+        .limit(1)) is not None
 
 
 def normalize_tag(tag: str) -> str:
@@ -246,11 +259,6 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
                             delivery_state="queued")
             session.add(reply)
             session.flush()
-            # Counted when queued; a reply the network refuses for good withdraws it (reply_failed),
-            # so the first-response deadline keeps running.
-            first = ticket.first_response_at is None
-            if first:
-                ticket.first_response_at = now
             status_from = ticket.status
             ticket.status = "open" if status_from == "new" else status_from
             session.add(OutboxItem(
@@ -263,39 +271,70 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
                          "reply_meta": (last_inbound.meta or {}) if last_inbound else {},
                          "author_id": last_inbound.author_id if last_inbound else None},
             ))
-            self._event(session, ticket, "replied", actor, message_id=reply.id, first_response=first,
+            # First response is counted when the network accepts a reply (reply_delivered), not here.
+            self._event(session, ticket, "replied", actor, message_id=reply.id,
                         status_from=status_from, status_to=ticket.status)
             return reply
 
     def reply_delivered(self, session: Session, item: OutboxItem) -> None:
-        """Outbox done hook for `reply`: the network accepted it — sent, first response now."""
+        """Outbox done hook for `reply`: the network accepted it — sent; an agent's first
+        delivered reply is the ticket's first response, timed now."""
         service.record_reply_delivered(session, item)
         message = session.get(Message, item.payload["message_id"])
         if message is None or message.ticket_id is None:
             return
         message.delivery_state, message.delivery_error = "sent", None
         ticket = session.get(Ticket, message.ticket_id, with_for_update=True)
-        self._event(session, ticket, "reply_sent", message.author_id or "system", message_id=message.id)
-        if not str(message.author_id or "").startswith("chatops:"):  # an agent's answer: their turn now
-            self.next_reply_answered(ticket, self.clock())
-            self.pending_after_delivery(session, ticket, self.clock())
+        now, agent = self.clock(), reply_kind(message) == "reply"
+        first = agent and ticket.first_response_at is None
+        if first:
+            ticket.first_response_at = now
+        flags = {"first_response": first, "after_failure": agent and _failed_before(session, message)}
+        self._event(session, ticket, "reply_sent", message.author_id or "system", message_id=message.id,
+                    **{name: True for name, on in flags.items() if on})
+        if agent:  # an agent's answer: the customer's turn now
+            self.next_reply_answered(ticket, now)
+            self.pending_after_delivery(session, ticket, now)
 
     def reply_failed(self, session: Session, item: OutboxItem) -> None:
-        """Outbox dead hook for `reply`: the network refused it for good — failed, with the reason;
-        first_response_at stays unset so the SLA deadline keeps running."""
+        """Outbox dead hook for `reply`: the network refused it for good — failed, with the reason.
+        Nothing was counted as answered (that waits for acceptance), so the deadlines keep running."""
         message = session.get(Message, item.payload["message_id"])
         if message is None or message.ticket_id is None:
             return
         reason = (item.last_error or "")[:300]
         message.delivery_state, message.delivery_error = "failed", reason
         ticket = session.get(Ticket, message.ticket_id)
-        others = session.scalar(select(Message.id).where(
-            Message.ticket_id == ticket.id, Message.direction == "outbound", Message.id != message.id,
-            Message.delivery_state.is_distinct_from("failed")).limit(1))
-        if others is None:  # no other reply reached or may reach the customer: not answered
-            ticket.first_response_at = None
-        self._event(session, ticket, "reply_failed", message.author_id or "system", message_id=message.id,
-                    reason=reason, network=ticket.source)
+        self._event(session, ticket, FAILED_EVENT[reply_kind(message)], message.author_id or "system",
+                    message_id=message.id, reason=reason, network=ticket.source)
+
+    def retry_reply(self, key: str, *, actor: str, message_id: int) -> Message:
+        """Queue a failed agent reply again, same text, as a new attempt (a new outbox item).
+        Refused when the ticket is resolved or the reply is not failed (sent, or already being
+        sent again: a double click queues once)."""
+        with self._ticket(key) as (session, ticket):
+            message = session.get(Message, message_id)
+            if message is None or message.ticket_id != ticket.id or reply_kind(message) != "reply":
+                raise ReplyNotFailed(key=ticket.key)
+            if ticket.status == "resolved":
+                raise self._refuse(ticket, "replied to")
+            if message.delivery_state != "failed":
+                raise ReplyNotFailed(key=ticket.key)
+            earlier = [item for item in session.scalars(select(OutboxItem).where(
+                OutboxItem.ticket_id == ticket.id, OutboxItem.kind == "reply").order_by(OutboxItem.id))
+                if (item.payload or {}).get("message_id") == message.id]
+            attempt = sum(1 for item in earlier if ":retry:" in item.dedupe_key) + 1
+            now = self.clock()
+            message.delivery_state, message.delivery_error = "queued", None
+            session.add(OutboxItem(
+                target=f"network:{ticket.source}", kind="reply", dedupe_key=f"reply:{message.id}:retry:{attempt}",
+                ordering_key=f"{ticket.source}:{ticket.account}", ticket_id=ticket.id,
+                created_at=now, next_attempt_at=now, payload=dict(earlier[-1].payload) if earlier else {
+                    "message_id": message.id, "account": ticket.account, "text": message.text,
+                    "in_reply_to": message.in_reply_to, "conversation_id": message.conversation_id,
+                    "reply_meta": {}, "author_id": None}))
+            self._event(session, ticket, "reply_retried", actor, message_id=message.id, attempt=attempt)
+            return message
 
     def set_pending(self, key: str, *, actor: str) -> Ticket:
         """Mark the ticket as waiting on the customer."""

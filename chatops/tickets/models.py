@@ -158,6 +158,9 @@ class TicketTag(Base):
     tag: Mapped[str] = mapped_column(String(64), primary_key=True)
 
 
+FAILED_SQL = "delivery_state = 'failed'"
+
+
 class Message(Base):
     """What the customer wrote (inbound), what we sent (outbound), or an agent's internal note."""
 
@@ -171,6 +174,8 @@ class Message(Base):
         # scan reads one row, where (source, conversation_id) read every reply under a busy post).
         Index(None, "source", "conversation_id", "id"),
         Index(None, "source", "external_id"),
+        # Failed replies (App Home's top section, /metrics) are few: read them without a scan.
+        Index("ix_messages_failed", "ticket_id", sqlite_where=text(FAILED_SQL), postgresql_where=text(FAILED_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -10,7 +10,7 @@ from chatops.sla.state import sla_state
 from chatops.slack import ids
 from chatops.tickets.models import Ticket
 from tests.fakes.http_recorder import Answer, RecordingServer
-from tests.helpers import inbound
+from tests.helpers import deliver_replies, inbound
 
 JA = "ja"
 
@@ -55,10 +55,10 @@ def test_menu_item_sets_pending_and_leaves_the_menu(desk):
 def test_pending_pauses_resolution_and_customer_resumes_with_time_left(desk):
     key = _arrive(desk)
     desk.flows.claim(key, actor="U0AGENT001")
-    desk.flows.reply(key, actor="U0AGENT001", text="確認します")  # answered: the resolution clock runs
+    desk.flows.reply(key, actor="U0AGENT001", text="確認します")
     opened = _ticket(desk, key)
     desk.clock.advance(seconds=600)
-    desk.flows.set_pending(key, actor="U0AGENT001")
+    deliver_replies(desk.flows)  # accepted: answered, and (sla.pending_after_reply) waiting on the customer
     paused = _ticket(desk, key)
     assert paused.sla_paused_at is not None
     assert sla_state(paused, desk.clock()).state == "paused"

@@ -12,7 +12,7 @@ from chatops.cli import main
 from chatops.oncall.schedule import Cover, now_and_next, on_call, shifts
 from chatops.rules.oncall import Schedule
 from chatops.tickets import service
-from tests.helpers import inbound
+from tests.helpers import answer, inbound
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -85,7 +85,7 @@ def test_overdue_tickets_are_listed_first(flows, clock, session_factory):
         assert [t.key for t in service.list_tickets(session, open_only=True, now=now)] == ["T-2", "T-1"]
         later = jst(2026, 11, 24, 12, 0)  # green's 8h first response has passed; red's 1h too
         assert [t.key for t in service.list_tickets(session, open_only=True, now=later)] == ["T-2", "T-1"]
-    flows.reply("T-2", actor="U0AGENT001", text="確認します")
+    answer(flows, "T-2", actor="U0AGENT001", text="確認します")
     with session_factory() as session:
         # red answered and its resolution (8h, due Tue) not yet passed; green's first response is overdue
         assert [t.key for t in service.list_tickets(session, open_only=True, now=jst(2026, 11, 24, 9, 30))] == [

@@ -1,4 +1,4 @@
-"""A reply the network refuses for good is marked failed and withdraws the first response."""
+"""A reply the network refuses for good is marked failed and never counted as the first response."""
 
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ def test_refused_reply_is_failed_and_deadline_keeps_running(flows, session_facto
         assert (message.delivery_state, message.delivery_error) == ("failed", "403 not mentioned")
         assert events[-1].kind == "reply_failed" and events[-1].payload["reason"] == "403 not mentioned"
     scraped = generate_latest(Metrics(session_factory).registry).decode()
-    assert 'chatops_replies_failed{network="x"} 1.0' in scraped
+    assert 'chatops_replies_failed{kind="reply",network="x"} 1.0' in scraped
 
 
 def test_accepted_reply_is_sent(flows, session_factory, clock):

@@ -14,7 +14,7 @@ from chatops.oncall.models import Page
 from chatops.scheduler import Lease, Scheduler
 from chatops.tickets.flows import TicketFlows
 from chatops.tickets.models import Customer, Ticket, TicketEvent
-from tests.helpers import inbound
+from tests.helpers import answer, deliver_replies, inbound, open_after_reply
 
 JST = ZoneInfo("Asia/Tokyo")
 RED = "二重請求されています。確認してください"
@@ -33,6 +33,7 @@ def events(session_factory, kind: str) -> list[tuple[int, dict]]:
 
 
 def test_warning_and_breach_fire_once_per_deadline(flows, clock, session_factory):
+    open_after_reply(flows)  # answered and still open: the resolution clock runs
     key = flows.ingest(inbound(RED)).ticket_key  # Friday 10:00 JST; red: 1h / 8h business
     with session_factory() as session:
         ticket = session.get(Ticket, 1)
@@ -43,7 +44,7 @@ def test_warning_and_breach_fire_once_per_deadline(flows, clock, session_factory
     assert flows.sla_pass(at(clock, 2026, 11, 20, 10, 59)) == []
     assert flows.sla_pass(at(clock, 2026, 11, 20, 11, 0)) == [(key, "sla_breached", "first_response")]
     assert flows.sla_pass(at(clock, 2026, 11, 20, 11, 0)) == []
-    flows.reply(key, actor="U0AGENT001", text="確認します")
+    answer(flows, key, actor="U0AGENT001", text="確認します")
     # A pass that was down for days fires the later deadline's breach once, not its warning too.
     assert flows.sla_pass(at(clock, 2026, 11, 24, 12, 0)) == [(key, "sla_breached", "resolution")]
     assert flows.sla_pass(at(clock, 2026, 11, 30, 12, 0)) == []
@@ -58,6 +59,7 @@ def test_pending_pauses_the_resolution_clock(flows, clock, session_factory):
     flows.reply(key, actor="U0AGENT001", text="どの画面でしょうか？")
     at(clock, 2026, 11, 20, 12, 0)
     flows.set_pending(key, actor="U0AGENT001")
+    deliver_replies(flows)  # accepted now: answered, and already pending
     assert flows.sla_pass(at(clock, 2026, 12, 10, 12, 0)) == []  # three weeks waiting: no breach
     flows.ingest(inbound("設定画面です", conversation_id="conv-9",
                          created_at=datetime(2026, 12, 10, 12, 0, tzinfo=JST).isoformat()))
@@ -205,7 +207,7 @@ def test_metrics_show_breaches_and_pages(flows, clock, session_factory):
     for minute in (0, 15):  # the primary, then (not acknowledged) the leads
         flows.page_pass(at(clock, 2026, 11, 20, 10, minute))
     at(clock, 2026, 11, 20, 11, 30)
-    flows.reply(key, actor="U0AGENT001", text="確認します")  # half an hour late
+    answer(flows, key, actor="U0AGENT001", text="確認します")  # accepted half an hour late
     flows.acknowledge_page(key, actor="U0AGENT003")
     text = generate_latest(Metrics(session_factory).registry).decode()
     assert 'chatops_sla_breached_total{deadline="first_response"} 1.0' in text
@@ -218,7 +220,7 @@ def test_metrics_show_breaches_and_pages(flows, clock, session_factory):
 def test_a_reopened_ticket_gets_a_new_resolution_deadline(flows, clock, session_factory):
     key = flows.ingest(inbound(RED, conversation_id="dm-1")).ticket_key  # Friday 10:00 JST: first response 11:00, resolution 18:00
     at(clock, 2026, 11, 20, 10, 30)
-    flows.reply(key, actor="U0AGENT001", text="確認します")
+    answer(flows, key, actor="U0AGENT001", text="確認します")
     flows.resolve(key, actor="U0AGENT001")
     reopen_at = at(clock, 2026, 11, 24, 10, 0)  # Tuesday: the customer writes again
     again = flows.ingest(inbound("まだ二重請求のままです", conversation_id="dm-1", created_at=reopen_at.isoformat()))

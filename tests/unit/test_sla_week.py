@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from chatops.scheduler import Lease, Scheduler
 from chatops.tickets.models import Customer, Message, TicketEvent
-from tests.helpers import inbound
+from tests.helpers import answer, inbound, open_after_reply
 
 JST = ZoneInfo("Asia/Tokyo")
 
@@ -48,6 +48,7 @@ EXPECTED = {
 
 
 def test_a_week_of_tickets(flows, clock, session_factory):
+    open_after_reply(flows)  # only E goes pending, by hand
     with session_factory.begin() as session:
         session.add(Customer(source="x", external_user_id="d", handle="@d", name="d", tier="premium",
                              flags=[], first_seen_at=jst(1, 0), last_seen_at=jst(1, 0)))
@@ -62,7 +63,7 @@ def test_a_week_of_tickets(flows, clock, session_factory):
         def run():
             key = keys[name]
             if verb == "reply":
-                flows.reply(key, actor=actor, text="確認いたします")
+                answer(flows, key, actor=actor, text="確認いたします")  # accepted at once
             elif verb == "pending":
                 flows.set_pending(key, actor=actor)
             elif verb == "resolve":

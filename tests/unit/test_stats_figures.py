@@ -12,7 +12,7 @@ from chatops.stats import csat
 from chatops.stats.period import parse_query
 from chatops.stats.query import compute
 from chatops.tickets.models import Customer, Ticket
-from tests.helpers import inbound
+from tests.helpers import answer, inbound, open_after_reply
 
 JST = timezone(timedelta(hours=9))
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=JST)
@@ -28,6 +28,7 @@ def m(value, previous, status=None):
 
 @pytest.fixture
 def dataset(flows, clock, session_factory):
+    open_after_reply(flows)  # answered tickets stay open: no pause in their resolution times
     def new(text, when, source, user):
         clock.now = when
         return flows.ingest(inbound(text, source=source, created_at=when.isoformat(),
@@ -48,14 +49,14 @@ def dataset(flows, clock, session_factory):
         session.execute(update(Customer).where(Customer.external_user_id == "u4").values(tier="premium"))
     due(d, at(10, 9, 45), at(10, 10, 30))
     step(at(10, 9, 31), flows.claim, d, actor="U2")
-    step(at(10, 9, 31, 59), flows.reply, d, actor="U2", text="ご返品の手順です")
+    step(at(10, 9, 31, 59), answer, flows, d, actor="U2", text="ご返品の手順です")
     step(at(10, 10), flows.resolve, d, actor="U2")
     step(at(10, 10, 5), csat.record_rating, flows, d, score=5, actor="customer")
     # C (created in the previous period, resolved in this one): x, green, U1, no SLA deadlines.
     c = new("使い方を教えてください", at(12, 15), "x", "u3")
     due(c)  # the SLA clock set deadlines at ingest; this ticket is defined without them
     step(at(12, 15, 5), flows.claim, c, actor="U1")
-    step(at(12, 15, 10), flows.reply, c, actor="U1", text="こちらです")
+    step(at(12, 15, 10), answer, flows, c, actor="U1", text="こちらです")
     step(at(18, 10), flows.resolve, c, actor="U1")
     step(at(19, 10), flows.reopen, c, actor="U1")
     step(at(19, 11), flows.resolve, c, actor="U1")
@@ -63,7 +64,7 @@ def dataset(flows, clock, session_factory):
     a = new("使い方を教えてください", at(20, 10), "x", "u1")
     due(a, at(20, 10, 30), at(20, 12))
     step(at(20, 10, 3), flows.claim, a, actor="U1")
-    step(at(20, 10, 3, 30), flows.reply, a, actor="U1", text="手順です")
+    step(at(20, 10, 3, 30), answer, flows, a, actor="U1", text="手順です")
     step(at(20, 11), flows.tag, a, actor="U1", add=["billing"])
     step(at(20, 14), flows.resolve, a, actor="U1")
     step(at(21, 8), csat.record_rating, flows, a, score=2, actor="customer")
@@ -74,7 +75,7 @@ def dataset(flows, clock, session_factory):
     step(at(21, 9, 2), flows.tag, b, actor="U2", add=["billing"])
     step(at(21, 9, 5), flows.claim, b, actor="U2")
     step(at(22, 9), flows.escalate, b, actor="U2", level="L2", note="返金の判断が必要")
-    step(at(23, 9, 20), flows.reply, b, actor="U2", text="確認しております")
+    step(at(23, 9, 20), answer, flows, b, actor="U2", text="確認しております")
     # E: today, unassigned, green.
     new("ありがとう", at(23, 11, 50), "x", "u5")
     return {"a": a, "b": b, "c": c, "d": d}

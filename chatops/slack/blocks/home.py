@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from chatops.i18n import t
@@ -18,9 +19,20 @@ from chatops.slack.blocks.common import (
     plain,
     user,
 )
-from chatops.slack.blocks.ticket import SLA_EMOJI
+from chatops.slack.blocks.ticket import SLA_EMOJI, failed_reply_actions, failure_text
 
 HOME_BLOCK_LIMIT = 100
+FAILED_SHOWN = 5  # failed replies listed on Home (three blocks each); the rest are counted
+
+
+@dataclass(frozen=True)
+class FailedReply:
+    """A ticket's latest agent reply the network refused, not followed by a delivered one."""
+
+    card: TicketCard
+    message_id: int
+    author: str | None
+    reason: str
 
 
 def ticket_row(card: TicketCard, rules: Rules, lang: str, now: datetime, *, button: bool = True) -> dict:
@@ -55,14 +67,31 @@ def ticket_list(title: str, cards: Sequence[TicketCard], rules: Rules, lang: str
     return blocks
 
 
+def failed_section(failed: Sequence[FailedReply], rules: Rules, lang: str, now: datetime) -> list[dict]:
+    """"Replies that failed": each ticket, why its reply was refused, Retry and Edit."""
+    blocks: list[dict] = [{"type": "divider"},
+                          {"type": "header", "text": plain(t("slack.home.failed", lang, count=len(failed)), 150)}]
+    for entry in failed[:FAILED_SHOWN]:
+        why = t("slack.home.failed_reason", lang, who=user(entry.author, lang), reason=failure_text(entry.reason, lang))
+        blocks += [ticket_row(entry.card, rules, lang, now),
+                   {"type": "context", "elements": [mrkdwn(why)]},
+                   failed_reply_actions(entry.card.key, entry.message_id, lang)]
+    if len(failed) > FAILED_SHOWN:
+        blocks.append({"type": "context", "elements": [
+            mrkdwn(t("slack.list.more", lang, count=len(failed) - FAILED_SHOWN))]})
+    return blocks
+
+
 def home_view(*, user_id: str, overdue: Sequence[TicketCard], mine: Sequence[TicketCard],
               unassigned: Sequence[TicketCard], rules: Rules, lang: str, now: datetime,
-              counts: Mapping[str, int] | None = None) -> dict:
-    """The Home tab: overdue first, then my tickets, then the unassigned queue (≤ 100 blocks).
-    `counts` ("overdue", "mine", "unassigned") are the true totals the headers show; the lists
-    stay limited and end with "and N more" when cut."""
+              counts: Mapping[str, int] | None = None, failed: Sequence[FailedReply] = ()) -> dict:
+    """The Home tab: replies that failed (when any) first, then overdue, my tickets and the
+    unassigned queue (≤ 100 blocks). `counts` ("overdue", "mine", "unassigned") are the true
+    totals the headers show; the lists stay limited and end with "and N more" when cut."""
     intro = t("slack.home.intro", lang, who=f"<@{user_id}>", time=local_time(now, rules))
     blocks = [{"type": "section", "text": mrkdwn(intro)}]
+    if failed:  # a customer who was promised an answer and did not get it comes first
+        blocks.extend(failed_section(failed, rules, lang, now))
     sections = [("overdue", overdue), ("mine", mine), ("unassigned", unassigned)]
     budget = HOME_BLOCK_LIMIT - len(blocks) - 3 * 4
     per_section = max(3, budget // 3)

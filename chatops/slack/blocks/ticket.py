@@ -24,6 +24,7 @@ from chatops.slack.blocks.common import (
     user,
 )
 from chatops.slack.blocks.pages import sla_line
+from chatops.tickets.delivery import failure_cause
 
 SLA_EMOJI = {"breached": ":rotating_light:", "warning": ":hourglass_flowing_sand:", "ok": ":clock3:",
              "paused": ":double_vertical_bar:", "met": ":white_check_mark:"}
@@ -157,6 +158,9 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
             return t("slack.line.reopened", lang, who=who)
         case "reopened":
             return t("slack.line.reopened_by_customer", lang)
+        case "auto_reply_failed" | "csat_request_failed":
+            return t(f"slack.line.{kind}", lang, reason=failure_text(payload.get("reason") or "", lang),
+                     network=escape(NETWORK_NAMES.get(payload.get("network", ""), payload.get("network", ""))))
         case "customer_message" if payload.get("priority_to"):
             return t("slack.line.priority_raised", lang,
                      label=priority_label(rules, payload["priority_to"], lang))
@@ -186,16 +190,55 @@ def customer_line(handle: str | None, text: str, url: str | None, lang: str) -> 
     return f":speech_balloon: *{who}*{post}\n{_quote(text)}"
 
 
-def reply_line(agent: str, text: str, lang: str) -> str:
-    """An agent's reply to the customer, echoed in the thread while it is being sent."""
-    return f":outbox_tray: {t('slack.line.replied', lang, who=user(agent, lang))}\n{_quote(text)}"
+def reply_line(agent: str, text: str, lang: str, *, attempt: int = 0) -> str:
+    """An agent's reply to the customer, echoed in the thread while it is being sent
+    (`attempt` > 0: sent again after a failure)."""
+    who = user(agent, lang)
+    head = t("slack.line.replied_again", lang, who=who, attempt=attempt) if attempt else \
+        t("slack.line.replied", lang, who=who)
+    return f":outbox_tray: {head}\n{_quote(text)}"
 
 
-def reply_sent_line(agent: str, lang: str) -> str:
-    """The network accepted the agent's reply."""
-    return f":white_check_mark: {t('slack.line.reply_sent', lang, who=user(agent, lang))}"
+def reply_sent_line(agent: str, lang: str, text: str | None = None) -> str:
+    """The network accepted the agent's reply (quoted when `text` is given)."""
+    line = f":white_check_mark: {t('slack.line.reply_sent', lang, who=user(agent, lang))}"
+    return f"{line}\n{_quote(text)}" if text is not None else line
 
 
-def reply_failed_line(agent: str, reason: str, lang: str) -> str:
-    """The network refused the agent's reply for good: mentions the agent and says why."""
-    return f":x: {t('slack.line.reply_failed', lang, who=user(agent, lang), reason=escape(reason[:200]))}"
+def reply_failed_line(agent: str, reason: str, lang: str, text: str | None = None, *,
+                      answered: bool = False) -> str:
+    """The network refused the agent's reply for good: mentions the agent, says why and which
+    deadline keeps running (the first response until one reply was accepted)."""
+    key = "slack.line.reply_failed_answered" if answered else "slack.line.reply_failed"
+    line = f":x: {t(key, lang, who=user(agent, lang), reason=failure_text(reason, lang))}"
+    return f"{line}\n{_quote(text)}" if text is not None else line
+
+
+def failure_text(reason: str, lang: str) -> str:
+    """Why a delivery gave up: its kind in `lang`, then the integration's own words, escaped."""
+    cause = t(f"slack.cause.{failure_cause(reason)}", lang)
+    return f"{cause} ({escape(reason[:200])})" if reason else cause
+
+
+def failed_reply_actions(key: str, message_id: int, lang: str) -> dict:
+    """Retry (the same text again) and Edit (the Reply modal, prefilled) for a failed reply."""
+    value = f"{key}:{message_id}"
+    return {"type": "actions", "block_id": f"failed:{value}", "elements": [
+        {"type": "button", "action_id": ids.REPLY_RETRY, "value": value, "style": "primary",
+         "text": plain(t("slack.button.retry", lang), BUTTON_TEXT_LIMIT)},
+        {"type": "button", "action_id": ids.REPLY_EDIT, "value": value,
+         "text": plain(t("slack.button.edit", lang), BUTTON_TEXT_LIMIT)}]}
+
+
+def reply_state_message(key: str, message_id: int, agent: str, text: str, state: str | None, lang: str, *,
+                        reason: str = "", answered: bool = False, attempt: int = 0) -> dict[str, Any]:
+    """`chat.postMessage` / `chat.update` arguments (text + blocks) of the one thread line of an
+    agent's reply, as its delivery stands: sending, sent, or failed with Retry and Edit."""
+    if state == "sent":
+        line, actions = reply_sent_line(agent, lang, text), []
+    elif state == "failed":
+        line = reply_failed_line(agent, reason, lang, text, answered=answered)
+        actions = [failed_reply_actions(key, message_id, lang)]
+    else:
+        line, actions = reply_line(agent, text, lang, attempt=attempt), []
+    return {"text": line, "blocks": [{"type": "section", "text": mrkdwn(clip(line, 3000))}, *actions]}

@@ -15,6 +15,8 @@ from chatops.slack.listeners.common import action_value, guarded, tell
 from chatops.slack.surface import SlackSurface
 from chatops.tickets import service
 from chatops.tickets.limits import reply_limit
+from chatops.tickets.models import Message
+from chatops.tickets.service import parse_ticket_key
 
 
 def register(app: App, surface: SlackSurface) -> None:
@@ -56,6 +58,21 @@ def register(app: App, surface: SlackSurface) -> None:
     modal(ids.RESOLVE, "resolve", lambda key: _open_ticket_view(
         surface, key, "resolve", lambda ticket: blocks.resolve_modal(ticket.key, surface.lang)))
     modal(ids.OPEN_TICKET, "claim", lambda key: _ticket_modal(surface, key))
+
+    @app.action(ids.REPLY_EDIT)
+    def edit_failed(ack, body, respond, client):  # value "<key>:<message id>": the Reply modal holding its text
+        ack()
+        value, actor = action_value(body), body["user"]["id"]
+        view = guarded(surface, body, respond, "reply", lambda: _edit_failed_view(surface, value, actor))
+        if view:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
+    @app.action(ids.REPLY_RETRY)
+    def retry(ack, body, respond):
+        ack()
+        key, _, message_id = action_value(body).partition(":")
+        guarded(surface, body, respond, "reply", lambda: flows.retry_reply(
+            key, actor=body["user"]["id"], message_id=int(message_id) if message_id.isdigit() else 0))
 
     @app.action(ids.MENU)
     def menu(ack, body, respond, client):
@@ -119,13 +136,23 @@ def _any_ticket_view(surface: SlackSurface, key: str, build) -> dict:
         return build(service.get_ticket(session, key=key))
 
 
-def _reply_view(surface: SlackSurface, key: str, actor: str | None = None) -> dict:
+def _reply_view(surface: SlackSurface, key: str, actor: str | None = None, text: str | None = None) -> dict:
     """The Reply modal with other agents' recent replies and the moment it opened (runtime clock)."""
     def build(ticket):
         recent = recent_replies(object_session(ticket), ticket.id, actor=actor or "", now=surface.clock())
         return blocks.reply_modal(ticket.key, surface.rules, surface.lang, network=ticket.source,
-                                  account=ticket.account, limit=reply_limit(ticket.source), recent=recent)
+                                  account=ticket.account, limit=reply_limit(ticket.source), recent=recent,
+                                  text=text)
     return _open_ticket_view(surface, key, "reply", build)
+
+
+def _edit_failed_view(surface: SlackSurface, value: str, actor: str) -> dict:
+    """The Reply modal (as the Reply button opens it) prefilled with a failed reply's text."""
+    key, _, message_id = value.partition(":")
+    with surface.runtime.session_factory() as session:
+        message = session.get(Message, int(message_id) if message_id.isdigit() else 0)
+        text = message.text if message is not None and message.ticket_id == parse_ticket_key(key) else None
+    return _reply_view(surface, key, actor, text=text)
 
 
 def _ticket_modal(surface: SlackSurface, key: str) -> dict:
