@@ -93,3 +93,10 @@ class ReplyNotFailed(DomainError):
     """Retry of a reply that was sent, or is already being sent again."""
 
     key = "error.reply_not_failed"
+
+
+class ReplySuperseded(DomainError):
+    """Retry of a failed reply after a later reply reached (or is on its way to) the customer:
+    sending the old text now would answer them twice."""
+
+    key = "error.reply_superseded"

@@ -106,6 +106,11 @@ class SlackPlanner:
         if notice.kind in INCIDENT_KINDS:
             rows.extend(incident_rows(self.rules, notice, lane))
         rows.extend(sla_rows(lane, notice))  # SLA warnings/breaches and pages: DMs, channel notice
+        if notice.kind == "reply_failed" and is_slack_user(notice.actor):
+            # The thread line is edited in place, and Slack notifies no one of a mention added by
+            # an edit: the agent hears of their refused reply by DM.
+            rows.append(OutboxRow(TARGET, "notify_dm", f"slack:failed_dm:{event}", f"slack-dm:{notice.actor}",
+                                  {"ticket_id": notice.ticket_id, "user": notice.actor, "event_id": event}))
         for user_id in self._home_owners(notice):
             rows.append(OutboxRow(TARGET, "publish_home", f"slack:home:{user_id}:{event}", f"slack-home:{user_id}",
                                   {"user": user_id}))
@@ -304,12 +309,19 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
     def _notify_dm(self, item: OutboxItem) -> dict[str, Any]:
         with session_scope(self.session_factory) as session:
             card = load_card(session, item.payload["ticket_id"])
-        text = t("slack.dm.notify", self.lang, key=card.key, level=card.level,
-                 channel=self.rules.channels[card.channel].slack)
+            failed = session.get(TicketEvent, item.payload["event_id"]) if item.payload.get("event_id") else None
+        channel = self.rules.channels[card.channel].slack
         mark = {"event_type": NOTIFY_MARK, "event_payload": {"ticket_id": item.payload["ticket_id"],
                                                              "user": item.payload["user"]}}
+        if failed is not None:  # a refused reply of theirs
+            mark["event_payload"]["event"] = failed.id
+            text = t("slack.dm.reply_failed", self.lang, key=card.key, channel=channel)
+            quote = (failed.payload or {}).get("reason") or ""
+        else:
+            text = t("slack.dm.notify", self.lang, key=card.key, level=card.level, channel=channel)
+            quote = card.text
         try:
-            return self._dm_once(item, mark, text=f"{text}\n> {blocks.escape(card.text[:300])}",
+            return self._dm_once(item, mark, text=f"{text}\n> {blocks.escape(quote[:300])}",
                                  unfurl_links=False, unfurl_media=False)
         except SlackApiError as exc:  # a placeholder id left in rules.yaml: said in the channel, not dropped
             if (exc.response.data or {}).get("error") in ("user_not_found", "channel_not_found"):

@@ -28,6 +28,7 @@ from chatops.errors import (
     NotClaimedByYou,
     NoteRequired,
     ReplyNotFailed,
+    ReplySuperseded,
 )
 from chatops.oncall.pages import PageFlows
 from chatops.rules import Rules, RulesEngine
@@ -320,6 +321,11 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
                 raise self._refuse(ticket, "replied to")
             if message.delivery_state != "failed":
                 raise ReplyNotFailed(key=ticket.key)
+            later = session.scalar(select(Message.id).where(
+                Message.ticket_id == ticket.id, Message.direction == "outbound", Message.id > message.id,
+                Message.delivery_state.in_(("queued", "sent")), ~Message.author_id.startswith("chatops:")).limit(1))
+            if later is not None:
+                raise ReplySuperseded(key=ticket.key)
             earlier = [item for item in session.scalars(select(OutboxItem).where(
                 OutboxItem.ticket_id == ticket.id, OutboxItem.kind == "reply").order_by(OutboxItem.id))
                 if (item.payload or {}).get("message_id") == message.id]

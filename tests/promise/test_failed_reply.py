@@ -90,6 +90,10 @@ def test_a_refused_reply_is_one_line_edited_to_failed_then_retried_to_sent(desk,
     assert desk.events(key)[-1] == "reply_failed"
     ticket = _ticket(desk, key)
     assert ticket.first_response_at is None  # nothing reached the customer
+    # An edit notifies no one of its mention: the agent is told by DM, with the reason.
+    [dm] = [m for m in desk.slack.dms(AGENT) if t("slack.dm.reply_failed", JA, key=key, channel="#cs-support")
+            .split("（")[0] in m.text]
+    assert "403" in dm.text
 
     # App Home: the ticket heads the agent's tab, with why and the same buttons.
     home = desk.slack.homes[AGENT]
@@ -151,6 +155,11 @@ def test_an_edited_reply_that_gets_through_clears_the_home_section(desk, network
     assert t("slack.home.failed", JA, count=1) not in _headers(desk.slack.homes[AGENT])
     with desk.runtime.session_factory() as session:
         assert session.get(Message, reply.id).delivery_state == "failed"  # the refused one stays as it was
+    sent = len(network.requests)
+    desk.click(ids.REPLY_RETRY, f"{key}:{reply.id}")  # the old line's Retry: the customer has the edit
+    desk.drain()
+    assert len(network.requests) == sent
+    assert t("error.reply_superseded", JA, key=key) in desk.slack.ephemerals()[-1]
 
 
 def test_retry_is_refused_on_a_resolved_ticket(desk, network):
