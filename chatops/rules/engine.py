@@ -232,7 +232,9 @@ class RulesEngine:
                 if common and _passes_filters(rule, hits, source, kind):
                     lemma_matched.append(rule)
                     found += sorted(common)
-            if lemma_matched:
+            if lemma_matched and all(rule.priority_rank < 0 for rule in lemma_matched):
+                tagged = tagged + lemma_matched  # tags only: the classifier may still raise the priority
+            elif lemma_matched:
                 triage = self._combine(tagged + lemma_matched, hits, source, kind)
                 triage.keywords, triage.stage = list(dict.fromkeys(found)), "lemma"
                 triage.reason = "lemmas=" + ",".join(triage.keywords)
@@ -240,6 +242,10 @@ class RulesEngine:
         reason = ""
         if self._classifier is not None:
             rule, score, reason = self._classify(text, terms, hits, source, kind)
+            if tagged and rule is not None:
+                # A keyword already said what the post is (praise): overruling it takes the one
+                # rule's own probability, not the priority's sum over several rules.
+                score = float(reason.split("(rule ")[1].split(")")[0])
             # The classifier may only raise priority above the default, and only when sure enough.
             if rule is not None and score >= self._min_scores[rule.id] and rule.priority_rank >= 0:
                 triage = self._combine(tagged + [rule], hits, source, kind)

@@ -16,6 +16,7 @@ from sklearn.linear_model import LogisticRegression
 
 from chatops.rules.normalize import normalize
 
+
 @dataclass(slots=True, frozen=True)
 class Prediction:
     """The rule the examples point to, its probability and the features that weighed most."""
@@ -40,7 +41,7 @@ class ExamplesClassifier:
         # One vectoriser over (n-grams + "lemma:" terms): a single sparse transform per post.
         self._vectorizer = TfidfVectorizer(analyzer=self._analyze, sublinear_tf=True)
         matrix = self._vectorizer.fit_transform([self._document(normalize(text), None) for _, text in examples])
-        self._model = LogisticRegression(C=20.0, max_iter=3000)
+        self._model = LogisticRegression(C=20.0, solver="newton-cg", max_iter=200)
         self._model.fit(matrix, labels)
         self._features = self._vectorizer.get_feature_names_out()
         self.classes = tuple(str(rule_id) for rule_id in self._model.classes_)
