@@ -29,6 +29,9 @@ def register(sub) -> None:
     test.add_argument("--kind", default="mention", help="kind of --text (default mention)")
     test.add_argument("file", nargs="?", help="InboundMessage JSON lines")
     test.set_defaults(handler=test_command)
+    from chatops.cli.backtest_cmd import add_parser as add_backtest
+
+    add_backtest(rules_sub)
 
 
 def _rules_path(explicit: str | None) -> Path:
