@@ -79,7 +79,7 @@ def test_command(args) -> int:
             triage = engine.triage(text=message.text, source=message.source, kind=message.kind)
             if args.json:
                 row = {"line": number, "external_id": message.external_id, **triage.to_dict(),
-                       "stage": triage.stage, "reason": triage.reason}
+                       "stage": triage.stage, "reason": triage.reason, "negative": _negative_words(message.text)}
                 print(json.dumps(row, ensure_ascii=False))
             else:
                 _print_triage(number, message, triage)
@@ -94,7 +94,8 @@ def _test_text(engine, args) -> int:
         err(str(exc))
         return EXIT_USAGE
     if args.json:
-        print(json.dumps({**triage.to_dict(), "stage": triage.stage, "reason": triage.reason}, ensure_ascii=False))
+        print(json.dumps({**triage.to_dict(), "stage": triage.stage, "reason": triage.reason,
+                          "negative": _negative_words(args.text)}, ensure_ascii=False))
     else:
         _print_triage(1, SimpleNamespace(text=args.text, source=args.source, kind=args.kind), triage)
     return 0
@@ -114,5 +115,19 @@ def _print_triage(number: int, message, triage) -> None:
         details.append("notify=" + ",".join(triage.notify))
     if not triage.matched:
         details.append("(no rule matched: defaults)")
+    details += _negativity(message.text)
     print("      " + "  ".join(details))
     sys.stdout.flush()
+
+
+def _negative_words(text: str) -> list[str]:
+    """The lexicon words flood detection (flood.negative_words) counts a post negative by."""
+    from chatops.rules.sentiment import negative_words
+
+    return negative_words(text or "")
+
+
+def _negativity(text: str) -> list[str]:
+    """`negative=…` for the details line, if the post has negative words."""
+    words = _negative_words(text)
+    return ["negative=" + ",".join(words)] if words else []
