@@ -44,7 +44,7 @@ class Settings(BaseSettings):
     # `auto`: `chatops serve` without Slack credentials runs the browser sandbox (chatops/sandbox).
     sandbox: Literal["auto", "off"] = Field("auto", validation_alias="CHATOPS_SANDBOX")
 
-    # Microsoft Teams (see README "Microsoft Teams"): channels' webhook URLs live in rules.yaml.
+    # Microsoft Teams (see docs/teams.md): channels' webhook URLs live in rules.yaml.
     teams_public_url: str | None = Field(None, validation_alias="TEAMS_PUBLIC_URL", pattern=r"^https?://\S+$")
     teams_link_secret: SecretStr | None = Field(None, validation_alias="TEAMS_LINK_SECRET", min_length=16)
     teams_link_ttl: int = Field(3 * 24 * 3600, validation_alias="TEAMS_LINK_TTL", ge=60)

@@ -12,30 +12,28 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from sqlalchemy import select
-
 from chatops.cli.common import EXIT_USAGE, CliExit, err, language, settings_or_exit
 from chatops.i18n import t
-from chatops.rules import RulesEngine, RulesError, load_rules
-from chatops.rules.fields import parse_duration
 
 FIELDS = ("priority", "level", "channel")
 SAMPLES = 5
 EXCERPT = 60
 
 
-def add_parser(rules_sub) -> None:
-    """Add `rules backtest` to the `rules` subcommands."""
-    backtest = rules_sub.add_parser(
-        "backtest", help="replay stored inbound messages through today's rules and NEW.yaml; show what would change")
-    backtest.add_argument("new", metavar="NEW.yaml", help="the changed rules file to try")
-    backtest.add_argument("--rules", help="today's rules file (default CHATOPS_RULES or rules.yaml)")
-    backtest.add_argument("--since", default="30d", help="how far back to replay, e.g. 7d, 12h (default 30d)")
-    backtest.add_argument("--json", action="store_true", help="one JSON document for machines")
+def add_parser(rules_sub, lang: str) -> None:
+    """Add `rules backtest` to the `rules` subcommands (imports nothing heavy: --help stays fast)."""
+    backtest = rules_sub.add_parser("backtest", help=t("cli.help.rules_backtest", lang),
+                                    description=t("cli.help.rules_backtest", lang))
+    backtest.add_argument("new", metavar="NEW.yaml", help=t("cli.help.backtest_new", lang))
+    backtest.add_argument("--rules", help=t("cli.help.backtest_rules", lang))
+    backtest.add_argument("--since", default="30d", help=t("cli.help.backtest_since", lang))
+    backtest.add_argument("--json", action="store_true", help=t("cli.help.backtest_json", lang))
     backtest.set_defaults(handler=backtest_command)
 
 
-def _rules_or_exit(path) -> RulesEngine:
+def _rules_or_exit(path):
+    from chatops.rules import RulesEngine, RulesError, load_rules
+
     try:
         return RulesEngine(load_rules(path))
     except RulesError as exc:
@@ -46,6 +44,8 @@ def _rules_or_exit(path) -> RulesEngine:
 
 def backtest_command(args) -> int:
     """Print (or --json) the counts before -> after and samples of each change; exit 2 on bad input."""
+    from chatops.rules.fields import parse_duration
+
     lang = language(args)
     try:
         since = parse_duration(args.since)
@@ -74,6 +74,8 @@ def backtest_command(args) -> int:
 
 def _inbound(runtime, start) -> list[tuple]:
     """(message id, ticket id, text, source, kind) of inbound messages created at or after start."""
+    from sqlalchemy import select
+
     from chatops.tickets.models import Message
 
     with runtime.engine.connect() as conn:
@@ -90,7 +92,7 @@ def _inbound(runtime, start) -> list[tuple]:
             conn.rollback()
 
 
-def compare(today: RulesEngine, new: RulesEngine, rows: list[tuple]) -> dict:
+def compare(today, new, rows: list[tuple]) -> dict:
     """Triage rows with both engines; return counts per field and the changes with samples."""
     counts = {field: {"before": Counter(), "after": Counter()} for field in FIELDS}
     changes: dict[tuple[str, str, str], dict] = {}

@@ -6,11 +6,13 @@ from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
 from chatops.i18n import t
 
 
-def register(sub) -> None:
+def register(sub, lang: str) -> None:
     """Add `integrations check` to the parser."""
-    parser = sub.add_parser("integrations", help="social network integrations")
+    parser = sub.add_parser("integrations", help=t("cli.help.integrations", lang),
+                            description=t("cli.help.integrations", lang))
     actions = parser.add_subparsers(dest="integrations_command", required=True, metavar="ACTION")
-    check = actions.add_parser("check", help="say which networks are configured and reachable")
+    check = actions.add_parser("check", help=t("cli.help.integrations_check", lang),
+                               description=t("cli.help.integrations_check", lang))
     check.set_defaults(handler=check_command)
 
 

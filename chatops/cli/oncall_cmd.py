@@ -5,40 +5,41 @@ from __future__ import annotations
 
 import re
 
-from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
-from chatops.errors import DomainError
+from chatops.cli.common import EXIT_USAGE, err, language, plural, runtime_or_exit
 from chatops.i18n import t
-from chatops.oncall import report
-from chatops.scheduler import Lease, Scheduler
 
 
-def register(sub) -> None:
+def register(sub, lang: str) -> None:
     """Add `oncall` and `sla` to the parser."""
-    oncall = sub.add_parser("oncall", help="who is on call, schedules, pages, acknowledge, override")
+    def h(key: str) -> str:
+        return t(f"cli.help.{key}", lang)
+
+    def action(parent, name: str, key: str):
+        return parent.add_parser(name, help=h(key), description=h(key))
+
+    oncall = action(sub, "oncall", "oncall")
     oncall.set_defaults(handler=who_command)  # bare `chatops oncall` answers the usual question
     actions = oncall.add_subparsers(dest="oncall_command", metavar="ACTION")
-    actions.add_parser("who", help="who is on call now and next, per schedule").set_defaults(handler=who_command)
-    schedule = actions.add_parser("schedule", help="shifts over the next days")
-    schedule.add_argument("name", nargs="?", help="one schedule (default: all)")
-    schedule.add_argument("--days", type=int, default=14)
+    action(actions, "who", "oncall_who").set_defaults(handler=who_command)
+    schedule = action(actions, "schedule", "oncall_schedule")
+    schedule.add_argument("name", nargs="?", help=h("schedule_name"))
+    schedule.add_argument("--days", type=int, default=14, help=h("days"))
     schedule.set_defaults(handler=schedule_command)
-    actions.add_parser("pages", help="open pages").set_defaults(handler=pages_command)
-    for verb, about in (("ack", "acknowledge a page (P-3) or a ticket's pages (T-12)"),
-                        ("resolve", "resolve a page or a ticket's pages")):
-        parser = actions.add_parser(verb, help=about)
-        parser.add_argument("ref", help="P-3 or T-12")
-        parser.add_argument("--as", dest="actor", default="cli", help="who acknowledges (a Slack user id)")
+    action(actions, "pages", "oncall_pages").set_defaults(handler=pages_command)
+    for verb in ("ack", "resolve"):
+        parser = action(actions, verb, f"oncall_{verb}")
+        parser.add_argument("ref", help=h("page_ref"))
+        parser.add_argument("--as", dest="actor", default="cli", help=h("actor"))
         parser.set_defaults(handler=settle_command, verb=verb)
-    override = actions.add_parser("override", help="USER covers a schedule from now until a time")
-    override.add_argument("user", help="Slack user id, e.g. U0AGENT002")
-    override.add_argument("until", help="'2026-11-25 18:00', '18:00' or a duration like 3h")
-    override.add_argument("--schedule", help="schedule name (default: the first one)")
-    override.add_argument("--as", dest="actor", default="cli")
+    override = action(actions, "override", "oncall_override")
+    override.add_argument("user", help=h("override_user"))
+    override.add_argument("until", help=h("override_until"))
+    override.add_argument("--schedule", help=h("override_schedule"))
+    override.add_argument("--as", dest="actor", default="cli", help=h("actor"))
     override.set_defaults(handler=override_command)
-    sla = sub.add_parser("sla", help="SLA scheduler")
+    sla = action(sub, "sla", "sla")
     sla_sub = sla.add_subparsers(dest="sla_command", required=True, metavar="ACTION")
-    sla_sub.add_parser("run", help="one SLA and paging pass now (as the scheduler leader)").set_defaults(
-        handler=sla_run_command)
+    action(sla_sub, "run", "sla_run").set_defaults(handler=sla_run_command)
 
 
 _EMOJI = re.compile(r":[a-z0-9_+-]+: ?")
@@ -49,6 +50,8 @@ def _plain(user_id: str) -> str:
 
 
 def _run(args, body) -> int:
+    from chatops.errors import DomainError
+
     runtime = runtime_or_exit(args)
     try:
         with runtime.session_factory() as session:
@@ -64,17 +67,23 @@ def _run(args, body) -> int:
 
 def who_command(args) -> int:
     """Now and next per schedule."""
+    from chatops.oncall import report
+
     return _run(args, lambda rt, s, lang: report.who_lines(rt.flows, s, rt.flows.clock(), lang, _plain))
 
 
 def schedule_command(args) -> int:
     """Upcoming shifts."""
+    from chatops.oncall import report
+
     return _run(args, lambda rt, s, lang: report.schedule_lines(rt.flows, s, rt.flows.clock(), lang, _plain,
                                                                 args.name, args.days))
 
 
 def pages_command(args) -> int:
     """Open pages."""
+    from chatops.oncall import report
+
     return _run(args, lambda rt, s, lang: report.page_lines(rt.flows, s, lang, _plain))
 
 
@@ -83,13 +92,15 @@ def settle_command(args) -> int:
     def body(rt, session, lang):
         settle = rt.flows.acknowledge_page if args.verb == "ack" else rt.flows.resolve_page
         pages = settle(args.ref, actor=args.actor)
-        key = "cli.oncall.acked" if args.verb == "ack" else "cli.oncall.resolved"
-        return [t(key, lang, count=len(pages))]
+        key = "cli.oncall.acked_n" if args.verb == "ack" else "cli.oncall.resolved_n"
+        return [plural(key, lang, len(pages))]
     return _run(args, body)
 
 
 def override_command(args) -> int:
     """Cover a schedule until a time."""
+    from chatops.oncall import report
+
     def body(rt, session, lang):
         schedules = list(rt.rules.oncall.schedules)
         name = args.schedule or (schedules[0] if schedules else "")
@@ -103,13 +114,17 @@ def override_command(args) -> int:
 
 def sla_run_command(args) -> int:
     """One scheduler round (exit 1 when another replica holds the lease)."""
+    from chatops.scheduler import Lease, Scheduler
+
     runtime = runtime_or_exit(args)
     try:
         result = Scheduler(runtime.flows, Lease(runtime.session_factory)).tick()
     finally:
         runtime.close()
     if result is None:
-        err("another replica holds the scheduler lease")
+        err(t("cli.sla.lease_held", language(args)))
         return 1
-    print(t("cli.sla.ran", language(args), sla=result["sla"], pages=result["pages"]))
+    lang = language(args)
+    print(t("cli.sla.ran_n", lang, sla=plural("cli.sla.notices", lang, result["sla"]),
+            pages=plural("cli.sla.notifications", lang, result["pages"])))
     return 0

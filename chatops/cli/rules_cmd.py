@@ -8,41 +8,41 @@ import sys
 from pathlib import Path
 from types import SimpleNamespace
 
-from chatops.cli.common import EXIT_USAGE, CliExit, err, language
+from chatops.cli.common import EXIT_USAGE, CliExit, err, fit, language
 from chatops.i18n import t
-from chatops.inbound import parse_jsonl
-from chatops.rules import RulesEngine, RulesError, load_rules
 
 
-def register(sub) -> None:
+def register(sub, lang: str) -> None:
     """Add `rules check` and `rules test` to the parser."""
-    rules = sub.add_parser("rules", help="check rules.yaml, or see what it does to messages")
+    rules = sub.add_parser("rules", help=t("cli.help.rules", lang), description=t("cli.help.rules", lang))
     rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="ACTION")
-    check = rules_sub.add_parser("check", help="validate a rules file (exit 2 and PATH:LINE: message on problems)")
-    check.add_argument("path", nargs="?", help="rules file (default CHATOPS_RULES or rules.yaml)")
+    check = rules_sub.add_parser("check", help=t("cli.help.rules_check", lang), description=t("cli.help.rules_check", lang))
+    check.add_argument("path", nargs="?", help=t("cli.help.rules_path", lang))
     check.set_defaults(handler=check_command)
-    test = rules_sub.add_parser("test", help="triage each InboundMessage of a JSONL file")
-    test.add_argument("--rules", help="rules file (default CHATOPS_RULES or rules.yaml)")
-    test.add_argument("--json", action="store_true", help="one JSON object per message")
-    test.add_argument("--text", help="triage this one post instead of a file")
-    test.add_argument("--source", default="x", help="network of --text (default x)")
-    test.add_argument("--kind", default="mention", help="kind of --text (default mention)")
-    test.add_argument("file", nargs="?", help="InboundMessage JSON lines")
+    test = rules_sub.add_parser("test", help=t("cli.help.rules_test", lang), description=t("cli.help.rules_test", lang))
+    test.add_argument("--rules", help=t("cli.help.rules_path", lang))
+    test.add_argument("--json", action="store_true", help=t("cli.help.json_lines", lang))
+    test.add_argument("--text", help=t("cli.help.rules_text", lang))
+    test.add_argument("--source", default="x", help=t("cli.help.rules_source", lang))
+    test.add_argument("--kind", default="mention", help=t("cli.help.rules_kind", lang))
+    test.add_argument("file", nargs="?", help=t("cli.help.jsonl_file", lang))
     test.set_defaults(handler=test_command)
     from chatops.cli.backtest_cmd import add_parser as add_backtest
 
-    add_backtest(rules_sub)
+    add_backtest(rules_sub, lang)
 
 
 def _rules_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("CHATOPS_RULES") or "rules.yaml")
 
 
-def _load_or_exit(path: Path):
+def _load_or_exit(path: Path, lang: str):
+    from chatops.rules import RulesError, load_rules
+
     try:
         return load_rules(path)
     except RulesError as exc:
-        for problem in exc.problems:
+        for problem in exc.lines(lang):
             err(problem)
         raise CliExit(EXIT_USAGE) from None
 
@@ -50,7 +50,7 @@ def _load_or_exit(path: Path):
 def check_command(args) -> int:
     """Print OK with a summary, or every problem as PATH:LINE: message and exit 2."""
     path = _rules_path(args.path)
-    rules = _load_or_exit(path)
+    rules = _load_or_exit(path, language(args))
     print(t("cli.rules.ok", language(args), path=path, rules=len(rules.keyword_rules),
             channels=len(rules.channels), policies=len(rules.sla.policies)))
     return 0
@@ -58,31 +58,30 @@ def check_command(args) -> int:
 
 def test_command(args) -> int:
     """Show, per message: matched rules, keywords, priority, level, tags, channel, notify."""
-    engine = RulesEngine(_load_or_exit(_rules_path(args.rules)))
+    from chatops.cli.jsonl import read_jsonl
+    from chatops.rules import RulesEngine
+
+    lang = language(args)
+    if args.text is None and not args.file:
+        err(t("cli.rules.test_needs_input", lang))
+        return EXIT_USAGE
+    engine = RulesEngine(_load_or_exit(_rules_path(args.rules), lang))
     if args.text is not None:
         return _test_text(engine, args)
-    if not args.file:
-        err("rules test: give FILE.jsonl or --text")
-        return EXIT_USAGE
-    try:
-        handle = open(args.file, encoding="utf-8")
-    except OSError as exc:
-        err(f"{args.file}: {exc.strerror}")
-        return EXIT_USAGE
+    lines = read_jsonl(args.file, lang)
     bad = 0
-    with handle:
-        for number, message, problem in parse_jsonl(handle):
-            if message is None:
-                bad += 1
-                err(f"{args.file}:{number}: {problem}")
-                continue
-            triage = engine.triage(text=message.text, source=message.source, kind=message.kind)
-            if args.json:
-                row = {"line": number, "external_id": message.external_id, **triage.to_dict(),
-                       "stage": triage.stage, "reason": triage.reason, "negative": _negative_words(message.text)}
-                print(json.dumps(row, ensure_ascii=False))
-            else:
-                _print_triage(number, message, triage)
+    for number, message, problem in lines:
+        if message is None:
+            bad += 1
+            err(t("cli.ingest.bad_line", lang, path=args.file, line=number, message=problem))
+            continue
+        triage = engine.triage(text=message.text, source=message.source, kind=message.kind)
+        if args.json:
+            row = {"line": number, "external_id": message.external_id, **triage.to_dict(),
+                   "stage": triage.stage, "reason": triage.reason, "negative": _negative_words(message.text)}
+            print(json.dumps(row, ensure_ascii=False))
+        else:
+            _print_triage(number, message, triage, lang, engine.rules)
     return 1 if bad else 0
 
 
@@ -90,34 +89,47 @@ def _test_text(engine, args) -> int:
     """Triage the one post given with --text."""
     try:
         triage = engine.triage(text=args.text, source=args.source, kind=args.kind)
-    except ValueError as exc:
-        err(str(exc))
+    except ValueError:
+        err(t("cli.rules.unknown_source_kind", language(args), source=args.source, kind=args.kind))
         return EXIT_USAGE
     if args.json:
         print(json.dumps({**triage.to_dict(), "stage": triage.stage, "reason": triage.reason,
                           "negative": _negative_words(args.text)}, ensure_ascii=False))
     else:
-        _print_triage(1, SimpleNamespace(text=args.text, source=args.source, kind=args.kind), triage)
+        _print_triage(1, SimpleNamespace(text=args.text, source=args.source, kind=args.kind), triage, language(args), engine.rules)
     return 0
 
 
-def _print_triage(number: int, message, triage) -> None:
-    text = " ".join(message.text.split())
-    text = text if len(text) <= 60 else text[:59] + "…"
-    print(f"{number:>4}  {triage.priority:<6} {triage.level}  #{triage.channel:<16} "
+def _print_triage(number: int, message, triage, lang: str, rules) -> None:
+    from chatops.cli.tickets_cmd import priority_name
+
+    text = fit(" ".join(message.text.split()), 60).rstrip()
+    print(f"{number:>4}  {fit(priority_name(rules, triage.priority, lang), 6)} {triage.level}  #{fit(triage.channel, 16)} "
           f"{message.source}/{message.kind}  {text}")
-    details = [f"stage={triage.stage}"] + ([triage.reason] if triage.reason else [])
-    if triage.matched:
-        details.append("rules=" + ",".join(triage.matched))
-    if triage.tags:
-        details.append("tags=" + ",".join(triage.tags))
-    if triage.notify:
-        details.append("notify=" + ",".join(triage.notify))
+    details = [t("cli.rules.detail.stage", lang, stage=t(f"cli.rules.stage.{triage.stage}", lang))]
+    details += [_reason(triage.reason, lang)] if triage.reason else []
+    for name in ("matched", "tags", "notify"):
+        if getattr(triage, name):
+            details.append(t(f"cli.rules.detail.{name}", lang, values=",".join(getattr(triage, name))))
     if not triage.matched:
-        details.append("(no rule matched: defaults)")
+        details.append(t("cli.rules.no_match", lang))
     details += _negativity(message.text)
     print("      " + "  ".join(details))
     sys.stdout.flush()
+
+
+# The engine's reason words (`keywords=…`, `score=…`), as the reader's language says them.
+_REASON_WORDS = ("keywords=", "lemmas=", "examples=", "score=", "ngrams=", " (below examples_min_score)")
+
+
+def _reason(reason: str, lang: str) -> str:
+    """The engine's reason with its labels in `lang`; the matched words stay as they are."""
+    if reason == "regex":
+        return t("cli.rules.reason.regex", lang)
+    for word in _REASON_WORDS:
+        key = word.strip(" ()=").replace(" ", "_")
+        reason = reason.replace(word, t(f"cli.rules.reason.{key}", lang))
+    return reason
 
 
 def _negative_words(text: str) -> list[str]:

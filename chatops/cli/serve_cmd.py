@@ -8,43 +8,46 @@ import socket
 import sys
 import threading
 
-from chatops import logs, migrate, sandbox
 from chatops.cli.common import language, runtime_or_exit, settings_or_exit
-from chatops.db import background_checkpoints, make_engine
 from chatops.i18n import t
 
 SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the GIL while others wait (CPython's default: 0.005)
 
 
-def register(sub) -> None:
+def register(sub, lang: str) -> None:
     """Add `serve` and `db` to the parser."""
-    serve = sub.add_parser("serve", help="run the web app (webhooks, Slack, health, metrics)")
-    serve.add_argument("--host", help="address to bind (default CHATOPS_HOST or 127.0.0.1)")
-    serve.add_argument("--port", type=int, help="port (default CHATOPS_PORT or 8080)")
-    serve.add_argument("--threads", type=int, default=8, help="worker threads per process (default 8)")
-    serve.add_argument("--workers", type=_at_least_one, default=1,
-                       help="web processes sharing the port (default 1); on SQLite, plus one ingest writer process")
+    def h(key: str) -> str:
+        return t(f"cli.help.{key}", lang)
+
+    serve = sub.add_parser("serve", help=h("serve"), description=h("serve"))
+    serve.add_argument("--host", help=h("host"))
+    serve.add_argument("--port", type=int, help=h("port"))
+    serve.add_argument("--threads", type=int, default=8, help=h("threads"))
+    serve.add_argument("--workers", type=_at_least_one(lang), default=1, help=h("workers"))
     # Set by the supervisor of `--workers N` for its children; not for people.
     serve.add_argument("--role", choices=["web", "ingest-writer"], help=argparse.SUPPRESS)
     serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
     serve.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     serve.add_argument("--ingest-socket", help=argparse.SUPPRESS)
     serve.set_defaults(handler=serve_command)
-    db = sub.add_parser("db", help="database schema")
+    db = sub.add_parser("db", help=h("db"), description=h("db"))
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
-    upgrade = db_sub.add_parser("upgrade", help="apply all migrations")
+    upgrade = db_sub.add_parser("upgrade", help=h("db_upgrade"), description=h("db_upgrade"))
     upgrade.set_defaults(handler=db_upgrade_command)
 
 
-def _at_least_one(text: str) -> int:
-    """argparse type of --workers: a whole number ≥ 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is less than 1")
-    return value
+def _at_least_one(lang: str):
+    """argparse type of --workers: a whole number ≥ 1 (refusals in `lang`)."""
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(t("cli.serve.not_whole", lang, value=text)) from None
+        if value < 1:
+            raise argparse.ArgumentTypeError(t("cli.serve.below_one", lang, value=value))
+        return value
+
+    return parse
 
 
 def serve_command(args) -> int:
@@ -54,7 +57,9 @@ def serve_command(args) -> int:
         return _ingest_writer(args)
     from waitress import serve
 
+    from chatops import logs, sandbox
     from chatops.app import build_outbox, create_app
+    from chatops.db import background_checkpoints
 
     overrides = _address(args)
     sandbox_config = None
@@ -134,6 +139,8 @@ def _address(args) -> dict:
 
 def _announce(args, settings, sandbox_config, workers: int = 1, writer: bool = False) -> None:
     """The lines a person starting serve reads: where it listens, and how Slack reaches it."""
+    from chatops import sandbox
+
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
     if workers > 1:
@@ -179,6 +186,7 @@ def _ready_to_serve() -> None:
 
 def _supervise(args, overrides: dict) -> int:
     """`--workers N`: migrate once, bind the port, then run and watch the children."""
+    from chatops import logs
     from chatops.supervisor import Supervisor, child_command
 
     runtime = runtime_or_exit(args, **overrides)  # settings, rules and migrations checked before any child starts
@@ -194,6 +202,8 @@ def _supervise(args, overrides: dict) -> int:
 
 def _ingest_writer(args) -> int:
     """The ingest writer child of `--workers N` on SQLite: stores every web process's messages."""
+    from chatops import logs
+    from chatops.db import background_checkpoints
     from chatops.ingest_writer import IngestWriter
 
     runtime = runtime_or_exit(args, **_address(args))
@@ -265,6 +275,9 @@ def start_scheduler(runtime):
 
 def db_upgrade_command(args) -> int:
     """Bring the database to the latest schema."""
+    from chatops import migrate
+    from chatops.db import make_engine
+
     settings = settings_or_exit(args)
     engine = make_engine(settings.database_url)
     try:

@@ -6,29 +6,30 @@ import json
 from pathlib import Path
 
 from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
-from chatops.errors import DomainError
 from chatops.i18n import t
-from chatops.stats.format import render_lines, to_csv
-from chatops.stats.period import parse_query
-from chatops.stats.query import compute
 
 
-def register(sub) -> None:
+def register(sub, lang: str) -> None:
     """Add `stats` to the parser."""
-    stats = sub.add_parser("stats", help="support figures for a period, compared with the one before")
-    stats.add_argument("words", nargs="*", metavar="WORD",
-                       help="period (today, 7d, 30d, 2026-11; default 7d) and at most one filter: "
-                            "channel:NAME, tag:TAG, agent:USER, network:SOURCE; or `rebuild` to recompute "
-                            "the rollups from the tickets")
+    def h(key: str) -> str:
+        return t(f"cli.help.{key}", lang)
+
+    stats = sub.add_parser("stats", help=h("stats"), description=h("stats"))
+    stats.add_argument("words", nargs="*", metavar="WORD", help=h("stats_words"))
     form = stats.add_mutually_exclusive_group()
-    form.add_argument("--json", action="store_true", help="print the figures as JSON")
-    form.add_argument("--csv", action="store_true", help="print one CSV row per figure")
-    stats.add_argument("--chart", metavar="FILE", help="also write the PNG chart to FILE")
+    form.add_argument("--json", action="store_true", help=h("stats_json"))
+    form.add_argument("--csv", action="store_true", help=h("stats_csv"))
+    stats.add_argument("--chart", metavar="FILE", help=h("stats_chart"))
     stats.set_defaults(handler=stats_command)
 
 
 def stats_command(args) -> int:
     """Print the figures; exit 2 naming a bad word."""
+    from chatops.errors import DomainError
+    from chatops.stats.format import render_lines, to_csv
+    from chatops.stats.period import parse_query
+    from chatops.stats.query import compute
+
     lang = language(args)
     runtime = runtime_or_exit(args)
     if args.words == ["rebuild"]:
@@ -59,5 +60,30 @@ def stats_command(args) -> int:
     elif args.csv:
         print(to_csv(figures), end="")
     else:
-        print("\n".join(render_lines(figures, lang)))
+        print("\n".join(render_lines(_labelled(figures, runtime.rules, lang), lang)))
     return 0
+
+
+def _labelled(figures: dict, rules, lang: str) -> dict:
+    """The figures with priority and tier ids replaced by the words a person reads (the rules'
+    priority labels, the tier names) for the text form; JSON and CSV keep the ids."""
+    if lang != "ja":
+        return figures
+    from chatops.cli.tickets_cmd import priority_name
+
+    def renamed(counts: dict, name) -> dict:
+        return {name(key): value for key, value in counts.items()}
+
+    def priority(key: str) -> str:
+        return priority_name(rules, key, lang)
+
+    def tier(key: str) -> str:
+        return t(f"tier.{key}", lang) if key in ("standard", "premium") else key
+
+    shown = dict(figures)
+    shown["backlog"] = {**figures["backlog"], "by_priority": renamed(figures["backlog"]["by_priority"], priority)}
+    shown["overdue_now"] = {**figures["overdue_now"],
+                            "by_priority": renamed(figures["overdue_now"]["by_priority"], priority)}
+    shown["sla"] = {**figures["sla"], "breaches_by_priority": renamed(figures["sla"]["breaches_by_priority"], priority),
+                    "breaches_by_tier": renamed(figures["sla"]["breaches_by_tier"], tier)}
+    return shown

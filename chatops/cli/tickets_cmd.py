@@ -1,4 +1,4 @@
-"""`chatops ingest FILE.jsonl` and `chatops tickets list|show`."""
+"""`chatops ingest FILE.jsonl` and `chatops tickets list|show|tier`."""
 
 from __future__ import annotations
 
@@ -6,57 +6,63 @@ import json
 from collections import Counter
 from datetime import datetime
 
-from chatops.cli.common import EXIT_USAGE, err, language, runtime_or_exit
-from chatops.errors import DomainError
+from chatops.cli.common import err, fit, language, plural, runtime_or_exit, table, width
 from chatops.i18n import t
-from chatops.inbound import InboundMessage, parse_jsonl
-from chatops.rules.fields import CUSTOMER_TIERS
-from chatops.sla.state import sla_state
-from chatops.tickets import service
-from chatops.tickets.models import PRIORITIES, STATUSES, Ticket
+
+# The choices of --status, --priority and tier, written out so that building the parser does
+# not import the models (SQLAlchemy); tests/unit/test_cli_japanese.py checks they match.
+STATUSES = ("new", "open", "pending", "resolved")
+PRIORITIES = ("red", "orange", "green")
+CUSTOMER_TIERS = ("standard", "premium")
 
 
-def register(sub) -> None:
+def register(sub, lang: str) -> None:
     """Add `ingest` and `tickets` to the parser."""
-    ingest = sub.add_parser("ingest", help="store InboundMessage JSON lines as tickets")
-    ingest.add_argument("file", help="InboundMessage JSON lines (bad lines are reported, good ones stored)")
-    ingest.add_argument("--rules", help="rules file (default CHATOPS_RULES or rules.yaml)")
-    ingest.add_argument("--no-replies", action="store_true",
-                        help="store and post the tickets, but queue nothing to the networks (no auto-replies)")
+    def h(key: str) -> str:
+        return t(f"cli.help.{key}", lang)
+
+    ingest = sub.add_parser("ingest", help=h("ingest"), description=h("ingest"))
+    ingest.add_argument("file", help=h("ingest_file"))
+    ingest.add_argument("--rules", help=h("rules_path"))
+    ingest.add_argument("--no-replies", action="store_true", help=h("no_replies"))
     ingest.set_defaults(handler=ingest_command)
-    tickets = sub.add_parser("tickets", help="list or show tickets")
+    tickets = sub.add_parser("tickets", help=h("tickets"), description=h("tickets"))
     tickets_sub = tickets.add_subparsers(dest="tickets_command", required=True, metavar="ACTION")
-    listing = tickets_sub.add_parser("list", help="tickets, most urgent and oldest first")
-    listing.add_argument("--status", choices=STATUSES)
-    listing.add_argument("--priority", choices=PRIORITIES)
-    listing.add_argument("--assignee")
-    listing.add_argument("--all", action="store_true", help="include resolved tickets")
-    listing.add_argument("--limit", type=int, default=50)
-    listing.add_argument("--json", action="store_true", help="one JSON object per ticket")
+    listing = tickets_sub.add_parser("list", help=h("tickets_list"), description=h("tickets_list"))
+    listing.add_argument("--status", choices=STATUSES, help=h("status"))
+    listing.add_argument("--priority", choices=PRIORITIES, help=h("priority"))
+    listing.add_argument("--assignee", help=h("assignee"))
+    listing.add_argument("--all", action="store_true", help=h("all"))
+    listing.add_argument("--limit", type=int, default=50, help=h("limit"))
+    listing.add_argument("--json", action="store_true", help=h("json_tickets"))
     listing.set_defaults(handler=list_command)
-    show = tickets_sub.add_parser("show", help="one ticket with its messages and events")
-    show.add_argument("key", help="ticket key, e.g. T-12")
-    show.add_argument("--json", action="store_true")
+    show = tickets_sub.add_parser("show", help=h("tickets_show"), description=h("tickets_show"))
+    show.add_argument("key", help=h("ticket_key"))
+    show.add_argument("--json", action="store_true", help=h("json"))
     show.set_defaults(handler=show_command)
-    tier = tickets_sub.add_parser("tier", help="set the tier of a ticket's customer (re-prices their open tickets)")
-    tier.add_argument("key", help="ticket key, e.g. T-12")
-    tier.add_argument("tier", choices=CUSTOMER_TIERS)
-    tier.add_argument("--as", dest="actor", default="cli", help="who changes it (a Slack user id)")
+    tier = tickets_sub.add_parser("tier", help=h("tickets_tier"), description=h("tickets_tier"))
+    tier.add_argument("key", help=h("ticket_key"))
+    tier.add_argument("tier", choices=CUSTOMER_TIERS, help=h("tier"))
+    tier.add_argument("--as", dest="actor", default="cli", help=h("actor"))
     tier.set_defaults(handler=tier_command)
 
 
+def _message(problem: object, lang: str) -> str:
+    """A refused message's reason in `lang` (a DomainError knows its words)."""
+    return problem.message(lang) if hasattr(problem, "message") else str(problem)
+
+
 def ingest_command(args) -> int:
-    """Ingest every good line, report bad ones as FILE:LINE: problem; exit 1 if any were bad."""
+    """Ingest every good line, report bad ones as FILE:LINE: problem; exit 1 if any were bad.
+    A file that is not UTF-8 throughout is refused whole (see chatops/cli/jsonl.py)."""
+    from chatops.cli.jsonl import read_jsonl
+
+    lang = language(args)
+    parsed = read_jsonl(args.file, lang)  # before the runtime: a refused file touches no database
     runtime = runtime_or_exit(args)
     runtime.flows.auto_replies = not args.no_replies
-    try:
-        handle = open(args.file, encoding="utf-8")
-    except OSError as exc:
-        err(f"{args.file}: {exc.strerror}")
-        return EXIT_USAGE
     counts: Counter[str] = Counter()
-    lines = 0
-    chunk: list[tuple[int, InboundMessage]] = []
+    chunk: list[tuple[int, object]] = []
 
     def store() -> None:
         # Group commit, as the webhook does: one transaction per chunk of good lines; a line
@@ -66,41 +72,57 @@ def ingest_command(args) -> int:
         for (number, _), result in zip(chunk, runtime.flows.ingest_many([m for _, m in chunk]), strict=True):
             if isinstance(result, Exception):
                 counts["errors"] += 1
-                err(t("cli.ingest.bad_line", language(args), path=args.file, line=number, message=result))
+                err(t("cli.ingest.bad_line", lang, path=args.file, line=number, message=_message(result, lang)))
             else:
                 counts[result.outcome] += 1
         chunk.clear()
 
-    with handle:
-        for number, message, problem in parse_jsonl(handle):
-            lines += 1
+    try:
+        for number, message, problem in parsed:
             if message is None:
                 counts["errors"] += 1
-                err(t("cli.ingest.bad_line", language(args), path=args.file, line=number, message=problem))
+                err(t("cli.ingest.bad_line", lang, path=args.file, line=number, message=problem))
                 continue
             chunk.append((number, message))
             if len(chunk) == 200:
                 store()
         store()
-    runtime.close()
-    print(t("cli.ingest.summary", language(args), lines=lines, created=counts["created"],
-            threaded=counts["threaded"] + counts["collected"], reopened=counts["reopened"], duplicates=counts["duplicate"],
-            stored_only=counts["stored"], errors=counts["errors"]))
+    finally:
+        runtime.close()
+    print(ingest_summary(lang, lines=len(parsed), created=counts["created"],
+                         threaded=counts["threaded"] + counts["collected"], reopened=counts["reopened"],
+                         duplicates=counts["duplicate"], stored_only=counts["stored"], errors=counts["errors"]))
     return 1 if counts["errors"] else 0
 
 
-def _age(since: datetime, now: datetime) -> str:
+def ingest_summary(lang: str, **counts: int) -> str:
+    """'3 lines: 1 new ticket, 2 follow-ups, …' with each noun singular or plural by its count."""
+    parts = {name: plural(f"cli.ingest.{name}", lang, count) for name, count in counts.items()}
+    return t("cli.ingest.summary", lang, **parts)
+
+
+def _age(since: datetime, now: datetime, lang: str) -> str:
     minutes = int((now - since).total_seconds() // 60)
     if minutes < 60:
-        return f"{minutes}m"
+        return t("cli.age.minutes", lang, n=minutes)
     if minutes < 48 * 60:
-        return f"{minutes // 60}h"
-    return f"{minutes // 1440}d"
+        return t("cli.age.hours", lang, n=minutes // 60)
+    return t("cli.age.days", lang, n=minutes // 1440)
 
 
-def ticket_dict(ticket: Ticket, now: datetime | None = None) -> dict:
+def priority_name(rules, priority: str, lang: str) -> str:
+    """How a person reads a priority: the rules' label in Japanese, the id (what --priority
+    takes) in English."""
+    if lang == "ja" and priority in rules.priorities:
+        return rules.priorities[priority].label.get(lang)
+    return priority
+
+
+def ticket_dict(ticket, now: datetime | None = None) -> dict:
     """A ticket as JSON-friendly data; with `now`, its SLA (live deadline, due time, state) read
     from the stored moments, the same truth Slack and Teams show."""
+    from chatops.sla.state import sla_state
+
     data = {
         "key": ticket.key, "status": ticket.status, "priority": ticket.priority, "level": ticket.level,
         "channel": ticket.channel, "assignee": ticket.assignee, "tags": ticket.tags,
@@ -117,7 +139,10 @@ def ticket_dict(ticket: Ticket, now: datetime | None = None) -> dict:
 
 
 def list_command(args) -> int:
-    """Print tickets as a table (or JSON lines)."""
+    """Print tickets as a table aligned by display width (or JSON lines)."""
+    from chatops.sla.state import sla_state
+    from chatops.tickets import service
+
     runtime = runtime_or_exit(args)
     with runtime.session_factory() as session:
         tickets = service.list_tickets(session, limit=args.limit, status=args.status, priority=args.priority,
@@ -128,26 +153,34 @@ def list_command(args) -> int:
         for ticket in tickets:
             print(json.dumps(ticket_dict(ticket, now), ensure_ascii=False))
         return 0
+    lang = language(args)
     if not tickets:
-        print(t("cli.tickets.empty", language(args)))
+        print(t("cli.tickets.empty", lang))
         return 0
     tz = runtime.rules.business_hours.tz
-    lang = language(args)
-    print(f"{'KEY':<8} {'PRI':<6} {'LVL':<3} {'STATUS':<10} {'AGE':>4}  {'DUE':<11} {'SLA':<8} {'CHANNEL':<16} {'NETWORK':<10} "
-          f"{'ASSIGNEE':<12} {'CUSTOMER':<18} TAGS / SUBJECT")
+    columns = ("key", "priority", "level", "status", "age", "due", "sla", "channel", "network", "assignee",
+               "customer", "subject")
+    rows = []
     for ticket in tickets:
         customer = ticket.customer.handle or ticket.customer.external_user_id
         sla = sla_state(ticket, now)
         due = f"{sla.due_at.astimezone(tz):%m-%d %H:%M}" if sla.due_at else "-"
         tags = " ".join(f"#{tag}" for tag in ticket.tags)
-        print(f"{ticket.key:<8} {ticket.priority:<6} {ticket.level:<3} {t('status.' + ticket.status, lang):<10} "
-              f"{_age(ticket.created_at, now):>4}  {due:<11} {sla.state:<8} {ticket.channel:<16} {ticket.source:<10} "
-              f"{(ticket.assignee or '-'):<12} {customer[:18]:<18} {tags + ' ' if tags else ''}{ticket.subject}")
+        rows.append([ticket.key, priority_name(runtime.rules, ticket.priority, lang), ticket.level,
+                     t("status." + ticket.status, lang), _age(ticket.created_at, now, lang), due,
+                     t(f"sla.state.{sla.state}", lang), ticket.channel, t(f"cli.network.{ticket.source}", lang),
+                     ticket.assignee or "-", customer[:18], f"{tags + ' ' if tags else ''}{ticket.subject}"])
+    for line in table([t(f"cli.tickets.col.{name}", lang) for name in columns], rows, right=frozenset({4})):
+        print(line)
     return 0
 
 
 def show_command(args) -> int:
     """Print one ticket, its messages and its audit trail; exit 1 for an unknown key."""
+    from chatops.errors import DomainError
+    from chatops.sla.state import sla_state
+    from chatops.tickets import service
+
     runtime = runtime_or_exit(args)
     lang = language(args)
     with runtime.session_factory() as session:
@@ -158,10 +191,13 @@ def show_command(args) -> int:
             return 1
         messages = service.ticket_messages(session, ticket_id=ticket.id)
         events = service.ticket_events(session, ticket_id=ticket.id)
+        continued = [f"T-{ticket_id}" for ticket_id in service.following_ticket_ids(session, ticket_id=ticket.id)]
     runtime.close()
     now = runtime.clock()
     if args.json:
         data = ticket_dict(ticket, now)
+        data["follows"] = f"T-{ticket.follows_ticket_id}" if ticket.follows_ticket_id else None
+        data["continued_in"] = continued
         data["messages"] = [{"direction": m.direction, "author": m.author_handle or m.author_id,
                              "text": m.text, "at": m.created_at.isoformat()} for m in messages]
         data["events"] = [{"kind": e.kind, "actor": e.actor, "at": e.at.isoformat(), **e.payload}
@@ -173,29 +209,50 @@ def show_command(args) -> int:
     for field in ("created_at", "first_response_at", "resolved_at"):
         value = getattr(ticket, field)
         data[field] = f"{value.astimezone(tz):%Y-%m-%d %H:%M %Z}" if value else None
-    print(f"{ticket.key}  [{ticket.priority} {ticket.level}] {t('status.' + ticket.status, lang)}  "
-          f"#{ticket.channel}  {ticket.source} {ticket.account}")
-    for field in ("customer", "assignee", "tags", "matched_rules", "notify", "created_at",
-                  "first_response_at", "resolved_at"):
-        value = data[field]
-        shown = ", ".join(value) if isinstance(value, list) else value
-        print(f"  {field:<18} {shown or '-'}")
+    print(f"{ticket.key}  [{priority_name(runtime.rules, ticket.priority, lang)} {ticket.level}] "
+          f"{t('status.' + ticket.status, lang)}  #{ticket.channel}  {t('cli.network.' + ticket.source, lang)} "
+          f"{ticket.account}")
+    fields = ("customer", "assignee", "tags", "matched_rules", "notify", "created_at", "first_response_at",
+              "resolved_at", "sla")
     sla = sla_state(ticket, now)
     due = f"{sla.due_at.astimezone(tz):%Y-%m-%d %H:%M %Z}" if sla.due_at else "-"
-    print(f"  {'sla':<18} {sla.deadline or '-'} due {due} {sla.state}")
+    data["sla"] = t("cli.tickets.sla_line", lang, deadline=t(f"sla.deadline.{sla.deadline}", lang) if sla.deadline
+                    else "-", due=due, state=t(f"sla.state.{sla.state}", lang))
+    labels = {field: t(f"cli.tickets.field.{field}", lang) for field in fields}
+    label_width = max(18, *(width(label) for label in labels.values()))
+    for field in fields:
+        value = data[field]
+        shown = ", ".join(value) if isinstance(value, list) else value
+        print(f"  {fit(labels[field], label_width)} {shown or '-'}")
+    if ticket.follows_ticket_id:  # the customer's earlier ticket, resolved long before this message
+        print(f"  {t('cli.tickets.follows', lang, ticket=f'T-{ticket.follows_ticket_id}')}")
+    if continued:
+        print(f"  {t('cli.tickets.continued', lang, tickets=', '.join(continued))}")
     print()
     for message in messages:
         who = message.author_handle or message.author_id or "-"
-        print(f"  {message.created_at.astimezone(tz):%Y-%m-%d %H:%M} {message.direction:<8} {who}: {message.text}")
+        direction = t(f"cli.tickets.direction.{message.direction}", lang)
+        print(f"  {message.created_at.astimezone(tz):%Y-%m-%d %H:%M} {fit(direction, 8)} {who}: {message.text}")
     print()
     for event in events:
         extra = " ".join(f"{k}={v}" for k, v in event.payload.items() if k != "triage")
-        print(f"  {event.at.astimezone(tz):%Y-%m-%d %H:%M:%S} {event.kind:<16} {event.actor}  {extra}")
+        print(f"  {event.at.astimezone(tz):%Y-%m-%d %H:%M:%S} {fit(event_name(event.kind, lang), 16)} "
+              f"{event.actor}  {extra}")
     return 0
+
+
+def event_name(kind: str, lang: str) -> str:
+    """An audit-trail event said in `lang` (its kind when chatops has no words for it)."""
+    from chatops.i18n import catalog
+
+    key = f"cli.event.{kind}"
+    return t(key, lang) if key in catalog("en") else kind
 
 
 def tier_command(args) -> int:
     """Set the tier of the ticket's customer; every open ticket of theirs gets the new deadlines."""
+    from chatops.errors import DomainError
+
     runtime = runtime_or_exit(args)
     lang = language(args)
     try:

@@ -56,7 +56,7 @@ def schedule_lines(flows, session: Session, now: datetime, lang: str, person: Pe
     for key, schedule in schedules.items():
         if name is not None and key != name:
             continue
-        lines.append(t("oncall.schedule.title", lang, schedule=key, rotation=schedule.rotation,
+        lines.append(t("oncall.schedule.title", lang, schedule=key, rotation=t(f"oncall.rotation.{schedule.rotation}", lang),
                        handoff=schedule.handoff, tz=schedule.timezone))
         for cover in shifts(schedule, now, now + timedelta(days=days), flows.overrides(session, key, now)):
             lines.append(t("oncall.schedule.row", lang, start=local(cover.start, schedule.timezone, lang),
@@ -69,7 +69,8 @@ def page_lines(flows, session: Session, lang: str, person: Person) -> list[str]:
     pages = flows.pages(session)
     if not pages:
         return [t("oncall.pages.none", lang)]
-    return [t("oncall.pages.row", lang, page=page.key, ticket=f"T-{page.ticket_id}", status=page.status,
+    return [t("oncall.pages.row", lang, page=page.key, ticket=f"T-{page.ticket_id}",
+              status=t(f"oncall.page_status.{page.status}", lang),
               target=person(page.last_target) if page.last_target else "-", notified=page.notified)
             for page in pages]
 

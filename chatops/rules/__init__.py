@@ -3,7 +3,6 @@
 Pure: imports nothing from Slack, Teams, HTTP clients or integrations.
 """
 
-from chatops.rules.engine import RulesEngine, Triage
 from chatops.rules.fields import ACTIONS, KINDS, LANGUAGES, LEVELS, PRIORITIES, SOURCES, TIERS
 from chatops.rules.loader import RulesError, load_rules, parse_rules
 from chatops.rules.normalize import normalize
@@ -47,3 +46,13 @@ __all__ = [
     "normalize",
     "parse_rules",
 ]
+
+
+def __getattr__(name: str):
+    """RulesEngine and Triage on first use: the engine imports the Japanese analyser, which
+    `chatops rules check` and the loader do not need."""
+    if name in ("RulesEngine", "Triage"):
+        from chatops.rules import engine
+
+        return getattr(engine, name)
+    raise AttributeError(f"module 'chatops.rules' has no attribute {name!r}")

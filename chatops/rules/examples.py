@@ -11,8 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from sklearn.feature_extraction.text import TfidfVectorizer
-from sklearn.linear_model import LogisticRegression
 
 from chatops.rules.normalize import normalize
 
@@ -35,6 +33,10 @@ class ExamplesClassifier:
 
         lemmas maps a normalised post to its lemma terms (None: n-grams only).
         """
+        # scikit-learn takes about a second to import: only an engine with examples pays it.
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
         labels = [rule_id for rule_id, _ in examples]
         self._lemmas = lemmas
         self._char_grams = TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3)).build_analyzer()

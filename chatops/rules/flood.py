@@ -18,6 +18,7 @@ from typing import Annotated
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from chatops.rules.fields import ChannelName, Duration, Identifier, PriorityName, Tag, parse_duration
+from chatops.rules.problems import RulesProblem
 
 
 def _seconds_or_duration(value: object) -> timedelta:
@@ -25,7 +26,7 @@ def _seconds_or_duration(value: object) -> timedelta:
     if isinstance(value, str) and re.fullmatch(r"\s*\d+s\s*", value):
         seconds = int(value.strip()[:-1])
         if seconds <= 0:
-            raise ValueError(f"{value!r} is zero; a duration must be positive")
+            raise RulesProblem("zero_duration", value=value)
         return timedelta(seconds=seconds)
     return parse_duration(value)
 
@@ -58,11 +59,11 @@ class FloodConfig(BaseModel):
     @model_validator(mode="after")
     def _sane(self) -> FloodConfig:
         if self.window < timedelta(seconds=10):
-            raise ValueError("window must be at least 10s")
+            raise RulesProblem("short_window")
         if self.min_authors > self.min_messages:
-            raise ValueError("min_authors cannot be more than min_messages")
+            raise RulesProblem("authors_over_messages")
         if self.digest_every < timedelta(seconds=5):
-            raise ValueError("digest_every must be at least 5s")
+            raise RulesProblem("short_digest")
         return self
 
     @property

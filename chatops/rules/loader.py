@@ -7,26 +7,50 @@ or for a missing field the line of the mapping that lacks it.
 """
 
 import difflib
+import functools
 import os
 import types
 import typing
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, create_model
 
+from chatops.i18n import catalog
 from chatops.rules.checks import Loc, cross_check
+from chatops.rules.problems import RulesProblem
 from chatops.rules.schema import Rules
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
-class RulesError(Exception):
-    """rules.yaml cannot be used; `problems` holds one 'PATH:LINE: message' per problem."""
+class Located:
+    """One problem of a rules file: where (path, line, field) and what, said in any language."""
 
-    def __init__(self, problems: list[str]):
-        super().__init__("\n".join(problems))
-        self.problems = problems
+    __slots__ = ("path", "line", "field", "problem")
+
+    def __init__(self, path: str, line: int | None, field: str | None, problem: RulesProblem):
+        self.path, self.line, self.field, self.problem = path, line, field, problem
+
+    def render(self, lang: str | None = None) -> str:
+        """`PATH:LINE: field: message` (line and field when known)."""
+        where = self.path if self.line is None else f"{self.path}:{self.line}"
+        field = f"{self.field}: " if self.field else ""
+        return f"{where}: {field}{self.problem.render(lang)}"
+
+
+class RulesError(Exception):
+    """rules.yaml cannot be used; `problems` holds one 'PATH:LINE: message' per problem (English),
+    `lines(lang)` the same in another language."""
+
+    def __init__(self, problems: list[Located]):
+        self.located = problems
+        self.problems = [problem.render("en") for problem in problems]
+        super().__init__("\n".join(self.problems))
+
+    def lines(self, lang: str | None) -> list[str]:
+        """Every problem in `lang`."""
+        return [problem.render(lang) for problem in self.located]
 
 
 def load_rules(path: str | os.PathLike[str]) -> Rules:
@@ -36,16 +60,19 @@ def load_rules(path: str | os.PathLike[str]) -> Rules:
         with open(name, encoding="utf-8") as file:
             text = file.read()
     except FileNotFoundError:
-        raise RulesError([f"{name}: file not found"]) from None
+        raise RulesError([Located(name, None, None, RulesProblem("file_not_found"))]) from None
     except UnicodeDecodeError as exc:
-        raise RulesError([f"{name}: not UTF-8 text ({exc.reason} at byte {exc.start})"]) from None
+        raise RulesError([Located(name, None, None, RulesProblem("not_utf8", reason=exc.reason, at=exc.start))]) from None
     except OSError as exc:
-        raise RulesError([f"{name}: cannot read ({exc.strerror})"]) from None
+        raise RulesError([Located(name, None, None, RulesProblem("cannot_read", error=exc.strerror))]) from None
     return parse_rules(text, name)
 
 
 def parse_rules(text: str, path: str = "<string>") -> Rules:
-    """Validate rules given as YAML (or JSON) text; path only labels the problems."""
+    """Validate rules given as YAML (or JSON) text; path only labels the problems.
+
+    Shape errors and cross-section checks are reported in one run: the checks run over the
+    top-level sections that validated, so fixing the file takes one round, not several."""
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
@@ -53,33 +80,53 @@ def parse_rules(text: str, path: str = "<string>") -> Rules:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         detail = f"{exc.problem} ({exc.context})" if exc.context else exc.problem
-        raise RulesError([f"{path}:{mark.line + 1 if mark else 1}: YAML syntax error: {detail}"]) from None
+        raise RulesError([Located(path, mark.line + 1 if mark else 1, None,
+                                  RulesProblem("yaml_syntax", detail=detail))]) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow; it knows no line
         line = text.count("\n", 0, exc.position) + 1
-        raise RulesError(
-            [f"{path}:{line}: YAML syntax error: {exc.reason} (character #x{exc.character:04x})"]
-        ) from None
+        raise RulesError([Located(path, line, None, RulesProblem(
+            "yaml_character", detail=exc.reason, character=f"#x{exc.character:04x}"))]) from None
     finally:
         loader.dispose()
     if root is None:
-        raise RulesError([f"{path}:1: the file is empty"])
+        raise RulesError([Located(path, 1, None, RulesProblem("empty_file"))])
     if not isinstance(data, dict):
-        raise RulesError(
-            [f"{path}:{root.start_mark.line + 1}: expected a mapping of sections (channels:, ...)"]
-        )
+        raise RulesError([Located(path, root.start_mark.line + 1, None, RulesProblem("not_a_mapping"))])
 
-    problems = [(line, f"{path}:{line}: {message}") for line, message in _duplicate_keys(root)]
+    problems = [Located(path, line, where, problem) for line, where, problem in _duplicate_keys(root)]
+    rules = None
     try:
         rules = Rules.model_validate(data)
         located = cross_check(rules)
     except ValidationError as exc:
-        located = [(tuple(error["loc"]), _describe(error)) for error in exc.errors(include_url=False)]
-    for loc, message in located:
-        line = _line_of(root, loc)
-        problems.append((line, f"{path}:{line}: {_dotted(loc)}: {message}"))
+        errors = exc.errors(include_url=False)
+        located = [(tuple(error["loc"]), describe(error)) for error in errors]
+        failed = {str(error["loc"][0]) for error in errors if error["loc"]}
+        if all(error["loc"] for error in errors):
+            partial = _validated_sections(data, failed)
+            if partial is not None:
+                located += cross_check(partial, failed)
+    for loc, problem in located:
+        problems.append(Located(path, _line_of(root, loc), _dotted(loc), problem))
     if problems:
-        raise RulesError([problem for _, problem in sorted(problems, key=lambda item: item[0])])
+        raise RulesError(sorted(problems, key=lambda item: item.line or 0))
     return rules
+
+
+def _validated_sections(data: dict, failed: set[str]) -> Rules | None:
+    """The sections of data outside `failed`, validated (a failed required section reads as None)."""
+    try:
+        return _partial_model().model_validate({key: value for key, value in data.items() if key not in failed})
+    except ValidationError:  # a section that validated alone did not with the others missing
+        return None
+
+
+@functools.cache
+def _partial_model() -> type[Rules]:
+    """Rules with every required section optional, to hold whatever validated."""
+    optional = {name: (field.annotation | None, None) for name, field in Rules.model_fields.items()
+                if field.is_required()}
+    return create_model("PartialRules", __base__=Rules, **optional)
 
 
 def _line_of(root: yaml.Node, loc: Loc) -> int:
@@ -110,22 +157,29 @@ def _dotted(loc: Loc) -> str:
     return text or "(top level)"
 
 
-def _describe(error: dict[str, Any]) -> str:
-    """Turn one pydantic error into a message for the person editing the file."""
+def describe(error: dict[str, Any]) -> RulesProblem:
+    """Turn one pydantic error into a message for the person editing the file; the common
+    pydantic error types have strings of their own (`rules.pydantic.<type>`), the rest keep
+    pydantic's English words."""
     kind, loc = error["type"], error["loc"]
     if kind == "value_error":
-        return str(error["ctx"]["error"])
+        cause = error["ctx"]["error"]
+        return cause if isinstance(cause, RulesProblem) else RulesProblem("plain", text=str(cause))
     if kind == "missing":
-        return "required field is missing"
+        return RulesProblem("missing")
     if kind == "extra_forbidden":
         allowed = _allowed_fields(loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        return "unknown field" + (
-            f" (did you mean {close[0]!r}?)" if close else f" (allowed: {', '.join(allowed)})"
-        )
+        if close:
+            return RulesProblem("unknown_field_close", close=close[0])
+        return RulesProblem("unknown_field", allowed=", ".join(allowed))
     value = error.get("input")
-    got = f" (got {value!r})" if isinstance(value, str | int | float | bool) or value is None else ""
-    return f"{error['msg']}{got}"
+    got = RulesProblem("got", value=value) if isinstance(value, str | int | float | bool) or value is None else ""
+    ctx = {name: value if isinstance(value, str | int | float) else str(value)
+           for name, value in (error.get("ctx") or {}).items()}
+    if f"rules.pydantic.{kind}" in catalog("en"):
+        return RulesProblem(f"pydantic.{kind}", got=got, **ctx)
+    return RulesProblem("pydantic_other", message=error["msg"], got=got)
 
 
 def _allowed_fields(loc: Loc) -> list[str]:
@@ -158,9 +212,9 @@ def _unwrap(annotation: Any) -> Any:
             return annotation
 
 
-def _duplicate_keys(root: yaml.Node) -> list[tuple[int, str]]:
+def _duplicate_keys(root: yaml.Node) -> list[tuple[int, str, RulesProblem]]:
     """Find keys repeated within one mapping (PyYAML silently keeps the last one)."""
-    problems: list[tuple[int, str]] = []
+    problems: list[tuple[int, str, RulesProblem]] = []
     pending, visited = [(root, "")], set()
     while pending:
         node, where = pending.pop()
@@ -173,7 +227,7 @@ def _duplicate_keys(root: yaml.Node) -> list[tuple[int, str]]:
                 label = key.value if isinstance(key, yaml.ScalarNode) else "?"
                 path = f"{where}.{label}" if where else label
                 if isinstance(key, yaml.ScalarNode) and label in seen:
-                    problems.append((key.start_mark.line + 1, f"{path}: duplicate key {label!r}"))
+                    problems.append((key.start_mark.line + 1, path, RulesProblem("duplicate_key", key=label)))
                 seen.add(label)
                 pending.append((value, path))
         elif isinstance(node, yaml.SequenceNode):

@@ -15,6 +15,7 @@ from chatops.rules.fields import (
     Timezone,
     UserId,
 )
+from chatops.rules.problems import RulesProblem
 
 
 class _Section(BaseModel):
@@ -31,7 +32,7 @@ class Override(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> Override:
         if self.end <= self.start:
-            raise ValueError("an override must end after it starts")
+            raise RulesProblem("override_backwards")
         return self
 
 
@@ -94,12 +95,10 @@ class OnCall(_Section):
         for name, policy in self.policies.items():
             for step in policy.steps:
                 if step.notify.startswith("schedule:") and step.notify[9:] not in self.schedules:
-                    raise ValueError(f"policies.{name}: {step.notify!r} names no schedule "
-                                     f"(defined: {', '.join(self.schedules) or 'none'})")
+                    raise RulesProblem("no_schedule", name=name, value=step.notify, defined=", ".join(self.schedules) or "-")
         for index, rule in enumerate(self.paging):
             if rule.policy not in self.policies:
-                raise ValueError(f"paging[{index}]: {rule.policy!r} is not a policy "
-                                 f"(defined: {', '.join(self.policies) or 'none'})")
+                raise RulesProblem("no_policy", index=index, value=rule.policy, defined=", ".join(self.policies) or "-")
         return self
 
     def policy_for(self, on: str, priority: str, tier: str) -> str | None:

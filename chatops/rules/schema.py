@@ -50,6 +50,7 @@ from chatops.rules.fields import (
 )
 from chatops.rules.flood import FloodConfig
 from chatops.rules.oncall import OnCall
+from chatops.rules.problems import RulesProblem
 from chatops.rules.stats_config import StatsConfig
 
 
@@ -115,18 +116,18 @@ def _check_lemma(value: str) -> str:
     """A lemma term: a dictionary form, optionally prefixed with `not:` for its negated forms."""
     body = value.strip().removeprefix("not:").strip()
     if not body:
-        raise ValueError("a lemma must not be empty (write a dictionary form such as 届く or not:届く)")
+        raise RulesProblem("empty_lemma")
     if any(char.isspace() for char in body) and not body.isascii():
-        raise ValueError(f"lemma {value!r}: one Japanese word per entry, no spaces")
+        raise RulesProblem("lemma_spaces", value=value)
     if body.endswith(("ない", "ません", "なかった")):
-        raise ValueError(f"lemma {value!r}: write the dictionary form with not: (e.g. not:届く for 届かない)")
+        raise RulesProblem("lemma_negated", value=value)
     return value
 
 
 def _check_example(value: str) -> str:
     """An example post: some real text."""
     if len(value.strip()) < 2:
-        raise ValueError(f"example {value!r} is too short to learn from (2 characters or more)")
+        raise RulesProblem("short_example", value=value)
     return value
 
 
@@ -166,11 +167,11 @@ class KeywordRule(Section):
     @model_validator(mode="after")
     def _has_a_condition(self) -> "KeywordRule":
         if not (self.any_of or self.all_of or self.regex or self.lemmas or self.examples):
-            raise ValueError("a rule needs at least one of any, all, regex, lemmas or examples")
+            raise RulesProblem("no_condition")
         if self.examples and len(self.examples) < 3:
-            raise ValueError("examples: give at least 3 posts, or none")
+            raise RulesProblem("few_examples")
         if len(set(self.examples)) != len(self.examples):
-            raise ValueError("examples: the same post is listed twice")
+            raise RulesProblem("repeated_example")
         return self
 
 
@@ -200,13 +201,17 @@ class SlaPolicy(Section):
     priority: PriorityName
     tier: Tier = "*"
     first_response: Duration
+    # How soon a customer writing again on an answered ticket gets the next answer; None = first_response.
+    next_response: Duration | None = None
     resolution: Duration
     calendar: Calendar = "business"
 
     @model_validator(mode="after")
     def _response_before_resolution(self) -> "SlaPolicy":
         if self.first_response > self.resolution:
-            raise ValueError("first_response must not be longer than resolution")
+            raise RulesProblem("response_after_resolution")
+        if self.next_response is not None and self.next_response > self.resolution:
+            raise RulesProblem("next_after_resolution")
         return self
 
 
@@ -252,10 +257,9 @@ class BusinessHours(Section):
             spans = sorted(minutes_of_range(text) for text in ranges)
             for (_, end), (start, _) in zip(spans, spans[1:], strict=False):
                 if start < end:
-                    raise ValueError(f"{day}: opening hours overlap")
+                    raise RulesProblem("hours_overlap", day=day)
         if not any(weekly.values()):
-            raise ValueError("no opening hours on any day (a team open around the clock writes 00:00-24:00 "
-                             "on each day, or gives its SLA policies calendar: 24x7)")
+            raise RulesProblem("no_hours")
         return {day: weekly.get(day, []) for day in DAYS}
 
     @property
@@ -295,7 +299,7 @@ class TeamsPerson(Section):
     @model_validator(mode="after")
     def _has_an_identity(self) -> "TeamsPerson":
         if not (self.aad or self.upn):
-            raise ValueError("a Teams person needs aad, upn or both")
+            raise RulesProblem("teams_identity")
         return self
 
 
@@ -310,7 +314,7 @@ class TeamsSection(Section):
         for person in self.people:
             for identity in filter(None, (person.aad, person.upn)):
                 if identity.lower() in seen:
-                    raise ValueError(f"{identity!r} is listed for two people (Teams identities must be unique)")
+                    raise RulesProblem("teams_identity_twice", value=identity)
                 seen.add(identity.lower())
         return self
 
@@ -338,6 +342,9 @@ class Threading(Section):
     """When a new message from the same customer continues an existing ticket."""
 
     window_minutes: int = Field(1440, ge=1, le=60 * 24 * 30)
+    # A resolved ticket takes the customer's next message only this many days after it was
+    # resolved; later, the message opens a new ticket that links back (0: always a new ticket).
+    reopen_days: int = Field(7, ge=0, le=3650)
 
 
 def _default_priorities() -> dict[str, PriorityDef]:
@@ -370,18 +377,18 @@ def _ranked_in_order(defs: dict, names: tuple[str, ...], what: str, descending: 
     """Check defs has exactly names, their ranks strictly going down (or up) in that order."""
     missing = [name for name in names if name not in defs]
     if missing:
-        raise ValueError(f"missing {what} {', '.join(missing)} (all of {', '.join(names)} are needed)")
+        raise RulesProblem("missing_names", what=what, missing=", ".join(missing), names=", ".join(names))
     ranks = [defs[name].rank for name in names]
     if ranks != sorted(set(ranks), reverse=descending):
         direction = "down" if descending else "up"
-        raise ValueError(f"ranks must go {direction} in the order {', '.join(names)} (got {ranks})")
+        raise RulesProblem(f"ranks_{direction}", names=", ".join(names), ranks=ranks)
     return defs
 
 
 def _check_customer_ref(value: str) -> str:
     source, sep, who = value.partition(":")
     if not sep or not who or source not in SOURCES:
-        raise ValueError(f"expected SOURCE:HANDLE_OR_USER_ID with SOURCE one of {', '.join(SOURCES)}, got {value!r}")
+        raise RulesProblem("customer_ref", sources=", ".join(SOURCES), value=value)
     return value
 
 

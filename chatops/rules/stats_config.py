@@ -7,6 +7,7 @@ from datetime import timedelta
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from chatops.rules.fields import ChannelName, Day, Duration, Source, Tier
+from chatops.rules.problems import RulesProblem
 
 
 class _Section(BaseModel):
@@ -22,7 +23,7 @@ class DurationBand(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> DurationBand:
         if self.yellow < self.green:
-            raise ValueError("yellow must not be shorter than green")
+            raise RulesProblem("yellow_below_green")
         return self
 
     def colour(self, minutes: float | None) -> str | None:
@@ -42,7 +43,7 @@ class ScoreBand(_Section):
     @model_validator(mode="after")
     def _ordered(self) -> ScoreBand:
         if self.yellow > self.green:
-            raise ValueError("yellow must not be above green")
+            raise RulesProblem("yellow_above_green")
         return self
 
     def colour(self, value: float | None) -> str | None:

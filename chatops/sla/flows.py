@@ -56,39 +56,31 @@ class SlaFlows:
         columns["sla_next_at"] = min(columns.values())
         return columns
 
+    def _sla_apply(self, ticket: Ticket, now: datetime, reason: str | tuple[str, ...]) -> None:
+        """Re-price a loaded ticket (status already changed) through `SlaClock.reprice`."""
+        changes = self.sla.reprice(
+            {**_moments(ticket), "sla_next_at": ticket.sla_next_at}, priority=ticket.priority,
+            tier=ticket.customer.tier, created_at=ticket.created_at, status=ticket.status,
+            paused_at=ticket.sla_paused_at, answered=ticket.first_response_at is not None, now=now, reason=reason)
+        for column, value in changes.items():
+            setattr(ticket, column, value)
+
     def _sla_reprice(self, ticket: Ticket, now: datetime) -> None:
-        """Priority or tier changed: new deadlines from the ticket's start, notices for moments
-        that moved (a deadline that is already past fires at the next pass)."""
-        old = _moments(ticket)
-        new = self.sla.deadlines(ticket.priority, ticket.customer.tier, ticket.created_at).as_dict()
-        if ticket.status == "pending" and ticket.sla_paused_at is not None:
-            new.update(self.sla.resumed(new, ticket.priority, ticket.customer.tier, ticket.sla_paused_at,
-                                        ticket.sla_paused_at))
-        for slot, value in new.items():
-            setattr(ticket, slot, value)
-        changed = {slot: value for slot, value in new.items() if value != old[slot]}
-        due_changed = min(changed.values()) if changed else None
-        upcoming = SlaClock.next_at(new, answered=ticket.first_response_at is not None,
-                                    paused=ticket.status == "pending", after=now)
-        ticket.sla_next_at = min(v for v in (due_changed, upcoming) if v is not None) \
-            if (due_changed or upcoming) else None
+        """Priority or tier changed: new deadlines from the ticket's start (a deadline moved into
+        the past fires at the next pass)."""
+        self._sla_apply(ticket, now, "priced")
         self._page_if(ticket, "priority", now)
 
     def _sla_moved(self, session: Session, ticket: Ticket, previous: str, to: str, now: datetime) -> None:
         """Status changed by a person: pending pauses the resolution clock; resolving stops it
-        and resolves the ticket's pages."""
-        if to == "pending":
-            ticket.sla_paused_at = now
-        elif previous == "pending":
-            self._sla_resume(ticket, now)
+        and resolves the ticket's pages; reopening gives a new resolution time."""
+        reasons = tuple(reason for reason, applies in (
+            ("reopened", previous == "resolved"), ("paused", to == "pending" and previous != "pending"),
+            ("resumed", previous == "pending" and to != "pending"), ("resolved", to == "resolved")) if applies)
+        if reasons:
+            self._sla_apply(ticket, now, reasons)
         if to == "resolved":
-            ticket.sla_next_at = None
             self.resolve_pages_of(session, ticket, actor=SLA_ACTOR, now=now)
-        elif previous == "resolved":
-            for slot, value in self.sla.reopened(ticket.priority, ticket.customer.tier, now).items():
-                setattr(ticket, slot, value)
-            ticket.sla_next_at = SlaClock.next_at(_moments(ticket), answered=ticket.first_response_at is not None,
-                                                  paused=False, after=now)
 
     def pending_after_delivery(self, session: Session, ticket: Ticket, now: datetime) -> None:
         """An agent's reply reached the customer: with rules.yaml `sla.pending_after_reply` the
@@ -100,42 +92,56 @@ class SlaFlows:
         self._event(session, ticket, "pending", SLA_ACTOR, status_from=previous, status_to="pending",
                     after_reply=True)
 
-    def _sla_resume(self, ticket: Ticket, now: datetime) -> None:
-        if ticket.sla_paused_at is None:
-            return
-        moved = self.sla.resumed(_moments(ticket), ticket.priority, ticket.customer.tier, ticket.sla_paused_at, now)
-        for slot, value in moved.items():
-            setattr(ticket, slot, value)
-        ticket.sla_paused_at = None
-        ticket.sla_next_at = SlaClock.next_at(_moments(ticket), answered=ticket.first_response_at is not None,
-                                              paused=False, after=now)
+    def next_reply_answered(self, ticket: Ticket, now: datetime) -> None:
+        """An agent's reply reached the customer: the next reply they waited on is given."""
+        if ticket.next_response_due_at is not None or ticket.next_response_warn_at is not None:
+            self._sla_apply(ticket, now, "answered")
 
-    def _sla_continued(self, conn: Connection, ticket_id: int, status: str, changes: dict, now: datetime) -> None:
-        """Ingest hook for a follow-up: a raised priority re-prices the ticket, a customer
-        answering a pending ticket restarts its resolution clock, and one writing to a resolved
-        ticket (a reopen) gets a new resolution deadline from now. Adds columns to `changes`."""
-        if "priority" not in changes and status not in ("pending", "resolved"):
+    def _sla_continued(self, conn: Connection, ticket_id: int, status: str, changes: dict, now: datetime,
+                       *, customer_wrote: bool = True) -> None:
+        """Ingest hook for a follow-up (`status` is the ticket's before it): a raised priority
+        re-prices the ticket, a customer answering a pending ticket restarts its resolution
+        clock, one writing to a resolved ticket (a reopen) gets a new resolution deadline from
+        now, and one writing again on an answered ticket waits on a next reply. Adds columns to
+        `changes`."""
+        if "priority" not in changes and status == "new":  # unanswered: the first response runs as it is
             return
         row = fastsql.run(conn, _SLA_ROW, {"tid": ticket_id}).one()
-        moments = {slot: getattr(row, slot) for slot in SLOTS}
+        reasons = tuple(reason for reason, applies in (
+            ("priced", "priority" in changes), ("reopened", status == "resolved"),
+            ("resumed", status == "pending"), ("customer_wrote", customer_wrote)) if applies)
         priority = changes.get("priority", row.priority)
-        if "priority" in changes:
-            moments = self.sla.deadlines(priority, row.tier, row.created_at).as_dict()
-            changes.update(moments)
-        if status == "resolved":  # the customer wrote again: a new resolution clock from now
-            reopened = self.sla.reopened(priority, row.tier, now)
-            moments.update(reopened)
-            changes.update(reopened)
-        paused = row.sla_paused_at
-        if status == "pending" and paused is not None:
-            moved = self.sla.resumed(moments, priority, row.tier, paused, now)
-            moments.update(moved)
-            changes.update(moved, sla_paused_at=None)
-        changes["sla_next_at"] = SlaClock.next_at(moments, answered=row.first_response_at is not None,
-                                                  paused=False, after=None if "priority" in changes else now)
+        if reasons:
+            changes.update(self._reprice_row(row, priority=priority, tier=row.tier,
+                                             status=changes.get("status", status), now=now, reason=reasons))
         if "priority" in changes and self.rules.oncall.policy_for("priority", priority, row.tier):
             self._open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:priority:{priority}",
                             policy=self.rules.oncall.policy_for("priority", priority, row.tier), now=now)
+
+    def _reprice_row(self, row, *, priority: str, tier: str, status: str, now: datetime,
+                     reason: str | tuple[str, ...]) -> dict:
+        """`SlaClock.reprice` of a `_SLA_ROW` (Core) row."""
+        return self.sla.reprice(
+            {**{slot: getattr(row, slot) for slot in SLOTS}, "sla_next_at": row.sla_next_at}, priority=priority,
+            tier=tier, created_at=row.created_at, status=status, paused_at=row.sla_paused_at,
+            answered=row.first_response_at is not None, now=now, reason=reason)
+
+    def _sla_tier_changed(self, conn: Connection, *, customer_id: int, previous: str, tier: str,
+                          actor: str, now: datetime) -> None:
+        """Ingest hook: the customer's stored tier changed (webhook `author.tier`, rules.yaml
+        `customers.premium`); each open ticket of theirs gets deadlines of the new tier and a
+        `tier_changed` event, as `set_customer_tier` does for a person."""
+        for row in fastsql.run(conn, _OPEN_OF_CUSTOMER, {"cid": customer_id}).all():
+            changes = self._reprice_row(row, priority=row.priority, tier=tier, status=row.status, now=now,
+                                        reason="priced")
+            fastsql.run(conn, _UPDATE_SLA, {"tid": row.id, "now": now, **changes}, columns=True)
+            policy = self.rules.oncall.policy_for("priority", row.priority, tier)
+            if policy:
+                self._open_page(conn, ticket_id=row.id, reason=f"T-{row.id}:priority:{row.priority}",
+                                policy=policy, now=now)
+            self._record_event(conn, ticket_id=row.id, kind="tier_changed", actor=actor, at=now,
+                               channel=row.channel, assignee=row.assignee,
+                               payload={"tier_from": previous, "tier_to": tier})
 
     def set_customer_tier(self, key: str, *, actor: str, tier: str) -> Ticket:
         """Change the tier of the ticket's customer; every open ticket of theirs gets deadlines
@@ -235,9 +241,9 @@ class SlaFlows:
         if row.status == "resolved":
             return []
         since, out = row.sla_next_at, []
-        for deadline in ("first_response", "resolution"):
-            if (deadline == "first_response" and row.first_response_at is not None) or \
-                    (deadline == "resolution" and row.status == "pending"):
+        answered, paused = row.first_response_at is not None, row.status == "pending"
+        for deadline in ("first_response", "next_response", "resolution"):
+            if not SlaClock.live(f"{deadline}_due_at", answered=answered, paused=paused):
                 continue
             warn, due = getattr(row, f"{deadline}_warn_at"), getattr(row, f"{deadline}_due_at")
             base = {"ticket_id": row.id, "actor": SLA_ACTOR, "at": now, "channel": row.channel,
@@ -350,10 +356,16 @@ class SlaFlows:
         return fastsql.run(conn, _CHANNEL_OF, {"tid": ticket_id}).scalar()
 
 
-_SLA_ROW = select(
-    Ticket.priority, Ticket.created_at, Ticket.first_response_at, Ticket.sla_paused_at, Customer.tier,
-    *(getattr(Ticket, slot) for slot in SLOTS),
-).join(Customer, Customer.id == Ticket.customer_id).where(Ticket.id == bindparam("tid"))
+_SLA_COLUMNS = (Ticket.id, Ticket.status, Ticket.priority, Ticket.created_at, Ticket.first_response_at,
+                Ticket.sla_paused_at, Ticket.sla_next_at, Ticket.channel, Ticket.assignee,
+                *(getattr(Ticket, slot) for slot in SLOTS))
+_SLA_ROW = select(*_SLA_COLUMNS, Customer.tier).join(Customer, Customer.id == Ticket.customer_id).where(
+    Ticket.id == bindparam("tid"))
+_OPEN_OF_CUSTOMER = (select(*_SLA_COLUMNS).where(Ticket.customer_id == bindparam("cid"), Ticket.status != "resolved")
+                     .order_by(Ticket.id).with_for_update())
+# SET columns come from the execution parameters; the version bump keeps ORM writers honest.
+_UPDATE_SLA = update(Ticket).where(Ticket.id == bindparam("tid")).values(
+    updated_at=bindparam("now"), version=Ticket.version + 1)
 _INSERT_MESSAGE = insert(Message).returning(Message.id)
 _INSERT_OUTBOX = insert(OutboxItem)
 _OUTBOX_BY_DEDUPE = select(OutboxItem.id).where(OutboxItem.dedupe_key == bindparam("dedupe"))

@@ -18,8 +18,9 @@ STATES = ("ok", "warning", "breached", "paused", "met")
 class SlaState:
     """How a ticket's SLA stands at one moment.
 
-    `deadline` is `first_response` until the first answer, then `resolution` (None when the
-    ticket has no stored deadline); `warn_at`/`due_at` are that deadline's stored moments.
+    `deadline` is `first_response` until the first answer, then `next_response` while the
+    customer waits on a next reply that is due before the resolution, else `resolution` (None
+    when the ticket has no stored deadline); `warn_at`/`due_at` are that deadline's stored moments.
     """
 
     deadline: str | None
@@ -38,16 +39,23 @@ def _get(ticket, name: str):
     return getattr(ticket, name, None)
 
 
+def live_deadline(ticket) -> str | None:
+    """Which stored deadline is live (see SlaState.deadline); None when there is none."""
+    if _get(ticket, "first_response_at") is None and _get(ticket, "first_response_due_at") is not None:
+        return "first_response"
+    resolution, next_due = _get(ticket, "resolution_due_at"), _get(ticket, "next_response_due_at")
+    if next_due is not None and _get(ticket, "status") not in ("pending", "resolved") and (
+            resolution is None or next_due < resolution):
+        return "next_response"
+    return "resolution" if resolution is not None else None
+
+
 def sla_state(ticket, now: datetime) -> SlaState:
     """The SLA state of `ticket` (a Ticket row or any object with its column names) at `now`:
     `met` once resolved on time, `paused` while pending on the resolution clock, else `breached`
     past the stored deadline, `warning` past the stored warning moment, `ok` before it."""
-    answered = _get(ticket, "first_response_at") is not None
-    if not answered and _get(ticket, "first_response_due_at") is not None:
-        deadline = "first_response"
-    elif _get(ticket, "resolution_due_at") is not None:
-        deadline = "resolution"
-    else:
+    deadline = live_deadline(ticket)
+    if deadline is None:
         return SlaState(None, None, None, "met" if _get(ticket, "status") == "resolved" else "ok")
     warn_at = _get(ticket, f"{deadline}_warn_at")
     due_at = _get(ticket, f"{deadline}_due_at")
@@ -69,8 +77,8 @@ def sla_state(ticket, now: datetime) -> SlaState:
     return SlaState(deadline, warn_at, due_at, state)
 
 
-# The SQL form of "breached now" for open tickets, split by which deadline is live so each half
-# reads its own partial index (tickets.models: ix_tickets_overdue_fr / ix_tickets_overdue_res).
+# The SQL form of "breached now" for open tickets, split by which deadline is live so each part
+# reads its own partial index (tickets.models: ix_tickets_overdue_fr / _next / _res).
 # The status terms are literal SQL, identical to the indexes' WHERE, because SQLite only uses a
 # partial index whose WHERE terms appear verbatim (not as bound parameters) in the query.
 OPEN_UNANSWERED_SQL = "status <> 'resolved' AND first_response_at IS NULL"
@@ -100,7 +108,18 @@ def overdue_resolution_clause(now: datetime):
         Ticket.first_response_at.is_not(None) | Ticket.first_response_due_at.is_(None))
 
 
+def overdue_next_response_clause(now: datetime):
+    """Answered, running tickets past a next-reply deadline (one is stored only while the
+    customer waits on it; pending ignores it)."""
+    from sqlalchemy import text
+
+    from chatops.tickets.models import Ticket
+
+    return text(_RUNNING_Q) & (Ticket.next_response_due_at <= now) & Ticket.first_response_at.is_not(None)
+
+
 def overdue_clause(now: datetime):
-    """SQL truth of `sla_state(ticket, now).state == "breached"` for a ticket not yet resolved:
-    the one overdue definition shared by App Home, lists and stats."""
-    return overdue_first_response_clause(now) | overdue_resolution_clause(now)
+    """SQL truth of "past a live deadline" for a ticket not yet resolved: the one overdue
+    definition shared by App Home, lists and stats. Exactly `sla_state(...).state == "breached"`:
+    of next reply and resolution the earlier is live, so "either is past" is "the live one is past"."""
+    return overdue_first_response_clause(now) | overdue_next_response_clause(now) | overdue_resolution_clause(now)

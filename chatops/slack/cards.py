@@ -29,6 +29,8 @@ def card_of(session: Session, ticket: Ticket) -> TicketCard:
         resolution_due_at=ticket.resolution_due_at, resolved_at=ticket.resolved_at,
         first_response_warn_at=ticket.first_response_warn_at, resolution_warn_at=ticket.resolution_warn_at,
         matched_rules=tuple(ticket.matched_rules or ()),
+        next_response_warn_at=ticket.next_response_warn_at, next_response_due_at=ticket.next_response_due_at,
+        follows=f"T-{ticket.follows_ticket_id}" if ticket.follows_ticket_id else None,
     )
 
 

@@ -90,6 +90,9 @@ class SlackPlanner:
             rows.append(OutboxRow(TARGET, "post_ticket", f"slack:post:{notice.ticket_id}", lane, ticket, urgent=True))
         if notice.kind == "created":  # an incident's parent too: a post keeps the channel's pace
             rows.append(OutboxRow(TARGET, "post_ticket", f"slack:post:{notice.ticket_id}", lane, ticket))
+            if notice.payload.get("follows") is not None:  # the link to the customer's earlier ticket
+                rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane,
+                                      {**ticket, "event_id": event}))
             rows.extend(self._notify_rows(notice, lane))
         elif notice.kind != "note_added":
             rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane, {**ticket, "event_id": event}))
@@ -240,6 +243,12 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             return f"{extra}\n{line}" if extra else line
         if event.kind == "incident_opened":
             return self.opened_text(payload)
+        other = payload.get("follows") if event.kind == "created" else (
+            payload.get("new_ticket_id") if event.kind == "continued" else None)
+        if other is not None:
+            thread = thread_of(session, other)
+            return blocks.linked_ticket_line(event.kind, other, (thread.channel, thread.ts) if thread else None,
+                                             self.lang)
         if event.kind == "replied":
             message = session.get(Message, payload.get("message_id"))
             return blocks.reply_line(event.actor, message.text, self.lang)

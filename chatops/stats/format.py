@@ -109,8 +109,8 @@ def csv_rows(f: dict[str, Any]) -> list[list[Any]]:
         for age, count in buckets.items():
             rows.append(["backlog", priority, age, count, "", ""])
     for priority, counts in f["overdue_now"]["by_priority"].items():
-        for deadline in ("first_response", "resolution"):
-            rows.append(["overdue_now", priority, deadline, counts[deadline], "", ""])
+        for deadline in ("first_response", "next_response", "resolution"):
+            rows.append(["overdue_now", priority, deadline, counts.get(deadline, 0), "", ""])
     for section in ("first_response", "resolution"):
         for name, metric in f[section].items():
             add(section, name, "minutes", metric)

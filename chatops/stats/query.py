@@ -15,7 +15,11 @@ from sqlalchemy import and_, case, func, select
 from sqlalchemy.orm import Session
 
 from chatops.rules import Rules
-from chatops.sla.state import overdue_first_response_clause, overdue_resolution_clause
+from chatops.sla.state import (
+    overdue_first_response_clause,
+    overdue_next_response_clause,
+    overdue_resolution_clause,
+)
 from chatops.stats.buckets import nearest_rank
 from chatops.stats.models import COUNTERS, StatsDaily, StatsDuration
 from chatops.stats.period import StatsQuery
@@ -177,18 +181,23 @@ def overdue_now(session: Session, query: StatsQuery, now: datetime) -> dict[str,
     """Open tickets past their live stored deadline now (`sla_state` breached), read from
     `tickets` through the partial overdue indexes: totals per deadline, per priority, and per
     "priority/tier" (the rollups' breach key)."""
-    by_priority = {p: {"first_response": 0, "resolution": 0} for p in PRIORITIES}
+    deadlines = ("first_response", "next_response", "resolution")
+    by_priority = {p: dict.fromkeys(deadlines, 0) for p in PRIORITIES}
     by_pt: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    totals = {"first_response": 0, "resolution": 0}
-    for index, (deadline, clause) in enumerate((("first_response", overdue_first_response_clause(now)),
-                                                ("resolution", overdue_resolution_clause(now)))):
+    totals = dict.fromkeys(deadlines, 0)
+    # A ticket past both its next reply and its resolution counts once, under resolution.
+    next_only = overdue_next_response_clause(now) & (
+        Ticket.resolution_due_at.is_(None) | (Ticket.resolution_due_at > now))
+    for deadline, clause in (("first_response", overdue_first_response_clause(now)),
+                             ("next_response", next_only), ("resolution", overdue_resolution_clause(now))):
         stmt = _scoped(select(Ticket.priority, Customer.tier, func.count())
                        .join(Customer, Customer.id == Ticket.customer_id)
                        .where(clause).group_by(Ticket.priority, Customer.tier), query)
         for priority, tier, count in session.execute(stmt):
-            by_priority.setdefault(priority, {"first_response": 0, "resolution": 0})[deadline] += count
-            by_pt[f"{priority}/{tier}"][index] += count
+            by_priority.setdefault(priority, dict.fromkeys(deadlines, 0))[deadline] += count
+            if deadline != "next_response":  # the rollups' breaches are of first response and resolution
+                by_pt[f"{priority}/{tier}"][0 if deadline == "first_response" else 1] += count
             totals[deadline] += count
     return {"total": sum(totals.values()), **totals,
-            "by_priority": {p: {**c, "total": c["first_response"] + c["resolution"]} for p, c in by_priority.items()},
+            "by_priority": {p: {**c, "total": sum(c.values())} for p, c in by_priority.items()},
             "by_pt": dict(by_pt)}

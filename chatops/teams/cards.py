@@ -107,9 +107,17 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         params["tier"] = t(f"tier.{payload.get('tier_to', 'standard')}", lang)
     elif kind == "page_exhausted":
         params["page"] = payload.get("page", "")
+    elif kind in ("sla_warning", "sla_breached") and payload.get("deadline"):
+        kind = f"{kind}_named"
+        params["deadline"] = t(f"sla.deadline.{payload['deadline']}", lang)
     elif kind == "reopened" and payload.get("reason"):
         kind = "reopened_reason"
         params["reason"] = escape(payload["reason"])
+    elif kind == "created" and payload.get("follows") is not None:
+        kind = "created_follows"
+        params["ticket"] = f"T-{payload['follows']}"
+    elif kind == "continued":
+        params["ticket"] = f"T-{payload.get('new_ticket_id', '?')}"
     key = f"teams.line.{kind}"
     try:
         return t(key, lang, **params)

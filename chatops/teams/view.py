@@ -36,6 +36,8 @@ class TicketView:
     first_response_warn_at: datetime | None = None
     resolution_warn_at: datetime | None = None
     resolved_at: datetime | None = None
+    next_response_warn_at: datetime | None = None
+    next_response_due_at: datetime | None = None
 
 
 def view_of(session: Session, ticket: Ticket) -> TicketView:
@@ -53,7 +55,8 @@ def view_of(session: Session, ticket: Ticket) -> TicketView:
         created_at=ticket.created_at, first_response_due_at=ticket.first_response_due_at,
         resolution_due_at=ticket.resolution_due_at, first_response_at=ticket.first_response_at,
         first_response_warn_at=ticket.first_response_warn_at, resolution_warn_at=ticket.resolution_warn_at,
-        resolved_at=ticket.resolved_at)
+        resolved_at=ticket.resolved_at, next_response_warn_at=ticket.next_response_warn_at,
+        next_response_due_at=ticket.next_response_due_at)
 
 
 def load_view(session: Session, ticket_id: int) -> TicketView:

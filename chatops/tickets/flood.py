@@ -219,7 +219,8 @@ class FloodFlows:
         if self.rules.priorities[config.priority].rank > self.rules.priorities[row.priority].rank:
             changes["priority"] = config.priority
             payload.update(priority_from=row.priority, priority_to=config.priority)
-            self._sla_continued(conn, ticket_id, row.status, changes, now)  # re-price (may page: the one page)
+            self._sla_continued(conn, ticket_id, row.status, changes, now,  # re-price (may page: the one page)
+                                   customer_wrote=False)
         if changes:
             conn.execute(_UPDATE_TICKET, {"tid": ticket_id, "now": now, **changes})
         policy = config.page or self.rules.oncall.policy_for("priority", config.priority, tier)

@@ -277,6 +277,7 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
         ticket = session.get(Ticket, message.ticket_id, with_for_update=True)
         self._event(session, ticket, "reply_sent", message.author_id or "system", message_id=message.id)
         if not str(message.author_id or "").startswith("chatops:"):  # an agent's answer: their turn now
+            self.next_reply_answered(ticket, self.clock())
             self.pending_after_delivery(session, ticket, self.clock())
 
     def reply_failed(self, session: Session, item: OutboxItem) -> None:

@@ -94,10 +94,11 @@ class IngestFlows(FloodFlows):
         except IntegrityError as exc:
             failure: Exception = exc
             # Most often a lost race: another replica stored one of these messages (a network's
-            # redelivery reached both) while this batch was being written. Those answer as
-            # duplicates and the rest go again together, instead of one transaction each.
+            # redelivery reached both) or created one of their new customers while this batch
+            # was being written. Stored ones answer as duplicates and the rest go again together
+            # (the customer rows now exist), instead of one transaction each.
             rest = self._not_stored(messages)
-            if 0 < len(rest) < len(messages):
+            if rest:
                 try:
                     again, retried = iter(self._store_batch(rest)), {id(message) for message in rest}
                     return [next(again) if id(message) in retried else IngestResult("duplicate")
@@ -165,9 +166,13 @@ class IngestFlows(FloodFlows):
         }
         if blocked:
             return IngestResult("stored", message_id=_insert(conn, Message, message_row))
-        window_start = message.created_at - timedelta(minutes=self.rules.threading.window_minutes)
-        ticket_id = service.find_thread_ticket_id(conn, message=message, customer_id=customer_id,
-                                                  window_start=window_start, new_customer=is_new)
+        thread_rules = self.rules.threading
+        window_start = message.created_at - timedelta(minutes=thread_rules.window_minutes)
+        # The horizon runs from the message's arrival: a post's own time can be days old (a backfill).
+        match = service.find_thread(conn, message=message, customer_id=customer_id, window_start=window_start,
+                                    stale_before=now - timedelta(days=thread_rules.reopen_days), new_customer=is_new)
+        ticket_id = match.ticket_id if match is not None and not match.stale else None
+        follows = match.ticket_id if match is not None and match.stale else None
         rated = record_rating_reply(conn, message=message, customer_id=customer_id, ticket_id=ticket_id,
                                     message_row=message_row)
         if rated is not None:  # a CSAT rating: stored on its ticket, which stays resolved
@@ -187,7 +192,7 @@ class IngestFlows(FloodFlows):
         if ticket_id is None:
             result = self._open_ticket(conn, message, customer_id, message_row,
                                        self._flood_triage(flood, triage) if opens else triage, now, tier,
-                                       incident=opens, flags=flags)
+                                       incident=opens, flags=flags, follows=None if opens else follows)
         else:
             result = self._continue_ticket(conn, message, ticket_id, message_row, triage)
         if opens:
@@ -220,11 +225,15 @@ class IngestFlows(FloodFlows):
             changes["tier"] = wanted
         if changes:
             fastsql.run(conn, _UPDATE_CUSTOMER, {"cid": row.id, **changes}, columns=True)
+        if "tier" in changes:  # rare: only then are the customer's open tickets read and re-priced
+            self._sla_tier_changed(conn, customer_id=row.id, previous=row.tier, tier=changes["tier"],
+                                   actor=f"chatops:{message.source}" if author.tier else "chatops:rules",
+                                   now=self.clock())
         return row.id, False, tuple(row.flags or ()), changes.get("tier", row.tier)
 
     def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
                      triage, now: datetime, tier: str = "standard", incident: bool = False,
-                     flags: tuple[str, ...] = ()) -> IngestResult:
+                     flags: tuple[str, ...] = (), follows: int | None = None) -> IngestResult:
         deadlines = self.sla_columns(triage.priority, tier, message.created_at)
         ticket_id = _insert(conn, Ticket, {
             "source": message.source, "account": message.account, "external_id": message.external_id,
@@ -234,7 +243,7 @@ class IngestFlows(FloodFlows):
             "matched_rules": list(triage.matched), "keywords": list(triage.keywords),
             "notify": list(triage.notify), "created_at": message.created_at, "updated_at": now,
             "last_customer_message_at": message.created_at, "reopened_count": 0, "version": 1,
-            **deadlines,
+            "follows_ticket_id": follows, **deadlines,
         })
         if triage.tags:
             fastsql.run_many(conn, _INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in triage.tags])
@@ -249,7 +258,15 @@ class IngestFlows(FloodFlows):
         self._record_event(conn, ticket_id=ticket_id, kind="created", actor=f"customer:{customer_id}",
                            at=now, channel=triage.channel, assignee=None,
                            payload={"message_id": message_id, "triage": triage.to_dict(),
-                                    **({"incident": True} if incident else {})}, facts=facts)
+                                    **({"incident": True} if incident else {}),
+                                    **({"follows": follows} if follows is not None else {})}, facts=facts)
+        if follows is not None:
+            # The old ticket stays resolved; its thread says where the customer's words went.
+            # (`new_ticket_id`, not `ticket`: surfaces read an event_payload `ticket` as a parent post.)
+            old = fastsql.run(conn, _TICKET_SURFACE, {"tid": follows}).one()
+            self._record_event(conn, ticket_id=follows, kind="continued", actor=f"customer:{customer_id}",
+                               at=now, channel=old.channel, assignee=old.assignee,
+                               payload={"new_ticket_id": ticket_id})
         self._after_opened(conn, ticket_id=ticket_id, priority=triage.priority, tier=tier,
                            customer_id=customer_id, message=message, now=now, flags=flags)
         return IngestResult("created", ticket_id, message_id)
@@ -324,6 +341,7 @@ _TICKET_FOR_UPDATE = select(
     Ticket.status, Ticket.priority, Ticket.customer_id, Ticket.last_customer_message_at, Ticket.reopened_count,
     Ticket.channel, Ticket.assignee,
 ).where(Ticket.id == bindparam("tid")).with_for_update()
+_TICKET_SURFACE = select(Ticket.channel, Ticket.assignee).where(Ticket.id == bindparam("tid"))
 _TAGS_OF_TICKET = select(TicketTag.tag).where(TicketTag.ticket_id == bindparam("tid"))
 # SET columns come from the execution parameters; the version bump keeps ORM writers honest.
 _UPDATE_TICKET = update(Ticket).where(Ticket.id == bindparam("tid")).values(version=Ticket.version + 1)

@@ -86,6 +86,8 @@ class Ticket(Base):
               sqlite_where=text(OPEN_UNANSWERED_SQL), postgresql_where=text(OPEN_UNANSWERED_SQL)),
         Index("ix_tickets_overdue_res", "resolution_due_at", "priority",
               sqlite_where=text(RUNNING_SQL), postgresql_where=text(RUNNING_SQL)),
+        Index("ix_tickets_overdue_next", "next_response_due_at", "priority",
+              sqlite_where=text(RUNNING_SQL), postgresql_where=text(RUNNING_SQL)),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -114,12 +116,17 @@ class Ticket(Base):
     # SLA clock (chatops.sla): warning moments, the next moment the scheduler acts, pause start.
     first_response_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolution_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Set while a customer who wrote again on an answered ticket waits on the next answer.
+    next_response_warn_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    next_response_due_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sla_next_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     sla_paused_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reopened_count: Mapped[int] = mapped_column(Integer, default=0)
     csat_score: Mapped[int | None] = mapped_column(Integer)
     csat_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # rating request sent
     csat_rated_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # The customer's earlier, long-resolved ticket this one continues (rules.yaml `threading.reopen_days`).
+    follows_ticket_id: Mapped[int | None] = mapped_column(Id, ForeignKey("tickets.id"), index=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     customer: Mapped[Customer] = relationship(lazy="joined", innerjoin=True)

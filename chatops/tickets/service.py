@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, case, select
@@ -46,18 +47,32 @@ _INBOUND_ID = select(Message.id).where(
     Message.direction == "inbound", Message.source == bindparam("source"),
     Message.external_id == bindparam("external_id"),
 )
-_TICKET_OF_PARENT = select(Message.ticket_id).where(
+# Each lookup also reads the found ticket's status and resolved_at (a primary-key join), so the
+# reopen horizon is decided without another round trip.
+_TICKET_OF_PARENT = select(Message.ticket_id, Ticket.status, Ticket.resolved_at).join(
+    Ticket, Ticket.id == Message.ticket_id,
+).where(
     Message.source == bindparam("source"), Message.external_id == bindparam("parent"),
-    Message.ticket_id.is_not(None),
 ).limit(1)
-_TICKET_OF_CONVERSATION = select(Message.ticket_id).where(
+_TICKET_OF_CONVERSATION = select(Message.ticket_id, Ticket.status, Ticket.resolved_at).join(
+    Ticket, Ticket.id == Message.ticket_id,
+).where(
     Message.source == bindparam("source"), Message.account == bindparam("account"),
-    Message.conversation_id == bindparam("conversation"), Message.ticket_id.is_not(None),
+    Message.conversation_id == bindparam("conversation"),
 ).order_by(Message.id.desc()).limit(1)
-_TICKET_OF_CUSTOMER = select(Ticket.id).where(
+_TICKET_OF_CUSTOMER = select(Ticket.id, Ticket.status, Ticket.resolved_at).where(
     Ticket.customer_id == bindparam("customer"), Ticket.account == bindparam("account"),
     Ticket.last_customer_message_at >= bindparam("since"),
 ).order_by(Ticket.last_customer_message_at.desc()).limit(1)
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadMatch:
+    """The ticket an inbound message belongs to. `stale`: that ticket was resolved too long ago
+    (rules.yaml `threading.reopen_days`), so the message opens a new ticket following it."""
+
+    ticket_id: int
+    stale: bool = False
 
 
 def inbound_exists(db: Session | Connection, *, source: str, external_id: str) -> bool:
@@ -70,20 +85,40 @@ def _scalar(db: Session | Connection, stmt, params: dict):
     return fastsql.execute(db, stmt, params).scalar()
 
 
-def find_thread_ticket_id(db: Session | Connection, *, message: InboundMessage, customer_id: int,
-                          window_start: datetime, new_customer: bool = False) -> int | None:
+def find_thread(db: Session | Connection, *, message: InboundMessage, customer_id: int,
+                window_start: datetime, stale_before: datetime | None = None,
+                new_customer: bool = False) -> ThreadMatch | None:
     """The ticket an inbound message continues: by reply, by conversation, then by customer window
-    (skipped for a customer seen for the first time: they have no earlier ticket)."""
-    found = None
+    (skipped for a customer seen for the first time: they have no earlier ticket).
+
+    A ticket resolved at or before `stale_before` takes no more messages: the next lookup is
+    tried, and when none finds a live ticket the first stale one is returned with `stale=True`.
+    """
+    stale: ThreadMatch | None = None
+    lookups = []
     if message.in_reply_to:
-        found = _scalar(db, _TICKET_OF_PARENT, {"source": message.source, "parent": message.in_reply_to})
-    if found is None and message.conversation_id:
-        found = _scalar(db, _TICKET_OF_CONVERSATION, {
-            "source": message.source, "account": message.account, "conversation": message.conversation_id})
-    if found is None and not new_customer:
-        found = _scalar(db, _TICKET_OF_CUSTOMER, {
-            "customer": customer_id, "account": message.account, "since": window_start})
-    return found
+        lookups.append((_TICKET_OF_PARENT, {"source": message.source, "parent": message.in_reply_to}))
+    if message.conversation_id:
+        lookups.append((_TICKET_OF_CONVERSATION, {
+            "source": message.source, "account": message.account, "conversation": message.conversation_id}))
+    if not new_customer:
+        lookups.append((_TICKET_OF_CUSTOMER, {
+            "customer": customer_id, "account": message.account, "since": window_start}))
+    for stmt, params in lookups:
+        row = fastsql.execute(db, stmt, params).first()
+        if row is None:
+            continue
+        ticket_id, status, resolved_at = row
+        if (stale_before is None or status != "resolved" or resolved_at is None
+                or resolved_at > stale_before):
+            return ThreadMatch(ticket_id)
+        stale = stale or ThreadMatch(ticket_id, stale=True)
+    return stale
+
+
+def following_ticket_ids(session: Session, *, ticket_id: int) -> list[int]:
+    """The tickets that continue this one (opened after it was resolved too long ago), oldest first."""
+    return list(session.scalars(select(Ticket.id).where(Ticket.follows_ticket_id == ticket_id).order_by(Ticket.id)))
 
 
 def overdue_clause(now: datetime):

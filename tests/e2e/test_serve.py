@@ -33,7 +33,7 @@ def server(tmp_path):
         try:
             if requests.get(base + "/healthz", timeout=1).ok:
                 break
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not listening yet, or busy starting
             time.sleep(0.2)
     else:
         proc.kill()

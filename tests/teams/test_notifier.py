@@ -210,7 +210,7 @@ def test_assignment_and_breach_mention_the_teams_people_they_are_for(teams_runti
     assert assigned["msteams"]["entities"] == [
         {"type": "mention", "text": "<at>Sato</at>", "mentioned": {"id": "sato@acme.example", "name": "Sato"}}]
     assert "宛先: <at>Sato</at>" in card_text(assigned)
-    breached = [card for card in cards_of(workflows) if "SLA の期限を過ぎました" in card_text(card)]
+    breached = [card for card in cards_of(workflows) if "期限を過ぎました" in card_text(card)]
     assert breached
     ids = {entity["mentioned"]["id"] for card in breached for entity in card["msteams"].get("entities", [])}
     assert ids == {"lead@acme.example", "sato@acme.example"}  # the level's lead and the assignee

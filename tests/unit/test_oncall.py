@@ -70,7 +70,7 @@ def test_cli_oncall_who_override_and_ack(settings, monkeypatch, capsys, flows, c
     assert main(["--lang", "en", "oncall", "pages"]) == 0
     assert "P-1 T-1 triggered → U0AGENT002 (notified 1×)" in capsys.readouterr().out
     assert main(["--lang", "en", "oncall", "ack", "P-1", "--as", "U0AGENT002"]) == 0
-    assert "1 page(s) acknowledged." in capsys.readouterr().out
+    assert "1 page acknowledged." in capsys.readouterr().out
     assert main(["--lang", "en", "oncall", "ack", "T-99"]) == 2
     assert "T-99" in capsys.readouterr().err
 

@@ -66,7 +66,10 @@ def test_pending_pauses_the_resolution_clock(flows, clock, session_factory):
         assert ticket.status == "open" and ticket.sla_paused_at is None
         # 3d = 72 business hours allowed, 2 used before the pause: 70 left from Thu 12/10 12:00.
         assert ticket.resolution_due_at == datetime(2026, 12, 22, 10, 0, tzinfo=JST)
-    assert flows.sla_pass(at(clock, 2026, 12, 22, 10, 0)) == [(key, "sla_breached", "resolution")]
+        assert ticket.next_response_due_at == datetime(2026, 12, 11, 11, 0, tzinfo=JST)  # 8h business: a next reply owed
+    # The unanswered follow-up breached its next reply long before; the resolution breaches at its own moment.
+    assert flows.sla_pass(at(clock, 2026, 12, 22, 10, 0)) == [(key, "sla_breached", "next_response"),
+                                                              (key, "sla_breached", "resolution")]
 
 
 def test_raising_priority_moves_deadlines(flows, clock, session_factory):
@@ -226,7 +229,9 @@ def test_a_reopened_ticket_gets_a_new_resolution_deadline(flows, clock, session_
         assert ticket.first_response_due_at == datetime(2026, 11, 20, 11, 0, tzinfo=JST)  # answered: kept
     # no breach of the old deadline on reopening; the new one warns and breaches in its time
     assert flows.sla_pass(at(clock, 2026, 11, 24, 10, 1)) == []
-    assert [kind for _, kind, _ in flows.sla_pass(at(clock, 2026, 11, 24, 18, 0))] == ["sla_breached"]
+    # the customer waits on a next reply (red: 1h, due 11:00) as well as the resolution
+    assert flows.sla_pass(at(clock, 2026, 11, 24, 18, 0)) == [(key, "sla_breached", "next_response"),
+                                                              (key, "sla_breached", "resolution")]
     # reopened by a person (not by the customer): the same fresh clock
     flows.resolve(key, actor="U0AGENT001")
     flows.reopen(key, actor="U0AGENT001", reason="follow-up call")

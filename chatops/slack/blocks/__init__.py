@@ -16,6 +16,7 @@ from chatops.slack.blocks.modals import (
 from chatops.slack.blocks.ticket import (
     customer_line,
     event_line,
+    linked_ticket_line,
     reply_failed_line,
     reply_line,
     reply_sent_line,
@@ -23,6 +24,6 @@ from chatops.slack.blocks.ticket import (
     ticket_message,
 )
 
-__all__ = ["CustomerSummary", "TicketCard", "customer_modal", "ticket_modal", "customer_line", "escalate_modal", "escape", "event_line", "home_view", "message_modal",
+__all__ = ["CustomerSummary", "TicketCard", "customer_modal", "ticket_modal", "customer_line", "escalate_modal", "escape", "event_line", "home_view", "linked_ticket_line", "message_modal",
            "reply_failed_line", "reply_line", "reply_sent_line", "reply_confirm_modal", "reply_modal", "resolve_modal", "tags_modal", "ticket_actions", "ticket_list",
            "ticket_message", "ticket_row"]

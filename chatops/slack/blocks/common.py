@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from chatops.i18n import t
 from chatops.rules import Rules
-from chatops.sla.state import sla_state
+from chatops.sla.state import live_deadline, sla_state
 from chatops.slack.blocks.text import escape, link  # noqa: F401  (re-exported to the builders)
 from chatops.slack.mentions import group_mention
 
@@ -46,16 +46,17 @@ class TicketCard:
     first_response_warn_at: datetime | None = None
     resolution_warn_at: datetime | None = None
     matched_rules: tuple[str, ...] = field(default=())
+    next_response_warn_at: datetime | None = None
+    next_response_due_at: datetime | None = None
+    follows: str | None = None  # key of the customer's earlier ticket this one continues
 
     def due(self) -> tuple[str, datetime] | None:
-        """The SLA deadline that matters now: first response until answered, then resolution."""
+        """The SLA deadline that matters now (chatops.sla.state.live_deadline): first response
+        until answered, then the next reply the customer waits on, or resolution."""
         if self.status == "resolved":
             return None
-        if self.first_response_at is None and self.first_response_due_at is not None:
-            return "first_response", self.first_response_due_at
-        if self.resolution_due_at is not None:
-            return "resolution", self.resolution_due_at
-        return None
+        which = live_deadline(self)
+        return (which, getattr(self, f"{which}_due_at")) if which else None
 
     def sla_state(self, now: datetime, warn_at: float | None = None) -> str:
         """`breached`, `warning` (past the stored warning moment), `ok`, `paused`, or `none`

@@ -88,6 +88,8 @@ def _context(card: TicketCard, rules: Rules, lang: str) -> str:
     parts = [t("slack.received", lang, time=local_time(card.created_at, rules))]
     if card.matched_rules:
         parts.append(t("slack.matched", lang, rules=", ".join(card.matched_rules[:5])))
+    if card.follows:
+        parts.append(t("slack.follows", lang, ticket=card.follows))
     return "  ·  ".join(escape(part) for part in parts)
 
 
@@ -158,7 +160,23 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         case "customer_message" if payload.get("priority_to"):
             return t("slack.line.priority_raised", lang,
                      label=priority_label(rules, payload["priority_to"], lang))
+        case "created" if payload.get("follows") is not None:
+            return linked_ticket_line(kind, payload["follows"], None, lang)
+        case "continued" if payload.get("new_ticket_id") is not None:
+            return linked_ticket_line(kind, payload["new_ticket_id"], None, lang)
     return sla_line(kind, actor, payload, rules, lang)  # SLA and paging events (blocks/pages.py)
+
+
+def thread_permalink(channel: str, ts: str) -> str:
+    """A link to a thread's parent message (Slack opens it from any workspace member's client)."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
+def linked_ticket_line(kind: str, other_id: int, thread: tuple[str, str] | None, lang: str) -> str:
+    """A horizon link: on a `created` ticket, the long-resolved ticket it follows; on the old
+    ticket (`continued`), the new one. The key links to that ticket's thread once it is posted."""
+    other = link(thread_permalink(*thread) if thread else None, f"T-{other_id}")
+    return t("slack.line.follows" if kind == "created" else "slack.line.continued", lang, ticket=other)
 
 
 def customer_line(handle: str | None, text: str, url: str | None, lang: str) -> str:
