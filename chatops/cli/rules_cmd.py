@@ -27,6 +27,9 @@ def register(sub, lang: str) -> None:
     test.add_argument("--kind", default="mention", help=t("cli.help.rules_kind", lang))
     test.add_argument("file", nargs="?", help=t("cli.help.jsonl_file", lang))
     test.set_defaults(handler=test_command)
+    from chatops.cli.backtest_cmd import add_parser as add_backtest
+
+    add_backtest(rules_sub, lang)
 
 
 def _rules_path(explicit: str | None) -> Path:
@@ -75,7 +78,7 @@ def test_command(args) -> int:
         triage = engine.triage(text=message.text, source=message.source, kind=message.kind)
         if args.json:
             row = {"line": number, "external_id": message.external_id, **triage.to_dict(),
-                   "stage": triage.stage, "reason": triage.reason}
+                   "stage": triage.stage, "reason": triage.reason, "negative": _negative_words(message.text)}
             print(json.dumps(row, ensure_ascii=False))
         else:
             _print_triage(number, message, triage, lang, engine.rules)
@@ -90,7 +93,8 @@ def _test_text(engine, args) -> int:
         err(t("cli.rules.unknown_source_kind", language(args), source=args.source, kind=args.kind))
         return EXIT_USAGE
     if args.json:
-        print(json.dumps({**triage.to_dict(), "stage": triage.stage, "reason": triage.reason}, ensure_ascii=False))
+        print(json.dumps({**triage.to_dict(), "stage": triage.stage, "reason": triage.reason,
+                          "negative": _negative_words(args.text)}, ensure_ascii=False))
     else:
         _print_triage(1, SimpleNamespace(text=args.text, source=args.source, kind=args.kind), triage, language(args), engine.rules)
     return 0
@@ -109,6 +113,7 @@ def _print_triage(number: int, message, triage, lang: str, rules) -> None:
             details.append(t(f"cli.rules.detail.{name}", lang, values=",".join(getattr(triage, name))))
     if not triage.matched:
         details.append(t("cli.rules.no_match", lang))
+    details += _negativity(message.text)
     print("      " + "  ".join(details))
     sys.stdout.flush()
 
@@ -125,3 +130,16 @@ def _reason(reason: str, lang: str) -> str:
         key = word.strip(" ()=").replace(" ", "_")
         reason = reason.replace(word, t(f"cli.rules.reason.{key}", lang))
     return reason
+
+
+def _negative_words(text: str) -> list[str]:
+    """The lexicon words flood detection (flood.negative_words) counts a post negative by."""
+    from chatops.rules.sentiment import negative_words
+
+    return negative_words(text or "")
+
+
+def _negativity(text: str) -> list[str]:
+    """`negative=…` for the details line, if the post has negative words."""
+    words = _negative_words(text)
+    return ["negative=" + ",".join(words)] if words else []

@@ -21,6 +21,8 @@ from chatops.rules.normalize import fold_kana, normalize
 from chatops.rules.schema import KeywordRule, Rules
 
 _ROUTE_CACHE_LIMIT = 4096
+# How much of a priority's chance share (its rules / all example rules) the examples score loses.
+_CHANCE_DISCOUNT = 0.3
 # keyword id -> (position in any + all, keyword as written) of each way the rule writes it
 _Spellings = dict[int, tuple[tuple[int, str], ...]]
 
@@ -155,7 +157,19 @@ class RulesEngine:
             if rule.lemmas
         ]
         examples = [(rule.id, text) for rule in rules.keyword_rules for text in rule.examples]
-        self._classifier = ExamplesClassifier(examples) if len({r for r, _ in examples}) >= 2 else None
+        self._classifier = (
+            ExamplesClassifier(examples, lemmas=lemma_terms) if len({r for r, _ in examples}) >= 2 else None
+        )
+        default_rank = rules.priorities[rules.defaults.priority].rank
+        # Per class of the classifier: its rule and the rank of the priority it would give.
+        self._class_rules = [] if self._classifier is None else [
+            (self._by_id[rule_id], max(self._by_id[rule_id].priority_rank, default_rank))
+            for rule_id in self._classifier.classes
+        ]
+        self._rank_shares = {
+            rank: sum(other == rank for _, other in self._class_rules) / len(self._class_rules)
+            for _, rank in self._class_rules
+        }
         self._min_scores = {
             rule.id: rule.examples_min_score if rule.examples_min_score is not None else rules.defaults.examples_min_score
             for rule in rules.keyword_rules
@@ -187,7 +201,11 @@ class RulesEngine:
             if rule.any_only or rule.holds(hits, plain_text, source, kind)
         ]
         if not matched:
-            return self._analyse(text, plain_text, hits, source, kind, unmatched_channel)
+            return self._analyse(text, plain_text, hits, source, kind, unmatched_channel, [])
+        if all(rule.priority_rank < 0 for rule in matched) and (self._lemma_rules or self._classifier):
+            # Rules that only tag (praise, order number) leave the priority to the analysis stages:
+            # "ありがとう" in a sarcastic complaint must not keep it green.
+            return self._analyse(text, plain_text, hits, source, kind, unmatched_channel, matched)
         if len(matched) == 1:  # the common case, worth a shortcut: the rule's own outcome
             rule = matched[0]
             tags = list(rule.tags)
@@ -206,35 +224,75 @@ class RulesEngine:
         return self._combine(matched, hits, source, kind)
 
     def _analyse(self, text: str, plain_text: str, hits: set[int], source: str, kind: str,
-                 unmatched_channel: str) -> Triage:
-        """No keyword rule fired: try lemma rules, then the examples classifier, then defaults."""
+                 unmatched_channel: str, tagged: list[_CompiledRule]) -> Triage:
+        """No keyword rule set a priority: try lemma rules, then the examples classifier, then defaults.
+
+        tagged are the keyword rules that matched but set no priority; their tags are kept.
+        """
         defaults = self.rules.defaults
+        terms = lemma_terms(plain_text) if self._lemma_rules or self._classifier is not None else frozenset()
         if self._lemma_rules:
-            terms = lemma_terms(plain_text)
             lemma_matched, found = [], []
             for rule, lemmas in self._lemma_rules:
                 common = lemmas & terms
                 if common and _passes_filters(rule, hits, source, kind):
                     lemma_matched.append(rule)
                     found += sorted(common)
-            if lemma_matched:
-                triage = self._combine(lemma_matched, hits, source, kind)
+            if lemma_matched and all(rule.priority_rank < 0 for rule in lemma_matched):
+                tagged = tagged + lemma_matched  # tags only: the classifier may still raise the priority
+            elif lemma_matched:
+                triage = self._combine(tagged + lemma_matched, hits, source, kind)
                 triage.keywords, triage.stage = list(dict.fromkeys(found)), "lemma"
                 triage.reason = "lemmas=" + ",".join(triage.keywords)
                 return triage
+        reason = ""
         if self._classifier is not None:
-            prediction = self._classifier.predict(text)
-            rule = self._by_id[prediction.rule_id]
-            reason = f"examples={prediction.rule_id} score={prediction.score:.2f} ngrams={'|'.join(prediction.evidence)}"
+            rule, score, reason = self._classify(text, terms, hits, source, kind)
+            if tagged and rule is not None:
+                # A keyword already said what the post is (praise): overruling it takes the one
+                # rule's own probability, not the priority's sum over several rules.
+                score = float(reason.split("(rule ")[1].split(")")[0])
             # The classifier may only raise priority above the default, and only when sure enough.
-            if (prediction.score >= self._min_scores[rule.id] and rule.priority_rank >= 0
-                    and _passes_filters(rule, hits, source, kind)):
-                triage = self._combine([rule], hits, source, kind)
+            if rule is not None and score >= self._min_scores[rule.id] and rule.priority_rank >= 0:
+                triage = self._combine(tagged + [rule], hits, source, kind)
                 triage.keywords, triage.stage, triage.reason = [], "examples", reason
                 return triage
-            return Triage([], [], defaults.priority, defaults.level, [], unmatched_channel, [],
-                          "none", reason + " (below examples_min_score)")
-        return Triage([], [], defaults.priority, defaults.level, [], unmatched_channel, [], "none", "")
+            if rule is not None and rule.priority_rank >= 0:
+                reason += " (below examples_min_score)"
+        if tagged:
+            triage = self._combine(tagged, hits, source, kind)
+            triage.reason += ("  " + reason) if reason else ""
+            return triage
+        return Triage([], [], defaults.priority, defaults.level, [], unmatched_channel, [], "none", reason)
+
+    def _classify(self, text: str, terms: frozenset[str], hits: set[int], source: str,
+                  kind: str) -> tuple[_CompiledRule | None, float, str]:
+        """The examples' pick: the most likely priority (its rules' probabilities summed), then its likeliest rule.
+
+        Summing by priority first means a post that looks like "some red complaint" is red
+        even when its probability is split between double-charge and refund-missing.
+        """
+        probabilities, vector = self._classifier.scores(text, terms)
+        by_rank: dict[int, float] = {}
+        best_of_rank: dict[int, int] = {}
+        for index, (rule, rank) in enumerate(self._class_rules):
+            if not _passes_filters(rule, hits, source, kind):
+                continue
+            by_rank[rank] = by_rank.get(rank, 0.0) + probabilities[index]
+            if rank not in best_of_rank or probabilities[index] > probabilities[best_of_rank[rank]]:
+                best_of_rank[rank] = index
+        if not by_rank:
+            return None, 0.0, ""
+        rank = max(by_rank, key=by_rank.__getitem__)
+        index = best_of_rank[rank]
+        rule, score = self._class_rules[index][0], float(by_rank[rank])
+        # A priority with 7 of 16 rules gets ~0.44 from a post with no evidence at all ("なるほど"):
+        # only what it gets beyond that share of the classes counts as evidence.
+        score -= self._rank_shares[rank] * _CHANCE_DISCOUNT
+        evidence = self._classifier.evidence(vector, index)
+        reason = (f"examples={rule.id} score={score:.2f} (rule {probabilities[index]:.2f}) "
+                  f"ngrams={'|'.join(evidence)}")
+        return rule, score, reason
 
     def _combine(self, matched: list[_CompiledRule], hits: set[int], source: str, kind: str) -> Triage:
         """Merge what the matched rules set, falling back to routing and defaults."""

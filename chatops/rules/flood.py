@@ -45,6 +45,8 @@ class FloodConfig(BaseModel):
     min_authors: int = Field(10, ge=1, le=100_000)
     min_negative_share: float = Field(0.5, ge=0, le=1)
     negative_tags: list[Tag] = []
+    # Also negative: a post with a word of the bundled ja/en negativity lexicon (chatops.rules.sentiment).
+    negative_words: bool = False
     # Keyword rules whose matches from different conversations count as one topic.
     topics: list[Identifier] = []
     posts: bool = True  # count replies to one post / one conversation as one key

@@ -36,6 +36,7 @@ from chatops import fastsql
 from chatops.inbound import InboundMessage
 from chatops.oncall.models import Page
 from chatops.rules.flood import FloodConfig
+from chatops.rules.sentiment import negative_words
 from chatops.tickets.events import EventNotice, announce
 from chatops.tickets.models import FloodCount, FloodHit, Incident, Message, Ticket, TicketEvent
 
@@ -103,7 +104,8 @@ class FloodFlows:
         keys = flood_keys(config, message, triage.matched)
         if not keys:
             return None
-        negative = bool(set(triage.tags) & set(config.negative_tags))
+        negative = bool(set(triage.tags) & set(config.negative_tags)) or (
+            config.negative_words and bool(negative_words(message.text or "")))
         plan = FloodPlan(keys, negative)
         collect = self._collector(conn, keys, ticket_id)
         if collect is not None:

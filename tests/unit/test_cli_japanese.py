@@ -34,6 +34,7 @@ RUN: dict[tuple[str, ...], list[str] | None] = {
     ("db", "upgrade"): [],
     ("rules", "check"): [str(RULES_PATH)],
     ("rules", "test"): ["--text", "二重請求されてます"],
+    ("rules", "backtest"): [str(RULES_PATH), "--since", "3650d"],
     ("ingest",): ["{jsonl}", "--no-replies"],
     ("tickets", "list"): [],
     ("tickets", "show"): ["T-1"],
