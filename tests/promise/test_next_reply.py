@@ -132,7 +132,7 @@ def test_webhook_tier_on_a_second_ticket_reprices_the_customers_first_open_ticke
     assert len(keys) == 2 and "tier_changed" not in desk.events(keys[1])  # opened premium: nothing to re-price
     parents = desk.slack.parents()
     lines = [m.text for parent in parents for m in desk.slack.thread(parent)]
-    assert t("slack.line.tier_changed", JA, who="chatops:webhook", tier=t("tier.premium", JA)) in lines
+    assert t("slack.line.tier_changed", JA, who=t("slack.system", JA), tier=t("tier.premium", JA)) in lines
     # the same tier again changes nothing
     desk.flows.ingest(inbound("追伸", source="webhook", account="shop-app", author={**AUTHOR, "tier": "premium"},
                               conversation_id="conv-2"))

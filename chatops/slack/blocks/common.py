@@ -92,6 +92,8 @@ def user(user_id: str | None, lang: str) -> str:
         return f"<@{user_id}>"
     if user_id.startswith("customer:"):
         return t("slack.customer", lang)
+    if user_id.startswith("chatops:"):  # chatops itself (the SLA clock, an integration, rules.yaml)
+        return t("slack.system", lang)
     return escape(user_id)
 
 
