@@ -246,3 +246,13 @@ def test_a_page_reaches_a_sandbox_person_and_is_acknowledged_from_the_page(runni
         with running.runtime.session_factory() as session:
             return session.scalars(select(Page)).one().status == "acknowledged"
     until(acknowledged)
+
+
+def test_stats_name_priorities_by_their_labels(running):
+    requests.post(f"{running.url}/sandbox/customer", timeout=10, json={"network": "x", "text": "how do I log in?"})
+    until(lambda: running.parent("T-1"))
+    running.act(user=LEAD, kind="command", channel="#cs-support", text="/stats 7d")
+    shown = until(lambda: [e["html"] for e in running.state(LEAD)["ephemerals"] if "⏳" not in e["html"]])[0]
+    labels = {p.label.get(lang) for p in running.runtime.rules.priorities.values() for lang in ("ja", "en")}
+    assert any(label in shown for label in labels), shown
+    assert not any(f"{color} " in shown for color in ("red", "orange", "green")), shown
