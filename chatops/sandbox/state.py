@@ -37,7 +37,7 @@ def snapshot(ws: Workspace, user: str, lang: str) -> dict[str, Any]:
     """Channels with their threads, the open modal, the Home tab, ephemerals and the customer
     panel, as `user` sees them."""
     people = names(ws, lang)
-    renderer = Renderer(people, list(ws.users))
+    renderer = Renderer(people, list(ws.users), lang)
     with ws.lock:
         parents: dict[str, list[Message]] = defaultdict(list)
         replies: dict[tuple[str, str], list[Message]] = defaultdict(list)

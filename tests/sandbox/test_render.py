@@ -158,3 +158,10 @@ def test_unknown_blocks_are_shown_as_such():
     renderer = Renderer()
     html = str(renderer.blocks([{"type": "video", "title": {"type": "plain_text", "text": "v"}}]))
     assert "unsupported block video" in html and renderer.unknown == ["block:video"]
+
+
+def test_optional_inputs_say_so_in_the_page_language(rules):
+    shown = {lang: " ".join(visible(str(Renderer(NAMES, lang=lang).view(view))) for view in every_view(rules, lang).values())
+             for lang in ("ja", "en")}
+    assert "optional" not in shown["ja"] and "（任意）" in shown["ja"]
+    assert "(optional)" in shown["en"]
