@@ -165,3 +165,9 @@ def test_optional_inputs_say_so_in_the_page_language(rules):
              for lang in ("ja", "en")}
     assert "optional" not in shown["ja"] and "（任意）" in shown["ja"]
     assert "(optional)" in shown["en"]
+
+
+def test_customer_modal_names_the_network_and_tier(rules):
+    shown = visible(str(Renderer(NAMES, lang="ja").view(every_view(rules, "ja")["customer"])))
+    assert "X" in shown and "プレミアム" in shown
+    assert "premium" not in shown and not re.search(r"\bx\b", shown)

@@ -256,3 +256,17 @@ def test_stats_name_priorities_by_their_labels(running):
     labels = {p.label.get(lang) for p in running.runtime.rules.priorities.values() for lang in ("ja", "en")}
     assert any(label in shown for label in labels), shown
     assert not any(f"{color} " in shown for color in ("red", "orange", "green")), shown
+
+
+def test_sample_brand_accounts_show_by_name(running):
+    line = json.loads(sandbox_examples_line("instagram"))
+    running.sandbox.replay([line], 0)
+    parent = until(lambda: running.parent("T-1"))
+    shown = json.dumps(parent.attachments, ensure_ascii=False)
+    assert "Instagram · @acme.store" in shown and line["account"] not in shown
+
+
+def sandbox_examples_line(network: str) -> str:
+    from chatops.sandbox.web import examples_path
+    return next(text for text in examples_path().read_text(encoding="utf-8").splitlines()
+                if json.loads(text)["source"] == network)
