@@ -25,7 +25,7 @@ EMOJI = {
     "arrow_up": "⬆️", "arrows_counterclockwise": "🔄", "bell": "🔔", "bust_in_silhouette": "👤",
     "label": "🏷️", "leftwards_arrow_with_hook": "↩️", "raising_hand": "🙋", "recycle": "♻️",
     "pager": "📟", "fire": "🔥", "memo": "📝", "inbox_tray": "📥", "bar_chart": "📊", "eyes": "👀",
-    "calendar": "📆", "busts_in_silhouette": "👥", "link": "🔗", "lock": "🔒", "star": "⭐",
+    "zzz": "💤", "calendar": "📆", "busts_in_silhouette": "👥", "link": "🔗", "lock": "🔒", "star": "⭐",
 }
 _TOKEN = re.compile(r"<([^<>\n]+)>")
 _CODE = re.compile(r"`([^`\n]+)`")
@@ -94,8 +94,9 @@ class Renderer:
         if target.startswith("#"):
             return f'<span class="bk-mention">#{escape(label or target[1:])}</span>'
         if target.startswith("!"):
-            word = target[1:].split("^")[0]
-            return f'<span class="bk-mention">@{escape(label or word)}</span>'
+            word, _, group = target[1:].partition("^")
+            name = self.names.get(group, label.lstrip("@") or group or word) if word == "subteam" else label or word
+            return f'<span class="bk-mention">@{escape(name)}</span>'
         shown = escape(html.unescape(label or target))
         permalink = _PERMALINK.match(target)
         if permalink:

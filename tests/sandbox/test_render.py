@@ -171,3 +171,10 @@ def test_customer_modal_names_the_network_and_tier(rules):
     shown = visible(str(Renderer(NAMES, lang="ja").view(every_view(rules, "ja")["customer"])))
     assert "X" in shown and "プレミアム" in shown
     assert "premium" not in shown and not re.search(r"\bx\b", shown)
+
+
+def test_group_mentions_and_the_offline_emoji_show_as_slack_shows_them():
+    renderer = Renderer({**NAMES, "S0CSL3": "cs-l3"})
+    shown = visible(str(renderer.mrkdwn(":zzz: <!subteam^S0CSL3> <!subteam^S0OTHER|@billing> <!here>")))
+    assert "💤" in shown and "@cs-l3" in shown and "@billing" in shown and "@here" in shown
+    assert "subteam" not in shown and ":zzz:" not in shown

@@ -5,6 +5,7 @@ payloads and signed webhooks; replies reach the customer panel; forged requests 
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -246,6 +247,15 @@ def test_a_page_reaches_a_sandbox_person_and_is_acknowledged_from_the_page(runni
         with running.runtime.session_factory() as session:
             return session.scalars(select(Page)).one().status == "acknowledged"
     until(acknowledged)
+
+    # what the lead reads about it names people and groups, never their ids
+    running.act(user=LEAD, kind="command", channel="#cs-support", text="/oncall pages")
+    until(lambda: running.state(LEAD)["ephemerals"])
+    seen = requests.get(f"{running.url}/sandbox/state", params={"user": LEAD, "lang": "ja"}, timeout=20).json()
+    htmls = [e["html"] for e in seen["ephemerals"]] + [m["html"] for c in seen["channels"] for m in
+                                                          c["messages"] + [r for m in c["messages"] for r in m["replies"]]]
+    read = " ".join(re.sub(r"<[^>]+>", " ", html) for html in htmls)
+    assert "呼び出し" in read and not re.search(r"\bU0[A-Z0-9]{8}\b|@subteam|:zzz:", read), read
 
 
 def test_stats_name_priorities_by_their_labels(running):
