@@ -65,25 +65,6 @@ def stats_command(args) -> int:
 
 
 def _labelled(figures: dict, rules, lang: str) -> dict:
-    """The figures with priority and tier ids replaced by the words a person reads (the rules'
-    priority labels, the tier names) for the text form; JSON and CSV keep the ids."""
-    if lang != "ja":
-        return figures
-    from chatops.cli.tickets_cmd import priority_name
+    from chatops.stats.format import labelled
 
-    def renamed(counts: dict, name) -> dict:
-        return {name(key): value for key, value in counts.items()}
-
-    def priority(key: str) -> str:
-        return priority_name(rules, key, lang)
-
-    def tier(key: str) -> str:
-        return t(f"tier.{key}", lang) if key in ("standard", "premium") else key
-
-    shown = dict(figures)
-    shown["backlog"] = {**figures["backlog"], "by_priority": renamed(figures["backlog"]["by_priority"], priority)}
-    shown["overdue_now"] = {**figures["overdue_now"],
-                            "by_priority": renamed(figures["overdue_now"]["by_priority"], priority)}
-    shown["sla"] = {**figures["sla"], "breaches_by_priority": renamed(figures["sla"]["breaches_by_priority"], priority),
-                    "breaches_by_tier": renamed(figures["sla"]["breaches_by_tier"], tier)}
-    return shown
+    return labelled(figures, rules, lang, english_ids=True)

@@ -225,9 +225,19 @@ _GROUPS = {"cs-l1": "CS L1", "cs-l2": "CS L2", "cs-l3": "CS L3", "billing-team":
            "returns-lead": "Returns lead"}
 
 
+def group_id(handle: str) -> str:
+    """The sandbox's user group id for a rules.yaml group handle (`cs-l2` → `S0CSL2`)."""
+    return f"S0{handle.replace('-', '').upper()}"
+
+
+def group_names() -> dict[str, str]:
+    """User group id → handle, for showing `<!subteam^S…>` as Slack does (`@cs-l2`)."""
+    return {group_id(handle): handle for handle in _GROUPS}
+
+
 def _usergroups(ws: Workspace, args: dict) -> dict:
     return {"ok": True, "usergroups": [
-        {"id": f"S0{handle.replace('-', '').upper()}", "team_id": "T0SANDBOX", "is_usergroup": True,
+        {"id": group_id(handle), "team_id": "T0SANDBOX", "is_usergroup": True,
          "handle": handle, "name": name, "description": "", "date_delete": 0, "user_count": 0,
          "users": []}
         for handle, name in _GROUPS.items()]}

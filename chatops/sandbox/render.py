@@ -15,6 +15,8 @@ from collections.abc import Callable, Mapping
 
 from markupsafe import Markup, escape
 
+from chatops.i18n import t
+
 EMOJI = {
     "red_circle": "🔴", "large_orange_circle": "🟠", "large_green_circle": "🟢", "orange_circle": "🟠",
     "green_circle": "🟢", "large_yellow_circle": "🟡", "warning": "⚠️", "no_entry": "⛔",
@@ -23,7 +25,7 @@ EMOJI = {
     "arrow_up": "⬆️", "arrows_counterclockwise": "🔄", "bell": "🔔", "bust_in_silhouette": "👤",
     "label": "🏷️", "leftwards_arrow_with_hook": "↩️", "raising_hand": "🙋", "recycle": "♻️",
     "pager": "📟", "fire": "🔥", "memo": "📝", "inbox_tray": "📥", "bar_chart": "📊", "eyes": "👀",
-    "calendar": "📆", "busts_in_silhouette": "👥", "link": "🔗", "lock": "🔒", "star": "⭐",
+    "zzz": "💤", "calendar": "📆", "busts_in_silhouette": "👥", "link": "🔗", "lock": "🔒", "star": "⭐",
 }
 _TOKEN = re.compile(r"<([^<>\n]+)>")
 _CODE = re.compile(r"`([^`\n]+)`")
@@ -43,8 +45,10 @@ class Renderer:
     ones user pickers offer (everyone named, by default). Block and element
     types it cannot draw are shown as such and listed in `unknown`."""
 
-    def __init__(self, names: Mapping[str, str] | None = None, people: list[str] | None = None) -> None:
+    def __init__(self, names: Mapping[str, str] | None = None, people: list[str] | None = None,
+                 lang: str = "en") -> None:
         self.names = dict(names or {})
+        self.lang = lang  # the page's language, for the few words the renderer adds (Slack's own)
         self.people = list(people if people is not None else self.names)  # who user pickers offer
         self.unknown: list[str] = []
 
@@ -90,8 +94,9 @@ class Renderer:
         if target.startswith("#"):
             return f'<span class="bk-mention">#{escape(label or target[1:])}</span>'
         if target.startswith("!"):
-            word = target[1:].split("^")[0]
-            return f'<span class="bk-mention">@{escape(label or word)}</span>'
+            word, _, group = target[1:].partition("^")
+            name = self.names.get(group, label.lstrip("@") or group or word) if word == "subteam" else label or word
+            return f'<span class="bk-mention">@{escape(name)}</span>'
         shown = escape(html.unescape(label or target))
         permalink = _PERMALINK.match(target)
         if permalink:
@@ -177,7 +182,8 @@ class Renderer:
 
     def _input(self, block: Mapping) -> Markup:
         block_id = block.get("block_id", "")
-        optional = Markup(' <span class="bk-optional">(optional)</span>') if block.get("optional") else ""
+        optional = Markup(' <span class="bk-optional">{}</span>').format(
+            t("sandbox.ui.optional", self.lang)) if block.get("optional") else ""
         hint = Markup('<div class="bk-hint">{}</div>').format(self.text(block["hint"])) if block.get("hint") else ""
         return Markup('<div class="bk-block bk-input" data-block-id="{}"><label class="bk-label">{}{}</label>'
                       '{}{}<div class="bk-error" data-error-for="{}"></div></div>').format(

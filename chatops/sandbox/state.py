@@ -7,6 +7,7 @@ from dataclasses import asdict
 from typing import Any
 
 from chatops.i18n import t
+from chatops.sandbox.api import group_names
 from chatops.sandbox.render import Renderer
 from chatops.sandbox.workspace import BOT_USER, Message, Workspace
 
@@ -18,7 +19,7 @@ def names(ws: Workspace, lang: str) -> dict[str, str]:
     """User id → display name, for mentions and user pickers."""
     found = {user.id: f"{user.name} ({t(f'sandbox.role.{user.role}', lang)})" for user in ws.users.values()}
     found[BOT_USER] = "chatops"
-    return found
+    return {**group_names(), **found}
 
 
 def _message(ws: Workspace, renderer: Renderer, message: Message, people: dict[str, str], lang: str) -> dict[str, Any]:
@@ -37,7 +38,7 @@ def snapshot(ws: Workspace, user: str, lang: str) -> dict[str, Any]:
     """Channels with their threads, the open modal, the Home tab, ephemerals and the customer
     panel, as `user` sees them."""
     people = names(ws, lang)
-    renderer = Renderer(people, list(ws.users))
+    renderer = Renderer(people, list(ws.users), lang)
     with ws.lock:
         parents: dict[str, list[Message]] = defaultdict(list)
         replies: dict[tuple[str, str], list[Message]] = defaultdict(list)

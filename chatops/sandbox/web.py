@@ -32,8 +32,11 @@ from integrations.webhook import SIGNATURE_HEADER, GenericWebhookSink, sign, sig
 log = logging.getLogger("chatops.sandbox")
 STATIC = resources.files("chatops").joinpath("sandbox", "static")
 # The brand accounts the customer panel writes to, as in examples/mentions.jsonl.
-ACCOUNTS = {"x": "@acme_jp", "facebook": "104857392011", "instagram": "17841405822304914", "line": "@acmestore",
+ACCOUNTS = {"x": "@acme_jp", "facebook": "Acme Store", "instagram": "@acme.store", "line": "@acmestore",
             "mastodon": "@acme@mstdn.jp", "bluesky": "acme.bsky.social", "webhook": "contact-form"}
+# The samples' numeric Page and Instagram ids, named as a deployment names them (META_PAGE_NAME,
+# the Instagram username), so the page shows people account names, not numbers.
+SAMPLE_ACCOUNT_NAMES = {"104857392011": ACCOUNTS["facebook"], "17841405822304914": ACCOUNTS["instagram"]}
 POLL_SECONDS = 15.0
 _TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
           ".css": "text/css; charset=utf-8"}
@@ -137,7 +140,8 @@ class Sandbox:
         """Feed example messages one by one, `interval` seconds apart, as if they arrived now."""
         ws = self.workspace
         for number, message in enumerate(lines, start=1):
-            message = {**message, "created_at": datetime.now(UTC).isoformat()}
+            message = {**message, "created_at": datetime.now(UTC).isoformat(),
+                       "account": SAMPLE_ACCOUNT_NAMES.get(message.get("account"), message.get("account"))}
             try:
                 status, answer = self.customer_says(message)
                 if status >= 300:

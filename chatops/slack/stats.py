@@ -22,7 +22,7 @@ from chatops.slack.blocks.text import escape
 from chatops.slack.notifier import _delivery_error, is_slack_user
 from chatops.stats.chart import chart_png, daily_series
 from chatops.stats.digest import TARGET
-from chatops.stats.format import render_lines
+from chatops.stats.format import labelled, render_lines
 from chatops.stats.period import parse_query
 from chatops.stats.query import compute
 
@@ -41,9 +41,11 @@ def _inert(figures: dict[str, Any]) -> dict[str, Any]:
     return safe
 
 
-def stats_blocks(figures: dict[str, Any], lang: str) -> list[dict]:
-    """The figures as Block Kit: a header line and one section per figure group."""
-    lines = render_lines(_inert(figures), lang, who=mention, strong=lambda text: f"*{text}*")
+def stats_blocks(figures: dict[str, Any], lang: str, rules: Rules | None = None) -> list[dict]:
+    """The figures as Block Kit: a header line and one section per figure group, priorities and
+    tiers by the names in `rules` (ids when no rules are given)."""
+    shown = labelled(figures, rules, lang) if rules is not None else figures
+    lines = render_lines(_inert(shown), lang, who=mention, strong=lambda text: f"*{text}*")
     blocks: list[dict] = [{"type": "section", "text": {"type": "mrkdwn", "text": lines[0]}}, {"type": "divider"}]
     blocks += [{"type": "section", "text": {"type": "mrkdwn", "text": line[:3000]}} for line in lines[1:]]
     return blocks
@@ -107,7 +109,7 @@ class SlackStatsDeliverer:
             figures = compute(session, self.rules, query, now)
         channel = self.rules.channels[payload["channel"]].slack
         blocks = [{"type": "header", "text": {"type": "plain_text", "text": t("stats.digest.title", self.lang)
-                                              .replace(":bar_chart: ", "")}}] + stats_blocks(figures, self.lang)
+                                              .replace(":bar_chart: ", "")}}] + stats_blocks(figures, self.lang, self.rules)
         response = self.client.chat_postMessage(channel=channel, text=t("stats.digest.title", self.lang),
                                                 blocks=blocks)
         return {"channel": response["channel"], "ts": response["ts"]}

@@ -86,9 +86,12 @@ def record_rating_reply(conn, *, message: InboundMessage, customer_id: int, tick
             .order_by(Ticket.csat_requested_at.desc()).limit(1))
         if ticket_id is None:
             return None
-    ticket = conn.execute(select(Ticket.status, Ticket.csat_requested_at, Ticket.channel, Ticket.assignee)
+    ticket = conn.execute(select(Ticket.status, Ticket.csat_requested_at, Ticket.channel, Ticket.assignee,
+                                 Ticket.customer_id)
                           .where(Ticket.id == ticket_id).with_for_update()).one()
     if ticket.status != "resolved" or ticket.csat_requested_at is None:
+        return None
+    if ticket.customer_id != customer_id:  # only the person who was asked rates: anyone else's "5" is a message
         return None
     message_id = conn.execute(insert(Message).returning(Message.id), {**message_row, "ticket_id": ticket_id}
                               ).scalar_one()

@@ -56,6 +56,30 @@ def title(f: dict[str, Any], lang: str, strong: Callable[[str], str] = str) -> s
              end=p["end"], pstart=p["previous_start"], pend=p["previous_end"])
 
 
+def labelled(f: dict[str, Any], rules, lang: str, *, english_ids: bool = False) -> dict[str, Any]:
+    """The figures with priority and tier ids replaced by the words a person reads (the rules'
+    priority labels, the tier names); `english_ids` keeps the ids in English, where a terminal
+    user types them back as filters."""
+    if lang != "ja" and english_ids:
+        return f
+
+    def renamed(counts: dict, name) -> dict:
+        return {name(key): value for key, value in counts.items()}
+
+    def priority(key: str) -> str:
+        return rules.priorities[key].label.get(lang) or key if key in rules.priorities else key
+
+    def tier(key: str) -> str:
+        return t(f"tier.{key}", lang) if key in ("standard", "premium") and lang == "ja" else key
+
+    shown = dict(f)
+    shown["backlog"] = {**f["backlog"], "by_priority": renamed(f["backlog"]["by_priority"], priority)}
+    shown["overdue_now"] = {**f["overdue_now"], "by_priority": renamed(f["overdue_now"]["by_priority"], priority)}
+    shown["sla"] = {**f["sla"], "breaches_by_priority": renamed(f["sla"]["breaches_by_priority"], priority),
+                    "breaches_by_tier": renamed(f["sla"]["breaches_by_tier"], tier)}
+    return shown
+
+
 def render_lines(f: dict[str, Any], lang: str, who: Callable[[str], str] = str,
                  strong: Callable[[str], str] = str) -> list[str]:
     """The figures as lines of text; `who` shows an agent id (a Slack mention, say), `strong`
@@ -153,4 +177,5 @@ def text_answer(surface, actor: str | None, words: list[str], lang: str) -> str:
         return "⚠️ " + exc.message(lang)
     with surface.runtime.session_factory() as session:
         figures = compute(session, surface.rules, query, now)
-    return "\n".join(render_lines(figures, lang, strong=lambda text: f"**{text}**"))  # Teams markdown
+    return "\n".join(render_lines(labelled(figures, surface.rules, lang), lang,
+                                   strong=lambda text: f"**{text}**"))  # Teams markdown

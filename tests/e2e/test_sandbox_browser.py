@@ -135,3 +135,13 @@ def test_replay_claim_reply_escalate_resolve_in_the_browser(browser, sandbox_ser
     page.select_option("#lang", "ja")
     page.wait_for_selector("#replay:has-text('サンプルを再生')")
     page.screenshot(path=str(ARTIFACTS / "sandbox-6-japanese.png"))
+
+    # the message pane scrolls, never the page: the top bar and the composer stay on screen
+    for text in ("/ticket mine", "/ticket help", "/oncall", "/ticket mine", "/ticket help", "/ticket mine"):
+        page.fill("#command-text", text)
+        page.press("#command-text", "Enter")
+    page.wait_for_function("document.querySelectorAll('.ephemeral').length >= 7")
+    top, composer = page.locator("header.top").bounding_box(), page.locator("#command").bounding_box()
+    assert abs(top["y"]) < 1 and page.evaluate("window.scrollY") == 0
+    assert composer["y"] + composer["height"] <= 1000 + 1
+    page.screenshot(path=str(ARTIFACTS / "sandbox-7-after-commands.png"))

@@ -158,3 +158,23 @@ def test_unknown_blocks_are_shown_as_such():
     renderer = Renderer()
     html = str(renderer.blocks([{"type": "video", "title": {"type": "plain_text", "text": "v"}}]))
     assert "unsupported block video" in html and renderer.unknown == ["block:video"]
+
+
+def test_optional_inputs_say_so_in_the_page_language(rules):
+    shown = {lang: " ".join(visible(str(Renderer(NAMES, lang=lang).view(view))) for view in every_view(rules, lang).values())
+             for lang in ("ja", "en")}
+    assert "optional" not in shown["ja"] and "（任意）" in shown["ja"]
+    assert "(optional)" in shown["en"]
+
+
+def test_customer_modal_names_the_network_and_tier(rules):
+    shown = visible(str(Renderer(NAMES, lang="ja").view(every_view(rules, "ja")["customer"])))
+    assert "X" in shown and "プレミアム" in shown
+    assert "premium" not in shown and not re.search(r"\bx\b", shown)
+
+
+def test_group_mentions_and_the_offline_emoji_show_as_slack_shows_them():
+    renderer = Renderer({**NAMES, "S0CSL3": "cs-l3"})
+    shown = visible(str(renderer.mrkdwn(":zzz: <!subteam^S0CSL3> <!subteam^S0OTHER|@billing> <!here>")))
+    assert "💤" in shown and "@cs-l3" in shown and "@billing" in shown and "@here" in shown
+    assert "subteam" not in shown and ":zzz:" not in shown

@@ -5,6 +5,7 @@ payloads and signed webhooks; replies reach the customer panel; forged requests 
 from __future__ import annotations
 
 import json
+import re
 import threading
 
 import pytest
@@ -246,3 +247,36 @@ def test_a_page_reaches_a_sandbox_person_and_is_acknowledged_from_the_page(runni
         with running.runtime.session_factory() as session:
             return session.scalars(select(Page)).one().status == "acknowledged"
     until(acknowledged)
+
+    # what the lead reads about it names people and groups, never their ids
+    running.act(user=LEAD, kind="command", channel="#cs-support", text="/oncall pages")
+    until(lambda: running.state(LEAD)["ephemerals"])
+    seen = requests.get(f"{running.url}/sandbox/state", params={"user": LEAD, "lang": "ja"}, timeout=20).json()
+    htmls = [e["html"] for e in seen["ephemerals"]] + [m["html"] for c in seen["channels"] for m in
+                                                          c["messages"] + [r for m in c["messages"] for r in m["replies"]]]
+    read = " ".join(re.sub(r"<[^>]+>", " ", html) for html in htmls)
+    assert "呼び出し" in read and not re.search(r"\bU0[A-Z0-9]{8}\b|@subteam|:zzz:", read), read
+
+
+def test_stats_name_priorities_by_their_labels(running):
+    requests.post(f"{running.url}/sandbox/customer", timeout=10, json={"network": "x", "text": "how do I log in?"})
+    until(lambda: running.parent("T-1"))
+    running.act(user=LEAD, kind="command", channel="#cs-support", text="/stats 7d")
+    shown = until(lambda: [e["html"] for e in running.state(LEAD)["ephemerals"] if "⏳" not in e["html"]])[0]
+    labels = {p.label.get(lang) for p in running.runtime.rules.priorities.values() for lang in ("ja", "en")}
+    assert any(label in shown for label in labels), shown
+    assert not any(f"{color} " in shown for color in ("red", "orange", "green")), shown
+
+
+def test_sample_brand_accounts_show_by_name(running):
+    line = json.loads(sandbox_examples_line("instagram"))
+    running.sandbox.replay([line], 0)
+    parent = until(lambda: running.parent("T-1"))
+    shown = json.dumps(parent.attachments, ensure_ascii=False)
+    assert "Instagram · @acme.store" in shown and line["account"] not in shown
+
+
+def sandbox_examples_line(network: str) -> str:
+    from chatops.sandbox.web import examples_path
+    return next(text for text in examples_path().read_text(encoding="utf-8").splitlines()
+                if json.loads(text)["source"] == network)

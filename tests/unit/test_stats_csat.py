@@ -75,3 +75,16 @@ def test_words_after_resolve_still_reopen(flows, clock):
     key = resolved_ticket(flows, clock)
     result = flows.ingest(inbound("まだ届きません", created_at=(BASE_TIME + timedelta(minutes=20)).isoformat()))
     assert (result.outcome, result.ticket_key) == ("reopened", key)
+
+
+def test_a_rating_from_someone_else_in_the_thread_is_an_ordinary_message(flows, clock, session_factory):
+    key = resolved_ticket(flows, clock, conversation_id="c1")
+    clock.advance(minutes=1)
+    stranger = {"id": "u2", "handle": "@taro", "name": "Taro"}
+    result = flows.ingest(inbound("5", author=stranger, conversation_id="c1",
+                                  created_at=(BASE_TIME + timedelta(minutes=11)).isoformat()))
+    assert result.outcome != "rated"
+    with session_factory() as session:
+        ticket = service.get_ticket(session, key=key)
+        assert (ticket.csat_score, ticket.csat_rated_at) == (None, None)
+        assert session.scalar(select(Message.author_handle).where(Message.id == result.message_id)) == "@taro"

@@ -11,7 +11,16 @@ from chatops.i18n import t
 from chatops.rules import Rules
 from chatops.rules.fields import CUSTOMER_TIERS
 from chatops.slack import ids
-from chatops.slack.blocks.common import MODAL_TITLE_LIMIT, TicketCard, clip, escape, local_time, plain, user
+from chatops.slack.blocks.common import (
+    MODAL_TITLE_LIMIT,
+    NETWORK_NAMES,
+    TicketCard,
+    clip,
+    escape,
+    local_time,
+    plain,
+    user,
+)
 from chatops.slack.blocks.ticket import ticket_message
 
 
@@ -231,10 +240,11 @@ def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
     and buttons that set or clear each flag."""
     flags = " ".join(f"`{escape(flag)}`" for flag in summary.flags) or t("slack.none", lang)
     handles = " · ".join(escape(h) for h in (summary.handle or summary.name or "?", *summary.handles))
+    tier = t(f"tier.{summary.tier}", lang) if summary.tier in CUSTOMER_TIERS else summary.tier
     facts = [
         f"*{t('slack.field.customer', lang)}*\n{handles}",
-        f"*{t('slack.field.network', lang)}*\n{escape(summary.source)}",
-        f"*{t('slack.field.tier', lang)}*\n{summary.tier}",
+        f"*{t('slack.field.network', lang)}*\n{escape(NETWORK_NAMES.get(summary.source, summary.source))}",
+        f"*{t('slack.field.tier', lang)}*\n{escape(tier)}",
         f"*{t('slack.field.flags', lang)}*\n{flags}",
         f"*{t('slack.field.first_seen', lang)}*\n{local_time(summary.first_seen_at, rules)}",
         f"*CSAT*\n{f'{summary.csat:.1f}' if summary.csat is not None else t('networks.customer.no_csat', lang)}",

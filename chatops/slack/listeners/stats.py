@@ -58,7 +58,7 @@ def answer_stats(surface: SlackSurface, body: dict, respond) -> None:
         respond(response_type="ephemeral", text=t("stats.failed", lang, error=type(exc).__name__))
         return
     respond(response_type="ephemeral", replace_original=True, text=render_title(figures, lang),
-            blocks=stats_blocks(figures, lang))
+            blocks=stats_blocks(figures, lang, surface.rules))
     if query.chart:
         with session_scope(surface.runtime.session_factory) as session:
             session.add(OutboxItem(
