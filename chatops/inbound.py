@@ -6,13 +6,9 @@ build it from their network's payloads and `integrations.base` re-exports it.
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable, Iterator
 from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, field_validator
-
-from chatops.errors import validation_problems
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator
 
 SOURCES = ("x", "facebook", "instagram", "line", "mastodon", "bluesky", "webhook")
 KINDS = ("mention", "reply", "dm", "comment", "keyword")
@@ -64,24 +60,3 @@ class InboundMessage(BaseModel):
     def thread_id(self) -> str:
         """The conversation this message belongs to (its own id when it starts one)."""
         return self.conversation_id or self.external_id
-
-
-def parse_jsonl(lines: Iterable[str]) -> Iterator[tuple[int, InboundMessage | None, str | None]]:
-    """(line number, message, None) per good line and (line number, None, problem) per bad one.
-
-    Blank lines and lines starting with `#` are skipped. A problem names the field, e.g.
-    `author.id: Field required`.
-    """
-    for number, line in enumerate(lines, start=1):
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            yield number, None, f"not JSON: {exc.msg} (column {exc.colno})"
-            continue
-        try:
-            yield number, InboundMessage.model_validate(data), None
-        except ValidationError as exc:
-            problems = validation_problems(exc, "(line)")
-            yield number, None, "; ".join(f"{field}: {message}" for field, message in problems)

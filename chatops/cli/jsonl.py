@@ -51,7 +51,8 @@ def read_jsonl(path: str, lang: str) -> list[tuple[int, object, str | None]]:
 
 
 def parse_lines(lines, lang: str):
-    """Like chatops.inbound.parse_jsonl, with problems said in `lang`."""
+    """(line number, InboundMessage, None) per good line and (line number, None, problem) per bad
+    one, problems said in `lang`; blank lines and `#` comments are skipped."""
     from pydantic import ValidationError
 
     from chatops.inbound import InboundMessage

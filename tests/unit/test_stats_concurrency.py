@@ -54,11 +54,11 @@ def test_ingest_shortcuts_leave_what_a_rebuild_gives(flows, rules, engine, sessi
     be exactly those a rebuild from the tickets gives, on both databases. The example file has
     new tickets on every network, follow-ups (some raising priority or adding tags), duplicates,
     premium customers and a burst."""
-    from chatops.inbound import parse_jsonl
+    from chatops.cli.jsonl import parse_lines
     from chatops.stats.models import StatsFact
     from tests.conftest import ROOT
 
-    messages = [message for _, message, _ in parse_jsonl((ROOT / "examples" / "mentions.jsonl").open())
+    messages = [message for _, message, _ in parse_lines((ROOT / "examples" / "mentions.jsonl").open(), "en")
                 if message is not None]
     for message in messages[:20]:
         flows.ingest(message)
