@@ -73,3 +73,27 @@ def open_after_reply(flows) -> None:
     ticket open (its resolution clock running), as the SLA tables of some tests assume."""
     sla = flows.rules.sla.model_copy(update={"pending_after_reply": False})
     flows.rules = flows.rules.model_copy(update={"sla": sla})
+
+
+def run_cli(capsys, *argv: str) -> tuple[int, str, str]:
+    """`chatops ARGV` in this process, as a shell would see it: (exit code, stdout, stderr)."""
+    from chatops.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as exc:
+        code = exc.code
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def cli_env(monkeypatch, tmp_path, database_url: str, *, lang: str = "en"):
+    """A CLI test's working directory and environment: `tmp_path`, the database, the shipped
+    rules and the language."""
+    from tests.conftest import RULES_PATH
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("CHATOPS_DATABASE_URL", database_url)
+    monkeypatch.setenv("CHATOPS_RULES", str(RULES_PATH))
+    monkeypatch.setenv("CHATOPS_LANG", lang)
+    return tmp_path

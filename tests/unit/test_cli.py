@@ -8,28 +8,16 @@ import sys
 
 import pytest
 
-from chatops.cli import main
 from tests.conftest import ROOT, RULES_PATH
+from tests.helpers import cli_env
+from tests.helpers import run_cli as run
 
 EXAMPLES = ROOT / "examples" / "mentions.jsonl"
 
 
 @pytest.fixture
 def env(monkeypatch, tmp_path, database_url):
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CHATOPS_DATABASE_URL", database_url)
-    monkeypatch.setenv("CHATOPS_RULES", str(RULES_PATH))
-    monkeypatch.setenv("CHATOPS_LANG", "en")
-    return tmp_path
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return cli_env(monkeypatch, tmp_path, database_url)
 
 
 def test_rules_check_accepts_shipped_rules(env, capsys):

@@ -10,9 +10,10 @@ import sys
 
 import pytest
 
-from chatops.cli import main
 from chatops.cli.common import table, width
 from tests.conftest import ROOT, RULES_PATH
+from tests.helpers import cli_env
+from tests.helpers import run_cli as run
 
 EXAMPLES = ROOT / "examples" / "mentions.jsonl"
 
@@ -21,20 +22,7 @@ EXAMPLES = ROOT / "examples" / "mentions.jsonl"
 def env(monkeypatch, tmp_path, database_url):
     # A handler an earlier test left on a closed stream would write "Logging error" to stderr.
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CHATOPS_DATABASE_URL", database_url)
-    monkeypatch.setenv("CHATOPS_RULES", str(RULES_PATH))
-    monkeypatch.setenv("CHATOPS_LANG", "en")
-    return tmp_path
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+    return cli_env(monkeypatch, tmp_path, database_url)
 
 
 def columns_of(line: str, cells: list[str]) -> list[int]:

@@ -17,6 +17,7 @@ import yaml
 
 from chatops.cli import build_parser, main
 from tests.conftest import ROOT, RULES_PATH
+from tests.helpers import cli_env, run_cli
 
 EXAMPLES = ROOT / "examples" / "mentions.jsonl"
 
@@ -130,22 +131,15 @@ def english_words(text: str, allowed: set[str], names: set[str] = frozenset()) -
 
 
 def run(capsys, *argv) -> tuple[int, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out + out.err
+    code, out, err = run_cli(capsys, *argv)
+    return code, out + err
 
 
 @pytest.fixture
 def env(monkeypatch, tmp_path, database_url):
     # A handler an earlier test left on a closed stream would write "Logging error" to stderr.
     monkeypatch.setattr(logging.getLogger(), "handlers", [])
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CHATOPS_DATABASE_URL", database_url)
-    monkeypatch.setenv("CHATOPS_RULES", str(RULES_PATH))
-    monkeypatch.setenv("CHATOPS_LANG", "ja")
+    cli_env(monkeypatch, tmp_path, database_url, lang="ja")
     for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET"):
         monkeypatch.delenv(name, raising=False)
     jsonl = tmp_path / "ja.jsonl"

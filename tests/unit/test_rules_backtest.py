@@ -7,8 +7,9 @@ import sqlite3
 
 import pytest
 
-from chatops.cli import main
 from tests.conftest import ROOT, RULES_PATH
+from tests.helpers import cli_env
+from tests.helpers import run_cli as run
 
 EXAMPLES = ROOT / "examples" / "mentions.jsonl"
 # The sample history is from November 2026; ten years back reaches it from any test clock.
@@ -18,21 +19,9 @@ SINCE = "3650d"
 @pytest.fixture
 def history(monkeypatch, tmp_path, capsys):
     """A temp SQLite database holding the sample mentions, ingested without auto-replies."""
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("CHATOPS_DATABASE_URL", f"sqlite:///{tmp_path / 'history.db'}")
-    monkeypatch.setenv("CHATOPS_RULES", str(RULES_PATH))
-    monkeypatch.setenv("CHATOPS_LANG", "en")
+    cli_env(monkeypatch, tmp_path, f"sqlite:///{tmp_path / 'history.db'}")
     assert run(capsys, "ingest", "--no-replies", str(EXAMPLES))[0] == 0
     return tmp_path
-
-
-def run(capsys, *argv) -> tuple[int, str, str]:
-    try:
-        code = main(list(argv))
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
 
 
 def _new_rules(tmp_path, old: str, new: str):
