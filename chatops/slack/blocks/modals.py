@@ -21,7 +21,7 @@ from chatops.slack.blocks.common import (
     plain,
     user,
 )
-from chatops.slack.blocks.ticket import ticket_message
+from chatops.slack.blocks.ticket import thread_permalink, ticket_message
 
 
 def _modal(callback_id: str, key: str, title: str, submit: str, lang: str, blocks: list[dict]) -> dict:
@@ -197,8 +197,7 @@ def ticket_modal(card: TicketCard, rules: Rules, lang: str, now: datetime,
     """A ticket shown in a modal (from the Home tab or `/ticket show`), with a link to its thread."""
     body = ticket_message(card, rules, lang, now)["attachments"][0]["blocks"]
     if thread:
-        channel, ts = thread
-        link = f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+        link = thread_permalink(*thread)
         body.append({"type": "context", "elements": [{"type": "mrkdwn",
                                                       "text": f"<{link}|{t('slack.open_thread', lang)}>"}]})
     return {"type": "modal", "title": plain(card.key, MODAL_TITLE_LIMIT),
