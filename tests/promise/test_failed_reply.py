@@ -11,11 +11,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from chatops.app import build_outbox
 from chatops.i18n import t
 from chatops.slack import ids
 from chatops.slack.blocks.modals import parse_reply_metadata
-from chatops.tickets.models import Message, OutboxItem, Ticket, TicketEvent
+from chatops.tickets.models import Message, OutboxItem, TicketEvent
 from tests.fakes.http_recorder import Answer, RecordingServer
 from tests.helpers import inbound
 from tests.slack.conftest import AGENT
@@ -30,10 +29,7 @@ def network(desk):
     """The generic reply webhook, refusing every reply (403) until a test says otherwise."""
     with RecordingServer() as server:
         server.default = Answer(403, {"error": "forbidden"})
-        desk.runtime.settings = desk.runtime.settings.model_copy(update={"webhook_reply_url": server.url + "/replies"})
-        desk.outbox = build_outbox(desk.runtime)
-        desk.outbox.clock = desk.clock
-        desk.outbox.deliverers["slack"].clock = desk.clock
+        desk.replies_to(server)
         yield server
 
 
@@ -43,10 +39,6 @@ def _arrive(desk, text: str = "注文が届きません", author: str = "c-77") 
     desk.drain()
     return key
 
-
-def _ticket(desk, key: str) -> Ticket:
-    with desk.runtime.session_factory() as session:
-        return session.get(Ticket, int(key.split("-")[1]))
 
 
 def _reply_lines(desk, text: str = TEXT):
@@ -88,7 +80,7 @@ def test_a_refused_reply_is_one_line_edited_to_failed_then_retried_to_sent(desk,
     assert f"<@{AGENT}>" in line.text and t("slack.cause.refused", JA) in line.text and "403" in line.text
     assert _buttons(line.blocks) == {ids.REPLY_RETRY: value, ids.REPLY_EDIT: value}
     assert desk.events(key)[-1] == "reply_failed"
-    ticket = _ticket(desk, key)
+    ticket = desk.ticket(key)
     assert ticket.first_response_at is None  # nothing reached the customer
     # An edit notifies no one of its mention: the agent is told by DM, with the reason.
     [dm] = [m for m in desk.slack.dms(AGENT) if t("slack.dm.reply_failed", JA, key=key, channel="#cs-support")
@@ -127,7 +119,7 @@ def test_a_refused_reply_is_one_line_edited_to_failed_then_retried_to_sent(desk,
     [line] = _reply_lines(desk)
     assert line.text.startswith(":white_check_mark:") and _buttons(line.blocks) == {}
     assert [r.json()["text"] for r in network.requests][-1] == TEXT
-    ticket = _ticket(desk, key)
+    ticket = desk.ticket(key)
     assert ticket.first_response_at == clicked  # counted when the network accepted it
     with desk.runtime.session_factory() as session:
         sent = session.scalars(select(TicketEvent).where(TicketEvent.kind == "reply_sent")).one()
@@ -195,7 +187,7 @@ def test_a_refused_auto_reply_shows_a_line_and_counts(desk, network):
     expected = t("slack.line.auto_reply_failed", JA, network="Webhook", reason="|").split("|")[0]
     assert any(expected in m.text and t("slack.cause.refused", JA) in m.text for m in desk.slack.thread(parent))
     assert 'chatops_replies_failed{kind="auto_reply",network="webhook"} 1.0' in _metrics(desk)
-    assert _ticket(desk, key).first_response_at is None
+    assert desk.ticket(key).first_response_at is None
 
 
 def test_a_deleted_sending_line_is_replaced_by_a_new_failed_line(desk, network):

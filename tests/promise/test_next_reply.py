@@ -9,7 +9,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import select
 
-from chatops.app import build_outbox, create_app
+from chatops.app import create_app
 from chatops.i18n import t
 from chatops.sla.state import sla_state
 from chatops.slack.blocks.pages import sla_line
@@ -22,10 +22,6 @@ from tests.helpers import inbound
 JA = "ja"
 AUTHOR = {"id": "c-77", "handle": "@sato", "name": "佐藤"}
 
-
-def _ticket(desk, key: str) -> Ticket:
-    with desk.runtime.session_factory() as session:
-        return session.get(Ticket, int(key.split("-")[1]))
 
 
 def _arrive(desk, text: str, conversation: str = "conv-1", **author) -> str:
@@ -40,10 +36,7 @@ def _network(desk):
     """Agent replies go to a fake network that accepts them."""
     with RecordingServer() as network:
         network.answers = [Answer(201, {"id": f"sent-{n}"}) for n in range(1, 5)]
-        desk.runtime.settings = desk.runtime.settings.model_copy(update={"webhook_reply_url": network.url + "/replies"})
-        desk.outbox = build_outbox(desk.runtime)
-        desk.outbox.clock = desk.clock
-        desk.outbox.deliverers["slack"].clock = desk.clock
+        desk.replies_to(network)
         yield network
 
 
@@ -63,12 +56,12 @@ def test_customer_writing_again_waits_on_a_next_reply_warned_and_breached_once(d
         key = _arrive(desk, "注文が届きません")
         desk.flows.reply(key, actor="U0AGENT001", text="確認します")
         desk.drain()
-        assert _ticket(desk, key).status == "pending"  # the reply reached the customer: their turn
-        assert _ticket(desk, key).next_response_due_at is None
+        assert desk.ticket(key).status == "pending"  # the reply reached the customer: their turn
+        assert desk.ticket(key).next_response_due_at is None
 
         desk.clock.advance(minutes=30)
         _arrive(desk, "まだ届いていません")
-        waiting = _ticket(desk, key)
+        waiting = desk.ticket(key)
         assert waiting.status == "open" and waiting.sla_paused_at is None
         assert waiting.next_response_due_at is not None and waiting.next_response_warn_at < waiting.next_response_due_at
         assert sla_state(waiting, desk.clock()).deadline == "next_response"
@@ -78,13 +71,13 @@ def test_customer_writing_again_waits_on_a_next_reply_warned_and_breached_once(d
         assert desk.flows.sla_pass(desk.clock()) == [(key, "sla_warning", "next_response")]
         desk.drain()
         assert len(_next_reply_lines(desk, ":hourglass_flowing_sand:")) == 1
-        assert sla_state(_ticket(desk, key), desk.clock()).state == "warning"
+        assert sla_state(desk.ticket(key), desk.clock()).state == "warning"
 
         desk.clock.now = waiting.next_response_due_at
         assert desk.flows.sla_pass(desk.clock()) == [(key, "sla_breached", "next_response")]
         desk.drain()
         assert len(_next_reply_lines(desk, ":rotating_light:")) == 1
-        assert sla_state(_ticket(desk, key), desk.clock()).state == "breached"
+        assert sla_state(desk.ticket(key), desk.clock()).state == "breached"
 
         assert [fired for fired in desk.flows.sla_pass(desk.clock()) if fired[2] == "next_response"] == []
         desk.drain()
@@ -94,7 +87,7 @@ def test_customer_writing_again_waits_on_a_next_reply_warned_and_breached_once(d
         desk.flows.reply(key, actor="U0AGENT001", text="再送いたしました")
         desk.drain()
         assert len(network.requests) == 2
-    answered = _ticket(desk, key)
+    answered = desk.ticket(key)
     assert answered.next_response_warn_at is None and answered.next_response_due_at is None
     assert answered.status == "pending"
     assert sla_state(answered, desk.clock()).deadline == "resolution"
@@ -111,7 +104,7 @@ def test_next_reply_lines_name_the_deadline_in_both_languages_on_slack_and_teams
 
 def test_webhook_tier_on_a_second_ticket_reprices_the_customers_first_open_ticket(desk):
     first = _arrive(desk, "二重請求されています")
-    before = _ticket(desk, first)
+    before = desk.ticket(first)
     assert before.customer.tier == "standard"
     desk.clock.advance(minutes=5)
     body = inbound("別件で、ポイントが消えました", source="webhook", account="shop-app",  # another desk: a new ticket
@@ -121,7 +114,7 @@ def test_webhook_tier_on_a_second_ticket_reprices_the_customers_first_open_ticke
         headers={"X-Chatops-Signature": sign("test-webhook-secret", body)})
     assert response.status_code == 202, response.data
     desk.drain()
-    after = _ticket(desk, first)
+    after = desk.ticket(first)
     assert after.customer.tier == "premium"
     premium = desk.flows.sla.deadlines(after.priority, "premium", after.created_at).as_dict()
     assert {slot: getattr(after, slot) for slot in premium} == premium

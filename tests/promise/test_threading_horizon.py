@@ -15,7 +15,7 @@ from chatops.i18n import t
 from chatops.slack.blocks.text import link
 from chatops.slack.blocks.ticket import thread_permalink
 from chatops.teams import cards as teams_cards
-from chatops.tickets.models import Ticket, TicketEvent
+from chatops.tickets.models import TicketEvent
 from tests.conftest import RULES_PATH
 from tests.helpers import inbound
 
@@ -36,10 +36,6 @@ def _dm(desk, text: str):
     return inbound(text, source="line", account="acme-line", kind="dm", author=CUSTOMER,
                    conversation_id="line-conv-77", created_at=desk.clock().isoformat())
 
-
-def _ticket(desk, key: str) -> Ticket:
-    with desk.runtime.session_factory() as session:
-        return session.get(Ticket, int(key.split("-")[1]))
 
 
 def _parent(desk, key: str):
@@ -64,12 +60,12 @@ def _worked_and_resolved(desk) -> str:
     desk.clock.advance(days=4)
     desk.flows.resolve(key, actor=AGENT)
     desk.drain()
-    assert "needs-followup" in _ticket(desk, key).tags
+    assert "needs-followup" in desk.ticket(key).tags
     return key
 
 
 def _assert_linked(desk, old: str, new: str) -> None:
-    fresh, closed = _ticket(desk, new), _ticket(desk, old)
+    fresh, closed = desk.ticket(new), desk.ticket(old)
     assert new != old
     assert fresh.status == "new" and fresh.assignee is None and "needs-followup" not in fresh.tags
     assert fresh.follows_ticket_id == closed.id
@@ -123,7 +119,7 @@ def test_message_soon_after_resolve_reopens_the_ticket(desk):
     desk.clock.advance(days=3)  # Friday 2026-11-27
     result = desk.flows.ingest(_dm(desk, "やはりまだ届いていません"))
     assert (result.outcome, result.ticket_key) == ("reopened", old)
-    reopened = _ticket(desk, old)
+    reopened = desk.ticket(old)
     assert reopened.status == "open" and reopened.assignee == AGENT and reopened.follows_ticket_id is None
     assert "continued" not in desk.events(old)
 
@@ -134,7 +130,7 @@ def test_open_ticket_months_old_still_takes_the_message(desk):
     desk.clock.advance(days=89)  # Wednesday 2027-02-17: the horizon is about resolved tickets only
     result = desk.flows.ingest(_dm(desk, "まだ返事がありません"))
     assert (result.outcome, result.ticket_key) == ("threaded", key)
-    assert _ticket(desk, key).assignee == AGENT
+    assert desk.ticket(key).assignee == AGENT
 
 
 def test_reopen_days_zero_always_opens_a_new_ticket_after_resolve(desk, rules):

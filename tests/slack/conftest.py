@@ -15,7 +15,7 @@ from sqlalchemy import select
 from chatops.app import build_outbox, create_app
 from chatops.runtime import Runtime
 from chatops.slack import ids
-from chatops.tickets.models import OutboxItem, TicketEvent
+from chatops.tickets.models import OutboxItem, Ticket, TicketEvent
 from tests.fakes.slack_api import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -37,12 +37,21 @@ class Desk:
         self.flows = runtime.flows
         self.app = create_app(runtime)
         self.client = self.app.test_client()
-        self.outbox = build_outbox(runtime)
-        self.outbox.clock = clock
-        self.outbox.deliverers["slack"].clock = clock
+        self._build_outbox()
         self._views = 0
 
     # -- the outbox --------------------------------------------------------------------------
+
+    def _build_outbox(self) -> None:
+        self.outbox = build_outbox(self.runtime)
+        self.outbox.clock = self.clock
+        self.outbox.deliverers["slack"].clock = self.clock
+
+    def replies_to(self, network) -> None:
+        """Send replies to customers through `network` (a fake reply webhook, RecordingServer)."""
+        self.runtime.settings = self.runtime.settings.model_copy(
+            update={"webhook_reply_url": network.url + "/replies"})
+        self._build_outbox()
 
     def drain(self, *, max_rounds: int = 100_000) -> int:
         """Deliver everything due, moving the clock over pacing pauses and Retry-After waits."""
@@ -111,6 +120,11 @@ class Desk:
         return self.post(body, "application/json", headers=headers)
 
     # -- what is stored ----------------------------------------------------------------------
+
+    def ticket(self, key: str) -> Ticket:
+        """The ticket row as stored now."""
+        with self.runtime.session_factory() as session:
+            return session.get(Ticket, int(key.split("-")[1]))
 
     def events(self, key: str) -> list[str]:
         with self.runtime.session_factory() as session:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from chatops.app import build_outbox
 from chatops.i18n import t
 from chatops.slack import ids
 from chatops.slack.blocks.modals import parse_reply_metadata
@@ -43,10 +42,7 @@ def test_arrive_claim_reply_escalate_resolve_reopen(desk, rules):
     slack = desk.slack
     with RecordingServer() as network:
         network.default = Answer(201, {"id": "sent-1"})
-        desk.runtime.settings = desk.runtime.settings.model_copy(update={"webhook_reply_url": network.url + "/replies"})
-        desk.outbox = build_outbox(desk.runtime)
-        desk.outbox.clock = desk.clock
-        desk.outbox.deliverers["slack"].clock = desk.clock
+        desk.replies_to(network)
         # The script keeps the ticket open after the reply (tests/promise/test_pending.py covers the default).
         desk.flows.rules = rules.model_copy(update={"sla": rules.sla.model_copy(update={"pending_after_reply": False})})
 
