@@ -38,7 +38,7 @@ def who(actor: str | None, rules: Rules, lang: str) -> str:
         return t("teams.nobody", lang)
     if actor.startswith("customer:"):
         return t("teams.customer", lang)
-    if actor in ("system", "scheduler") or actor.startswith("system"):
+    if actor in ("system", "scheduler") or actor.startswith(("system", "chatops:")):  # chatops itself
         return t("teams.system", lang)
     for person in rules.teams.people:
         if person.user == actor and person.name:

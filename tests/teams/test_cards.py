@@ -115,3 +115,10 @@ def test_bad_teams_settings_name_the_variable(monkeypatch, variable, value):
     with pytest.raises(ValidationError) as error:
         load_settings(_env_file=None)
     assert variable in str(error.value)
+
+
+def test_chatops_own_actors_are_named_as_chatops(rules):
+    """The SLA clock, an integration or rules.yaml acting: the card names chatops, not an actor id."""
+    assert cards.event_line("pending", "chatops:sla", {}, rules, "en") == "chatops is waiting on the customer."
+    assert "chatops:webhook" not in cards.event_line("tier_changed", "chatops:webhook", {"tier_to": "premium"},
+                                                     rules, "ja")
