@@ -54,16 +54,6 @@ class UTCDateTime(TypeDecorator):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def sqlite_utc_text(value: datetime) -> str:
-    """What UTCDateTime and SQLAlchemy's SQLite DATETIME together store for `value`, in one step:
-    `YYYY-MM-DD HH:MM:SS.ffffff` in UTC (dates compare as text in SQLite, so the form must match)."""
-    if value.tzinfo is not UTC:  # most of ours are datetime.now(UTC) already
-        if value.tzinfo is None:
-            raise ValueError("naive datetime given to a UTC column")
-        value = value.astimezone(UTC)
-    return value.replace(tzinfo=None).isoformat(" ", "microseconds")
-
-
 def utcnow() -> datetime:
     """Now, timezone-aware in UTC."""
     return datetime.now(UTC)

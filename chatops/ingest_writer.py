@@ -33,7 +33,7 @@ from pydantic import TypeAdapter, ValidationError
 
 from chatops.inbound import InboundMessage
 from chatops.tickets.group_commit import split
-from chatops.tickets.ingest import IngestFlows, IngestResult
+from chatops.tickets.ingest import IngestResult
 
 log = logging.getLogger("chatops.ingest_writer")
 
@@ -51,7 +51,7 @@ class IngestFailed(Exception):
 class IngestWriter:
     """Serves ingest over a Unix socket; one thread writes batches of everything queued."""
 
-    def __init__(self, flows: IngestFlows, path: str, *, max_batch: int = 64) -> None:
+    def __init__(self, flows, path: str, *, max_batch: int = 64) -> None:
         self.flows = flows
         self.path = path
         self.max_batch = max_batch

@@ -1,10 +1,8 @@
 """Planner statistics on a PostgreSQL server whose autovacuum is off.
 
 Without statistics PostgreSQL guesses every equality matches one row, and may then read a hot
-lookup through the wrong index: measured here (autovacuum off, as on this project's CI machine),
-ingest's duplicate check went through the (source, conversation_id, id) index, filtering every
-message of the network, and grew from 0.6 ms to 2.9 ms over 12,000 messages; the database's CPU
-per message doubled within a minute of a flood.
+lookup through the wrong index (ingest's duplicate check through the (source, conversation_id,
+id) index, filtering every message of the network), so ingest slows as the tables grow.
 
 With autovacuum on (PostgreSQL's default) this does nothing. With it off, the scheduler leader
 analyses each of our tables once it has changed as much as autovacuum's default rule would

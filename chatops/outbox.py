@@ -82,10 +82,9 @@ class Outbox:
     def claim(self, limit: int = 20) -> list[OutboxItem]:
         """Lease up to `limit` due items that are first in their ordering key."""
         now = self.clock()
-        # The head of each lane: its oldest pending item. Computed once per claim (one pass over
-        # the pending rows), not as "no earlier pending item" per candidate: with a backlog that
-        # probe walked every done item of the lane for every pending one — 2.3 s per claim with
-        # 7,700 pending Slack items (bench/load_bench.py), so the workers fell behind the pace.
+        # The head of each lane: its oldest pending item, computed once per claim (one pass over
+        # the pending rows); a per-candidate "no earlier pending item" probe walks every done
+        # item of the lane for every pending one, which a backlog makes slower than the pace.
         # Only lanes of targets this process delivers: items nobody here can deliver (a network
         # not configured on this replica) must not make every claim walk them.
         # An urgent item (an incident's parent post) is its lane's head while it is pending: it
@@ -161,9 +160,8 @@ class Outbox:
         """Drain until `stop` is set, sleeping briefly when nothing is due.
 
         Wakes are coalesced: after an empty claim the worker looks again at most every
-        `coalesce` seconds, however often it is woken. Every stored webhook wakes it, and at a
-        few hundred webhooks a second a claim per wake took a third of the process's CPU (on
-        PostgreSQL under a flood, with a paced Slack backlog, still a fifth at 20 ms)."""
+        `coalesce` seconds, however often it is woken, since every stored webhook wakes it and a
+        claim per wake would cost more than the deliveries under a flood."""
         if not self.deliverers:  # nothing this process can deliver: items wait for a replica that can
             stop.wait()
             return

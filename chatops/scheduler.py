@@ -183,7 +183,7 @@ class Scheduler:
             "coalesce": True, "max_instances": 1, "misfire_grace_time": max(30, int(self.interval * 3))})
         self._aps.add_job(self._job, "interval", seconds=self.interval, id="sla-and-paging",
                           next_run_time=utcnow())
-        # First look a minute after start, as before: at start the sandbox's embedded Slack (served
+        # First look a minute after start: at start the sandbox's embedded Slack (served
         # by this process) is not listening yet, and a due digest would fail its first attempt.
         self._aps.add_job(self._digest_job, "interval", seconds=60, id="stats-digest",
                           next_run_time=utcnow() + timedelta(seconds=60))

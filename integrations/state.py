@@ -1,8 +1,8 @@
 """Durable integration state (table `integration_state`): poll cursors, sessions, rate-limit
 pauses and health. Rows, not memory, so restarts and several replicas share them.
 
-Cursors only move forward (`advance_cursor` compares under a row lock), so two replicas polling
-at once cannot move a cursor back; what they both fetched is ingested once, because ingest is
+Cursors only move forward (integrations.polling compares them under the row lock of `update`), so
+two replicas polling at once cannot move a cursor back; what they both fetched is ingested once, because ingest is
 idempotent on (source, external id).
 """
 
@@ -17,7 +17,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatops.db import session_scope, utcnow
-from chatops.tickets.models import IntegrationState, OutboxItem
+from chatops.tickets.events import OutboxRow
+from chatops.tickets.models import IntegrationState
+from chatops.tickets.record import enqueue
 
 # Consecutive 401/403 answers before a network counts as "stopped delivering".
 AUTH_FAILURES_BEFORE_ALERT = 3
@@ -39,7 +41,7 @@ class StateStore:
     def update(self, name: str, change: Callable[[dict[str, Any]], dict[str, Any] | None]) -> dict[str, Any]:
         """Read-modify-write one row under a lock (FOR UPDATE; SQLite: BEGIN IMMEDIATE)."""
         with session_scope(self.session_factory) as session:
-            self._ensure(session, name)
+            self.ensure(session, name)
             row = session.scalars(select(IntegrationState).where(IntegrationState.name == name)
                                   .with_for_update()).one()
             value = dict(row.value or {})
@@ -53,30 +55,12 @@ class StateStore:
         """Set some fields of the stored value."""
         return self.update(name, lambda value: {**value, **fields})
 
-    def advance_cursor(self, name: str, field: str, candidate: str | None) -> None:
-        """Move a numeric or ISO-time cursor forward, never back."""
-        if candidate is None:
-            return
-
-        def change(value: dict[str, Any]) -> dict[str, Any] | None:
-            current = value.get(field)
-            if current is not None and not _later(candidate, current):
-                return None
-            return {**value, field: candidate}
-
-        self.update(name, change)
-
-    def _ensure(self, session: Session, name: str) -> None:
+    def ensure(self, session: Session, name: str) -> None:
+        """Create the row `name` (empty) unless it exists, in the caller's transaction."""
         dialect = session.get_bind().dialect.name
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         session.execute(insert(IntegrationState).values(name=name, value={}, updated_at=self.clock())
                         .on_conflict_do_nothing(index_elements=["name"]))
-
-
-def _later(candidate: str, current: str) -> bool:
-    if candidate.isdigit() and current.isdigit():
-        return int(candidate) > int(current)
-    return candidate > current
 
 
 class Health:
@@ -110,7 +94,7 @@ class Health:
         self._healthy.discard((network, account))
         name, raised = f"health:{network}:{account}", []
         with session_scope(self.store.session_factory) as session:
-            self.store._ensure(session, name)
+            self.store.ensure(session, name)
             row = session.scalars(select(IntegrationState).where(IntegrationState.name == name)
                                   .with_for_update()).one()
             value = dict(row.value or {})
@@ -121,12 +105,12 @@ class Health:
                 raised.append(True)
                 if self.alert_channel:
                     now = self.store.clock()
-                    session.add(OutboxItem(
+                    enqueue(session, [OutboxRow(
                         target="slack", kind="channel_alert",
                         dedupe_key=f"alert:auth:{network}:{account}:{value.get('outage', 0)}",
-                        ordering_key=f"slack:{self.slack_channel}", created_at=now, next_attempt_at=now,
+                        ordering_key=f"slack:{self.slack_channel}",
                         payload={"channel": self.alert_channel, "key": "networks.alert.auth",
                                  "params": {"network": network, "account": account, "status": status,
-                                            "count": value["failures"]}}))
+                                            "count": value["failures"]}})], at=now)
             row.value, row.updated_at = value, self.store.clock()
         return bool(raised)

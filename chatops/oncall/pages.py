@@ -1,5 +1,5 @@
-"""Paging flows, mixed into TicketFlows: open a page, escalate it step by step until someone
-acknowledges, acknowledge and resolve it, and cover a schedule (overrides).
+"""Paging: open a page, escalate it step by step until someone acknowledges, acknowledge and
+resolve it, and cover a schedule (overrides).
 
 Each notification is a `paged` TicketEvent (Slack DM and PagerDuty listeners turn it into
 outbox rows) written in the same transaction that advances the page's `step`/`next_at`, so a
@@ -15,16 +15,17 @@ from typing import Any
 
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from chatops import fastsql
 from chatops.db import session_scope
 from chatops.errors import InvalidValue, TicketNotFound
 from chatops.i18n import t
 from chatops.oncall.models import OnCallOverride, Page, SchedulerError
 from chatops.oncall.schedule import Cover, now_and_next, on_call
 from chatops.tickets import service
-from chatops.tickets.models import Customer, OutboxItem, Ticket
+from chatops.tickets.events import OutboxRow
+from chatops.tickets.models import Customer, Ticket
+from chatops.tickets.record import Recorder, enqueue
 
 PAGE_ACTOR = "chatops:oncall"
 RETRY_AFTER = timedelta(minutes=5)  # a page or ticket whose scheduler item failed is tried again then
@@ -57,31 +58,38 @@ def policy_snapshot(rules, name: str) -> dict[str, Any] | None:
                       for step in policy.steps], "repeat": policy.repeat}
 
 
-class PageFlows:
-    """Mixed into TicketFlows (session_factory, rules, clock, _event)."""
+class PagingService:
+    """Pages and on-call cover, with their dependencies passed in; events go through `recorder`."""
+
+    def __init__(self, session_factory: sessionmaker[Session], rules, recorder: Recorder,
+                 clock: Callable[[], datetime]) -> None:
+        self.session_factory = session_factory
+        self.rules = rules
+        self.recorder = recorder
+        self.clock = clock
 
     # -- opening ------------------------------------------------------------------------------
 
-    def _open_page(self, db: Session | Connection, *, ticket_id: int, reason: str, policy: str,
+    def open_page(self, db, *, ticket_id: int, reason: str, policy: str,
                    now: datetime) -> bool:
         """Queue a page for the next paging pass (at most one per reason), keeping a snapshot of
         its policy as rules.yaml says now; True when new. A troll-flagged customer's ticket never
         pages: nobody should be woken for them."""
-        if "troll" in (fastsql.execute(db, _FLAGS_OF_TICKET, {"tid": ticket_id}).scalar() or []):
+        if "troll" in (db.execute(_FLAGS_OF_TICKET, {"tid": ticket_id}).scalar() or []):
             return False
-        if fastsql.execute(db, _PAGE_OF_REASON, {"reason": reason}).first() is not None:
+        if db.execute(_PAGE_OF_REASON, {"reason": reason}).first() is not None:
             return False
-        fastsql.execute(db, _INSERT_PAGE, {
+        db.execute(_INSERT_PAGE, {
             "ticket_id": ticket_id, "reason": reason, "policy": policy, "status": "triggered", "step": 0, "round": 0,
             "notified": 0, "next_at": now, "created_at": now,
-            "policy_snapshot": policy_snapshot(self.rules, policy)}, columns=True)
+            "policy_snapshot": policy_snapshot(self.rules, policy)})
         return True
 
     # -- who is on call -----------------------------------------------------------------------
 
     def overrides(self, db: Session | Connection, schedule: str, at: datetime) -> list[Cover]:
         """Overrides people set for `schedule` that have not ended, oldest first."""
-        rows = fastsql.execute(db, _OVERRIDES, {"schedule": schedule, "at": at}).all()
+        rows = db.execute(_OVERRIDES, {"schedule": schedule, "at": at}).all()
         return [Cover(row.user_id, row.starts_at, row.ends_at) for row in rows]
 
     def who(self, session: Session, schedule: str, at: datetime) -> tuple[Cover, Cover]:
@@ -120,15 +128,15 @@ class PageFlows:
         """Send every page notification due by `now`; returns (page key, ticket key, target).
         With `conn`, inside the caller's transaction (the scheduler's).
 
-        Core statements on the driver (chatops.fastsql), like ingest: in a flood of red tickets
-        every one of them pages, and this pass shares the process and SQLite's writer with ingest."""
+        Core statements: in a flood of red tickets every one of them pages, and this pass shares
+        SQLite's single writer with ingest."""
         now = now or self.clock()
         if conn is None:
             with self.session_factory.kw["bind"].begin() as own:
                 return self.page_pass(now, limit=limit, fence=fence, conn=own)
         if fence is not None and not fence(conn):
             return []
-        due = fastsql.run(conn, _DUE_PAGES, {"now": now, "limit": limit}).all()
+        due = conn.execute(_DUE_PAGES, {"now": now, "limit": limit}).all()
         out = []
         for page in due:
             # Each page in a savepoint: one that raises is rolled back alone, recorded (counted,
@@ -139,29 +147,29 @@ class PageFlows:
             except Exception as exc:  # noqa: BLE001 - any failure of one page must not stop the pass
                 log.exception("paging P-%s failed", page.id)
                 self.scheduler_failed(conn, "paging", f"P-{page.id}", exc, now)
-                fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, "next_at": now + RETRY_AFTER}, columns=True)
+                conn.execute(_UPDATE_PAGE, {"pid": page.id, "next_at": now + RETRY_AFTER})
         return out
 
     def _notify_step(self, conn: Connection, page, now: datetime) -> tuple[str, str, str]:
         page_key, ticket_key = f"P-{page.id}", f"T-{page.ticket_id}"
-        ticket = fastsql.run(conn, _PAGED_TICKET, {"tid": page.ticket_id}).one()  # row lock on PostgreSQL
+        ticket = conn.execute(_PAGED_TICKET, {"tid": page.ticket_id}).one()  # row lock on PostgreSQL
         snapshot = page.policy_snapshot
         if snapshot is None:  # opened before pages kept a snapshot: take the live policy, once
             snapshot = policy_snapshot(self.rules, page.policy)
             if snapshot is None:  # the policy left rules.yaml: stop escalating, say nothing
-                fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, "next_at": None}, columns=True)
+                conn.execute(_UPDATE_PAGE, {"pid": page.id, "next_at": None})
                 return page_key, ticket_key, ""
-            fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, "policy_snapshot": snapshot}, columns=True)
+            conn.execute(_UPDATE_PAGE, {"pid": page.id, "policy_snapshot": snapshot})
         steps, repeat = snapshot["steps"], snapshot["repeat"]
         if page.round >= repeat:  # out of range (a policy shortened under an old page): end cleanly
-            fastsql.run(conn, _TOUCH_TICKET, {"tid": page.ticket_id, "updated_at": now}, columns=True)
+            conn.execute(_TOUCH_TICKET, {"tid": page.ticket_id, "updated_at": now})
             self._exhausted(conn, page, ticket, now)
             return page_key, ticket_key, ""
         index = min(page.step, len(steps) - 1)
         step = steps[index]
         target = self.target_of(conn, step["notify"], now)
-        fastsql.run(conn, _TOUCH_TICKET, {"tid": page.ticket_id, "updated_at": now}, columns=True)
-        self._record_event(conn, ticket_id=page.ticket_id, kind="paged", actor=PAGE_ACTOR, at=now,
+        conn.execute(_TOUCH_TICKET, {"tid": page.ticket_id, "updated_at": now})
+        self.recorder.record(conn, ticket_id=page.ticket_id, kind="paged", actor=PAGE_ACTOR, at=now,
                            channel=ticket.channel, assignee=ticket.assignee,
                            payload={"page_id": page.id, "page": page_key, "target": target, "step": index + 1,
                                     "round": page.round + 1, "first": page.notified == 0,
@@ -171,21 +179,21 @@ class PageFlows:
         if next_step >= len(steps):
             next_step, next_round = 0, page.round + 1
         if next_round >= repeat:  # out of steps: it stays triggered, shown as unanswered
-            fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, **changes}, columns=True)
+            conn.execute(_UPDATE_PAGE, {"pid": page.id, **changes})
             self._exhausted(conn, page, ticket, now)
         else:
             changes.update(step=next_step, round=next_round,
                            next_at=now + timedelta(seconds=step["escalate_after"]))
-            fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, **changes}, columns=True)
+            conn.execute(_UPDATE_PAGE, {"pid": page.id, **changes})
         return page_key, ticket_key, target
 
     def _exhausted(self, conn: Connection, page, ticket, now: datetime) -> None:
         """Nobody acknowledged after every step and round: stop escalating and say so in the thread
         (the page stays triggered, shown as unanswered)."""
-        self._record_event(conn, ticket_id=page.ticket_id, kind="page_exhausted", actor=PAGE_ACTOR, at=now,
+        self.recorder.record(conn, ticket_id=page.ticket_id, kind="page_exhausted", actor=PAGE_ACTOR, at=now,
                            channel=ticket.channel, assignee=ticket.assignee,
                            payload={"page_id": page.id, "page": f"P-{page.id}"})
-        fastsql.run(conn, _UPDATE_PAGE, {"pid": page.id, "next_at": None}, columns=True)
+        conn.execute(_UPDATE_PAGE, {"pid": page.id, "next_at": None})
 
     # -- failures of the scheduler's passes ---------------------------------------------------
 
@@ -206,10 +214,9 @@ class PageFlows:
             return
         text = "\n".join(t("sla.alert.scheduler_failed", lang, job=t(f"sla.alert.pass.{pass_name}", lang),
                             item=item, error=error) for lang in ("ja", "en"))
-        conn.execute(insert(OutboxItem).values(
-            target="slack-stats", kind="alert", dedupe_key=f"scheduler-error:{pass_name}:{item}",
-            ordering_key=f"slack:{self.rules.channels[channel].slack}", payload={"channel": channel, "text": text},
-            state="pending", attempts=0, created_at=now, next_attempt_at=now))
+        enqueue(conn, [OutboxRow(target="slack-stats", kind="alert", dedupe_key=f"scheduler-error:{pass_name}:{item}",
+                                 ordering_key=f"slack:{self.rules.channels[channel].slack}",
+                                 payload={"channel": channel, "text": text})], at=now)
 
     def _alert_channel(self) -> str | None:
         """Where scheduler failures are announced: the stats digest's channel, else the first channel."""
@@ -254,8 +261,8 @@ class PageFlows:
             page.acknowledged_by, page.acknowledged_at = actor, now
         else:
             page.resolved_at = now
-        self._event(session, ticket, f"page_{to}", actor, page_id=page.id, page=page.key,
-                    target=page.last_target, notified=page.notified)
+        self.recorder.record_ticket(session, ticket, f"page_{to}", actor, now, page_id=page.id, page=page.key,
+                                    target=page.last_target, notified=page.notified)
 
     @staticmethod
     def _pages_of_ref(session: Session, ref: str) -> list[Page]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from chatops.rules.oncall import Schedule
@@ -79,8 +79,3 @@ def shifts(schedule: Schedule, start: datetime, until: datetime,
         out.append(Cover(current.user, at, min(current.end, until)))
         at = current.end
     return out
-
-
-def local_date(at: datetime, zone: str) -> date:
-    """The calendar date of `at` in a time zone."""
-    return at.astimezone(ZoneInfo(zone)).date()

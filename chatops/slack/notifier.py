@@ -48,6 +48,7 @@ from chatops.slack.paging import PagingDeliveries, sla_rows
 from chatops.tickets.delivery import reply_kind
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.models import Message, OutboxItem, SurfaceThread, Ticket, TicketEvent
+from chatops.tickets.record import enqueue
 
 log = logging.getLogger("chatops.slack")
 # Message metadata on our posts, so a retry can find what an earlier attempt already posted.
@@ -331,21 +332,18 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
     def report_unresolved(self, item: OutboxItem, handles: list[str]) -> None:
         """Queue one channel alert per handle Slack does not know, once for all time (the
         outbox dedupe key), in the team channel of the ticket that named it."""
-        from chatops.tickets.events import _on_conflict
-
         with session_scope(self.session_factory) as session:
             ticket = session.get(Ticket, item.ticket_id) if item.ticket_id else None
             channel = ticket.channel if ticket is not None else self.rules.defaults.channel
-            now = self.clock()
             for handle in dict.fromkeys(handles):
                 log.warning("rules.yaml names %s, which Slack does not know", handle)
-                session.execute(_on_conflict(session, urgent=False), {
-                    "target": TARGET, "kind": "channel_alert", "dedupe_key": f"{UNRESOLVED_PREFIX}{handle}",
-                    "ordering_key": f"slack:{self.rules.channels[channel].slack}", "ticket_id": item.ticket_id,
-                    "payload": {"channel": channel, "key": UNRESOLVED_ALERT,
-                                "params": {"handle": handle, "key": ticket.key if ticket is not None else "-"}},
-                    "state": "pending", "attempts": 0, "in_doubt": False, "urgent": False,
-                    "created_at": now, "next_attempt_at": now})
+            # Coalescing: a handle already alerted (its dedupe key exists) is not queued again.
+            enqueue(session, [OutboxRow(
+                target=TARGET, kind="channel_alert", dedupe_key=f"{UNRESOLVED_PREFIX}{handle}",
+                ordering_key=f"slack:{self.rules.channels[channel].slack}", coalesce=True,
+                payload={"channel": channel, "key": UNRESOLVED_ALERT,
+                         "params": {"handle": handle, "key": ticket.key if ticket is not None else "-"}})
+                for handle in dict.fromkeys(handles)], ticket_id=item.ticket_id, at=self.clock())
 
     def _publish_home(self, item: OutboxItem) -> dict[str, Any]:
         user_id = item.payload["user"]

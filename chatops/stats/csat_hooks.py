@@ -12,8 +12,9 @@ from chatops.i18n import t
 from chatops.inbound import InboundMessage
 from chatops.rules import Rules
 from chatops.stats.csat import parse_rating
+from chatops.tickets.delivery import ReplyTo, queue_reply
 from chatops.tickets.events import EventNotice
-from chatops.tickets.models import Customer, Message, OutboxItem, Ticket
+from chatops.tickets.models import Customer, Message, Ticket
 
 RATING_WINDOW = timedelta(days=7)  # a bare "5" this long after the request still counts as a rating
 
@@ -42,22 +43,9 @@ class CsatRequester:
                           .order_by(Message.created_at.desc(), Message.id.desc()).limit(1)).first()
         lang = row.lang if row.lang in ("ja", "en") else self.rules.defaults.language
         text = t("stats.csat.request", lang)
-        message_id = db.execute(insert(Message).returning(Message.id), {
-            "ticket_id": notice.ticket_id, "customer_id": row.customer_id, "direction": "outbound",
-            "source": row.source, "account": row.account, "kind": "csat", "author_id": "chatops", "text": text,
-            "conversation_id": last.conversation_id if last else None,
-            "in_reply_to": last.external_id if last else None, "created_at": notice.at, "received_at": notice.at,
-        }).scalar_one()
-        db.execute(insert(OutboxItem), {
-            "target": f"network:{row.source}", "kind": "reply", "dedupe_key": f"csat:{notice.event_id}",
-            "ordering_key": f"{row.source}:{row.account}", "ticket_id": notice.ticket_id, "state": "pending",
-            "attempts": 0, "created_at": notice.at, "next_attempt_at": notice.at,
-            "payload": {"message_id": message_id, "account": row.account, "text": text,
-                        "in_reply_to": last.external_id if last else None,
-                        "conversation_id": last.conversation_id if last else None,
-                        "reply_meta": (last.meta or {}) if last else {},
-                        "author_id": last.author_id if last else None},
-        })
+        queue_reply(db, ticket_id=notice.ticket_id, source=row.source, account=row.account, text=text,
+                    author_id="chatops", at=notice.at, dedupe_key=f"csat:{notice.event_id}", reply_to=ReplyTo.of(last),
+                    kind="csat", customer_id=row.customer_id)
         db.execute(update(Ticket).where(Ticket.id == notice.ticket_id).values(csat_requested_at=notice.at))
 
 

@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatops.db import session_scope
 from chatops.rules import Rules
 from chatops.rules.fields import DAYS
-from chatops.tickets.models import OutboxItem
+from chatops.tickets.events import OutboxRow
+from chatops.tickets.record import enqueue
 
 TARGET = "slack-stats"
 
@@ -42,10 +43,10 @@ def queue_digest(session_factory: sessionmaker[Session], rules: Rules, now: date
     digest = rules.stats.digest
     try:
         with session_scope(session_factory) as session:
-            session.add(OutboxItem(
+            enqueue(session, [OutboxRow(
                 target=TARGET, kind="digest", dedupe_key=f"stats-digest:{year}-W{week:02d}",
-                ordering_key=f"slack:{rules.channels[digest.channel].slack}", created_at=now, next_attempt_at=now,
-                payload={"channel": digest.channel, "words": [digest.period]}))
+                ordering_key=f"slack:{rules.channels[digest.channel].slack}",
+                payload={"channel": digest.channel, "words": [digest.period]})], at=now)
     except IntegrityError:
         return False
     return True

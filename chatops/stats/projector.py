@@ -2,31 +2,26 @@
 
 For the ticket an event touched: read its current state, compute its fact row, subtract the
 contribution of the fact row stored last time, add the new one (upserts that add deltas), and
-add what the event itself counts (a reopen, an escalation). Works on an ORM Session (flows) and
-on a Core Connection (ingest) alike.
+add what the event itself counts (a reopen, an escalation), through the event's UnitOfWork.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
 from datetime import datetime
 from functools import cache
 from typing import Any, NamedTuple
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
 
-from chatops import fastsql
 from chatops.rules import Rules
 from chatops.stats.buckets import BusinessClock, duration_minutes, local_day
 from chatops.stats.models import COUNTERS, StatsDaily, StatsDuration, StatsFact
 from chatops.tickets.events import EventNotice
 from chatops.tickets.models import Customer, Ticket, TicketTag
+from chatops.tickets.record import UnitOfWork, unit
 
 FACT_FIELDS = tuple(c.name for c in StatsFact.__table__.columns if c.name != "ticket_id")
 # Events that cannot change what a ticket contributes: skip the work (ingest hot path).
@@ -55,8 +50,6 @@ class _Deltas:
             self.hist[key] += count
 
 
-# Set while a group commit runs (`StatsProjector.batch`): deltas wait here instead of being written.
-_deferred: ContextVar[_Deltas | None] = ContextVar("chatops_stats_deferred", default=None)
 
 
 def filters_of(fact: dict[str, Any]) -> list[tuple[str, str]]:
@@ -170,7 +163,7 @@ class StatsProjector:
                         else int(row.resolved_at > row.resolution_due_at))
         return fact
 
-    def __call__(self, db, notice: EventNotice) -> None:
+    def __call__(self, uow: UnitOfWork, notice: EventNotice) -> None:
         """Bring the rollups in step with the ticket after `notice`."""
         if notice.kind in _NO_CHANGE:
             return
@@ -179,14 +172,14 @@ class StatsProjector:
         if notice.facts is not None:  # a ticket ingest just created: its columns came with the notice
             new = self.fact(notice.facts, notice.facts.tags)
         else:
-            row = fastsql.execute(db, _TICKET, {"tid": notice.ticket_id}).one()
-            new = self.fact(row, [tag for tag, in fastsql.execute(db, _TAGS, {"tid": notice.ticket_id}).all()])
-        # A ticket being created has no fact row yet: skip the lookup (ingest hot path).
-        stored = None if notice.kind == "created" else fastsql.execute(db, _FACT, {"tid": notice.ticket_id}).first()
+            row = uow.execute(_TICKET, {"tid": notice.ticket_id}).one()
+            new = self.fact(row, [tag for tag, in uow.execute(_TAGS, {"tid": notice.ticket_id}).all()])
+        # A ticket being created has no fact row yet: skip the lookup.
+        stored = None if notice.kind == "created" else uow.execute(_FACT, {"tid": notice.ticket_id}).first()
         old = dict(zip(FACT_FIELDS, stored, strict=True)) if stored is not None else None
         if old is not None:
             old["tags"], old["keywords"] = list(old["tags"] or []), list(old["keywords"] or [])
-        extra = self._event_counters(notice, local_day(notice.at, self.tz))
+        extra = self.event_counters(notice, local_day(notice.at, self.tz))
         if old == new and not extra:
             return
         daily: dict[DailyKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
@@ -194,31 +187,23 @@ class StatsProjector:
         if old is not None:
             contribute(old, -1, daily, hist)
         contribute(new, 1, daily, hist, extra)
-        pending = _deferred.get()
-        if pending is not None:
-            pending.add(daily, hist)
+        if uow.batched:  # a group commit: added up in memory, written once by `flush`
+            uow.deferred.setdefault(id(self), _Deltas()).add(daily, hist)
         else:
-            write(db, daily, hist)
+            write(uow, daily, hist)
         if old != new:
-            fastsql.execute(db, _upserts(_dialect(db))[StatsFact], {"ticket_id": notice.ticket_id, **new},
-                            columns=True)
+            uow.execute(_upserts(uow.dialect_name)[StatsFact], {"ticket_id": notice.ticket_id, **new})
 
-    @contextmanager
-    def batch(self, db) -> Iterator[None]:
-        """Group commit: within, the rollup deltas of every event add up in memory and are written
-        once on exit, one upsert per rollup row instead of one per event (a burst of tickets of one
-        day and channel shares most rows). Nothing is written when the block raises: the caller's
-        transaction is rolled back anyway. Fact rows are still written per event."""
-        pending = _Deltas()
-        token = _deferred.set(pending)
-        try:
-            yield
-        finally:
-            _deferred.reset(token)
-        write(db, pending.daily, pending.hist)
+    def flush(self, uow: UnitOfWork) -> None:
+        """End of a group commit: the rollup deltas of its events, one upsert per rollup row
+        instead of one per event (a burst of tickets of one day and channel shares most rows)."""
+        pending = uow.deferred.pop(id(self), None)
+        if pending is not None:
+            write(uow, pending.daily, pending.hist)
 
     @staticmethod
-    def _event_counters(notice: EventNotice, day: int) -> list[tuple[int, dict[str, int]]]:
+    def event_counters(notice: EventNotice, day: int) -> list[tuple[int, dict[str, int]]]:
+        """What the event itself counts besides the ticket's fact (a reopen, an escalation to L2/L3)."""
         if notice.kind == "reopened":
             return [(day, {"reopened": 1})]
         if notice.kind == "escalated" and notice.payload.get("level_to") in _LEVEL_COUNTER:
@@ -231,42 +216,17 @@ def write(db, daily: dict, hist: dict) -> None:
 
     Rows go in key order: concurrent transactions on PostgreSQL then lock shared rollup rows
     in the same order and cannot deadlock each other."""
-    dialect = _dialect(db)
-    daily_rows = [(*key, *(counters.get(name, 0) for name in COUNTERS))
+    uow = unit(db)
+    upserts = _upserts(uow.dialect_name)
+    daily_rows = [{"fdim": key[0], "fval": key[1], "day": key[2], "gdim": key[3], "gval": key[4],
+                   **{name: counters.get(name, 0) for name in COUNTERS}}
                   for key, counters in sorted(daily.items()) if any(counters.values())]
-    upserts = _upserts(dialect)
     if daily_rows:
-        # Straight to the driver: SQLAlchemy's per-row parameter processing costs more than the
-        # upsert itself, and this runs for every ticket event (ingest hot path).
-        cursor = _connection(db).connection.driver_connection.cursor()
-        try:
-            cursor.executemany(_raw_daily(dialect), daily_rows)
-        finally:
-            cursor.close()
+        uow.execute(upserts[StatsDaily], daily_rows)
     hist_rows = [{"fdim": k[0], "fval": k[1], "day": k[2], "metric": k[3], "minutes": k[4], "count": count}
                  for k, count in sorted(hist.items()) if count]
     if hist_rows:
-        fastsql.execute_many(db, upserts[StatsDuration], hist_rows)
-
-
-def _connection(db) -> Connection:
-    """The Core connection of a Session's transaction, or `db` itself."""
-    return db.connection() if isinstance(db, Session) else db
-
-
-def _dialect(db) -> str:
-    bind = db.get_bind() if hasattr(db, "get_bind") else db
-    return bind.dialect.name
-
-
-@cache
-def _raw_daily(dialect: str) -> str:
-    """The stats_daily upsert as driver SQL (qmark for sqlite3, format for psycopg)."""
-    mark = "%s" if dialect == "postgresql" else "?"
-    columns = ["fdim", "fval", "day", "gdim", "gval", *COUNTERS]
-    return (f"INSERT INTO stats_daily ({', '.join(columns)}) VALUES ({', '.join([mark] * len(columns))}) "
-            f"ON CONFLICT (fdim, fval, day, gdim, gval) DO UPDATE SET "
-            + ", ".join(f"{name} = stats_daily.{name} + excluded.{name}" for name in COUNTERS))
+        uow.execute(upserts[StatsDuration], hist_rows)
 
 
 @cache

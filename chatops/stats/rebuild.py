@@ -42,7 +42,7 @@ def rebuild(session_factory: sessionmaker[Session], rules: Rules, *, batch: int 
                                          .where(TicketEvent.ticket_id.in_(ids), TicketEvent.kind.in_(_EVENT_KINDS))):
                 notice = EventNotice(event_id=0, ticket_id=event.ticket_id, kind=event.kind, actor="", at=event.at,
                                      channel="", assignee=None, payload=event.payload or {})
-                extras[event.ticket_id] += projector._event_counters(notice, event.at.astimezone(projector.tz)
+                extras[event.ticket_id] += projector.event_counters(notice, event.at.astimezone(projector.tz)
                                                                      .date().toordinal())
             daily: dict = defaultdict(lambda: defaultdict(int))
             hist: dict = defaultdict(int)

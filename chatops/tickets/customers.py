@@ -16,11 +16,11 @@ def flag_customer(flows: TicketFlows, key: str, *, actor: str, flag: str, on: bo
     """Set (`on`) or clear one flag on the customer of ticket `key`; no event when nothing changes."""
     if flag not in CUSTOMER_FLAGS:
         raise InvalidValue(value=flag, field="flag", choices=", ".join(CUSTOMER_FLAGS))
-    with flows._ticket(key) as (session, ticket):
+    with flows.changing(key) as (session, ticket):
         customer = ticket.customer
         flags = set(customer.flags or ())
         if (flag in flags) == on:
             return customer
         customer.flags = sorted(flags | {flag}) if on else sorted(flags - {flag})
-        flows._event(session, ticket, "customer_flagged", actor, flag=flag, on=on, customer_id=customer.id)
+        flows.event(session, ticket, "customer_flagged", actor, flag=flag, on=on, customer_id=customer.id)
         return customer

@@ -1,10 +1,18 @@
-"""What an outbound message is, and why its delivery gave up, as words every surface translates."""
+"""Replies to customers: queueing one (the only way a reply leaves), what an outbound message is,
+and why its delivery gave up, as words every surface translates."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
+from sqlalchemy import insert
+
+from chatops.tickets.events import OutboxRow
 from chatops.tickets.models import Message
+from chatops.tickets.record import enqueue, unit
 
 # The event a permanent delivery failure writes, by what was being sent (see `reply_kind`).
 FAILED_EVENT = {"reply": "reply_failed", "csat": "csat_request_failed", "auto_reply": "auto_reply_failed"}
@@ -34,3 +42,56 @@ def failure_cause(reason: str) -> str:
     if "refused" in low or _HTTP_4XX.search(low):
         return "refused"
     return "unreachable"
+
+
+@dataclass(frozen=True)
+class ReplyTo:
+    """What a reply answers: the customer's message (its id, thread, network extras, author)."""
+
+    external_id: str | None = None
+    conversation_id: str | None = None
+    meta: dict[str, Any] | None = None
+    author_id: str | None = None
+
+    @classmethod
+    def of(cls, message) -> ReplyTo:
+        """From a stored inbound Message (or a row with the same columns); empty for None."""
+        if message is None:
+            return cls()
+        return cls(message.external_id, message.conversation_id, dict(message.meta or {}), message.author_id)
+
+
+def reply_payload(message_id: int, account: str, text: str, reply_to: ReplyTo) -> dict[str, Any]:
+    """The outbox payload a network deliverer reads for one reply."""
+    return {"message_id": message_id, "account": account, "text": text, "in_reply_to": reply_to.external_id,
+            "conversation_id": reply_to.conversation_id, "reply_meta": reply_to.meta or {},
+            "author_id": reply_to.author_id}
+
+
+def queue_reply(db, *, ticket_id: int, source: str, account: str, text: str, author_id: str, at: datetime,
+                dedupe_key: str | None, reply_to: ReplyTo, kind: str | None = None,
+                customer_id: int | None = None) -> int:
+    """Store an outbound message (`queued`) and queue it to the network and account it answers,
+    in the caller's transaction; the message id. Every reply chatops sends goes through here:
+    an agent's, the offline auto-reply, a CSAT request. Without `dedupe_key` the message id names it."""
+    uow = unit(db)
+    message_id = uow.execute(_INSERT_MESSAGE, {
+        "ticket_id": ticket_id, "customer_id": customer_id, "direction": "outbound", "source": source,
+        "account": account, "kind": kind, "author_id": author_id, "text": text,
+        "conversation_id": reply_to.conversation_id, "in_reply_to": reply_to.external_id,
+        "created_at": at, "received_at": at, "delivery_state": "queued"}).scalar_one()
+    enqueue(uow, [OutboxRow(target=f"network:{source}", kind="reply", dedupe_key=dedupe_key or f"reply:{message_id}",
+                            ordering_key=f"{source}:{account}",
+                            payload=reply_payload(message_id, account, text, reply_to))],
+            ticket_id=ticket_id, at=at)
+    return message_id
+
+
+def requeue_reply(db, *, message, ticket, at: datetime, dedupe_key: str, payload: dict[str, Any]) -> None:
+    """Queue a stored reply again (a retry after a failure) with the payload it was sent with."""
+    enqueue(db, [OutboxRow(target=f"network:{ticket.source}", kind="reply", dedupe_key=dedupe_key,
+                           ordering_key=f"{ticket.source}:{ticket.account}", payload=payload)],
+            ticket_id=ticket.id, at=at)
+
+
+_INSERT_MESSAGE = insert(Message).returning(Message.id)

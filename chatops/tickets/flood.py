@@ -1,4 +1,4 @@
-"""Flood (炎上) detection and incidents, called from ingest in one place (`FloodFlows._flood`).
+"""Flood (炎上) detection and incidents: a service ingest calls before a message lands (`plan`).
 
 Keys: one post (`post:<source>:<account>:<conversation or replied-to id>`) and one topic
 (`topic:<keyword rule id>` for the rules listed in `flood.topics`).
@@ -32,13 +32,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from chatops import fastsql
 from chatops.inbound import InboundMessage
 from chatops.oncall.models import Page
+from chatops.oncall.pages import PagingService
 from chatops.rules.flood import FloodConfig
 from chatops.rules.sentiment import negative_words
-from chatops.tickets.events import EventNotice, announce
-from chatops.tickets.models import FloodCount, FloodHit, Incident, Message, Ticket, TicketEvent
+from chatops.sla.service import SlaService
+from chatops.tickets.models import FloodCount, FloodHit, Incident, Message, Ticket
+from chatops.tickets.record import Recorder
+from chatops.tickets.transitions import raised
 
 FLOOD_ACTOR = "chatops:flood"
 
@@ -87,18 +89,19 @@ def _short(key: str) -> str:
     return key if len(key) <= 255 else key[:200] + ":" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def describe_key(key: str) -> tuple[str, str]:
-    """("post", post id) or ("topic", rule id) for display."""
-    kind, _, rest = key.partition(":")
-    return kind, rest.rsplit(":", 1)[-1] if kind == "post" else rest
+class FloodService:
+    """Counts flood keys and runs incidents; events through `recorder`, re-pricing through `sla`,
+    pages through `paging`."""
 
-
-class FloodFlows:
-    """Mixed into TicketFlows with IngestFlows (rules, clock, listeners, sla, _record_event)."""
+    def __init__(self, rules, recorder: Recorder, sla: SlaService, paging: PagingService) -> None:
+        self.rules = rules
+        self.recorder = recorder
+        self.sla = sla
+        self.paging = paging
 
     # -- before landing: collect, or count and decide -----------------------------------------
 
-    def _flood_plan(self, conn: Connection, message: InboundMessage, ticket_id: int | None, triage,
+    def plan(self, conn, message: InboundMessage, ticket_id: int | None, triage,
                     now: datetime) -> FloodPlan | None:
         config = self.rules.flood
         keys = flood_keys(config, message, triage.matched)
@@ -110,13 +113,13 @@ class FloodFlows:
         collect = self._collector(conn, keys, ticket_id)
         if collect is not None:
             return plan.collecting(collect)
-        fastsql.run_many(conn, _INSERT_HIT, [{"key": key, "author": message.author.id, "negative": negative,
+        conn.execute(_INSERT_HIT, [{"key": key, "author": message.author.id, "negative": negative,
                                               "at": now} for key in keys])
         window = config.window.total_seconds()
         bucket = int(now.timestamp() // window)
         for key in keys:
             eligible = ticket_id is None or key.startswith("post:")
-            count, next_check = fastsql.run(conn, _upsert_count(conn), {
+            count, next_check = conn.execute(_upsert_count(conn), {
                 "key": key, "bucket": bucket, "first_check": config.min_messages}).one()
             if not eligible or count < next_check:
                 continue
@@ -138,7 +141,7 @@ class FloodFlows:
         of its keys has an open one."""
         # one driver query per key (a message has one or two): cheaper than one expanding IN
         open_tickets = {key: found for key in keys
-                        if (found := fastsql.run(conn, _OPEN_INCIDENT, {"key": key}).first()) is not None}
+                        if (found := conn.execute(_OPEN_INCIDENT, {"key": key}).first()) is not None}
         if not open_tickets:
             return None
         if ticket_id is not None:  # a follow-up lands on its own ticket (which may be the incident)
@@ -170,11 +173,11 @@ class FloodFlows:
         return {"key": key, "count": count, "authors": authors, "negative_share": round(share, 3),
                 "rate_per_min": math.ceil(count / minutes)}
 
-    def _flood_triage(self, plan: FloodPlan, triage):
+    def raised_triage(self, plan: FloodPlan, triage):
         """The triage of a new ticket that opens an incident: raised, in the flood channel."""
         config = self.rules.flood
         changes = {}
-        if self.rules.priorities[config.priority].rank > self.rules.priorities[triage.priority].rank:
+        if raised(triage.priority, config.priority, self.rules.priorities):
             changes["priority"] = config.priority
         if config.channel:
             changes["channel"] = config.channel
@@ -182,28 +185,23 @@ class FloodFlows:
 
     # -- collecting ---------------------------------------------------------------------------
 
-    def _collect(self, conn: Connection, plan: FloodPlan, message_row: dict, now: datetime) -> tuple[int, int]:
+    def collect(self, conn, plan: FloodPlan, message_row: dict, now: datetime) -> tuple[int, int]:
         """Store the message on the incident ticket: (ticket id, message id). No ticket row lock:
         a flood writes here hundreds of times a second."""
         ticket_id = plan.collect_on
-        message_id = fastsql.run(conn, _INSERT_MESSAGE, {**message_row, "ticket_id": ticket_id}, columns=True).scalar()
-        channel = plan.collect_channel
+        message_id = conn.execute(_INSERT_MESSAGE, {**message_row, "ticket_id": ticket_id}).scalar()
         payload = {"message_id": message_id, "negative": plan.negative}
-        event_id = fastsql.run(conn, _INSERT_EVENT, {"ticket_id": ticket_id, "kind": "incident_message",
-                                                      "actor": f"customer:{message_row['customer_id']}", "at": now,
-                                                      "payload": payload}, columns=True).scalar()
-        fastsql.run_many(conn, _INSERT_HIT, [{"key": key, "author": message_row["author_id"],
-                                              "negative": plan.negative, "at": now} for key in plan.keys])
-        if self.listeners:  # surfaces coalesce these; stats read models do not count members
-            announce(conn, self.listeners, EventNotice(
-                event_id=event_id, ticket_id=ticket_id, kind="incident_message",
-                actor=f"customer:{message_row['customer_id']}", at=now, channel=channel, assignee=None,
-                payload=payload))
+        conn.execute(_INSERT_HIT, [{"key": key, "author": message_row["author_id"], "negative": plan.negative,
+                                    "at": now} for key in plan.keys])
+        # Members of an incident are not counted by the read models: announced, not projected.
+        self.recorder.record(conn, ticket_id=ticket_id, kind="incident_message",
+                             actor=f"customer:{message_row['customer_id']}", at=now, channel=plan.collect_channel,
+                             assignee=None, payload=payload, project=False)
         return ticket_id, message_id
 
     # -- opening ------------------------------------------------------------------------------
 
-    def _open_incident(self, conn: Connection, plan: FloodPlan, ticket_id: int, tier: str, now: datetime) -> bool:
+    def open_incident(self, conn, plan: FloodPlan, ticket_id: int, tier: str, now: datetime) -> bool:
         """Make `ticket_id` the incident of `plan.open_key`: raise it, write `incident_opened`,
         and page once (unless the ticket has an open page already). False when another
         transaction opened it first."""
@@ -216,35 +214,35 @@ class FloodFlows:
         row = conn.execute(_TICKET_ROW, {"tid": ticket_id}).one()
         payload = {**plan.stats, "incident_id": created.id}
         changes: dict = {}
-        if self.rules.priorities[config.priority].rank > self.rules.priorities[row.priority].rank:
+        if raised(row.priority, config.priority, self.rules.priorities):
             changes["priority"] = config.priority
             payload.update(priority_from=row.priority, priority_to=config.priority)
-            self._sla_continued(conn, ticket_id, row.status, changes, now,  # re-price (may page: the one page)
-                                   customer_wrote=False)
+            self.sla.continued(conn, ticket_id, row.status, changes, now,  # re-price (may page: the one page)
+                              customer_wrote=False)
         if changes:
             conn.execute(_UPDATE_TICKET, {"tid": ticket_id, "now": now, **changes})
         policy = config.page or self.rules.oncall.policy_for("priority", config.priority, tier)
         if config.paging and policy and conn.scalar(_OPEN_PAGE, {"tid": ticket_id}) is None:
-            self._open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:incident:{created.id}",
+            self.paging.open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:incident:{created.id}",
                             policy=policy, now=now)
-        self._record_event(conn, ticket_id=ticket_id, kind="incident_opened", actor=FLOOD_ACTOR, at=now,
+        self.recorder.record(conn, ticket_id=ticket_id, kind="incident_opened", actor=FLOOD_ACTOR, at=now,
                            channel=row.channel, assignee=row.assignee, payload=payload)
         return True
 
     # -- ending and housekeeping --------------------------------------------------------------
 
-    @staticmethod
-    def close_incidents(db: Session | Connection, *, ticket_id: int, now: datetime) -> None:
-        """The ticket was resolved: its incident ends; a later spike opens a new one."""
-        db.execute(update(Incident).where(Incident.ticket_id == ticket_id, Incident.open_key.is_not(None))
-                   .values(open_key=None, closed_at=now))
-
-    def flood_prune(self, conn: Connection, now: datetime) -> None:
+    def prune(self, conn: Connection, now: datetime) -> None:
         """Forget counts and hits older than the window (the scheduler leader, every tick)."""
         window = self.rules.flood.window
         conn.execute(FloodHit.__table__.delete().where(FloodHit.at < now - window))
         bucket = int(now.timestamp() // window.total_seconds())
         conn.execute(FloodCount.__table__.delete().where(FloodCount.bucket < bucket - 1))
+
+
+def close_incidents(db: Session | Connection, *, ticket_id: int, now: datetime) -> None:
+    """The ticket was resolved: its incident ends; a later spike opens a new one."""
+    db.execute(update(Incident).where(Incident.ticket_id == ticket_id, Incident.open_key.is_not(None))
+               .values(open_key=None, closed_at=now))
 
 
 def incident_stats(db: Session | Connection, ticket_id: int, now: datetime) -> IncidentStats | None:
@@ -299,7 +297,6 @@ def collected_messages(db: Session | Connection, ticket_id: int, *, since: datet
 
 _INSERT_HIT = insert(FloodHit)
 _INSERT_MESSAGE = insert(Message).returning(Message.id)
-_INSERT_EVENT = insert(TicketEvent).returning(TicketEvent.id)
 # the incident's ticket and its channel in one round trip: every collected message needs both
 _OPEN_INCIDENT = (select(Incident.ticket_id, Ticket.channel).join(Ticket, Ticket.id == Incident.ticket_id)
                   .where(Incident.open_key == bindparam("key")))

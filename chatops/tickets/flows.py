@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
@@ -27,35 +27,24 @@ from chatops.errors import (
     InvalidValue,
     NotClaimedByYou,
     NoteRequired,
-    ReplyNotFailed,
-    ReplySuperseded,
 )
-from chatops.oncall.pages import PageFlows
+from chatops.inbound import InboundMessage
+from chatops.oncall.models import Page
+from chatops.oncall.pages import PagingService
 from chatops.rules import Rules, RulesEngine
-from chatops.sla.clock import SlaClock
-from chatops.sla.flows import SlaFlows
+from chatops.sla.service import AUTO_RESOLVE_ACTOR, SlaService
 from chatops.stats.csat_hooks import CsatRequester
 from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
-from chatops.tickets.delivery import FAILED_EVENT, reply_kind
-from chatops.tickets.events import EventListener, EventNotice, Projector, announce, project
-from chatops.tickets.flood import has_open_incident
-from chatops.tickets.ingest import IngestFlows
-from chatops.tickets.limits import check_reply_length
-from chatops.tickets.models import Message, OutboxItem, Ticket, TicketEvent, TicketTag
+from chatops.tickets.events import EventListener, Projector
+from chatops.tickets.flood import FloodService, close_incidents
+from chatops.tickets.ingest import IngestResult, IngestService
+from chatops.tickets.models import Message, OutboxItem, Ticket, TicketTag
+from chatops.tickets.record import Recorder
+from chatops.tickets.replies import ReplyService
+from chatops.tickets.transitions import moved, raised, worked_on
 
 _TAG = re.compile(r"^[\w\-:.+]{1,64}$")
-
-
-def _failed_before(session: Session, message: Message) -> bool:
-    """Whether a reply on this ticket failed before `message` was delivered (this one, retried,
-    or an earlier one): App Home lists those until a reply gets through."""
-    if session.scalar(select(TicketEvent.id).where(
-            TicketEvent.ticket_id == message.ticket_id, TicketEvent.kind == "reply_retried").limit(1)):
-        return True
-    return session.scalar(select(Message.id).where(
-        Message.ticket_id == message.ticket_id, Message.delivery_state == "failed", Message.id < message.id)
-        .limit(1)) is not None
 
 
 def normalize_tag(tag: str) -> str:
@@ -66,45 +55,73 @@ def normalize_tag(tag: str) -> str:
     return clean
 
 
-class TicketFlows(IngestFlows, SlaFlows, PageFlows):
-    """Every change to a ticket goes through here; see the module docstring for the states."""
+class TicketFlows:
+    """Every change to a ticket goes through here; see the module docstring for the states.
+
+    Composed of services, each given its dependencies: `recorder` (the one writer of events and
+    outbox rows), `paging`, `deadlines` (the SLA service; `sla` is its pricing clock), `flood` and
+    `inbound` (ingest). People's actions live here; the rest delegates."""
 
     def __init__(self, session_factory: sessionmaker[Session], rules: Rules,
                  clock: Callable[[], datetime] = utcnow, engine: RulesEngine | None = None,
                  listeners: list[EventListener] | None = None,
                  projectors: list[Projector] | None = None) -> None:
         self.session_factory = session_factory
-        self.rules = rules
+        self._rules = rules
         self.engine = engine or RulesEngine(rules)
-        self.sla = SlaClock(rules)
-        self.clock = clock
-        self.listeners: list[EventListener] = list(listeners or [])
-        # Read models kept in step inside the event's transaction (stats rollups).
-        self.projectors: list[Projector] = (
-            [CsatRequester(rules), StatsProjector(rules)] if projectors is None else list(projectors))
+        self.recorder = Recorder(listeners or [], [CsatRequester(rules), StatsProjector(rules)]
+                                 if projectors is None else projectors)
+        self.paging = PagingService(session_factory, rules, self.recorder, clock)
+        self.deadlines = SlaService(session_factory, rules, self.recorder, self.paging, clock)
+        self.sla = self.deadlines.sla
+        self.flood = FloodService(rules, self.recorder, self.deadlines, self.paging)
+        self.replies = ReplyService(session_factory, self.recorder, self.deadlines, clock)
+        self.inbound = IngestService(session_factory.kw["bind"], rules, self.recorder, self.engine, self.deadlines,
+                                     self.paging, self.flood, clock)
+        self._clock = clock
+
+    @property
+    def clock(self) -> Callable[[], datetime]:
+        """The one source of "now" of these flows and their services."""
+        return self._clock
+
+    @clock.setter
+    def clock(self, clock: Callable[[], datetime]) -> None:
+        self._clock = clock
+        for part in (self.paging, self.deadlines, self.replies, self.inbound):
+            part.clock = clock
+
+    @property
+    def rules(self) -> Rules:
+        """The loaded rules.yaml these flows and their services decide by."""
+        return self._rules
+
+    @rules.setter
+    def rules(self, rules: Rules) -> None:
+        self._rules = rules
+        for part in (self.paging, self.deadlines, self.flood, self.inbound):
+            part.rules = rules
+
+    @property
+    def auto_replies(self) -> bool:
+        """Whether new tickets may get the offline auto-reply (off for `chatops ingest --no-replies`)."""
+        return self.deadlines.auto_replies
+
+    @auto_replies.setter
+    def auto_replies(self, on: bool) -> None:
+        self.deadlines.auto_replies = on
 
     # -- plumbing ---------------------------------------------------------------------------
 
     @contextmanager
-    def _ticket(self, key: str) -> Iterator[tuple[Session, Ticket]]:
+    def changing(self, key: str) -> Iterator[tuple[Session, Ticket]]:
         """One transaction holding the ticket row locked (FOR UPDATE; SQLite: BEGIN IMMEDIATE)."""
-        with session_scope(self.session_factory) as session:
-            yield session, service.get_ticket(session, key=key, for_update=True)
+        with service.locked_ticket(self.session_factory, key) as (session, ticket):
+            yield session, ticket
 
-    def _event(self, session: Session, ticket: Ticket, kind: str, actor: str,
-               **payload: Any) -> TicketEvent:
-        now = self.clock()
-        ticket.updated_at = now
-        event = TicketEvent(ticket_id=ticket.id, kind=kind, actor=actor, at=now, payload=payload)
-        session.add(event)
-        if self.listeners or self.projectors:
-            session.flush()  # the event id names the announcements (their dedupe keys)
-            notice = EventNotice(
-                event_id=event.id, ticket_id=ticket.id, kind=kind, actor=actor, at=now,
-                channel=ticket.channel, assignee=ticket.assignee, payload=payload)
-            announce(session, self.listeners, notice)
-            project(session, self.projectors, notice)
-        return event
+    def event(self, session: Session, ticket: Ticket, kind: str, actor: str, **payload: Any) -> None:
+        """Record one change of a loaded ticket, now (through the recorder)."""
+        self.recorder.record_ticket(session, ticket, kind, actor, self.clock(), **payload)
 
     def _refuse(self, ticket: Ticket, action: str) -> InvalidTransition:
         return InvalidTransition(key=ticket.key, status=ticket.status, action=action)
@@ -113,7 +130,7 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
 
     def claim(self, key: str, *, actor: str) -> Ticket:
         """Take ownership. Racing claims: exactly one wins, the others get AlreadyClaimed."""
-        with self._ticket(key) as (session, ticket):
+        with self.changing(key) as (session, ticket):
             if ticket.assignee == actor:
                 return ticket  # a double click is not a second claim
             if ticket.assignee is not None:
@@ -122,26 +139,26 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
                 raise self._refuse(ticket, "claimed")
             ticket.assignee = actor
             previous = ticket.status
-            ticket.status = "open" if previous == "new" else previous
-            self._event(session, ticket, "claimed", actor, status_from=previous, status_to=ticket.status)
+            ticket.status = worked_on(previous)
+            self.event(session, ticket, "claimed", actor, status_from=previous, status_to=ticket.status)
             return ticket
 
     def release(self, key: str, *, actor: str) -> Ticket:
         """Give a claimed ticket back to the queue (only its owner may)."""
-        with self._ticket(key) as (session, ticket):
+        with self.changing(key) as (session, ticket):
             if ticket.assignee is None:
                 return ticket
             if ticket.assignee != actor:
                 raise NotClaimedByYou(key=ticket.key, by=ticket.assignee)
             ticket.assignee = None
-            self._event(session, ticket, "released", actor)
+            self.event(session, ticket, "released", actor)
             return ticket
 
     def assign(self, key: str, *, actor: str, assignee: str) -> Ticket:
         """Give the ticket to `assignee` (a lead's move; roles are checked by the surface)."""
         if not assignee.strip():
             raise InvalidValue(value=assignee, field="assignee", choices="a user id")
-        with self._ticket(key) as (session, ticket):
+        with self.changing(key) as (session, ticket):
             if ticket.status == "resolved":
                 raise self._refuse(ticket, "assigned")
             if ticket.assignee == assignee:
@@ -149,8 +166,8 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
             previous = ticket.assignee
             ticket.assignee = assignee
             status_from = ticket.status
-            ticket.status = "open" if status_from == "new" else status_from
-            self._event(session, ticket, "assigned", actor, assignee_from=previous, assignee_to=assignee,
+            ticket.status = worked_on(status_from)
+            self.event(session, ticket, "assigned", actor, assignee_from=previous, assignee_to=assignee,
                         status_from=status_from, status_to=ticket.status)
             return ticket
 
@@ -159,25 +176,25 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
         """Add and remove tags; one event listing what changed, none when nothing did."""
         to_add = {normalize_tag(t) for t in add}
         to_remove = {normalize_tag(t) for t in remove} - to_add
-        with self._ticket(key) as (session, ticket):
+        with self.changing(key) as (session, ticket):
             current = set(ticket.tags)
             added, removed = sorted(to_add - current), sorted(to_remove & current)
             if not added and not removed:
                 return ticket
             ticket.tag_rows = [row for row in ticket.tag_rows if row.tag not in removed]
             ticket.tag_rows.extend(TicketTag(tag=tag) for tag in added)
-            self._event(session, ticket, "tagged", actor, added=added, removed=removed)
+            self.event(session, ticket, "tagged", actor, added=added, removed=removed)
             return ticket
 
     def set_priority(self, key: str, *, actor: str, priority: str) -> Ticket:
         """Change priority to one defined in rules.yaml."""
         self._check_choice("priority", priority, self.rules.priorities)
-        with self._ticket(key) as (session, ticket):
+        with self.changing(key) as (session, ticket):
             if ticket.priority == priority:
                 return ticket
             previous, ticket.priority = ticket.priority, priority
-            self._sla_reprice(ticket, self.clock())
-            self._event(session, ticket, "priority_changed", actor, priority_from=previous,
+            self.deadlines.repriced(ticket, self.clock())
+            self.event(session, ticket, "priority_changed", actor, priority_from=previous,
                         priority_to=priority)
             return ticket
 
@@ -186,20 +203,20 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
         """Hand the ticket up a level with a required note; the level's owners are to be notified."""
         self._check_choice("level", level, self.rules.levels)
         note = (note or "").strip()
-        with self._ticket(key) as (session, ticket):
+        with self.changing(key) as (session, ticket):
             if not note:
                 raise NoteRequired(key=ticket.key)
             if ticket.status == "resolved":
                 raise self._refuse(ticket, "escalated")
             levels = self.rules.levels
-            if levels[level].rank <= levels[ticket.level].rank:
+            if not raised(ticket.level, level, levels):
                 raise EscalationNotUpward(key=ticket.key, current=ticket.level)
             previous, ticket.level = ticket.level, level
             if assignee:
                 ticket.assignee = assignee
             status_from = ticket.status
-            ticket.status = "open" if status_from == "new" else status_from
-            self._event(session, ticket, "escalated", actor, level_from=previous, level_to=level,
+            ticket.status = worked_on(status_from)
+            self.event(session, ticket, "escalated", actor, level_from=previous, level_to=level,
                         note=note, assignee=ticket.assignee, notify=list(levels[level].owners))
             return ticket
 
@@ -207,7 +224,7 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
         """Store an internal note (never sent to the customer). `external_id` (e.g. the Slack
         message it was typed as) makes a redelivery return the stored note instead of a copy."""
         try:
-            with self._ticket(key) as (session, ticket):
+            with self.changing(key) as (session, ticket):
                 if not text.strip():
                     raise EmptyText(key=ticket.key, what="note")
                 note = Message(ticket_id=ticket.id, direction="note", source=ticket.source,
@@ -215,7 +232,7 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
                                external_id=external_id)
                 session.add(note)
                 session.flush()
-                self._event(session, ticket, "note_added", actor, message_id=note.id)
+                self.event(session, ticket, "note_added", actor, message_id=note.id)
                 return note
         except IntegrityError:
             existing = self._existing_message("note", external_id)
@@ -231,116 +248,20 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
                 Message.direction == direction, Message.external_id == external_id)).first()
 
     def reply(self, key: str, *, actor: str, text: str, idempotency_key: str | None = None) -> Message | None:
-        """Record an agent's reply and queue it to the network and account the ticket came from.
-
-        With `idempotency_key` (e.g. the Slack modal's view id), a second submission of the same
-        reply sends nothing and returns None."""
-        try:
-            return self._reply(key, actor=actor, text=text, idempotency_key=idempotency_key)
-        except IntegrityError:
-            if idempotency_key is None:
-                raise
-            return None
-
-    def _reply(self, key: str, *, actor: str, text: str, idempotency_key: str | None) -> Message:
-        with self._ticket(key) as (session, ticket):
-            if not text.strip():
-                raise EmptyText(key=ticket.key, what="reply")
-            check_reply_length(ticket.source, text, key=ticket.key)
-            if ticket.status == "resolved":
-                raise self._refuse(ticket, "replied to")
-            now = self.clock()
-            # On a flood incident the reply answers the ticket's own customer, not whoever wrote last.
-            last_inbound = service.last_inbound(session, ticket_id=ticket.id, customer_id=ticket.customer_id
-                                                if has_open_incident(session, ticket.id) else None)
-            reply = Message(ticket_id=ticket.id, direction="outbound", source=ticket.source,
-                            account=ticket.account, author_id=actor, text=text, created_at=now,
-                            conversation_id=last_inbound.conversation_id if last_inbound else None,
-                            in_reply_to=last_inbound.external_id if last_inbound else None,
-                            delivery_state="queued")
-            session.add(reply)
-            session.flush()
-            status_from = ticket.status
-            ticket.status = "open" if status_from == "new" else status_from
-            session.add(OutboxItem(
-                target=f"network:{ticket.source}", kind="reply",
-                dedupe_key=f"reply:{idempotency_key}" if idempotency_key else f"reply:{reply.id}",
-                ordering_key=f"{ticket.source}:{ticket.account}", ticket_id=ticket.id,
-                created_at=now, next_attempt_at=now,
-                payload={"message_id": reply.id, "account": ticket.account, "text": text,
-                         "in_reply_to": reply.in_reply_to, "conversation_id": reply.conversation_id,
-                         "reply_meta": (last_inbound.meta or {}) if last_inbound else {},
-                         "author_id": last_inbound.author_id if last_inbound else None},
-            ))
-            # First response is counted when the network accepts a reply (reply_delivered), not here.
-            self._event(session, ticket, "replied", actor, message_id=reply.id,
-                        status_from=status_from, status_to=ticket.status)
-            return reply
+        """Record an agent's reply and queue it to the network (see ReplyService.reply)."""
+        return self.replies.reply(key, actor=actor, text=text, idempotency_key=idempotency_key)
 
     def reply_delivered(self, session: Session, item: OutboxItem) -> None:
-        """Outbox done hook for `reply`: the network accepted it — sent; an agent's first
-        delivered reply is the ticket's first response, timed now."""
-        service.record_reply_delivered(session, item)
-        message = session.get(Message, item.payload["message_id"])
-        if message is None or message.ticket_id is None:
-            return
-        message.delivery_state, message.delivery_error = "sent", None
-        ticket = session.get(Ticket, message.ticket_id, with_for_update=True)
-        now, agent = self.clock(), reply_kind(message) == "reply"
-        first = agent and ticket.first_response_at is None
-        if first:
-            ticket.first_response_at = now
-        flags = {"first_response": first, "after_failure": agent and _failed_before(session, message)}
-        self._event(session, ticket, "reply_sent", message.author_id or "system", message_id=message.id,
-                    **{name: True for name, on in flags.items() if on})
-        if agent:  # an agent's answer: the customer's turn now
-            self.next_reply_answered(ticket, now)
-            self.pending_after_delivery(session, ticket, now)
+        """Outbox done hook for `reply` (see ReplyService.delivered)."""
+        self.replies.delivered(session, item)
 
     def reply_failed(self, session: Session, item: OutboxItem) -> None:
-        """Outbox dead hook for `reply`: the network refused it for good — failed, with the reason.
-        Nothing was counted as answered (that waits for acceptance), so the deadlines keep running."""
-        message = session.get(Message, item.payload["message_id"])
-        if message is None or message.ticket_id is None:
-            return
-        reason = (item.last_error or "")[:300]
-        message.delivery_state, message.delivery_error = "failed", reason
-        ticket = session.get(Ticket, message.ticket_id)
-        self._event(session, ticket, FAILED_EVENT[reply_kind(message)], message.author_id or "system",
-                    message_id=message.id, reason=reason, network=ticket.source)
+        """Outbox dead hook for `reply` (see ReplyService.failed)."""
+        self.replies.failed(session, item)
 
     def retry_reply(self, key: str, *, actor: str, message_id: int) -> Message:
-        """Queue a failed agent reply again, same text, as a new attempt (a new outbox item).
-        Refused when the ticket is resolved or the reply is not failed (sent, or already being
-        sent again: a double click queues once)."""
-        with self._ticket(key) as (session, ticket):
-            message = session.get(Message, message_id)
-            if message is None or message.ticket_id != ticket.id or reply_kind(message) != "reply":
-                raise ReplyNotFailed(key=ticket.key)
-            if ticket.status == "resolved":
-                raise self._refuse(ticket, "replied to")
-            if message.delivery_state != "failed":
-                raise ReplyNotFailed(key=ticket.key)
-            later = session.scalar(select(Message.id).where(
-                Message.ticket_id == ticket.id, Message.direction == "outbound", Message.id > message.id,
-                Message.delivery_state.in_(("queued", "sent")), ~Message.author_id.startswith("chatops:")).limit(1))
-            if later is not None:
-                raise ReplySuperseded(key=ticket.key)
-            earlier = [item for item in session.scalars(select(OutboxItem).where(
-                OutboxItem.ticket_id == ticket.id, OutboxItem.kind == "reply").order_by(OutboxItem.id))
-                if (item.payload or {}).get("message_id") == message.id]
-            attempt = sum(1 for item in earlier if ":retry:" in item.dedupe_key) + 1
-            now = self.clock()
-            message.delivery_state, message.delivery_error = "queued", None
-            session.add(OutboxItem(
-                target=f"network:{ticket.source}", kind="reply", dedupe_key=f"reply:{message.id}:retry:{attempt}",
-                ordering_key=f"{ticket.source}:{ticket.account}", ticket_id=ticket.id,
-                created_at=now, next_attempt_at=now, payload=dict(earlier[-1].payload) if earlier else {
-                    "message_id": message.id, "account": ticket.account, "text": message.text,
-                    "in_reply_to": message.in_reply_to, "conversation_id": message.conversation_id,
-                    "reply_meta": {}, "author_id": None}))
-            self._event(session, ticket, "reply_retried", actor, message_id=message.id, attempt=attempt)
-            return message
+        """Queue a failed agent reply again (see ReplyService.retry)."""
+        return self.replies.retry(key, actor=actor, message_id=message_id)
 
     def set_pending(self, key: str, *, actor: str) -> Ticket:
         """Mark the ticket as waiting on the customer."""
@@ -359,19 +280,102 @@ class TicketFlows(IngestFlows, SlaFlows, PageFlows):
 
     def _move(self, key: str, *, actor: str, allowed: tuple[str, ...], to: str, kind: str,
               action: str, **payload: Any) -> Ticket:
-        with self._ticket(key) as (session, ticket):
-            if ticket.status not in allowed:
-                raise self._refuse(ticket, action)
-            previous, ticket.status = ticket.status, to
+        with self.changing(key) as (session, ticket):
+            previous = ticket.status
+            ticket.status = moved(ticket.key, previous, allowed=allowed, to=to, action=action)
+            now = self.clock()
             if to == "resolved":
-                ticket.resolved_at = self.clock()
-                self.close_incidents(session, ticket_id=ticket.id, now=ticket.resolved_at)
+                ticket.resolved_at = now
+                close_incidents(session, ticket_id=ticket.id, now=now)
             elif previous == "resolved":
                 ticket.resolved_at = None
                 ticket.reopened_count += 1
-            self._sla_moved(session, ticket, previous, to, self.clock())
-            self._event(session, ticket, kind, actor, status_from=previous, status_to=to, **payload)
+            self.deadlines.moved(session, ticket, previous, to, now)
+            self.event(session, ticket, kind, actor, status_from=previous, status_to=to, **payload)
             return ticket
+
+    def record_rating(self, key: str, *, score: int, actor: str) -> Ticket:
+        """Store the customer's rating of a ticket (the latest one wins)."""
+        if not 1 <= score <= 5:
+            raise InvalidValue(value=str(score), field="rating", choices="1-5")
+        with self.changing(key) as (session, ticket):
+            ticket.csat_score = score
+            ticket.csat_rated_at = self.clock()
+            self.event(session, ticket, "csat_rated", actor, score=score)
+            return ticket
+
+    def set_customer_tier(self, key: str, *, actor: str, tier: str) -> Ticket:
+        """Change the tier of the ticket's customer; every open ticket of theirs is re-priced."""
+        return self.deadlines.set_customer_tier(key, actor=actor, tier=tier)
+
+    def auto_resolve_pass(self, now: datetime | None = None, *, limit: int = 100) -> list[str]:
+        """Resolve tickets pending longer than rules.yaml `sla.auto_resolve_pending`; their keys.
+        Each resolves in its own transaction, locked like a person's resolve, so a customer
+        writing meanwhile wins (the ticket is no longer pending)."""
+        ids, days = self.deadlines.pending_too_long(now or self.clock(), limit=limit)
+        done = []
+        for ticket_id in ids:
+            try:
+                self._move(f"T-{ticket_id}", actor=AUTO_RESOLVE_ACTOR, allowed=("pending",), to="resolved",
+                           kind="resolved", action="resolved", auto_resolved_after_days=days)
+            except InvalidTransition:  # the customer answered in between: it is open again
+                continue
+            done.append(f"T-{ticket_id}")
+        return done
+
+    # -- delegated to the services ----------------------------------------------------------
+
+    def ingest(self, message: InboundMessage) -> IngestResult:
+        """Store one inbound message and open, continue or reopen its ticket."""
+        return self.inbound.ingest(message)
+
+    def ingest_many(self, messages: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
+        """Group commit of several inbound messages (see IngestService.ingest_many)."""
+        return self.inbound.ingest_many(messages)
+
+    def sla_pass(self, now: datetime | None = None, **options: Any) -> list[tuple[str, str, str]]:
+        """The scheduler's SLA pass: every warning and breach due by `now`."""
+        return self.deadlines.sla_pass(now, **options)
+
+    def sla_columns(self, priority: str, tier: str, start: datetime) -> dict[str, datetime]:
+        """Deadline columns of a new ticket."""
+        return self.deadlines.columns(priority, tier, start)
+
+    def page_pass(self, now: datetime | None = None, **options: Any) -> list[tuple[str, str, str]]:
+        """The scheduler's paging pass: every page notification due by `now`."""
+        return self.paging.page_pass(now, **options)
+
+    def acknowledge_page(self, ref: str, *, actor: str) -> list[Page]:
+        """Acknowledge a page (`P-7`) or every open page of a ticket (`T-12`)."""
+        return self.paging.acknowledge_page(ref, actor=actor)
+
+    def resolve_page(self, ref: str, *, actor: str) -> list[Page]:
+        """Resolve a page or every open page of a ticket."""
+        return self.paging.resolve_page(ref, actor=actor)
+
+    def add_override(self, **cover: Any):
+        """`user` covers `schedule` from `start` until `end` (see PagingService.add_override)."""
+        return self.paging.add_override(**cover)
+
+    def who(self, session: Session, schedule: str, at: datetime):
+        """Who holds `schedule` now and who is next."""
+        return self.paging.who(session, schedule, at)
+
+    def overrides(self, session: Session, schedule: str, at: datetime):
+        """Overrides set for `schedule` that have not ended."""
+        return self.paging.overrides(session, schedule, at)
+
+    def pages(self, session: Session, **options: Any) -> list[Page]:
+        """Pages, newest first."""
+        return self.paging.pages(session, **options)
+
+    def scheduler_failed(self, conn, pass_name: str, item: str, exc: BaseException, now: datetime) -> None:
+        """Record that `item` of a scheduler pass raised (counted, announced once)."""
+        self.paging.scheduler_failed(conn, pass_name, item, exc, now)
+
+    def flood_prune(self, conn, now: datetime) -> None:
+        """Forget flood counts and hits older than the window."""
+        self.flood.prune(conn, now)
 
     @staticmethod
     def _check_choice(field: str, value: str, choices: dict) -> None:

@@ -1,5 +1,5 @@
 """Group commit for ingest: messages from webhooks that arrive while a transaction is being
-written are stored together in the next one (`IngestFlows.ingest_many`).
+written are stored together in the next one (`TicketFlows.ingest_many`).
 
 Why: a database with one writer at a time (SQLite) spends much of a lone ingest on the commit
 and on the stats rollup rows every ticket touches; a batch pays for those once.
@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from chatops.inbound import InboundMessage
-from chatops.tickets.ingest import IngestFlows, IngestResult
+from chatops.tickets.ingest import IngestResult
 
 log = logging.getLogger("chatops.ingest")
 
@@ -42,7 +42,7 @@ class _Job:
 class GroupCommit:
     """`ingest(messages)` from any thread; concurrent calls share transactions."""
 
-    def __init__(self, flows: IngestFlows, *, max_batch: int = 64) -> None:
+    def __init__(self, flows, *, max_batch: int = 64) -> None:
         self.flows = flows
         self.max_batch = max_batch
         self._lock = threading.Lock()

@@ -19,14 +19,17 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
-from chatops import fastsql
 from chatops.inbound import InboundMessage
+from chatops.oncall.pages import PagingService
+from chatops.rules import RulesEngine
+from chatops.sla.service import SlaService
 from chatops.stats.csat_hooks import record_rating_reply
 from chatops.stats.projector import TicketFacts
 from chatops.tickets import service
-from chatops.tickets.events import EventNotice, announce, batched, project
-from chatops.tickets.flood import FloodFlows
-from chatops.tickets.models import Customer, Message, Ticket, TicketEvent, TicketTag
+from chatops.tickets.flood import FloodService
+from chatops.tickets.models import Customer, Message, Ticket, TicketTag
+from chatops.tickets.record import Recorder, UnitOfWork
+from chatops.tickets.transitions import customer_wrote, raised
 
 log = logging.getLogger("chatops.ingest")
 _T = TypeVar("_T")
@@ -54,18 +57,29 @@ def _subject(text: str) -> str:
     return line if len(line) <= 120 else line[:119] + "…"
 
 
-class IngestFlows(FloodFlows):
-    """Mixed into TicketFlows: the inbound side of the state machine."""
+class IngestService:
+    """The inbound side of the state machine, with its dependencies passed in: triage by
+    `engine`, deadlines by `sla`, pages by `paging`, incidents by `flood`, events by `recorder`."""
+
+    def __init__(self, engine: Engine, rules, recorder: Recorder, triage: RulesEngine, sla: SlaService,
+                 paging: PagingService, flood: FloodService, clock: Callable[[], datetime]) -> None:
+        self.db_engine = engine
+        self.rules = rules
+        self.recorder = recorder
+        self.engine = triage
+        self.sla = sla
+        self.paging = paging
+        self.flood = flood
+        self.clock = clock
 
     def ingest(self, message: InboundMessage) -> IngestResult:
         """Store one inbound message and open, continue or reopen its ticket."""
-        # The hot path runs prebuilt Core statements on a plain connection, no ORM Session:
-        # ingest must keep up with a flood of mentions, and the unit of work costs several
-        # times more per row.
-        engine = self.session_factory.kw["bind"]
+        # Prebuilt Core statements on a plain connection, no ORM Session: ingest must keep up
+        # with a flood of mentions, and the ORM's unit of work costs several times more per row.
+        engine = self.db_engine
         for race in (1, 2):
             try:
-                return self._in_transaction(lambda conn: self._store(conn, message))
+                return self._in_transaction(lambda conn: self._store(UnitOfWork(conn), message))
             except IntegrityError:
                 # Lost a race: either another delivery of this very message (a duplicate), or
                 # another message from the same new customer created the customer row first.
@@ -113,8 +127,8 @@ class IngestFlows(FloodFlows):
 
     def _store_batch(self, messages: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
         def store(conn: Connection) -> list[IngestResult | Exception]:
-            with batched(conn, self.projectors):
-                return [self._store(conn, message) for message in messages]
+            with self.recorder.batch(conn) as uow:
+                return [self._store(uow, message) for message in messages]
 
         return self._in_transaction(store)
 
@@ -122,7 +136,7 @@ class IngestFlows(FloodFlows):
         """`work(conn)` in one ingest transaction, run again after a transient failure (a
         deadlock's victim, a serialization failure, a lock wait past LOCK_TIMEOUT_MS): nothing
         was written, and going again is the documented remedy."""
-        engine = self.session_factory.kw["bind"]
+        engine = self.db_engine
         for attempt in range(1, _TRANSIENT_TRIES + 1):
             try:
                 with _transaction(engine) as conn:
@@ -134,12 +148,11 @@ class IngestFlows(FloodFlows):
         raise AssertionError("unreachable")
 
     def _not_stored(self, messages: Sequence[InboundMessage]) -> list[InboundMessage]:
-        engine = self.session_factory.kw["bind"]
-        with engine.connect() as conn:
+        with self.db_engine.connect() as conn:
             return [message for message in messages
                     if not service.inbound_exists(conn, source=message.source, external_id=message.external_id)]
 
-    def _store(self, conn: Connection, message: InboundMessage) -> IngestResult:
+    def _store(self, conn: UnitOfWork, message: InboundMessage) -> IngestResult:
         """In the caller's transaction: a duplicate, or the message stored with its ticket."""
         if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
             return IngestResult("duplicate")
@@ -151,7 +164,7 @@ class IngestFlows(FloodFlows):
         except Exception as exc:  # noqa: BLE001 - handed to the caller of ingest_many
             return exc
 
-    def _ingest_new(self, conn: Connection, message: InboundMessage) -> IngestResult:
+    def _ingest_new(self, conn: UnitOfWork, message: InboundMessage) -> IngestResult:
         now = self.clock()
         customer_id, is_new, flags, tier = self._upsert_customer(conn, message)
         blocked = "blocked" in flags
@@ -176,36 +189,36 @@ class IngestFlows(FloodFlows):
         rated = record_rating_reply(conn, message=message, customer_id=customer_id, ticket_id=ticket_id,
                                     message_row=message_row)
         if rated is not None:  # a CSAT rating: stored on its ticket, which stays resolved
-            self._record_event(conn, ticket_id=rated.ticket_id, kind="csat_rated", actor=f"customer:{customer_id}",
+            self.recorder.record(conn, ticket_id=rated.ticket_id, kind="csat_rated", actor=f"customer:{customer_id}",
                                at=now, channel=rated.channel, assignee=rated.assignee,
                                payload={"message_id": rated.message_id, "score": rated.score})
             return IngestResult("rated", rated.ticket_id, rated.message_id)
         triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
         vip_floor = self.rules.customers.vip_priority
         if vip_floor and ticket_id is None and "vip" in flags and (
-                self.rules.priorities[vip_floor].rank > self.rules.priorities[triage.priority].rank):
+                raised(triage.priority, vip_floor, self.rules.priorities)):
             triage.priority = vip_floor  # a vip's new ticket opens at least this urgent, before deadlines are set
-        flood = self._flood_plan(conn, message, ticket_id, triage, now) if self.rules.flood.active else None
+        flood = self.flood.plan(conn, message, ticket_id, triage, now) if self.rules.flood.active else None
         if flood is not None and flood.collect_on is not None:
-            return IngestResult("collected", *self._collect(conn, flood, message_row, now))
+            return IngestResult("collected", *self.flood.collect(conn, flood, message_row, now))
         opens = flood is not None and flood.open_key is not None
         if ticket_id is None:
             result = self._open_ticket(conn, message, customer_id, message_row,
-                                       self._flood_triage(flood, triage) if opens else triage, now, tier,
+                                       self.flood.raised_triage(flood, triage) if opens else triage, now, tier,
                                        incident=opens, flags=flags, follows=None if opens else follows)
         else:
             result = self._continue_ticket(conn, message, ticket_id, message_row, triage)
         if opens:
-            self._open_incident(conn, flood, result.ticket_id, tier, now)
+            self.flood.open_incident(conn, flood, result.ticket_id, tier, now)
         return result
 
-    def _upsert_customer(self, conn: Connection, message: InboundMessage) -> tuple[int, bool, tuple[str, ...], str]:
+    def _upsert_customer(self, conn: UnitOfWork, message: InboundMessage) -> tuple[int, bool, tuple[str, ...], str]:
         """(customer id, new?, flags, tier) for the author, creating or refreshing the customer row."""
         author = message.author
         # The sender's tier wins; else a rules.yaml `customers.premium` entry makes the author premium.
         listed = self.rules.customers.is_premium(message.source, author.id, author.handle)
         wanted = author.tier or ("premium" if listed else None)
-        row = fastsql.run(conn, _CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
+        row = conn.execute(_CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
         if row is None:
             # A concurrent first message from the same author makes this INSERT fail; ingest
             # then retries and finds the row.
@@ -224,17 +237,17 @@ class IngestFlows(FloodFlows):
         if wanted and wanted != row.tier:
             changes["tier"] = wanted
         if changes:
-            fastsql.run(conn, _UPDATE_CUSTOMER, {"cid": row.id, **changes}, columns=True)
+            conn.execute(_UPDATE_CUSTOMER, {"cid": row.id, **changes})
         if "tier" in changes:  # rare: only then are the customer's open tickets read and re-priced
-            self._sla_tier_changed(conn, customer_id=row.id, previous=row.tier, tier=changes["tier"],
+            self.sla.tier_changed(conn, customer_id=row.id, previous=row.tier, tier=changes["tier"],
                                    actor=f"chatops:{message.source}" if author.tier else "chatops:rules",
                                    now=self.clock())
         return row.id, False, tuple(row.flags or ()), changes.get("tier", row.tier)
 
-    def _open_ticket(self, conn: Connection, message: InboundMessage, customer_id: int, message_row: dict,
+    def _open_ticket(self, conn: UnitOfWork, message: InboundMessage, customer_id: int, message_row: dict,
                      triage, now: datetime, tier: str = "standard", incident: bool = False,
                      flags: tuple[str, ...] = (), follows: int | None = None) -> IngestResult:
-        deadlines = self.sla_columns(triage.priority, tier, message.created_at)
+        deadlines = self.sla.columns(triage.priority, tier, message.created_at)
         ticket_id = _insert(conn, Ticket, {
             "source": message.source, "account": message.account, "external_id": message.external_id,
             "conversation_id": message.thread_id, "customer_id": customer_id, "status": "new",
@@ -246,7 +259,7 @@ class IngestFlows(FloodFlows):
             "follows_ticket_id": follows, **deadlines,
         })
         if triage.tags:
-            fastsql.run_many(conn, _INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in triage.tags])
+            conn.execute(_INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in triage.tags])
         message_id = _insert(conn, Message, {**message_row, "ticket_id": ticket_id})
         # What the stats projector would read back from the rows just written.
         facts = TicketFacts(
@@ -255,7 +268,7 @@ class IngestFlows(FloodFlows):
             first_response_due_at=deadlines.get("first_response_due_at"),
             resolution_due_at=deadlines.get("resolution_due_at"), csat_score=None, csat_requested_at=None,
             csat_rated_at=None, tier=tier, tags=list(triage.tags))
-        self._record_event(conn, ticket_id=ticket_id, kind="created", actor=f"customer:{customer_id}",
+        self.recorder.record(conn, ticket_id=ticket_id, kind="created", actor=f"customer:{customer_id}",
                            at=now, channel=triage.channel, assignee=None,
                            payload={"message_id": message_id, "triage": triage.to_dict(),
                                     **({"incident": True} if incident else {}),
@@ -263,55 +276,44 @@ class IngestFlows(FloodFlows):
         if follows is not None:
             # The old ticket stays resolved; its thread says where the customer's words went.
             # (`new_ticket_id`, not `ticket`: surfaces read an event_payload `ticket` as a parent post.)
-            old = fastsql.run(conn, _TICKET_SURFACE, {"tid": follows}).one()
-            self._record_event(conn, ticket_id=follows, kind="continued", actor=f"customer:{customer_id}",
+            old = conn.execute(_TICKET_SURFACE, {"tid": follows}).one()
+            self.recorder.record(conn, ticket_id=follows, kind="continued", actor=f"customer:{customer_id}",
                                at=now, channel=old.channel, assignee=old.assignee,
                                payload={"new_ticket_id": ticket_id})
-        self._after_opened(conn, ticket_id=ticket_id, priority=triage.priority, tier=tier,
+        self.sla.after_opened(conn, ticket_id=ticket_id, priority=triage.priority, tier=tier,
                            customer_id=customer_id, message=message, now=now, flags=flags)
         return IngestResult("created", ticket_id, message_id)
 
-    def _continue_ticket(self, conn: Connection, message: InboundMessage, ticket_id: int,
+    def _continue_ticket(self, conn: UnitOfWork, message: InboundMessage, ticket_id: int,
                          message_row: dict, triage) -> IngestResult:
-        ticket = fastsql.run(conn, _TICKET_FOR_UPDATE, {"tid": ticket_id}).one()  # row lock on PostgreSQL
+        ticket = conn.execute(_TICKET_FOR_UPDATE, {"tid": ticket_id}).one()  # row lock on PostgreSQL
         message_id = _insert(conn, Message, {**message_row, "ticket_id": ticket_id})
         now = message_row["received_at"]
         changes: dict = {"last_customer_message_at": max(ticket.last_customer_message_at, message.created_at),
                          "updated_at": now}
         payload: dict = {"message_id": message_id}
         # A follow-up can only make a ticket more urgent ("also, I was charged twice").
-        if self.rules.priorities[triage.priority].rank > self.rules.priorities[ticket.priority].rank:
+        if raised(ticket.priority, triage.priority, self.rules.priorities):
             payload.update(priority_from=ticket.priority, priority_to=triage.priority)
             changes["priority"] = triage.priority
         if triage.tags:
-            current = set(fastsql.run(conn, _TAGS_OF_TICKET, {"tid": ticket_id}).scalars())
+            current = set(conn.execute(_TAGS_OF_TICKET, {"tid": ticket_id}).scalars())
             new_tags = sorted(set(triage.tags) - current)
             if new_tags:
-                fastsql.run_many(conn, _INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in new_tags])
+                conn.execute(_INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in new_tags])
                 payload["tags_added"] = new_tags
-        kind, outcome = "customer_message", "threaded"
-        if ticket.status == "resolved":
-            changes.update(status="open", resolved_at=None, reopened_count=ticket.reopened_count + 1)
-            kind, outcome = "reopened", "reopened"
-        elif ticket.status == "pending":
-            changes["status"] = "open"
-        if "status" in changes:
-            payload.update(status_from=ticket.status, status_to=changes["status"])
-        self._sla_continued(conn, ticket_id, ticket.status, changes, now)
-        fastsql.run(conn, _UPDATE_TICKET, {"tid": ticket_id, **changes}, columns=True)
-        self._record_event(conn, ticket_id=ticket_id, kind=kind, actor=f"customer:{ticket.customer_id}",
+        status, kind = customer_wrote(ticket.status)
+        outcome = "reopened" if kind == "reopened" else "threaded"
+        if kind == "reopened":
+            changes.update(resolved_at=None, reopened_count=ticket.reopened_count + 1)
+        if status != ticket.status:
+            changes["status"] = status
+            payload.update(status_from=ticket.status, status_to=status)
+        self.sla.continued(conn, ticket_id, ticket.status, changes, now)
+        conn.execute(_UPDATE_TICKET, {"tid": ticket_id, **changes})
+        self.recorder.record(conn, ticket_id=ticket_id, kind=kind, actor=f"customer:{ticket.customer_id}",
                            at=now, channel=ticket.channel, assignee=ticket.assignee, payload=payload)
         return IngestResult(outcome, ticket_id, message_id)
-
-    def _record_event(self, conn: Connection, *, ticket_id: int, kind: str, actor: str, at: datetime,
-                      channel: str, assignee: str | None, payload: dict, facts: TicketFacts | None = None) -> None:
-        event_id = fastsql.run(conn, _INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "actor": actor,
-                                                      "at": at, "payload": payload}, columns=True).scalar()
-        if self.listeners or self.projectors:
-            notice = EventNotice(event_id=event_id, ticket_id=ticket_id, kind=kind, actor=actor, at=at,
-                                 channel=channel, assignee=assignee, payload=payload, facts=facts)
-            announce(conn, self.listeners, notice)
-            project(conn, self.projectors, notice)
 
 
 # SQLSTATEs a retry fixes: deadlock_detected, serialization_failure, lock_not_available.
@@ -336,7 +338,6 @@ def _transaction(engine: Engine) -> Iterator[Connection]:
 
 _INSERTS = {model: insert(model).returning(model.id) for model in (Customer, Ticket, Message)}
 _INSERT_TAGS = insert(TicketTag)
-_INSERT_EVENT = insert(TicketEvent).returning(TicketEvent.id)
 _TICKET_FOR_UPDATE = select(
     Ticket.status, Ticket.priority, Ticket.customer_id, Ticket.last_customer_message_at, Ticket.reopened_count,
     Ticket.channel, Ticket.assignee,
@@ -354,7 +355,7 @@ _CUSTOMER_BY_USER = select(
 def _insert(conn: Connection, model, values: dict) -> int:
     """INSERT one row and return its id (RETURNING works on SQLite ≥ 3.35 and PostgreSQL).
 
-    Values go in as parameters of a prebuilt statement run on the driver (chatops.fastsql);
-    `.values(**row)` would build and compile a new statement per message.
+    Values go in as parameters of a prebuilt statement: `.values(**row)` would build and
+    compile a new statement per message.
     """
-    return fastsql.run(conn, _INSERTS[model], values, columns=True).scalar()
+    return conn.execute(_INSERTS[model], values).scalar()

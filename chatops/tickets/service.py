@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Select, bindparam, case, select
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
-from chatops import fastsql
-from chatops.db import utcnow
+from chatops.db import session_scope, utcnow
 from chatops.errors import TicketNotFound
 from chatops.inbound import InboundMessage
 from chatops.sla.state import overdue_clause as sla_overdue_clause
@@ -82,7 +83,7 @@ def inbound_exists(db: Session | Connection, *, source: str, external_id: str) -
 
 def _scalar(db: Session | Connection, stmt, params: dict):
     """A prebuilt query's first column: on the driver for ingest's Core connection."""
-    return fastsql.execute(db, stmt, params).scalar()
+    return db.execute(stmt, params).scalar()
 
 
 def find_thread(db: Session | Connection, *, message: InboundMessage, customer_id: int,
@@ -105,7 +106,7 @@ def find_thread(db: Session | Connection, *, message: InboundMessage, customer_i
         lookups.append((_TICKET_OF_CUSTOMER, {
             "customer": customer_id, "account": message.account, "since": window_start}))
     for stmt, params in lookups:
-        row = fastsql.execute(db, stmt, params).first()
+        row = db.execute(stmt, params).first()
         if row is None:
             continue
         ticket_id, status, resolved_at = row
@@ -196,3 +197,10 @@ def search_tickets(session: Session, *, query: str, limit: int = 20) -> list[Tic
             .where(Ticket.subject.ilike(needle) | Customer.handle.ilike(needle) | Ticket.id.in_(in_messages))
             .order_by(Ticket.id.desc()).limit(limit))
     return list(session.scalars(stmt).unique())
+
+
+@contextmanager
+def locked_ticket(session_factory: sessionmaker[Session], key: str) -> Iterator[tuple[Session, Ticket]]:
+    """One transaction holding the ticket row locked (FOR UPDATE; SQLite: BEGIN IMMEDIATE)."""
+    with session_scope(session_factory) as session:
+        yield session, get_ticket(session, key=key, for_update=True)

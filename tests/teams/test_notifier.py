@@ -129,7 +129,8 @@ def test_channel_lane_rests_between_posts(teams_settings, rules, workflows, conn
 
 def test_one_row_per_event_even_if_announced_twice(teams_runtime):
     from chatops.teams.notifier import TeamsPlanner
-    from chatops.tickets.events import EventNotice, announce
+    from chatops.tickets.events import EventNotice
+    from chatops.tickets.record import Recorder
 
     key = teams_runtime.flows.ingest(inbound("使い方を教えてください")).ticket_key
     [row] = items(teams_runtime)
@@ -138,7 +139,7 @@ def test_one_row_per_event_even_if_announced_twice(teams_runtime):
                          actor="customer:1", at=utcnow(), channel="support", assignee=None)
     with pytest.raises(Exception, match="(?i)unique|duplicate"):
         with teams_runtime.session_factory.begin() as session:
-            announce(session, [TeamsPlanner(teams_runtime.rules)], notice)
+            Recorder([TeamsPlanner(teams_runtime.rules)]).announce(session, notice)
     assert len(items(teams_runtime)) == 1
 
 

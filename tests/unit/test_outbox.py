@@ -216,7 +216,8 @@ def test_a_worker_with_nothing_to_deliver_idles_without_querying(session_factory
 def test_an_urgent_item_goes_before_the_rest_of_its_lane(session_factory, clock):
     """An incident's parent post jumps the flood's first tickets queued in its channel; the lane
     then goes on in order, and an urgent item already sent is left alone."""
-    from chatops.tickets.events import EventNotice, OutboxRow, announce
+    from chatops.tickets.events import EventNotice, OutboxRow
+    from chatops.tickets.record import Recorder
 
     def notice(n: int, kind: str = "created") -> EventNotice:
         return EventNotice(event_id=n, ticket_id=None, kind=kind, actor="t", at=clock.now, channel="c",
@@ -227,8 +228,8 @@ def test_an_urgent_item_goes_before_the_rest_of_its_lane(session_factory, clock)
 
     with session_factory.begin() as session:
         for n in range(5):
-            announce(session, [post(n)], notice(n))
-        announce(session, [post(3, urgent=True)], notice(3, "incident_opened"))  # queued: marked, not added
+            Recorder([post(n)]).announce(session, notice(n))
+        Recorder([post(3, urgent=True)]).announce(session, notice(3, "incident_opened"))  # queued: marked, not added
     delivered = []
     outbox = Outbox(session_factory, {"test": lambda item: delivered.append(item.payload["n"]) or {}}, clock=clock)
     while outbox.run_once():
@@ -238,7 +239,7 @@ def test_an_urgent_item_goes_before_the_rest_of_its_lane(session_factory, clock)
         ("post:0", False, "done"), ("post:1", False, "done"), ("post:2", False, "done"), ("post:3", True, "done"),
         ("post:4", False, "done")]
     with session_factory.begin() as session:  # sent already: nothing queued again, nothing marked
-        assert announce(session, [post(3, urgent=True)], notice(3, "incident_opened")) == 1
+        assert Recorder([post(3, urgent=True)]).announce(session, notice(3, "incident_opened")) == 1
     assert len(items(session_factory)) == 5 and outbox.run_once() == 0
 
 
@@ -249,7 +250,8 @@ def test_an_incidents_update_of_the_second_does_not_wait_for_the_last_seconds_tr
     from datetime import UTC, datetime
 
     from chatops.slack.incident import incident_rows, retire_earlier_renders
-    from chatops.tickets.events import EventNotice, announce
+    from chatops.tickets.events import EventNotice
+    from chatops.tickets.record import Recorder
 
     start = datetime(2026, 11, 24, 1, 0, 0, tzinfo=UTC)
 
@@ -260,8 +262,8 @@ def test_an_incidents_update_of_the_second_does_not_wait_for_the_last_seconds_tr
     with session_factory.begin() as session:
         for offset in (0.2, 0.6, 1.1):
             notice = member(start + timedelta(seconds=offset))
-            announce(session, [lambda n: [r for r in incident_rows(rules, n, "slack:#cs-urgent")
-                                          if r.kind == "update_incident"]], notice)
+            Recorder([lambda n: [r for r in incident_rows(rules, n, "slack:#cs-urgent")
+                                          if r.kind == "update_incident"]]).announce(session, notice)
     clock = [start + timedelta(seconds=0.3)]
     delivered = []
     outbox = Outbox(session_factory, {"slack": lambda item: delivered.append(item.dedupe_key) or {}},

@@ -8,7 +8,6 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
-from chatops.stats import csat
 from chatops.stats.period import parse_query
 from chatops.stats.query import compute
 from chatops.tickets.models import Customer, Ticket
@@ -51,7 +50,7 @@ def dataset(flows, clock, session_factory):
     step(at(10, 9, 31), flows.claim, d, actor="U2")
     step(at(10, 9, 31, 59), answer, flows, d, actor="U2", text="ご返品の手順です")
     step(at(10, 10), flows.resolve, d, actor="U2")
-    step(at(10, 10, 5), csat.record_rating, flows, d, score=5, actor="customer")
+    step(at(10, 10, 5), flows.record_rating, d, score=5, actor="customer")
     # C (created in the previous period, resolved in this one): x, green, U1, no SLA deadlines.
     c = new("使い方を教えてください", at(12, 15), "x", "u3")
     due(c)  # the SLA clock set deadlines at ingest; this ticket is defined without them
@@ -67,7 +66,7 @@ def dataset(flows, clock, session_factory):
     step(at(20, 10, 3, 30), answer, flows, a, actor="U1", text="手順です")
     step(at(20, 11), flows.tag, a, actor="U1", add=["billing"])
     step(at(20, 14), flows.resolve, a, actor="U1")
-    step(at(21, 8), csat.record_rating, flows, a, score=2, actor="customer")
+    step(at(21, 8), flows.record_rating, a, score=2, actor="customer")
     # B: line, red, U2, escalated to L2; answered Monday 09:20 (a holiday): breached, still open.
     b = new("使い方を教えてください", at(21, 9), "line", "u2")
     step(at(21, 9, 1), flows.set_priority, b, actor="U2", priority="red")

@@ -1,5 +1,5 @@
-"""SLA flows, mixed into TicketFlows: deadlines when a ticket opens or changes, the scheduler's
-pass (warnings and breaches, each once per deadline), and the offline auto-reply.
+"""The SLA service: deadlines when a ticket opens or changes, the scheduler's pass (warnings and
+breaches, each once per deadline), and the offline auto-reply.
 
 "Once" holds because the notice's TicketEvent and the advance of `sla_next_at` past it commit
 in one transaction, with the ticket row locked; a second scheduler (or a restarted one)
@@ -13,20 +13,20 @@ from collections.abc import Callable
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.orm import Session, object_session
+from sqlalchemy.orm import Session, object_session, sessionmaker
 
-from chatops import fastsql
 from chatops.db import session_scope
-from chatops.errors import InvalidTransition, InvalidValue
+from chatops.errors import InvalidValue
 from chatops.i18n import t
-from chatops.oncall.pages import RETRY_AFTER
+from chatops.oncall.pages import RETRY_AFTER, PagingService
 from chatops.rules.fields import CUSTOMER_TIERS
 from chatops.sla.clock import SLOTS, SlaClock
 from chatops.tickets import service
-from chatops.tickets.events import EventNotice
-from chatops.tickets.models import Customer, Message, OutboxItem, Ticket, TicketEvent
+from chatops.tickets.delivery import ReplyTo, queue_reply
+from chatops.tickets.models import Customer, OutboxItem, Ticket
+from chatops.tickets.record import Recorder
 
 SLA_ACTOR = "chatops:sla"
 log = logging.getLogger("chatops.sla")
@@ -41,22 +41,30 @@ def _moments(ticket) -> dict[str, datetime | None]:
     return {slot: getattr(ticket, slot) for slot in SLOTS}
 
 
-class SlaFlows:
-    """Mixed into TicketFlows (which provides session_factory, rules, clock, _event, listeners)."""
+class SlaService:
+    """Keeps a ticket's deadlines (priced by `SlaClock`) with its dependencies passed in: events
+    go through `recorder`, pages through `paging`."""
 
-    sla: SlaClock
-    # False for a run that must not answer customers (`chatops ingest --no-replies`).
-    auto_replies: bool = True
+    def __init__(self, session_factory: sessionmaker[Session], rules, recorder: Recorder, paging: PagingService,
+                 clock: Callable[[], datetime]) -> None:
+        self.session_factory = session_factory
+        self.rules = rules
+        self.recorder = recorder
+        self.paging = paging
+        self.clock = clock
+        self.sla = SlaClock(rules)
+        # False for a run that must not answer customers (`chatops ingest --no-replies`).
+        self.auto_replies = True
 
     # -- deadlines ----------------------------------------------------------------------------
 
-    def sla_columns(self, priority: str, tier: str, start: datetime) -> dict[str, datetime]:
+    def columns(self, priority: str, tier: str, start: datetime) -> dict[str, datetime]:
         """Deadline columns of a new ticket, `sla_next_at` included."""
         columns = self.sla.deadlines(priority, tier, start).as_dict()
         columns["sla_next_at"] = min(columns.values())
         return columns
 
-    def _sla_apply(self, ticket: Ticket, now: datetime, reason: str | tuple[str, ...]) -> None:
+    def apply(self, ticket: Ticket, now: datetime, reason: str | tuple[str, ...]) -> None:
         """Re-price a loaded ticket (status already changed) through `SlaClock.reprice`."""
         changes = self.sla.reprice(
             {**_moments(ticket), "sla_next_at": ticket.sla_next_at}, priority=ticket.priority,
@@ -65,22 +73,22 @@ class SlaFlows:
         for column, value in changes.items():
             setattr(ticket, column, value)
 
-    def _sla_reprice(self, ticket: Ticket, now: datetime) -> None:
+    def repriced(self, ticket: Ticket, now: datetime) -> None:
         """Priority or tier changed: new deadlines from the ticket's start (a deadline moved into
         the past fires at the next pass)."""
-        self._sla_apply(ticket, now, "priced")
+        self.apply(ticket, now, "priced")
         self._page_if(ticket, "priority", now)
 
-    def _sla_moved(self, session: Session, ticket: Ticket, previous: str, to: str, now: datetime) -> None:
+    def moved(self, session: Session, ticket: Ticket, previous: str, to: str, now: datetime) -> None:
         """Status changed by a person: pending pauses the resolution clock; resolving stops it
         and resolves the ticket's pages; reopening gives a new resolution time."""
         reasons = tuple(reason for reason, applies in (
             ("reopened", previous == "resolved"), ("paused", to == "pending" and previous != "pending"),
             ("resumed", previous == "pending" and to != "pending"), ("resolved", to == "resolved")) if applies)
         if reasons:
-            self._sla_apply(ticket, now, reasons)
+            self.apply(ticket, now, reasons)
         if to == "resolved":
-            self.resolve_pages_of(session, ticket, actor=SLA_ACTOR, now=now)
+            self.paging.resolve_pages_of(session, ticket, actor=SLA_ACTOR, now=now)
 
     def pending_after_delivery(self, session: Session, ticket: Ticket, now: datetime) -> None:
         """An agent's reply reached the customer: with rules.yaml `sla.pending_after_reply` the
@@ -88,16 +96,16 @@ class SlaFlows:
         if not self.rules.sla.pending_after_reply or ticket.status not in ("new", "open"):
             return
         previous, ticket.status = ticket.status, "pending"
-        self._sla_moved(session, ticket, previous, "pending", now)
-        self._event(session, ticket, "pending", SLA_ACTOR, status_from=previous, status_to="pending",
-                    after_reply=True)
+        self.moved(session, ticket, previous, "pending", now)
+        self.recorder.record_ticket(session, ticket, "pending", SLA_ACTOR, now, status_from=previous,
+                                    status_to="pending", after_reply=True)
 
     def next_reply_answered(self, ticket: Ticket, now: datetime) -> None:
         """An agent's reply reached the customer: the next reply they waited on is given."""
         if ticket.next_response_due_at is not None or ticket.next_response_warn_at is not None:
-            self._sla_apply(ticket, now, "answered")
+            self.apply(ticket, now, "answered")
 
-    def _sla_continued(self, conn: Connection, ticket_id: int, status: str, changes: dict, now: datetime,
+    def continued(self, conn, ticket_id: int, status: str, changes: dict, now: datetime,
                        *, customer_wrote: bool = True) -> None:
         """Ingest hook for a follow-up (`status` is the ticket's before it): a raised priority
         re-prices the ticket, a customer answering a pending ticket restarts its resolution
@@ -106,7 +114,7 @@ class SlaFlows:
         `changes`."""
         if "priority" not in changes and status == "new":  # unanswered: the first response runs as it is
             return
-        row = fastsql.run(conn, _SLA_ROW, {"tid": ticket_id}).one()
+        row = conn.execute(_SLA_ROW, {"tid": ticket_id}).one()
         reasons = tuple(reason for reason, applies in (
             ("priced", "priority" in changes), ("reopened", status == "resolved"),
             ("resumed", status == "pending"), ("customer_wrote", customer_wrote)) if applies)
@@ -115,7 +123,7 @@ class SlaFlows:
             changes.update(self._reprice_row(row, priority=priority, tier=row.tier,
                                              status=changes.get("status", status), now=now, reason=reasons))
         if "priority" in changes and self.rules.oncall.policy_for("priority", priority, row.tier):
-            self._open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:priority:{priority}",
+            self.paging.open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:priority:{priority}",
                             policy=self.rules.oncall.policy_for("priority", priority, row.tier), now=now)
 
     def _reprice_row(self, row, *, priority: str, tier: str, status: str, now: datetime,
@@ -126,20 +134,20 @@ class SlaFlows:
             tier=tier, created_at=row.created_at, status=status, paused_at=row.sla_paused_at,
             answered=row.first_response_at is not None, now=now, reason=reason)
 
-    def _sla_tier_changed(self, conn: Connection, *, customer_id: int, previous: str, tier: str,
+    def tier_changed(self, conn, *, customer_id: int, previous: str, tier: str,
                           actor: str, now: datetime) -> None:
         """Ingest hook: the customer's stored tier changed (webhook `author.tier`, rules.yaml
         `customers.premium`); each open ticket of theirs gets deadlines of the new tier and a
         `tier_changed` event, as `set_customer_tier` does for a person."""
-        for row in fastsql.run(conn, _OPEN_OF_CUSTOMER, {"cid": customer_id}).all():
+        for row in conn.execute(_OPEN_OF_CUSTOMER, {"cid": customer_id}).all():
             changes = self._reprice_row(row, priority=row.priority, tier=tier, status=row.status, now=now,
                                         reason="priced")
-            fastsql.run(conn, _UPDATE_SLA, {"tid": row.id, "now": now, **changes}, columns=True)
+            conn.execute(_UPDATE_SLA, {"tid": row.id, "now": now, **changes})
             policy = self.rules.oncall.policy_for("priority", row.priority, tier)
             if policy:
-                self._open_page(conn, ticket_id=row.id, reason=f"T-{row.id}:priority:{row.priority}",
+                self.paging.open_page(conn, ticket_id=row.id, reason=f"T-{row.id}:priority:{row.priority}",
                                 policy=policy, now=now)
-            self._record_event(conn, ticket_id=row.id, kind="tier_changed", actor=actor, at=now,
+            self.recorder.record(conn, ticket_id=row.id, kind="tier_changed", actor=actor, at=now,
                                channel=row.channel, assignee=row.assignee,
                                payload={"tier_from": previous, "tier_to": tier})
 
@@ -159,33 +167,23 @@ class SlaFlows:
                                                           Ticket.status != "resolved")
                                      .order_by(Ticket.id).with_for_update(of=Ticket)).unique().all()
             for each in others:
-                self._sla_reprice(each, now)
-                self._event(session, each, "tier_changed", actor, tier_from=previous, tier_to=tier)
+                self.repriced(each, now)
+                self.recorder.record_ticket(session, each, "tier_changed", actor, now, tier_from=previous,
+                                            tier_to=tier)
             return ticket
 
-    def auto_resolve_pass(self, now: datetime | None = None, *, limit: int = 100) -> list[str]:
-        """Resolve tickets pending longer than rules.yaml `sla.auto_resolve_pending` (off when
-        absent); returns their keys. Each resolves in its own transaction, locked like a person's
-        resolve, so a customer writing meanwhile wins (the ticket is no longer pending)."""
+    def pending_too_long(self, now: datetime, *, limit: int = 100) -> tuple[list[int], float | int]:
+        """Ids of tickets pending longer than rules.yaml `sla.auto_resolve_pending` (none when it
+        is absent), oldest first, and that period in days (as the resolve event states it)."""
         after = self.rules.sla.auto_resolve_pending
         if after is None:
-            return []
-        now = now or self.clock()
+            return [], 0
         with self.session_factory() as session:
             ids = session.scalars(select(Ticket.id).where(Ticket.status == "pending",
                                                           Ticket.sla_paused_at <= now - after)
                                   .order_by(Ticket.id).limit(limit)).all()
-        done = []
         days = round(after.total_seconds() / 86400, 1)
-        for ticket_id in ids:
-            try:
-                self._move(f"T-{ticket_id}", actor=AUTO_RESOLVE_ACTOR, allowed=("pending",), to="resolved",
-                           kind="resolved", action="resolved",
-                           auto_resolved_after_days=int(days) if days == int(days) else days)
-            except InvalidTransition:  # the customer answered in between: it is open again
-                continue
-            done.append(f"T-{ticket_id}")
-        return done
+        return list(ids), int(days) if days == int(days) else days
 
     # -- the scheduler's pass -----------------------------------------------------------------
 
@@ -218,7 +216,7 @@ class SlaFlows:
                     fired.extend(self._sla_batch(conn, [row], now))
             except Exception as exc:  # noqa: BLE001 - one bad ticket must not stop the others' notices
                 log.exception("SLA pass failed on T-%s", row.id)
-                self.scheduler_failed(conn, "sla", f"T-{row.id}", exc, now)
+                self.paging.scheduler_failed(conn, "sla", f"T-{row.id}", exc, now)
                 conn.execute(_ADVANCE, [{"tid": row.id, "next": now + RETRY_AFTER}])
         return fired
 
@@ -258,31 +256,18 @@ class SlaFlows:
         return out
 
     def _write_events(self, conn: Connection, events: list[dict], now: datetime) -> None:
-        """Insert the notices' TicketEvents (one statement), their outbox rows, and the pages
-        premium breaches open."""
-        ids = conn.execute(_INSERT_EVENTS, [
-            {key: event[key] for key in ("ticket_id", "kind", "actor", "at", "payload")} for event in events
-        ]).scalars().all()
+        """Record the notices (one INSERT for all) and open the pages premium breaches open."""
         conn.execute(_TOUCH, [{"tid": tid, "now": now} for tid in {event["ticket_id"] for event in events}])
-        outbox = []
-        for event_id, event in zip(ids, events, strict=True):
-            notice = EventNotice(event_id=event_id, ticket_id=event["ticket_id"], kind=event["kind"],
-                                 actor=event["actor"], at=now, channel=event["channel"],
-                                 assignee=event["assignee"], payload=event["payload"])
-            outbox.extend(
-                {"target": row.target, "kind": row.kind, "dedupe_key": row.dedupe_key,
-                 "ordering_key": row.ordering_key, "ticket_id": notice.ticket_id, "payload": dict(row.payload),
-                 "state": "pending", "attempts": 0, "created_at": now, "next_attempt_at": now}
-                for listener in self.listeners for row in listener(notice))
-            if event["kind"] == "sla_breached":
-                row = event["row"]
-                policy = self.rules.oncall.policy_for("breach", row.priority, row.tier)
-                if policy:
-                    self._open_page(conn, ticket_id=row.id, policy=policy, now=now,
-                                    reason=f"T-{row.id}:breach:{event['payload']['deadline']}:"
-                                           f"{event['due'].isoformat()}")
-        if outbox:
-            conn.execute(insert(OutboxItem), outbox)
+        self.recorder.record_many(conn, events)
+        for event in events:
+            if event["kind"] != "sla_breached":
+                continue
+            row = event["row"]
+            policy = self.rules.oncall.policy_for("breach", row.priority, row.tier)
+            if policy:
+                self.paging.open_page(conn, ticket_id=row.id, policy=policy, now=now,
+                                      reason=f"T-{row.id}:breach:{event['payload']['deadline']}:"
+                                             f"{event['due'].isoformat()}")
 
     def level_leads(self, level: str) -> list[str]:
         """Who hears of a breach at `level`: its lead, else its owners who are people, else the leads."""
@@ -295,42 +280,34 @@ class SlaFlows:
     def _page_if(self, ticket: Ticket, on: str, now: datetime) -> None:
         policy = self.rules.oncall.policy_for(on, ticket.priority, ticket.customer.tier)
         if policy:
-            self._open_page(object_session(ticket), ticket_id=ticket.id, policy=policy, now=now,
+            self.paging.open_page(object_session(ticket), ticket_id=ticket.id, policy=policy, now=now,
                             reason=f"{ticket.key}:{on}:{ticket.priority}")
 
     # -- offline auto-reply -------------------------------------------------------------------
 
-    def _after_opened(self, conn: Connection, *, ticket_id: int, priority: str, tier: str, customer_id: int,
+    def after_opened(self, conn, *, ticket_id: int, priority: str, tier: str, customer_id: int,
                       message, now: datetime, flags: tuple[str, ...] = ()) -> None:
         """Ingest hook for a new ticket: page when its priority pages; answer the customer while
         the team is closed (see `wants_offline_reply`)."""
         policy = self.rules.oncall.policy_for("priority", priority, tier)
         if policy:
-            self._open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:priority:{priority}",
+            self.paging.open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:priority:{priority}",
                             policy=policy, now=now)
         if not self.wants_offline_reply(message, flags, now):
             return
         back = self.sla.business.next_open(now)
         dedupe = f"offline:{customer_id}:{back.isoformat()}"  # once per customer per closed spell
-        if fastsql.run(conn, _OUTBOX_BY_DEDUPE, {"dedupe": dedupe}).first() is not None:
+        if conn.execute(_OUTBOX_BY_DEDUPE, {"dedupe": dedupe}).first() is not None:
             return
         lang = message.lang if message.lang in ("ja", "en") else self.rules.defaults.language
         text = self.offline_text(lang, back)
-        reply_id = fastsql.run(conn, _INSERT_MESSAGE, {
-            "ticket_id": ticket_id, "customer_id": None, "direction": "outbound", "source": message.source,
-            "account": message.account, "author_id": OFFLINE_ACTOR, "text": text, "created_at": now,
-            "received_at": now, "conversation_id": message.thread_id, "in_reply_to": message.external_id,
-        }, columns=True).scalar()
-        fastsql.run(conn, _INSERT_OUTBOX, {
-            "target": f"network:{message.source}", "kind": "reply", "dedupe_key": dedupe,
-            "ordering_key": f"{message.source}:{message.account}", "ticket_id": ticket_id, "state": "pending",
-            "attempts": 0, "in_doubt": False, "urgent": False, "created_at": now, "next_attempt_at": now,
-            "payload": {"message_id": reply_id, "account": message.account, "text": text,
-                        "in_reply_to": message.external_id, "conversation_id": message.thread_id,
-                        "reply_meta": dict(message.meta), "author_id": message.author.id}}, columns=True)
-        self._record_event(conn, ticket_id=ticket_id, kind="auto_replied", actor=OFFLINE_ACTOR, at=now,
-                           channel=self._channel_of(conn, ticket_id), assignee=None,
-                           payload={"message_id": reply_id, "back_at": back.isoformat()})
+        reply_id = queue_reply(conn, ticket_id=ticket_id, source=message.source, account=message.account, text=text,
+                               author_id=OFFLINE_ACTOR, at=now, dedupe_key=dedupe,
+                               reply_to=ReplyTo(message.external_id, message.thread_id, dict(message.meta),
+                                                message.author.id))
+        self.recorder.record(conn, ticket_id=ticket_id, kind="auto_replied", actor=OFFLINE_ACTOR, at=now,
+                             channel=conn.execute(_CHANNEL_OF, {"tid": ticket_id}).scalar(), assignee=None,
+                             payload={"message_id": reply_id, "back_at": back.isoformat()})
 
     def wants_offline_reply(self, message, flags: tuple[str, ...], now: datetime) -> bool:
         """True when a new ticket's first message gets the offline auto-reply: it addressed the
@@ -351,10 +328,6 @@ class SlaFlows:
         custom = self.rules.business_hours.offline_reply
         return custom.get(lang).format(back=when) if custom else t("sla.offline_reply", lang, back=when)
 
-    @staticmethod
-    def _channel_of(conn: Connection, ticket_id: int) -> str:
-        return fastsql.run(conn, _CHANNEL_OF, {"tid": ticket_id}).scalar()
-
 
 _SLA_COLUMNS = (Ticket.id, Ticket.status, Ticket.priority, Ticket.created_at, Ticket.first_response_at,
                 Ticket.sla_paused_at, Ticket.sla_next_at, Ticket.channel, Ticket.assignee,
@@ -366,8 +339,6 @@ _OPEN_OF_CUSTOMER = (select(*_SLA_COLUMNS).where(Ticket.customer_id == bindparam
 # SET columns come from the execution parameters; the version bump keeps ORM writers honest.
 _UPDATE_SLA = update(Ticket).where(Ticket.id == bindparam("tid")).values(
     updated_at=bindparam("now"), version=Ticket.version + 1)
-_INSERT_MESSAGE = insert(Message).returning(Message.id)
-_INSERT_OUTBOX = insert(OutboxItem)
 _OUTBOX_BY_DEDUPE = select(OutboxItem.id).where(OutboxItem.dedupe_key == bindparam("dedupe"))
 _CHANNEL_OF = select(Ticket.channel).where(Ticket.id == bindparam("tid"))
 _DUE = (select(Ticket.id, Ticket.status, Ticket.priority, Ticket.level, Ticket.channel, Ticket.assignee,
@@ -378,4 +349,3 @@ _DUE = (select(Ticket.id, Ticket.status, Ticket.priority, Ticket.level, Ticket.c
 _ADVANCE = update(Ticket).where(Ticket.id == bindparam("tid")).values(sla_next_at=bindparam("next"))
 _TOUCH = update(Ticket).where(Ticket.id == bindparam("tid")).values(updated_at=bindparam("now"),
                                                                        version=Ticket.version + 1)
-_INSERT_EVENTS = insert(TicketEvent).returning(TicketEvent.id, sort_by_parameter_order=True)
