@@ -4,7 +4,7 @@
   route in chatops/app.py.
 - A POST with a Content-Length is answered straight from WSGI (`WebhookEndpoint.wsgi`), before
   Flask builds its request context, matches the URL map and renders through `jsonify`. Under a
-  flood every request is one of these, and that machinery was a fifth of a web process's CPU
+  flood every request is one of these, and that machinery was a fifth of a serving process's CPU
   (see docs/benchmarks.md).
 
 Both ways call `WebhookEndpoint.handle`, which knows nothing of Flask: size limit, the source's
