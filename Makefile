@@ -25,7 +25,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check chatops integrations tests bench
 
 clean:
-	rm -rf $(VENV) .pytest_cache chatops.db chatops.db-wal chatops.db-shm chatops.db.lock chatops-sandbox.db*
+	rm -rf $(VENV) .pytest_cache chatops.db chatops.db-wal chatops.db-shm chatops-sandbox.db*
 
 # The suite with the wall clock moved in every process (tests/timeshift/sitecustomize.py): a
 # weekday night, a Saturday afternoon, and a holiday morning in Tokyo.

@@ -76,16 +76,14 @@ def build_outbox(runtime: Runtime) -> Outbox:
                   wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
 
 
-def create_app(runtime: Runtime, *, ingest=None) -> Flask:
-    """The web app over an assembled runtime; no module-level state. `ingest` stores webhooks'
-    messages (`chatops.ingest_writer.RemoteIngest` under `serve --workers N` on SQLite); by
-    default this process's own group commit."""
+def create_app(runtime: Runtime) -> Flask:
+    """The web app over an assembled runtime; no module-level state."""
     app = Flask("chatops")
     app.config["MAX_CONTENT_LENGTH"] = runtime.settings.max_body_bytes
     app.json.ensure_ascii = False
     metrics = Metrics(runtime.session_factory)
     sources = webhook_sources(runtime)
-    committer = ingest or GroupCommit(runtime.flows)
+    committer = GroupCommit(runtime.flows)
     app.extensions["chatops"] = runtime
     app.extensions["chatops.metrics"] = metrics
 

@@ -119,8 +119,8 @@ class SchedulerErrorCollector:
 class Metrics:
     """The counters chatops exports at /metrics.
 
-    Under `chatops serve --workers N` the supervisor sets PROMETHEUS_MULTIPROC_DIR for its
-    children: each process's counters go to files there and every process's /metrics shows the
+    Under `chatops serve --workers N` serve sets PROMETHEUS_MULTIPROC_DIR for its gunicorn
+    workers: each process's counters go to files there and every process's /metrics shows the
     sum over all of them (prometheus_client's multiprocess mode), whichever worker answers."""
 
     def __init__(self, session_factory: sessionmaker[Session]) -> None:

@@ -4,13 +4,12 @@
   route in chatops/app.py.
 - A POST with a Content-Length is answered straight from WSGI (`WebhookEndpoint.wsgi`), before
   Flask builds its request context, matches the URL map and renders through `jsonify`. Under a
-  flood every request is one of these, and that machinery was a fifth of a web process's CPU
-  (measured with `serve --workers 2` at 500 webhooks/s: 0.86–0.97 ms of web CPU per message
-  instead of 1.15–1.45 ms).
+  flood every request is one of these, and that machinery was a fifth of a serving process's CPU
+  (see docs/benchmarks.md).
 
 Both ways call `WebhookEndpoint.handle`, which knows nothing of Flask: size limit, the source's
-signature check and parsing, ingest (group commit, or the ingest writer under `--workers`),
-metrics and the answer, with errors in the caller's language (Accept-Language).
+signature check and parsing, ingest (the process's group commit), metrics and the answer, with
+errors in the caller's language (Accept-Language).
 """
 
 from __future__ import annotations
@@ -27,7 +26,6 @@ from werkzeug.datastructures import EnvironHeaders, LanguageAccept, MultiDict
 from werkzeug.http import parse_accept_header
 
 from chatops.i18n import t
-from chatops.ingest_writer import IngestUnavailable
 from chatops.metrics import Metrics
 from integrations.base import WebhookError, WebhookSource
 
@@ -63,7 +61,7 @@ class WebhookEndpoint:
     def __init__(self, sources: dict[str, WebhookSource], ingest, metrics: Metrics, *, max_body: int,
                  wake: Callable[[], None], dumps: Callable[[Any], str]) -> None:
         self.sources = sources
-        self.ingest = ingest  # .ingest(messages) -> outcomes: GroupCommit or RemoteIngest
+        self.ingest = ingest  # .ingest(messages) -> outcomes, once committed: GroupCommit
         self.metrics = metrics
         self.max_body = max_body
         self.wake = wake
@@ -88,14 +86,7 @@ class WebhookEndpoint:
         results = []
         if answer.messages:
             started = time.perf_counter()
-            try:
-                outcomes = self.ingest.ingest(answer.messages)
-            except IngestUnavailable:
-                log.exception("webhook %s: the ingest writer did not answer", network)
-                # Not stored (or not known to be): the network delivers it again; a message that
-                # was stored after all is then a duplicate.
-                refused = self._refuse(network, WebhookError(503, "webhook.unavailable"), lang)
-                return Reply(refused.status, refused.body, headers=(("Retry-After", "5"),))
+            outcomes = self.ingest.ingest(answer.messages)
             self.metrics.ingest_seconds.observe(time.perf_counter() - started)
             for message, outcome in zip(answer.messages, outcomes, strict=True):
                 self.metrics.inbound.labels(message.source, outcome.outcome).inc()

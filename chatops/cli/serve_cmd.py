@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import gc
+import signal
 import socket
-import sys
 import threading
 
 from chatops.cli.common import language, runtime_or_exit, settings_or_exit
 from chatops.i18n import t
-
-SWITCH_INTERVAL = 0.0005  # seconds a thread may hold the GIL while others wait (CPython's default: 0.005)
 
 
 def register(sub, lang: str) -> None:
@@ -24,11 +21,6 @@ def register(sub, lang: str) -> None:
     serve.add_argument("--port", type=int, help=h("port"))
     serve.add_argument("--threads", type=int, default=8, help=h("threads"))
     serve.add_argument("--workers", type=_at_least_one(lang), default=1, help=h("workers"))
-    # Set by the supervisor of `--workers N` for its children; not for people.
-    serve.add_argument("--role", choices=["web", "ingest-writer"], help=argparse.SUPPRESS)
-    serve.add_argument("--listen-fd", type=int, help=argparse.SUPPRESS)
-    serve.add_argument("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
-    serve.add_argument("--ingest-socket", help=argparse.SUPPRESS)
     serve.set_defaults(handler=serve_command)
     db = sub.add_parser("db", help=h("db"), description=h("db"))
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -51,19 +43,19 @@ def _at_least_one(lang: str):
 
 
 def serve_command(args) -> int:
-    """Apply migrations, then serve the Flask app with waitress until interrupted; with
-    `--workers N`, supervise N such processes (and an ingest writer on SQLite)."""
-    if args.role == "ingest-writer":
-        return _ingest_writer(args)
-    from waitress import serve
-
-    from chatops import logs, sandbox
-    from chatops.app import build_outbox, create_app
-    from chatops.db import background_checkpoints
+    """Apply migrations, then serve until interrupted: in this process with waitress, or with
+    `--workers N` (PostgreSQL only) in N gunicorn worker processes."""
+    from chatops import sandbox
 
     overrides = _address(args)
     sandbox_config = None
     requested = settings_or_exit(args, **overrides)
+    if args.workers > 1 and requested.database_url.startswith("sqlite"):
+        from chatops.cli.common import EXIT_USAGE, CliExit, err
+
+        # One SQLite file takes one writer at a time: processes would only queue for it.
+        err(t("cli.serve.workers_need_postgresql", language(args), workers=args.workers))
+        raise CliExit(EXIT_USAGE)
     if sandbox.wanted(requested, sandbox.rules_or_none(requested)):  # no Slack, no Teams: the browser sandbox
         if args.workers > 1:
             # The sandbox's embedded Slack and its page live in one process.
@@ -71,23 +63,25 @@ def serve_command(args) -> int:
             args.workers = 1
         sandbox_config, sandbox_overrides = sandbox.prepare(requested)
         overrides.update(sandbox_overrides)
-    if args.workers > 1 and args.role is None:
-        return _supervise(args, overrides)
+    if args.workers > 1:
+        return _serve_workers(args, overrides)
+    return _serve_one_process(args, overrides, sandbox_config)
+
+
+def _serve_one_process(args, overrides: dict, sandbox_config) -> int:
+    """The whole service in this process: waitress, group commit, the background work."""
+    from waitress import serve
+
+    from chatops import logs
+    from chatops.app import build_outbox, create_app
+    from chatops.background import Background
+
     runtime = runtime_or_exit(args, **overrides)
     settings = runtime.settings
-    if args.listen_fd is not None:  # a web child of `--workers`: the supervisor's socket
-        listener = socket.socket(fileno=args.listen_fd)
-    else:
-        listener = _listen_or_exit(args, settings, runtime)
-    checkpointer = background_checkpoints(runtime.engine)
+    listener = _listen_or_exit(args, settings, runtime)
     logs.configure(settings)
     _networks_or_exit(runtime, args)
-    ingest = None
-    if args.ingest_socket:
-        from chatops.ingest_writer import RemoteIngest
-
-        ingest = RemoteIngest(args.ingest_socket)
-    app = create_app(runtime, ingest=ingest)
+    app = create_app(runtime)
     outbox = build_outbox(runtime)
     if sandbox_config is not None:
         from chatops.sandbox.web import Sandbox
@@ -96,40 +90,60 @@ def serve_command(args) -> int:
         sandbox_app.mount(app)
         for target, deliverer in sandbox_app.deliverers().items():
             outbox.deliverers.setdefault(target, deliverer)
-    stop = threading.Event()
-    worker = threading.Thread(target=outbox.run_forever, args=(stop,), name="outbox", daemon=True)
-    worker.start()
-    first = args.worker_index == 0  # feeds are polled, and Socket Mode connected, by one process
-    socket_mode = None
-    if settings.slack_socket_mode and first:
-        from chatops.slack.app import start_socket_mode
-
-        socket_mode = start_socket_mode(runtime, app.extensions["chatops.slack"])
-    poller = _start_polling(runtime, stop) if first else None
-    scheduler = start_scheduler(runtime)
-    if args.role is None:  # a supervisor's children leave the talking to it
-        _announce(args, settings, sandbox_config)
-    _ready_to_serve()
+    background = Background(runtime, outbox, bolt=app.extensions.get("chatops.slack")).start()
+    _announce(args, settings, sandbox_config)
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _interrupt)  # a process manager's stop: the same clean stop as Ctrl-C
     try:
         # The sandbox page long-polls (one thread per open tab) and its clicks call back into this process.
         threads = args.threads if sandbox_config is None else max(args.threads, 24)
         serve(app, sockets=[listener], threads=threads, ident="chatops")
     except KeyboardInterrupt:
-        if args.role is None:
-            raise
+        pass
     finally:
-        if socket_mode is not None:
-            socket_mode.close()
-        stop.set()
-        if scheduler is not None:
-            scheduler.shutdown()
-        worker.join(timeout=10)
-        if poller:
-            poller.join(timeout=10)
-        if checkpointer is not None:
-            checkpointer.stop()
+        background.stop()
         runtime.close()
     return 0
+
+
+def _interrupt(*_args) -> None:
+    raise KeyboardInterrupt
+
+
+def _serve_workers(args, overrides: dict) -> int:
+    """`--workers N` on PostgreSQL: migrate, check and load everything once here, then fork
+    gunicorn's N workers, which share what was loaded (rules, the classifier) copy-on-write."""
+    from chatops import logs, workers
+
+    runtime = runtime_or_exit(args, **overrides)  # settings, rules and migrations checked before any fork
+    settings = runtime.settings
+    _networks_or_exit(runtime, args)
+    _listen_or_exit(args, settings, runtime).close()  # a port already taken: one clear line, exit 2
+    runtime.close()  # no open connection of this process may reach a worker
+    logs.configure(settings)
+    workers.shared_metrics_dir()  # before the workers import prometheus_client
+    _announce(args, settings, None, workers=args.workers)
+    options = workers.options(host=settings.host, port=settings.port, workers=args.workers, threads=args.threads,
+                              log_level=settings.log_level)
+    workers.run(lambda: _worker(runtime), options)
+    return 0
+
+
+def _worker(runtime):
+    """In a gunicorn worker, after the fork: the app and background work over the runtime."""
+    from chatops import workers
+    from chatops.app import build_outbox, create_app
+    from chatops.background import Background
+
+    runtime.engine.dispose(close=False)  # SQLAlchemy's rule after a fork: a pool of this process's own
+    app = create_app(runtime)
+    background = Background(runtime, build_outbox(runtime), bolt=app.extensions.get("chatops.slack")).start()
+
+    def close() -> None:
+        background.stop()
+        runtime.close()
+
+    return workers.Serving(app, close)
 
 
 def _address(args) -> dict:
@@ -137,15 +151,14 @@ def _address(args) -> dict:
     return {k: v for k, v in (("host", args.host), ("port", args.port)) if v is not None}
 
 
-def _announce(args, settings, sandbox_config, workers: int = 1, writer: bool = False) -> None:
+def _announce(args, settings, sandbox_config, workers: int = 1) -> None:
     """The lines a person starting serve reads: where it listens, and how Slack reaches it."""
     from chatops import sandbox
 
     print(t("cli.serve.listening", language(args), host=settings.host, port=settings.port,
             url=settings.safe_database_url(), rules=settings.rules_path), flush=True)
     if workers > 1:
-        print(t("cli.serve.workers_writer" if writer else "cli.serve.workers", language(args), workers=workers),
-              flush=True)
+        print(t("cli.serve.workers", language(args), workers=workers), flush=True)
     if sandbox_config is not None:
         print(t("cli.serve.sandbox", language(args), url=f"{sandbox_config.base_url}/sandbox"), flush=True)
         if not sandbox.is_loopback(settings.host):
@@ -167,63 +180,6 @@ def _listen_or_exit(args, settings, runtime) -> socket.socket:
         raise CliExit(EXIT_USAGE) from None
 
 
-def _ready_to_serve() -> None:
-    """Tune the interpreter once start-up is done.
-
-    - Leave everything built at start (SQLAlchemy's metadata, the rules automaton, Flask, about
-      135,000 objects) out of the garbage collector's full passes: each such pass walked them
-      all, about 30–80 ms during which no webhook is answered, every few seconds under load.
-    - Hand the GIL over every 0.5 ms instead of 5 ms. The thread writing a group commit gives
-      the GIL up at every database round trip (ten a message on PostgreSQL) and, with request
-      threads busy parsing webhooks, waited up to a full interval to get it back each time.
-      Measured on the load benchmark (two replicas, 200 msgs/s): at 5 ms the replicas took
-      169–187 msgs/s with HTTP p50 0.8–2.3 s; at 0.5 ms, 200 msgs/s with HTTP p50 16–40 ms.
-    """
-    gc.collect()
-    gc.freeze()
-    sys.setswitchinterval(SWITCH_INTERVAL)
-
-
-def _supervise(args, overrides: dict) -> int:
-    """`--workers N`: migrate once, bind the port, then run and watch the children."""
-    from chatops import logs
-    from chatops.supervisor import Supervisor, child_command
-
-    runtime = runtime_or_exit(args, **overrides)  # settings, rules and migrations checked before any child starts
-    settings = runtime.settings
-    writer = runtime.engine.dialect.name == "sqlite"
-    _networks_or_exit(runtime, args)
-    listener = _listen_or_exit(args, settings, runtime)
-    runtime.close()
-    logs.configure(settings)
-    _announce(args, settings, None, workers=args.workers, writer=writer)
-    return Supervisor(child_command(args), listener, workers=args.workers, writer=writer).run()
-
-
-def _ingest_writer(args) -> int:
-    """The ingest writer child of `--workers N` on SQLite: stores every web process's messages."""
-    from chatops import logs
-    from chatops.db import background_checkpoints
-    from chatops.ingest_writer import IngestWriter
-
-    runtime = runtime_or_exit(args, **_address(args))
-    logs.configure(runtime.settings)
-    checkpointer = background_checkpoints(runtime.engine)
-    stop = threading.Event()
-    writer = IngestWriter(runtime.flows, args.ingest_socket).bind()
-    _ready_to_serve()
-    try:
-        writer.serve_forever(stop)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop.set()
-        if checkpointer is not None:
-            checkpointer.stop()
-        runtime.close()
-    return 0
-
-
 def _slack_mode(settings) -> str:
     """The i18n key of the line saying how Slack reaches this process."""
     if not settings.slack_enabled:
@@ -243,34 +199,6 @@ def _networks_or_exit(runtime, args) -> None:
             err(t("cli.settings_error", language(args), message=problem))
         runtime.close()
         raise CliExit(EXIT_USAGE) from None
-
-
-def _start_polling(runtime, stop: threading.Event) -> threading.Thread | None:
-    """Poll the enabled networks' feeds (mentions, keyword searches) in a daemon thread."""
-    from integrations.polling import PollLoop
-    from integrations.registry import networks_of
-
-    networks = networks_of(runtime)
-    pollers = networks.pollers()
-    if not pollers:
-        return None
-    loop = PollLoop(pollers, runtime.flows, networks.context.store)
-    thread = threading.Thread(target=loop.run_forever, args=(stop,), name="poller", daemon=True)
-    thread.start()
-    return thread
-
-
-def start_scheduler(runtime):
-    """Start the scheduler: SLA, paging and the weekly stats digest, run only while this replica
-    holds the lease."""
-    if not runtime.settings.scheduler_enabled:
-        return None
-    from chatops.scheduler import Lease, Scheduler
-
-    scheduler = Scheduler(runtime.flows, Lease(runtime.session_factory, clock=runtime.clock), interval=runtime.settings.scheduler_interval,
-                          wake=runtime.outbox_wakeup.set, batch=25, page_batch=5, pause=0.1)
-    scheduler.start()
-    return scheduler
 
 
 def db_upgrade_command(args) -> int:

@@ -1,14 +1,14 @@
-"""`chatops serve --workers 2` on SQLite: two web processes on one port and one ingest writer,
-kept running by a supervisor. Webhooks through the port are stored once each; a killed child is
-started again; a killed supervisor takes its children with it; SIGINT stops everything."""
+"""`chatops serve --workers 2`: on PostgreSQL, gunicorn's two worker processes on one port store
+every webhook once, count together at /metrics, a crashed worker is started again, and SIGTERM
+or SIGINT stops everything; on SQLite it is refused with a message naming PostgreSQL."""
 
 from __future__ import annotations
 
 import os
 import signal
 import subprocess
+import sys
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 import requests
@@ -17,26 +17,17 @@ from sqlalchemy import func, select
 from chatops.db import make_engine
 from chatops.tickets.models import Message
 from integrations.webhook import sign
+from tests.conftest import RULES_PATH
 from tests.e2e.processes import Serve
 from tests.helpers import inbound, until
 
 SECRET = "workers-secret"
 
 
-def children(pid: int) -> dict[str, int]:
-    """The supervisor's children by role (`ingest-writer`, `web-0`, `web-1`)."""
-    out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
-    found = {}
-    for child in map(int, out.split()):
-        try:
-            args = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")
-        except FileNotFoundError:  # gone meanwhile
-            continue
-        args = [arg.decode() for arg in args]
-        if "--role" in args:
-            role = args[args.index("--role") + 1]
-            found[role if role != "web" else f"web-{args[args.index('--worker-index') + 1]}"] = child
-    return found
+def workers_of(pid: int) -> list[int]:
+    """The live child processes of `pid` (gunicorn's workers)."""
+    out = subprocess.run(["ps", "-o", "pid=,stat=", "--ppid", str(pid)], capture_output=True, text=True).stdout
+    return [int(line.split()[0]) for line in out.splitlines() if not line.split()[1].startswith("Z")]
 
 
 def post(url: str, n: int) -> int:
@@ -51,65 +42,84 @@ def stored(database_url: str) -> tuple[int, int]:
     engine = make_engine(database_url)
     try:
         with engine.connect() as conn:
-            return conn.execute(select(func.count(), func.count(Message.external_id.distinct()))
-                                .where(Message.direction == "inbound")).one()
+            return tuple(conn.execute(select(func.count(), func.count(Message.external_id.distinct()))
+                                      .where(Message.direction == "inbound")).one())
     finally:
         engine.dispose()
 
 
-def alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()[:1] != "Z"
+def gone(pids: list[int]) -> bool:
+    for pid in pids:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            continue
+        state = subprocess.run(["ps", "-o", "stat=", "-p", str(pid)], capture_output=True, text=True).stdout.strip()
+        if state and not state.startswith("Z"):
+            return False
+    return True
 
 
 @pytest.fixture
-def sqlite_url(tmp_path) -> str:
-    return f"sqlite:///{tmp_path / 'workers.db'}"
+def pg_url(database_url) -> str:
+    if database_url.startswith("sqlite"):
+        pytest.skip("serve --workers N needs PostgreSQL (set CHATOPS_TEST_DATABASE_URL)")
+    return database_url
 
 
-def test_two_web_processes_and_a_writer_store_every_webhook_once(tmp_path, sqlite_url):
-    server = Serve(tmp_path, sqlite_url, "--workers", "2", CHATOPS_WEBHOOK_SECRET=SECRET, CHATOPS_SANDBOX="off")
+def start(tmp_path, url: str) -> Serve:
+    server = Serve(tmp_path, url, "--workers", "2", CHATOPS_WEBHOOK_SECRET=SECRET, CHATOPS_SANDBOX="off")
+    until(lambda: len(workers_of(server.proc.pid)) == 2, timeout=60)
+    return server
+
+
+def test_two_workers_store_every_webhook_once_and_stop_on_sigterm(tmp_path, pg_url):
+    server = start(tmp_path, pg_url)
     try:
-        until(lambda: len(children(server.proc.pid)) == 3)
         with ThreadPoolExecutor(8) as pool:
             statuses = list(pool.map(lambda n: post(server.url, n), range(60)))
             statuses += list(pool.map(lambda n: post(server.url, n), range(20)))  # redeliveries
         assert statuses == [202] * 80
-        assert stored(sqlite_url) == (60, 60)
-        # /metrics sums every process's counters, whichever web process answers the scrape.
+        assert stored(pg_url) == (60, 60)
+        # /metrics sums both workers' counters, whichever worker answers the scrape.
         for _ in range(6):
             scrape = requests.get(server.url + "/metrics", timeout=10).text
             assert 'chatops_inbound_messages_total{outcome="created",source="webhook"} 60.0' in scrape
             assert 'chatops_inbound_messages_total{outcome="duplicate",source="webhook"} 20.0' in scrape
-        before = children(server.proc.pid)
-        os.kill(before["web-1"], signal.SIGKILL)  # a crashed web process is started again
-        until(lambda: children(server.proc.pid).get("web-1") not in (None, before["web-1"]), timeout=20)
-        os.kill(before["ingest-writer"], signal.SIGKILL)  # so is a crashed writer
-        until(lambda: children(server.proc.pid).get("ingest-writer") not in (None, before["ingest-writer"]),
-              timeout=20)
-        # While the writer restarts a webhook may get 503 (the network sends it again); then 202.
+        crashed = workers_of(server.proc.pid)[0]
+        os.kill(crashed, signal.SIGKILL)  # gunicorn starts another in its place
+        until(lambda: crashed not in workers_of(server.proc.pid) and len(workers_of(server.proc.pid)) == 2,
+              timeout=60)
         until(lambda: post(server.url, 100) == 202, timeout=30)
-        assert stored(sqlite_url) == (61, 61)
-        server.proc.send_signal(signal.SIGINT)
-        assert server.proc.wait(timeout=30) == 0
-        assert not any(alive(pid) for pid in children(server.proc.pid).values())
+        assert stored(pg_url) == (61, 61)
+        running = workers_of(server.proc.pid)
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=60) == 0
+        assert gone(running)
     finally:
         server.stop()
     log = (tmp_path / f"serve-{server.port}.log").read_text()
-    assert "2 web processes share the port; one ingest writer process" in log
-    assert "web-1 exited with code -9; starting it again" in log
+    assert "2 worker processes share the port (gunicorn)" in log
 
 
-def test_a_killed_supervisor_takes_its_children_with_it(tmp_path, sqlite_url):
-    server = Serve(tmp_path, sqlite_url, "--workers", "2", CHATOPS_WEBHOOK_SECRET=SECRET, CHATOPS_SANDBOX="off")
+def test_sigint_stops_every_worker(tmp_path, pg_url):
+    server = start(tmp_path, pg_url)
     try:
-        until(lambda: len(children(server.proc.pid)) == 3)
-        pids = list(children(server.proc.pid).values())
-        server.kill()
-        until(lambda: not any(alive(pid) for pid in pids), timeout=20)
+        running = workers_of(server.proc.pid)
+        server.proc.send_signal(signal.SIGINT)
+        assert server.proc.wait(timeout=60) == 0
+        assert gone(running)
     finally:
         server.stop()
 
+
+@pytest.mark.parametrize(("lang", "says"), [("en", "--workers 2 needs PostgreSQL"),
+                                            ("ja", "--workers 2 には PostgreSQL が必要です")])
+def test_workers_on_sqlite_are_refused_naming_postgresql(tmp_path, lang, says):
+    env = dict(os.environ, CHATOPS_DATABASE_URL=f"sqlite:///{tmp_path / 'one.db'}", CHATOPS_RULES=str(RULES_PATH),
+               CHATOPS_LANG=lang, CHATOPS_SANDBOX="off")
+    result = subprocess.run([sys.executable, "-m", "chatops", "serve", "--port", "0", "--workers", "2"], env=env,
+                            cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert says in result.stderr
+    assert not (tmp_path / "one.db").exists()  # refused before anything was opened

@@ -87,15 +87,14 @@ def test_serve_refuses_broken_rules(env, capsys, monkeypatch):
     assert code == 2 and f"{broken}:" in err
 
 
-@pytest.mark.parametrize("workers", ["1", "2"])
-def test_serve_names_a_port_already_taken(env, capsys, monkeypatch, workers):
+def test_serve_names_a_port_already_taken(env, capsys, monkeypatch):
     """One line naming the address and exit 2, not waitress's traceback."""
     import socket
 
     monkeypatch.setenv("CHATOPS_SANDBOX", "off")
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
-        code, _, err = run(capsys, "serve", "--port", str(port), "--workers", workers)
+        code, _, err = run(capsys, "serve", "--port", str(port))
     assert code == 2
     # The last line says why; waitress's own traceback is gone. (Earlier tests in this process
     # may have left a log handler on a closed capture stream: its "Logging error" is theirs.)

@@ -26,7 +26,7 @@ ALLOWED = {
     "jst", "utc", "sla", "csat", "url", "json", "jsonl", "csv", "png", "yaml", "utf", "http", "https", "hmac",
     "sha", "slack", "teams", "webhook", "facebook", "instagram", "line", "mastodon", "bluesky", "sqlite",
     "postgresql", "chatops", "inboundmessage", "true", "false", "null", "today", "rebuild", "asia", "tokyo",
-    "acme", "gram",
+    "acme", "gram", "gunicorn",
 }
 
 # How to run each command (by its path of sub-command names); None: not run (said why).

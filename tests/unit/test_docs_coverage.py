@@ -126,7 +126,6 @@ def test_the_command_list_is_read_from_the_parser():
     commands = cli_commands()
     assert "chatops serve" in commands and "--workers" in commands["chatops serve"]
     assert "chatops tickets show" in commands and "chatops integrations check" in commands
-    assert "--role" not in commands["chatops serve"]  # hidden: set by the supervisor only
 
 
 def test_every_setting_is_documented():

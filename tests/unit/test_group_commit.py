@@ -1,20 +1,18 @@
 """Group commit (several webhooks' messages in one transaction) stores exactly what one-by-one
 ingest stores — tickets, threading, duplicates and the stats rollups — and one message's failure
-stays its own. Also the WAL checkpointer."""
+stays its own."""
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 import time
-from contextlib import closing
 from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
 
 from chatops import migrate
-from chatops.db import WalCheckpointer, background_checkpoints, make_engine, make_session_factory
+from chatops.db import make_engine, make_session_factory
 from chatops.rules import RulesEngine
 from chatops.stats.models import StatsDaily, StatsDuration, StatsFact
 from chatops.tickets.flows import TicketFlows
@@ -129,90 +127,6 @@ def test_concurrent_webhooks_share_batches_and_store_each_message_once(flows, se
         assert len(session.scalars(select(Ticket.id)).all()) == 100
 
 
-def test_wal_is_checkpointed_in_the_background_not_by_commits(tmp_path, flows):
-    engine = make_engine(f"sqlite:///{tmp_path / 'wal.db'}")
-    migrate.upgrade(engine)
-    checkpointer = background_checkpoints(engine)
-    try:
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
-        factory = make_session_factory(engine)
-        busy = TicketFlows(factory, flows.rules, clock=flows.clock)
-        busy.ingest_many([inbound(f"届かない {n}", external_id=f"k{n}") for n in range(300)])
-        probe = sqlite3.connect(tmp_path / "wal.db")
-
-        def caught_up():
-            _, frames, done = probe.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-            return frames == done
-
-        from tests.helpers import until
-        until(caught_up, timeout=10)
-        assert probe.execute("SELECT count(*) FROM messages").fetchone()[0] == 300
-        probe.close()
-    finally:
-        checkpointer.stop()
-        engine.dispose()
-    assert background_checkpoints(make_engine("sqlite://")) is None
-
-
-def test_a_wal_growing_under_constant_writes_is_made_to_start_over(tmp_path, flows):
-    """A flood writes while every PASSIVE checkpoint runs, so the WAL is never fully copied when
-    the next write begins and SQLite never starts it over: past `reset_bytes` the round copies
-    the rest holding the writer lock, and the next commit starts the WAL from its beginning."""
-
-    def wal_bytes_after_a_flood(name: str, reset_bytes: int) -> int:
-        engine = make_engine(f"sqlite:///{tmp_path / name}")
-        migrate.upgrade(engine)
-        engine.dispose()
-        with closing(sqlite3.connect(tmp_path / name)) as fresh:  # the flood starts on an empty WAL
-            fresh.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        busy = TicketFlows(make_session_factory(engine), flows.rules, clock=flows.clock)
-        written = iter(range(10_000))
-
-        def write(count: int) -> None:
-            busy.ingest_many([inbound(f"届かない {n}", external_id=f"w{n}")
-                              for n in (next(written) for _ in range(count))])
-
-        class DuringFlood(WalCheckpointer):
-            unlocked_pass = False
-
-            def checkpoint(self, conn):
-                self.unlocked_pass = True  # a round's first pass runs without the writer lock
-                super().checkpoint(conn)
-
-            def _passive(self, conn):
-                if not self.unlocked_pass:
-                    return super()._passive(conn)
-                self.unlocked_pass = False
-                # Webhooks commit while the unlocked pass runs: the pass copies only what was in
-                # the WAL when it began (here: what a reader's snapshot, taken before, still sees).
-                began = sqlite3.connect(tmp_path / name, isolation_level=None)
-                began.execute("BEGIN")
-                began.execute("SELECT count(*) FROM messages").fetchone()
-                write(3)
-                try:
-                    return super()._passive(conn)
-                finally:
-                    began.execute("ROLLBACK")
-                    began.close()
-
-        checkpointer = DuringFlood(engine, reset_bytes=reset_bytes)
-        conn = checkpointer.connect()
-        try:
-            for _ in range(10):
-                write(10)
-                checkpointer.checkpoint(conn)
-            with engine.connect() as check:
-                assert check.exec_driver_sql("SELECT count(*) FROM messages").scalar() == 10 * 13
-            return (tmp_path / f"{name}-wal").stat().st_size
-        finally:
-            conn.close()
-            engine.dispose()
-
-    grown = wal_bytes_after_a_flood("sqlite-alone.db", reset_bytes=1 << 40)
-    bounded = wal_bytes_after_a_flood("reset.db", reset_bytes=1)
-    # SQLite alone: every round's frames stay in the WAL; reset: only about one round's do.
-    assert bounded * 4 < grown, (bounded, grown)
 
 
 class _Deadlock(Exception):
@@ -243,39 +157,6 @@ def test_a_deadlock_victim_is_stored_on_the_next_try(session_factory, rules, clo
     assert [m[0] for m in snapshot(session_factory)["messages"]] == ["dl1"]
 
 
-def _try_lock(path: str) -> bool:
-    """Whether another process could take the writer lock of the SQLite file at `path` now."""
-    import subprocess
-    import sys
-
-    code = ("import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
-            "try:\n    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)\nexcept BlockingIOError:\n    sys.exit(1)\n")
-    return subprocess.run([sys.executable, "-c", code, path + ".lock"], check=False).returncode == 0
-
-
-def test_a_write_transaction_holds_the_cross_process_writer_lock_until_it_ends(tmp_path):
-    """Several `chatops serve` processes on one SQLite file queue for writes on a kernel lock
-    (woken at once) instead of SQLite's sleeping busy handler; commit and rollback release it,
-    and so does the end of the process."""
-    path = str(tmp_path / "locked.db")
-    engine = make_engine(f"sqlite:///{path}")
-    try:
-        with engine.connect() as conn:
-            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
-            conn.commit()
-        assert _try_lock(path)
-        with engine.begin() as conn:
-            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
-            assert not _try_lock(path)  # another process waits for this transaction
-        assert _try_lock(path)  # committed: released
-        with pytest.raises(RuntimeError), engine.begin() as conn:
-            conn.exec_driver_sql("INSERT INTO t VALUES (2)")
-            raise RuntimeError("rolled back")
-        assert _try_lock(path)  # rolled back: released, and nothing half-written
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [1]
-    finally:
-        engine.dispose()
 
 
 def test_a_batch_that_lost_a_race_goes_again_without_the_other_replicas_messages(flows, session_factory,
@@ -305,45 +186,6 @@ def test_a_batch_that_lost_a_race_goes_again_without_the_other_replicas_messages
     with session_factory() as session:
         assert session.scalar(select(func.count()).select_from(Message)
                               .where(Message.direction == "inbound")) == 4
-
-
-def test_a_writer_waits_for_another_process_and_gives_up_like_sqlite(tmp_path, monkeypatch):
-    """A write waits while another process holds the lock and goes ahead once it is released;
-    one held for longer than the busy timeout fails as 'database is locked', not a hang."""
-    import subprocess
-    import sys
-
-    from sqlalchemy.exc import OperationalError
-
-    from chatops import db
-
-    path = str(tmp_path / "held.db")
-    engine = make_engine(f"sqlite:///{path}")
-    holder = ("import fcntl, os, sys, time\nfd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
-              "fcntl.flock(fd, fcntl.LOCK_EX)\nprint('held', flush=True)\ntime.sleep(float(sys.argv[2]))\n")
-    try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
-        brief = subprocess.Popen([sys.executable, "-c", holder, path + ".lock", "0.5"], stdout=subprocess.PIPE,
-                                 text=True)
-        assert brief.stdout.readline().strip() == "held"
-        with engine.begin() as conn:  # waits about half a second, then writes
-            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
-        assert brief.wait(timeout=10) == 0
-        monkeypatch.setattr(db, "LOCK_TIMEOUT", 0.3)
-        stuck = subprocess.Popen([sys.executable, "-c", holder, path + ".lock", "30"], stdout=subprocess.PIPE,
-                                 text=True)
-        try:
-            assert stuck.stdout.readline().strip() == "held"
-            with pytest.raises(OperationalError, match="database is locked"), engine.begin() as conn:
-                conn.exec_driver_sql("INSERT INTO t VALUES (2)")
-        finally:
-            stuck.kill()
-            stuck.wait()
-        with engine.connect() as conn:
-            assert conn.exec_driver_sql("SELECT x FROM t").scalars().all() == [1]
-    finally:
-        engine.dispose()
 
 
 def test_a_group_commit_writes_its_coalescing_rows_once_each_at_its_end_in_key_order(engine):
