@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from chatops.rules import Rules
@@ -21,6 +21,7 @@ from chatops.tickets import service
 from chatops.tickets.models import Message, SurfaceThread, Ticket
 
 NO_SLA = SlaState(None, None, None, "ok")
+BATCH = 500  # tickets per look-up of their first messages and threads (bound parameters stay few)
 
 
 @dataclass(frozen=True)
@@ -134,22 +135,22 @@ def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], r
 
 def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None, now: datetime) -> list[TicketView]:
     """Views of loaded tickets, in their order, with first messages and threads read in one query
-    each (customers and tags come with the tickets)."""
+    each per batch of tickets (customers and tags come with the tickets)."""
     tickets = list(tickets)
-    if not tickets:
-        return []
-    ids = [ticket.id for ticket in tickets]
     firsts: dict[int, Message] = {}
-    wanted = or_(*(and_(Message.ticket_id == ticket.id, Message.source == ticket.source,
-                        Message.external_id == ticket.external_id) for ticket in tickets))
-    for message in session.scalars(select(Message).where(Message.direction == "inbound", wanted)
-                                   .order_by(Message.id)):
-        firsts.setdefault(message.ticket_id, message)
     threads: dict[int, list[ThreadRef]] = {}
-    for row in session.execute(select(SurfaceThread.ticket_id, SurfaceThread.surface, SurfaceThread.channel,
-                                      SurfaceThread.ts).where(SurfaceThread.ticket_id.in_(ids))
-                               .order_by(SurfaceThread.surface)):
-        threads.setdefault(row.ticket_id, []).append(ThreadRef(row.surface, row.channel, row.ts))
+    for start in range(0, len(tickets), BATCH):
+        batch = tickets[start:start + BATCH]
+        ids = [ticket.id for ticket in batch]
+        for message in session.scalars(select(Message).where(
+                Message.direction == "inbound", Message.ticket_id.in_(ids),
+                tuple_(Message.source, Message.external_id).in_([(t.source, t.external_id) for t in batch]))
+                .order_by(Message.id)):
+            firsts.setdefault(message.ticket_id, message)
+        for row in session.execute(select(SurfaceThread.ticket_id, SurfaceThread.surface, SurfaceThread.channel,
+                                          SurfaceThread.ts).where(SurfaceThread.ticket_id.in_(ids))
+                                   .order_by(SurfaceThread.surface)):
+            threads.setdefault(row.ticket_id, []).append(ThreadRef(row.surface, row.channel, row.ts))
     return [_view(ticket, firsts.get(ticket.id), threads.get(ticket.id, ()), rules, now) for ticket in tickets]
 
 
