@@ -118,40 +118,39 @@ def priority_name(rules, priority: str, lang: str) -> str:
     return priority
 
 
-def ticket_dict(ticket, now: datetime | None = None) -> dict:
-    """A ticket as JSON-friendly data; with `now`, its SLA (live deadline, due time, state) read
-    from the stored moments, the same truth Slack and Teams show."""
-    from chatops.sla.state import sla_state
+def _priority_shown(view, lang: str) -> str:
+    """`priority_name` of a ticket view, from the label the view carries."""
+    return view.priority_label(lang) if lang == "ja" else view.priority
 
-    data = {
-        "key": ticket.key, "status": ticket.status, "priority": ticket.priority, "level": ticket.level,
-        "channel": ticket.channel, "assignee": ticket.assignee, "tags": ticket.tags,
-        "source": ticket.source, "account": ticket.account,
-        "customer": ticket.customer.handle or ticket.customer.external_user_id,
-        "subject": ticket.subject, "matched_rules": ticket.matched_rules, "notify": ticket.notify,
-        "created_at": ticket.created_at.isoformat(),
-        "first_response_at": ticket.first_response_at.isoformat() if ticket.first_response_at else None,
-        "resolved_at": ticket.resolved_at.isoformat() if ticket.resolved_at else None,
+
+def ticket_dict(view) -> dict:
+    """A ticket view (chatops.views) as JSON-friendly data, with its SLA (live deadline, due time,
+    state) as the view read it from the stored moments, the same truth Slack and Teams show."""
+    return {
+        "key": view.key, "status": view.status, "priority": view.priority, "level": view.level,
+        "channel": view.channel, "assignee": view.assignee, "tags": list(view.tags),
+        "source": view.source, "account": view.account, "customer": view.customer.label,
+        "subject": view.subject, "matched_rules": list(view.matched_rules), "notify": list(view.notify),
+        "created_at": view.created_at.isoformat(),
+        "first_response_at": view.first_response_at.isoformat() if view.first_response_at else None,
+        "resolved_at": view.resolved_at.isoformat() if view.resolved_at else None,
+        "sla": view.sla.as_dict(),
     }
-    if now is not None:
-        data["sla"] = sla_state(ticket, now).as_dict()
-    return data
 
 
 def list_command(args) -> int:
     """Print tickets as a table aligned by display width (or JSON lines)."""
-    from chatops.sla.state import sla_state
-    from chatops.tickets import service
+    from chatops.views import list_views
 
     runtime = runtime_or_exit(args)
-    with runtime.session_factory() as session:
-        tickets = service.list_tickets(session, limit=args.limit, status=args.status, priority=args.priority,
-                                       assignee=args.assignee, open_only=not args.all)
-    runtime.close()
     now = runtime.clock()
+    with runtime.session_factory() as session:
+        tickets = list_views(session, rules=runtime.rules, now=now, limit=args.limit, status=args.status,
+                             priority=args.priority, assignee=args.assignee, open_only=not args.all)
+    runtime.close()
     if args.json:
         for ticket in tickets:
-            print(json.dumps(ticket_dict(ticket, now), ensure_ascii=False))
+            print(json.dumps(ticket_dict(ticket), ensure_ascii=False))
         return 0
     lang = language(args)
     if not tickets:
@@ -162,11 +161,10 @@ def list_command(args) -> int:
                "customer", "subject")
     rows = []
     for ticket in tickets:
-        customer = ticket.customer.handle or ticket.customer.external_user_id
-        sla = sla_state(ticket, now)
+        customer, sla = ticket.customer.label, ticket.sla
         due = f"{sla.due_at.astimezone(tz):%m-%d %H:%M}" if sla.due_at else "-"
         tags = " ".join(f"#{tag}" for tag in ticket.tags)
-        rows.append([ticket.key, priority_name(runtime.rules, ticket.priority, lang), ticket.level,
+        rows.append([ticket.key, _priority_shown(ticket, lang), ticket.level,
                      t("status." + ticket.status, lang), _age(ticket.created_at, now, lang), due,
                      t(f"sla.state.{sla.state}", lang), ticket.channel, t(f"cli.network.{ticket.source}", lang),
                      ticket.assignee or "-", customer[:18], f"{tags + ' ' if tags else ''}{ticket.subject}"])
@@ -178,14 +176,15 @@ def list_command(args) -> int:
 def show_command(args) -> int:
     """Print one ticket, its messages and its audit trail; exit 1 for an unknown key."""
     from chatops.errors import DomainError
-    from chatops.sla.state import sla_state
     from chatops.tickets import service
+    from chatops.views import load_view
 
     runtime = runtime_or_exit(args)
     lang = language(args)
+    now = runtime.clock()
     with runtime.session_factory() as session:
         try:
-            ticket = service.get_ticket(session, key=args.key)
+            ticket = load_view(session, args.key, rules=runtime.rules, now=now)
         except DomainError as exc:
             err(exc.message(lang))
             return 1
@@ -193,10 +192,9 @@ def show_command(args) -> int:
         events = service.ticket_events(session, ticket_id=ticket.id)
         continued = [f"T-{ticket_id}" for ticket_id in service.following_ticket_ids(session, ticket_id=ticket.id)]
     runtime.close()
-    now = runtime.clock()
     if args.json:
-        data = ticket_dict(ticket, now)
-        data["follows"] = f"T-{ticket.follows_ticket_id}" if ticket.follows_ticket_id else None
+        data = ticket_dict(ticket)
+        data["follows"] = ticket.follows
         data["continued_in"] = continued
         data["messages"] = [{"direction": m.direction, "author": m.author_handle or m.author_id,
                              "text": m.text, "at": m.created_at.isoformat()} for m in messages]
@@ -209,12 +207,12 @@ def show_command(args) -> int:
     for field in ("created_at", "first_response_at", "resolved_at"):
         value = getattr(ticket, field)
         data[field] = f"{value.astimezone(tz):%Y-%m-%d %H:%M %Z}" if value else None
-    print(f"{ticket.key}  [{priority_name(runtime.rules, ticket.priority, lang)} {ticket.level}] "
+    print(f"{ticket.key}  [{_priority_shown(ticket, lang)} {ticket.level}] "
           f"{t('status.' + ticket.status, lang)}  #{ticket.channel}  {t('cli.network.' + ticket.source, lang)} "
           f"{ticket.account}")
     fields = ("customer", "assignee", "tags", "matched_rules", "notify", "created_at", "first_response_at",
               "resolved_at", "sla")
-    sla = sla_state(ticket, now)
+    sla = ticket.sla
     due = f"{sla.due_at.astimezone(tz):%Y-%m-%d %H:%M %Z}" if sla.due_at else "-"
     data["sla"] = t("cli.tickets.sla_line", lang, deadline=t(f"sla.deadline.{sla.deadline}", lang) if sla.deadline
                     else "-", due=due, state=t(f"sla.state.{sla.state}", lang))
@@ -224,8 +222,8 @@ def show_command(args) -> int:
         value = data[field]
         shown = ", ".join(value) if isinstance(value, list) else value
         print(f"  {fit(labels[field], label_width)} {shown or '-'}")
-    if ticket.follows_ticket_id:  # the customer's earlier ticket, resolved long before this message
-        print(f"  {t('cli.tickets.follows', lang, ticket=f'T-{ticket.follows_ticket_id}')}")
+    if ticket.follows:  # the customer's earlier ticket, resolved long before this message
+        print(f"  {t('cli.tickets.follows', lang, ticket=ticket.follows)}")
     if continued:
         print(f"  {t('cli.tickets.continued', lang, tickets=', '.join(continued))}")
     print()

@@ -1,4 +1,5 @@
-"""Reading tickets into TicketCards (plain data for the Block Kit builders)."""
+"""What the Slack surface reads besides ticket views (chatops.views): failed replies for Home,
+counts, thread lookups and the customer record."""
 
 from __future__ import annotations
 
@@ -7,52 +8,16 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from chatops.rules import Rules
 from chatops.sla.state import overdue_clause
-from chatops.slack.blocks import CustomerSummary, FailedReply, TicketCard
+from chatops.slack.blocks import CustomerSummary, FailedReply
 from chatops.tickets import service
 from chatops.tickets.models import Customer, Message, SurfaceThread, Ticket
+from chatops.views import views_of
 
 
-def card_of(session: Session, ticket: Ticket) -> TicketCard:
-    """The card of a loaded ticket: its first customer message gives text and link."""
-    first = session.scalars(select(Message).where(
-        Message.ticket_id == ticket.id, Message.direction == "inbound",
-        Message.source == ticket.source, Message.external_id == ticket.external_id).limit(1)).first()
-    customer = ticket.customer
-    return TicketCard(
-        key=ticket.key, status=ticket.status, priority=ticket.priority, level=ticket.level,
-        channel=ticket.channel, source=ticket.source, account=ticket.account,
-        text=first.text if first else ticket.subject, created_at=ticket.created_at, tags=tuple(ticket.tags),
-        assignee=ticket.assignee, customer_handle=customer.handle, customer_name=customer.name,
-        customer_flags=tuple(customer.flags or ()), url=first.url if first else None,
-        first_response_at=ticket.first_response_at, first_response_due_at=ticket.first_response_due_at,
-        resolution_due_at=ticket.resolution_due_at, resolved_at=ticket.resolved_at,
-        first_response_warn_at=ticket.first_response_warn_at, resolution_warn_at=ticket.resolution_warn_at,
-        matched_rules=tuple(ticket.matched_rules or ()),
-        next_response_warn_at=ticket.next_response_warn_at, next_response_due_at=ticket.next_response_due_at,
-        follows=f"T-{ticket.follows_ticket_id}" if ticket.follows_ticket_id else None,
-    )
-
-
-def load_card(session: Session, ticket_id: int) -> TicketCard:
-    """The card of the ticket with this id (TicketNotFound when there is none)."""
-    return card_of(session, service.get_ticket(session, key=f"T-{ticket_id}"))
-
-
-def cards(session: Session, *, limit: int = 20, **filters) -> list[TicketCard]:
-    """Cards of tickets listed as `service.list_tickets` lists them."""
-    return [card_of(session, ticket) for ticket in service.list_tickets(session, limit=limit, **filters)]
-
-
-def overdue_cards(session: Session, *, now: datetime, limit: int = 20) -> list[TicketCard]:
-    """Open tickets whose live SLA deadline has passed (`sla_state` breached: a pending ticket's
-    resolution clock is paused), most overdue first."""
-    stmt = (select(Ticket).where(overdue_clause(now))
-            .order_by(func.coalesce(Ticket.first_response_due_at, Ticket.resolution_due_at), Ticket.id).limit(limit))
-    return [card_of(session, ticket) for ticket in session.scalars(stmt).unique()]
-
-
-def failed_replies(session: Session, *, user_id: str, limit: int = 50) -> list[FailedReply]:
+def failed_replies(session: Session, *, user_id: str, rules: Rules, now: datetime,
+                   limit: int = 50) -> list[FailedReply]:
     """Open tickets (written to by `user_id` or assigned to them) whose latest failed agent reply
     no later delivered reply followed, newest failure first: what Home lists on top."""
     later = aliased(Message)
@@ -64,12 +29,13 @@ def failed_replies(session: Session, *, user_id: str, limit: int = 50) -> list[F
                    Ticket.status != "resolved", (Message.author_id == user_id) | (Ticket.assignee == user_id),
                    ~delivered_since)
             .order_by(Message.id.desc()).limit(limit * 4))
-    found: dict[int, FailedReply] = {}
+    latest: dict[int, tuple[Message, Ticket]] = {}
     for message, ticket in session.execute(stmt).unique():
-        if ticket.id not in found and len(found) < limit:
-            found[ticket.id] = FailedReply(card_of(session, ticket), message.id, message.author_id,
-                                           message.delivery_error or "")
-    return list(found.values())
+        if ticket.id not in latest and len(latest) < limit:
+            latest[ticket.id] = message, ticket
+    views = views_of(session, [ticket for _, ticket in latest.values()], rules=rules, now=now)
+    return [FailedReply(view, message.id, message.author_id, message.delivery_error or "")
+            for view, (message, _) in zip(views, latest.values(), strict=True)]
 
 
 def count_overdue(session: Session, *, now: datetime) -> int:
@@ -78,7 +44,7 @@ def count_overdue(session: Session, *, now: datetime) -> int:
 
 
 def count_tickets(session: Session, **filters) -> int:
-    """How many tickets `cards(**filters)` would list without its limit."""
+    """How many tickets `views.list_views(**filters)` would list without its limit."""
     stmt = service.list_tickets_query(**filters).order_by(None)
     return session.scalar(select(func.count()).select_from(stmt.subquery())) or 0
 

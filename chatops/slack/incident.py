@@ -34,10 +34,11 @@ from chatops.db import session_scope
 from chatops.rules import Rules
 from chatops.slack import blocks
 from chatops.slack.blocks.incident import digest_line, incident_message, opened_line
-from chatops.slack.cards import load_card, thread_of
+from chatops.slack.cards import thread_of
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.flood import collected_messages, has_open_incident, incident_stats
 from chatops.tickets.models import OutboxItem
+from chatops.views import TicketView
 
 TARGET = "slack"
 INCIDENT_MARK = "chatops_incident"
@@ -86,14 +87,13 @@ def _moment(timestamp: float) -> datetime:
 
 
 class IncidentDeliveries:
-    """Mixed into SlackDeliverer (session_factory, rules, client, lang, clock, _thread)."""
+    """Mixed into SlackDeliverer (session_factory, rules, client, lang, clock, _thread, view)."""
 
-    def parent_message(self, session: Session, ticket_id: int) -> tuple[dict[str, Any], dict | None]:
+    def parent_message(self, session: Session, card: TicketView) -> tuple[dict[str, Any], dict | None]:
         """The parent's arguments and, for an incident, its metadata mark (None for a ticket)."""
-        card = load_card(session, ticket_id)
-        stats = incident_stats(session, ticket_id, self.clock())
+        stats = incident_stats(session, card.id, self.clock())
         if stats is None:
-            return blocks.ticket_message(card, self.rules, self.lang, self.clock()), None
+            return blocks.ticket_message(card, self.rules, self.lang), None
         mark = {"event_type": INCIDENT_MARK, "event_payload": {"ticket": card.key, "count": stats.count}}
         return incident_message(card, stats, self.rules, self.lang), mark
 
@@ -106,7 +106,7 @@ class IncidentDeliveries:
             thread = thread_of(session, ticket_id)
             if thread is None:  # the parent waits its turn in the channel; when it goes out it
                 return {"skipped": "not posted yet; the post shows the live count"}  # renders the count
-            message, mark = self.parent_message(session, ticket_id)
+            message, mark = self.parent_message(session, self.view(session, ticket_id))
         self.client.chat_update(channel=thread.channel, ts=thread.ts, metadata=mark, **message)
         return {"channel": thread.channel, "ts": thread.ts, "count": mark["event_payload"]["count"] if mark else None}
 

@@ -27,13 +27,10 @@ from chatops.rules import Rules
 from chatops.slack import blocks
 from chatops.slack.blocks.common import user
 from chatops.slack.cards import (
-    cards,
     count_overdue,
     count_tickets,
     failed_replies,
-    load_card,
     marked,
-    overdue_cards,
     thread_of,
 )
 from chatops.slack.incident import (
@@ -49,6 +46,7 @@ from chatops.tickets.delivery import reply_kind
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.models import Message, OutboxItem, SurfaceThread, Ticket, TicketEvent
 from chatops.tickets.record import enqueue
+from chatops.views import TicketView, list_views, load_view, overdue_views
 
 log = logging.getLogger("chatops.slack")
 # Message metadata on our posts, so a retry can find what an earlier attempt already posted.
@@ -193,8 +191,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             thread = thread_of(session, ticket_id)
             if thread is not None:  # posted already (a lease expired mid-delivery): never twice
                 return {"channel": thread.channel, "ts": thread.ts}
-            card = load_card(session, ticket_id)
-            message, incident_mark = self.parent_message(session, ticket_id)
+            card = self.view(session, ticket_id)
+            message, incident_mark = self.parent_message(session, card)
         channel = self.rules.channels[card.channel].slack
         mark = incident_mark or {"event_type": TICKET_MARK, "event_payload": {"ticket": card.key}}
         look_for = {"event_type": mark["event_type"], "event_payload": {"ticket": card.key}}
@@ -214,7 +212,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             if self._superseded(session, item, OutboxItem.ticket_id == ticket_id):
                 return {"skipped": "a later update is queued"}
             thread = self._thread(session, ticket_id)
-            message, mark = self.parent_message(session, ticket_id)
+            message, mark = self.parent_message(session, self.view(session, ticket_id))
         if mark is not None:  # an incident: every render carries its live count (slack/incident.py)
             message = {**message, "metadata": mark}
         self.client.chat_update(channel=thread.channel, ts=thread.ts, **message)
@@ -309,7 +307,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
 
     def _notify_dm(self, item: OutboxItem) -> dict[str, Any]:
         with session_scope(self.session_factory) as session:
-            card = load_card(session, item.payload["ticket_id"])
+            card = self.view(session, item.payload["ticket_id"])
             failed = session.get(TicketEvent, item.payload["event_id"]) if item.payload.get("event_id") else None
         channel = self.rules.channels[card.channel].slack
         mark = {"event_type": NOTIFY_MARK, "event_payload": {"ticket_id": item.payload["ticket_id"],
@@ -355,11 +353,11 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
                       "mine": count_tickets(session, assignee=user_id, open_only=True),
                       "unassigned": count_tickets(session, unassigned=True, open_only=True)}
             view = blocks.home_view(
-                user_id=user_id, overdue=overdue_cards(session, now=now),
-                mine=cards(session, assignee=user_id, open_only=True, now=now),
-                unassigned=cards(session, unassigned=True, open_only=True, now=now),
+                user_id=user_id, overdue=overdue_views(session, rules=self.rules, now=now),
+                mine=list_views(session, rules=self.rules, now=now, assignee=user_id, open_only=True),
+                unassigned=list_views(session, rules=self.rules, now=now, unassigned=True, open_only=True),
                 rules=self.rules, lang=self.lang, now=now, counts=counts,
-                failed=failed_replies(session, user_id=user_id))
+                failed=failed_replies(session, user_id=user_id, rules=self.rules, now=now))
         self.client.views_publish(user_id=user_id, view=view)
         return {"user": user_id}
 
@@ -412,6 +410,10 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             cursor = (page.get("response_metadata") or {}).get("next_cursor")
             if not cursor:
                 return None
+
+    def view(self, session: Session, ticket_id: int) -> TicketView:
+        """The ticket as this render shows it, its SLA state at the deliverer's clock."""
+        return load_view(session, ticket_id, rules=self.rules, now=self.clock())
 
     @staticmethod
     def _thread(session: Session, ticket_id: int) -> SurfaceThread:

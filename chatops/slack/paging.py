@@ -14,7 +14,7 @@ from typing import Any
 
 from chatops.db import session_scope
 from chatops.slack.blocks.pages import page_message, sla_notice
-from chatops.slack.cards import load_card, marked, thread_of
+from chatops.slack.cards import marked, thread_of
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.models import OutboxItem, TicketEvent
 
@@ -48,11 +48,11 @@ def _dm(user_id: str, kind: str, event: int, payload: dict) -> OutboxRow:
 
 
 class PagingDeliveries:
-    """Mixed into SlackDeliverer (session_factory, rules, client, lang)."""
+    """Mixed into SlackDeliverer (session_factory, rules, client, lang, view)."""
 
     def _load(self, item: OutboxItem):
         with session_scope(self.session_factory) as session:
-            card = load_card(session, item.payload["ticket_id"])
+            card = self.view(session, item.payload["ticket_id"])
             event = session.get(TicketEvent, item.payload["event_id"])
             return card, dict(event.payload or {}), event.kind, thread_of(session, item.payload["ticket_id"])
 

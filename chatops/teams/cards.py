@@ -18,10 +18,9 @@ import pymsteams
 
 from chatops.i18n import t
 from chatops.rules import Rules
-from chatops.sla.state import sla_state
 from chatops.teams.text import escape
-from chatops.teams.view import TicketView
 from chatops.tickets.delivery import failure_cause
+from chatops.views import TicketView
 
 CARD_VERSION = "1.4"
 MAX_MESSAGE_BYTES = 28 * 1024  # Workflows webhook limit per message
@@ -144,21 +143,19 @@ def _when(value: datetime | None, rules: Rules, lang: str) -> str:
     return value.astimezone(rules.business_hours.tz).strftime("%Y-%m-%d %H:%M")
 
 
-def facts(view: TicketView, rules: Rules, lang: str, now: datetime | None = None) -> list[tuple[str, str]]:
-    """(title, value) pairs a card lists under the ticket; with `now`, the due fact carries the
-    SLA state read from the stored moments (chatops.sla.state, the same truth as Slack)."""
-    sla = sla_state(view, now) if now is not None else None
-    due = sla.due_at if sla is not None else (
-        view.first_response_due_at if view.first_response_at is None else view.resolution_due_at)
+def facts(view: TicketView, rules: Rules, lang: str) -> list[tuple[str, str]]:
+    """(title, value) pairs a card lists under the ticket; the due fact carries the view's SLA
+    state (read from the stored moments, the same truth as Slack)."""
+    sla = view.sla
     rows = [
         (t("teams.field.status", lang), t(f"teams.status.{view.status}", lang)),
-        (t("teams.field.customer", lang), f"{escape(view.customer)} ({escape(view.source)} {escape(view.account)})"),
+        (t("teams.field.customer", lang), f"{escape(view.customer.label)} ({escape(view.source)} {escape(view.account)})"),
         (t("teams.field.assignee", lang), who(view.assignee, rules, lang)),
         (t("teams.field.level", lang), f"{view.level} {rules.levels[view.level].name.get(lang)}"),
     ]
     if view.status != "resolved":
-        when = _when(due, rules, lang)
-        if sla is not None and sla.deadline is not None:
+        when = _when(sla.due_at, rules, lang)
+        if sla.deadline is not None:
             when = f"{when} ({t(f'sla.state.{sla.state}', lang)})"
         rows.append((t("teams.field.due", lang), when))
     if view.tags:
@@ -173,7 +170,7 @@ def header(view: TicketView, rules: Rules, lang: str) -> str:
 
 def ticket_card(view: TicketView, *, line: str | None, quote: str | None, links: Mapping[str, str],
                 rules: Rules, lang: str, text_budget: int = TEXT_BUDGETS[0],
-                now: datetime | None = None, mentioned: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                mentioned: list[dict[str, Any]] | None = None) -> dict[str, Any]:
     """An Adaptive Card (1.4) for the ticket: header in its priority's colour, what happened
     (`line`), who it is for (`mentioned` entities, see `mentions`), the customer's words
     (`quote`), facts, and link buttons (`links`: action → URL)."""
@@ -190,7 +187,7 @@ def ticket_card(view: TicketView, *, line: str | None, quote: str | None, links:
         body.append({"type": "TextBlock", "text": _clip(quote, text_budget), "wrap": True, "isSubtle": True,
                      "spacing": "Small"})
     body.append({"type": "FactSet", "facts": [{"title": title, "value": _clip(value, text_budget)}
-                                              for title, value in facts(view, rules, lang, now)]})
+                                              for title, value in facts(view, rules, lang)]})
     actions = [{"type": "Action.OpenUrl", "title": t(f"teams.button.{action}", lang), "url": url}
                for action, url in links.items()]
     card: dict[str, Any] = {"type": "AdaptiveCard", "$schema": CARD_SCHEMA, "version": CARD_VERSION,

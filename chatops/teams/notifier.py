@@ -29,7 +29,6 @@ from chatops.rules import Rules
 from chatops.teams import cards
 from chatops.teams.links import ActionLinks
 from chatops.teams.text import escape, safe_url
-from chatops.teams.view import TicketView, load_view
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.flood import (
     DIGEST_GRACE,
@@ -39,6 +38,7 @@ from chatops.tickets.flood import (
     incident_stats,
 )
 from chatops.tickets.models import Message, OutboxItem, TicketEvent
+from chatops.views import TicketView, load_view
 
 log = logging.getLogger("chatops.teams")
 
@@ -135,7 +135,7 @@ class TeamsDeliverer:
 
     def _content(self, ticket_id: int, event_id: int) -> tuple[TicketView, str | None, str | None, list[str]] | None:
         with session_scope(self.session_factory) as session:
-            view = load_view(session, ticket_id)
+            view = load_view(session, ticket_id, rules=self.rules, now=self.clock())
             event = session.get(TicketEvent, event_id)
             if event is None:
                 raise DeliveryError(f"event {event_id} of T-{ticket_id} is gone", permanent=True)
@@ -157,7 +157,7 @@ class TeamsDeliverer:
         """A flood incident's digest card: the period's messages and the live figures."""
         ticket_id = payload["ticket_id"]
         with session_scope(self.session_factory) as session:
-            view = load_view(session, ticket_id)
+            view = load_view(session, ticket_id, rules=self.rules, now=self.clock())
             count, newest = collected_messages(session, ticket_id, since=datetime.fromtimestamp(payload["from"], UTC),
                                                until=datetime.fromtimestamp(payload["to"], UTC))
             stats = incident_stats(session, ticket_id, self.clock())
@@ -186,7 +186,7 @@ class TeamsDeliverer:
         try:
             message = cards.fit(lambda budget: cards.workflows_message(cards.ticket_card(
                 view, line=line, quote=quote, links=links, rules=self.rules, lang=self.lang, text_budget=budget,
-                now=self.clock(), mentioned=mentioned)))
+                mentioned=mentioned)))
         except ValueError as exc:  # no retry makes it smaller
             raise DeliveryError(f"teams channel {channel}: {exc}", permanent=True) from None
         try:

@@ -28,7 +28,7 @@ from chatops.teams.commands import answer
 from chatops.teams.links import LINK_PATH, ActionLinks, LinkClaim, LinkRefused
 from chatops.teams.pages import render_page
 from chatops.teams.surface import TeamsSurface, language_of
-from chatops.teams.view import TicketView, load_view
+from chatops.views import TicketView, load_view
 
 log = logging.getLogger("chatops.teams")
 
@@ -114,7 +114,7 @@ class _ActionPages:
 
     def _load(self, claim: LinkClaim) -> TicketView:
         with self.surface.runtime.session_factory() as session:
-            return load_view(session, claim.ticket_id)
+            return load_view(session, claim.ticket_id, rules=self.surface.rules, now=self.surface.runtime.clock())
 
     def _ticket_fields(self, view: TicketView, lang: str) -> dict:
         rules = self.surface.rules

@@ -13,7 +13,6 @@ import pytest
 from chatops.slack import blocks
 from chatops.slack.blocks import incident as incident_blocks
 from chatops.slack.blocks import modals, pages
-from chatops.slack.blocks.common import TicketCard
 from chatops.slack.blocks.modals import RecentReplies, RecentReply
 from chatops.slack.blocks.text import link
 from chatops.slack.stats import stats_blocks
@@ -21,7 +20,7 @@ from chatops.stats.period import parse_query
 from chatops.stats.query import compute
 from chatops.teams import cards
 from chatops.teams.text import link as teams_link
-from chatops.teams.view import TicketView
+from chatops.views import CustomerView, TicketView
 
 HOSTILE = "<!channel> <!here> <@U123> & > | <https://evil|click> <javascript:alert(1)|x>"
 HOSTILE_URLS = ["https://shop.example/o/1?a=1&b=2><!channel>|x", "javascript:alert(1)", "<https://evil|click>"]
@@ -59,10 +58,10 @@ def assert_slack_inert(payload) -> None:
         assert "<!" not in text and "<@U123" not in text, text
 
 
-def card(url: str) -> TicketCard:
-    return TicketCard(key="T-1", status="new", priority="red", level="L3", channel="support-urgent",
+def card(url: str) -> TicketView:
+    return TicketView.at(NOW, key="T-1", status="new", priority="red", level="L3", channel="support-urgent",
                       source="x", account=HOSTILE, text=HOSTILE, created_at=NOW, tags=(HOSTILE, "|", ">"),
-                      customer_handle=HOSTILE, customer_name=HOSTILE, customer_flags=("vip",), url=url,
+                      customer=CustomerView(handle=HOSTILE, name=HOSTILE, flags=("vip",)), url=url,
                       first_response_due_at=NOW)
 
 
@@ -70,7 +69,7 @@ def card(url: str) -> TicketCard:
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_slack_builders_keep_hostile_values_inert(rules, lang, url):
     c = card(url)
-    assert_slack_inert(blocks.ticket_message(c, rules, lang, NOW))
+    assert_slack_inert(blocks.ticket_message(c, rules, lang))
     assert_slack_inert(incident_blocks.incident_message(
         c, type("S", (), dict(count=3, authors=2, negative_share=0.5, rate_per_min=1.0, since=NOW,
                               key="post:x:1", closed_at=None))(), rules, lang))
@@ -80,7 +79,7 @@ def test_slack_builders_keep_hostile_values_inert(rules, lang, url):
     assert_slack_inert({"text": pages.sla_notice("sla_breached", c, {"deadline": "first_response",
                                                                     "due_at": NOW.isoformat()}, rules, lang)})
     assert_slack_inert(modals.reply_modal("T-1", rules, lang, network="X", limit=280, account=HOSTILE))
-    assert_slack_inert({"blocks": [blocks.home.ticket_row(c, rules, lang, NOW)]}
+    assert_slack_inert({"blocks": [blocks.home.ticket_row(c, rules, lang)]}
                        if hasattr(blocks, "home") else {})
     assert_slack_inert(modals.customer_modal(modals.CustomerSummary(
         handle=HOSTILE, name=HOSTILE, source="x", tier="normal", flags=(HOSTILE,), first_seen_at=NOW,
@@ -98,10 +97,10 @@ def test_the_channel_ping_url_becomes_one_safe_link():
 
 
 def teams_view(url: str) -> TicketView:
-    return TicketView(id=1, key="T-1", status="new", priority="red", level="L3", channel="support-urgent",
-                      source="x", account=HOSTILE, text=HOSTILE, customer=HOSTILE, assignee=HOSTILE,
-                      tags=(HOSTILE,), url=url, created_at=NOW, first_response_due_at=NOW,
-                      resolution_due_at=None, first_response_at=None)
+    return TicketView.at(NOW, id=1, key="T-1", status="new", priority="red", level="L3",
+                         channel="support-urgent", source="x", account=HOSTILE, text=HOSTILE,
+                         customer=CustomerView(handle=HOSTILE), assignee=HOSTILE, tags=(HOSTILE,), url=url,
+                         created_at=NOW, first_response_due_at=NOW)
 
 
 @pytest.mark.parametrize("url", HOSTILE_URLS)

@@ -8,11 +8,11 @@ import json
 import pytest
 
 from chatops.i18n import t
-from chatops.slack.cards import overdue_cards
 from chatops.stats.format import render_lines
 from chatops.stats.period import parse_query
 from chatops.stats.query import compute
 from chatops.tickets.models import Ticket
+from chatops.views import overdue_views
 from tests.helpers import inbound
 from tests.slack.conftest import AGENT
 from tests.unit.test_cli import run
@@ -66,7 +66,7 @@ def test_stats_count_open_tickets_past_deadline_as_overdue_and_breached(flows, c
     assert "overdue_now,red,first_response,1,," in out
 
 
-def test_pending_ticket_on_the_resolution_clock_is_not_overdue(flows, clock, session_factory):
+def test_pending_ticket_on_the_resolution_clock_is_not_overdue(flows, clock, session_factory, rules):
     key = flows.ingest(inbound()).ticket_key
     flows.claim(key, actor=AGENT)
     with session_factory() as session:  # answered, then waiting on the customer: resolution clock paused
@@ -77,7 +77,7 @@ def test_pending_ticket_on_the_resolution_clock_is_not_overdue(flows, clock, ses
         session.commit()
     clock.advance(days=10)
     with session_factory() as session:
-        assert overdue_cards(session, now=clock()) == []
+        assert overdue_views(session, rules=rules, now=clock()) == []
 
 
 def test_app_home_counts_every_unassigned_ticket_and_says_how_many_more(desk):  # noqa: F811

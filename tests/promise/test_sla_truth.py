@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from types import SimpleNamespace
 
 from chatops.sla.state import sla_state
-from chatops.slack.blocks import TicketCard
+from chatops.slack import blocks as slack_blocks
+from chatops.slack.blocks.ticket import SLA_EMOJI
 from chatops.teams import cards as teams_cards
-from chatops.teams.view import TicketView
+from chatops.views import TicketView
 
 JST = timezone(timedelta(hours=9))
 OPENED = datetime(2026, 11, 20, 17, 30, tzinfo=JST)  # Friday 17:30 JST, before a Monday holiday
@@ -26,17 +28,14 @@ def _moments(**extra):
 
 def test_all_surfaces_switch_at_the_stored_warning_moment(rules):
     row = SimpleNamespace(**_moments())
-    card = TicketCard(key="T-1", priority="red", level="L1", channel="support", source="x", account="@acme",
-                      text="help", **_moments())
-    view = TicketView(id=1, key="T-1", priority="red", level="L1", channel="support", source="x", account="@a",
-                      text="help", customer="@c", assignee=None, tags=(), url=None,
-                      **{k: v for k, v in _moments().items() if k != "resolution_warn_at"},
-                      resolution_warn_at=DUE + timedelta(hours=3))
     # Monday is a holiday: by wall-clock 80% the old card would have warned long before Tuesday.
     for now, expected in ((WARN - timedelta(seconds=1), "ok"), (WARN, "warning"), (DUE, "breached")):
         assert sla_state(row, now).state == expected
-        assert card.sla_state(now) == expected
-        due_fact = dict(teams_cards.facts(view, rules, "en", now))
+        view = TicketView.at(now, id=1, key="T-1", priority="red", level="L1", channel="support", source="x",
+                             account="@acme", text="help", **_moments())
+        parent = json.dumps(slack_blocks.ticket_message(view, rules, "en"), ensure_ascii=False)
+        assert SLA_EMOJI[expected] in parent
+        due_fact = dict(teams_cards.facts(view, rules, "en"))
         assert f"({expected})" in due_fact["SLA due"] or expected == "ok" and "(on time)" in due_fact["SLA due"]
 
 

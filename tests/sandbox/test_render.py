@@ -12,19 +12,20 @@ import pytest
 from chatops.i18n import t
 from chatops.sandbox.render import Renderer
 from chatops.slack import blocks, ids
-from chatops.slack.blocks import CustomerSummary, TicketCard
+from chatops.slack.blocks import CustomerSummary
+from chatops.views import CustomerView, ThreadRef, TicketView
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 NAMES = {"U0AGENT001": "Sato (agent)", "U0LEAD0001": "Suzuki (lead)"}
 
 
-def card(**fields) -> TicketCard:
+def card(**fields) -> TicketView:
     data = dict(key="T-42", status="new", priority="red", level="L1", channel="support", source="x",
                 account="@acme_jp", text="二重請求されています", created_at=NOW - timedelta(minutes=50),
-                customer_handle="@hanako", url="https://x.com/hanako/status/1",
+                customer=CustomerView(handle="@hanako"), url="https://x.com/hanako/status/1",
                 first_response_due_at=NOW + timedelta(minutes=10))
     data.update(fields)
-    return TicketCard(**data)
+    return TicketView.at(NOW, **data)
 
 
 def visible(html: str) -> str:
@@ -35,7 +36,8 @@ def visible(html: str) -> str:
 
 def every_view(rules, lang: str) -> dict[str, dict]:
     """Every modal, Home tab and list the app can show."""
-    claimed = card(status="open", assignee="U0AGENT001", tags=("billing", "vip"), matched_rules=("double-charge",))
+    claimed = card(status="open", assignee="U0AGENT001", tags=("billing", "vip"), matched_rules=("double-charge",),
+                   threads=(ThreadRef("slack", "C0SBX0001", "1763600000.000001"),))
     summary = CustomerSummary(handle="@hanako", name="花子", source="x", tier="premium", flags=("vip",),
                               first_seen_at=NOW - timedelta(days=30), key="T-42", handles=("@hanako_fb",),
                               tickets=(("T-42", "open", "red", NOW), ("T-7", "resolved", "green", NOW)), csat=4.5)
@@ -47,7 +49,7 @@ def every_view(rules, lang: str) -> dict[str, dict]:
         "resolve": blocks.resolve_modal("T-42", lang),
         "tags": blocks.tags_modal("T-42", lang, tags=["billing"]),
         "notice": blocks.message_modal("Notice", ":no_entry: *no*", lang),
-        "ticket": blocks.ticket_modal(claimed, rules, lang, NOW, thread=("C0SBX0001", "1763600000.000001")),
+        "ticket": blocks.ticket_modal(claimed, rules, lang),
         "customer": blocks.customer_modal(summary, rules, lang),
         "home": blocks.home_view(user_id="U0AGENT001", overdue=[card(first_response_due_at=NOW - timedelta(1))],
                                  mine=[claimed], unassigned=[], rules=rules, lang=lang, now=NOW),
@@ -73,7 +75,7 @@ def test_ticket_messages_in_every_state_render_completely(rules, lang):
               card(status="resolved", resolved_at=NOW), card(priority="green", first_response_due_at=NOW - timedelta(1))]
     for shown in states:
         renderer = Renderer(NAMES)
-        message = blocks.ticket_message(shown, rules, lang, NOW)
+        message = blocks.ticket_message(shown, rules, lang)
         html = str(renderer.message(text=message["text"], blocks=[], attachments=message["attachments"]))
         assert renderer.unknown == []
         colour = rules.priorities[shown.priority].color
@@ -103,7 +105,7 @@ def test_every_modal_home_tab_and_list_renders_without_unknown_blocks(rules, lan
         assert renderer.unknown == [], name
         produced |= block_types(view["blocks"])
         assert "bk-unknown" not in html, name
-    message = blocks.ticket_message(card(), rules, lang, NOW)
+    message = blocks.ticket_message(card(), rules, lang)
     renderer = Renderer(NAMES)
     renderer.message(text=message["text"], blocks=[], attachments=message["attachments"])
     assert renderer.unknown == []
@@ -135,7 +137,7 @@ def test_modal_inputs_carry_their_block_and_action_ids(rules):
 def test_customer_text_is_inert_html(rules):
     hostile = '<script>alert(1)</script> <!channel> <https://evil.example|公式> "quote" <img src=x onerror=alert(1)>'
     renderer = Renderer(NAMES)
-    message = blocks.ticket_message(card(text=hostile, customer_handle="<b>x</b>"), rules, "ja", NOW)
+    message = blocks.ticket_message(card(text=hostile, customer=CustomerView(handle="<b>x</b>")), rules, "ja")
     html = str(renderer.message(text=message["text"], blocks=[], attachments=message["attachments"]))
     assert "<script" not in html and "<img" not in html and "<b>x</b>" not in html
     assert "&lt;script&gt;" in html

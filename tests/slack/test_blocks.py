@@ -10,20 +10,20 @@ import pytest
 
 from chatops.i18n import t
 from chatops.slack import blocks
-from chatops.slack.blocks import TicketCard
 from chatops.slack.blocks.common import BUTTON_TEXT_LIMIT, MODAL_TITLE_LIMIT, SECTION_LIMIT
+from chatops.views import CustomerView, TicketView
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
 HOSTILE = "<!channel> 返金して &amp; <https://evil.example|公式サイト> <@U0MANAGER1> " + "長" * 9000
 
 
-def card(**fields) -> TicketCard:
+def card(**fields) -> TicketView:
     data = dict(key="T-42", status="new", priority="red", level="L1", channel="support", source="x",
                 account="@acme_jp", text="二重請求されています", created_at=NOW - timedelta(minutes=50),
-                customer_handle="@hanako", url="https://x.com/hanako/status/1",
+                customer=CustomerView(handle="@hanako"), url="https://x.com/hanako/status/1",
                 first_response_due_at=NOW + timedelta(minutes=10))
     data.update(fields)
-    return TicketCard(**data)
+    return TicketView.at(NOW, **data)
 
 
 def texts(node) -> list[str]:
@@ -43,7 +43,7 @@ def texts(node) -> list[str]:
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
 def test_customer_text_cannot_ping_or_link_and_stays_within_limits(rules, lang):
-    message = blocks.ticket_message(card(text=HOSTILE, customer_handle="<!here>"), rules, lang, NOW)
+    message = blocks.ticket_message(card(text=HOSTILE, customer=CustomerView(handle="<!here>")), rules, lang)
     shown = texts(message)
     assert not any("<!channel>" in s or "<!here>" in s or "<https://evil" in s or "<@U0MANAGER1>" in s
                    for s in shown)
@@ -68,14 +68,14 @@ def test_modals_and_buttons_respect_slack_limits(rules, lang):
 
 def test_sla_state_in_the_parent(rules):
     ok = texts(blocks.ticket_message(card(created_at=NOW, first_response_due_at=NOW + timedelta(hours=1)),
-                                     rules, "ja", NOW))
-    late = texts(blocks.ticket_message(card(first_response_due_at=NOW - timedelta(minutes=1)), rules, "ja", NOW))
+                                     rules, "ja"))
+    late = texts(blocks.ticket_message(card(first_response_due_at=NOW - timedelta(minutes=1)), rules, "ja"))
     assert any(":clock3:" in s and t("slack.deadline.first_response", "ja") in s for s in ok)
     assert any(":rotating_light:" in s and t("slack.overdue", "ja") in s for s in late)
     # The stored warning moment decides, not a fraction of wall-clock time since created_at.
-    before = texts(blocks.ticket_message(card(first_response_warn_at=NOW + timedelta(minutes=1)), rules, "en", NOW))
+    before = texts(blocks.ticket_message(card(first_response_warn_at=NOW + timedelta(minutes=1)), rules, "en"))
     assert not any(":hourglass_flowing_sand:" in s for s in before)
-    warning = texts(blocks.ticket_message(card(first_response_warn_at=NOW), rules, "en", NOW))
+    warning = texts(blocks.ticket_message(card(first_response_warn_at=NOW), rules, "en"))
     assert any(":hourglass_flowing_sand:" in s for s in warning)
 
 

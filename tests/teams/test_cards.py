@@ -9,7 +9,7 @@ import pytest
 
 from chatops.rules import RulesError, load_rules
 from chatops.teams import cards
-from chatops.teams.view import TicketView
+from chatops.views import CustomerView, TicketView
 from tests.conftest import RULES_PATH
 from tests.teams.conftest import card_text, validate_card
 
@@ -20,13 +20,12 @@ LINKS = {"claim": "https://chatops.example.test/teams/act?token=a.b.c",
 
 def view(text: str = "二重請求されました", **fields) -> TicketView:
     base = dict(id=12, key="T-12", status="new", priority="red", level="L3", channel="support-urgent",
-                source="x", account="@acme_jp", text=text, customer="@hanako", assignee=None,
+                source="x", account="@acme_jp", text=text, customer=CustomerView(handle="@hanako"), assignee=None,
                 tags=("billing",), url="https://x.com/hanako/status/1",
                 created_at=datetime(2026, 11, 20, 1, 0, tzinfo=UTC),
-                first_response_due_at=datetime(2026, 11, 20, 1, 30, tzinfo=UTC), resolution_due_at=None,
-                first_response_at=None)
+                first_response_due_at=datetime(2026, 11, 20, 1, 30, tzinfo=UTC))
     base.update(fields)
-    return TicketView(**base)
+    return TicketView.at(datetime(2026, 11, 20, 1, 5, tzinfo=UTC), **base)
 
 
 @pytest.mark.parametrize("lang, expected", [

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from chatops.slack import blocks
 from chatops.slack.blocks.common import escape
-from chatops.slack.cards import load_card
+from chatops.views import load_view
 from integrations.base import WebhookError
 from integrations.webhook import GenericWebhook, sign
 from tests.helpers import inbound
@@ -74,9 +74,9 @@ def test_unicode_edge_cases_are_stored_and_shown_intact(flows, session_factory, 
     text = text.replace("\x00", "")  # NUL is refused by PostgreSQL text; networks never send it
     key = flows.ingest(inbound(text, author={"id": "u-edge", "handle": "@" + text[:8], "name": text[:20]})).ticket_key
     with session_factory() as session:
-        card = load_card(session, int(key.split("-")[1]))
+        card = load_view(session, key, rules=rules, now=clock())
     assert card.text == text
-    message = blocks.ticket_message(card, rules, "ja", clock())
+    message = blocks.ticket_message(card, rules, "ja")
     quoted = message["attachments"][0]["blocks"][2]["text"]["text"]
     assert escape(text).splitlines()[0] in quoted
     assert "<!channel>" not in json.dumps(message, ensure_ascii=False)

@@ -1,6 +1,6 @@
 """Block Kit, built only here: pure functions from domain data to Slack dicts."""
 
-from chatops.slack.blocks.common import TicketCard, escape
+from chatops.slack.blocks.common import escape
 from chatops.slack.blocks.home import FailedReply, home_view, ticket_list, ticket_row
 from chatops.slack.blocks.modals import (
     CustomerSummary,
@@ -26,6 +26,6 @@ from chatops.slack.blocks.ticket import (
     ticket_message,
 )
 
-__all__ = ["CustomerSummary", "TicketCard", "customer_modal", "ticket_modal", "customer_line", "escalate_modal", "escape", "event_line", "home_view", "linked_ticket_line", "message_modal",
+__all__ = ["CustomerSummary", "customer_modal", "ticket_modal", "customer_line", "escalate_modal", "escape", "event_line", "home_view", "linked_ticket_line", "message_modal",
            "reply_failed_line", "reply_line", "reply_sent_line", "reply_confirm_modal", "reply_modal", "resolve_modal", "tags_modal", "ticket_actions", "ticket_list",
            "ticket_message", "ticket_row", "FailedReply", "failed_reply_actions", "reply_state_message"]

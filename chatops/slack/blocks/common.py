@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from chatops.i18n import t
 from chatops.rules import Rules
-from chatops.sla.state import live_deadline, sla_state
 from chatops.slack.blocks.text import escape, link  # noqa: F401  (re-exported to the builders)
 from chatops.slack.mentions import group_mention
+from chatops.views import TicketView
 
 NETWORK_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "line": "LINE",
                  "mastodon": "Mastodon", "bluesky": "Bluesky", "webhook": "Webhook"}
@@ -18,52 +17,6 @@ SECTION_LIMIT = 3000  # characters of mrkdwn in one section
 BUTTON_TEXT_LIMIT = 75
 MODAL_TITLE_LIMIT = 24
 OPTION_TEXT_LIMIT = 75
-
-
-@dataclass(frozen=True)
-class TicketCard:
-    """What a ticket message shows: plain data, read from the database by the caller."""
-
-    key: str
-    status: str
-    priority: str
-    level: str
-    channel: str
-    source: str
-    account: str
-    text: str
-    created_at: datetime
-    tags: tuple[str, ...] = ()
-    assignee: str | None = None
-    customer_handle: str | None = None
-    customer_name: str | None = None
-    customer_flags: tuple[str, ...] = ()
-    url: str | None = None
-    first_response_at: datetime | None = None
-    first_response_due_at: datetime | None = None
-    resolution_due_at: datetime | None = None
-    resolved_at: datetime | None = None
-    first_response_warn_at: datetime | None = None
-    resolution_warn_at: datetime | None = None
-    matched_rules: tuple[str, ...] = field(default=())
-    next_response_warn_at: datetime | None = None
-    next_response_due_at: datetime | None = None
-    follows: str | None = None  # key of the customer's earlier ticket this one continues
-
-    def due(self) -> tuple[str, datetime] | None:
-        """The SLA deadline that matters now (chatops.sla.state.live_deadline): first response
-        until answered, then the next reply the customer waits on, or resolution."""
-        if self.status == "resolved":
-            return None
-        which = live_deadline(self)
-        return (which, getattr(self, f"{which}_due_at")) if which else None
-
-    def sla_state(self, now: datetime, warn_at: float | None = None) -> str:
-        """`breached`, `warning` (past the stored warning moment), `ok`, `paused`, or `none`
-        (`warn_at` is ignored: the stored moments are the one truth, chatops.sla.state)."""
-        if self.due() is None:
-            return "none"
-        return sla_state(self, now).state
 
 
 def clip(text: str, limit: int) -> str:
@@ -110,7 +63,7 @@ def priority_label(rules: Rules, priority: str, lang: str) -> str:
     return f"{definition.emoji} {definition.label.get(lang)}"
 
 
-def ticket_fallback(card: TicketCard, rules: Rules, lang: str) -> str:
+def ticket_fallback(card: TicketView, rules: Rules, lang: str) -> str:
     """The notification text of a ticket message (what phones and screen readers show). Slack
     reads it as mrkdwn too, so customer text is escaped: `<!channel>` must never ping anyone."""
     label = rules.priorities[card.priority].label.get(lang)

@@ -8,7 +8,6 @@ from typing import Any
 from chatops.i18n import t
 from chatops.rules import Rules
 from chatops.slack.blocks.common import (
-    TicketCard,
     clip,
     escape,
     link,
@@ -18,12 +17,13 @@ from chatops.slack.blocks.common import (
     user,
 )
 from chatops.slack.blocks.ticket import TEXT_LIMIT, ticket_actions
+from chatops.views import TicketView
 
 DIGEST_SHOWN = 5  # newest messages quoted in one digest line
 SNIPPET = 120
 
 
-def incident_message(card: TicketCard, stats, rules: Rules, lang: str) -> dict[str, Any]:
+def incident_message(card: TicketView, stats, rules: Rules, lang: str) -> dict[str, Any]:
     """`chat.postMessage` / `chat.update` arguments for an incident's parent: the 炎上 look in the
     priority colour, the live figures as fields, what floods, the first message, the buttons."""
     label = t("flood.label_ended" if stats.closed_at else "flood.label", lang)

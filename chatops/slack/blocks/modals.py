@@ -14,7 +14,6 @@ from chatops.slack import ids
 from chatops.slack.blocks.common import (
     MODAL_TITLE_LIMIT,
     NETWORK_NAMES,
-    TicketCard,
     clip,
     escape,
     local_time,
@@ -22,6 +21,7 @@ from chatops.slack.blocks.common import (
     user,
 )
 from chatops.slack.blocks.ticket import thread_permalink, ticket_message
+from chatops.views import TicketView
 
 
 def _modal(callback_id: str, key: str, title: str, submit: str, lang: str, blocks: list[dict]) -> dict:
@@ -192,12 +192,12 @@ def message_modal(title: str, text: str, lang: str) -> dict:
             "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": clip(text, 3000)}}]}
 
 
-def ticket_modal(card: TicketCard, rules: Rules, lang: str, now: datetime,
-                 thread: tuple[str, str] | None = None) -> dict:
+def ticket_modal(card: TicketView, rules: Rules, lang: str) -> dict:
     """A ticket shown in a modal (from the Home tab or `/ticket show`), with a link to its thread."""
-    body = ticket_message(card, rules, lang, now)["attachments"][0]["blocks"]
+    body = ticket_message(card, rules, lang)["attachments"][0]["blocks"]
+    thread = card.thread("slack")
     if thread:
-        link = thread_permalink(*thread)
+        link = thread_permalink(thread.channel, thread.ts)
         body.append({"type": "context", "elements": [{"type": "mrkdwn",
                                                       "text": f"<{link}|{t('slack.open_thread', lang)}>"}]})
     return {"type": "modal", "title": plain(card.key, MODAL_TITLE_LIMIT),

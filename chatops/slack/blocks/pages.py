@@ -11,7 +11,6 @@ from chatops.i18n import t
 from chatops.rules import Rules
 from chatops.slack.blocks.common import (
     BUTTON_TEXT_LIMIT,
-    TicketCard,
     clip,
     escape,
     local_time,
@@ -20,6 +19,7 @@ from chatops.slack.blocks.common import (
     priority_label,
     user,
 )
+from chatops.views import TicketView
 
 PAGE_ACK = "page.ack"          # value: the page key (P-7)
 PAGE_RESOLVE = "page.resolve"  # value: the page key
@@ -52,7 +52,7 @@ def sla_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, la
     return None
 
 
-def sla_notice(kind: str, card: TicketCard, payload: Mapping[str, Any], rules: Rules, lang: str) -> str:
+def sla_notice(kind: str, card: TicketView, payload: Mapping[str, Any], rules: Rules, lang: str) -> str:
     """The text of a warning (to the assignee or the channel) or a breach (to the level's lead)."""
     deadline = t(f"sla.deadline.{payload['deadline']}", lang)
     params = {"key": card.key, "deadline": deadline, "due": _due(payload, rules), "level": card.level}
@@ -60,7 +60,7 @@ def sla_notice(kind: str, card: TicketCard, payload: Mapping[str, Any], rules: R
     return f"{text}\n> {escape(clip(card.text, 300))}"
 
 
-def page_message(card: TicketCard, payload: Mapping[str, Any], rules: Rules, lang: str,
+def page_message(card: TicketView, payload: Mapping[str, Any], rules: Rules, lang: str,
                  thread_link: str | None = None) -> dict[str, Any]:
     """`chat.postMessage` arguments of a page DM: what, how urgent, and the two buttons."""
     page = payload["page"]

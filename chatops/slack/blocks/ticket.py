@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
 from typing import Any
 
 from chatops.i18n import t
@@ -12,7 +11,6 @@ from chatops.slack import ids
 from chatops.slack.blocks.common import (
     BUTTON_TEXT_LIMIT,
     NETWORK_NAMES,
-    TicketCard,
     clip,
     escape,
     link,
@@ -25,18 +23,19 @@ from chatops.slack.blocks.common import (
 )
 from chatops.slack.blocks.pages import sla_line
 from chatops.tickets.delivery import failure_cause
+from chatops.views import TicketView
 
 SLA_EMOJI = {"breached": ":rotating_light:", "warning": ":hourglass_flowing_sand:", "ok": ":clock3:",
              "paused": ":double_vertical_bar:", "met": ":white_check_mark:"}
 TEXT_LIMIT = 2800
 
 
-def ticket_message(card: TicketCard, rules: Rules, lang: str, now: datetime) -> dict[str, Any]:
+def ticket_message(card: TicketView, rules: Rules, lang: str) -> dict[str, Any]:
     """`chat.postMessage` / `chat.update` arguments (text + attachments) for a ticket's parent:
     the priority colour as the attachment bar, facts as fields, the text, and the buttons."""
     blocks = [
         {"type": "section", "text": mrkdwn(_headline(card, rules, lang))},
-        {"type": "section", "fields": _fields(card, rules, lang, now)},
+        {"type": "section", "fields": _fields(card, rules, lang)},
         {"type": "section", "text": mrkdwn(_quote(card.text))},
         ticket_actions(card, rules, lang),
         {"type": "context", "elements": [mrkdwn(_context(card, rules, lang))]},
@@ -45,7 +44,7 @@ def ticket_message(card: TicketCard, rules: Rules, lang: str, now: datetime) -> 
             "attachments": [{"color": rules.priorities[card.priority].color, "blocks": blocks}]}
 
 
-def _headline(card: TicketCard, rules: Rules, lang: str) -> str:
+def _headline(card: TicketView, rules: Rules, lang: str) -> str:
     level = rules.levels[card.level].name.get(lang)
     status = t(f"status.{card.status}", lang)
     title = link(card.url, card.key)
@@ -53,29 +52,29 @@ def _headline(card: TicketCard, rules: Rules, lang: str) -> str:
             f"  ·  {escape(status)}")
 
 
-def _fields(card: TicketCard, rules: Rules, lang: str, now: datetime) -> list[dict]:
-    handle = link(card.url, card.customer_handle or card.customer_name or "?")
-    flags = "".join(f" `{escape(flag)}`" for flag in card.customer_flags)
+def _fields(card: TicketView, rules: Rules, lang: str) -> list[dict]:
+    handle = link(card.url, card.customer.label)
+    flags = "".join(f" `{escape(flag)}`" for flag in card.customer.flags)
     network = f"{escape(NETWORK_NAMES.get(card.source, card.source))} · {escape(card.account)}"
     fields = [
         mrkdwn(f"*{t('slack.field.customer', lang)}*\n{handle}{flags}"),
         mrkdwn(f"*{t('slack.field.network', lang)}*\n{network}"),
         mrkdwn(f"*{t('slack.field.assignee', lang)}*\n{user(card.assignee, lang)}"),
-        mrkdwn(f"*{t('slack.field.due', lang)}*\n{_due(card, rules, lang, now)}"),
+        mrkdwn(f"*{t('slack.field.due', lang)}*\n{_due(card, rules, lang)}"),
     ]
     if card.tags:
         fields.append(mrkdwn(f"*{t('slack.field.tags', lang)}*\n" + " ".join(f"`{escape(tag)}`" for tag in card.tags)))
     return fields
 
 
-def _due(card: TicketCard, rules: Rules, lang: str, now: datetime) -> str:
+def _due(card: TicketView, rules: Rules, lang: str) -> str:
     if card.status == "resolved" and card.resolved_at:
         return f":white_check_mark: {t('slack.resolved_at', lang, time=local_time(card.resolved_at, rules))}"
-    due = card.due()
+    due = card.due
     if due is None:
         return t("slack.no_deadline", lang)
     which, deadline = due
-    state = card.sla_state(now, rules.sla.warn_at)
+    state = card.sla.state
     label = t(f"slack.deadline.{which}", lang)
     overdue = f" *{t('slack.overdue', lang)}*" if state == "breached" else ""
     return f"{SLA_EMOJI[state]} {label} {local_time(deadline, rules)}{overdue}"
@@ -85,7 +84,7 @@ def _quote(text: str) -> str:
     return "\n".join(f"> {line}" for line in escape(clip(text, TEXT_LIMIT)).splitlines() or [""])
 
 
-def _context(card: TicketCard, rules: Rules, lang: str) -> str:
+def _context(card: TicketView, rules: Rules, lang: str) -> str:
     parts = [t("slack.received", lang, time=local_time(card.created_at, rules))]
     if card.matched_rules:
         parts.append(t("slack.matched", lang, rules=", ".join(card.matched_rules[:5])))
@@ -94,7 +93,7 @@ def _context(card: TicketCard, rules: Rules, lang: str) -> str:
     return "  ·  ".join(escape(part) for part in parts)
 
 
-def ticket_actions(card: TicketCard, rules: Rules, lang: str) -> dict:
+def ticket_actions(card: TicketView, rules: Rules, lang: str) -> dict:
     """The action row: Claim/Release, Reply, Escalate, Resolve/Reopen and the overflow menu."""
     def button(action_id: str, label_key: str, style: str | None = None) -> dict:
         element = {"type": "button", "action_id": action_id, "value": card.key,

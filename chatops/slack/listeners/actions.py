@@ -9,7 +9,7 @@ from chatops.errors import InvalidTransition
 from chatops.i18n import t
 from chatops.slack import blocks, ids
 from chatops.slack.blocks.modals import parse_reply_metadata
-from chatops.slack.cards import card_of, customer_summary, thread_of
+from chatops.slack.cards import customer_summary
 from chatops.slack.collision import recent_replies
 from chatops.slack.listeners.common import action_value, guarded, tell
 from chatops.slack.surface import SlackSurface
@@ -17,6 +17,7 @@ from chatops.tickets import service
 from chatops.tickets.limits import reply_limit
 from chatops.tickets.models import Message
 from chatops.tickets.service import parse_ticket_key
+from chatops.views import load_view
 
 
 def register(app: App, surface: SlackSurface) -> None:
@@ -157,10 +158,8 @@ def _edit_failed_view(surface: SlackSurface, value: str, actor: str) -> dict:
 
 def _ticket_modal(surface: SlackSurface, key: str) -> dict:
     with surface.runtime.session_factory() as session:
-        ticket = service.get_ticket(session, key=key)
-        card, thread = card_of(session, ticket), thread_of(session, ticket.id)
-    return blocks.ticket_modal(card, surface.rules, surface.lang, surface.clock(),
-                               thread=(thread.channel, thread.ts) if thread else None)
+        view = load_view(session, key, rules=surface.rules, now=surface.clock())
+    return blocks.ticket_modal(view, surface.rules, surface.lang)
 
 
 def _customer_view(surface: SlackSurface, key: str) -> dict:

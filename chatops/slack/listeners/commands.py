@@ -12,9 +12,9 @@ from slack_bolt import App
 from chatops.errors import DomainError, InvalidValue
 from chatops.i18n import t
 from chatops.slack import blocks, ids
-from chatops.slack.cards import card_of, cards, overdue_cards, thread_of
 from chatops.slack.surface import SlackSurface
 from chatops.tickets import service
+from chatops.views import list_views, load_view, overdue_views, views_of
 
 _MENTION = re.compile(r"^<@([UW][A-Z0-9]+)(?:\|[^>]*)?>$|^@?([UW][A-Z0-9]{2,})$")
 
@@ -58,27 +58,26 @@ def _done(surface: SlackSurface, key: str, what: str, **params) -> Answer:
 def _show(surface: SlackSurface, actor: str, words: list[str], rest: str) -> Answer:
     _need(words, 1, "show", surface)
     with surface.runtime.session_factory() as session:
-        ticket = service.get_ticket(session, key=words[0])
-        card, thread = card_of(session, ticket), thread_of(session, ticket.id)
-    modal = blocks.ticket_modal(card, surface.rules, surface.lang, surface.clock(),
-                                thread=(thread.channel, thread.ts) if thread else None)
-    return Answer(blocks.ticket_message(card, surface.rules, surface.lang, surface.clock())["text"], modal["blocks"])
+        view = load_view(session, words[0], rules=surface.rules, now=surface.clock())
+    modal = blocks.ticket_modal(view, surface.rules, surface.lang)
+    return Answer(blocks.ticket_message(view, surface.rules, surface.lang)["text"], modal["blocks"])
 
 
 def _list(surface: SlackSurface, title: str, found) -> Answer:
-    return Answer(title, blocks.ticket_list(title, found, surface.rules, surface.lang, surface.clock()))
+    return Answer(title, blocks.ticket_list(title, found, surface.rules, surface.lang))
 
 
 def _mine(surface: SlackSurface, actor: str, words: list[str], rest: str) -> Answer:
     with surface.runtime.session_factory() as session:
-        found = cards(session, assignee=actor, open_only=True)
+        found = list_views(session, rules=surface.rules, now=surface.clock(), assignee=actor, open_only=True)
     return _list(surface, t("slack.home.mine", surface.lang, count=len(found)), found)
 
 
 def _queue(surface: SlackSurface, actor: str, words: list[str], rest: str) -> Answer:
     with surface.runtime.session_factory() as session:
-        overdue = overdue_cards(session, now=surface.clock())
-        waiting = cards(session, unassigned=True, open_only=True, limit=30)
+        now = surface.clock()
+        overdue = overdue_views(session, rules=surface.rules, now=now)
+        waiting = list_views(session, rules=surface.rules, now=now, unassigned=True, open_only=True, limit=30)
     late = {card.key for card in overdue}
     found = overdue + [card for card in waiting if card.key not in late]
     return _list(surface, t("slack.cmd.queue", surface.lang, count=len(found)), found)
@@ -89,7 +88,8 @@ def _search(surface: SlackSurface, actor: str, words: list[str], rest: str) -> A
     if not query:
         raise UsageError("search")
     with surface.runtime.session_factory() as session:
-        found = [card_of(session, ticket) for ticket in service.search_tickets(session, query=query)]
+        found = views_of(session, service.search_tickets(session, query=query), rules=surface.rules,
+                         now=surface.clock())
     return _list(surface, t("slack.cmd.search", surface.lang, query=query, count=len(found)), found)
 
 
