@@ -229,7 +229,7 @@ class RulesEngine:
         elif lemma_matched:
             triage = self._combine(tagged + lemma_matched, hits, source, kind)
             triage.keywords, triage.stage = list(dict.fromkeys(found)), "lemma"
-            triage.reason = "lemmas=" + ",".join(triage.keywords)
+            triage.reason = "lemmas=" + ",".join(triage.keywords) + _tag_reason(tagged, hits)
             return triage
         reason = ""
         pick = stages.classify(text, terms, passes)
@@ -241,7 +241,7 @@ class RulesEngine:
             # The classifier may only raise priority above the default, and only when sure enough.
             if score >= self._min_scores[rule.id] and rule.priority_rank >= 0:
                 triage = self._combine(tagged + [rule], hits, source, kind)
-                triage.keywords, triage.stage, triage.reason = [], "examples", reason
+                triage.keywords, triage.stage, triage.reason = [], "examples", reason + _tag_reason(tagged, hits)
                 return triage
             if rule.priority_rank >= 0:
                 reason += " (below examples_min_score)"
@@ -307,6 +307,12 @@ def _keyword_reason(rule: _CompiledRule, hits: set[int]) -> str:
     """What made a literal rule fire: its keywords, else its regex."""
     words = rule.keywords_hit(hits)
     return "keywords=" + ",".join(words) if words else "regex"
+
+
+def _tag_reason(tagged: list[_CompiledRule], hits: set[int]) -> str:
+    """The keywords of the tag-only rules a later stage decided over, so `rules test` shows them too."""
+    words = dict.fromkeys(word for rule in tagged for word in rule.keywords_hit(hits))
+    return "  keywords=" + ",".join(words) if words else ""
 
 
 def _passes_filters(rule: _CompiledRule, hits: set[int], source: str, kind: str) -> bool:
