@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -107,7 +108,7 @@ class ExamplesClassifier:
         path = folder / f"examples-{_model_key(examples, lemmas is not None)}.npz"
         try:
             return cls.load(path, lemmas)
-        except (OSError, ValueError, KeyError):
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):  # absent, or cut short
             pass
         classifier = cls.fit(examples, lemmas)
         try:

@@ -3,12 +3,13 @@ on disk scores exactly as a fresh one, without scikit-learn."""
 
 from __future__ import annotations
 
+import ast
 import json
 import subprocess
 import sys
 
 from chatops.rules import RulesEngine, load_rules, parse_rules
-from chatops.rules.examples import char_grams
+from chatops.rules.examples import ExamplesClassifier, char_grams
 from tests.conftest import ROOT, RULES_PATH
 
 ANALYSERS = ("sklearn", "scipy", "numpy", "sudachipy", "simplemma", "fugashi")
@@ -24,7 +25,7 @@ def _imported_after(code: str, tmp_path) -> tuple[list[str], str]:
                           timeout=300)
     assert done.returncode == 0, done.stderr
     *printed, modules = done.stdout.strip().splitlines()
-    return eval(modules), "\n".join(printed)  # noqa: S307 - the probe's own repr of a list of names
+    return ast.literal_eval(modules), "\n".join(printed)
 
 
 def _document(keyword_rules: list[dict]) -> str:
@@ -105,3 +106,15 @@ def test_character_ngrams_are_scikit_learns():
     texts = [json.loads(line)["text"] for line in CORPUS.read_text("utf-8").splitlines() if line.strip()]
     for text in [*texts, "", "a", "ab", "  two  spaces\tand\nlines ", "ＡＢＣ 😡 x"]:
         assert char_grams(text) == sklearn_grams(text), text
+
+
+def test_a_damaged_kept_model_is_fitted_again(tmp_path):
+    document = _document(EXAMPLE_RULES)
+    RulesEngine(parse_rules(document), cache_dir=tmp_path / "first")
+    (kept,) = (tmp_path / "first").glob("examples-*.npz")
+    damaged = tmp_path / "second" / kept.name
+    damaged.parent.mkdir()
+    damaged.write_bytes(kept.read_bytes()[:100])
+    engine = RulesEngine(parse_rules(document), cache_dir=damaged.parent)
+    assert engine.triage(POSTS[0], "x", "mention").matched == ["billing"]
+    assert ExamplesClassifier.load(damaged).classes == ("billing", "late", "thanks")  # written again, whole
