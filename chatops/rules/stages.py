@@ -9,6 +9,7 @@ when a post reaches them, so `rules test` on a post a keyword decides imports no
 from __future__ import annotations
 
 import functools
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from chatops.rules.examples import ExamplesClassifier
     from chatops.rules.schema import Rules
 
+_LATIN = re.compile("[a-z]")
 # How much of a priority's chance share (its rules / all example rules) the examples score loses.
 _CHANCE_DISCOUNT = 0.3
 
@@ -78,42 +80,42 @@ class AnalysisStages:
         """(compiled rule, its lemma terms) of every lemma rule; scope "native" leaves out the
         English entries, which only a post with Latin letters can hit, so a Japanese post never
         loads the English lemmatiser."""
+        rules = self._built.get(scope)
+        return rules if rules is not None else self._once(scope, lambda: self._make_lemma_rules(scope))
+
+    def _make_lemma_rules(self, scope: str) -> list[tuple[Any, frozenset[str]]]:
         from chatops.rules.analysis import entry_is_english, term_of
 
-        def make():
-            return [(self._compiled[rule_id], frozenset(term_of(lemma) for lemma in lemmas
-                                                        if scope == "english" or not entry_is_english(lemma)))
-                    for rule_id, lemmas in self._lemma_specs]
-
-        return self._once(f"lemmas-{scope}", make)
+        return [(self._compiled[rule_id], frozenset(term_of(lemma) for lemma in lemmas
+                                                    if scope == "english" or not entry_is_english(lemma)))
+                for rule_id, lemmas in self._lemma_specs]
 
     def _examples_stage(self) -> _Examples:
-        def make():
-            classifier = _fitted(self._examples, self._cache_dir)
-            rules = self._rules
-            default_rank = rules.priorities[rules.defaults.priority].rank
-            class_rules = [(self._compiled[rule_id], max(self._compiled[rule_id].priority_rank, default_rank))
-                           for rule_id in classifier.classes]
-            shares = {rank: sum(other == rank for _, other in class_rules) / len(class_rules)
-                      for _, rank in class_rules}
-            return _Examples(classifier, class_rules, shares)
+        built = self._built.get("examples")
+        return built if built is not None else self._once("examples", self._make_examples_stage)
 
-        return self._once("examples", make)
+    def _make_examples_stage(self) -> _Examples:
+        classifier = _fitted(self._examples, self._cache_dir)
+        rules = self._rules
+        default_rank = rules.priorities[rules.defaults.priority].rank
+        class_rules = [(self._compiled[rule_id], max(self._compiled[rule_id].priority_rank, default_rank))
+                       for rule_id in classifier.classes]
+        shares = {rank: sum(other == rank for _, other in class_rules) / len(class_rules)
+                  for _, rank in class_rules}
+        return _Examples(classifier, class_rules, shares)
 
     def terms(self, plain_text: str) -> frozenset[str]:
         """The lemma terms of a normalised post (none when no stage uses them)."""
         if not self.enabled:
             return frozenset()
-        from chatops.rules.analysis import lemma_terms
-
+        lemma_terms = self._built.get("terms") or self._once("terms", _lemma_terms_function)
         return lemma_terms(plain_text)
 
     def lemma_matches(self, plain_text: str, terms: frozenset[str], passes) -> tuple[list[Any], list[str]]:
         """The lemma rules some of the post's terms hit and that `passes(rule)`, and the terms they hit."""
         matched, found = [], []
         if self.has_lemmas:
-            english = any("a" <= char <= "z" for char in plain_text)
-            for rule, lemmas in self._lemma_rules_for("english" if english else "native"):
+            for rule, lemmas in self._lemma_rules_for("english" if _LATIN.search(plain_text) else "native"):
                 common = lemmas & terms
                 if common and passes(rule):
                     matched.append(rule)
@@ -151,6 +153,13 @@ class AnalysisStages:
         evidence = built.classifier.evidence(vector, index)
         reason = f"examples={rule.id} score={score:.2f} (rule {rule_score:.2f}) ngrams={'|'.join(evidence)}"
         return Pick(rule, score, float(f"{rule_score:.2f}"), reason)
+
+
+def _lemma_terms_function():
+    """The analyser's entry point, imported on first use (it imports SudachiPy's wrapper)."""
+    from chatops.rules.analysis import lemma_terms
+
+    return lemma_terms
 
 
 @functools.lru_cache(maxsize=8)
