@@ -31,13 +31,15 @@ def add_parser(rules_sub, lang: str) -> None:
     backtest.set_defaults(handler=backtest_command)
 
 
-def _rules_or_exit(path):
+def _rules_or_exit(path, lang: str):
+    from chatops.cli.rules_cmd import cache_dir
     from chatops.rules import RulesEngine, RulesError, load_rules
 
     try:
-        return RulesEngine(load_rules(path))
+        # Lazy: a period without posts that reach the analysis stages never builds them.
+        return RulesEngine(load_rules(path), lazy=True, cache_dir=cache_dir())
     except RulesError as exc:
-        for problem in exc.problems:
+        for problem in exc.lines(lang):
             err(problem)
         raise CliExit(EXIT_USAGE) from None
 
@@ -45,16 +47,17 @@ def _rules_or_exit(path):
 def backtest_command(args) -> int:
     """Print (or --json) the counts before -> after and samples of each change; exit 2 on bad input."""
     from chatops.rules.fields import parse_duration
+    from chatops.rules.problems import RulesProblem
 
     lang = language(args)
     try:
         since = parse_duration(args.since)
-    except ValueError as exc:
-        err(t("cli.backtest.bad_since", lang, value=args.since, message=exc))
+    except RulesProblem as exc:
+        err(t("cli.backtest.bad_since", lang, value=args.since, message=exc.render(lang)))
         return EXIT_USAGE
     settings = settings_or_exit(args)
-    today = _rules_or_exit(settings.rules_path)
-    new = _rules_or_exit(args.new)
+    today = _rules_or_exit(settings.rules_path, lang)
+    new = _rules_or_exit(args.new, lang)
     from chatops.runtime import Runtime
 
     runtime = Runtime.build(settings, upgrade_db=False, rules=today.rules)

@@ -36,6 +36,11 @@ def _rules_path(explicit: str | None) -> Path:
     return Path(explicit or os.environ.get("CHATOPS_RULES") or "rules.yaml")
 
 
+def cache_dir() -> Path:
+    """Where one-shot commands keep fitted examples classifiers: $XDG_CACHE_HOME/chatops."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "chatops"
+
+
 def _load_or_exit(path: Path, lang: str):
     from chatops.rules import RulesError, load_rules
 
@@ -65,7 +70,8 @@ def test_command(args) -> int:
     if args.text is None and not args.file:
         err(t("cli.rules.test_needs_input", lang))
         return EXIT_USAGE
-    engine = RulesEngine(_load_or_exit(_rules_path(args.rules), lang))
+    # Lazy: a post a keyword decides needs neither the analyser nor the classifier.
+    engine = RulesEngine(_load_or_exit(_rules_path(args.rules), lang), lazy=True, cache_dir=cache_dir())
     if args.text is not None:
         return _test_text(engine, args)
     lines = read_jsonl(args.file, lang)

@@ -11,9 +11,6 @@ import re
 import threading
 from functools import lru_cache
 
-import simplemma
-from sudachipy import Dictionary, SplitMode
-
 NEGATED = "not:"
 # Auxiliaries and endings that negate the predicate before them.
 _JA_NEGATORS = frozenset({"ない", "ず", "ぬ", "ん", "無い"})
@@ -31,12 +28,17 @@ def _tokenizer():
     """One Sudachi tokenizer per thread (a tokenizer is not thread-safe)."""
     tokenizer = getattr(_local, "tokenizer", None)
     if tokenizer is None:
+        from sudachipy import SplitMode
+
         tokenizer = _local.tokenizer = _dictionary().tokenizer(mode=SplitMode.C)
     return tokenizer
 
 
 @lru_cache(maxsize=1)
-def _dictionary() -> Dictionary:
+def _dictionary():
+    """The Sudachi core dictionary, loaded on the first Japanese post (a fifth of a second)."""
+    from sudachipy import Dictionary
+
     return Dictionary(dict="core")
 
 
@@ -87,6 +89,8 @@ def _english_terms(text: str, terms: set[str]) -> None:
 
 @lru_cache(maxsize=65536)
 def _english_lemma(word: str) -> str:
+    import simplemma  # its English tables load on the first English word
+
     return simplemma.lemmatize(word, lang="en")
 
 
@@ -95,6 +99,16 @@ def term_of(written: str) -> str:
     written = written.strip().lower()
     negated = written.startswith(NEGATED)
     body = written[len(NEGATED):].strip() if negated else written
-    if body and body.isascii():
+    if is_english(body):
         body = " ".join(_english_lemma(word) for word in body.split())
     return NEGATED + body if negated else body
+
+
+def is_english(text: str) -> bool:
+    """Whether text needs the English lemmatiser: ASCII with a Latin letter (a number is its own lemma)."""
+    return text.isascii() and any("a" <= char <= "z" for char in text.lower())
+
+
+def entry_is_english(written: str) -> bool:
+    """Whether a rule's lemma entry (as written, `not:` or not) is an English one."""
+    return is_english(written.strip().lower().removeprefix(NEGATED).strip())

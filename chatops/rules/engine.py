@@ -12,17 +12,15 @@ hits, and the message's source and kind pass the `sources`/`kinds` filters.
 
 import re
 from dataclasses import dataclass
+from pathlib import Path
 
-from chatops.rules.analysis import lemma_terms, term_of
-from chatops.rules.examples import ExamplesClassifier
 from chatops.rules.fields import KINDS, SOURCES
 from chatops.rules.matcher import KeywordMatcher
 from chatops.rules.normalize import fold_kana, normalize
 from chatops.rules.schema import KeywordRule, Rules
+from chatops.rules.stages import AnalysisStages
 
 _ROUTE_CACHE_LIMIT = 4096
-# How much of a priority's chance share (its rules / all example rules) the examples score loses.
-_CHANCE_DISCOUNT = 0.3
 # keyword id -> (position in any + all, keyword as written) of each way the rule writes it
 _Spellings = dict[int, tuple[tuple[int, str], ...]]
 
@@ -131,8 +129,12 @@ class _KeywordIds:
 class RulesEngine:
     """Compiled keyword rules and routing of one Rules object; triage() is pure and thread-safe."""
 
-    def __init__(self, rules: Rules):
-        """Compile the keyword rules of rules into an automaton and lookup tables."""
+    def __init__(self, rules: Rules, *, lazy: bool = False, cache_dir: Path | None = None):
+        """Compile the keyword rules of rules into an automaton and lookup tables.
+
+        lazy leaves the lemma and examples stages unbuilt until a post needs them (a one-shot
+        command); cache_dir keeps the fitted examples classifier between processes.
+        """
         self.rules = rules
         ids = _KeywordIds()
         self._rules = [_compile(rule, ids, rules) for rule in rules.keyword_rules]
@@ -151,25 +153,10 @@ class RulesEngine:
         self._regex_only = frozenset(self._regex_only_in_order)
         self._routes: dict[tuple[str, ...], str] = {}
         self._by_id = {rule.id: rule for rule in self._rules}
-        self._lemma_rules = [
-            (compiled, frozenset(term_of(lemma) for lemma in rule.lemmas))
-            for compiled, rule in zip(self._rules, rules.keyword_rules, strict=True)
-            if rule.lemmas
-        ]
-        examples = [(rule.id, text) for rule in rules.keyword_rules for text in rule.examples]
-        self._classifier = (
-            ExamplesClassifier(examples, lemmas=lemma_terms) if len({r for r, _ in examples}) >= 2 else None
-        )
-        default_rank = rules.priorities[rules.defaults.priority].rank
-        # Per class of the classifier: its rule and the rank of the priority it would give.
-        self._class_rules = [] if self._classifier is None else [
-            (self._by_id[rule_id], max(self._by_id[rule_id].priority_rank, default_rank))
-            for rule_id in self._classifier.classes
-        ]
-        self._rank_shares = {
-            rank: sum(other == rank for _, other in self._class_rules) / len(self._class_rules)
-            for _, rank in self._class_rules
-        }
+        # The lemma and examples stages: built here, or on the first post that reaches them when lazy.
+        self._stages = AnalysisStages(rules, self._by_id, cache_dir=cache_dir)
+        if not lazy:
+            self._stages.build()
         self._min_scores = {
             rule.id: rule.examples_min_score if rule.examples_min_score is not None else rules.defaults.examples_min_score
             for rule in rules.keyword_rules
@@ -202,7 +189,7 @@ class RulesEngine:
         ]
         if not matched:
             return self._analyse(text, plain_text, hits, source, kind, unmatched_channel, [])
-        if all(rule.priority_rank < 0 for rule in matched) and (self._lemma_rules or self._classifier):
+        if all(rule.priority_rank < 0 for rule in matched) and self._stages.enabled:
             # Rules that only tag (praise, order number) leave the priority to the analysis stages:
             # "ありがとう" in a sarcastic complaint must not keep it green.
             return self._analyse(text, plain_text, hits, source, kind, unmatched_channel, matched)
@@ -230,69 +217,39 @@ class RulesEngine:
         tagged are the keyword rules that matched but set no priority; their tags are kept.
         """
         defaults = self.rules.defaults
-        terms = lemma_terms(plain_text) if self._lemma_rules or self._classifier is not None else frozenset()
-        if self._lemma_rules:
-            lemma_matched, found = [], []
-            for rule, lemmas in self._lemma_rules:
-                common = lemmas & terms
-                if common and _passes_filters(rule, hits, source, kind):
-                    lemma_matched.append(rule)
-                    found += sorted(common)
-            if lemma_matched and all(rule.priority_rank < 0 for rule in lemma_matched):
-                tagged = tagged + lemma_matched  # tags only: the classifier may still raise the priority
-            elif lemma_matched:
-                triage = self._combine(tagged + lemma_matched, hits, source, kind)
-                triage.keywords, triage.stage = list(dict.fromkeys(found)), "lemma"
-                triage.reason = "lemmas=" + ",".join(triage.keywords)
-                return triage
+        stages = self._stages
+        terms = stages.terms(plain_text)
+
+        def passes(rule: _CompiledRule) -> bool:
+            return _passes_filters(rule, hits, source, kind)
+
+        lemma_matched, found = stages.lemma_matches(plain_text, terms, passes)
+        if lemma_matched and all(rule.priority_rank < 0 for rule in lemma_matched):
+            tagged = tagged + lemma_matched  # tags only: the classifier may still raise the priority
+        elif lemma_matched:
+            triage = self._combine(tagged + lemma_matched, hits, source, kind)
+            triage.keywords, triage.stage = list(dict.fromkeys(found)), "lemma"
+            triage.reason = "lemmas=" + ",".join(triage.keywords) + _tag_reason(tagged, hits)
+            return triage
         reason = ""
-        if self._classifier is not None:
-            rule, score, reason = self._classify(text, terms, hits, source, kind)
-            if tagged and rule is not None:
-                # A keyword already said what the post is (praise): overruling it takes the one
-                # rule's own probability, not the priority's sum over several rules.
-                score = float(reason.split("(rule ")[1].split(")")[0])
+        pick = stages.classify(text, terms, passes)
+        if pick is not None:
+            reason, rule = pick.reason, pick.rule
+            # A keyword already said what the post is (praise): overruling it takes the one
+            # rule's own probability, not the priority's sum over several rules.
+            score = pick.rule_score if tagged else pick.score
             # The classifier may only raise priority above the default, and only when sure enough.
-            if rule is not None and score >= self._min_scores[rule.id] and rule.priority_rank >= 0:
+            if score >= self._min_scores[rule.id] and rule.priority_rank >= 0:
                 triage = self._combine(tagged + [rule], hits, source, kind)
-                triage.keywords, triage.stage, triage.reason = [], "examples", reason
+                triage.keywords, triage.stage, triage.reason = [], "examples", reason + _tag_reason(tagged, hits)
                 return triage
-            if rule is not None and rule.priority_rank >= 0:
+            if rule.priority_rank >= 0:
                 reason += " (below examples_min_score)"
         if tagged:
             triage = self._combine(tagged, hits, source, kind)
             triage.reason += ("  " + reason) if reason else ""
             return triage
         return Triage([], [], defaults.priority, defaults.level, [], unmatched_channel, [], "none", reason)
-
-    def _classify(self, text: str, terms: frozenset[str], hits: set[int], source: str,
-                  kind: str) -> tuple[_CompiledRule | None, float, str]:
-        """The examples' pick: the most likely priority (its rules' probabilities summed), then its likeliest rule.
-
-        Summing by priority first means a post that looks like "some red complaint" is red
-        even when its probability is split between double-charge and refund-missing.
-        """
-        probabilities, vector = self._classifier.scores(text, terms)
-        by_rank: dict[int, float] = {}
-        best_of_rank: dict[int, int] = {}
-        for index, (rule, rank) in enumerate(self._class_rules):
-            if not _passes_filters(rule, hits, source, kind):
-                continue
-            by_rank[rank] = by_rank.get(rank, 0.0) + probabilities[index]
-            if rank not in best_of_rank or probabilities[index] > probabilities[best_of_rank[rank]]:
-                best_of_rank[rank] = index
-        if not by_rank:
-            return None, 0.0, ""
-        rank = max(by_rank, key=by_rank.__getitem__)
-        index = best_of_rank[rank]
-        rule, score = self._class_rules[index][0], float(by_rank[rank])
-        # A priority with 7 of 16 rules gets ~0.44 from a post with no evidence at all ("なるほど"):
-        # only what it gets beyond that share of the classes counts as evidence.
-        score -= self._rank_shares[rank] * _CHANCE_DISCOUNT
-        evidence = self._classifier.evidence(vector, index)
-        reason = (f"examples={rule.id} score={score:.2f} (rule {probabilities[index]:.2f}) "
-                  f"ngrams={'|'.join(evidence)}")
-        return rule, score, reason
 
     def _combine(self, matched: list[_CompiledRule], hits: set[int], source: str, kind: str) -> Triage:
         """Merge what the matched rules set, falling back to routing and defaults."""
@@ -350,6 +307,12 @@ def _keyword_reason(rule: _CompiledRule, hits: set[int]) -> str:
     """What made a literal rule fire: its keywords, else its regex."""
     words = rule.keywords_hit(hits)
     return "keywords=" + ",".join(words) if words else "regex"
+
+
+def _tag_reason(tagged: list[_CompiledRule], hits: set[int]) -> str:
+    """The keywords of the tag-only rules a later stage decided over, so `rules test` shows them too."""
+    words = dict.fromkeys(word for rule in tagged for word in rule.keywords_hit(hits))
+    return "  keywords=" + ",".join(words) if words else ""
 
 
 def _passes_filters(rule: _CompiledRule, hits: set[int], source: str, kind: str) -> bool:

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import AfterValidator, BeforeValidator
 
 from chatops.rules.normalize import normalize
-from chatops.rules.problems import RulesProblem, what
+from chatops.rules.problems import ByLanguage, RulesProblem, what
 
 PRIORITIES = ("red", "orange", "green")
 LEVELS = ("L1", "L2", "L3")
@@ -86,7 +86,10 @@ def parse_duration(value: object) -> timedelta:
     if not match or not any(match.groups()):
         raise RulesProblem("not_duration", value=value)
     days, hours, minutes = (int(group or 0) for group in match.groups())
-    duration = timedelta(days=days, hours=hours, minutes=minutes)
+    try:
+        duration = timedelta(days=days, hours=hours, minutes=minutes)
+    except OverflowError:
+        raise RulesProblem("duration_too_long", value=value) from None
     if not duration:
         raise RulesProblem("zero_duration", value=value)
     return duration
@@ -173,7 +176,8 @@ def _check_regex(value: str) -> str:
     try:
         re.compile(value)
     except re.error as exc:
-        raise RulesProblem("bad_regex", value=value, error=exc) from None
+        where = "" if exc.pos is None else f" ({exc.pos + 1} 文字目)"
+        raise RulesProblem("bad_regex", value=value, error=ByLanguage(en=str(exc), ja=where)) from None
     return value
 
 

@@ -7,6 +7,7 @@ or for a missing field the line of the mapping that lacks it.
 """
 
 import difflib
+import errno
 import functools
 import os
 import types
@@ -18,8 +19,9 @@ from pydantic import BaseModel, ValidationError, create_model
 
 from chatops.i18n import catalog
 from chatops.rules.checks import Loc, cross_check
-from chatops.rules.problems import RulesProblem
+from chatops.rules.problems import ByLanguage, RulesProblem, in_english
 from chatops.rules.schema import Rules
+from chatops.rules.yaml_errors import yaml_problem
 
 _Loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -62,9 +64,11 @@ def load_rules(path: str | os.PathLike[str]) -> Rules:
     except FileNotFoundError:
         raise RulesError([Located(name, None, None, RulesProblem("file_not_found"))]) from None
     except UnicodeDecodeError as exc:
-        raise RulesError([Located(name, None, None, RulesProblem("not_utf8", reason=exc.reason, at=exc.start))]) from None
+        raise RulesError([Located(name, None, None, RulesProblem("not_utf8", reason=in_english(exc.reason), at=exc.start))]) from None
     except OSError as exc:
-        raise RulesError([Located(name, None, None, RulesProblem("cannot_read", error=exc.strerror))]) from None
+        key = {errno.EACCES: "cannot_read_permission", errno.EPERM: "cannot_read_permission",
+               errno.EISDIR: "cannot_read_directory"}.get(exc.errno, "cannot_read")
+        raise RulesError([Located(name, None, None, RulesProblem(key, error=in_english(exc.strerror)))]) from None
     return parse_rules(text, name)
 
 
@@ -79,13 +83,16 @@ def parse_rules(text: str, path: str = "<string>") -> Rules:
         data = loader.construct_document(root) if root is not None else None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
-        detail = f"{exc.problem} ({exc.context})" if exc.context else exc.problem
         raise RulesError([Located(path, mark.line + 1 if mark else 1, None,
-                                  RulesProblem("yaml_syntax", detail=detail))]) from None
+                                  yaml_problem(exc.problem, exc.context))]) from None
     except yaml.reader.ReaderError as exc:  # a character YAML does not allow; it knows no line
         line = text.count("\n", 0, exc.position) + 1
         raise RulesError([Located(path, line, None, RulesProblem(
-            "yaml_character", detail=exc.reason, character=f"#x{exc.character:04x}"))]) from None
+            "yaml_character", detail=in_english(exc.reason), character=f"#x{exc.character:04x}"))]) from None
+    except (ValueError, TypeError, AttributeError, OverflowError) as exc:
+        # An explicitly tagged scalar its constructor cannot read (`!!int x`, `!!timestamp soon`).
+        raise RulesError([Located(path, _unreadable_line(root), None,
+                                  RulesProblem("yaml_value", detail=in_english(exc)))]) from None
     finally:
         loader.dispose()
     if root is None:
@@ -111,6 +118,23 @@ def parse_rules(text: str, path: str = "<string>") -> Rules:
     if problems:
         raise RulesError(sorted(problems, key=lambda item: item.line or 0))
     return rules
+
+
+def _unreadable_line(root: yaml.Node) -> int:
+    """The 1-based line of the first scalar that PyYAML's safe constructor cannot build (else 1)."""
+    pending = [root]
+    while pending:
+        node = pending.pop(0)
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                yaml.SafeLoader("").construct_object(node)
+            except (ValueError, TypeError, AttributeError, OverflowError, yaml.YAMLError):
+                return node.start_mark.line + 1
+        elif isinstance(node, yaml.MappingNode):
+            pending.extend(part for pair in node.value for part in pair)
+        elif isinstance(node, yaml.SequenceNode):
+            pending.extend(node.value)
+    return 1
 
 
 def _validated_sections(data: dict, failed: set[str]) -> Rules | None:
@@ -158,13 +182,13 @@ def _dotted(loc: Loc) -> str:
 
 
 def describe(error: dict[str, Any]) -> RulesProblem:
-    """Turn one pydantic error into a message for the person editing the file; the common
-    pydantic error types have strings of their own (`rules.pydantic.<type>`), the rest keep
-    pydantic's English words."""
+    """Turn one pydantic error into a message for the person editing the file: the error types
+    rules.yaml can meet have strings of their own (`rules.pydantic.<type>`); any other keeps
+    pydantic's words in English and says "not a valid value" in Japanese."""
     kind, loc = error["type"], error["loc"]
     if kind == "value_error":
         cause = error["ctx"]["error"]
-        return cause if isinstance(cause, RulesProblem) else RulesProblem("plain", text=str(cause))
+        return cause if isinstance(cause, RulesProblem) else RulesProblem("plain", text=in_english(cause))
     if kind == "missing":
         return RulesProblem("missing")
     if kind == "extra_forbidden":
@@ -177,9 +201,11 @@ def describe(error: dict[str, Any]) -> RulesProblem:
     got = RulesProblem("got", value=value) if isinstance(value, str | int | float | bool) or value is None else ""
     ctx = {name: value if isinstance(value, str | int | float) else str(value)
            for name, value in (error.get("ctx") or {}).items()}
+    if "expected" in ctx:  # "'a', 'b' or 'c'": the choices alone, for a language without "or"
+        ctx["expected"] = ByLanguage(en=str(ctx["expected"]), ja=str(ctx["expected"]).replace(" or ", ", "))
     if f"rules.pydantic.{kind}" in catalog("en"):
         return RulesProblem(f"pydantic.{kind}", got=got, **ctx)
-    return RulesProblem("pydantic_other", message=error["msg"], got=got)
+    return RulesProblem("pydantic_other", message=in_english(error["msg"]), got=got)
 
 
 def _allowed_fields(loc: Loc) -> list[str]:

@@ -110,3 +110,10 @@ def test_rules_test_names_stage_and_reason():
     row = json.loads(output)
     assert (row["stage"], row["matched"]) == ("lemma", ["not-delivered"])
     assert row["reason"] == "lemmas=not:来る"
+
+
+def test_a_later_stage_deciding_over_a_tag_only_keyword_names_both():
+    engine = engine_for([{"id": "praise", "any": ["ありがとう"], "set": {"tags": ["praise"]}}, *EXAMPLE_RULES])
+    triage = engine.triage("ありがとう、でも2回引き落とされた", "x", "mention")
+    assert (triage.stage, triage.priority, triage.matched, triage.tags) == ("lemma", "red", ["praise", "debit"], ["praise"])
+    assert triage.reason == "lemmas=引き落とす  keywords=ありがとう"
