@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from chatops.db import session_scope
 from chatops.errors import DomainError, InvalidValue
+from chatops.i18n import t
 from chatops.rules.schema import BORROWED_PERMISSION
 from chatops.tickets import service
 from chatops.tickets.models import OutboxItem, SeenDelivery
@@ -364,3 +365,16 @@ def _override(desk: Desk, command: Command, actor: str, in_group: InGroup | None
                   {"who": cover.user, "schedule": schedule, "until": report.local(cover.end, zone, desk.language)},
                   verb="override", people=("who",), changed=True)
 
+
+
+def oncall_lines(result: Result, lang: str, person: Callable[[str], str] = str) -> list[str]:
+    """An on-call result in words (the shared `oncall.*` and `sla.page.*` keys), people shown by
+    `person`; refusals and errors are the surface's to word."""
+    if result.kind == "list":
+        return list(result.lines)
+    if result.kind == "help":
+        return [t("oncall.help", lang)]
+    params = {name: person(value) if name in result.people else value for name, value in result.params.items()}
+    if result.verb in ("ack", "resolve") and result.tickets:
+        return [t(result.key, lang, page=page, who=params["who"]) for page in result.tickets]
+    return [t(result.key, lang, **params)]

@@ -86,12 +86,8 @@ def oncall_text(surface: TeamsSurface, actor: str | None, words: list[str], lang
         surface.changed()
     if result.error is not None:
         return f"⚠️ {surface.error_text(result.error, lang)}"
-    if result.kind == "list":
-        text = "\n".join(result.lines)
-        return text.replace("*", "") if result.verb == "who" else text
-    if result.key == "sla.page.nothing":
-        return t(result.key, lang, **result.params)
-    return "\n".join(t(result.key, lang, page=page, who=actor) for page in result.tickets)
+    text = "\n".join(commands.oncall_lines(result, lang))
+    return text.replace("*", "") if result.verb == "who" else text
 
 
 def _stats(surface: TeamsSurface, actor: str | None, words: list[str], lang: str) -> str:
