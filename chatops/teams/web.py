@@ -113,8 +113,7 @@ class _ActionPages:
         return response
 
     def _load(self, claim: LinkClaim) -> TicketView:
-        with self.surface.runtime.session_factory() as session:
-            return load_view(session, claim.ticket_id)
+        return self.surface.desk(self.surface.lang).read(load_view, claim.ticket_id)
 
     def _ticket_fields(self, view: TicketView, lang: str) -> dict:
         rules = self.surface.rules

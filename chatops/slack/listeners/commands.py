@@ -51,15 +51,28 @@ def render(surface: SlackSurface, result: commands.Result) -> Answer:
         usage = f"/ticket {t(f'slack.cmd.usage.{verb}', lang)}"
         return Answer(":warning: " + t("slack.cmd.usage_line", lang, usage=usage))
     if result.kind == "ticket":
-        card, thread = result.tickets[0]
-        modal = blocks.ticket_modal(card, surface.rules, lang, surface.clock(),
-                                    thread=(thread.channel, thread.ts) if thread else None)
-        return Answer(blocks.ticket_message(card, surface.rules, lang, surface.clock())["text"], modal["blocks"])
+        card = result.tickets[0][0]
+        return Answer(blocks.ticket_message(card, surface.rules, lang, surface.clock())["text"],
+                      _modal(surface, result)["blocks"])
     if result.kind == "list":
         title = t(f"slack.{result.key}", lang, **result.params)
         return Answer(title, blocks.ticket_list(title, list(result.tickets), surface.rules, lang, surface.clock()))
     params = {name: f"<@{value}>" if name in result.people else value for name, value in result.params.items()}
     return Answer(f":white_check_mark: {t(f'slack.{result.key}', lang, **params)}")
+
+
+def show_modal(surface: SlackSurface, key: str) -> dict:
+    """The ticket modal of `key` (a DomainError when it cannot be shown)."""
+    result = commands.run(surface.desk(detail=_detail), commands.Command("show", (key,)), actor=None)
+    if result.error is not None:
+        raise result.error
+    return _modal(surface, result)
+
+
+def _modal(surface: SlackSurface, result: commands.Result) -> dict:
+    card, thread = result.tickets[0]
+    return blocks.ticket_modal(card, surface.rules, surface.lang, surface.clock(),
+                               thread=(thread.channel, thread.ts) if thread else None)
 
 
 def answer(surface: SlackSurface, actor: str, text: str) -> Answer:

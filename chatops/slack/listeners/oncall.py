@@ -14,6 +14,7 @@ from chatops.slack.blocks.pages import ONCALL_COMMAND, PAGE_ACK, PAGE_RESOLVE, s
 from chatops.slack.listeners.common import action_value
 from chatops.slack.surface import SlackSurface
 
+
 def answer(surface: SlackSurface, actor: str, text: str) -> str:
     """What `/oncall <text>` from `actor` says (running the flow it asks for)."""
     result = commands.run_oncall(surface.desk(), commands.parse_oncall(text), actor=actor,
