@@ -19,10 +19,10 @@ from sqlalchemy.exc import IntegrityError
 
 from chatops.db import session_scope
 from chatops.errors import DomainError, InvalidValue
-from chatops.i18n import t
 from chatops.rules.schema import BORROWED_PERMISSION
 from chatops.tickets import service
 from chatops.tickets.models import OutboxItem, SeenDelivery
+from chatops.tickets.queries import overdue_tickets
 
 HELP_WORDS = ("help", "ヘルプ")
 # A person as chat surfaces put them in command text: `<@U123|name>`, `<@U123>`, `@U123`, `U123`.
@@ -46,14 +46,16 @@ class Command:
 class Result:
     """What a command answers: `kind` is done, list, ticket, help or error; `key` and `params`
     say it (see the module docstring for where keys live); `tickets` holds what the desk's
-    builders made of the tickets shown; `lines` holds ready report lines; `people` names the
-    params that are user ids, for the surface to render as it shows people."""
+    builders made of the tickets shown, `pages` the keys of pages settled; `lines` holds ready
+    report lines; `people` names the params that are user ids, for the surface to render as it
+    shows people."""
 
     kind: str
     key: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     verb: str = ""
     tickets: tuple[Any, ...] = ()
+    pages: tuple[str, ...] = ()
     lines: tuple[str, ...] = ()
     people: tuple[str, ...] = ()
     error: DomainError | None = None
@@ -177,8 +179,6 @@ def _mine(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
 
 
 def _queue(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
-    from chatops.tickets.queries import overdue_tickets
-
     with desk.runtime.session_factory() as session:
         overdue = overdue_tickets(session, now=desk.now())
         late = {ticket.id for ticket in overdue}
@@ -284,97 +284,3 @@ def run(desk: Desk, command: Command, *, actor: str | None, in_group: InGroup | 
     except DomainError as exc:
         return failed(exc)
 
-
-# --- on-call: `/oncall …` on Slack, `oncall …` on Teams, `chatops oncall …` -----------------
-
-ONCALL_VERBS = ("who", "now", "schedule", "pages", "ack", "resolve", "override")
-
-
-def parse_oncall(text: str) -> Command:
-    """The on-call command in `text`: `who` (also bare), `schedule [name]`, `pages`, `ack REF`,
-    `resolve REF`, `override @user until WHEN [schedule]`; anything else is the help verb."""
-    words = text.split()
-    name = words[0].lower() if words else "who"
-    args = tuple(words[1:])
-    if name == "now":
-        name = "who"
-    if name in ("ack", "resolve") and len(args) != 1:
-        return Command("help", args)
-    if name == "override":
-        if len(args) < 3 or args[1].lower() != "until":
-            return Command("help", args)
-        return Command("override", (args[0], *args[2:]))
-    return Command(name if name in ONCALL_VERBS else "help", args)
-
-
-def run_oncall(desk: Desk, command: Command, *, actor: str | None, in_group: InGroup | None = None,
-               trusted: bool = False) -> Result:
-    """Answer an on-call command: report lines, pages settled, an override recorded; `trusted`
-    (the CLI, run by whoever holds the database) skips the role check of overrides."""
-    from chatops.oncall import report
-
-    flows, lang = desk.flows, desk.language
-    try:
-        if command.verb in ("who", "schedule", "pages"):
-            with desk.runtime.session_factory() as session:
-                if command.verb == "who":
-                    lines = report.who_lines(flows, session, desk.now(), lang, desk.person)
-                elif command.verb == "schedule":
-                    lines = report.schedule_lines(flows, session, desk.now(), lang, desk.person,
-                                                  command.args[0] if command.args else None,
-                                                  command.options.get("days", 14))
-                else:
-                    lines = report.page_lines(flows, session, lang, desk.person)
-            return Result("list", verb=command.verb, lines=tuple(lines))
-        if command.verb in ("ack", "resolve") and actor is not None:
-            return _settle(desk, command, actor)
-        if command.verb == "override" and actor is not None:
-            return _override(desk, command, actor, in_group, trusted)
-    except DomainError as exc:
-        return failed(exc)
-    return Result("help", "oncall.help", verb="help")
-
-
-def _settle(desk: Desk, command: Command, actor: str) -> Result:
-    settle = desk.flows.acknowledge_page if command.verb == "ack" else desk.flows.resolve_page
-    pages = settle(command.args[0], actor=actor)
-    if not pages:
-        return Result("done", "sla.page.nothing", {"ref": command.args[0].upper()}, verb=command.verb, changed=True)
-    to = "acknowledged" if command.verb == "ack" else "resolved"
-    return Result("done", f"sla.page.{to}", {"who": actor, "count": len(pages)}, verb=command.verb,
-                  tickets=tuple(page.key for page in pages), people=("who",), changed=True)
-
-
-def _override(desk: Desk, command: Command, actor: str, in_group: InGroup | None, trusted: bool) -> Result:
-    """`override WHO WHEN… [schedule]`: WHO is a mention unless `options["user"]` names them."""
-    from chatops.oncall import report
-
-    who = command.options.get("user") or user_id(command.args[0])
-    rules = desk.rules
-    schedules = list(rules.oncall.schedules)
-    rest = list(command.args[1:])
-    schedule = command.options.get("schedule") or (
-        rest.pop() if len(rest) > 1 and rest[-1] in schedules else (schedules[0] if schedules else "-"))
-    if not trusted and actor != who and not desk.may(actor, "assign", in_group):  # covering yourself is fine
-        return refused(rules, "assign")
-    now = desk.now()
-    zone = rules.oncall.schedules[schedule].timezone if schedule in schedules else "UTC"
-    until = report.parse_until(" ".join(rest), now, zone)
-    cover = desk.flows.add_override(schedule=schedule, user=who, start=now, end=until, actor=actor)
-    return Result("done", "oncall.override.done",
-                  {"who": cover.user, "schedule": schedule, "until": report.local(cover.end, zone, desk.language)},
-                  verb="override", people=("who",), changed=True)
-
-
-
-def oncall_lines(result: Result, lang: str, person: Callable[[str], str] = str) -> list[str]:
-    """An on-call result in words (the shared `oncall.*` and `sla.page.*` keys), people shown by
-    `person`; refusals and errors are the surface's to word."""
-    if result.kind == "list":
-        return list(result.lines)
-    if result.kind == "help":
-        return [t("oncall.help", lang)]
-    params = {name: person(value) if name in result.people else value for name, value in result.params.items()}
-    if result.verb in ("ack", "resolve") and result.tickets:
-        return [t(result.key, lang, page=page, who=params["who"]) for page in result.tickets]
-    return [t(result.key, lang, **params)]

@@ -49,11 +49,12 @@ def _run(args, command_of) -> int:
     """Run the on-call command `command_of(runtime)` through the command layer and print its
     lines (people as plain ids, without Slack emoji or bold)."""
     from chatops import commands
+    from chatops.oncall import commands as oncall_commands
 
     runtime = runtime_or_exit(args)
     lang = language(args)
     try:
-        result = commands.run_oncall(commands.Desk(runtime, lang=lang), command_of(runtime),
+        result = oncall_commands.run_oncall(commands.Desk(runtime, lang=lang), command_of(runtime),
                                      actor=getattr(args, "actor", "cli"), trusted=True)
     finally:
         runtime.close()
@@ -62,9 +63,9 @@ def _run(args, command_of) -> int:
         return EXIT_USAGE
     if result.verb in ("ack", "resolve"):
         key = "cli.oncall.acked_n" if result.verb == "ack" else "cli.oncall.resolved_n"
-        lines = [plural(key, lang, len(result.tickets))]
+        lines = [plural(key, lang, len(result.pages))]
     else:
-        lines = commands.oncall_lines(result, lang)
+        lines = oncall_commands.oncall_lines(result, lang)
     for line in lines:
         print(_EMOJI.sub("", line).replace("*", ""))
     return 0

@@ -11,6 +11,7 @@ import re
 
 from chatops import commands
 from chatops.i18n import t
+from chatops.oncall import commands as oncall_commands
 from chatops.teams.surface import TeamsSurface
 
 _MENTION = re.compile(r"<at>.*?</at>", re.IGNORECASE | re.DOTALL)
@@ -81,12 +82,12 @@ def oncall_text(surface: TeamsSurface, actor: str | None, words: list[str], lang
     if verb not in _ONCALL_VERBS or (settles and (len(words) != 2 or actor is None)):
         words = ["who"]
     desk = surface.desk(lang)
-    result = commands.run_oncall(desk, commands.parse_oncall(" ".join(words)), actor=actor)
+    result = oncall_commands.run_oncall(desk, oncall_commands.parse_oncall(" ".join(words)), actor=actor)
     if result.changed:
         surface.changed()
     if result.error is not None:
         return f"⚠️ {surface.error_text(result.error, lang)}"
-    text = "\n".join(commands.oncall_lines(result, lang))
+    text = "\n".join(oncall_commands.oncall_lines(result, lang))
     return text.replace("*", "") if result.verb == "who" else text
 
 

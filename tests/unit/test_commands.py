@@ -9,6 +9,7 @@ import pytest
 
 from chatops import commands
 from chatops.i18n import t
+from chatops.oncall import commands as oncall_commands
 from chatops.tickets import service
 from tests.helpers import inbound
 
@@ -104,26 +105,26 @@ def test_lists_carry_what_the_surface_builds_of_each_ticket(desk, session_factor
 
 
 def test_oncall_override_refuses_covering_someone_else_without_the_lead_role(desk):
-    command = commands.parse_oncall("override <@U0AGENT002> until 3h")
+    command = oncall_commands.parse_oncall("override <@U0AGENT002> until 3h")
     assert (command.verb, command.args) == ("override", ("<@U0AGENT002>", "3h"))
-    result = commands.run_oncall(desk, command, actor="U0AGENT001")
+    result = oncall_commands.run_oncall(desk, command, actor="U0AGENT001")
     assert result.params == {"action": "assign", "roles": ("leads",)}
-    mine = commands.run_oncall(desk, commands.parse_oncall("override <@U0AGENT001> until 3h"), actor="U0AGENT001")
+    mine = oncall_commands.run_oncall(desk, oncall_commands.parse_oncall("override <@U0AGENT001> until 3h"), actor="U0AGENT001")
     assert (mine.kind, mine.key, mine.params["who"]) == ("done", "oncall.override.done", "U0AGENT001")
 
 
 def test_oncall_settles_pages_and_says_so_in_either_language(desk):
     desk.flows.ingest(inbound("二重請求されています"))
     desk.flows.page_pass()
-    result = commands.run_oncall(desk, commands.parse_oncall("ack P-1"), actor="U0AGENT003")
-    assert (result.kind, result.tickets) == ("done", ("P-1",))
-    assert commands.oncall_lines(result, "en") == [t("sla.page.acknowledged", "en", page="P-1", who="U0AGENT003")]
+    result = oncall_commands.run_oncall(desk, oncall_commands.parse_oncall("ack P-1"), actor="U0AGENT003")
+    assert (result.kind, result.pages) == ("done", ("P-1",))
+    assert oncall_commands.oncall_lines(result, "en") == [t("sla.page.acknowledged", "en", page="P-1", who="U0AGENT003")]
     desk.flows.ingest(inbound("パスワードの変え方を教えてください", author={"id": "u2", "handle": "@taro", "name": "Taro"}))
-    again = commands.run_oncall(desk, commands.parse_oncall("resolve t-2"), actor="U0AGENT003")
-    assert commands.oncall_lines(again, "ja") == [t("sla.page.nothing", "ja", ref="T-2")]
-    wrong = commands.run_oncall(desk, commands.parse_oncall("resolve p-9"), actor="U0AGENT003")
+    again = oncall_commands.run_oncall(desk, oncall_commands.parse_oncall("resolve t-2"), actor="U0AGENT003")
+    assert oncall_commands.oncall_lines(again, "ja") == [t("sla.page.nothing", "ja", ref="T-2")]
+    wrong = oncall_commands.run_oncall(desk, oncall_commands.parse_oncall("resolve p-9"), actor="U0AGENT003")
     assert (wrong.kind, wrong.key) == ("error", "error.invalid_value")
-    assert commands.parse_oncall("ack").verb == "help"
+    assert oncall_commands.parse_oncall("ack").verb == "help"
 
 
 def test_the_core_command_modules_import_no_adapter():

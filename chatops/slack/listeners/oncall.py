@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from slack_bolt import App
 
-from chatops import commands
 from chatops.errors import DomainError
 from chatops.i18n import t
+from chatops.oncall import commands as oncall_commands
 from chatops.slack.blocks.common import user
 from chatops.slack.blocks.pages import ONCALL_COMMAND, PAGE_ACK, PAGE_RESOLVE, settled_message
 from chatops.slack.listeners.common import action_value
@@ -17,7 +17,7 @@ from chatops.slack.surface import SlackSurface
 
 def answer(surface: SlackSurface, actor: str, text: str) -> str:
     """What `/oncall <text>` from `actor` says (running the flow it asks for)."""
-    result = commands.run_oncall(surface.desk(), commands.parse_oncall(text), actor=actor,
+    result = oncall_commands.run_oncall(surface.desk(), oncall_commands.parse_oncall(text), actor=actor,
                                  in_group=surface.in_group(actor))
     if result.changed:
         surface.changed()
@@ -25,7 +25,7 @@ def answer(surface: SlackSurface, actor: str, text: str) -> str:
         return surface.error_text(result.error)
     if result.key == "refused":
         return f":no_entry: {surface.refusal(result.params['action'])}"
-    return "\n".join(commands.oncall_lines(result, surface.lang, lambda user_id: user(user_id, surface.lang)))
+    return "\n".join(oncall_commands.oncall_lines(result, surface.lang, lambda user_id: user(user_id, surface.lang)))
 
 
 def register(app: App, surface: SlackSurface) -> None:
