@@ -1,7 +1,8 @@
-"""Surface-neutral commands: the words a person types (Slack `/ticket` and `/oncall`, a Teams
-@mention, the CLI where verbs overlap) parsed into a Command, checked against the roles of
-rules.yaml, run as one flow and answered as a Result each surface renders in its own markup
-and language.
+"""Surface-neutral commands: the words a person types (Slack `/ticket`, a Teams @mention)
+parsed into a Command, checked against the roles of rules.yaml, run as one flow and answered
+as a Result each surface renders in its own markup and language; the on-call verbs, which the
+CLI shares too, are in `chatops.oncall.commands`. The Desk is what commands and listeners run
+against, so no surface opens a database session itself.
 
 Keys of ticket-verb results (`cmd.done.claim`, `cmd.usage_line`, ...) live under each surface's
 own namespace (`slack.cmd.done.claim`, `teams.cmd.done.claim`), because each surface words its
