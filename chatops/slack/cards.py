@@ -11,6 +11,7 @@ from chatops.sla.state import overdue_clause
 from chatops.slack.blocks import CustomerSummary, FailedReply, TicketCard
 from chatops.tickets import service
 from chatops.tickets.models import Customer, Message, SurfaceThread, Ticket
+from chatops.tickets.queries import overdue_tickets
 
 
 def card_of(session: Session, ticket: Ticket) -> TicketCard:
@@ -47,9 +48,7 @@ def cards(session: Session, *, limit: int = 20, **filters) -> list[TicketCard]:
 def overdue_cards(session: Session, *, now: datetime, limit: int = 20) -> list[TicketCard]:
     """Open tickets whose live SLA deadline has passed (`sla_state` breached: a pending ticket's
     resolution clock is paused), most overdue first."""
-    stmt = (select(Ticket).where(overdue_clause(now))
-            .order_by(func.coalesce(Ticket.first_response_due_at, Ticket.resolution_due_at), Ticket.id).limit(limit))
-    return [card_of(session, ticket) for ticket in session.scalars(stmt).unique()]
+    return [card_of(session, ticket) for ticket in overdue_tickets(session, now=now, limit=limit)]
 
 
 def failed_replies(session: Session, *, user_id: str, limit: int = 50) -> list[FailedReply]:
@@ -86,12 +85,6 @@ def count_tickets(session: Session, **filters) -> int:
 def thread_of(session: Session, ticket_id: int) -> SurfaceThread | None:
     """Where the ticket's Slack thread is, once its parent message was posted."""
     return session.get(SurfaceThread, (ticket_id, "slack"))
-
-
-def ticket_id_of_thread(session: Session, *, channel: str, ts: str) -> int | None:
-    """The ticket whose Slack parent message is (channel, ts), if any."""
-    return session.scalar(select(SurfaceThread.ticket_id).where(
-        SurfaceThread.surface == "slack", SurfaceThread.channel == channel, SurfaceThread.ts == ts))
 
 
 def customer_summary(session: Session, ticket: Ticket) -> CustomerSummary:
