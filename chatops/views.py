@@ -12,13 +12,14 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from chatops.rules import Rules
-from chatops.sla.state import SlaState, overdue_clause, sla_state
+from chatops.sla.state import SlaState, sla_state
 from chatops.tickets import service
 from chatops.tickets.models import Message, SurfaceThread, Ticket
+from chatops.tickets.queries import overdue_tickets
 
 NO_SLA = SlaState(None, None, None, "ok")
 BATCH = 500  # tickets per look-up of their first messages and threads (bound parameters stay few)
@@ -170,6 +171,4 @@ def list_views(session: Session, *, rules: Rules | None, now: datetime, limit: i
 def overdue_views(session: Session, *, rules: Rules | None, now: datetime, limit: int = 20) -> list[TicketView]:
     """Open tickets past their live stored deadline at `now` (a pending ticket's resolution clock
     is paused), most overdue first."""
-    stmt = (select(Ticket).where(overdue_clause(now))
-            .order_by(func.coalesce(Ticket.first_response_due_at, Ticket.resolution_due_at), Ticket.id).limit(limit))
-    return views_of(session, session.scalars(stmt).unique(), rules=rules, now=now)
+    return views_of(session, overdue_tickets(session, now=now, limit=limit), rules=rules, now=now)

@@ -45,71 +45,69 @@ def register(sub, lang: str) -> None:
 _EMOJI = re.compile(r":[a-z0-9_+-]+: ?")
 
 
-def _plain(user_id: str) -> str:
-    return user_id
-
-
-def _run(args, body) -> int:
-    from chatops.errors import DomainError
+def _run(args, command_of) -> int:
+    """Run the on-call command `command_of(runtime)` through the command layer and print its
+    lines (people as plain ids, without Slack emoji or bold)."""
+    from chatops import commands
+    from chatops.oncall import commands as oncall_commands
 
     runtime = runtime_or_exit(args)
+    lang = language(args)
     try:
-        with runtime.session_factory() as session:
-            for line in body(runtime, session, language(args)):
-                print(_EMOJI.sub("", line).replace("*", ""))
-    except DomainError as exc:
-        err(exc.message(language(args)))
-        return EXIT_USAGE
+        result = oncall_commands.run_oncall(commands.Desk(runtime, lang=lang), command_of(runtime),
+                                     actor=getattr(args, "actor", "cli"), trusted=True)
     finally:
         runtime.close()
+    if result.error is not None:
+        err(result.error.message(lang))
+        return EXIT_USAGE
+    if result.verb in ("ack", "resolve"):
+        key = "cli.oncall.acked_n" if result.verb == "ack" else "cli.oncall.resolved_n"
+        lines = [plural(key, lang, len(result.pages))]
+    else:
+        lines = oncall_commands.oncall_lines(result, lang)
+    for line in lines:
+        print(_EMOJI.sub("", line).replace("*", ""))
     return 0
 
 
 def who_command(args) -> int:
     """Now and next per schedule."""
-    from chatops.oncall import report
+    from chatops.commands import Command
 
-    return _run(args, lambda rt, s, lang: report.who_lines(rt.flows, s, rt.flows.clock(), lang, _plain))
+    return _run(args, lambda rt: Command("who"))
 
 
 def schedule_command(args) -> int:
     """Upcoming shifts."""
-    from chatops.oncall import report
+    from chatops.commands import Command
 
-    return _run(args, lambda rt, s, lang: report.schedule_lines(rt.flows, s, rt.flows.clock(), lang, _plain,
-                                                                args.name, args.days))
+    return _run(args, lambda rt: Command("schedule", (args.name,) if args.name else (), options={"days": args.days}))
 
 
 def pages_command(args) -> int:
     """Open pages."""
-    from chatops.oncall import report
+    from chatops.commands import Command
 
-    return _run(args, lambda rt, s, lang: report.page_lines(rt.flows, s, lang, _plain))
+    return _run(args, lambda rt: Command("pages"))
 
 
 def settle_command(args) -> int:
     """Acknowledge or resolve pages (the escalation stops)."""
-    def body(rt, session, lang):
-        settle = rt.flows.acknowledge_page if args.verb == "ack" else rt.flows.resolve_page
-        pages = settle(args.ref, actor=args.actor)
-        key = "cli.oncall.acked_n" if args.verb == "ack" else "cli.oncall.resolved_n"
-        return [plural(key, lang, len(pages))]
-    return _run(args, body)
+    from chatops.commands import Command
+
+    return _run(args, lambda rt: Command(args.verb, (args.ref,)))
 
 
 def override_command(args) -> int:
     """Cover a schedule until a time."""
-    from chatops.oncall import report
+    from chatops.commands import Command
 
-    def body(rt, session, lang):
+    def command(rt):
         schedules = list(rt.rules.oncall.schedules)
         name = args.schedule or (schedules[0] if schedules else "")
-        zone = rt.rules.oncall.schedules[name].timezone if name in schedules else "UTC"
-        now = rt.flows.clock()
-        cover = rt.flows.add_override(schedule=name, user=args.user, start=now,
-                                      end=report.parse_until(args.until, now, zone), actor=args.actor)
-        return [t("oncall.override.done", lang, who=cover.user, schedule=name, until=report.local(cover.end, zone, lang))]
-    return _run(args, body)
+        return Command("override", (args.user, args.until), options={"user": args.user, "schedule": name})
+    return _run(args, command)
 
 
 def sla_run_command(args) -> int:

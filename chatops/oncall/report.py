@@ -97,23 +97,3 @@ def parse_until(text: str, now: datetime, zone: str) -> datetime:
     except ValueError:
         raise InvalidValue(value=text, field="until", choices="2026-11-25 18:00, 18:00, 3h") from None
 
-
-def text_answer(surface, actor: str | None, words: list[str], lang: str) -> str:
-    """`oncall …` for plain-text surfaces (the Teams @mention verb): `who` (default),
-    `schedule [name]`, `pages`, `ack REF`, `resolve REF`. `surface` has `flows` and
-    `runtime.session_factory`; people are shown as their ids."""
-    flows, verb = surface.flows, (words[0].lower() if words else "who")
-    now = flows.clock()
-    with surface.runtime.session_factory() as session:
-        if verb == "schedule":
-            return "\n".join(schedule_lines(flows, session, now, lang, str, words[1] if len(words) > 1 else None))
-        if verb == "pages":
-            return "\n".join(page_lines(flows, session, lang, str))
-        if verb not in ("ack", "resolve") or len(words) != 2 or actor is None:
-            return "\n".join(who_lines(flows, session, now, lang, str)).replace("*", "")
-    settle = flows.acknowledge_page if verb == "ack" else flows.resolve_page
-    pages = settle(words[1], actor=actor)
-    if not pages:
-        return t("sla.page.nothing", lang, ref=words[1].upper())
-    to = "acknowledged" if verb == "ack" else "resolved"
-    return "\n".join(t(f"sla.page.{to}", lang, page=page.key, who=actor) for page in pages)

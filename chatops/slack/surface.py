@@ -9,6 +9,7 @@ from datetime import datetime
 
 from slack_sdk import WebClient
 
+from chatops.commands import Desk
 from chatops.db import utcnow
 from chatops.errors import DomainError
 from chatops.i18n import t
@@ -44,10 +45,18 @@ class SlackSurface:
         """The workspace language set in rules.yaml (`defaults.language`)."""
         return self.rules.defaults.language
 
+    def in_group(self, user_id: str) -> Callable[[str], bool] | None:
+        """Whether `user_id` is in a Slack user group (by handle), for roles granted to groups."""
+        return (lambda handle: self.groups.contains(handle, user_id)) if self.groups else None
+
     def may(self, user_id: str, action: str) -> bool:
         """Whether `user_id` holds a role that rules.yaml allows to do `action`."""
-        in_group = (lambda handle: self.groups.contains(handle, user_id)) if self.groups else None
-        return self.rules.may(user_id, action, in_group=in_group)
+        return self.rules.may(user_id, action, in_group=self.in_group(user_id))
+
+    def desk(self, **builders) -> Desk:
+        """The command layer's desk for this workspace (tickets built by `builders`)."""
+        return Desk(self.runtime, lang=self.lang, person=lambda user_id: user(user_id, self.lang),
+                    clock=self.clock, **builders)
 
     def refusal(self, action: str) -> str:
         """'You need the X role to …' in the workspace language."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from chatops.commands import Desk
 from chatops.errors import DomainError
 from chatops.i18n import LANGUAGES, t
 from chatops.rules.schema import TeamsPerson
@@ -43,6 +44,10 @@ class TeamsSurface:
     def person(self, *, aad: str | None = None, upn: str | None = None) -> TeamsPerson | None:
         """The rules.yaml `teams.people` entry for a Teams identity, if any."""
         return self.rules.teams.person(aad=aad, upn=upn)
+
+    def desk(self, lang: str) -> Desk:
+        """The command layer's desk, people in report lines shown as their rules.yaml ids."""
+        return Desk(self.runtime, lang=lang)
 
     def may(self, user_id: str, action: str) -> bool:
         """Whether `user_id` holds a role that rules.yaml allows to do `action`."""

@@ -113,8 +113,8 @@ class _ActionPages:
         return response
 
     def _load(self, claim: LinkClaim) -> TicketView:
-        with self.surface.runtime.session_factory() as session:
-            return load_view(session, claim.ticket_id, rules=self.surface.rules, now=self.surface.runtime.clock())
+        return self.surface.desk(self.surface.lang).read(load_view, claim.ticket_id, rules=self.surface.rules,
+                                                         now=self.surface.runtime.clock())
 
     def _ticket_fields(self, view: TicketView, lang: str) -> dict:
         rules = self.surface.rules

@@ -95,15 +95,17 @@ def test_overdue_tickets_are_listed_first(flows, clock, session_factory):
 def test_text_answer_for_teams_mentions(flows, clock, session_factory):
     from types import SimpleNamespace
 
-    from chatops.oncall.report import text_answer
+    from chatops.teams.commands import answer
+    from chatops.teams.surface import TeamsSurface
 
-    surface = SimpleNamespace(flows=flows, runtime=SimpleNamespace(session_factory=session_factory))
+    surface = TeamsSurface(SimpleNamespace(flows=flows, rules=flows.rules, session_factory=session_factory,
+                                           clock=clock))
     flows.ingest(inbound("二重請求されています"))
     flows.page_pass()
-    assert "primary: now U0AGENT003" in text_answer(surface, "U0AGENT003", [], "en")
-    assert "P-1 T-1 triggered → U0AGENT003" in text_answer(surface, "U0AGENT003", ["pages"], "en")
-    assert "P-1" in text_answer(surface, "U0AGENT003", ["ack", "P-1"], "en")
-    assert "P-1 T-1 acknowledged" in text_answer(surface, "U0AGENT003", ["pages"], "en")
+    assert "primary: now U0AGENT003" in answer(surface, "U0AGENT003", "oncall", "en")
+    assert "P-1 T-1 triggered → U0AGENT003" in answer(surface, "U0AGENT003", "oncall pages", "en")
+    assert "P-1" in answer(surface, "U0AGENT003", "oncall ack P-1", "en")
+    assert "P-1 T-1 acknowledged" in answer(surface, "U0AGENT003", "oncall pages", "en")
 
 
 def test_bare_oncall_answers_who_with_weekdays_in_the_chosen_language(settings, monkeypatch, capsys):

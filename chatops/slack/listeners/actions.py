@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 from slack_bolt import App
-from sqlalchemy.orm import object_session
 
 from chatops.errors import InvalidTransition
 from chatops.i18n import t
 from chatops.slack import blocks, ids
 from chatops.slack.blocks.modals import parse_reply_metadata
-from chatops.slack.cards import customer_summary
 from chatops.slack.collision import recent_replies
-from chatops.slack.listeners.common import action_value, guarded, tell
+from chatops.slack.listeners.commands import show_modal
+from chatops.slack.listeners.common import action_value, customer_of, guarded, tell
 from chatops.slack.surface import SlackSurface
-from chatops.tickets import service
 from chatops.tickets.limits import reply_limit
-from chatops.tickets.models import Message
-from chatops.tickets.service import parse_ticket_key
-from chatops.views import load_view
+from chatops.tickets.queries import TicketBrief, failed_reply_text, ticket_brief
 
 
 def register(app: App, surface: SlackSurface) -> None:
@@ -104,13 +100,9 @@ def register(app: App, surface: SlackSurface) -> None:
             return
         version = _text_version(view) + 1
         key, _ = parse_reply_metadata(view["private_metadata"])
-        with surface.runtime.session_factory() as session:
-            ticket = service.get_ticket(session, key=key)
-            # A refill shows the replies as they are now, so the guard counts from now.
-            recent = recent_replies(session, ticket.id, actor=body["user"]["id"], now=surface.clock())
-            refreshed = blocks.reply_modal(ticket.key, surface.rules, surface.lang, network=ticket.source,
-                                           account=ticket.account, limit=reply_limit(ticket.source),
-                                           text=reply_text, version=version, recent=recent)
+        # A refill shows the replies as they are now, so the guard counts from now.
+        refreshed = _reply_modal(surface, surface.desk().read(ticket_brief, key=key), body["user"]["id"],
+                                 text=reply_text, version=version)
         client.views_update(view_id=view["id"], hash=view.get("hash"), view=refreshed)
 
 
@@ -124,49 +116,46 @@ def _text_version(view: dict) -> int:
 
 def _open_ticket_view(surface: SlackSurface, key: str, verb: str, build) -> dict:
     """Build a modal for a ticket that is not resolved (InvalidTransition naming `verb` otherwise)."""
-    with surface.runtime.session_factory() as session:
-        ticket = service.get_ticket(session, key=key)
-        if ticket.status == "resolved":
-            raise InvalidTransition(key=ticket.key, status=t(f"status.{ticket.status}", surface.lang),
-                                    action=t(f"action.{verb}", surface.lang))
-        return build(ticket)
+    ticket = surface.desk().read(ticket_brief, key=key)
+    if ticket.status == "resolved":
+        raise InvalidTransition(key=ticket.key, status=t(f"status.{ticket.status}", surface.lang),
+                                action=t(f"action.{verb}", surface.lang))
+    return build(ticket)
 
 
 def _any_ticket_view(surface: SlackSurface, key: str, build) -> dict:
-    with surface.runtime.session_factory() as session:
-        return build(service.get_ticket(session, key=key))
+    return build(surface.desk().read(ticket_brief, key=key))
+
+
+def _reply_modal(surface: SlackSurface, ticket: TicketBrief, actor: str, *, text: str | None = None,
+                 version: int = 0) -> dict:
+    """The Reply modal with other agents' recent replies and the moment it opened (runtime clock)."""
+    recent = surface.desk().read(recent_replies, ticket.id, actor=actor, now=surface.clock())
+    return blocks.reply_modal(ticket.key, surface.rules, surface.lang, network=ticket.source,
+                              account=ticket.account, limit=reply_limit(ticket.source), recent=recent,
+                              text=text, version=version)
 
 
 def _reply_view(surface: SlackSurface, key: str, actor: str | None = None, text: str | None = None) -> dict:
-    """The Reply modal with other agents' recent replies and the moment it opened (runtime clock)."""
-    def build(ticket):
-        recent = recent_replies(object_session(ticket), ticket.id, actor=actor or "", now=surface.clock())
-        return blocks.reply_modal(ticket.key, surface.rules, surface.lang, network=ticket.source,
-                                  account=ticket.account, limit=reply_limit(ticket.source), recent=recent,
-                                  text=text)
-    return _open_ticket_view(surface, key, "reply", build)
+    """The Reply modal of a ticket that is not resolved."""
+    return _open_ticket_view(surface, key, "reply", lambda ticket: _reply_modal(surface, ticket, actor or "",
+                                                                                 text=text))
 
 
 def _edit_failed_view(surface: SlackSurface, value: str, actor: str) -> dict:
     """The Reply modal (as the Reply button opens it) prefilled with a failed reply's text."""
     key, _, message_id = value.partition(":")
-    with surface.runtime.session_factory() as session:
-        message = session.get(Message, int(message_id) if message_id.isdigit() else 0)
-        text = message.text if message is not None and message.ticket_id == parse_ticket_key(key) else None
+    text = surface.desk().read(failed_reply_text, key=key, message_id=int(message_id) if message_id.isdigit() else 0)
     return _reply_view(surface, key, actor, text=text)
 
 
 def _ticket_modal(surface: SlackSurface, key: str) -> dict:
-    with surface.runtime.session_factory() as session:
-        view = load_view(session, key, rules=surface.rules, now=surface.clock())
-    return blocks.ticket_modal(view, surface.rules, surface.lang)
+    """The ticket modal, as `/ticket show` answers it."""
+    return show_modal(surface, key)
 
 
 def _customer_view(surface: SlackSurface, key: str) -> dict:
-    with surface.runtime.session_factory() as session:
-        ticket = service.get_ticket(session, key=key)
-        summary = customer_summary(session, ticket)
-    return blocks.customer_modal(summary, surface.rules, surface.lang)
+    return blocks.customer_modal(surface.desk().read(customer_of, key=key), surface.rules, surface.lang)
 
 
 __all__ = ["register", "tell"]

@@ -11,7 +11,9 @@ from slack_sdk.errors import SlackApiError
 from chatops.errors import DomainError
 from chatops.i18n import t
 from chatops.slack import blocks
+from chatops.slack.cards import customer_summary
 from chatops.slack.surface import SlackSurface
+from chatops.tickets import service
 
 log = logging.getLogger("chatops.slack")
 
@@ -52,3 +54,8 @@ def action_value(body: dict) -> str:
     """The value of the clicked element (a ticket key for ticket buttons)."""
     action = body["actions"][0]
     return action.get("value") or action.get("selected_option", {}).get("value", "")
+
+
+def customer_of(session, *, key: str):
+    """The Customer modal's summary of ticket `key`'s customer."""
+    return customer_summary(session, service.get_ticket(session, key=key))

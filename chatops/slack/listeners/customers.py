@@ -8,10 +8,8 @@ import re
 from slack_bolt import App
 
 from chatops.slack import blocks, ids
-from chatops.slack.cards import customer_summary
-from chatops.slack.listeners.common import action_value, guarded
+from chatops.slack.listeners.common import action_value, customer_of, guarded
 from chatops.slack.surface import SlackSurface
-from chatops.tickets import service
 from chatops.tickets.customers import flag_customer
 
 
@@ -21,8 +19,7 @@ def register(app: App, surface: SlackSurface) -> None:
     def redraw(body: dict, client, key: str) -> None:
         if not body.get("view"):
             return
-        with surface.runtime.session_factory() as session:
-            summary = customer_summary(session, service.get_ticket(session, key=key))
+        summary = surface.desk().read(customer_of, key=key)
         client.views_update(view_id=body["view"]["id"], view=blocks.customer_modal(summary, surface.rules,
                                                                                      surface.lang))
 

@@ -7,13 +7,10 @@ from __future__ import annotations
 import logging
 
 from slack_bolt import App, BoltResponse
-from sqlalchemy.exc import IntegrityError
 
-from chatops.db import session_scope
 from chatops.errors import DomainError
-from chatops.slack.cards import ticket_id_of_thread
 from chatops.slack.surface import SlackSurface
-from chatops.tickets.models import OutboxItem, SeenDelivery
+from chatops.tickets.queries import ticket_id_of_thread
 
 log = logging.getLogger("chatops.slack")
 
@@ -30,10 +27,7 @@ def register(app: App, surface: SlackSurface) -> None:
         event_id, team = body.get("event_id"), body.get("team_id") or ""
         if body.get("type") != "event_callback" or not event_id:
             return next()
-        try:
-            with session_scope(surface.runtime.session_factory) as session:
-                session.add(SeenDelivery(scope="slack:event", key=f"{team}:{event_id}", seen_at=surface.clock()))
-        except IntegrityError:
+        if not surface.desk().remember_delivery(scope="slack:event", key=f"{team}:{event_id}"):
             log.info("slack event %s:%s seen before (retry %s); ignored", team, event_id, body.get("retry_attempt"))
             return BoltResponse(status=200, body="")
         return next()
@@ -45,8 +39,7 @@ def register(app: App, surface: SlackSurface) -> None:
         thread_ts, ts, channel = event.get("thread_ts"), event.get("ts"), event.get("channel")
         if not thread_ts or thread_ts == ts:
             return  # only replies inside a ticket's thread are notes
-        with surface.runtime.session_factory() as session:
-            ticket_id = ticket_id_of_thread(session, channel=channel, ts=thread_ts)
+        ticket_id = surface.desk().read(ticket_id_of_thread, surface="slack", channel=channel, ts=thread_ts)
         if ticket_id is None or not (event.get("text") or "").strip():
             return
         try:
@@ -61,9 +54,7 @@ def register(app: App, surface: SlackSurface) -> None:
             return
         user_id = event["user"]
         now = surface.clock()
-        with session_scope(surface.runtime.session_factory) as session:
-            session.add(OutboxItem(target="slack", kind="publish_home",
-                                   dedupe_key=f"slack:home:{user_id}:opened:{body.get('event_id') or now.isoformat()}",
-                                   ordering_key=f"slack-home:{user_id}", payload={"user": user_id},
-                                   created_at=now, next_attempt_at=now))
+        surface.desk().queue(target="slack", kind="publish_home",
+                             dedupe_key=f"slack:home:{user_id}:opened:{body.get('event_id') or now.isoformat()}",
+                             ordering_key=f"slack-home:{user_id}", payload={"user": user_id})
         surface.changed()

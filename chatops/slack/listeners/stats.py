@@ -14,7 +14,6 @@ import logging
 from slack_bolt import App
 from slack_sdk.errors import SlackClientError
 
-from chatops.db import session_scope
 from chatops.errors import DomainError
 from chatops.i18n import t
 from chatops.slack.stats import stats_blocks
@@ -23,7 +22,6 @@ from chatops.stats.digest import TARGET
 from chatops.stats.format import title
 from chatops.stats.period import parse_query
 from chatops.stats.query import compute
-from chatops.tickets.models import OutboxItem
 
 log = logging.getLogger("chatops.slack")
 COMMAND = "/stats"
@@ -51,8 +49,7 @@ def answer_stats(surface: SlackSurface, body: dict, respond) -> None:
         respond(response_type="ephemeral", text=f":warning: {exc.message(lang)}\n{t('stats.usage', lang)}")
         return
     try:
-        with surface.runtime.session_factory() as session:
-            figures = compute(session, surface.rules, query, now)
+        figures = surface.desk().read(compute, surface.rules, query, now)
     except Exception as exc:  # the person must hear something, not wait forever
         log.exception("stats failed")
         respond(response_type="ephemeral", text=t("stats.failed", lang, error=type(exc).__name__))
@@ -60,12 +57,11 @@ def answer_stats(surface: SlackSurface, body: dict, respond) -> None:
     respond(response_type="ephemeral", replace_original=True, text=render_title(figures, lang),
             blocks=stats_blocks(figures, lang, surface.rules))
     if query.chart:
-        with session_scope(surface.runtime.session_factory) as session:
-            session.add(OutboxItem(
-                target=TARGET, kind="chart", dedupe_key=f"stats-chart:{body.get('trigger_id') or now.isoformat()}",
-                ordering_key=f"slack:{body.get('channel_id')}", created_at=now, next_attempt_at=now,
-                payload={"words": (body.get("text") or "").split(), "channel_id": body.get("channel_id"),
-                         "user": body.get("user_id"), "lang": lang, "asked_at": now.isoformat()}))
+        surface.desk().queue(
+            target=TARGET, kind="chart", dedupe_key=f"stats-chart:{body.get('trigger_id') or now.isoformat()}",
+            ordering_key=f"slack:{body.get('channel_id')}",
+            payload={"words": (body.get("text") or "").split(), "channel_id": body.get("channel_id"),
+                     "user": body.get("user_id"), "lang": lang, "asked_at": now.isoformat()})
         surface.changed()
 
 

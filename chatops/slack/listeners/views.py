@@ -10,9 +10,9 @@ from chatops.slack import blocks, ids
 from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.slack.collision import replies_since
 from chatops.slack.surface import SlackSurface
-from chatops.tickets import service
 from chatops.tickets.flows import normalize_tag
 from chatops.tickets.limits import check_reply_length, reply_limit
+from chatops.tickets.queries import ticket_brief
 
 
 def _value(view: dict, block_prefix: str, action_id: str):
@@ -63,17 +63,17 @@ def register(app: App, surface: SlackSurface) -> None:
     def reply(view, key, actor):
         text = (_value(view, ids.TEXT_BLOCK, ids.TEXT_INPUT) or "").strip()
         _, opened = parse_reply_metadata(view["private_metadata"])
-        with surface.runtime.session_factory() as session:
-            ticket = service.get_ticket(session, key=key)
-            check_reply_length(ticket.source, text, key=key)
-            others = replies_since(session, ticket.id, actor=actor, opened=opened) \
-                if opened is not None and not opened.force else []
-            if others:
-                # Someone else answered this customer while the modal was open: show it, keep the text.
-                return blocks.reply_confirm_modal(
-                    ticket.key, surface.rules, surface.lang, network=ticket.source, account=ticket.account,
-                    limit=reply_limit(ticket.source), text=text, version=_text_version(view) + 1,
-                    others=others, recent=opened)
+        desk = surface.desk()
+        ticket = desk.read(ticket_brief, key=key)
+        check_reply_length(ticket.source, text, key=key)
+        others = desk.read(replies_since, ticket.id, actor=actor, opened=opened) \
+            if opened is not None and not opened.force else []
+        if others:
+            # Someone else answered this customer while the modal was open: show it, keep the text.
+            return blocks.reply_confirm_modal(
+                ticket.key, surface.rules, surface.lang, network=ticket.source, account=ticket.account,
+                limit=reply_limit(ticket.source), text=text, version=_text_version(view) + 1,
+                others=others, recent=opened)
         # The view id makes a double submission (or Slack resending it) one reply, not two; the
         # confirmation is the same view updated, so it keeps that id.
         flows.reply(key, actor=actor, text=text, idempotency_key=f"slack-view:{view['id']}")
@@ -89,8 +89,7 @@ def register(app: App, surface: SlackSurface) -> None:
 
     def tags(view, key, actor):
         wanted = (_value(view, ids.TAGS_BLOCK, ids.TAGS_INPUT) or "").replace(",", " ").split()
-        with surface.runtime.session_factory() as session:
-            current = service.get_ticket(session, key=key).tags
+        current = surface.desk().read(ticket_brief, key=key).tags
         wanted_clean = {normalize_tag(tag) for tag in wanted}
         flows.tag(key, actor=actor, add=sorted(wanted_clean - set(current)),
                   remove=sorted(set(current) - wanted_clean))
