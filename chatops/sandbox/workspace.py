@@ -16,8 +16,8 @@ __all__ = ["BOT_USER", "CustomerPost", "Message", "SandboxUser", "Workspace", "g
 
 BOT_USER = "USANDBOXBOT"
 TEAM_ID = "T0SANDBOX"
-# Calls kept for someone reading the sandbox's state; the page never shows them.
-CALLS_KEPT = 200
+# Entries the emulator's logs keep (calls, views shown, responses): the page never shows them.
+LOG_KEPT = 200
 
 # The user groups the bundled rules.yaml names, so notices in the sandbox mention groups as
 # Slack would (`<!subteam^S…>`) instead of reporting them unresolved.
@@ -64,7 +64,7 @@ class Workspace(SlackWorkspace):
 
     def __init__(self, *, token: str, channels: dict[str, dict], users: list[SandboxUser]) -> None:
         super().__init__(token=token, users=users, channels=channels, bot_user=BOT_USER, bot_id="BSANDBOX",
-                         team_id=TEAM_ID, team="Sandbox", id_tag="SBX", keep_calls=CALLS_KEPT,
+                         team_id=TEAM_ID, team="Sandbox", id_tag="SBX", keep=LOG_KEPT,
                          usergroups=[usergroup(group_id(handle), handle, name, team_id=TEAM_ID)
                                      for handle, name in _GROUPS.items()])
         self.channel_topics = dict(channels)  # "#name" → {lang: topic}

@@ -92,7 +92,7 @@ class Workspace:
     def __init__(self, *, token: str, users: Iterable[User] = (), channels: Iterable[str] = (),
                  usergroups: Iterable[dict] = (), anything_exists: bool = False, bot_user: str = "UBOT",
                  bot_id: str = "B0001", team_id: str = "T0001", team: str = "Workspace", id_tag: str = "",
-                 app_token: str | None = None, keep_calls: int | None = None) -> None:
+                 app_token: str | None = None, keep: int | None = None) -> None:
         self.token = token
         self.app_token = app_token
         self.socket_url: str | None = None  # what apps.connections.open hands out
@@ -120,7 +120,7 @@ class Workspace:
         self.files: dict[str, dict[str, Any]] = {}  # file id → {id, name, title, data}
         self.rate_limit_every = 0  # every Nth rate-limited call answers 429 (0: never)
         self.retry_after = 1
-        self.keep_calls = keep_calls  # None keeps every call (tests read them all)
+        self.keep = keep  # entries the logs (calls, views shown, responses) keep; None: all, as tests read them
         self.calls: list[Call] = []
         self.version = 0
         self._limited = 0
@@ -170,10 +170,14 @@ class Workspace:
         return token
 
     def record(self, call: Call) -> None:
-        """Add `call` to the log, dropping the oldest past `keep_calls`."""
-        self.calls.append(call)
-        if self.keep_calls is not None and len(self.calls) > 2 * self.keep_calls:
-            del self.calls[:-self.keep_calls]
+        """Add `call` to the call log."""
+        self._log(self.calls, call)
+
+    def _log(self, log: list, entry: Any) -> None:
+        log.append(entry)
+        # Trimmed in batches, so a sandbox running for days neither grows nor copies on every call.
+        if self.keep is not None and len(log) > 2 * self.keep:
+            del log[:-self.keep]
 
     def rate_limited(self, method: str) -> bool:
         """True when this call is the one in `rate_limit_every` that Slack refuses."""
@@ -269,7 +273,7 @@ class Workspace:
         if target is None and not self.anything_exists:
             return False
         user, channel = target or (None, None)
-        self.responses.append(body)
+        self._log(self.responses, body)
         if body.get("response_type") == "in_channel" and channel:
             self.post(channel, body.get("text", ""), blocks=body.get("blocks") or [])
         else:
@@ -284,7 +288,7 @@ class Workspace:
         shown = {**view, "id": view_id, "hash": secrets.token_hex(4)}
         self.views[view_id] = shown
         self.view_users[view_id] = user
-        self.view_history.append(shown)
+        self._log(self.view_history, shown)
         if user is not None:
             stack = self.stacks.setdefault(user, [])
             if not push:
@@ -297,7 +301,7 @@ class Workspace:
         shown = {**view, "id": view_id, "hash": secrets.token_hex(4)}
         self.views[view_id] = shown
         self.view_users.setdefault(view_id, None)
-        self.view_history.append(shown)
+        self._log(self.view_history, shown)
         return shown
 
     def close_view(self, user: str, view_id: str, *, everything: bool = False) -> None:
