@@ -64,10 +64,10 @@ def block_actions(ws: Workspace, base_url: str, act: dict) -> dict:
                      "token": "sandbox", "trigger_id": ws.trigger(user)}
     if act.get("view_id"):
         view = ws.views.get(act["view_id"])
-        if view is None or view.get("user") != user:
+        if view is None or ws.view_users.get(view["id"]) != user:
             raise BadAction(f"view_id: no open modal {act['view_id']!r}")
         blocks, container = view.get("blocks") or [], {"type": "view", "view_id": view["id"]}
-        payload["view"] = {**{k: v for k, v in view.items() if k != "user"}, "state": {"values": {}}}
+        payload["view"] = {**view, "state": {"values": {}}}
     elif act.get("home"):
         home = ws.homes.get(user)
         if home is None:
@@ -101,7 +101,7 @@ def view_submission(ws: Workspace, act: dict) -> dict:
     """A modal's Submit: every input's state in Slack's `view.state.values` shape."""
     user = act.get("user", "")
     view = ws.views.get(act.get("view_id", ""))
-    if view is None or view.get("user") != user:
+    if view is None or ws.view_users.get(view["id"]) != user:
         raise BadAction(f"view_id: no open modal {act.get('view_id')!r}")
     values: dict[str, dict] = {}
     typed = act.get("values") or {}
@@ -111,8 +111,7 @@ def view_submission(ws: Workspace, act: dict) -> dict:
         element = block.get("element") or {}
         given = (typed.get(block.get("block_id", "")) or {}).get(element.get("action_id", ""))
         values.setdefault(block["block_id"], {})[element.get("action_id", "")] = _state(element, given)
-    submitted = {k: v for k, v in view.items() if k != "user"}
-    submitted["state"] = {"values": values}
+    submitted = {**view, "state": {"values": values}}
     return {"type": "view_submission", "team": TEAM, "user": _user(ws, user), "api_app_id": APP_ID,
             "token": "sandbox", "trigger_id": ws.trigger(user), "view": submitted}
 

@@ -7,9 +7,8 @@ from dataclasses import asdict
 from typing import Any
 
 from chatops.i18n import t
-from chatops.sandbox.api import group_names
 from chatops.sandbox.render import Renderer
-from chatops.sandbox.workspace import BOT_USER, Message, Workspace
+from chatops.sandbox.workspace import BOT_USER, Message, Workspace, group_names
 
 EPHEMERALS_SHOWN = 10
 CUSTOMER_POSTS_SHOWN = 300
@@ -24,7 +23,7 @@ def names(ws: Workspace, lang: str) -> dict[str, str]:
 
 def _message(ws: Workspace, renderer: Renderer, message: Message, people: dict[str, str], lang: str) -> dict[str, Any]:
     ticket = ((message.metadata or {}).get("event_payload") or {}).get("ticket")
-    key = (message.channel, message.ts, message.revision, lang)
+    key = (message.channel, message.ts, message.edits, lang)
     html = ws.rendered.get(key)
     if html is None:  # a message renders the same until chat.update changes it
         html = ws.rendered[key] = str(renderer.message(text=message.text, blocks=message.blocks,

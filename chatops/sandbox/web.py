@@ -21,9 +21,9 @@ from sqlalchemy import func, select
 from chatops.i18n import catalog, t
 from chatops.runtime import Runtime
 from chatops.sandbox import SandboxConfig, payloads
-from chatops.sandbox.api import api_blueprint
 from chatops.sandbox.state import snapshot
 from chatops.sandbox.workspace import Message, SandboxUser, Workspace
+from chatops.slack import emulator
 from chatops.tickets.models import Ticket
 from integrations.base import SOURCES
 from integrations.http import make_http_session
@@ -103,7 +103,7 @@ class Sandbox:
 
     def mount(self, app: Flask) -> None:
         """Add the Web API, the page and its endpoints to `app`."""
-        app.register_blueprint(api_blueprint(self.workspace))
+        app.register_blueprint(emulator.blueprint(self.workspace, "/sandbox"))
         app.register_blueprint(self.blueprint())
         app.extensions["chatops.sandbox"] = self
 
