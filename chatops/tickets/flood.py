@@ -139,9 +139,7 @@ class FloodService:
     def _collector(self, conn: Connection, keys: tuple[str, ...], ticket_id: int | None):
         """The incident that collects this message (a row of its ticket id and channel), if one
         of its keys has an open one."""
-        # one driver query per key (a message has one or two): cheaper than one expanding IN
-        open_tickets = {key: found for key in keys
-                        if (found := conn.execute(_OPEN_INCIDENT, {"key": key}).first()) is not None}
+        open_tickets = {row.open_key: row for row in conn.execute(_OPEN_INCIDENTS, {"keys": list(keys)})}
         if not open_tickets:
             return None
         if ticket_id is not None:  # a follow-up lands on its own ticket (which may be the incident)
@@ -298,8 +296,9 @@ def collected_messages(db: Session | Connection, ticket_id: int, *, since: datet
 _INSERT_HIT = insert(FloodHit)
 _INSERT_MESSAGE = insert(Message).returning(Message.id)
 # the incident's ticket and its channel in one round trip: every collected message needs both
-_OPEN_INCIDENT = (select(Incident.ticket_id, Ticket.channel).join(Ticket, Ticket.id == Incident.ticket_id)
-                  .where(Incident.open_key == bindparam("key")))
+_OPEN_INCIDENTS = (select(Incident.open_key, Incident.ticket_id, Ticket.channel)
+                   .join(Ticket, Ticket.id == Incident.ticket_id)
+                   .where(Incident.open_key.in_(bindparam("keys", expanding=True))))
 _SET_NEXT_CHECK = update(FloodCount).where(FloodCount.key == bindparam("k"),
                                            FloodCount.bucket == bindparam("b")).values(
     next_check=bindparam("next"))
