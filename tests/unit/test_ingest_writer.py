@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from chatops.ingest_writer import IngestFailed, IngestUnavailable, IngestWriter, RemoteIngest
 from chatops.supervisor import Supervisor
 from chatops.tickets.models import Message
-from tests.helpers import inbound
+from tests.helpers import failing_inserts, inbound
 
 
 @pytest.fixture
@@ -46,21 +46,14 @@ def test_messages_from_many_threads_are_stored_once_with_their_outcomes(writer, 
         assert session.scalar(select(func.count()).select_from(Message).where(Message.direction == "inbound")) == 42
 
 
-def test_a_message_that_cannot_be_stored_fails_alone(writer, flows, monkeypatch):
+def test_a_message_that_cannot_be_stored_fails_alone(writer, engine):
     good = inbound("返品したい", external_id="g1", author={"id": "g"})
     bad = inbound("boom", external_id="b1", author={"id": "b"})
-    real = flows._store
-
-    def store(conn, message):
-        if message.external_id == "b1":
-            raise RuntimeError("disk on fire")
-        return real(conn, message)
-
-    monkeypatch.setattr(flows, "_store", store)
     remote = RemoteIngest(writer)
-    with pytest.raises(IngestFailed, match="disk on fire"):
-        remote.ingest([bad])
-    assert remote.ingest([good])[0].outcome == "created"
+    with failing_inserts(engine, "b1"):
+        with pytest.raises(IngestFailed, match="malformed JSON|database refused b1"):  # the database's reason
+            remote.ingest([bad])
+        assert remote.ingest([good])[0].outcome == "created"
 
 
 def test_a_request_the_writer_cannot_read_is_answered_with_an_error(writer):
