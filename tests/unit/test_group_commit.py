@@ -4,6 +4,7 @@ stays its own. Also the driver-level statements (chatops.fastsql) and the WAL ch
 
 from __future__ import annotations
 
+import shutil
 import sqlite3
 import threading
 import time
@@ -61,9 +62,9 @@ def snapshot(session_factory) -> dict:
             "daily": daily, "durations": durations, "facts": facts}
 
 
-def test_a_batch_stores_what_one_by_one_ingest_stores(flows, session_factory, rules, clock, tmp_path):
+def test_a_batch_stores_what_one_by_one_ingest_stores(flows, session_factory, rules, clock, tmp_path, sqlite_template):
+    shutil.copy(sqlite_template, tmp_path / "alone.db")  # migrated, as every test's database is
     alone = make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
-    migrate.upgrade(alone)
     alone_factory = make_session_factory(alone)
     one_by_one = TicketFlows(alone_factory, rules, clock=clock)
     expected = [one_by_one.ingest(message).outcome for message in burst()]
