@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
+from tests.fakes.http_recorder import stop
+
 # Fields slack_sdk sends JSON-encoded inside form bodies.
 _JSON_FIELDS = {"blocks", "attachments", "view", "metadata"}
 # Methods that post or edit channel content: the ones Slack rate-limits per channel.
@@ -122,8 +124,7 @@ class FakeSlack:
 
     def __exit__(self, *exc) -> None:
         self.release.set()
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server)
 
     # -- what a person sees ------------------------------------------------------------------
 

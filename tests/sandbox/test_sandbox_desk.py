@@ -26,6 +26,7 @@ from chatops.settings import Settings
 from chatops.tickets.models import Message, TicketEvent
 from tests.conftest import RULES_PATH
 from tests.e2e.processes import Serve, free_port
+from tests.fakes.http_recorder import stop
 from tests.fakes.slack_api import FakeSlack
 from tests.helpers import until
 
@@ -57,8 +58,7 @@ class Running:
 
     def close(self) -> None:
         self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        stop(self.server)
         self.runtime.close()
 
     def act(self, **body) -> requests.Response:
