@@ -53,11 +53,13 @@ class Running:
         self.server = make_server("127.0.0.1", self.settings.port, app, threaded=True)
         self.stop = threading.Event()
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        threading.Thread(target=outbox.run_forever, args=(self.stop, 0.05), daemon=True).start()
+        self.worker = threading.Thread(target=outbox.run_forever, args=(self.stop, 0.05), daemon=True)
+        self.worker.start()
         self.url = self.config.base_url
 
     def close(self) -> None:
         self.stop.set()
+        self.worker.join(10)  # its last delivery reaches the server before the server goes
         stop(self.server)
         self.runtime.close()
 
