@@ -10,6 +10,12 @@ import socket
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+# Before numpy loads (here and in the serve and CLI processes tests start, which inherit the
+# environment): the rules' examples classifier fits tiny matrices, and BLAS threads spinning
+# for two shared cores made each fit several times slower than one thread.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import pytest
 from sqlalchemy import text
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import time
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from chatops.inbound import InboundMessage
@@ -97,3 +98,47 @@ def cli_env(monkeypatch, tmp_path, database_url: str, *, lang: str = "en"):
     monkeypatch.setenv("CHATOPS_RULES", str(RULES_PATH))
     monkeypatch.setenv("CHATOPS_LANG", lang)
     return tmp_path
+
+
+@contextmanager
+def failing_inserts(engine, external_id: str, *, bad_row: bool = False, times: int | None = None,
+                    sqlstate: str = "P0001"):
+    """While open, the database itself refuses to store inbound message `external_id` (every try,
+    or only the first `times`): a constraint violation when `bad_row`, else a server error with
+    `sqlstate` (PostgreSQL; SQLite raises its own). Yields, with `times`, a function counting the
+    tries the database saw. Tests reach ingest's failure paths this way instead of replacing its methods."""
+    if engine.dialect.name == "sqlite":
+        if times is not None:
+            raise ValueError("SQLite triggers cannot count across rolled-back transactions")
+        # RAISE() is a constraint error in SQLite; json() on a non-JSON text is an ordinary one.
+        fail = "SELECT RAISE(ABORT, 'bad row')" if bad_row else "SELECT json('not json')"
+        ddl = [f"CREATE TRIGGER test_fail_insert BEFORE INSERT ON messages WHEN NEW.external_id = '{external_id}' "
+               f"BEGIN {fail}; END"]
+        drop = ["DROP TRIGGER IF EXISTS test_fail_insert"]
+    else:
+        code = "check_violation" if bad_row else sqlstate
+        refuse = f"RAISE EXCEPTION 'database refused {external_id}' USING ERRCODE = '{code}';"
+        if times is not None:  # a sequence counts tries: nextval() is not undone by a rollback
+            refuse = f"IF nextval('test_fail_insert_tries') <= {times} THEN {refuse} END IF;"
+        ddl = ["CREATE SEQUENCE test_fail_insert_tries",
+               "CREATE FUNCTION test_fail_insert() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+               f"IF NEW.external_id = '{external_id}' THEN {refuse} END IF; RETURN NEW; END $$",
+               "CREATE TRIGGER test_fail_insert BEFORE INSERT ON messages FOR EACH ROW "
+               "EXECUTE FUNCTION test_fail_insert()"]
+        drop = ["DROP TRIGGER IF EXISTS test_fail_insert ON messages", "DROP FUNCTION IF EXISTS test_fail_insert()",
+                "DROP SEQUENCE IF EXISTS test_fail_insert_tries"]
+    with engine.begin() as conn:
+        for statement in ddl:
+            conn.exec_driver_sql(statement)
+
+    def tries() -> int:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT CASE WHEN is_called THEN last_value ELSE 0 END "
+                                        "FROM test_fail_insert_tries").scalar()
+
+    try:
+        yield tries if times is not None else None
+    finally:
+        with engine.begin() as conn:
+            for statement in drop:
+                conn.exec_driver_sql(statement)

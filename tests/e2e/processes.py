@@ -57,3 +57,37 @@ class Serve:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
         self.log.close()
+
+
+def outbox_settled(session_factory):
+    """A check for `until`: true once no outbox item is pending (each is done or dead), so
+    nothing more leaves the servers until something new arrives."""
+    from sqlalchemy import select
+
+    from chatops.tickets.models import OutboxItem
+
+    def outbox_settled() -> bool:
+        with session_factory() as session:
+            return session.scalar(select(OutboxItem.id).where(OutboxItem.state == "pending").limit(1)) is None
+
+    return outbox_settled
+
+
+def scheduler_ticks(session_factory, ticks: int = 2):
+    """A check for `until`: true once the scheduler leader has renewed its lease often enough
+    for `ticks` whole rounds (every pass renews it) to have started after this call."""
+    from sqlalchemy import select
+
+    from chatops.oncall.models import SchedulerLease
+
+    def renewal():
+        with session_factory() as session:
+            return session.scalar(select(SchedulerLease.expires_at).order_by(SchedulerLease.expires_at.desc()).limit(1))
+
+    seen = {renewal()}
+
+    def scheduler_ticked() -> bool:
+        seen.add(renewal())
+        # A round renews the lease up to three times (SLA pass, paging pass, auto-resolve).
+        return len(seen) > 3 * ticks
+    return scheduler_ticked

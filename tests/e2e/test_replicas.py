@@ -5,7 +5,6 @@ sees every ticket exactly once, in per-channel pace."""
 from __future__ import annotations
 
 import threading
-import time
 from collections import defaultdict
 
 import pytest
@@ -15,9 +14,9 @@ from sqlalchemy import func, select
 from chatops.db import make_engine, make_session_factory
 from chatops.tickets.models import OutboxItem, Ticket
 from integrations.webhook import sign
-from tests.e2e.processes import Serve
+from tests.e2e.processes import Serve, outbox_settled
 from tests.fakes.slack_api import FakeSlack
-from tests.helpers import inbound
+from tests.helpers import inbound, until
 
 SECRET = "replica-secret"
 COUNT = 60
@@ -45,6 +44,8 @@ def channel_parents(slack: FakeSlack) -> list:
 def test_two_replicas_deliver_each_post_once_and_keep_the_pace(tmp_path, database_url):
     if not database_url.startswith("postgresql"):
         pytest.skip("replicas share a PostgreSQL database (set CHATOPS_TEST_DATABASE_URL)")
+    engine = make_engine(database_url)
+    session_factory = make_session_factory(engine)
     with FakeSlack(token="xoxb-rep") as slack:
         env = {"CHATOPS_WEBHOOK_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-rep", "SLACK_SIGNING_SECRET": "s",
                "SLACK_API_URL": slack.api_url, "SLACK_POST_INTERVAL": str(INTERVAL),
@@ -67,10 +68,9 @@ def test_two_replicas_deliver_each_post_once_and_keep_the_pace(tmp_path, databas
                 sender.start()
             for sender in senders:
                 sender.join(120)
-            deadline = time.monotonic() + 120
-            while len(channel_parents(slack)) < COUNT and time.monotonic() < deadline:
-                time.sleep(0.2)
-            time.sleep(1)
+            until(lambda: len(channel_parents(slack)) >= COUNT, timeout=120, every=0.2)
+            # Both replicas deliver until nothing is pending; a second post of a ticket would come before.
+            until(outbox_settled(session_factory), timeout=60, every=0.2)
         finally:
             for replica in replicas:
                 replica.stop()
@@ -87,9 +87,8 @@ def test_two_replicas_deliver_each_post_once_and_keep_the_pace(tmp_path, databas
     for times in posts.values():
         gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
         assert min(gaps) >= INTERVAL * 0.9, "a channel was posted to faster than its pace"
-    engine = make_engine(database_url)
     try:
-        with make_session_factory(engine)() as session:
+        with session_factory() as session:
             assert session.scalar(select(func.count()).select_from(Ticket)) == COUNT
             states = dict(session.execute(select(OutboxItem.state, func.count()).group_by(OutboxItem.state)).all())
             # Every item delivered: the parents, and the notify lines and DMs some rules add.

@@ -26,6 +26,7 @@ from chatops.settings import Settings
 from chatops.tickets.models import Message, TicketEvent
 from tests.conftest import RULES_PATH
 from tests.e2e.processes import Serve, free_port
+from tests.fakes.http_recorder import stop
 from tests.fakes.slack_api import FakeSlack
 from tests.helpers import until
 
@@ -52,13 +53,14 @@ class Running:
         self.server = make_server("127.0.0.1", self.settings.port, app, threaded=True)
         self.stop = threading.Event()
         threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        threading.Thread(target=outbox.run_forever, args=(self.stop, 0.05), daemon=True).start()
+        self.worker = threading.Thread(target=outbox.run_forever, args=(self.stop, 0.05), daemon=True)
+        self.worker.start()
         self.url = self.config.base_url
 
     def close(self) -> None:
         self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        self.worker.join(10)  # its last delivery reaches the server before the server goes
+        stop(self.server)
         self.runtime.close()
 
     def act(self, **body) -> requests.Response:

@@ -15,7 +15,7 @@ from sqlalchemy import select
 from chatops.app import build_outbox, create_app
 from chatops.runtime import Runtime
 from chatops.slack import ids
-from chatops.tickets.models import OutboxItem, Ticket, TicketEvent
+from chatops.tickets.models import OutboxItem, OutboxLane, Ticket, TicketEvent
 from tests.fakes.slack_api import FakeSlack
 
 SIGNING_SECRET = "test-signing-secret"
@@ -53,7 +53,7 @@ class Desk:
             update={"webhook_reply_url": network.url + "/replies"})
         self._build_outbox()
 
-    def drain(self, *, max_rounds: int = 100_000) -> int:
+    def drain(self, *, max_rounds: int = 10_000) -> int:
         """Deliver everything due, moving the clock over pacing pauses and Retry-After waits."""
         delivered = 0
         for _ in range(max_rounds):
@@ -61,14 +61,31 @@ class Desk:
             delivered += done
             if done:
                 continue
-            if not self._pending():
+            waiting = self._next_due()
+            if waiting is None:
                 return delivered
-            self.clock.advance(seconds=1)
+            # Straight to the moment the next item may go: every moment before it is idle.
+            self.clock.advance(seconds=max(waiting, 1))
         raise AssertionError("outbox did not drain")
 
-    def _pending(self) -> bool:
+    def _next_due(self) -> float | None:
+        """Seconds until the outbox may claim a pending item (0 when it already may), None when
+        none is pending. A lane goes in order: its head (urgent first, then oldest) and its pace decide."""
+        now = self.clock()
         with self.runtime.session_factory() as session:
-            return session.scalar(select(OutboxItem.id).where(OutboxItem.state == "pending").limit(1)) is not None
+            items = session.execute(select(OutboxItem.ordering_key, OutboxItem.urgent, OutboxItem.id,
+                                           OutboxItem.next_attempt_at, OutboxItem.locked_until)
+                                    .where(OutboxItem.state == "pending")).all()
+            if not items:
+                return None
+            rests = dict(session.execute(select(OutboxLane.key, OutboxLane.not_before)).all())
+        heads: dict = {}
+        for lane, urgent, item_id, due, locked in items:
+            rank = (not urgent, item_id)
+            if lane is None or lane not in heads or rank < heads[lane][0]:
+                heads[lane if lane is not None else ("alone", item_id)] = (rank, due, locked, rests.get(lane))
+        moments = [max(m for m in moments if m is not None) for _, *moments in heads.values()]
+        return max(0.0, (min(moments) - now).total_seconds())
 
     # -- requests as Slack sends them --------------------------------------------------------
 

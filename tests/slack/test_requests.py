@@ -15,6 +15,7 @@ from werkzeug.serving import make_server
 from chatops.i18n import t
 from chatops.slack import ids
 from chatops.tickets.models import Message, Ticket
+from tests.fakes.http_recorder import stop
 from tests.helpers import inbound
 from tests.slack.conftest import AGENT, AGENT2, LEAD, STRANGER, sign
 
@@ -139,7 +140,7 @@ def test_a_signed_command_over_http(desk):
                                  headers={**sign(body), "Content-Type": "application/x-www-form-urlencoded"},
                                  timeout=10)
     finally:
-        server.shutdown()
+        stop(server)
     assert response.status_code == 200
     assert response.json()["text"] == ":white_check_mark: " + t("slack.cmd.done.claim", JA, key=key)
     assert desk.events(key) == ["created", "claimed"]
