@@ -3,9 +3,8 @@
 - GET (Meta's and others' verification handshakes) and anything unusual go through Flask's
   route in chatops/app.py.
 - A POST with a Content-Length is answered straight from WSGI (`WebhookEndpoint.wsgi`), before
-  Flask builds its request context, matches the URL map and renders through `jsonify`. Under a
-  flood every request is one of these, and that machinery was a fifth of a serving process's CPU
-  (see docs/benchmarks.md).
+  Flask builds its request context, matches the URL map and renders through `jsonify`: under a
+  flood every request is one of these, and that machinery would cost more than the ingest.
 
 Both ways call `WebhookEndpoint.handle`, which knows nothing of Flask: size limit, the source's
 signature check and parsing, ingest (the process's group commit), metrics and the answer, with

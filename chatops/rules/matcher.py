@@ -3,32 +3,17 @@
 Why ahocorasick_rs (the Rust `aho-corasick` crate) with a DFA, MatchKind.Standard and
 overlapping=True: Standard + overlapping reports every occurrence of every keyword, so a
 Latin hit rejected for its boundary ("ad" inside "already") never hides a valid overlapping
-one, and both "返金" and "返金されない" are seen. It costs no more than the non-overlapping
-kinds (10k keywords, msgs/s: Standard overlapping 330-690k, Standard 310-600k, LeftmostLongest
-300-510k). Search alone over 20,000 normalised mixed ja/en posts of 30-140 characters, on the
-2-CPU development machine, msgs/s (two runs, rounded):
-
-    keywords           ahocorasick_rs DFA   rs ContiguousNFA   rs NoncontiguousNFA   pyahocorasick
-    1k Latin             695,000-825,000    580,000-640,000               440,000   215,000-400,000
-    1k kanji-heavy       520,000-840,000    380,000-690,000               455,000     23,000-29,000
-    10k Latin            345,000-365,000    340,000-435,000               273,000   180,000-235,000
-    10k kanji-heavy      400,000-510,000    345,000-435,000               284,000       2,900-3,200
-    10k mixed            450,000-480,000    430,000-460,000               257,000      8,000-9,600
-
-pyahocorasick's trie nodes scan a list of children, so CJK keywords with varied first
-characters collapse it; the Rust DFA stays flat (build: 80-110 ms for 10k kanji keywords).
-A search is 1-3 µs per post; normalisation and the rule logic around it cost more
-(bench/rules_bench.py measures the whole triage).
+one, and both "返金" and "返金されない" are seen, at no more cost than the non-overlapping kinds.
+A DFA stays flat however varied the keywords' first characters are, where pyahocorasick's trie
+nodes scan a list of children and collapse on CJK keyword sets (the measured comparison is in
+docs/benchmarks.md, "Rules engine").
 
 Kana folding (rules with `kana: true`) is done on the keywords, not on every post: such a
 keyword is compiled in each of its katakana/hiragana spellings (ろぐいん, ログイン, ろグいン…:
 2**k for k foldable kana), so the search runs over the plain normalised text and no post is
-ever kana-folded. Folding each post cost as much as the search itself (about a quarter of a
-triage: 24,000 of 94,000 instructions per post with 1,000 kanji keywords). When the spellings
-would be too many (a keyword with more than MAX_FOLDABLE foldable kana, or more than
-MAX_SPELLINGS in all), the matcher falls back to searching the kana-folded text, as before.
-On the bench's 10,000 kanji-heavy keywords (10% in kana rules) the spellings make 14,705
-patterns instead of 10,000: build 197 -> 249 ms, about 30 MB more.
+ever kana-folded, which would cost as much as the search itself. When the spellings would be
+too many (a keyword with more than MAX_FOLDABLE foldable kana, or more than MAX_SPELLINGS in
+all), the matcher searches the kana-folded text instead.
 """
 
 import itertools
