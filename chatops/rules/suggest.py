@@ -69,6 +69,11 @@ def suggest(rules: Rules, *, matched_rules: Iterable[str] = (), tags: Iterable[s
     return list(found.values())
 
 
+def suggestions_for(rules: Rules, ticket) -> list[Suggestion]:
+    """The suggestions of a stored ticket (a TicketView or TicketBrief: its matched_rules and tags)."""
+    return suggest(rules, matched_rules=ticket.matched_rules, tags=ticket.tags)
+
+
 def ordered_replies(rules: Rules, suggestions: list[Suggestion]) -> list[tuple[CannedReply, Suggestion | None]]:
     """Every canned reply once: the suggested ones first (with their suggestion), then the rest."""
     replies = {reply.id: reply for reply in rules.canned_replies}
