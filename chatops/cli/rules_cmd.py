@@ -84,7 +84,8 @@ def test_command(args) -> int:
         triage = engine.triage(text=message.text, source=message.source, kind=message.kind)
         if args.json:
             row = {"line": number, "external_id": message.external_id, **triage.to_dict(),
-                   "stage": triage.stage, "reason": triage.reason, "negative": _negative_words(message.text)}
+                   "stage": triage.stage, "reason": triage.reason, "negative": _negative_words(message.text),
+                   "suggested": [s.to_dict() for s in _suggested(engine.rules, triage)]}
             print(json.dumps(row, ensure_ascii=False))
         else:
             _print_triage(number, message, triage, lang, engine.rules)
@@ -100,7 +101,8 @@ def _test_text(engine, args) -> int:
         return EXIT_USAGE
     if args.json:
         print(json.dumps({**triage.to_dict(), "stage": triage.stage, "reason": triage.reason,
-                          "negative": _negative_words(args.text)}, ensure_ascii=False))
+                          "negative": _negative_words(args.text),
+                          "suggested": [s.to_dict() for s in _suggested(engine.rules, triage)]}, ensure_ascii=False))
     else:
         _print_triage(1, SimpleNamespace(text=args.text, source=args.source, kind=args.kind), triage, language(args), engine.rules)
     return 0
@@ -119,9 +121,20 @@ def _print_triage(number: int, message, triage, lang: str, rules) -> None:
             details.append(t(f"cli.rules.detail.{name}", lang, values=",".join(getattr(triage, name))))
     if not triage.matched:
         details.append(t("cli.rules.no_match", lang))
+    suggested = _suggested(rules, triage)
+    if suggested:
+        details.append(t("cli.rules.detail.suggested", lang,
+                         values="; ".join(f"{s.canned_id} ({s.describe(lang)})" for s in suggested)))
     details += _negativity(message.text)
     print("      " + "  ".join(details))
     sys.stdout.flush()
+
+
+def _suggested(rules, triage) -> list:
+    """The canned replies the Reply modal would suggest first for this triage."""
+    from chatops.rules.suggest import suggest
+
+    return suggest(rules, matched_rules=triage.matched, tags=triage.tags, intent=triage.intent)
 
 
 # The engine's reason words (`keywords=…`, `score=…`), as the reader's language says them.

@@ -25,7 +25,21 @@ def cross_check(rules: Rules, failed: Collection[str] = ()) -> list[tuple[Loc, R
         problems += _sla_coverage(rules)
     if "flood" not in failed:
         problems += _flood_references(rules, failed)
+    if "keyword_rules" not in failed and "canned_replies" not in failed:
+        problems += _reply_references(rules)
     return problems
+
+
+def _reply_references(rules: Rules) -> list[tuple[Loc, RulesProblem]]:
+    """Every canned reply a keyword rule suggests (`replies:`) must be defined in canned_replies."""
+    defined = [reply.id for reply in rules.canned_replies]
+    return [
+        (("keyword_rules", index, "replies", position),
+         RulesProblem("not_a_canned_reply", value=reply_id, defined=", ".join(defined) or "-"))
+        for index, rule in enumerate(rules.keyword_rules)
+        for position, reply_id in enumerate(rule.replies)
+        if reply_id not in defined
+    ]
 
 
 def _channel_references(rules: Rules, failed: Collection[str]) -> list[tuple[Loc, RulesProblem]]:

@@ -38,6 +38,7 @@ class Triage:
     notify: list[str]
     stage: str = "keyword"  # keyword, lemma, examples or none: which stage decided
     reason: str = ""  # matched words, lemmas, or the examples score and n-grams
+    intent: tuple[str, float] | None = None  # the examples classifier's (rule id, score), if it ran
 
     def to_dict(self) -> dict:
         """Return the triage as JSON-friendly data."""
@@ -216,7 +217,6 @@ class RulesEngine:
 
         tagged are the keyword rules that matched but set no priority; their tags are kept.
         """
-        defaults = self.rules.defaults
         stages = self._stages
         terms = stages.terms(plain_text)
 
@@ -231,8 +231,22 @@ class RulesEngine:
             triage.keywords, triage.stage = list(dict.fromkeys(found)), "lemma"
             triage.reason = "lemmas=" + ",".join(triage.keywords) + _tag_reason(tagged, hits)
             return triage
+        return self._classified(text, terms, passes, hits, source, kind, unmatched_channel, tagged)
+
+    def _classified(self, text: str, terms: frozenset[str], passes, hits: set[int], source: str, kind: str,
+                    unmatched_channel: str, tagged: list[_CompiledRule]) -> Triage:
+        """The examples classifier's say, recorded as the triage's intent whether or not it decides."""
+        pick = self._stages.classify(text, terms, passes)
+        triage = self._by_examples(pick, hits, source, kind, unmatched_channel, tagged)
+        if pick is not None:
+            triage.intent = (pick.rule.id, pick.rule_score)
+        return triage
+
+    def _by_examples(self, pick, hits: set[int], source: str, kind: str, unmatched_channel: str,
+                     tagged: list[_CompiledRule]) -> Triage:
+        """The triage the examples' pick gives (tagged keep their tags), else the defaults."""
+        defaults = self.rules.defaults
         reason = ""
-        pick = stages.classify(text, terms, passes)
         if pick is not None:
             reason, rule = pick.reason, pick.rule
             # A keyword already said what the post is (praise): overruling it takes the one

@@ -83,6 +83,8 @@ class KeywordRule(Section):
     examples: list[Example] = []
     examples_min_score: float | None = Field(None, ge=0.0, le=1.0)
     actions: RuleActions = Field(RuleActions(), alias="set")
+    # Canned replies (ids of canned_replies) the Reply modal suggests first for a post this rule matched.
+    replies: list[Identifier] = []
 
     @model_validator(mode="after")
     def _has_a_condition(self) -> "KeywordRule":

@@ -27,13 +27,15 @@ class TicketBrief:
     tags: tuple[str, ...]
     source: str
     account: str | None
+    matched_rules: tuple[str, ...] = ()
 
 
 def ticket_brief(session: Session, *, key: str) -> TicketBrief:
     """The brief of the ticket with this key (TicketNotFound naming the key otherwise)."""
     ticket = service.get_ticket(session, key=key)
     return TicketBrief(id=ticket.id, key=ticket.key, status=ticket.status, level=ticket.level,
-                       tags=tuple(ticket.tags or ()), source=ticket.source, account=ticket.account)
+                       tags=tuple(ticket.tags or ()), source=ticket.source, account=ticket.account,
+                       matched_rules=tuple(ticket.matched_rules or ()))
 
 
 def failed_reply_text(session: Session, *, key: str, message_id: int) -> str | None:

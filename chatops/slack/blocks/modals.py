@@ -10,6 +10,7 @@ from datetime import datetime
 from chatops.i18n import t
 from chatops.rules import Rules
 from chatops.rules.fields import CUSTOMER_TIERS
+from chatops.rules.suggest import Suggestion, ordered_replies
 from chatops.slack import ids
 from chatops.slack.blocks.common import (
     MODAL_TITLE_LIMIT,
@@ -108,20 +109,18 @@ def _recent_section(replies: Sequence[RecentReply], rules: Rules, lang: str, tit
 
 
 def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int | None, account: str,
-                text: str | None = None, version: int = 0, recent: RecentReplies | None = None) -> dict:
+                text: str | None = None, version: int = 0, recent: RecentReplies | None = None,
+                suggestions: Sequence[Suggestion] = ()) -> dict:
     """The Reply modal. Choosing a canned answer refills the text box (a new block id per
-    refill, since Slack keeps what was typed in a block it already shows). With `recent`, it
-    lists other agents' replies of the last minutes and carries the guard's state."""
-    canned = [{"text": plain(reply.title.get(lang)), "value": reply.id} for reply in rules.canned_replies[:100]]
+    refill, since Slack keeps what was typed in a block it already shows). The canned replies
+    suggested for the ticket come first, each with its reason. With `recent`, it lists other
+    agents' replies of the last minutes and carries the guard's state."""
     blocks: list[dict] = [{"type": "context", "elements": [{
         "type": "mrkdwn", "text": clip(t("slack.modal.reply_from", lang, key=key, network=network,
                                          account=escape(account)), 3000)}]}]
-    if canned:
-        blocks.append({"type": "section", "block_id": ids.CANNED_BLOCK,
-                       "text": {"type": "mrkdwn", "text": t("slack.modal.canned", lang)},
-                       "accessory": {"type": "static_select", "action_id": ids.CANNED_SELECT,
-                                     "placeholder": plain(t("slack.modal.canned_pick", lang)),
-                                     "options": canned}})
+    canned = _canned_section(rules, lang, list(suggestions))
+    if canned is not None:
+        blocks.append(canned)
     hint = t("slack.modal.limit", lang, limit=limit) if limit else None
     if recent is not None and recent.replies:
         blocks.insert(1, _recent_section(recent.replies, rules, lang, "slack.modal.recent_title"))
@@ -133,13 +132,37 @@ def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int |
     return view
 
 
+def _canned_section(rules: Rules, lang: str, suggestions: list[Suggestion]) -> dict | None:
+    """The canned-reply picker: suggested replies first (the reason under each option and listed
+    in the section, which every client shows), then the rest; None without canned replies."""
+    ordered = ordered_replies(rules, suggestions)[:100]
+    if not ordered:
+        return None
+    options = []
+    for reply, suggestion in ordered:
+        option = {"text": plain(reply.title.get(lang)), "value": reply.id}
+        if suggestion is not None:
+            option["description"] = plain(suggestion.describe(lang))
+        options.append(option)
+    text = t("slack.modal.canned", lang)
+    suggested = [(reply, suggestion) for reply, suggestion in ordered if suggestion is not None]
+    if suggested:
+        text += "\n" + t("slack.modal.canned_suggested", lang) + "".join(
+            f"\n• *{escape(reply.title.get(lang))}*  _{escape(suggestion.describe(lang))}_"
+            for reply, suggestion in suggested[:10])
+    return {"type": "section", "block_id": ids.CANNED_BLOCK, "text": {"type": "mrkdwn", "text": clip(text, 3000)},
+            "accessory": {"type": "static_select", "action_id": ids.CANNED_SELECT,
+                          "placeholder": plain(t("slack.modal.canned_pick", lang)), "options": options}}
+
+
 def reply_confirm_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int | None, account: str,
-                        text: str, version: int, others: Sequence[RecentReply], recent: RecentReplies) -> dict:
+                        text: str, version: int, others: Sequence[RecentReply], recent: RecentReplies,
+                        suggestions: Sequence[Suggestion] = ()) -> dict:
     """The Reply modal again after someone else replied while it was open: their reply shown
     first, the typed text kept, and "Send anyway" submitting with the check skipped."""
     forced = RecentReplies(opened_at=recent.opened_at, last_id=recent.last_id, force=True)
     view = reply_modal(key, rules, lang, network=network, limit=limit, account=account, text=text,
-                       version=version, recent=forced)
+                       version=version, recent=forced, suggestions=suggestions)
     view["blocks"].insert(0, _recent_section(others, rules, lang, "slack.modal.collision_title"))
     view["blocks"][0]["block_id"] = ids.COLLISION_BLOCK
     view["submit"] = plain(t("slack.modal.send_anyway", lang), MODAL_TITLE_LIMIT)

@@ -6,6 +6,7 @@ from slack_bolt import App
 
 from chatops.errors import InvalidTransition
 from chatops.i18n import t
+from chatops.rules.suggest import suggestions_for
 from chatops.slack import blocks, ids
 from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.slack.collision import recent_replies
@@ -133,7 +134,7 @@ def _reply_modal(surface: SlackSurface, ticket: TicketBrief, actor: str, *, text
     recent = surface.desk().read(recent_replies, ticket.id, actor=actor, now=surface.clock())
     return blocks.reply_modal(ticket.key, surface.rules, surface.lang, network=ticket.source,
                               account=ticket.account, limit=reply_limit(ticket.source), recent=recent,
-                              text=text, version=version)
+                              text=text, version=version, suggestions=suggestions_for(surface.rules, ticket))
 
 
 def _reply_view(surface: SlackSurface, key: str, actor: str | None = None, text: str | None = None) -> dict:

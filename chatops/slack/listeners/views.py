@@ -6,6 +6,7 @@ from __future__ import annotations
 from slack_bolt import App
 
 from chatops.errors import DomainError
+from chatops.rules.suggest import suggestions_for
 from chatops.slack import blocks, ids
 from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.slack.collision import replies_since
@@ -73,7 +74,7 @@ def register(app: App, surface: SlackSurface) -> None:
             return blocks.reply_confirm_modal(
                 ticket.key, surface.rules, surface.lang, network=ticket.source, account=ticket.account,
                 limit=reply_limit(ticket.source), text=text, version=_text_version(view) + 1,
-                others=others, recent=opened)
+                others=others, recent=opened, suggestions=suggestions_for(surface.rules, ticket))
         # The view id makes a double submission (or Slack resending it) one reply, not two; the
         # confirmation is the same view updated, so it keeps that id.
         flows.reply(key, actor=actor, text=text, idempotency_key=f"slack-view:{view['id']}")
