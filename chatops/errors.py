@@ -78,9 +78,15 @@ class EmptyText(DomainError):
 
 
 class ReplyTooLong(DomainError):
-    """The reply is longer than the network allows."""
+    """The reply is longer than the network allows (the message names the unit it counts in)."""
 
     key = "error.reply_too_long"
+
+    def __init__(self, **params: object) -> None:
+        unit = params.pop("unit", None)
+        if unit and unit != "characters":
+            self.key = f"error.reply_too_long_{unit}"
+        super().__init__(**params)
 
 
 class PermissionDenied(DomainError):

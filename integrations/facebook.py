@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
-from integrations.meta import MetaConfig, MetaWebhook
+from integrations.meta import MetaConfig, MetaWebhook, attachment_text
 from integrations.network import NetworkSink
 
 NAME = "facebook"
@@ -53,15 +53,22 @@ class FacebookWebhook(MetaWebhook):
                 if change["field"] != "feed" or value.get("item") != "comment" or value.get("verb") != "add":
                     continue
                 author = value["from"]
-                if author["id"] == page or not value.get("message"):
+                if author["id"] == page:
                     continue
+                # A photo-only comment has no `message`, only `photo` (its URL): still a message.
+                text, meta = value.get("message") or "", {"mode": "comment", "comment_id": value["comment_id"]}
+                if not text.strip():
+                    kind = "photo" if value.get("photo") else "video" if value.get("video") else None
+                    if kind is None:
+                        continue  # nothing said and nothing attached
+                    text, meta["attachment"] = attachment_text(kind, value.get(kind)), kind
                 parent = value.get("parent_id")
                 messages.append(InboundMessage(
                     source=NAME, account=account, external_id=value["comment_id"],
                     conversation_id=value["post_id"], in_reply_to=parent if parent != value["post_id"] else None,
-                    author={"id": author["id"], "name": author.get("name")}, text=value["message"],
+                    author={"id": author["id"], "name": author.get("name")}, text=text,
                     url=f"https://www.facebook.com/{value['comment_id']}", created_at=_when(value["created_time"]),
-                    kind="comment", meta={"mode": "comment", "comment_id": value["comment_id"]}))
+                    kind="comment", meta=meta))
             for event in entry.get("messaging", []):
                 message = event.get("message")
                 if not message or message.get("is_echo") or event["sender"]["id"] == page:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
-from integrations.meta import MetaConfig, MetaWebhook
+from integrations.meta import MetaConfig, MetaWebhook, attachment_text
 from integrations.network import NetworkSink
 
 NAME = "instagram"
@@ -79,12 +79,15 @@ class InstagramWebhook(MetaWebhook):
         if author["id"] == self.config.ig_user_id:
             return None
         media = value.get("media") or {}
+        # A GIF comment arrives without `text`; it is still the customer speaking.
+        text, meta = value.get("text") or "", {"mode": "comment", "comment_id": value["id"]}
+        if not text.strip():
+            text, meta["attachment"] = attachment_text("gif"), "gif"
         return InboundMessage(
             source=NAME, account=self.config.account, external_id=value["id"],
             conversation_id=media.get("id"), in_reply_to=value.get("parent_id"),
             author={"id": author["id"], "handle": "@" + author["username"] if author.get("username") else None},
-            text=value["text"], created_at=_when(time or datetime.now(UTC).timestamp()), kind="comment",
-            meta={"mode": "comment", "comment_id": value["id"]})
+            text=text, created_at=_when(time or datetime.now(UTC).timestamp()), kind="comment", meta=meta)
 
     def _mention(self, value: dict) -> InboundMessage | None:
         """Read a mention's text: the webhook names only the media and the comment."""

@@ -55,6 +55,12 @@ class MetaConfig(BaseSettings):
         return f"{self.graph_url.rstrip('/')}/{path.lstrip('/')}"
 
 
+def attachment_text(kind: str, url: str | None = None) -> str:
+    """The stored text of a post that has only an attachment (a GIF or photo comment), so it is
+    still a message the team sees: its kind in brackets, then its address when the webhook gives one."""
+    return f"({kind}) {url}" if url else f"({kind})"
+
+
 def signature(secret: str, body: bytes) -> str:
     """The X-Hub-Signature-256 value for this body."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

@@ -12,7 +12,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 from chatops.outbox import DeliveryError
-from chatops.tickets.limits import reply_length, reply_limit
+from chatops.tickets.limits import over_limit
 from integrations.base import InboundMessage, OutboundReply, Sink
 from integrations.calls import NetworkAPI
 
@@ -49,10 +49,11 @@ class NetworkSink(Sink):
         if payload["account"] != self.account:
             raise DeliveryError(f"{self.network} account {payload['account']!r} is not configured "
                                 f"(this deployment sends as {self.account!r})", permanent=True, answered=True)
-        limit = reply_limit(self.network)
-        if limit is not None and reply_length(self.network, payload["text"]) > limit:
-            raise DeliveryError(f"reply is {reply_length(self.network, payload['text'])} long, "
-                                f"{self.network} takes {limit}", permanent=True, answered=True)
+        broken = over_limit(self.network, payload["text"], payload.get("answers_kind"), payload.get("reply_meta"))
+        if broken is not None:
+            rule, count = broken
+            raise DeliveryError(f"reply is {count} {rule.unit} long, {self.network} takes {rule.most}",
+                                permanent=True, answered=True)
         reply = OutboundReply(
             source=self.network, account=payload["account"], text=payload["text"],
             in_reply_to=payload.get("in_reply_to"), conversation_id=payload.get("conversation_id"),

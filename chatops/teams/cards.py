@@ -204,9 +204,21 @@ def workflows_message(card: Mapping[str, Any]) -> dict[str, Any]:
         {"contentType": "application/vnd.microsoft.card.adaptive", "content": dict(card)}]}
 
 
+def message_body(message: Mapping[str, Any]) -> bytes:
+    """The message as it goes on the wire: compact UTF-8 JSON (no \\uXXXX escapes, which would
+    take up to twelve bytes per emoji against the 28 KB limit)."""
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode()
+
+
 def message_size(message: Mapping[str, Any]) -> int:
-    """Bytes of the message as it goes on the wire (UTF-8 JSON)."""
-    return len(json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode())
+    """Bytes of the message as `message_body` sends it."""
+    return len(message_body(message))
+
+
+def requests_json_size(message: Mapping[str, Any]) -> int:
+    """Bytes of the message as `requests.post(json=...)` sends it (what pymsteams does): ASCII
+    JSON with every non-ASCII character escaped."""
+    return len(json.dumps(message, allow_nan=False).encode())
 
 
 def fit(build: Callable[[int], dict[str, Any]], limit: int = MAX_MESSAGE_BYTES) -> dict[str, Any]:

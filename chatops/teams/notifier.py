@@ -189,12 +189,15 @@ class TeamsDeliverer:
                 mentioned=mentioned)))
         except ValueError as exc:  # no retry makes it smaller
             raise DeliveryError(f"teams channel {channel}: {exc}", permanent=True) from None
+        # The bytes measured against the limit are the bytes sent.
+        body = cards.message_body(message)
         try:
-            response = self.http.post(url, json=message, timeout=self.timeout)
+            response = self.http.post(url, data=body, timeout=self.timeout,
+                                      headers={"Content-Type": "application/json; charset=utf-8"})
         except requests.RequestException as exc:
             raise _connection_error(channel, exc) from None
         _check(channel, response)
-        return {"channel": channel, "status": response.status_code, "bytes": cards.message_size(message)}
+        return {"channel": channel, "status": response.status_code, "bytes": len(body)}
 
     def _post_messagecard(self, channel: str, url: str, view: TicketView, line: str | None, quote: str | None,
                           links: dict[str, str]) -> dict[str, Any]:
@@ -202,7 +205,8 @@ class TeamsDeliverer:
         for budget in cards.TEXT_BUDGETS:
             card = cards.connector_card(url, view, line=line, quote=quote, links=links, rules=self.rules,
                                         lang=self.lang, timeout=self.timeout, text_budget=budget)
-            if cards.message_size(card.payload) <= cards.MAX_MESSAGE_BYTES:
+            # pymsteams posts with requests' json=, so measure that serialization.
+            if cards.requests_json_size(card.payload) <= cards.MAX_MESSAGE_BYTES:
                 break
         try:
             # pymsteams' sync send() accepts any 2xx (its async send() would reject a 202).
@@ -212,7 +216,7 @@ class TeamsDeliverer:
         except requests.RequestException as exc:
             raise _connection_error(channel, exc) from None
         return {"channel": channel, "status": card.last_http_response.status_code,
-                "bytes": cards.message_size(card.payload)}
+                "bytes": cards.requests_json_size(card.payload)}
 
 
 def _check(channel: str, response: requests.Response) -> None:

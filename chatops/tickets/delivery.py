@@ -52,20 +52,22 @@ class ReplyTo:
     conversation_id: str | None = None
     meta: dict[str, Any] | None = None
     author_id: str | None = None
+    kind: str | None = None
 
     @classmethod
     def of(cls, message) -> ReplyTo:
         """From a stored inbound Message (or a row with the same columns); empty for None."""
         if message is None:
             return cls()
-        return cls(message.external_id, message.conversation_id, dict(message.meta or {}), message.author_id)
+        return cls(message.external_id, message.conversation_id, dict(message.meta or {}), message.author_id,
+                   getattr(message, "kind", None))
 
 
 def reply_payload(message_id: int, account: str, text: str, reply_to: ReplyTo) -> dict[str, Any]:
     """The outbox payload a network deliverer reads for one reply."""
     return {"message_id": message_id, "account": account, "text": text, "in_reply_to": reply_to.external_id,
             "conversation_id": reply_to.conversation_id, "reply_meta": reply_to.meta or {},
-            "author_id": reply_to.author_id}
+            "author_id": reply_to.author_id, "answers_kind": reply_to.kind}
 
 
 def queue_reply(db, *, ticket_id: int, source: str, account: str, text: str, author_id: str, at: datetime,

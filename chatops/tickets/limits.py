@@ -1,63 +1,112 @@
-"""How long a reply may be on each network, counted the way each network counts.
+"""How long a reply may be on each network and kind of reply, counted the way each network counts.
 
-X weighs characters (most CJK and emoji count 2, a URL counts 23: twitter-text's rules), Bluesky
-counts graphemes (300), Mastodon counts characters (500 by default, an instance setting).
+A reply answers the customer's last message, so its kind follows that message's: a DM is
+answered by a DM, a comment by a comment, anything else (mention, reply, keyword) publicly.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
+from dataclasses import dataclass
+
+import regex
+from twitter_text import parse_tweet
 
 from chatops.errors import ReplyTooLong
 
-LIMITS = {"x": 280, "bluesky": 300, "mastodon": 500, "instagram": 2200, "line": 5000, "facebook": 8000}
-_URL = re.compile(r"https?://\S+")
-# twitter-text v3: these code point ranges weigh 1, everything else 2.
-_LIGHT = ((0, 4351), (8192, 8205), (8208, 8223), (8242, 8247))
-_ZWJ, _VS = "\u200d", ("\ufe0e", "\ufe0f")
+
+@dataclass(frozen=True)
+class Limit:
+    """One rule: at most `most` of `unit` (characters, weighted, graphemes, bytes, utf16)."""
+
+    most: int
+    unit: str
 
 
-def reply_limit(source: str) -> int | None:
-    """The longest reply the network takes, or None when it sets no practical limit."""
-    return LIMITS.get(source)
+# Sources: twitter-text v3 config and X's DM docs; Bluesky's app.bsky.feed.post and
+# chat.bsky.convo lexicons; Mastodon's default instance setting; Meta's Graph API comment,
+# Instagram messaging and Send API docs; LINE's text message object.
+_RULES: dict[tuple[str, str], tuple[Limit, ...]] = {
+    ("x", "public"): (Limit(280, "weighted"),),
+    ("x", "dm"): (Limit(10_000, "characters"),),
+    ("bluesky", "public"): (Limit(300, "graphemes"), Limit(3_000, "bytes")),
+    ("bluesky", "dm"): (Limit(1_000, "graphemes"), Limit(10_000, "bytes")),
+    ("mastodon", "public"): (Limit(500, "mastodon"),),
+    ("instagram", "public"): (Limit(2_200, "characters"),),
+    ("instagram", "dm"): (Limit(1_000, "bytes"),),
+    ("facebook", "public"): (Limit(8_000, "characters"),),
+    ("facebook", "dm"): (Limit(2_000, "characters"),),
+    # LINE counts a text message in UTF-16 code units, so an emoji outside the BMP takes two.
+    ("line", "public"): (Limit(5_000, "utf16"),),
+}
+# Mastodon counts any URL as 23 and a remote mention by its local part only.
+_MASTODON_URL = re.compile(r"https?://\S+")
+_MASTODON_MENTION = re.compile(r"(@[\w.]+)@[\w.-]+\w")
 
 
-def _x_weight(text: str) -> int:
-    urls = _URL.findall(text)
-    rest = _URL.sub("", text)
-    weight = sum(1 if any(low <= ord(ch) <= high for low, high in _LIGHT) else 2 for ch in rest)
-    return weight + 23 * len(urls)
+def reply_kind(kind: str | None) -> str:
+    """The kind of reply that answers a message of `kind`: dm, or public (comments included)."""
+    return "dm" if kind == "dm" else "public"
 
 
-def _graphemes(text: str) -> int:
-    """User-perceived characters: combining marks, variation selectors and ZWJ joins don't count."""
-    count, joined = 0, False
-    for ch in text:
-        if unicodedata.combining(ch) or ch in _VS or "\U0001f3fb" <= ch <= "\U0001f3ff":
-            continue
-        if ch == _ZWJ:
-            joined = True
-            continue
-        if not joined:
-            count += 1
-        joined = False
-    return count
+def _rules(source: str, kind: str | None) -> tuple[Limit, ...]:
+    return _RULES.get((source, reply_kind(kind))) or _RULES.get((source, "public"), ())
 
 
-def reply_length(source: str, text: str) -> int:
-    """The length of `text` as `source` counts it against its limit."""
-    if source == "x":
-        return _x_weight(text)
-    if source == "bluesky":
-        return _graphemes(text)
+def reply_limit(source: str, kind: str | None = None) -> int | None:
+    """The most a reply may hold on `source` answering a message of `kind` (the first rule's
+    figure, which is what the reply box shows), or None when the network sets no limit."""
+    rules = _rules(source, kind)
+    return rules[0].most if rules else None
+
+
+def mention_prefix(source: str, meta: dict | None) -> str:
+    """What the deliverer puts before the text (Mastodon mentions the customer first)."""
+    acct = (meta or {}).get("acct")
+    return f"@{acct} " if source == "mastodon" and acct else ""
+
+
+def sent_text(source: str, text: str, meta: dict | None = None) -> str:
+    """The text as the network receives it, the deliverer's prefix included."""
+    prefix = mention_prefix(source, meta)
+    return text if not prefix or prefix.strip() in text else prefix + text
+
+
+def measure(unit: str, text: str) -> int:
+    """The length of `text` in `unit`."""
+    if unit == "weighted":
+        return parse_tweet(text).weightedLength
+    if unit == "graphemes":
+        return len(regex.findall(r"\X", text))
+    if unit == "bytes":
+        return len(text.encode("utf-8"))
+    if unit == "utf16":
+        return len(text.encode("utf-16-le")) // 2
+    if unit == "mastodon":
+        return len(_MASTODON_MENTION.sub(r"\1", _MASTODON_URL.sub("x" * 23, text)))
     return len(text)
 
 
-def check_reply_length(source: str, text: str, *, key: str = "") -> None:
-    """Raise ReplyTooLong when `text` is over the network's limit."""
-    limit = reply_limit(source)
-    if limit is not None:
-        length = reply_length(source, text)
-        if length > limit:
-            raise ReplyTooLong(key=key, network=source, length=length, limit=limit)
+def reply_length(source: str, text: str, kind: str | None = None, meta: dict | None = None) -> int:
+    """The length of `text` as `source` counts it against the first rule (the reply box's count)."""
+    rules = _rules(source, kind)
+    return measure(rules[0].unit, sent_text(source, text, meta)) if rules else len(text)
+
+
+def over_limit(source: str, text: str, kind: str | None = None, meta: dict | None = None) -> tuple[Limit, int] | None:
+    """The first rule `text` breaks on `source` and its count there, or None when it fits."""
+    sent = sent_text(source, text, meta)
+    for rule in _rules(source, kind):
+        count = measure(rule.unit, sent)
+        if count > rule.most:
+            return rule, count
+    return None
+
+
+def check_reply_length(source: str, text: str, *, key: str = "", kind: str | None = None,
+                       meta: dict | None = None) -> None:
+    """Raise ReplyTooLong naming the ticket, network, limit and count when `text` is too long."""
+    broken = over_limit(source, text, kind, meta)
+    if broken is not None:
+        rule, count = broken
+        raise ReplyTooLong(key=key, network=source, length=count, limit=rule.most, unit=rule.unit)

@@ -28,14 +28,18 @@ class TicketBrief:
     source: str
     account: str | None
     matched_rules: tuple[str, ...] = ()
+    answers_kind: str | None = None  # the kind of the customer's last message (what a reply answers)
+    answers_meta: dict | None = None
 
 
 def ticket_brief(session: Session, *, key: str) -> TicketBrief:
     """The brief of the ticket with this key (TicketNotFound naming the key otherwise)."""
     ticket = service.get_ticket(session, key=key)
+    last = service.last_inbound(session, ticket_id=ticket.id)
     return TicketBrief(id=ticket.id, key=ticket.key, status=ticket.status, level=ticket.level,
                        tags=tuple(ticket.tags or ()), source=ticket.source, account=ticket.account,
-                       matched_rules=tuple(ticket.matched_rules or ()))
+                       matched_rules=tuple(ticket.matched_rules or ()),
+                       answers_kind=last.kind if last else None, answers_meta=dict(last.meta or {}) if last else None)
 
 
 def failed_reply_text(session: Session, *, key: str, message_id: int) -> str | None:

@@ -66,13 +66,14 @@ class ReplyService:
         with locked_ticket(self.session_factory, key) as (session, ticket):
             if not text.strip():
                 raise EmptyText(key=ticket.key, what="reply")
-            check_reply_length(ticket.source, text, key=ticket.key)
             if ticket.status == "resolved":
                 raise InvalidTransition(key=ticket.key, status=ticket.status, action="replied to")
             now = self.clock()
             # On a flood incident the reply answers the ticket's own customer, not whoever wrote last.
             last_inbound = service.last_inbound(session, ticket_id=ticket.id, customer_id=ticket.customer_id
                                                 if has_open_incident(session, ticket.id) else None)
+            check_reply_length(ticket.source, text, key=ticket.key, kind=last_inbound.kind if last_inbound else None,
+                               meta=last_inbound.meta if last_inbound else None)
             status_from = ticket.status
             ticket.status = worked_on(status_from)
             session.flush()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from sqlalchemy import select
 
 from chatops.tickets.models import Message
 from integrations.facebook import FacebookConfig
@@ -168,3 +169,32 @@ def test_non_ascii_signature_is_401_not_500(runtime, network, client_for, reques
     request.getfixturevalue(network)
     response = post(client_for(runtime), network, fixture_bytes(f"{network}_webhook.json"), "sha256=é" + "0" * 63)
     assert response.status_code == 401
+
+
+def stored_inbound(runtime) -> dict[str, Message]:
+    with runtime.session_factory() as session:
+        rows = session.scalars(select(Message).where(Message.direction == "inbound")).all()
+        return {row.external_id: row for row in rows}
+
+
+def test_instagram_gif_comment_is_a_message_and_the_batch_is_stored(runtime, fake, instagram, client_for):
+    client = client_for(runtime)
+    response = post(client, "instagram", fixture_bytes("instagram_webhook_gif_comment.json"))
+    assert response.status_code == 200
+    stored = stored_inbound(runtime)
+    assert set(stored) == {"17865799348089040", "17865799348089039", "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDAw"}
+    gif = stored["17865799348089040"]
+    assert (gif.text, gif.kind, gif.author_handle) == ("(gif)", "comment", "@saburo.ig")
+    assert gif.meta["attachment"] == "gif" and gif.ticket_id is not None
+    assert stored["aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDAw"].text == "二重請求されています"
+
+
+def test_facebook_photo_only_comment_is_a_message(runtime, fake, facebook, client_for):
+    client = client_for(runtime)
+    response = post(client, "facebook", fixture_bytes("facebook_webhook_photo_comment.json"))
+    assert response.status_code == 200
+    stored = stored_inbound(runtime)
+    photo = stored["900000000000001_1100000000000003"]
+    assert photo.text == "(photo) https://scontent.xx.fbcdn.net/v/t39.1997-6/1100000000000003_n.jpg"
+    assert photo.meta["attachment"] == "photo" and photo.ticket_id is not None
+    assert stored["900000000000001_1100000000000001"].text.startswith("注文した商品が届かない")

@@ -217,3 +217,22 @@ def test_assignment_and_breach_mention_the_teams_people_they_are_for(teams_runti
     assert ids == {"lead@acme.example", "sato@acme.example"}  # the level's lead and the assignee
     created = cards_of(workflows)[0]
     assert "entities" not in created["msteams"]  # a new ticket is for the channel, not for someone
+
+
+def test_an_emoji_flood_is_sent_as_the_bytes_measured_and_within_28_kb(teams_runtime, outbox, workflows):
+    teams_runtime.flows.ingest(inbound("使い方を教えてください" + "😡" * 5_000))
+    drain(outbox)
+    [request] = workflows.requests
+    [item] = items(teams_runtime)
+    # UTF-8 on the wire, not \uXXXX escapes: the received body is the one measured, clipped to fit.
+    assert len(request.body) == item.result["bytes"] <= 28 * 1024
+    assert request.headers["Content-Type"].startswith("application/json")
+    assert b"\\ud83d" not in request.body and "😡" in card_text(cards_of(workflows)[0])
+
+
+def test_a_messagecard_is_measured_as_pymsteams_sends_it(teams_runtime, outbox, connector, workflows):
+    teams_runtime.flows.ingest(inbound("返金してください" + "😡" * 5_000))  # returns: the legacy connector
+    drain(outbox)
+    [request] = connector.requests
+    [item] = items(teams_runtime)
+    assert len(request.body) == item.result["bytes"] <= 28 * 1024

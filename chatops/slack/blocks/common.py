@@ -14,6 +14,7 @@ from chatops.views import TicketView
 NETWORK_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "line": "LINE",
                  "mastodon": "Mastodon", "bluesky": "Bluesky", "webhook": "Webhook"}
 SECTION_LIMIT = 3000  # characters of mrkdwn in one section
+FIELD_LIMIT = 2000  # characters of one section field (Slack's @slack/types documents it)
 BUTTON_TEXT_LIMIT = 75
 MODAL_TITLE_LIMIT = 24
 OPTION_TEXT_LIMIT = 75
@@ -22,6 +23,37 @@ OPTION_TEXT_LIMIT = 75
 def clip(text: str, limit: int) -> str:
     """`text` cut to `limit` characters with an ellipsis."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def clip_mrkdwn(text: str, limit: int) -> str:
+    """Escaped mrkdwn cut to `limit` characters with an ellipsis, never inside an entity or a link."""
+    if len(text) <= limit:
+        return text
+    cut = text[: limit - 1]
+    # A cut `&amp;` or `<url|label>` would show broken markup, so back off to before it.
+    for opener, closer in (("&", ";"), ("<", ">")):
+        start = cut.rfind(opener)
+        if start != -1 and closer not in cut[start:]:
+            cut = cut[:start]
+    return cut + "…"
+
+
+def fit(items: list[str], limit: int, lang: str, sep: str = " ") -> str:
+    """As many whole `items` as fit in `limit` characters, then "+N more" for the rest."""
+    shown: list[str] = []
+    for index, item in enumerate(items):
+        rest = len(items) - index - 1
+        tail = len(sep) + len(t("slack.more", lang, count=rest)) if rest else 0
+        if len(sep.join([*shown, item])) + tail > limit:
+            more = t("slack.more", lang, count=len(items) - index)
+            return clip_mrkdwn(sep.join([*shown, more]), limit)
+        shown.append(item)
+    return sep.join(shown)
+
+
+def field(text: str) -> dict:
+    """A mrkdwn section field within Slack's field limit."""
+    return {"type": "mrkdwn", "text": clip_mrkdwn(text, FIELD_LIMIT)}
 
 
 def plain(text: str, limit: int = OPTION_TEXT_LIMIT) -> dict:

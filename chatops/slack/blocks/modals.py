@@ -13,14 +13,19 @@ from chatops.rules.fields import CUSTOMER_TIERS
 from chatops.rules.suggest import Suggestion, ordered_replies
 from chatops.slack import ids
 from chatops.slack.blocks.common import (
+    FIELD_LIMIT,
     MODAL_TITLE_LIMIT,
     NETWORK_NAMES,
+    SECTION_LIMIT,
     clip,
+    clip_mrkdwn,
     escape,
+    fit,
     local_time,
     plain,
     user,
 )
+from chatops.slack.blocks.common import field as section_field
 from chatops.slack.blocks.ticket import thread_permalink, ticket_message
 from chatops.views import TicketView
 
@@ -260,8 +265,10 @@ def _tier_select(key: str, tier: str, lang: str) -> dict:
 def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
     """Who the customer is: handle(s), tier, flags, first seen, past tickets with outcomes, CSAT,
     and buttons that set or clear each flag."""
-    flags = " ".join(f"`{escape(flag)}`" for flag in summary.flags) or t("slack.none", lang)
-    handles = " · ".join(escape(h) for h in (summary.handle or summary.name or "?", *summary.handles))
+    # Facts are customer-supplied and unbounded (handles across networks, flags): each field is fitted.
+    flags = fit([f"`{escape(flag)}`" for flag in summary.flags], FIELD_LIMIT - 40, lang) or t("slack.none", lang)
+    handles = fit([escape(h) for h in (summary.handle or summary.name or "?", *summary.handles)], FIELD_LIMIT - 40,
+                  lang, " · ")
     tier = t(f"tier.{summary.tier}", lang) if summary.tier in CUSTOMER_TIERS else summary.tier
     facts = [
         f"*{t('slack.field.customer', lang)}*\n{handles}",
@@ -278,9 +285,9 @@ def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
         for key, status, priority, created in summary.tickets[:20]) or t("slack.list.empty", lang)
     if summary.stored_only:
         history += "\n" + t("networks.customer.stored_only", lang, count=summary.stored_only)
-    body = [{"type": "section", "fields": [{"type": "mrkdwn", "text": fact} for fact in facts]},
+    body = [{"type": "section", "fields": [section_field(fact) for fact in facts]},
             {"type": "header", "text": plain(t("networks.customer.history", lang), 150)},
-            {"type": "section", "text": {"type": "mrkdwn", "text": clip(history, 3000)}}]
+            {"type": "section", "text": {"type": "mrkdwn", "text": clip_mrkdwn(history, SECTION_LIMIT)}}]
     if summary.key:
         body.append(_tier_select(summary.key, summary.tier, lang))
         buttons = []

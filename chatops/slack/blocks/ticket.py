@@ -10,9 +10,12 @@ from chatops.rules import Rules
 from chatops.slack import ids
 from chatops.slack.blocks.common import (
     BUTTON_TEXT_LIMIT,
+    FIELD_LIMIT,
     NETWORK_NAMES,
     clip,
     escape,
+    field,
+    fit,
     link,
     local_time,
     mrkdwn,
@@ -57,13 +60,14 @@ def _fields(card: TicketView, rules: Rules, lang: str) -> list[dict]:
     flags = "".join(f" `{escape(flag)}`" for flag in card.customer.flags)
     network = f"{escape(NETWORK_NAMES.get(card.source, card.source))} · {escape(card.account)}"
     fields = [
-        mrkdwn(f"*{t('slack.field.customer', lang)}*\n{handle}{flags}"),
-        mrkdwn(f"*{t('slack.field.network', lang)}*\n{network}"),
-        mrkdwn(f"*{t('slack.field.assignee', lang)}*\n{user(card.assignee, lang)}"),
-        mrkdwn(f"*{t('slack.field.due', lang)}*\n{_due(card, rules, lang)}"),
+        field(f"*{t('slack.field.customer', lang)}*\n{handle}{flags}"),
+        field(f"*{t('slack.field.network', lang)}*\n{network}"),
+        field(f"*{t('slack.field.assignee', lang)}*\n{user(card.assignee, lang)}"),
+        field(f"*{t('slack.field.due', lang)}*\n{_due(card, rules, lang)}"),
     ]
     if card.tags:
-        fields.append(mrkdwn(f"*{t('slack.field.tags', lang)}*\n" + " ".join(f"`{escape(tag)}`" for tag in card.tags)))
+        label = f"*{t('slack.field.tags', lang)}*\n"
+        fields.append(field(label + fit([f"`{escape(tag)}`" for tag in card.tags], FIELD_LIMIT - len(label), lang)))
     return fields
 
 

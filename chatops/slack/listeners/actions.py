@@ -133,8 +133,9 @@ def _reply_modal(surface: SlackSurface, ticket: TicketBrief, actor: str, *, text
     """The Reply modal with other agents' recent replies and the moment it opened (runtime clock)."""
     recent = surface.desk().read(recent_replies, ticket.id, actor=actor, now=surface.clock())
     return blocks.reply_modal(ticket.key, surface.rules, surface.lang, network=ticket.source,
-                              account=ticket.account, limit=reply_limit(ticket.source), recent=recent,
-                              text=text, version=version, suggestions=suggestions_for(surface.rules, ticket))
+                              account=ticket.account, limit=reply_limit(ticket.source, ticket.answers_kind),
+                              recent=recent, text=text, version=version,
+                              suggestions=suggestions_for(surface.rules, ticket))
 
 
 def _reply_view(surface: SlackSurface, key: str, actor: str | None = None, text: str | None = None) -> dict:

@@ -66,14 +66,14 @@ def register(app: App, surface: SlackSurface) -> None:
         _, opened = parse_reply_metadata(view["private_metadata"])
         desk = surface.desk()
         ticket = desk.read(ticket_brief, key=key)
-        check_reply_length(ticket.source, text, key=key)
+        check_reply_length(ticket.source, text, key=key, kind=ticket.answers_kind, meta=ticket.answers_meta)
         others = desk.read(replies_since, ticket.id, actor=actor, opened=opened) \
             if opened is not None and not opened.force else []
         if others:
             # Someone else answered this customer while the modal was open: show it, keep the text.
             return blocks.reply_confirm_modal(
                 ticket.key, surface.rules, surface.lang, network=ticket.source, account=ticket.account,
-                limit=reply_limit(ticket.source), text=text, version=_text_version(view) + 1,
+                limit=reply_limit(ticket.source, ticket.answers_kind), text=text, version=_text_version(view) + 1,
                 others=others, recent=opened, suggestions=suggestions_for(surface.rules, ticket))
         # The view id makes a double submission (or Slack resending it) one reply, not two; the
         # confirmation is the same view updated, so it keeps that id.
