@@ -23,6 +23,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from chatops.teams.view import TicketView
+
 from chatops.app import build_outbox, create_app
 from chatops.inbound import InboundMessage
 from chatops.rules import load_rules
@@ -30,7 +32,6 @@ from chatops.rules.schema import TeamsPerson, TeamsSection
 from chatops.runtime import Runtime
 from chatops.settings import Settings
 from chatops.teams import cards
-from chatops.teams.view import TicketView
 
 ROOT = Path(__file__).resolve().parent.parent
 TOKEN = base64.b64encode(b"bench-outgoing-token").decode()
