@@ -70,6 +70,10 @@ def test_command(args) -> int:
     if args.text is None and not args.file:
         err(t("cli.rules.test_needs_input", lang))
         return EXIT_USAGE
+    if args.text is None and not os.path.exists(args.file) and not args.file.endswith((".jsonl", ".json")):
+        # Most often a post typed where a file goes: say how to triage it instead of "no such file".
+        err(t("cli.rules.test_not_a_file", lang, text=args.file))
+        return EXIT_USAGE
     # Lazy: a post a keyword decides needs neither the analyser nor the classifier.
     engine = RulesEngine(_load_or_exit(_rules_path(args.rules), lang), lazy=True, cache_dir=cache_dir())
     if args.text is not None:

@@ -74,6 +74,14 @@ def test_ingest_refuses_a_file_that_is_not_utf8_and_stores_nothing(env, capsys):
     assert code == 1 and f"{latin}:2: not UTF-8" in err
 
 
+def test_rules_test_given_a_post_instead_of_a_file_says_to_use_text(env, capsys):
+    code, out, err = run(capsys, "rules", "test", "明細に同じ額が二回載ってます")
+    assert code == 2 and out == ""
+    assert 'chatops rules test --text "明細に同じ額が二回載ってます"' in err and "No such file" not in err
+    code, _, err = run(capsys, "--lang", "ja", "rules", "test", "明細に同じ額が二回載ってます")
+    assert code == 2 and "はありません" in err and "--text" in err
+
+
 def test_rules_check_reports_shape_and_cross_section_problems_in_one_run(env, capsys):
     text = RULES_PATH.read_text("utf-8")
     text = text.replace("priority: red", "priority: purple", 1)  # shape: keyword_rules[0]
