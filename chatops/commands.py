@@ -80,15 +80,20 @@ def _key_of(session, ticket) -> str:
     return ticket.key
 
 
+def _keys_of(session, tickets) -> list[str]:
+    return [ticket.key for ticket in tickets]
+
+
 @dataclass(frozen=True)
 class Desk:
     """What commands run against: the runtime (flows, rules, clock, sessions) and how the
-    surface wants the tickets it shows: `summary` for list rows, `detail` for one ticket, both
-    built from (session, ticket); `person` renders a user id inside on-call report lines, which
+    surface wants the tickets it shows: `summaries` for list rows, built from (session, tickets)
+    in one go so a surface can batch its reads, and `detail` for one ticket, from (session,
+    ticket); `person` renders a user id inside on-call report lines, which
     are written in `lang` (None: the team language of rules.yaml)."""
 
     runtime: Any
-    summary: Callable[[Any, Any], Any] = _key_of
+    summaries: Callable[[Any, list], list] = _keys_of
     detail: Callable[[Any, Any], Any] = _key_of
     person: Callable[[str], str] = str
     lang: str | None = None
@@ -175,8 +180,8 @@ def _listed(desk: Desk, key: str, found: list, **params) -> Result:
 
 def _mine(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
     with desk.runtime.session_factory() as session:
-        found = [desk.summary(session, ticket)
-                 for ticket in service.list_tickets(session, limit=20, assignee=actor, open_only=True)]
+        found = desk.summaries(session, service.list_tickets(session, limit=20, assignee=actor, open_only=True,
+                                                             now=desk.now()))
     return _listed(desk, "home.mine", found)
 
 
@@ -184,16 +189,17 @@ def _queue(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
     with desk.runtime.session_factory() as session:
         overdue = overdue_tickets(session, now=desk.now())
         late = {ticket.id for ticket in overdue}
-        waiting = [ticket for ticket in service.list_tickets(session, limit=30, unassigned=True, open_only=True)
+        waiting = [ticket for ticket in service.list_tickets(session, limit=30, unassigned=True, open_only=True,
+                                                             now=desk.now())
                    if ticket.id not in late]
-        found = [desk.summary(session, ticket) for ticket in overdue + waiting]
+        found = desk.summaries(session, overdue + waiting)
     return _listed(desk, "cmd.queue", found)
 
 
 def _search(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
     query = " ".join(words)
     with desk.runtime.session_factory() as session:
-        found = [desk.summary(session, ticket) for ticket in service.search_tickets(session, query=query)]
+        found = desk.summaries(session, list(service.search_tickets(session, query=query)))
     return _listed(desk, "cmd.search", found, query=query)
 
 

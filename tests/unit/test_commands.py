@@ -97,7 +97,7 @@ def test_a_flow_verb_runs_once_and_answers_done_with_its_params(desk):
 def test_lists_carry_what_the_surface_builds_of_each_ticket(desk, session_factory):
     desk.flows.ingest(inbound("二重請求されています"))
     desk.flows.claim("T-1", actor="U0AGENT001")
-    keyed = commands.Desk(desk.runtime, summary=lambda session, ticket: ("row", ticket.key))
+    keyed = commands.Desk(desk.runtime, summaries=lambda session, tickets: [("row", t.key) for t in tickets])
     result = commands.run(keyed, commands.parse("mine"), actor="U0AGENT001")
     assert (result.kind, result.key, result.params, result.tickets) == ("list", "home.mine", {"count": 1},
                                                                         (("row", "T-1"),))

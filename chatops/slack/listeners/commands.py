@@ -30,6 +30,13 @@ def _viewer(surface: SlackSurface):
     return view
 
 
+def _rows(surface: SlackSurface):
+    """How the command layer builds `/ticket` list rows: the tickets' views, read in one batch."""
+    def rows(session, tickets) -> list[TicketView]:
+        return views_of(session, tickets, rules=surface.rules, now=surface.clock())
+    return rows
+
+
 def help_answer(surface: SlackSurface, problem: str | None = None) -> Answer:
     """Every subcommand with its usage, in the workspace language."""
     lines = [f"*{t('slack.cmd.help_title', surface.lang)}*"]
@@ -77,8 +84,7 @@ def _modal(surface: SlackSurface, result: commands.Result) -> dict:
 
 def answer(surface: SlackSurface, actor: str, text: str) -> Answer:
     """What `/ticket <text>` from `actor` answers (running the flow it asks for)."""
-    viewer = _viewer(surface)
-    desk = surface.desk(summary=viewer, detail=viewer)
+    desk = surface.desk(summaries=_rows(surface), detail=_viewer(surface))
     result = commands.run(desk, commands.parse(text, surface="slack"), actor=actor,
                           in_group=surface.in_group(actor))
     if result.changed:
