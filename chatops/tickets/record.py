@@ -85,12 +85,8 @@ class Recorder:
             uow.db.flush()  # ORM changes of the same transaction first: projectors read the rows
         event_id = uow.execute(_INSERT_EVENT, {"ticket_id": ticket_id, "kind": kind, "actor": actor, "at": at,
                                                "payload": payload}).scalar_one()
-        notice = EventNotice(event_id=event_id, ticket_id=ticket_id, kind=kind, actor=actor, at=at,
-                             channel=channel, assignee=assignee, payload=payload, facts=facts)
-        self.announce(uow, notice)
-        if project:
-            for projector in self.projectors:
-                projector(uow, notice)
+        self._follow(uow, EventNotice(event_id=event_id, ticket_id=ticket_id, kind=kind, actor=actor, at=at,
+                                      channel=channel, assignee=assignee, payload=payload, facts=facts), project)
         return event_id
 
     def record_many(self, db: Db | UnitOfWork, events: list[dict[str, Any]]) -> list[int]:
@@ -105,14 +101,17 @@ class Recorder:
             {"ticket_id": e["ticket_id"], "kind": e["kind"], "actor": e["actor"], "at": e["at"],
              "payload": e.get("payload") or {}} for e in events]).scalars().all()
         for event_id, e in zip(ids, events, strict=True):
-            notice = EventNotice(event_id=event_id, ticket_id=e["ticket_id"], kind=e["kind"], actor=e["actor"],
-                                 at=e["at"], channel=e["channel"], assignee=e["assignee"],
-                                 payload=e.get("payload") or {}, facts=e.get("facts"))
-            rows = [row for listener in self.listeners for row in listener(notice)]
-            enqueue(uow, rows, ticket_id=notice.ticket_id, at=notice.at)
+            self._follow(uow, EventNotice(event_id=event_id, ticket_id=e["ticket_id"], kind=e["kind"], actor=e["actor"],
+                                          at=e["at"], channel=e["channel"], assignee=e["assignee"],
+                                          payload=e.get("payload") or {}, facts=e.get("facts")), True)
+        return list(ids)
+
+    def _follow(self, uow: UnitOfWork, notice: EventNotice, project: bool) -> None:
+        """What follows a stored event: the listeners' outbox rows, then (unless not `project`) the projections."""
+        self.announce(uow, notice)
+        if project:
             for projector in self.projectors:
                 projector(uow, notice)
-        return list(ids)
 
     def record_ticket(self, db: Db | UnitOfWork, ticket, kind: str, actor: str, at: datetime,
                       **payload: Any) -> int:
