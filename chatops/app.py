@@ -115,6 +115,11 @@ def create_app(runtime: Runtime) -> Flask:
 
         mount_teams(app, runtime)
 
+    if runtime.settings.pagerduty_webhook_secret is not None:
+        from integrations.pagerduty_web import mount_pagerduty
+
+        mount_pagerduty(app, runtime, metrics)
+
     # Compact JSON in the app's settings (sorted keys, non-ASCII as is), as `jsonify` writes it.
     dumps = partial(app.json.dumps, separators=(",", ":"))
     endpoint = WebhookEndpoint(sources, committer, metrics, max_body=runtime.settings.max_body_bytes,

@@ -133,6 +133,9 @@ class Metrics:
                                ["source", "outcome"], registry=own)
         self.webhook_requests = Counter("chatops_webhook_requests", "Webhook requests by network and status",
                                         ["network", "status"], registry=own)
+        self.pagerduty_events = Counter("chatops_pagerduty_webhook_events",
+                                        "PagerDuty webhook events by type and what chatops did with them",
+                                        ["event_type", "outcome"], registry=own)
         self.ingest_seconds = Histogram("chatops_ingest_seconds",
                                         "Time to store one webhook request's messages (its group commit included)",
                                         registry=own,

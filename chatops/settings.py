@@ -58,6 +58,7 @@ class Settings(BaseSettings):
     scheduler_interval: float = Field(10.0, validation_alias="CHATOPS_SCHEDULER_INTERVAL", gt=0, le=300)
     pagerduty_routing_key: SecretStr | None = Field(None, validation_alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field("https://events.pagerduty.com", validation_alias="PAGERDUTY_EVENTS_URL")
+    pagerduty_webhook_secret: SecretStr | None = Field(None, validation_alias="PAGERDUTY_WEBHOOK_SECRET")
 
     @property
     def teams_links_enabled(self) -> bool:

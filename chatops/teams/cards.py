@@ -39,6 +39,8 @@ def who(actor: str | None, rules: Rules, lang: str) -> str:
         return t("teams.customer", lang)
     if actor in ("system", "scheduler") or actor.startswith(("system", "chatops:")):  # chatops itself
         return t("teams.system", lang)
+    if actor.startswith("pagerduty:"):  # someone who acted in PagerDuty, by their PagerDuty name
+        return t("teams.pagerduty_person", lang, name=escape(actor.removeprefix("pagerduty:")))
     for person in rules.teams.people:
         if person.user == actor and person.name:
             return escape(person.name)
