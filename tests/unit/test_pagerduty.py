@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from chatops.app import build_outbox, create_app
 from chatops.oncall.models import Page
-from chatops.slack.blocks.pages import sla_line
 from chatops.runtime import Runtime
 from chatops.settings import Settings
+from chatops.slack.blocks.pages import sla_line
 from chatops.tickets.models import OutboxItem, TicketEvent
 from tests.fakes.http_recorder import Answer, RecordingServer
 from tests.helpers import inbound
