@@ -115,7 +115,7 @@ def _recent_section(replies: Sequence[RecentReply], rules: Rules, lang: str, tit
 
 def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int | None, account: str,
                 text: str | None = None, version: int = 0, recent: RecentReplies | None = None,
-                suggestions: Sequence[Suggestion] = ()) -> dict:
+                suggestions: Sequence[Suggestion] = (), warning: str | None = None) -> dict:
     """The Reply modal. Choosing a canned answer refills the text box (a new block id per
     refill, since Slack keeps what was typed in a block it already shows). The canned replies
     suggested for the ticket come first, each with its reason. With `recent`, it lists other
@@ -123,6 +123,9 @@ def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int |
     blocks: list[dict] = [{"type": "context", "elements": [{
         "type": "mrkdwn", "text": clip(t("slack.modal.reply_from", lang, key=key, network=network,
                                          account=escape(account)), 3000)}]}]
+    if warning:  # the network may refuse what is about to be written: say so before, not after
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(
+            "⚠️ " + t(f"slack.modal.warning.{warning}", lang, account=escape(account)), 3000)}]})
     canned = _canned_section(rules, lang, list(suggestions))
     if canned is not None:
         blocks.append(canned)
@@ -162,12 +165,12 @@ def _canned_section(rules: Rules, lang: str, suggestions: list[Suggestion]) -> d
 
 def reply_confirm_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int | None, account: str,
                         text: str, version: int, others: Sequence[RecentReply], recent: RecentReplies,
-                        suggestions: Sequence[Suggestion] = ()) -> dict:
+                        suggestions: Sequence[Suggestion] = (), warning: str | None = None) -> dict:
     """The Reply modal again after someone else replied while it was open: their reply shown
     first, the typed text kept, and "Send anyway" submitting with the check skipped."""
     forced = RecentReplies(opened_at=recent.opened_at, last_id=recent.last_id, force=True)
     view = reply_modal(key, rules, lang, network=network, limit=limit, account=account, text=text,
-                       version=version, recent=forced, suggestions=suggestions)
+                       version=version, recent=forced, suggestions=suggestions, warning=warning)
     view["blocks"].insert(0, _recent_section(others, rules, lang, "slack.modal.collision_title"))
     view["blocks"][0]["block_id"] = ids.COLLISION_BLOCK
     view["submit"] = plain(t("slack.modal.send_anyway", lang), MODAL_TITLE_LIMIT)
