@@ -90,7 +90,8 @@ class Desk:
     surface wants the tickets it shows: `summaries` for list rows, built from (session, tickets)
     in one go so a surface can batch its reads, and `detail` for one ticket, from (session,
     ticket); `person` renders a user id inside on-call report lines, which
-    are written in `lang` (None: the team language of rules.yaml)."""
+    are written in `lang` (None: the team language of rules.yaml); `user` reads the person a
+    command names (`assign T-12 …`) as a user id (None: a Slack mention or id, `user_id`)."""
 
     runtime: Any
     summaries: Callable[[Any, list], list] = _keys_of
@@ -98,6 +99,7 @@ class Desk:
     person: Callable[[str], str] = str
     lang: str | None = None
     clock: Callable[[], Any] | None = None
+    user: Callable[[str], str] | None = None
 
     @property
     def flows(self):
@@ -215,7 +217,7 @@ def _flow(action: str, count: int, call: Callable[[Desk, str, tuple[str, ...]], 
 
 
 def _assign(d: Desk, actor: str, w: tuple[str, ...]) -> dict:
-    assignee = user_id(w[1])
+    assignee = (d.user or user_id)(w[1])
     d.flows.assign(w[0], actor=actor, assignee=assignee)
     return {"who": assignee}
 
@@ -232,25 +234,25 @@ def _escalate(d: Desk, actor: str, w: tuple[str, ...]) -> dict:
 
 BOTH = frozenset({"slack", "teams"})
 VERBS: dict[str, Verb] = {
-    "show": Verb(None, 1, _show),
-    "mine": Verb(None, 0, _mine),
-    "queue": Verb(None, 0, _queue),
-    "search": Verb(None, 1, _search),
+    "show": Verb(None, 1, _show, BOTH),
+    "mine": Verb(None, 0, _mine, BOTH),
+    "queue": Verb(None, 0, _queue, BOTH),
+    "search": Verb(None, 1, _search, BOTH),
     "claim": _flow("claim", 1, lambda d, a, w: d.flows.claim(w[0], actor=a) and None, BOTH),
     "release": _flow("release", 1, lambda d, a, w: d.flows.release(w[0], actor=a) and None, BOTH),
-    "assign": _flow("assign", 2, _assign, people=("who",)),
-    "tag": _flow("tag", 2, _tag),
+    "assign": _flow("assign", 2, _assign, BOTH, people=("who",)),
+    "tag": _flow("tag", 2, _tag, BOTH),
     "priority": _flow("priority", 2, lambda d, a, w: d.flows.set_priority(w[0], actor=a, priority=w[1].lower())
-                      and None),
+                      and None, BOTH),
     "escalate": _flow("escalate", 2, _escalate, BOTH),
     "tier": _flow("tier", 2, lambda d, a, w: d.flows.set_customer_tier(w[0], actor=a, tier=w[1].lower())
-                  and {"tier": w[1].lower()}),
+                  and {"tier": w[1].lower()}, BOTH),
     "pending": _flow("pending", 1, lambda d, a, w: d.flows.set_pending(w[0], actor=a) and None, BOTH),
     "resolve": _flow("resolve", 1, lambda d, a, w: d.flows.resolve(w[0], actor=a, note=_rest(w, 1)) and None,
                      BOTH),
     "reopen": _flow("reopen", 1, lambda d, a, w: d.flows.reopen(w[0], actor=a, reason=_rest(w, 1)) and None,
                     BOTH),
-    "note": _flow("note", 2, lambda d, a, w: d.flows.add_note(w[0], actor=a, text=_rest(w, 1)) and None),
+    "note": _flow("note", 2, lambda d, a, w: d.flows.add_note(w[0], actor=a, text=_rest(w, 1)) and None, BOTH),
 }
 
 
