@@ -194,3 +194,17 @@ def test_an_unwritable_place_fails_without_a_partial_zip(capsys, env):
     code, _, stderr = run_cli(capsys, "teams", "package", "--out", str(env / "missing-dir" / "app.zip"))
     assert code == 1 and f"Cannot write {env / 'missing-dir' / 'app.zip'}" in stderr
     assert list(env.iterdir()) == []
+
+
+def test_japanese_runs_leave_no_english(capsys, env, monkeypatch):
+    from tests.unit.test_cli_japanese import ALLOWED, english_words, parser_words
+
+    # product names, as Teams and Azure show them in Japanese, and the command's own words
+    names = ALLOWED | parser_words() | {"guid", "microsoft", "azure", "bot"}
+    code, stdout, _, _ = build(capsys, env, lang="ja")
+    assert code == 0 and "を書き出しました" in stdout and english_words(stdout, names) == []
+    monkeypatch.delenv("TEAMS_APP_ID")
+    monkeypatch.delenv("TEAMS_APP_PASSWORD")
+    monkeypatch.setenv("TEAMS_PUBLIC_URL", "http://chatops.example.test")
+    code, _, stderr, _ = build(capsys, env, "--app-version", "v1", "--developer", "x" * 40, lang="ja")
+    assert code == 2 and len(stderr.splitlines()) == 4 and english_words(stderr, names | {"x" * 40}) == []
