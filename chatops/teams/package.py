@@ -149,8 +149,11 @@ class AppPackage:
 
     @property
     def host(self) -> str:
-        """The public URL's host (with its port, if any): the manifest's one valid domain."""
-        return urlsplit(self.public_url or "").netloc
+        """The public URL's host name: the manifest's one valid domain (a domain, so no port)."""
+        try:
+            return urlsplit(self.public_url or "").hostname or ""
+        except ValueError:
+            return ""
 
     @property
     def endpoint(self) -> str:

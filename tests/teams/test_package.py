@@ -64,7 +64,7 @@ def test_the_package_is_what_microsofts_schemas_accept(capsys, env):
     assert manifest["manifestVersion"] == MANIFEST_SCHEMA["properties"]["manifestVersion"]["const"] == "1.30"
     assert manifest["$schema"].endswith("/teams/v1.30/MicrosoftTeams.schema.json")
     assert manifest["id"] == APP_ID and manifest["webApplicationInfo"] == {"id": APP_ID}
-    assert manifest["validDomains"] == ["chatops.example.test:8443"]
+    assert manifest["validDomains"] == ["chatops.example.test"]  # a domain: no port, no path
     assert manifest["developer"]["websiteUrl"] == PUBLIC_URL and manifest["developer"]["name"] == "chatops"
     (bot,) = manifest["bots"]
     assert bot["botId"] == APP_ID and bot["supportsFiles"] is False
