@@ -206,9 +206,10 @@ def _search(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
 
 
 def _flow(action: str, count: int, call: Callable[[Desk, str, tuple[str, ...]], dict | None],
-          surfaces: frozenset[str] = frozenset({"slack"}), people: tuple[str, ...] = ()) -> Verb:
-    """A verb that runs a flow on the ticket named by the first word; `call` returns the
-    parameters of the confirmation line."""
+          surfaces: frozenset[str] = frozenset({"slack", "teams"}), people: tuple[str, ...] = ()) -> Verb:
+    """A verb that runs a flow on the ticket named by the first word, offered on every chat
+    surface unless `surfaces` says otherwise; `call` returns the parameters of the
+    confirmation line."""
     def run(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
         params = call(desk, actor, words) or {}
         return Result("done", f"cmd.done.{action}", {"key": words[0].upper(), **params}, verb=action,
@@ -240,19 +241,19 @@ VERBS: dict[str, Verb] = {
     "search": Verb(None, 1, _search, BOTH),
     "claim": _flow("claim", 1, lambda d, a, w: d.flows.claim(w[0], actor=a) and None, BOTH),
     "release": _flow("release", 1, lambda d, a, w: d.flows.release(w[0], actor=a) and None, BOTH),
-    "assign": _flow("assign", 2, _assign, BOTH, people=("who",)),
-    "tag": _flow("tag", 2, _tag, BOTH),
+    "assign": _flow("assign", 2, _assign, people=("who",)),
+    "tag": _flow("tag", 2, _tag),
     "priority": _flow("priority", 2, lambda d, a, w: d.flows.set_priority(w[0], actor=a, priority=w[1].lower())
-                      and None, BOTH),
+                      and None),
     "escalate": _flow("escalate", 2, _escalate, BOTH),
     "tier": _flow("tier", 2, lambda d, a, w: d.flows.set_customer_tier(w[0], actor=a, tier=w[1].lower())
-                  and {"tier": w[1].lower()}, BOTH),
+                  and {"tier": w[1].lower()}),
     "pending": _flow("pending", 1, lambda d, a, w: d.flows.set_pending(w[0], actor=a) and None, BOTH),
     "resolve": _flow("resolve", 1, lambda d, a, w: d.flows.resolve(w[0], actor=a, note=_rest(w, 1)) and None,
                      BOTH),
     "reopen": _flow("reopen", 1, lambda d, a, w: d.flows.reopen(w[0], actor=a, reason=_rest(w, 1)) and None,
                     BOTH),
-    "note": _flow("note", 2, lambda d, a, w: d.flows.add_note(w[0], actor=a, text=_rest(w, 1)) and None, BOTH),
+    "note": _flow("note", 2, lambda d, a, w: d.flows.add_note(w[0], actor=a, text=_rest(w, 1)) and None),
 }
 
 
