@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import json
 import re
-import struct
 import zipfile
 from dataclasses import dataclass, field
 from importlib import metadata, resources
@@ -39,7 +38,6 @@ LIMITS = {"name.short": 30, "name.full": 100, "description.short": 80, "descript
           "developer.name": 32, "command.title": 32, "command.description": 128}
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-(?:[0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
 _SEMVER = re.compile(r"^(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)\.(?:0|[1-9][0-9]*)$")
-_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # A zip's entries carry no clock time, so the same inputs always give the same bytes.
 _ZIP_TIME = (1980, 1, 1, 0, 0, 0)
 
@@ -97,35 +95,50 @@ def app_version() -> str:
         return "1.0.0"
 
 
-def png_facts(data: bytes) -> tuple[int, int, bool]:
-    """Width, height and whether the PNG can be transparent (an alpha channel or a tRNS chunk),
-    read from its chunks; ValueError when `data` is not a PNG."""
-    if not data.startswith(_PNG_SIGNATURE) or len(data) < 33 or data[12:16] != b"IHDR":
-        raise ValueError("not_png")
-    width, height, _depth, color_type = struct.unpack(">IIBB", data[16:26])
-    transparent = color_type in (4, 6)
-    offset = 8
-    while offset + 8 <= len(data) and not transparent:
-        length, kind = struct.unpack(">I4s", data[offset:offset + 8])
-        transparent = kind == b"tRNS"
-        if kind == b"IEND":
-            break
-        offset += 12 + length
-    return width, height, transparent
+def _png(data: bytes):
+    """The PNG in `data`, decoded (Pillow, which matplotlib already brings, so a truncated or
+    mislabelled file is caught here rather than by Teams); ValueError when it is not a PNG."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        image = Image.open(io.BytesIO(data))
+        image.load()
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise ValueError("not a PNG") from None
+    if image.format != "PNG":
+        raise ValueError("not a PNG")
+    return image
+
+
+def white_on_transparent(image) -> tuple[bool, bool]:
+    """(has transparent pixels, every visible pixel is white): what Teams wants of an outline."""
+    from PIL import Image
+
+    rgba = image.convert("RGBA")
+    alpha = rgba.getchannel("A")
+    # Transparent pixels are painted white so only the visible ones can be darker than white.
+    seen = Image.composite(rgba, Image.new("RGBA", rgba.size, (255, 255, 255, 255)),
+                           alpha.point(lambda value: 255 if value else 0))
+    darkest = min(low for low, _high in seen.convert("RGB").getextrema())
+    return alpha.getextrema()[0] == 0, darkest >= 240
 
 
 def _icon_problems(name: str, icon: Icon) -> list[Problem]:
     where = {"option": icon.option or name, "file": icon.source}
     try:
-        width, height, transparent = png_facts(icon.data)
+        image = _png(icon.data)
     except ValueError:
         return [Problem("teams.package.icon_not_png", where)]
     want = ICON_SIZES[name]
-    if (width, height) != want:
-        return [Problem("teams.package.icon_size", {**where, "size": f"{width}×{height}",
+    if image.size != want:
+        return [Problem("teams.package.icon_size", {**where, "size": f"{image.size[0]}×{image.size[1]}",
                                                      "want": f"{want[0]}×{want[1]}"})]
-    if name == OUTLINE_ICON and not transparent:
-        return [Problem("teams.package.icon_opaque", where)]
+    if name == OUTLINE_ICON:
+        clear, white = white_on_transparent(image)
+        if not clear:
+            return [Problem("teams.package.icon_opaque", where)]
+        if not white:
+            return [Problem("teams.package.icon_not_white", where)]
     return []
 
 

@@ -3,8 +3,8 @@
 
     .venv/bin/python docs/tools/teams_icons.py
 
-The icons are committed, so `chatops teams package` needs no imaging library; run this again only
-to redraw them (Pillow, which matplotlib already brings, does the drawing).
+The icons are committed and shipped with chatops; run this again only to redraw them (with Pillow,
+which chatops depends on).
 """
 
 from __future__ import annotations

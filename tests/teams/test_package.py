@@ -110,7 +110,7 @@ def test_icons_are_the_sizes_teams_wants_and_the_outline_is_white_on_transparent
     pixels = outline.convert("RGBA").get_flattened_data()
     assert all(alpha == 0 or (red, green, blue) == (255, 255, 255) for red, green, blue, alpha in pixels)
     assert {alpha for *_, alpha in pixels} >= {0, 255}  # a shape, not an empty or filled square
-    assert package.png_facts(package.shipped_icon("outline.png").data) == (32, 32, True)
+    assert package.white_on_transparent(outline) == (True, True)
 
 
 def test_the_same_inputs_give_the_same_bytes(capsys, env):
@@ -173,6 +173,9 @@ def test_bad_settings_and_options_are_each_named(capsys, env, monkeypatch):
     monkeypatch.setenv("TEAMS_PUBLIC_URL", "http://chatops.example.test")
     Image.new("RGB", (100, 100)).save(env / "small.png")
     Image.new("RGB", (32, 32), (255, 255, 255)).save(env / "opaque.png")
+    grey = Image.new("RGBA", (32, 32), (0, 0, 0, 0))
+    grey.paste((128, 128, 128, 255), (8, 8, 24, 24))
+    grey.save(env / "grey.png")
     (env / "notes.txt").write_text("not an image", "utf-8")
     code, _, stderr, out = build(capsys, env, "--app-version", "1.0", "--privacy", "privacy.html",
                                  "--color-icon", str(env / "small.png"), "--outline-icon", str(env / "opaque.png"))
@@ -188,6 +191,11 @@ def test_bad_settings_and_options_are_each_named(capsys, env, monkeypatch):
     assert code == 2
     assert f"--color-icon: {env / 'notes.txt'} は PNG ファイルではありません。" in stderr
     assert f"--outline-icon: {env / 'gone.png'} を読めません" in stderr
+    (env / "cut.png").write_bytes((env / "small.png").read_bytes()[:40])  # a PNG cut short
+    code, _, stderr, _ = build(capsys, env, "--color-icon", str(env / "cut.png"),
+                               "--outline-icon", str(env / "grey.png"))
+    assert code == 2 and f"--color-icon: {env / 'cut.png'} is not a PNG file." in stderr
+    assert f"--outline-icon: {env / 'grey.png'} is not white" in stderr
 
 
 def test_an_unwritable_place_fails_without_a_partial_zip(capsys, env):
