@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     # Seconds a Teams webhook rests between our posts (Workflows: about 4 requests per second).
     teams_post_interval: float = Field(0.25, validation_alias="TEAMS_POST_INTERVAL", ge=0, le=60)
     teams_timeout: float = Field(10.0, validation_alias="TEAMS_TIMEOUT", gt=0, le=60)
+    # The Teams bot (docs/teams.md): with TEAMS_APP_ID set, `POST /api/messages` takes Bot
+    # Framework activities and the bot posts cards through the Bot Connector.
+    teams_app_id: str | None = Field(None, validation_alias="TEAMS_APP_ID", min_length=1)
+    teams_app_password: SecretStr | None = Field(None, validation_alias="TEAMS_APP_PASSWORD")
+    teams_tenant_id: str | None = Field(None, validation_alias="TEAMS_TENANT_ID", min_length=1)
+    teams_openid_url: str = Field("https://login.botframework.com/v1/.well-known/openidconfiguration",
+                                  validation_alias="TEAMS_OPENID_URL", pattern=r"^https?://\S+$")
+    # None: https://login.microsoftonline.com/<TEAMS_TENANT_ID or botframework.com>/oauth2/v2.0/token
+    teams_token_url: str | None = Field(None, validation_alias="TEAMS_TOKEN_URL", pattern=r"^https?://\S+$")
 
     # SLA and paging scheduler (one leader among replicas; see chatops/scheduler.py).
     scheduler_enabled: bool = Field(True, validation_alias="CHATOPS_SCHEDULER")
