@@ -36,6 +36,9 @@ def _modal(callback_id: str, key: str, title: str, submit: str, lang: str, block
             "close": plain(t("slack.modal.cancel", lang), MODAL_TITLE_LIMIT), "blocks": blocks}
 
 
+PLAIN_INPUT_LIMIT = 3000  # plain_text_input max_length, Slack's own ceiling
+
+
 def _text_input(block_id: str, action_id: str, label: str, *, optional: bool = False, multiline: bool = True,
                 initial: str | None = None, max_length: int | None = None, hint: str | None = None) -> dict:
     element = {"type": "plain_text_input", "action_id": action_id, "multiline": multiline}
@@ -209,10 +212,12 @@ def resolve_modal(key: str, lang: str) -> dict:
 
 
 def tags_modal(key: str, lang: str, *, tags: list[str]) -> dict:
-    """Edit a ticket's tags as one space-separated line."""
+    """Edit a ticket's tags as one space-separated line. The box takes Slack's most (3,000), since
+    Slack refuses to open a view whose initial value is longer than the box allows — 46 tags of
+    the longest kind (64 characters) fit."""
     return _modal(ids.TAGS_VIEW, key, t("slack.modal.tags_title", lang, key=key), t("slack.modal.save", lang),
                   lang, [_text_input(ids.TAGS_BLOCK, ids.TAGS_INPUT, t("slack.modal.tags", lang), optional=True,
-                                     multiline=False, initial=" ".join(tags), max_length=500,
+                                     multiline=False, initial=" ".join(tags), max_length=PLAIN_INPUT_LIMIT,
                                      hint=t("slack.modal.tags_hint", lang))])
 
 
