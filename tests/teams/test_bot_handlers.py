@@ -359,6 +359,48 @@ def test_reply_is_refused_without_the_role_and_on_a_resolved_ticket(bot, bot_run
     assert not events(bot_runtime, "replied")
 
 
+def test_a_reply_by_someone_else_after_the_dialog_opened_stops_the_send_until_confirmed(bot, bot_runtime, key,
+                                                                                       clock):
+    mine = bot.fetch("reply", key).card
+    clock.advance(seconds=30)
+    theirs = bot.fetch("reply", key, aad=AGENT2, locale="ja-JP").card
+    assert bot.submit(theirs, "送信", {"text": "確認して返金いたします。"}, aad=AGENT2, locale="ja-JP").close
+    clock.advance(seconds=30)
+    stopped = bot.submit(mine, "Send", {"text": "We are checking the double charge."})
+    assert stopped.card is not None and not stopped.close
+    validate_dialog(stopped.card)
+    warning = stopped.card["body"][0]
+    assert warning["type"] == "Container" and warning["style"] == "warning"
+    assert "Someone else replied to this customer after you opened this." in warning["items"][0]["text"]
+    assert "• Suzuki at 2026-11-20 10:00: “確認して返金いたします。” (still sending)" == warning["items"][1]["text"]
+    assert inputs(stopped.card)["text"]["value"] == "We are checking the double charge."
+    assert len(events(bot_runtime, "replied")) == 1  # only Suzuki's
+    sent = bot.submit(stopped.card, "Send anyway", {"text": "We are checking the double charge."})
+    assert sent.close
+    with bot_runtime.session_factory() as session:
+        assert [(m.author_id, m.text) for m in session.scalars(
+            select(Message).where(Message.direction == "outbound").order_by(Message.id))] == [
+            ("U0AGENT002", "確認して返金いたします。"), ("U0AGENT001", "We are checking the double charge.")]
+    later = bot.fetch("reply", key, aad=LEAD, locale="ja-JP").card  # the lead sees both, as recent replies
+    recent = next(element for element in later["body"] if element["type"] == "Container")
+    assert recent["items"][0]["text"] == "直近15分にこのお客さまへ送られた他の返信"
+    assert "Sato" in recent["items"][1]["text"] and "Suzuki" in recent["items"][1]["text"]
+
+
+def test_the_bot_card_schema_refuses_what_teams_does_not_take(bot, key):
+    card = bot.fetch("reply", key).card
+    validate_dialog(card)
+    for broken in (
+            {**card, "version": "1.5"},
+            {**card, "body": [*card["body"], {"type": "Input.Text", "label": "no id"}]},
+            {**card, "body": [*card["body"], {"type": "Input.ChoiceSet", "id": "x", "style": "filtered",
+                                              "choices": []}]},  # `filtered` came with 1.5
+            {**card, "actions": [{"type": "Action.Submit", "title": "Go", "data": {}, "isEnabled": False}]},
+    ):
+        with pytest.raises(jsonschema.ValidationError):
+            validate_dialog(broken)
+
+
 # -- Escalate --------------------------------------------------------------------------------
 
 

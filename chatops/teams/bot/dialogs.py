@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select, true
 from sqlalchemy.orm import Session
 
 from chatops.i18n import t
@@ -72,6 +72,90 @@ def title(dialog: str, key: str, lang: str) -> str:
 
 # -- Reply -----------------------------------------------------------------------------------
 
+RECENT_WINDOW = timedelta(minutes=15)  # how far back the Reply dialog shows other agents' replies
+SHOWN_RECENT = 10
+
+
+@dataclass(frozen=True)
+class OtherReply:
+    """Another agent's reply to the ticket's customer (`sending` while still queued)."""
+
+    author_id: str
+    text: str
+    at: datetime
+    sending: bool = False
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What the Reply dialog saw when it opened: the moment and the newest outbound message id
+    (a submit stops on another agent's reply newer than either), and the recent replies."""
+
+    at: datetime
+    last_id: int | None
+    recent: tuple[OtherReply, ...] = ()
+
+    def data(self) -> dict[str, Any]:
+        """The guard's state as the dialog's submit data carries it."""
+        return {"opened_at": self.at.isoformat(), "last_id": self.last_id}
+
+    @classmethod
+    def of(cls, data: dict[str, Any]) -> Opened | None:
+        """The guard's state from a submit's data; None when it carries none (or garbage)."""
+        try:
+            last_id = data.get("last_id")
+            return cls(at=datetime.fromisoformat(str(data["opened_at"])),
+                       last_id=int(last_id) if last_id not in (None, "") else None)
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
+def _others(ticket_id: int, actor: str):
+    """Outbound messages of the ticket by other people: queued or sent, not failed, not automatic."""
+    return (select(Message)
+            .where(Message.ticket_id == ticket_id, Message.direction == "outbound", Message.author_id != actor,
+                   Message.author_id.not_like("chatops:%"),
+                   or_(Message.delivery_state.is_(None), Message.delivery_state != "failed"))
+            .order_by(Message.id.desc()).limit(50))
+
+
+def _other(message: Message) -> OtherReply:
+    return OtherReply(author_id=message.author_id or "", text=message.text, at=message.created_at,
+                      sending=message.delivery_state == "queued")
+
+
+def opened(session: Session, ticket_id: int, *, actor: str, now: datetime) -> Opened:
+    """What a Reply dialog opened by `actor` at `now` shows and remembers."""
+    last_id = session.scalar(select(func.max(Message.id)).where(Message.ticket_id == ticket_id,
+                                                                Message.direction == "outbound"))
+    rows = session.scalars(_others(ticket_id, actor).where(Message.created_at >= now - RECENT_WINDOW))
+    return Opened(at=now, last_id=last_id, recent=tuple(_other(row) for row in rows))
+
+
+def replied_since(session: Session, ticket_id: int, *, actor: str, since: Opened) -> list[OtherReply]:
+    """Other agents' replies recorded after the dialog opened: a newer id than the newest one
+    it saw, or (for a row committed late under an older id) a later time."""
+    newer = true() if since.last_id is None else Message.id > since.last_id
+    return [_other(row) for row in session.scalars(_others(ticket_id, actor).where(
+        or_(newer, Message.created_at > since.at)))]
+
+
+def _excerpt(text: str, width: int = 120) -> str:
+    line = " ".join(text.split())
+    return escape(line if len(line) <= width else line[: width - 1] + "…")
+
+
+def _replies_block(replies: Sequence[OtherReply], heading: str, rules: Rules, lang: str, *,
+                   warn: bool = False) -> dict[str, Any]:
+    lines = [t("teams.dialog.reply.other", lang, who=who(reply.author_id, rules, lang),
+               at=_when(reply.at, rules, lang), text=_excerpt(reply.text))
+             + (f" {t('teams.dialog.reply.sending', lang)}" if reply.sending else "")
+             for reply in replies[:SHOWN_RECENT]]
+    if len(replies) > SHOWN_RECENT:
+        lines.append(t("teams.dialog.reply.more", lang, count=len(replies) - SHOWN_RECENT))
+    return {"type": "Container", "style": "warning" if warn else "emphasis",
+            "items": [_text(heading, weight="Bolder"), _text("\n\n".join(lines), spacing="Small")]}
+
 
 def limit_line(network: str, kind: str | None, limit: Limit | None, lang: str) -> str | None:
     """The network's length rule for this reply as it counts it (`X counts … at most 280`)."""
@@ -84,13 +168,20 @@ def limit_line(network: str, kind: str | None, limit: Limit | None, lang: str) -
 def reply_card(key: str, rules: Rules, lang: str, *, network: str, account: str | None, kind: str | None,
                limit: Limit | None, suggestions: Sequence[Suggestion] = (), text: str | None = None,
                count: int | None = None, canned: str | None = None, token: str = "",
-               problem: str | None = None) -> dict[str, Any]:
-    """The Reply dialog: where the reply goes, the canned replies (those suggested for the ticket
-    first, each with its reason), the text box, and the network's limit with the text's count
-    as the network will count it (`count`, when there is text)."""
-    body = [*_problem(problem),
-            _text(t("teams.dialog.reply.from", lang, key=key, network=NETWORK_NAMES.get(network, network),
-                    account=escape(account or "")), isSubtle=True)]
+               problem: str | None = None, opened: Opened | None = None,
+               collided: Sequence[OtherReply] = ()) -> dict[str, Any]:
+    """The Reply dialog: where the reply goes, other agents' recent replies (`opened`), the
+    canned replies (those suggested for the ticket first, each with its reason), the text box,
+    and the network's limit with the text's count as the network will count it (`count`, when
+    there is text). With `collided` (replies sent after it opened), those come first and Send
+    becomes Send anyway."""
+    body = [*_problem(problem)]
+    if collided:
+        body.append(_replies_block(collided, t("teams.dialog.reply.collision", lang), rules, lang, warn=True))
+    body.append(_text(t("teams.dialog.reply.from", lang, key=key, network=NETWORK_NAMES.get(network, network),
+                        account=escape(account or "")), isSubtle=True))
+    if opened is not None and opened.recent and not collided:
+        body.append(_replies_block(opened.recent, t("teams.dialog.reply.recent", lang), rules, lang))
     ordered = ordered_replies(rules, list(suggestions))
     suggested = [(reply, suggestion) for reply, suggestion in ordered if suggestion is not None]
     if suggested:
@@ -117,9 +208,11 @@ def reply_card(key: str, rules: Rules, lang: str, *, network: str, account: str 
         over = count > limit.most
         body.append(_text(t("teams.dialog.reply.count", lang, count=count, limit=limit.most), size="Small",
                           spacing="None", color="Attention" if over else "Good"))
-    data = {"dialog": REPLY_DIALOG, "ticket": key, "token": token}
+    data = {"dialog": REPLY_DIALOG, "ticket": key, "token": token, **(opened.data() if opened else {})}
     actions = [_submit(t("teams.dialog.reply.fill", lang), {**data, "op": FILL})] if ordered else []
-    actions.append(_submit(t("teams.dialog.reply.send", lang), {**data, "op": SEND}, positive=True))
+    send = {**data, "op": SEND, **({"force": True} if collided else {})}
+    actions.append(_submit(t("teams.dialog.reply.send_anyway" if collided else "teams.dialog.reply.send", lang),
+                           send, positive=True))
     return _card(body, actions, lang)
 
 

@@ -8,7 +8,7 @@ the Slack modals' counterparts (Reply, Escalate, Customer), checked again on sub
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from chatops.errors import DomainError, InvalidTransition, InvalidValue
@@ -175,7 +175,10 @@ def on_task_fetch(ctx: BotContext, data: dict[str, Any]) -> Outcome:
         _actor(ctx, _DIALOGS[dialog])
         key = _key(ctx, data)
         if dialog == REPLY_DIALOG:
-            card = _reply_card(ctx, _open(ctx, key, "reply"), token=uuid.uuid4().hex)
+            ticket = _open(ctx, key, "reply")
+            seen = ctx.surface.desk(ctx.lang).read(dialogs.opened, ticket.id, actor=ctx.actor,
+                                                   now=ctx.surface.runtime.clock())
+            card = _reply_card(ctx, ticket, token=uuid.uuid4().hex, opened=seen)
         elif dialog == ESCALATE_DIALOG:
             ticket = _open(ctx, key, "escalate")
             if not dialogs.higher_levels(ctx.surface.rules, ticket.level):
@@ -216,13 +219,14 @@ def _again(dialog: str, key: str, card: dict[str, Any], lang: str) -> Outcome:
 
 
 def _reply_card(ctx: BotContext, ticket: TicketBrief, *, token: str, text: str | None = None,
-                canned: str | None = None, problem: str | None = None) -> dict[str, Any]:
+                canned: str | None = None, problem: str | None = None, opened: dialogs.Opened | None = None,
+                collided: Sequence[dialogs.OtherReply] = ()) -> dict[str, Any]:
     rules = ctx.surface.rules
     count = reply_length(ticket.source, text, ticket.answers_kind, ticket.answers_meta) if text else None
     return dialogs.reply_card(ticket.key, rules, ctx.lang, network=ticket.source, account=ticket.account,
                               kind=ticket.answers_kind, limit=reply_rule(ticket.source, ticket.answers_kind),
                               suggestions=suggestions_for(rules, ticket), text=text, count=count, canned=canned,
-                              token=token, problem=problem)
+                              token=token, problem=problem, opened=opened, collided=collided)
 
 
 def _canned_text(ctx: BotContext, canned: str) -> str | None:
@@ -233,14 +237,17 @@ def _canned_text(ctx: BotContext, canned: str) -> str | None:
 
 def _submit_reply(ctx: BotContext, key: str, actor: str, data: dict[str, Any]) -> Outcome:
     """Fill in the picked canned reply, or send the text (the canned reply when the box is
-    empty) once it fits the network; the dialog's token makes a second submit one reply."""
+    empty) once it fits the network and nobody else answered the customer since the dialog
+    opened (unless Send anyway); the dialog's token makes a second submit one reply."""
     ticket = _brief(ctx, key)
     token, canned = _str(data.get("token")), _str(data.get(dialogs.CANNED)) or None
     text = _str(data.get(dialogs.TEXT))
+    seen = dialogs.Opened.of(data)
 
-    def again(problem: str | None, shown: str | None = text) -> Outcome:
-        return _again(REPLY_DIALOG, ticket.key, _reply_card(ctx, ticket, token=token, text=shown or None,
-                                                           canned=canned, problem=problem), ctx.lang)
+    def again(problem: str | None, shown: str | None = text, collided=()) -> Outcome:
+        card = _reply_card(ctx, ticket, token=token, text=shown or None, canned=canned, problem=problem,
+                           opened=seen, collided=collided)
+        return _again(REPLY_DIALOG, ticket.key, card, ctx.lang)
 
     if data.get("op") == dialogs.FILL:
         filled = _canned_text(ctx, canned) if canned else None
@@ -249,6 +256,10 @@ def _submit_reply(ctx: BotContext, key: str, actor: str, data: dict[str, Any]) -
         text = _canned_text(ctx, canned) or ""
     try:
         check_reply_length(ticket.source, text, key=ticket.key, kind=ticket.answers_kind, meta=ticket.answers_meta)
+        others = ctx.surface.desk(ctx.lang).read(dialogs.replied_since, ticket.id, actor=actor, since=seen) \
+            if seen is not None and data.get("force") is not True else []
+        if others:  # someone else answered this customer meanwhile: show it first, keep the text
+            return again(None, text, others)
         ctx.surface.flows.reply(ticket.key, actor=actor, text=text,
                                 idempotency_key=f"teams-dialog:{token}" if token else None)
     except DomainError as exc:
