@@ -45,7 +45,7 @@ def validate_dialog(card: dict) -> None:
 
 
 @pytest.fixture
-def bot_runtime(tmp_path, teams_settings, workflows, clock):
+def handler_runtime(tmp_path, teams_settings, workflows, clock):
     """The shipped rules.yaml with a `teams:` section (written and loaded as a team would) and
     every channel mirrored to the fake Workflows webhook; Teams is the only surface."""
     path = tmp_path / "rules.yaml"
@@ -121,13 +121,13 @@ def invoke(name: str, value: dict, *, aad: str, locale: str) -> dict:
 
 
 @pytest.fixture
-def bot(bot_runtime) -> Bot:
-    return Bot(bot_runtime)
+def bot(handler_runtime) -> Bot:
+    return Bot(handler_runtime)
 
 
 @pytest.fixture
-def key(bot_runtime) -> str:
-    return bot_runtime.flows.ingest(inbound(BILLING)).ticket_key
+def key(handler_runtime) -> str:
+    return handler_runtime.flows.ingest(inbound(BILLING)).ticket_key
 
 
 def events(runtime, kind: str | None = None) -> list[TicketEvent]:
@@ -180,51 +180,51 @@ def inputs(card: dict) -> dict[str, dict]:
 # -- card actions ----------------------------------------------------------------------------
 
 
-def test_claim_stores_the_event_queues_the_card_update_and_refreshes_the_card(bot, bot_runtime, key):
-    before = len(outbox(bot_runtime, "teams"))
+def test_claim_stores_the_event_queues_the_card_update_and_refreshes_the_card(bot, handler_runtime, key):
+    before = len(outbox(handler_runtime, "teams"))
     outcome = bot.act("claim", {"ticket": key.lower()})
     assert outcome == Outcome(ticket_key=key, text=f"✅ {key} is yours.")
-    assert kinds(bot_runtime)[-1] == ("claimed", "U0AGENT001")
-    assert ticket(bot_runtime, key).assignee == "U0AGENT001" and ticket(bot_runtime, key).status == "open"
-    assert len(outbox(bot_runtime, "teams")) > before  # the channel's card follows the change
+    assert kinds(handler_runtime)[-1] == ("claimed", "U0AGENT001")
+    assert ticket(handler_runtime, key).assignee == "U0AGENT001" and ticket(handler_runtime, key).status == "open"
+    assert len(outbox(handler_runtime, "teams")) > before  # the channel's card follows the change
     assert bot.wakes == 1
     assert bot.act("claim", {"ticket": key}) == Outcome(ticket_key=key, text=f"✅ {key} is yours.")
-    assert [kind for kind, _ in kinds(bot_runtime)].count("claimed") == 1  # a double click is one claim
+    assert [kind for kind, _ in kinds(handler_runtime)].count("claimed") == 1  # a double click is one claim
 
 
 @pytest.mark.parametrize("locale, expected", [
     ("en-US", "⚠️ {key} is already claimed by Sato."),
     ("ja-JP", "⚠️ {key} はすでに Sato が担当しています。"),
 ])
-def test_a_claim_collision_names_the_owner_by_their_teams_name(bot, bot_runtime, key, locale, expected):
+def test_a_claim_collision_names_the_owner_by_their_teams_name(bot, handler_runtime, key, locale, expected):
     bot.act("claim", {"ticket": key})
     outcome = bot.act("claim", {"ticket": key}, aad=AGENT2, locale=locale)
     assert outcome == Outcome(text=expected.format(key=key), error=True)
-    assert ticket(bot_runtime, key).assignee == "U0AGENT001"
+    assert ticket(handler_runtime, key).assignee == "U0AGENT001"
 
 
-def test_release_only_by_the_owner(bot, bot_runtime, key):
+def test_release_only_by_the_owner(bot, handler_runtime, key):
     bot.act("claim", {"ticket": key})
     refused = bot.act("release", {"ticket": key}, aad=AGENT2)
     assert refused == Outcome(text=f"⚠️ {key} is claimed by Sato, not by you.", error=True)
     assert bot.act("release", {"ticket": key}, locale="ja-JP") == Outcome(
         ticket_key=key, text=f"✅ {key} をキューに戻しました。")
-    assert kinds(bot_runtime)[-1] == ("released", "U0AGENT001")
-    assert ticket(bot_runtime, key).assignee is None
+    assert kinds(handler_runtime)[-1] == ("released", "U0AGENT001")
+    assert ticket(handler_runtime, key).assignee is None
 
 
-def test_resolve_reopen_and_priority(bot, bot_runtime, key):
+def test_resolve_reopen_and_priority(bot, handler_runtime, key):
     assert bot.act("resolve", {"ticket": key}).ticket_key == key
-    assert ticket(bot_runtime, key).status == "resolved"
+    assert ticket(handler_runtime, key).status == "resolved"
     assert bot.act("reopen", {"ticket": key}, locale="ja-JP") == Outcome(ticket_key=key, text=f"✅ {key} を再オープンしました。")
-    assert ticket(bot_runtime, key).status == "open"
+    assert ticket(handler_runtime, key).status == "open"
     assert bot.act("priority", {"ticket": key, "priority": "green"}) == Outcome(
         ticket_key=key, text=f"✅ {key} is now Normal.")
     assert bot.act("priority", {"ticket": key, "priority": "orange"}, locale="ja-JP").text == f"✅ {key} の優先度を 至急 にしました。"
-    assert [(kind, actor) for kind, actor in kinds(bot_runtime) if actor == "U0AGENT001"] == [
+    assert [(kind, actor) for kind, actor in kinds(handler_runtime) if actor == "U0AGENT001"] == [
         ("resolved", "U0AGENT001"), ("reopened", "U0AGENT001"),
         ("priority_changed", "U0AGENT001"), ("priority_changed", "U0AGENT001")]
-    assert events(bot_runtime, "priority_changed")[0].payload["priority_to"] == "green"
+    assert events(handler_runtime, "priority_changed")[0].payload["priority_to"] == "green"
     bad = bot.act("priority", {"ticket": key, "priority": "purple"})
     assert bad.error and "'purple'" in bad.text and "red, orange, green" in bad.text
     bot.act("resolve", {"ticket": key})
@@ -233,7 +233,7 @@ def test_resolve_reopen_and_priority(bot, bot_runtime, key):
 
 
 @pytest.mark.parametrize("locale", ["en-US", "ja-JP"])
-def test_people_without_the_role_or_unmapped_are_refused_and_nothing_changes(bot, bot_runtime, key, locale):
+def test_people_without_the_role_or_unmapped_are_refused_and_nothing_changes(bot, handler_runtime, key, locale):
     lang = locale[:2]
     for verb in ("claim", "resolve", "priority"):
         outcome = bot.act(verb, {"ticket": key, "priority": "green"}, aad=GUEST, locale=locale)
@@ -242,31 +242,31 @@ def test_people_without_the_role_or_unmapped_are_refused_and_nothing_changes(bot
     stranger = bot.act("claim", {"ticket": key}, aad=STRANGER, locale=locale)
     assert stranger == Outcome(text="⛔ " + t("teams.not_mapped", lang), error=True)
     assert ("teams.people" in stranger.text) and (("rules.yaml" in stranger.text))
-    assert [kind for kind, _ in kinds(bot_runtime)] == ["created"] and bot.wakes == 0
+    assert [kind for kind, _ in kinds(handler_runtime)] == ["created"] and bot.wakes == 0
 
 
-def test_an_unknown_ticket_or_a_card_without_one_is_a_clear_error(bot, bot_runtime, key):
+def test_an_unknown_ticket_or_a_card_without_one_is_a_clear_error(bot, handler_runtime, key):
     assert bot.act("claim", {"ticket": "T-999"}) == Outcome(text="⚠️ No ticket T-999.", error=True)
     assert bot.act("claim", {"ticket": "T-999"}, locale="ja-JP") == Outcome(
         text="⚠️ チケット T-999 は見つかりません。", error=True)
     assert bot.act("claim", {}).text == "⚠️ This card action names no ticket (data.ticket is missing)."
     assert bot.act("snooze", {"ticket": key}).text == "⚠️ chatops does not know the card action 'snooze'."
-    assert [kind for kind, _ in kinds(bot_runtime)] == ["created"]
+    assert [kind for kind, _ in kinds(handler_runtime)] == ["created"]
 
 
-def test_acknowledging_a_page_from_its_card_stops_the_escalation(bot, bot_runtime, clock):
-    bot_runtime.flows.ingest(inbound(BILLING))  # red: pages the on-call person
-    bot_runtime.flows.page_pass(clock.now)
-    with bot_runtime.session_factory() as session:
+def test_acknowledging_a_page_from_its_card_stops_the_escalation(bot, handler_runtime, clock):
+    handler_runtime.flows.ingest(inbound(BILLING))  # red: pages the on-call person
+    handler_runtime.flows.page_pass(clock.now)
+    with handler_runtime.session_factory() as session:
         page = session.scalars(select(Page)).one()
     assert page.status == "triggered"
     outcome = bot.act("page_ack", {"page": page.key}, locale="ja-JP")
     assert outcome.text == f"✅ {page.key} を Sato さんが確認しました。エスカレーションは止まります。" and not outcome.error
     assert outcome.extra == {"page": page.key, "status": "acknowledged", "by": "U0AGENT001"}
-    with bot_runtime.session_factory() as session:
+    with handler_runtime.session_factory() as session:
         page = session.get(Page, page.id)
         assert (page.status, page.acknowledged_by, page.next_at) == ("acknowledged", "U0AGENT001", None)
-    assert kinds(bot_runtime)[-1] == ("page_acknowledged", "U0AGENT001")
+    assert kinds(handler_runtime)[-1] == ("page_acknowledged", "U0AGENT001")
     assert bot.act("page_resolve", {"page": page.key}).text == f"✔️ {page.key} resolved by Sato."
     assert bot.act("page_resolve", {"page": page.key}).text == f"ℹ️ Nothing to do: {page.key} has no open page."
     assert bot.act("page_ack", {"page": "P-404"}).error
@@ -276,7 +276,7 @@ def test_acknowledging_a_page_from_its_card_stops_the_escalation(bot, bot_runtim
 # -- Reply -----------------------------------------------------------------------------------
 
 
-def test_reply_dialog_offers_the_suggested_canned_replies_first_and_the_network_limit(bot, bot_runtime, key):
+def test_reply_dialog_offers_the_suggested_canned_replies_first_and_the_network_limit(bot, handler_runtime, key):
     outcome = bot.fetch("reply", key)
     assert outcome.title == f"Reply to {key}" and not outcome.error
     card = outcome.card
@@ -286,7 +286,7 @@ def test_reply_dialog_offers_the_suggested_canned_replies_first_and_the_network_
     assert "• **Charged twice - refund** — matches rule double-charge" in shown
     choices = [choice["value"] for choice in inputs(card)["canned"]["choices"]]
     assert choices[:2] == ["billing-double-charge", "ask-order-number-dm"]  # the billing rule's replies:
-    assert len(choices) == len(bot_runtime.rules.canned_replies)
+    assert len(choices) == len(handler_runtime.rules.canned_replies)
     assert ("X allows 280 in a public reply, counting URLs as 23 and CJK characters and emoji as 2 each."
             in shown)
     ja = bot.fetch("reply", key, locale="ja-JP")
@@ -296,31 +296,31 @@ def test_reply_dialog_offers_the_suggested_canned_replies_first_and_the_network_
     assert "X の公開の返信は 280 までです" in texts(ja.card)
 
 
-def test_reply_with_a_canned_answer_is_queued_to_the_network(bot, bot_runtime, key):
+def test_reply_with_a_canned_answer_is_queued_to_the_network(bot, handler_runtime, key):
     card = bot.fetch("reply", key).card
     filled = bot.submit(card, "Use canned reply", {"canned": "billing-double-charge", "text": ""})
     validate_dialog(filled.card)
-    canned = next(r for r in bot_runtime.rules.canned_replies if r.id == "billing-double-charge").text.ja
+    canned = next(r for r in handler_runtime.rules.canned_replies if r.id == "billing-double-charge").text.ja
     box = inputs(filled.card)["text"]
     assert box["value"] == canned  # the team language: what the customer reads
     assert "This text counts 144 of 280." in texts(filled.card)  # twitter-text: 、。 weigh 1
-    assert not events(bot_runtime, "replied")  # filling in sends nothing
+    assert not events(handler_runtime, "replied")  # filling in sends nothing
     done = bot.submit(filled.card, "Send", {"canned": "billing-double-charge", "text": box["value"]})
     assert done == Outcome(close=True, ticket_key=key, text=f"✅ Reply to {key} queued; it leaves through the outbox.")
-    with bot_runtime.session_factory() as session:
+    with handler_runtime.session_factory() as session:
         message = session.scalars(select(Message).where(Message.direction == "outbound")).one()
         assert (message.text, message.author_id, message.delivery_state) == (canned, "U0AGENT001", "queued")
-    assert [item.kind for item in outbox(bot_runtime, "network:x")] == ["reply"]
-    assert events(bot_runtime, "replied")[0].actor == "U0AGENT001"
+    assert [item.kind for item in outbox(handler_runtime, "network:x")] == ["reply"]
+    assert events(handler_runtime, "replied")[0].actor == "U0AGENT001"
     again = bot.submit(filled.card, "Send", {"canned": "billing-double-charge", "text": box["value"]})
     assert again.close  # Teams sending the same submit twice
-    assert len(events(bot_runtime, "replied")) == 1 and len(outbox(bot_runtime, "network:x")) == 1
+    assert len(events(handler_runtime, "replied")) == 1 and len(outbox(handler_runtime, "network:x")) == 1
 
 
-def test_send_with_only_a_canned_reply_picked_sends_it(bot, bot_runtime, key):
+def test_send_with_only_a_canned_reply_picked_sends_it(bot, handler_runtime, key):
     card = bot.fetch("reply", key, locale="ja-JP").card
     assert bot.submit(card, "送信", {"canned": "ask-order-number-dm"}, locale="ja-JP").close
-    with bot_runtime.session_factory() as session:
+    with handler_runtime.session_factory() as session:
         message = session.scalars(select(Message).where(Message.direction == "outbound")).one()
     assert message.text.startswith("お手数ですが、ご注文番号")
 
@@ -329,7 +329,7 @@ def test_send_with_only_a_canned_reply_picked_sends_it(bot, bot_runtime, key):
     ("en-US", "The reply for {key} counts 300 on x (URLs 23, CJK and emoji 2 each); it allows 280."),
     ("ja-JP", None),
 ])
-def test_an_over_long_reply_shows_the_dialog_again_with_the_count(bot, bot_runtime, key, locale, problem):
+def test_an_over_long_reply_shows_the_dialog_again_with_the_count(bot, handler_runtime, key, locale, problem):
     lang = locale[:2]
     card = bot.fetch("reply", key, locale=locale).card
     text = "返" * 150  # X weighs each CJK character 2
@@ -342,12 +342,12 @@ def test_an_over_long_reply_shows_the_dialog_again_with_the_count(bot, bot_runti
     assert first["text"] == f"⚠️ {expected}" and first["color"] == "Attention"
     assert inputs(outcome.card)["text"]["value"] == text  # what was typed is kept
     assert t("teams.dialog.reply.count", lang, count=300, limit=280) in texts(outcome.card)
-    assert not events(bot_runtime, "replied") and not outbox(bot_runtime, "network:x")
+    assert not events(handler_runtime, "replied") and not outbox(handler_runtime, "network:x")
     empty = bot.submit(card, t("teams.dialog.reply.send", lang), {"text": "  "}, locale=locale)
     assert empty.card["body"][0]["text"] == "⚠️ " + t("error.empty_text", lang, key=key, what="reply")
 
 
-def test_reply_is_refused_without_the_role_and_on_a_resolved_ticket(bot, bot_runtime, key):
+def test_reply_is_refused_without_the_role_and_on_a_resolved_ticket(bot, handler_runtime, key):
     assert bot.fetch("reply", key, aad=GUEST) == Outcome(text=f"⛔ {bot.surface.refusal('reply', 'en')}", error=True)
     card = bot.fetch("reply", key).card
     refused = bot.submit(card, "Send", {"text": "hello"}, aad=GUEST, locale="ja-JP")
@@ -356,10 +356,10 @@ def test_reply_is_refused_without_the_role_and_on_a_resolved_ticket(bot, bot_run
     closed = bot.fetch("reply", key, locale="ja-JP")
     assert closed.error and closed.text.startswith(f"⚠️ {key} は") and "解決済み" in closed.text
     assert bot.fetch("reply", "T-999").text == "⚠️ No ticket T-999."
-    assert not events(bot_runtime, "replied")
+    assert not events(handler_runtime, "replied")
 
 
-def test_a_reply_by_someone_else_after_the_dialog_opened_stops_the_send_until_confirmed(bot, bot_runtime, key,
+def test_a_reply_by_someone_else_after_the_dialog_opened_stops_the_send_until_confirmed(bot, handler_runtime, key,
                                                                                        clock):
     mine = bot.fetch("reply", key).card
     clock.advance(seconds=30)
@@ -374,10 +374,10 @@ def test_a_reply_by_someone_else_after_the_dialog_opened_stops_the_send_until_co
     assert "Someone else replied to this customer after you opened this." in warning["items"][0]["text"]
     assert "• Suzuki at 2026-11-20 10:00: “確認して返金いたします。” (still sending)" == warning["items"][1]["text"]
     assert inputs(stopped.card)["text"]["value"] == "We are checking the double charge."
-    assert len(events(bot_runtime, "replied")) == 1  # only Suzuki's
+    assert len(events(handler_runtime, "replied")) == 1  # only Suzuki's
     sent = bot.submit(stopped.card, "Send anyway", {"text": "We are checking the double charge."})
     assert sent.close
-    with bot_runtime.session_factory() as session:
+    with handler_runtime.session_factory() as session:
         assert [(m.author_id, m.text) for m in session.scalars(
             select(Message).where(Message.direction == "outbound").order_by(Message.id))] == [
             ("U0AGENT002", "確認して返金いたします。"), ("U0AGENT001", "We are checking the double charge.")]
@@ -404,16 +404,16 @@ def test_the_bot_card_schema_refuses_what_teams_does_not_take(bot, key):
 # -- Escalate --------------------------------------------------------------------------------
 
 
-def test_escalate_needs_the_note_and_hands_over_to_someone_of_the_level(bot, bot_runtime):
-    key = bot_runtime.flows.ingest(inbound("使い方を教えてください")).ticket_key  # an L1 question
-    ticket_level = ticket(bot_runtime, key).level
+def test_escalate_needs_the_note_and_hands_over_to_someone_of_the_level(bot, handler_runtime):
+    key = handler_runtime.flows.ingest(inbound("使い方を教えてください")).ticket_key  # an L1 question
+    ticket_level = ticket(handler_runtime, key).level
     outcome = bot.fetch("escalate", key)
     card = outcome.card
     validate_dialog(card)
     assert outcome.title == f"Escalate {key}"
     levels = [choice["value"] for choice in inputs(card)["level"]["choices"]]
-    assert levels == [name for name, level in bot_runtime.rules.levels.items()
-                      if level.rank > bot_runtime.rules.levels[ticket_level].rank]
+    assert levels == [name for name, level in handler_runtime.rules.levels.items()
+                      if level.rank > handler_runtime.rules.levels[ticket_level].rank]
     people = {choice["value"]: choice["title"] for choice in inputs(card)["assignee"]["choices"]}
     assert people.get("U0L3OWNER") == "Kimura · L3"
     assert inputs(card)["note"]["isRequired"] is True
@@ -424,22 +424,22 @@ def test_escalate_needs_the_note_and_hands_over_to_someone_of_the_level(bot, bot
     assert inputs(no_note.card)["level"]["value"] == "L3" and inputs(no_note.card)["assignee"]["value"] == "U0L3OWNER"
     wrong = bot.submit(card, "Escalate", {"level": "L2", "note": "refund", "assignee": "U0L3OWNER"})
     assert wrong.card is not None and "'U0L3OWNER'" in wrong.card["body"][0]["text"]
-    assert not events(bot_runtime, "escalated")
+    assert not events(handler_runtime, "escalated")
 
     done = bot.submit(card, "Escalate", {"level": "L3", "note": "返金の判断をお願いします", "assignee": "U0L3OWNER"},
                       locale="ja-JP")
     assert done == Outcome(close=True, ticket_key=key, text=f"✅ {key} を L3 にエスカレーションしました。")
-    escalated = events(bot_runtime, "escalated")[0]
+    escalated = events(handler_runtime, "escalated")[0]
     assert escalated.actor == "U0AGENT001"
     assert escalated.payload["note"] == "返金の判断をお願いします" and escalated.payload["level_to"] == "L3"
-    assert ticket(bot_runtime, key).assignee == "U0L3OWNER" and ticket(bot_runtime, key).level == "L3"
+    assert ticket(handler_runtime, key).assignee == "U0L3OWNER" and ticket(handler_runtime, key).level == "L3"
     top = bot.fetch("escalate", key)
     assert top == Outcome(text=f"⚠️ {key} is already at L3, the highest level; there is nowhere to escalate it.",
                           error=True)
 
 
-def test_escalate_dialog_in_japanese_and_refused_for_a_guest(bot, bot_runtime):
-    key = bot_runtime.flows.ingest(inbound("使い方を教えてください")).ticket_key
+def test_escalate_dialog_in_japanese_and_refused_for_a_guest(bot, handler_runtime):
+    key = handler_runtime.flows.ingest(inbound("使い方を教えてください")).ticket_key
     card = bot.fetch("escalate", key, locale="ja-JP").card
     validate_dialog(card)
     shown = texts(card)
@@ -447,13 +447,13 @@ def test_escalate_dialog_in_japanese_and_refused_for_a_guest(bot, bot_runtime):
     assert bot.fetch("escalate", key, aad=GUEST, locale="ja-JP") == Outcome(
         text=f"⛔ {bot.surface.refusal('escalate', 'ja')}", error=True)
     assert bot.submit(card, "エスカレーション", {"level": "L2", "note": "x"}, aad=GUEST).error
-    assert not events(bot_runtime, "escalated")
+    assert not events(handler_runtime, "escalated")
 
 
 # -- Customer --------------------------------------------------------------------------------
 
 
-def test_customer_dialog_shows_the_facts_and_changes_flags_and_tier_with_their_roles(bot, bot_runtime, key):
+def test_customer_dialog_shows_the_facts_and_changes_flags_and_tier_with_their_roles(bot, handler_runtime, key):
     outcome = bot.fetch("customer", key)
     card = outcome.card
     validate_dialog(card)
@@ -470,20 +470,20 @@ def test_customer_dialog_shows_the_facts_and_changes_flags_and_tier_with_their_r
     validate_dialog(refused.card)
     assert refused.card["body"][0]["text"] == f"⚠️ {bot.surface.refusal('tier', 'en')}"
     assert inputs(refused.card)["tier"]["value"] == "premium"  # what was asked, shown again
-    assert not events(bot_runtime, "customer_flagged") and not events(bot_runtime, "tier_changed")
+    assert not events(handler_runtime, "customer_flagged") and not events(handler_runtime, "tier_changed")
 
     flagged = bot.submit(card, "Save", {"tier": "standard", "flag_vip": "true", "flag_troll": "false",
                                         "flag_blocked": "false"})
     assert flagged == Outcome(close=True, ticket_key=key)
-    assert events(bot_runtime, "customer_flagged")[0].payload["flag"] == "vip"
+    assert events(handler_runtime, "customer_flagged")[0].payload["flag"] == "vip"
     tiered = bot.submit(bot.fetch("customer", key, aad=LEAD).card, "Save",
                         {"tier": "premium", "flag_vip": "true", "flag_troll": "false", "flag_blocked": "false"},
                         aad=LEAD)
     assert tiered.close
-    with bot_runtime.session_factory() as session:
+    with handler_runtime.session_factory() as session:
         customer = session.scalars(select(Customer)).one()
         assert (customer.tier, customer.flags) == ("premium", ["vip"])
-    assert events(bot_runtime, "tier_changed")[0].actor == "U0LEAD0001"
+    assert events(handler_runtime, "tier_changed")[0].actor == "U0LEAD0001"
     ja = bot.fetch("customer", key, locale="ja-JP").card
     validate_dialog(ja)
     for part in ("ティア: プレミアム", "フラグ: `vip`", "過去のチケット", "VIP", "ブロック", "保存"):
