@@ -52,6 +52,15 @@ class Settings(BaseSettings):
     # Seconds a Teams webhook rests between our posts (Workflows: about 4 requests per second).
     teams_post_interval: float = Field(0.25, validation_alias="TEAMS_POST_INTERVAL", ge=0, le=60)
     teams_timeout: float = Field(10.0, validation_alias="TEAMS_TIMEOUT", gt=0, le=60)
+    # The Teams bot (docs/teams.md): with TEAMS_APP_ID set, `POST /api/messages` takes Bot
+    # Framework activities and the bot posts cards through the Bot Connector.
+    teams_app_id: str | None = Field(None, validation_alias="TEAMS_APP_ID", min_length=1)
+    teams_app_password: SecretStr | None = Field(None, validation_alias="TEAMS_APP_PASSWORD")
+    teams_tenant_id: str | None = Field(None, validation_alias="TEAMS_TENANT_ID", min_length=1)
+    teams_openid_url: str = Field("https://login.botframework.com/v1/.well-known/openidconfiguration",
+                                  validation_alias="TEAMS_OPENID_URL", pattern=r"^https?://\S+$")
+    # None: https://login.microsoftonline.com/<TEAMS_TENANT_ID or botframework.com>/oauth2/v2.0/token
+    teams_token_url: str | None = Field(None, validation_alias="TEAMS_TOKEN_URL", pattern=r"^https?://\S+$")
 
     # SLA and paging scheduler (one leader among replicas; see chatops/scheduler.py).
     scheduler_enabled: bool = Field(True, validation_alias="CHATOPS_SCHEDULER")
@@ -63,6 +72,17 @@ class Settings(BaseSettings):
     def teams_links_enabled(self) -> bool:
         """True when cards can carry signed action links (public URL and link secret set)."""
         return self.teams_public_url is not None and self.teams_link_secret is not None
+
+    @property
+    def teams_bot_enabled(self) -> bool:
+        """True when the Teams bot is configured (an app id; its password signs outgoing calls)."""
+        return self.teams_app_id is not None
+
+    @property
+    def teams_bot_token_url(self) -> str:
+        """Where the bot gets its token for Bot Connector calls (client credentials)."""
+        tenant = self.teams_tenant_id or "botframework.com"
+        return self.teams_token_url or f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 
     @property
     def slack_enabled(self) -> bool:
@@ -91,6 +111,12 @@ class Settings(BaseSettings):
                              "SLACK_APP_TOKEN (Socket Mode) is")
         if self.slack_bot_token is None and (self.slack_signing_secret or self.slack_app_token):
             raise ValueError("SLACK_SIGNING_SECRET / SLACK_APP_TOKEN are set but SLACK_BOT_TOKEN is not")
+        return self
+
+    @model_validator(mode="after")
+    def _teams_bot_complete(self) -> Settings:
+        if self.teams_app_id is not None and self.teams_app_password is None:
+            raise ValueError("TEAMS_APP_ID is set but TEAMS_APP_PASSWORD is not (the bot's client secret)")
         return self
 
     @field_validator("database_url")
