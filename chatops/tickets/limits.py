@@ -110,3 +110,10 @@ def check_reply_length(source: str, text: str, *, key: str = "", kind: str | Non
     if broken is not None:
         rule, count = broken
         raise ReplyTooLong(key=key, network=source, length=count, limit=rule.most, unit=rule.unit)
+
+
+def reply_rule(source: str, kind: str | None = None) -> Limit | None:
+    """The first rule a reply on `source` answering a message of `kind` is held to (its figure
+    and unit, what a reply box shows and counts), or None when the network sets no limit."""
+    rules = _rules(source, kind)
+    return rules[0] if rules else None
