@@ -5,10 +5,12 @@ in /metrics, wrong bot credentials too, and a handler that raises answers with a
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import select
 
 from chatops.app import create_app
 from chatops.rules import RulesError, load_rules
+from chatops.settings import Settings
 from chatops.teams.bot import handlers
 from chatops.tickets.models import OutboxItem
 from tests.helpers import inbound
@@ -56,7 +58,7 @@ def test_a_refused_card_goes_dead_with_the_reason_and_shows_in_metrics(
     bot_connector.fail_next(403, None)  # e.g. the bot was removed from the team
     bot_outbox.run_once()
     [item] = dead(bot_runtime)
-    assert item.kind == "post_ticket" and "HTTP 403" in item.last_error
+    assert item.kind == "card" and "HTTP 403" in item.last_error
     scrape = create_app(bot_runtime).test_client().get("/metrics").text
     assert 'chatops_outbox_dead{target="teams_bot"} 1.0' in scrape
 
@@ -85,3 +87,12 @@ def test_a_handler_that_raises_answers_with_an_error_not_a_500(bot_client, ident
         "data": {"msteams": {"type": "task/fetch"}, "dialog": "reply", "ticket": "T-1"}}))
     assert task.status_code == 200 and task.get_json()["task"]["type"] == "message"
     assert post(bot_client, identity, message(bot_connector, "help")).status_code == 200
+
+
+def test_an_app_id_without_its_password_is_a_settings_error():
+    with pytest.raises(ValidationError, match="TEAMS_APP_PASSWORD"):
+        Settings(teams_app_id="6f1d2c3b-0a9e-4c5d-8e7f-1a2b3c4d5e6f")
+    settings = Settings(teams_app_id="app", teams_app_password="secret", teams_tenant_id="tenant-1")
+    assert settings.teams_bot_token_url == "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
+    assert Settings(teams_app_id="app", teams_app_password="secret").teams_bot_token_url == (
+        "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token")

@@ -74,6 +74,6 @@ def test_only_people_the_bot_can_reach_get_a_teams_page(bot_runtime, clock):
                                    channel="support", assignee=None,
                                    payload={"page_id": 4, "page": "P-4", "target": target}))
 
-    [row] = [r for r in rows(ONCALL["user"]) if r.kind == "page_dm"]
+    [row] = [r for r in rows(ONCALL["user"]) if r.kind == "page"]
     assert (row.target, row.dedupe_key, row.ordering_key) == ("teams_bot", "teams_bot:page:4:9", "teams_bot-page:4")
-    assert not [r for r in rows("U0MANAGER1") if r.kind == "page_dm"]  # not in teams.people
+    assert not [r for r in rows("U0MANAGER1") if r.kind == "page"]  # not in teams.people
