@@ -97,7 +97,8 @@ def bot_settings(database_url, identity) -> Settings:
     """The bot configured against the fake identity service; no Slack, no webhooks."""
     return Settings(database_url=database_url, rules_path=RULES_PATH, webhook_secret="test-webhook-secret",
                     teams_app_id=APP_ID, teams_app_password=PASSWORD, teams_tenant_id=TENANT,
-                    teams_openid_url=identity.openid_url, teams_token_url=identity.token_url)
+                    teams_openid_url=identity.openid_url, teams_token_url=identity.token_url,
+                    teams_post_interval=0)
 
 
 def with_bot(rules):

@@ -56,6 +56,15 @@ def test_a_bad_token_gets_401_and_changes_nothing(case, bot_client, bot_runtime,
         assert counts(bot_runtime) == before == (0, 0, 0)
 
 
+def test_refusals_are_counted_in_metrics(bot_client, identity, bot_connector):
+    activity = install(bot_connector, channel_of("support"))
+    post(bot_client, identity, activity, authorization=None)
+    post(bot_client, identity, activity)
+    scrape = bot_client.get("/metrics").text
+    assert 'chatops_webhook_requests_total{network="teams_bot",status="401"} 1.0' in scrape
+    assert 'chatops_webhook_requests_total{network="teams_bot",status="200"} 1.0' in scrape
+
+
 def test_a_token_for_another_activity_is_refused(bot_client, bot_runtime, identity, bot_connector):
     """The serviceUrl claim binds a token to where its activity says replies go."""
     good = install(bot_connector, channel_of("support"))
