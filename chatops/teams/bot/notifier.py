@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -29,13 +29,20 @@ from chatops.teams.bot import cards, store
 from chatops.teams.bot.connector import Connector
 from chatops.teams.text import escape
 from chatops.tickets.events import EventNotice, OutboxRow
+from chatops.tickets.flood import (
+    DIGEST_GRACE,
+    collected_messages,
+    digest_period,
+    has_open_incident,
+    incident_stats,
+)
 from chatops.tickets.models import BotConversation, BotThread, Message, OutboxItem, TicketEvent
 from chatops.views import TicketView, load_view
 
 log = logging.getLogger("chatops.teams.bot")
 
 TARGET = "teams_bot"
-# No line and no redraw: internal notes stay in the ticket; a flood's members go to its incident.
+# No line and no redraw: internal notes stay in the ticket; a flood's members go to its digests.
 SKIPPED_KINDS = {"note_added", "incident_message"}
 PAGE_SETTLED = {"page_acknowledged", "page_resolved"}
 
@@ -52,7 +59,12 @@ class BotPlanner:
         rows: list[OutboxRow] = []
         ticket, event = {"ticket_id": notice.ticket_id}, notice.event_id
         channel = self.channels.get(notice.channel)
-        if channel is not None and notice.kind not in SKIPPED_KINDS:
+        if channel is not None and notice.kind == "incident_message":  # a flood member: one digest per period
+            index, start, end = digest_period(self.rules.flood, notice.at)
+            rows.append(OutboxRow(TARGET, "digest", f"{TARGET}:digest:{notice.ticket_id}:{index}",
+                                  f"{TARGET}:{channel}", {**ticket, "from": start, "to": end}, coalesce=True,
+                                  not_before=datetime.fromtimestamp(end + DIGEST_GRACE, UTC)))
+        elif channel is not None and notice.kind not in SKIPPED_KINDS:
             lane = f"{TARGET}:{channel}"
             if notice.kind == "created":
                 rows.append(OutboxRow(TARGET, "card", f"{TARGET}:post:{notice.ticket_id}", lane, ticket))
@@ -151,10 +163,28 @@ class BotDeliverer:
             event = session.get(TicketEvent, item.payload["event_id"])
             if event is None:
                 raise DeliveryError(f"event {item.payload['event_id']} is gone", permanent=True)
+            if event.kind == "customer_message" and has_open_incident(session, item.payload["ticket_id"]):
+                return {"skipped": "collected in the incident digest"}  # sent before the flood was seen
             text = self.line_text(session, event)
             where = thread.service_url, thread.conversation_id, thread.activity_id
         activity_id = self.connector.reply(*where, cards.text_activity(text))
         return {"conversation": where[1], "activity": activity_id}
+
+    def _digest(self, item: OutboxItem) -> dict[str, Any]:
+        """A flood incident's digest as a thread reply: the period's messages and the live figures."""
+        payload, ticket_id = item.payload, item.payload["ticket_id"]
+        with session_scope(self.session_factory) as session:
+            thread = self._thread(session, ticket_id)
+            view = self.view(session, ticket_id)
+            count, newest = collected_messages(session, ticket_id, since=datetime.fromtimestamp(payload["from"], UTC),
+                                               until=datetime.fromtimestamp(payload["to"], UTC))
+            stats = incident_stats(session, ticket_id, self.clock())
+            where = thread.service_url, thread.conversation_id, thread.activity_id
+        if count == 0 or stats is None:
+            return {"skipped": "nothing collected"}
+        line, quote = webhook_cards.incident_digest(view, stats, count, newest, self.lang)
+        activity_id = self.connector.reply(*where, cards.text_activity(f"{line}\n\n{quote}"))
+        return {"conversation": where[1], "activity": activity_id, "messages": count}
 
     def line_text(self, session: Session, event: TicketEvent) -> str:
         """The thread reply for an event: the customer's words, else the one-line change log."""
