@@ -8,6 +8,7 @@ import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
 
+from chatops import sandbox
 from chatops.app import create_app
 from chatops.rules import RulesError, load_rules
 from chatops.settings import Settings
@@ -96,3 +97,5 @@ def test_an_app_id_without_its_password_is_a_settings_error():
     assert settings.teams_bot_token_url == "https://login.microsoftonline.com/tenant-1/oauth2/v2.0/token"
     assert Settings(teams_app_id="app", teams_app_password="secret").teams_bot_token_url == (
         "https://login.microsoftonline.com/botframework.com/oauth2/v2.0/token")
+    # A bot deployment is real: `serve` must not start the sandbox, whose web page acts as anyone.
+    assert not sandbox.wanted(settings) and sandbox.wanted(Settings())
