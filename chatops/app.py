@@ -67,6 +67,10 @@ def build_outbox(runtime: Runtime) -> Outbox:
                                              lang=runtime.rules.defaults.language,
                                              post_interval=settings.teams_post_interval,
                                              timeout=settings.teams_timeout)
+    if settings.teams_bot_enabled:
+        from chatops.teams.bot.web import make_deliverer
+
+        deliverers["teams_bot"] = make_deliverer(runtime)
     if settings.pagerduty_routing_key is not None:
         from integrations.pagerduty import PagerDutyDeliverer
 
@@ -114,6 +118,10 @@ def create_app(runtime: Runtime) -> Flask:
         from chatops.teams.web import mount_teams
 
         mount_teams(app, runtime)
+    if runtime.settings.teams_bot_enabled:
+        from chatops.teams.bot.web import mount_bot
+
+        mount_bot(app, runtime)
 
     if runtime.settings.pagerduty_webhook_secret is not None:
         from integrations.pagerduty_web import mount_pagerduty

@@ -67,6 +67,10 @@ def surface_listeners(settings: Settings, rules: Rules) -> list:
         from chatops.teams.notifier import TeamsPlanner
 
         listeners.append(TeamsPlanner(rules))
+    if settings.teams_bot_enabled:
+        from chatops.teams.bot.notifier import BotPlanner
+
+        listeners.append(BotPlanner(rules))
     if settings.pagerduty_routing_key is not None:
         from integrations.pagerduty import PagerDutyPlanner
 

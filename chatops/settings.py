@@ -75,6 +75,17 @@ class Settings(BaseSettings):
         return self.teams_public_url is not None and self.teams_link_secret is not None
 
     @property
+    def teams_bot_enabled(self) -> bool:
+        """True when the Teams bot is configured (an app id; its password signs outgoing calls)."""
+        return self.teams_app_id is not None
+
+    @property
+    def teams_bot_token_url(self) -> str:
+        """Where the bot gets its token for Bot Connector calls (client credentials)."""
+        tenant = self.teams_tenant_id or "botframework.com"
+        return self.teams_token_url or f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+
+    @property
     def slack_enabled(self) -> bool:
         """True when the Slack app is configured: a bot token, and a signing secret (HTTP) or an
         app-level token (Socket Mode)."""
@@ -101,6 +112,12 @@ class Settings(BaseSettings):
                              "SLACK_APP_TOKEN (Socket Mode) is")
         if self.slack_bot_token is None and (self.slack_signing_secret or self.slack_app_token):
             raise ValueError("SLACK_SIGNING_SECRET / SLACK_APP_TOKEN are set but SLACK_BOT_TOKEN is not")
+        return self
+
+    @model_validator(mode="after")
+    def _teams_bot_complete(self) -> Settings:
+        if self.teams_app_id is not None and self.teams_app_password is None:
+            raise ValueError("TEAMS_APP_ID is set but TEAMS_APP_PASSWORD is not (the bot's client secret)")
         return self
 
     @field_validator("database_url")

@@ -74,6 +74,8 @@ SlackChannel = Annotated[
     _matching(r"[CG][A-Z0-9]{2,}|#[a-z0-9][a-z0-9_-]{0,79}", "slack_channel"),
 ]
 WebhookUrl = Annotated[str, _matching(r"https?://\S+", "url")]
+# A Teams channel id as the bot sees it (`19:…@thread.tacv2`; older teams: `@thread.skype`).
+TeamsChannelId = Annotated[str, _matching(r"19:[^\s;/]+@thread\.(?:tacv2|skype)", "teams_channel")]
 HexColor = Annotated[str, _matching(r"#[0-9a-fA-F]{6}", "hex_color")]
 NonEmpty = Annotated[str, _matching(r"(?s).*\S.*", "non_empty")]
 

@@ -120,3 +120,9 @@ def reply_warning(source: str, answers_kind: str | None) -> str | None:
         return "x_not_mentioned"
     return None
 
+
+def reply_rule(source: str, kind: str | None = None) -> Limit | None:
+    """The first rule a reply on `source` answering a message of `kind` is held to (its figure
+    and unit, what a reply box shows and counts), or None when the network sets no limit."""
+    rules = _rules(source, kind)
+    return rules[0] if rules else None

@@ -344,3 +344,35 @@ class FloodHit(Base):
     author: Mapped[str] = mapped_column(String(255))
     negative: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BotConversation(Base):
+    """A conversation the Teams bot can post into without being spoken to first (a conversation
+    reference, stored from `conversationUpdate` / `installationUpdate`): a team channel, a
+    group chat or a person's chat with the bot, with the Bot Connector's `serviceUrl` for it."""
+
+    __tablename__ = "bot_conversations"
+    __table_args__ = (Index(None, "channel_id"), Index(None, "user_aad"))
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # the conversation id
+    kind: Mapped[str] = mapped_column(String(16))  # channel | groupChat | personal
+    service_url: Mapped[str] = mapped_column(String(512))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    team_id: Mapped[str | None] = mapped_column(String(255))
+    channel_id: Mapped[str | None] = mapped_column(String(255))
+    user_aad: Mapped[str | None] = mapped_column(String(64))  # personal: the person's AAD object id
+    user_id: Mapped[str | None] = mapped_column(String(255))  # personal: their Teams id (`29:…`)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BotThread(Base):
+    """Where the Teams bot posted a ticket's card: the channel thread's conversation and the
+    card's activity id (updated in place; the change log goes in as replies)."""
+
+    __tablename__ = "bot_threads"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(255))
+    activity_id: Mapped[str] = mapped_column(String(255))
+    service_url: Mapped[str] = mapped_column(String(512))
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
