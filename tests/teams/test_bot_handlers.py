@@ -238,10 +238,10 @@ def test_people_without_the_role_or_unmapped_are_refused_and_nothing_changes(bot
     for verb in ("claim", "resolve", "priority"):
         outcome = bot.act(verb, {"ticket": key, "priority": "green"}, aad=GUEST, locale=locale)
         assert outcome == Outcome(text=f"⛔ {bot.surface.refusal(verb, lang)}", error=True)
-    assert "agents" in bot.surface.refusal("claim", "en") or "担当者" in bot.surface.refusal("claim", "ja")
+    assert bot.surface.refusal("claim", "en") == "You need the agent role to claim tickets."
     stranger = bot.act("claim", {"ticket": key}, aad=STRANGER, locale=locale)
     assert stranger == Outcome(text="⛔ " + t("teams.not_mapped", lang), error=True)
-    assert ("teams.people" in stranger.text) and (("rules.yaml" in stranger.text))
+    assert "teams.people" in stranger.text and "rules.yaml" in stranger.text
     assert [kind for kind, _ in kinds(handler_runtime)] == ["created"] and bot.wakes == 0
 
 
