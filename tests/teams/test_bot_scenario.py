@@ -21,7 +21,7 @@ from tests.teams.bot_support import *  # noqa: F403 - fixtures and helpers
 from tests.teams.bot_support import channel_of, drain_bot, install, invoke, post, validate_bot_card, with_bot
 from tests.teams.conftest import AGENT, LEAD, card_text
 
-DIALOG_SCHEMA = json.loads((Path(__file__).parent / "adaptive-card-1.4-bot.schema.json").read_text("utf-8"))
+BOT_CARD_SCHEMA = json.loads((Path(__file__).parent / "adaptive-card-1.4-bot.schema.json").read_text("utf-8"))
 CARD = "application/vnd.microsoft.card.adaptive"
 CUSTOMER = {"id": "c-77", "handle": "@sato", "name": "佐藤"}
 # The events the scenario stores through Slack (tests/slack/test_scenario.py), in kind and order;
@@ -98,6 +98,7 @@ class Teams:
         body = self._send("adaptiveCard/action", {"action": {"type": "Action.Execute", "verb": action["verb"],
                                                              "data": action["data"]}, "trigger": "manual"}, person)
         assert body["statusCode"] == 200 and body["type"] == CARD, body
+        jsonschema.Draft202012Validator(BOT_CARD_SCHEMA).validate(body["value"])  # the one bot-card schema too
         return validate_bot_card(body["value"])
 
     def open(self, action: dict, person: dict = AGENT) -> dict:
@@ -118,7 +119,7 @@ class Teams:
         assert task["type"] == "continue", task
         assert task["value"]["card"]["contentType"] == CARD
         card = task["value"]["card"]["content"]
-        jsonschema.Draft202012Validator(DIALOG_SCHEMA).validate(card)
+        jsonschema.Draft202012Validator(BOT_CARD_SCHEMA).validate(card)
         return card
 
 
