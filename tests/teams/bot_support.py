@@ -6,9 +6,9 @@ Import the fixtures into a test module with `from tests.teams.bot_support import
 
 from __future__ import annotations
 
-import copy
 import json
 import uuid
+from pathlib import Path
 from typing import Any
 
 import jsonschema
@@ -23,7 +23,7 @@ from chatops.tickets.models import OutboxItem
 from tests.conftest import RULES_PATH
 from tests.fakes.bot_connector import BotConnector
 from tests.fakes.bot_identity import BotIdentity
-from tests.teams.conftest import AGENT, GUEST, LEAD, SCHEMA
+from tests.teams.conftest import AGENT, GUEST, LEAD
 
 __all__ = ["APP_ID", "ONCALL", "TENANT", "bot_client", "bot_connector", "bot_outbox", "bot_runtime",
            "bot_settings", "channel_of", "drain_bot", "identity", "install", "invoke", "message", "post",
@@ -44,19 +44,9 @@ def channel_of(name: str) -> str:
 # -- the Adaptive Card schema with what bot cards add (1.4: Action.Execute, refresh) ---------
 
 def _bot_schema() -> dict:
-    schema = copy.deepcopy(SCHEMA)
-    defs = schema["$defs"]
-    common = {"title": {"$ref": "#/$defs/actionTitle"}, "id": {"$ref": "#/$defs/actionId"},
-              "style": {"$ref": "#/$defs/actionStyle"}, "iconUrl": {"$ref": "#/$defs/actionIconUrl"},
-              "associatedInputs": {"enum": ["Auto", "None", "auto", "none"]}}
-    defs["Action.Execute"] = {"type": "object", "required": ["type"], "additionalProperties": False,
-                              "properties": {"type": {"const": "Action.Execute"}, "verb": {"type": "string"},
-                                             "data": {"type": ["object", "string"]}, **common}}
-    defs["Action.Submit"] = {"type": "object", "required": ["type"], "additionalProperties": False,
-                             "properties": {"type": {"const": "Action.Submit"}, "data": {"type": ["object", "string"]},
-                                            **common}}
-    defs["action"]["properties"]["type"]["enum"] += ["Action.Execute", "Action.Submit"]
-    defs["action"]["oneOf"] += [{"$ref": "#/$defs/Action.Execute"}, {"$ref": "#/$defs/Action.Submit"}]
+    """The bot-card schema (tests/teams/adaptive-card-1.4-bot.schema.json: the 1.4 elements,
+    dialog inputs, Action.Submit and Action.Execute) with the card-level `refresh` of 1.4."""
+    schema = json.loads((Path(__file__).parent / "adaptive-card-1.4-bot.schema.json").read_text("utf-8"))
     schema["properties"]["refresh"] = {
         "type": "object", "required": ["action"], "additionalProperties": False,
         "properties": {"action": {"$ref": "#/$defs/Action.Execute"},
@@ -67,10 +57,11 @@ def _bot_schema() -> dict:
 BOT_SCHEMA = _bot_schema()
 
 
-def validate_bot_card(card: dict) -> dict:
-    """Fail unless `card` is an Adaptive Card 1.4 with only what Teams bots may add; the card."""
+def validate_bot_card(card: dict, *, dialog: bool = False) -> dict:
+    """Fail unless `card` is an Adaptive Card 1.4 with only what Teams bots may add; the card.
+    On a message card (not a `dialog`'s), every Action.Submit opens a dialog."""
     jsonschema.Draft202012Validator(BOT_SCHEMA).validate(card)
-    for action in _all_actions(card):
+    for action in [] if dialog else _all_actions(card):
         if action["type"] == "Action.Submit":
             assert action["data"]["msteams"] == {"type": "task/fetch"}, action
     return card
@@ -106,7 +97,8 @@ def bot_settings(database_url, identity) -> Settings:
     """The bot configured against the fake identity service; no Slack, no webhooks."""
     return Settings(database_url=database_url, rules_path=RULES_PATH, webhook_secret="test-webhook-secret",
                     teams_app_id=APP_ID, teams_app_password=PASSWORD, teams_tenant_id=TENANT,
-                    teams_openid_url=identity.openid_url, teams_token_url=identity.token_url)
+                    teams_openid_url=identity.openid_url, teams_token_url=identity.token_url,
+                    teams_post_interval=0)
 
 
 def with_bot(rules):

@@ -14,6 +14,7 @@ from chatops.tickets.models import BotConversation, IntegrationState, OutboxItem
 from tests.fakes.bot_identity import KEYS_PATH
 from tests.teams.bot_support import *  # noqa: F403 - fixtures and helpers
 from tests.teams.bot_support import APP_ID, PASSWORD, TENANT, channel_of, install, message, post
+from tests.teams.conftest import AGENT
 
 
 def counts(runtime) -> tuple[int, int, int]:
@@ -31,6 +32,15 @@ def test_a_signed_installation_is_stored(bot_client, bot_runtime, identity, bot_
         [row] = session.scalars(select(BotConversation)).all()
     assert (row.id, row.kind, row.channel_id, row.service_url, row.tenant_id) == (
         channel, "channel", channel, bot_connector.service_url, TENANT)
+    assert post(bot_client, identity, install(bot_connector, person=AGENT)).status_code == 200
+    with bot_runtime.session_factory() as session:
+        personal = session.scalars(select(BotConversation).where(BotConversation.kind == "personal")).one()
+    assert (personal.user_aad, personal.user_id, personal.tenant_id) == (
+        AGENT["aad"], f"29:1{AGENT['aad'].replace('-', '')}", TENANT)
+    removed = {**install(bot_connector, person=AGENT), "action": "remove"}
+    assert post(bot_client, identity, removed).status_code == 200
+    with bot_runtime.session_factory() as session:  # uninstalled: the bot may no longer write there
+        assert session.get(BotConversation, personal.id) is None
 
 
 BAD = {
@@ -54,6 +64,15 @@ def test_a_bad_token_gets_401_and_changes_nothing(case, bot_client, bot_runtime,
         assert answer.status_code == 401, answer.text
         assert answer.get_json() == {"error": "unauthorized"}
         assert counts(bot_runtime) == before == (0, 0, 0)
+
+
+def test_refusals_are_counted_in_metrics(bot_client, identity, bot_connector):
+    activity = install(bot_connector, channel_of("support"))
+    post(bot_client, identity, activity, authorization=None)
+    post(bot_client, identity, activity)
+    scrape = bot_client.get("/metrics").text
+    assert 'chatops_webhook_requests_total{network="teams_bot",status="401"} 1.0' in scrape
+    assert 'chatops_webhook_requests_total{network="teams_bot",status="200"} 1.0' in scrape
 
 
 def test_a_token_for_another_activity_is_refused(bot_client, bot_runtime, identity, bot_connector):

@@ -160,7 +160,7 @@ def test_429_is_retried_after_retry_after(bot_runtime, bot_client, bot_outbox, i
     outbox = Outbox(bot_outbox.session_factory, bot_outbox.deliverers, clock=clock)  # the test's clock
     outbox.run_once()
     with bot_runtime.session_factory() as session:
-        item = session.scalars(select(OutboxItem).where(OutboxItem.kind == "post_ticket")).one()
+        item = session.scalars(select(OutboxItem).where(OutboxItem.kind == "card")).one()
         assert item.state == "pending" and item.next_attempt_at == clock() + timedelta(seconds=7)
         assert not item.in_doubt and "429" in item.last_error
     assert bot_connector.activities == {}
@@ -175,6 +175,6 @@ def test_no_conversation_reference_waits_and_says_why(bot_runtime, bot_outbox, b
     bot_runtime.flows.ingest(inbound(TEXT))
     bot_outbox.run_once()
     with bot_runtime.session_factory() as session:
-        item = session.scalars(select(OutboxItem).where(OutboxItem.kind == "post_ticket")).one()
+        item = session.scalars(select(OutboxItem).where(OutboxItem.kind == "card")).one()
     assert item.state == "pending" and "add the app to the team" in item.last_error
     assert bot_connector.activities == {}

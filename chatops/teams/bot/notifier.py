@@ -55,24 +55,24 @@ class BotPlanner:
         if channel is not None and notice.kind not in SKIPPED_KINDS:
             lane = f"{TARGET}:{channel}"
             if notice.kind == "created":
-                rows.append(OutboxRow(TARGET, "post_ticket", f"{TARGET}:post:{notice.ticket_id}", lane, ticket))
+                rows.append(OutboxRow(TARGET, "card", f"{TARGET}:post:{notice.ticket_id}", lane, ticket))
                 if notice.payload.get("follows") is not None:
-                    rows.append(OutboxRow(TARGET, "thread_line", f"{TARGET}:line:{event}", lane,
+                    rows.append(OutboxRow(TARGET, "line", f"{TARGET}:line:{event}", lane,
                                           {**ticket, "event_id": event}))
             else:
                 if not (notice.kind == "reply_sent" and notice.actor.startswith("chatops")):
-                    rows.append(OutboxRow(TARGET, "thread_line", f"{TARGET}:line:{event}", lane,
+                    rows.append(OutboxRow(TARGET, "line", f"{TARGET}:line:{event}", lane,
                                           {**ticket, "event_id": event}))
-                rows.append(OutboxRow(TARGET, "update_ticket", f"{TARGET}:update:{event}", lane, ticket))
+                rows.append(OutboxRow(TARGET, "card_update", f"{TARGET}:update:{event}", lane, ticket))
         if notice.kind == "paged":
             person = self._person(notice.payload.get("target"))
             if person is not None:
                 page_id = notice.payload["page_id"]
-                rows.append(OutboxRow(TARGET, "page_dm", f"{TARGET}:page:{page_id}:{event}", f"{TARGET}-page:{page_id}",
+                rows.append(OutboxRow(TARGET, "page", f"{TARGET}:page:{page_id}:{event}", f"{TARGET}-page:{page_id}",
                                       {**ticket, "event_id": event, "page_id": page_id, "user": person.user}))
         elif notice.kind in PAGE_SETTLED and notice.payload.get("page_id") is not None:
             page_id = notice.payload["page_id"]
-            rows.append(OutboxRow(TARGET, "update_page", f"{TARGET}:page_update:{event}", f"{TARGET}-page:{page_id}",
+            rows.append(OutboxRow(TARGET, "page_update", f"{TARGET}:page_update:{event}", f"{TARGET}-page:{page_id}",
                                   {**ticket, "page_id": page_id}))
         return rows
 
@@ -110,7 +110,7 @@ class BotDeliverer:
 
     # -- ticket threads ----------------------------------------------------------------------
 
-    def _post_ticket(self, item: OutboxItem) -> dict[str, Any]:
+    def _card(self, item: OutboxItem) -> dict[str, Any]:
         ticket_id = item.payload["ticket_id"]
         with session_scope(self.session_factory) as session:
             thread = store.thread_of(session, ticket_id)
@@ -134,7 +134,7 @@ class BotDeliverer:
                                   service_url=service_url, posted_at=self.clock()))
         return {"conversation": conversation, "activity": activity_id}
 
-    def _update_ticket(self, item: OutboxItem) -> dict[str, Any]:
+    def _card_update(self, item: OutboxItem) -> dict[str, Any]:
         ticket_id = item.payload["ticket_id"]
         with session_scope(self.session_factory) as session:
             if self._superseded(session, item):
@@ -145,7 +145,7 @@ class BotDeliverer:
         self.connector.update(*where, cards.card_activity(card))
         return {"conversation": where[1], "activity": where[2]}
 
-    def _thread_line(self, item: OutboxItem) -> dict[str, Any]:
+    def _line(self, item: OutboxItem) -> dict[str, Any]:
         with session_scope(self.session_factory) as session:
             thread = self._thread(session, item.payload["ticket_id"])
             event = session.get(TicketEvent, item.payload["event_id"])
@@ -186,7 +186,7 @@ class BotDeliverer:
 
     # -- pages -------------------------------------------------------------------------------
 
-    def _page_dm(self, item: OutboxItem) -> dict[str, Any]:
+    def _page(self, item: OutboxItem) -> dict[str, Any]:
         person = next((p for p in self.rules.teams.people if p.user == item.payload["user"] and p.aad), None)
         if person is None:
             raise DeliveryError(f"{item.payload['user']} has no Teams aad in rules.yaml teams.people", permanent=True)
@@ -210,7 +210,7 @@ class BotDeliverer:
         activity_id = self.connector.send(service_url, conversation, cards.card_activity(card))
         return {"service_url": service_url, "conversation": conversation, "activity": activity_id}
 
-    def _update_page(self, item: OutboxItem) -> dict[str, Any]:
+    def _page_update(self, item: OutboxItem) -> dict[str, Any]:
         page_id = item.payload["page_id"]
         with session_scope(self.session_factory) as session:
             posted = [row.result for row in session.scalars(select(OutboxItem).where(

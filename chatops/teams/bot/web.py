@@ -60,12 +60,13 @@ def make_deliverer(runtime: Runtime) -> BotDeliverer:
                      settings.teams_bot_token_url, clock=runtime.clock, timeout=settings.teams_timeout)
     connector = Connector(token, app_id=settings.teams_app_id, clock=runtime.clock, timeout=settings.teams_timeout)
     return BotDeliverer(runtime.session_factory, runtime.rules, connector, lang=runtime.rules.defaults.language,
-                        may=runtime.rules.may, tenant_id=settings.teams_tenant_id, clock=runtime.clock)
+                        may=runtime.rules.may, tenant_id=settings.teams_tenant_id, clock=runtime.clock,
+                        post_interval=settings.teams_post_interval)
 
 
 def mount_bot(app: Flask, runtime: Runtime, *, auth: ActivityAuth | None = None) -> None:
     """Add `POST /api/messages`."""
-    endpoint = BotEndpoint(runtime, auth or make_auth(runtime))
+    endpoint = BotEndpoint(runtime, auth or make_auth(runtime), metrics=app.extensions.get("chatops.metrics"))
     app.extensions["chatops.teams_bot"] = endpoint
     app.add_url_rule(PATH, "teams_bot_messages", endpoint.handle, methods=["POST"])
 
@@ -73,13 +74,21 @@ def mount_bot(app: Flask, runtime: Runtime, *, auth: ActivityAuth | None = None)
 class BotEndpoint:
     """Authenticates and dispatches activities (see the module docstring)."""
 
-    def __init__(self, runtime: Runtime, auth: ActivityAuth) -> None:
+    def __init__(self, runtime: Runtime, auth: ActivityAuth, metrics=None) -> None:
         self.runtime = runtime
         self.auth = auth
+        self.metrics = metrics
         self.surface = TeamsSurface(runtime, wake=runtime.outbox_wakeup.set)
         self.rules = runtime.rules
 
     def handle(self) -> Response:
+        """One activity; every answer is counted (`chatops_webhook_requests{network="teams_bot"}`)."""
+        response = self._handle()
+        if self.metrics is not None:
+            self.metrics.webhook_requests.labels("teams_bot", str(response.status_code)).inc()
+        return response
+
+    def _handle(self) -> Response:
         try:
             activity = json.loads(request.get_data(cache=False) or b"null")
         except ValueError:
