@@ -344,7 +344,9 @@ def test_an_over_long_reply_shows_the_dialog_again_with_the_count(bot, handler_r
     assert t("teams.dialog.reply.count", lang, count=300, limit=280) in texts(outcome.card)
     assert not events(handler_runtime, "replied") and not outbox(handler_runtime, "network:x")
     empty = bot.submit(card, t("teams.dialog.reply.send", lang), {"text": "  "}, locale=locale)
-    assert empty.card["body"][0]["text"] == "⚠️ " + t("error.empty_text", lang, key=key, what="reply")
+    assert empty.card["body"][0]["text"] == "⚠️ " + {
+        "en": f"The reply for {key} is empty: write it, or pick a canned reply.",
+        "ja": f"{key} への返信が空です。文面を書くか、定型文を選んでください。"}[lang]
 
 
 def test_reply_is_refused_without_the_role_and_on_a_resolved_ticket(bot, handler_runtime, key):

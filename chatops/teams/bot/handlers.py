@@ -255,6 +255,8 @@ def _submit_reply(ctx: BotContext, key: str, actor: str, data: dict[str, Any]) -
         return again(None if filled else t("teams.dialog.reply.pick_first", ctx.lang), filled or text)
     if not text and canned:
         text = _canned_text(ctx, canned) or ""
+    if not text:
+        return again(t("teams.dialog.reply.empty", ctx.lang, key=ticket.key))
     try:
         check_reply_length(ticket.source, text, key=ticket.key, kind=ticket.answers_kind, meta=ticket.answers_meta)
         others = ctx.surface.desk(ctx.lang).read(dialogs.replied_since, ticket.id, actor=actor, since=seen) \
