@@ -238,10 +238,10 @@ def test_people_without_the_role_or_unmapped_are_refused_and_nothing_changes(bot
     for verb in ("claim", "resolve", "priority"):
         outcome = bot.act(verb, {"ticket": key, "priority": "green"}, aad=GUEST, locale=locale)
         assert outcome == Outcome(text=f"⛔ {bot.surface.refusal(verb, lang)}", error=True)
-    assert "agents" in bot.surface.refusal("claim", "en") or "担当者" in bot.surface.refusal("claim", "ja")
+    assert bot.surface.refusal("claim", "en") == "You need the agent role to claim tickets."
     stranger = bot.act("claim", {"ticket": key}, aad=STRANGER, locale=locale)
     assert stranger == Outcome(text="⛔ " + t("teams.not_mapped", lang), error=True)
-    assert ("teams.people" in stranger.text) and (("rules.yaml" in stranger.text))
+    assert "teams.people" in stranger.text and "rules.yaml" in stranger.text
     assert [kind for kind, _ in kinds(handler_runtime)] == ["created"] and bot.wakes == 0
 
 
@@ -344,7 +344,9 @@ def test_an_over_long_reply_shows_the_dialog_again_with_the_count(bot, handler_r
     assert t("teams.dialog.reply.count", lang, count=300, limit=280) in texts(outcome.card)
     assert not events(handler_runtime, "replied") and not outbox(handler_runtime, "network:x")
     empty = bot.submit(card, t("teams.dialog.reply.send", lang), {"text": "  "}, locale=locale)
-    assert empty.card["body"][0]["text"] == "⚠️ " + t("error.empty_text", lang, key=key, what="reply")
+    assert empty.card["body"][0]["text"] == "⚠️ " + {
+        "en": f"The reply for {key} is empty: write it, or pick a canned reply.",
+        "ja": f"{key} への返信が空です。文面を書くか、定型文を選んでください。"}[lang]
 
 
 def test_reply_is_refused_without_the_role_and_on_a_resolved_ticket(bot, handler_runtime, key):
@@ -423,7 +425,8 @@ def test_escalate_needs_the_note_and_hands_over_to_someone_of_the_level(bot, han
     assert no_note.card["body"][0]["text"] == f"⚠️ Escalating {key} needs a hand-off note."
     assert inputs(no_note.card)["level"]["value"] == "L3" and inputs(no_note.card)["assignee"]["value"] == "U0L3OWNER"
     wrong = bot.submit(card, "Escalate", {"level": "L2", "note": "refund", "assignee": "U0L3OWNER"})
-    assert wrong.card is not None and "'U0L3OWNER'" in wrong.card["body"][0]["text"]
+    assert wrong.card["body"][0]["text"] == \
+        "⚠️ Kimura is not among the people of L2 (there: none); choose one of them, or nobody."
     assert not events(handler_runtime, "escalated")
 
     done = bot.submit(card, "Escalate", {"level": "L3", "note": "返金の判断をお願いします", "assignee": "U0L3OWNER"},

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from chatops.errors import DomainError, InvalidTransition, InvalidValue
+from chatops.errors import DomainError, InvalidTransition
 from chatops.i18n import t
 from chatops.rules.suggest import suggestions_for
 from chatops.teams.bot import dialogs
@@ -75,6 +75,7 @@ def _actor(ctx: BotContext, action: str | None) -> str:
 def _key(ctx: BotContext, data: dict[str, Any]) -> str:
     """The ticket the card or dialog is about, as `T-12` (a clear error when it names none)."""
     raw = data.get("ticket")
+    raw = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else raw
     if not isinstance(raw, str) or not raw.strip():
         raise _Refused("⚠️ " + t("teams.bot.no_ticket", ctx.lang))
     number = parse_ticket_key(raw)
@@ -254,6 +255,8 @@ def _submit_reply(ctx: BotContext, key: str, actor: str, data: dict[str, Any]) -
         return again(None if filled else t("teams.dialog.reply.pick_first", ctx.lang), filled or text)
     if not text and canned:
         text = _canned_text(ctx, canned) or ""
+    if not text:
+        return again(t("teams.dialog.reply.empty", ctx.lang, key=ticket.key))
     try:
         check_reply_length(ticket.source, text, key=ticket.key, kind=ticket.answers_kind, meta=ticket.answers_meta)
         others = ctx.surface.desk(ctx.lang).read(dialogs.replied_since, ticket.id, actor=actor, since=seen) \
@@ -286,10 +289,12 @@ def _submit_escalate(ctx: BotContext, key: str, actor: str, data: dict[str, Any]
                                      note=note, assignee=assignee, problem=problem)
         return _again(ESCALATE_DIALOG, ticket.key, card, ctx.lang)
 
+    people = dialogs.level_people(rules, level) if level in rules.levels else []
+    if assignee and level in rules.levels and assignee not in people:
+        return again(t("teams.bot.not_of_level", ctx.lang, who=who(assignee, rules, ctx.lang), level=level,
+                       choices=", ".join(who(person, rules, ctx.lang) for person in people)
+                       or t("teams.none", ctx.lang)))
     try:
-        if assignee and level in rules.levels and assignee not in dialogs.level_people(rules, level):
-            raise InvalidValue(value=assignee, field=t("teams.dialog.escalate.assignee", ctx.lang),
-                               choices=", ".join(dialogs.level_people(rules, level)) or "-")
         ctx.surface.flows.escalate(ticket.key, actor=actor, level=level, note=note, assignee=assignee)
     except DomainError as exc:
         return again(ctx.surface.error_text(exc, ctx.lang))
