@@ -57,7 +57,8 @@ NOTIFY_MARK = "chatops_notify"
 TARGET = "slack"
 # Events that change what the parent message shows.
 _REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "escalated", "replied", "pending",
-           "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached"}
+           "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached",
+           "issue_created", "issue_closed", "issue_reopened"}
 # Events about an agent's reply: each edits the reply's one thread line to how its delivery stands.
 REPLY_LINE_KINDS = {"replied", "reply_sent", "reply_failed", "reply_retried"}
 # Slack errors that no retry can fix; the item goes dead with the error recorded.
@@ -152,6 +153,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         self.lang = lang
         self.post_interval = post_interval
         self.clock = clock
+        self.trackers: tuple[str, ...] = ()  # issue trackers the card's menu offers (set by build_outbox)
 
     def pace(self, item: OutboxItem) -> float:
         """Seconds the item's lane rests after it: channel posts are paced, Home tabs and items
