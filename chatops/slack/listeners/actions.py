@@ -10,8 +10,8 @@ from chatops.rules.suggest import suggestions_for
 from chatops.slack import blocks, ids
 from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.slack.collision import recent_replies
-from chatops.slack.listeners import issues
 from chatops.slack.listeners.commands import show_modal
+from chatops.slack.listeners.issues import open_form
 from chatops.slack.listeners.common import action_value, customer_of, guarded, tell
 from chatops.slack.surface import SlackSurface
 from chatops.tickets.limits import reply_limit
@@ -92,7 +92,7 @@ def register(app: App, surface: SlackSurface) -> None:
             if view:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
         elif what == "issue":
-            view = guarded(surface, body, respond, "issue", lambda: issues.open_form(surface, key, actor))
+            view = guarded(surface, body, respond, "issue", lambda: open_form(surface, key, actor))
             if view:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
 
