@@ -1,7 +1,7 @@
 """GitHub Issues (REST API): issues created from tickets, closed through a signed webhook.
 
 - Create: `POST {GITHUB_API_URL}/repos/{owner}/{repo}/issues` with `title` and a Markdown `body`
-  (the ticket key linked, the customer's message quoted), `Authorization: Bearer GITHUB_TOKEN`,
+  (the ticket key linked, the customer's message quoted in a fenced block), `Authorization: Bearer GITHUB_TOKEN`,
   `Accept: application/vnd.github+json`, `X-GitHub-Api-Version: 2022-11-28`. GitHub answers 201
   with `number` and `html_url`; 422 `{message, errors: [{field, code}]}` for a bad body, 401/403/
   404/410 for credentials, access or disabled issues, 403/429 with Retry-After or
@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -45,7 +46,9 @@ def body_markdown(facts: TicketFacts, *, actor: str, reference: str, lang: str) 
     """The issue body: where it came from (the ticket linked), the customer's words quoted."""
     quoted = facts.text if len(facts.text) <= QUOTE_LIMIT else facts.text[:QUOTE_LIMIT - 1] + "…"
     ticket = f"[{facts.key}]({facts.url})" if facts.url else facts.key
-    quote = "\n".join(f"> {_md_escape(line)}" if line else ">" for line in quoted.splitlines() or [""])
+    # A fenced block longer than any backtick run inside: no mention, link or HTML of the customer's works.
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", quoted)), default=0))
+    quote = f"{fence}text\n{quoted}\n{fence}"
     return "\n\n".join([
         f"{t('tracker.issue.from_ticket', lang)} {ticket} ({_md_escape(facts.network)} · {_md_escape(facts.account)})",
         _md_escape(t("tracker.issue.customer_wrote", lang, customer=facts.customer)),

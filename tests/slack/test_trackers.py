@@ -192,7 +192,7 @@ def test_github_issue_from_the_menu_after_a_rate_limit(desk, trackers, rules):
     assert call.headers["X-GitHub-Api-Version"] == "2022-11-28"
     assert call.json()["title"] == "Crash on start after update"
     assert f"[{key}]({thread_url(parent.channel, parent.ts)})" in call.json()["body"]
-    assert "<@U0EVIL>" not in call.json()["body"]  # the customer's words are inert Markdown
+    assert f"```text\n{TEXT}\n```" in call.json()["body"]  # the customer's words, inert in a fenced block
     with desk.runtime.session_factory() as session:
         item = session.scalar(select(OutboxItem).where(OutboxItem.kind == "create_issue"))
         assert item.attempts == 2 and item.state == "done"

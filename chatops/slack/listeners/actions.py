@@ -11,8 +11,8 @@ from chatops.slack import blocks, ids
 from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.slack.collision import recent_replies
 from chatops.slack.listeners.commands import show_modal
-from chatops.slack.listeners.issues import open_form
 from chatops.slack.listeners.common import action_value, customer_of, guarded, tell
+from chatops.slack.listeners.issues import open_form
 from chatops.slack.surface import SlackSurface
 from chatops.tickets.limits import reply_limit
 from chatops.tickets.queries import TicketBrief, failed_reply_text, ticket_brief
