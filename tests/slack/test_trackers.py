@@ -255,3 +255,49 @@ def test_answers_are_the_vendors_shapes():
     assert github_error(422, "Validation Failed", []).body.keys() >= {"message", "documentation_url"}
     assert jira_error(400, errors={"summary": "x"}).body == {"errorMessages": [], "errors": {"summary": "x"}}
     assert isinstance(Answer(201).status, int)
+
+
+def test_one_tracker_needs_no_choice_and_none_is_said(desk, trackers, rules):
+    _, github = trackers
+    lang = rules.defaults.language
+    key = arrive(desk)
+    only_github = desk.runtime.settings.model_copy(update={"jira_base_url": None})
+    desk.runtime.settings = only_github
+    form = open_form(desk, f"issue {key}")
+    assert ids.ISSUE_TRACKER_BLOCK not in [b.get("block_id") for b in form["blocks"]]
+    assert form["title"]["text"].startswith("GitHub")
+    assert submit(desk, form, "Crash", user=STRANGER).get_json()["response_action"] == "errors"
+    submit(desk, form, "Crash")  # no choice in the form: the tracker it was opened for
+    desk.drain()
+    assert [issue["title"] for issue in github.issues] == ["Crash"]
+    desk.runtime.settings = only_github.model_copy(update={"github_token": None})
+    assert desk.command(f"issue {key}").get_json()["text"] == f":warning: {t('tracker.none', lang)}"
+
+
+def test_cli_shows_the_tickets_issues(desk, trackers, capsys, monkeypatch, tmp_path, rules):
+    from tests.helpers import cli_env, run_cli
+
+    key = arrive(desk)
+    submit(desk, open_form(desk, f"issue {key} jira"), "Crash", "jira")
+    desk.drain()
+    cli_env(monkeypatch, tmp_path, desk.runtime.settings.database_url)
+    code, out, _ = run_cli(capsys, "tickets", "show", key)
+    assert code == 0 and t("cli.tickets.issue", "en", tracker="Jira", key="ACME-101", state="open",
+                           url=f"{trackers[0].url}/browse/ACME-101") in out
+    code, out, _ = run_cli(capsys, "tickets", "show", key, "--json")
+    assert json.loads(out)["issues"] == [{"tracker": "jira", "key": "ACME-101", "url": f"{trackers[0].url}/browse/ACME-101",
+                                          "state": "open"}]
+
+
+def test_teams_cards_say_the_same():
+    from chatops.rules import load_rules
+    from chatops.teams.cards import event_line
+    from tests.conftest import RULES_PATH
+
+    rules = load_rules(RULES_PATH)
+    for lang in ("ja", "en"):
+        closed = event_line("issue_closed", "jira:Hanako", {"tracker": "jira", "issue": "ACME-1", "status": "Done",
+                                                            "reopened": True}, rules, lang)
+        assert closed == t("slack.line.issue_closed_reopened", lang, issue="ACME-1", status="Done").split(" ", 1)[1]
+        failed = event_line("issue_failed", "U0AGENT001", {"tracker": "github", "reason": "github refused"}, rules, lang)
+        assert "GitHub" in failed and "github refused" in failed
