@@ -95,6 +95,17 @@ class GitHubDeliverer(TrackerDeliverer):
                         "found": "created by an earlier attempt"}
         return None
 
+    def probe(self) -> str:
+        """What `chatops integrations check` says: the repository the token can see (raises when
+        not, or when its issues are turned off)."""
+        response = self.http.get(f"{self.api_url}/repos/{self.repo}")
+        if response.status_code != 200:
+            raise self._error(response, "repository look-up")
+        answer = response.json()
+        if not answer.get("has_issues", True):
+            raise RuntimeError(f"{self.repo}: issues are turned off in the repository's settings")
+        return str(answer.get("full_name", self.repo))
+
     @staticmethod
     def _error(response: requests.Response, what: str) -> DeliveryError:
         """GitHub's rate limits are 403s too: retried at Retry-After or the limit's reset."""

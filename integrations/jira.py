@@ -110,6 +110,13 @@ class JiraDeliverer(TrackerDeliverer):
                         "found": "created by an earlier attempt"}
         return None
 
+    def probe(self) -> str:
+        """What `chatops integrations check` says: the project the token can see (raises when not)."""
+        response = self.http.get(f"{self.base_url}/rest/api/3/project/{self.project}")
+        if response.status_code != 200:
+            raise refused("jira", response, "project look-up")
+        return f"{self.project} · {response.json().get('name', '')}"
+
     def _remote_link(self, item: OutboxItem) -> dict[str, Any]:
         payload = item.payload
         ticket = f"T-{payload['ticket_id']}"

@@ -62,6 +62,12 @@ class FakeGitHub(FakeNetwork):
         super().__post_init__()
         self.route("POST", f"/repos/{self.repo}/issues", self._create)
         self.route("GET", f"/repos/{self.repo}/issues", self._list)
+        self.route("GET", f"/repos/{self.repo}", self._repository)
+
+    def _repository(self, call: Call) -> Answer:
+        if not self._authorised(call):
+            return github_error(401, "Bad credentials")
+        return Answer(200, {"id": 1296269, "full_name": self.repo, "has_issues": True, "private": True})
 
     def _authorised(self, call: Call) -> bool:
         return call.headers.get("Authorization") == f"Bearer {self.token}"

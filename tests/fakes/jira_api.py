@@ -62,6 +62,14 @@ class FakeJira(FakeNetwork):
         self.route("POST", "/rest/api/3/issue", self._create)
         self.route("POST", "/rest/api/3/issue/*", self._remote_link)
         self.route("POST", "/rest/api/3/search/jql", self._search)
+        self.route("GET", "/rest/api/3/project/*", self._project)
+
+    def _project(self, call: Call) -> Answer:
+        if not self._authorised(call):
+            return jira_error(401, ["Client must be authenticated to access this resource."])
+        if call.path.rsplit("/", 1)[1] != self.project:
+            return jira_error(404, ["No project could be found with key '" + call.path.rsplit("/", 1)[1] + "'."])
+        return Answer(200, {"id": "10000", "key": self.project, "name": "ACME Mobile"})
 
     def _authorised(self, call: Call) -> bool:
         expected = "Basic " + base64.b64encode(f"{self.email}:{self.token}".encode()).decode()

@@ -211,3 +211,20 @@ def test_issue_form_is_within_block_kit_limits(lang, trackers):
 
 def test_answers_shapes():
     assert isinstance(Answer(200).body, dict) and timedelta(0) == timedelta()
+
+
+def test_integrations_check_asks_each_tracker(monkeypatch, settings, capsys):
+    from chatops.cli import main
+
+    with FakeJira() as jira, FakeGitHub() as github:
+        monkeypatch.setenv("CHATOPS_DATABASE_URL", settings.database_url)
+        for name, value in {"JIRA_BASE_URL": jira.url, "JIRA_EMAIL": jira.email, "JIRA_API_TOKEN": jira.token,
+                            "JIRA_PROJECT": "ACME", "GITHUB_API_URL": github.url, "GITHUB_TOKEN": github.token,
+                            "GITHUB_REPO": "acme/app"}.items():
+            monkeypatch.setenv(name, value)
+        assert main(["--lang", "en", "integrations", "check"]) == 0
+        out = capsys.readouterr().out
+        assert "Jira: OK — ACME · ACME Mobile" in out and "GitHub: OK — acme/app" in out
+        monkeypatch.setenv("JIRA_API_TOKEN", "revoked")
+        assert main(["--lang", "ja", "integrations", "check"]) == 1
+        assert "Jira: 失敗 — jira refused the project look-up: 401 Client must be authenticated" in capsys.readouterr().out
