@@ -242,6 +242,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
                 if (exc.response.data or {}).get("error") not in ("message_not_found", "cant_update_message"):
                     raise
         mark = {"event_type": LINE_MARK, "event_payload": {"event": item.payload["event_id"]}}
+        if message is None and event.kind == "issue_failed":  # the refusal comes with a way to try again
+            message = blocks.issue_failed_message(text, item.payload["ticket_id"], event.payload or {}, self.lang)
         return self._reply_once(item, thread, mark, text, line_blocks=message["blocks"] if message else None)
 
     def _reply_state(self, session: Session, event: TicketEvent) -> tuple[dict | None, tuple[str, str] | None]:

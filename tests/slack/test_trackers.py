@@ -229,6 +229,16 @@ def test_a_refused_jira_issue_shows_in_the_thread_and_metrics(desk, trackers, ru
     line = lines(desk)[-1]
     assert line.startswith(":x:") and f"<@{AGENT}>" in line and "customfield_10010: Team is required." in line
     assert desk.events(key)[-1] == "issue_failed"
+    # The refusal's "Try again" opens the form for the same tracker.
+    [parent] = desk.slack.parents()
+    button = desk.slack.thread(parent)[-1].blocks[-1]["elements"][0]
+    assert button["action_id"] == ids.ISSUE_RETRY and button["value"] == f"{key}:jira"
+    desk.click(ids.ISSUE_RETRY, button["value"])
+    again = desk.last_view(ids.ISSUE_VIEW)
+    assert json.loads(again["private_metadata"]) == {"key": key, "tracker": "jira"}
+    submit(desk, again, "Crash", "jira")
+    desk.drain()
+    assert list(jira.issues) == ["ACME-101"]
     assert 'chatops_issues_failed{tracker="jira"} 1.0' in metric(desk, "chatops_issues_failed")
 
 

@@ -281,3 +281,14 @@ def reply_state_message(key: str, message_id: int, agent: str, text: str, state:
     else:
         line, actions = reply_line(agent, text, lang, attempt=attempt), []
     return {"text": line, "blocks": [{"type": "section", "text": mrkdwn(clip(line, 3000))}, *actions]}
+
+
+def issue_failed_message(line: str, ticket_id: int, payload: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """The thread line of a refused issue creation (text + blocks) with "Try again", which opens
+    the issue form for the same tracker."""
+    value = f"T-{ticket_id}:{payload.get('tracker', '')}"
+    return {"text": line, "blocks": [
+        {"type": "section", "text": mrkdwn(clip(line, 3000))},
+        {"type": "actions", "block_id": f"issue_failed:{value}", "elements": [
+            {"type": "button", "action_id": ids.ISSUE_RETRY, "value": value,
+             "text": plain(t("slack.button.issue_retry", lang), BUTTON_TEXT_LIMIT)}]}]}

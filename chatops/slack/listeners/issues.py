@@ -1,6 +1,7 @@
-"""Tracker issues from Slack: the overflow's "Create issue…" and `/ticket issue` open the form
-(summary prefilled, tracker choice when both are configured); its submission asks the flows for
-the issue, which the outbox creates. The role is rules.yaml's `issue` permission."""
+"""Tracker issues from Slack: the overflow's "Create issue…", `/ticket issue` and a refused
+issue's "Try again" open the form (summary prefilled, tracker choice when both are configured);
+its submission asks the flows for the issue, which the outbox creates. The role is rules.yaml's
+`issue` permission."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from chatops import commands
 from chatops.errors import DomainError
 from chatops.slack import ids
 from chatops.slack.blocks.modals import issue_modal
+from chatops.slack.listeners.common import action_value, guarded
 from chatops.slack.surface import SlackSurface
 
 
@@ -39,7 +41,16 @@ def _selected(view: dict, block_id: str, action_id: str):
 
 
 def register(app: App, surface: SlackSurface) -> None:
-    """Attach the issue form's submission."""
+    """Attach the issue form's submission and the refused issue's "Try again"."""
+    @app.action(ids.ISSUE_RETRY)
+    def retry(ack, body, respond, client):
+        ack()
+        key, _, tracker = action_value(body).partition(":")
+        view = guarded(surface, body, respond, "issue",
+                       lambda: open_form(surface, key, body["user"]["id"], tracker or None))
+        if view:
+            client.views_open(trigger_id=body["trigger_id"], view=view)
+
     @app.view(ids.ISSUE_VIEW)
     def submitted(ack, body, view):
         actor = body["user"]["id"]
