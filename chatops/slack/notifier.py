@@ -59,6 +59,9 @@ TARGET = "slack"
 _REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "escalated", "replied", "pending",
            "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached",
            "issue_created", "issue_closed", "issue_reopened"}
+# Events that never get a thread line: internal notes, and an issue asked for (its line comes
+# once the tracker has answered).
+_NO_LINE = {"note_added", "issue_requested"}
 # Events about an agent's reply: each edits the reply's one thread line to how its delivery stands.
 REPLY_LINE_KINDS = {"replied", "reply_sent", "reply_failed", "reply_retried"}
 # Slack errors that no retry can fix; the item goes dead with the error recorded.
@@ -98,7 +101,7 @@ class SlackPlanner:
                 rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane,
                                       {**ticket, "event_id": event}))
             rows.extend(self._notify_rows(notice, lane))
-        elif notice.kind != "note_added":
+        elif notice.kind not in _NO_LINE:
             rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane, {**ticket, "event_id": event}))
         if notice.kind in _REDRAW or (notice.kind == "customer_message" and len(notice.payload) > 1) \
                 or (notice.kind == "reply_sent" and notice.payload.get("first_response")):  # answered now
