@@ -16,7 +16,7 @@ from chatops.i18n import t
 from chatops.runtime import Runtime
 from chatops.slack import ids
 from chatops.slack.blocks.common import link
-from chatops.tickets.models import IssueLink, OutboxItem
+from chatops.tickets.models import IssueLink, OutboxItem, TicketEvent
 from integrations.trackers import thread_url
 from tests.fakes.github_api import FakeGitHub, github_error
 from tests.fakes.github_api import sign as github_sign
@@ -216,6 +216,20 @@ def test_github_issue_from_the_menu_after_a_rate_limit(desk, trackers, rules):
     headers = {"X-GitHub-Event": "issues", "X-Hub-Signature-256": github_sign(GITHUB_SECRET, reopened)}
     assert webhook(desk, "github", reopened, headers).get_json()["outcome"] == "reopened"
     assert desk.events(key)[-1] == "issue_reopened"
+
+    # Resolved meanwhile, then closed again on GitHub: the ticket reopens.
+    desk.flows.resolve(key, actor=AGENT)
+    desk.drain()
+    closed_again = github.issue_event(41, "closed", reason="completed", sender="hubot")
+    headers = {"X-GitHub-Event": "issues", "X-Hub-Signature-256": github_sign(GITHUB_SECRET, closed_again)}
+    assert webhook(desk, "github", closed_again, headers).get_json()["outcome"] == "closed"
+    desk.drain()
+    assert desk.ticket(key).status == "open" and desk.events(key)[-2:] == ["reopened", "issue_closed"]
+    assert lines(desk)[-1] == t("slack.line.issue_closed_reopened", lang, issue=link(issue_url, "acme/app#41"),
+                                status="completed")
+    with desk.runtime.session_factory() as session:
+        actors = session.scalars(select(TicketEvent.actor).where(TicketEvent.kind == "reopened")).all()
+    assert actors == ["github:hubot"]
 
 
 def test_a_refused_jira_issue_shows_in_the_thread_and_metrics(desk, trackers, rules):
