@@ -63,7 +63,7 @@ class Settings(BaseSettings):
     jira_base_url: str | None = Field(None, validation_alias="JIRA_BASE_URL", pattern=r"^https?://\S+$")
     jira_email: str | None = Field(None, validation_alias="JIRA_EMAIL")
     jira_api_token: SecretStr | None = Field(None, validation_alias="JIRA_API_TOKEN")
-    jira_project: str | None = Field(None, validation_alias="JIRA_PROJECT", pattern=r"^[A-Z][A-Z0-9_]{1,9}$")
+    jira_project: str | None = Field(None, validation_alias="JIRA_PROJECT", pattern=r"^[A-Z][A-Z0-9_]{1,99}$")
     jira_issue_type: str = Field("Task", validation_alias="JIRA_ISSUE_TYPE", min_length=1)
     jira_webhook_secret: SecretStr | None = Field(None, validation_alias="JIRA_WEBHOOK_SECRET")
     github_api_url: str = Field("https://api.github.com", validation_alias="GITHUB_API_URL", pattern=r"^https?://\S+$")
@@ -112,6 +112,15 @@ class Settings(BaseSettings):
                              "SLACK_APP_TOKEN (Socket Mode) is")
         if self.slack_bot_token is None and (self.slack_signing_secret or self.slack_app_token):
             raise ValueError("SLACK_SIGNING_SECRET / SLACK_APP_TOKEN are set but SLACK_BOT_TOKEN is not")
+        return self
+
+    @model_validator(mode="after")
+    def _trackers_complete(self) -> Settings:
+        for names in (("jira_base_url", "jira_email", "jira_api_token", "jira_project"), ("github_token", "github_repo")):
+            given = [name for name in names if getattr(self, name) is not None]
+            if given and len(given) < len(names):
+                missing = ", ".join(name.upper() for name in names if name not in given)
+                raise ValueError(f"{', '.join(n.upper() for n in given)} set but not {missing} (see docs/trackers.md)")
         return self
 
     @field_validator("database_url")

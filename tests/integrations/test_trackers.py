@@ -228,3 +228,16 @@ def test_integrations_check_asks_each_tracker(monkeypatch, settings, capsys):
         monkeypatch.setenv("JIRA_API_TOKEN", "revoked")
         assert main(["--lang", "ja", "integrations", "check"]) == 1
         assert "Jira: 失敗 — jira refused the project look-up: 401 Client must be authenticated" in capsys.readouterr().out
+
+
+def test_half_configured_tracker_names_what_is_missing(monkeypatch, settings, capsys):
+    from chatops.cli import main
+
+    monkeypatch.setenv("CHATOPS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("JIRA_BASE_URL", "https://acme.atlassian.net")
+    monkeypatch.setenv("JIRA_PROJECT", "ACME")
+    with pytest.raises(SystemExit) as stopped:
+        main(["--lang", "en", "integrations", "check"])
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert "JIRA_BASE_URL, JIRA_PROJECT set but not JIRA_EMAIL, JIRA_API_TOKEN" in err
