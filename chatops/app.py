@@ -76,8 +76,47 @@ def build_outbox(runtime: Runtime) -> Outbox:
 
         deliverers["pagerduty"] = PagerDutyDeliverer(settings.pagerduty_routing_key.get_secret_value(),
                                                      settings.pagerduty_events_url)
+    deliverers.update(tracker_deliverers(runtime))
+    if deliverers.get("slack") is not None:
+        deliverers["slack"].trackers = settings.issue_trackers
+    on_done["create_issue"] = runtime.flows.issue_created
+    on_dead["create_issue"] = runtime.flows.issue_failed
     return Outbox(runtime.session_factory, deliverers, on_done=on_done, on_dead=on_dead,
                   wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
+
+
+def tracker_deliverers(runtime: Runtime) -> dict:
+    """Outbox deliverers of the configured issue trackers (docs/trackers.md)."""
+    settings, lang = runtime.settings, runtime.rules.defaults.language
+    deliverers = {}
+    if "jira" in settings.issue_trackers:
+        from integrations.jira import JiraDeliverer
+
+        deliverers["jira"] = JiraDeliverer(runtime.session_factory, base_url=settings.jira_base_url,
+                                           email=settings.jira_email, token=settings.jira_api_token.get_secret_value(),
+                                           project=settings.jira_project, issue_type=settings.jira_issue_type,
+                                           lang=lang)
+    if "github" in settings.issue_trackers:
+        from integrations.github import GitHubDeliverer
+
+        deliverers["github"] = GitHubDeliverer(runtime.session_factory, token=settings.github_token.get_secret_value(),
+                                               repo=settings.github_repo, api_url=settings.github_api_url, lang=lang)
+    return deliverers
+
+
+def tracker_webhooks(runtime: Runtime, metrics: Metrics) -> dict[str, WebhookSource]:
+    """`/webhooks/jira` and `/webhooks/github` where the tracker or its webhook secret is set."""
+    from integrations.github import GitHubWebhook
+    from integrations.jira import JiraWebhook
+
+    settings = runtime.settings
+    count = metrics.tracker_webhooks.labels
+    sources: dict[str, WebhookSource] = {}
+    for cls, secret in ((JiraWebhook, settings.jira_webhook_secret), (GitHubWebhook, settings.github_webhook_secret)):
+        if cls.name in settings.issue_trackers or secret is not None:
+            sources[cls.name] = cls(secret.get_secret_value() if secret else None, runtime.flows,
+                                    lambda tracker, outcome: count(tracker, outcome).inc())
+    return sources
 
 
 def create_app(runtime: Runtime) -> Flask:
@@ -87,6 +126,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.json.ensure_ascii = False
     metrics = Metrics(runtime.session_factory)
     sources = webhook_sources(runtime)
+    sources.update(tracker_webhooks(runtime, metrics))
     committer = GroupCommit(runtime.flows)
     app.extensions["chatops"] = runtime
     app.extensions["chatops.metrics"] = metrics

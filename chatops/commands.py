@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from chatops.db import session_scope
-from chatops.errors import DomainError, InvalidValue
+from chatops.errors import DomainError, InvalidValue, TrackerNotConfigured
 from chatops.rules.schema import BORROWED_PERMISSION
 from chatops.tickets import service
 from chatops.tickets.events import OutboxRow
 from chatops.tickets.models import SeenDelivery
 from chatops.tickets.queries import overdue_tickets
 from chatops.tickets.record import enqueue
+from chatops.views import load_view
 
 HELP_WORDS = ("help", "ヘルプ")
 # A person as chat surfaces put them in command text: `<@U123|name>`, `<@U123>`, `@U123`, `U123`.
@@ -233,6 +234,21 @@ def _escalate(d: Desk, actor: str, w: tuple[str, ...]) -> dict:
     return {"level": w[1].upper()}
 
 
+def _issue(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
+    """`issue T-12 [jira|github]`: the surface opens the issue form, its summary prefilled
+    (`params`: key, the tracker asked for, the configured ones, the ticket's first message)."""
+    available = tuple(desk.runtime.settings.issue_trackers)
+    if not available:
+        raise TrackerNotConfigured()
+    tracker = words[1].lower() if len(words) > 1 else None
+    if tracker is not None and tracker not in available:
+        raise InvalidValue(value=words[1], field="tracker", choices=", ".join(available))
+    with desk.runtime.session_factory() as session:
+        view = load_view(session, words[0], rules=desk.rules, now=desk.now())
+    return Result("modal", "issue", {"key": view.key, "tracker": tracker or available[0], "trackers": available,
+                                     "text": view.text}, verb="issue")
+
+
 BOTH = frozenset({"slack", "teams"})
 VERBS: dict[str, Verb] = {
     "show": Verb(None, 1, _show, BOTH),
@@ -254,6 +270,7 @@ VERBS: dict[str, Verb] = {
     "reopen": _flow("reopen", 1, lambda d, a, w: d.flows.reopen(w[0], actor=a, reason=_rest(w, 1)) and None,
                     BOTH),
     "note": _flow("note", 2, lambda d, a, w: d.flows.add_note(w[0], actor=a, text=_rest(w, 1)) and None),
+    "issue": Verb("issue", 1, _issue),
 }
 
 

@@ -112,3 +112,9 @@ class ReplySuperseded(DomainError):
     sending the old text now would answer them twice."""
 
     key = "error.reply_superseded"
+
+
+class TrackerNotConfigured(DomainError):
+    """An issue was asked for, but no issue tracker (Jira, GitHub) is set up."""
+
+    key = "tracker.none"

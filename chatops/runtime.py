@@ -75,4 +75,8 @@ def surface_listeners(settings: Settings, rules: Rules) -> list:
         from integrations.pagerduty import PagerDutyPlanner
 
         listeners.append(PagerDutyPlanner())
+    if settings.issue_trackers:
+        from integrations.trackers import TrackerPlanner
+
+        listeners.append(TrackerPlanner())
     return listeners

@@ -69,6 +69,27 @@ class Settings(BaseSettings):
     pagerduty_events_url: str = Field("https://events.pagerduty.com", validation_alias="PAGERDUTY_EVENTS_URL")
     pagerduty_webhook_secret: SecretStr | None = Field(None, validation_alias="PAGERDUTY_WEBHOOK_SECRET")
 
+    # Issue trackers (see docs/trackers.md): issues created from tickets, closed by signed webhooks.
+    jira_base_url: str | None = Field(None, validation_alias="JIRA_BASE_URL", pattern=r"^https?://\S+$")
+    jira_email: str | None = Field(None, validation_alias="JIRA_EMAIL")
+    jira_api_token: SecretStr | None = Field(None, validation_alias="JIRA_API_TOKEN")
+    jira_project: str | None = Field(None, validation_alias="JIRA_PROJECT", pattern=r"^[A-Z][A-Z0-9_]{1,99}$")
+    jira_issue_type: str = Field("Task", validation_alias="JIRA_ISSUE_TYPE", min_length=1)
+    jira_webhook_secret: SecretStr | None = Field(None, validation_alias="JIRA_WEBHOOK_SECRET")
+    github_api_url: str = Field("https://api.github.com", validation_alias="GITHUB_API_URL", pattern=r"^https?://\S+$")
+    github_token: SecretStr | None = Field(None, validation_alias="GITHUB_TOKEN")
+    github_repo: str | None = Field(None, validation_alias="GITHUB_REPO", pattern=r"^[\w.-]+/[\w.-]+$")
+    github_webhook_secret: SecretStr | None = Field(None, validation_alias="GITHUB_WEBHOOK_SECRET")
+
+    @property
+    def issue_trackers(self) -> tuple[str, ...]:
+        """The trackers issues can be created in: `jira` when its site, account, token and
+        project are set, `github` when its token and repository are."""
+        jira = all(v is not None for v in (self.jira_base_url, self.jira_email, self.jira_api_token,
+                                           self.jira_project))
+        github = self.github_token is not None and self.github_repo is not None
+        return tuple(name for name, on in (("jira", jira), ("github", github)) if on)
+
     @property
     def teams_links_enabled(self) -> bool:
         """True when cards can carry signed action links (public URL and link secret set)."""
@@ -118,6 +139,15 @@ class Settings(BaseSettings):
     def _teams_bot_complete(self) -> Settings:
         if self.teams_app_id is not None and self.teams_app_password is None:
             raise ValueError("TEAMS_APP_ID is set but TEAMS_APP_PASSWORD is not (the bot's client secret)")
+        return self
+
+    @model_validator(mode="after")
+    def _trackers_complete(self) -> Settings:
+        for names in (("jira_base_url", "jira_email", "jira_api_token", "jira_project"), ("github_token", "github_repo")):
+            given = [name for name in names if getattr(self, name) is not None]
+            if given and len(given) < len(names):
+                missing = ", ".join(name.upper() for name in names if name not in given)
+                raise ValueError(f"{', '.join(n.upper() for n in given)} set but not {missing} (see docs/trackers.md)")
         return self
 
     @field_validator("database_url")

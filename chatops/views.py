@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from chatops.rules import Rules
 from chatops.sla.state import SlaState, sla_state
 from chatops.tickets import service
+from chatops.tickets.issues import IssueRef, issues_of
 from chatops.tickets.models import Message, SurfaceThread, Ticket
 from chatops.tickets.queries import overdue_tickets
 
@@ -84,6 +85,7 @@ class TicketView:
     priority_labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     threads: tuple[ThreadRef, ...] = ()
     sla: SlaState = NO_SLA
+    issues: tuple[IssueRef, ...] = ()  # tracker issues created from the ticket, oldest first
 
     @classmethod
     def at(cls, now: datetime, **fields) -> TicketView:
@@ -116,7 +118,7 @@ def _labels(rules: Rules | None, priority: str) -> Mapping[str, str]:
 
 
 def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], rules: Rules | None,
-          now: datetime) -> TicketView:
+          now: datetime, issues: Sequence[IssueRef] = ()) -> TicketView:
     customer = ticket.customer
     return TicketView.at(
         now, id=ticket.id, key=ticket.key, status=ticket.status, priority=ticket.priority, level=ticket.level,
@@ -131,7 +133,7 @@ def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], r
         first_response_warn_at=ticket.first_response_warn_at, first_response_due_at=ticket.first_response_due_at,
         next_response_warn_at=ticket.next_response_warn_at, next_response_due_at=ticket.next_response_due_at,
         resolution_warn_at=ticket.resolution_warn_at, resolution_due_at=ticket.resolution_due_at,
-        priority_labels=_labels(rules, ticket.priority), threads=tuple(threads))
+        priority_labels=_labels(rules, ticket.priority), threads=tuple(threads), issues=tuple(issues))
 
 
 def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None, now: datetime) -> list[TicketView]:
@@ -140,6 +142,7 @@ def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None
     tickets = list(tickets)
     firsts: dict[int, Message] = {}
     threads: dict[int, list[ThreadRef]] = {}
+    issues: dict[int, list[IssueRef]] = {}
     for start in range(0, len(tickets), BATCH):
         batch = tickets[start:start + BATCH]
         ids = [ticket.id for ticket in batch]
@@ -152,7 +155,9 @@ def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None
                                           SurfaceThread.ts).where(SurfaceThread.ticket_id.in_(ids))
                                    .order_by(SurfaceThread.surface)):
             threads.setdefault(row.ticket_id, []).append(ThreadRef(row.surface, row.channel, row.ts))
-    return [_view(ticket, firsts.get(ticket.id), threads.get(ticket.id, ()), rules, now) for ticket in tickets]
+        issues.update(issues_of(session, ids))
+    return [_view(ticket, firsts.get(ticket.id), threads.get(ticket.id, ()), rules, now, issues.get(ticket.id, ()))
+            for ticket in tickets]
 
 
 def load_view(session: Session, key_or_id: str | int, *, rules: Rules | None, now: datetime) -> TicketView:

@@ -25,6 +25,7 @@ DEFAULT_PERMISSIONS = {
     "reopen": ["agents"],
     "assign": ["leads"],
     "stats": ["leads"],
+    "issue": ["agents"],
 }
 
 # Surface actions without an entry of their own in rules.yaml `permissions` borrow one.

@@ -376,3 +376,23 @@ class BotThread(Base):
     activity_id: Mapped[str] = mapped_column(String(255))
     service_url: Mapped[str] = mapped_column(String(512))
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IssueLink(Base):
+    """A tracker issue created from a ticket (Jira `ACME-123`, GitHub `acme/app#45`): the
+    ticket's side of the two-way link, and how a tracker's webhook finds its ticket."""
+
+    __tablename__ = "issue_links"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    tracker: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("tracker", "key"),
+                      CheckConstraint("state IN ('open', 'closed')", name="state"))

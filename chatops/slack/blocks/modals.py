@@ -27,6 +27,7 @@ from chatops.slack.blocks.common import (
 )
 from chatops.slack.blocks.common import field as section_field
 from chatops.slack.blocks.ticket import thread_permalink, ticket_message
+from chatops.tickets.issues import SUMMARY_LIMIT, summary_of
 from chatops.views import TicketView
 
 
@@ -311,3 +312,25 @@ def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
     return {"type": "modal", "callback_id": ids.CUSTOMER_VIEW, "private_metadata": summary.key or "",
             "title": plain(t("slack.modal.customer_title", lang), MODAL_TITLE_LIMIT),
             "close": plain(t("slack.modal.close", lang), MODAL_TITLE_LIMIT), "blocks": body}
+
+
+def issue_modal(key: str, summary: str, trackers: Sequence[str], lang: str, *, tracker: str | None = None) -> dict:
+    """The "Create an issue" modal: the summary prefilled (clipped to what trackers take) and,
+    when more than one tracker is configured, which one (`tracker` chosen beforehand)."""
+    chosen = tracker if tracker in trackers else trackers[0]
+    blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": clip(escape(
+                  t("slack.modal.issue_context", lang, key=key)), 3000)}]},
+              _text_input(ids.ISSUE_SUMMARY_BLOCK, ids.ISSUE_SUMMARY_INPUT, t("slack.modal.issue_summary", lang),
+                          multiline=False, initial=summary_of(summary), max_length=SUMMARY_LIMIT)]
+    if len(trackers) > 1:
+        options = [{"text": plain(t(f"tracker.name.{name}", lang)), "value": name} for name in trackers]
+        blocks.append({"type": "input", "block_id": ids.ISSUE_TRACKER_BLOCK,
+                       "label": plain(t("slack.modal.issue_tracker", lang), 2000),
+                       "element": {"type": "static_select", "action_id": ids.ISSUE_TRACKER_SELECT,
+                                   "options": options,
+                                   "initial_option": next(o for o in options if o["value"] == chosen)}})
+    title = f"{t('slack.modal.issue_title', lang)}" if len(trackers) > 1 else \
+        f"{t(f'tracker.name.{chosen}', lang)}: {t('slack.modal.issue_title', lang)}"
+    view = _modal(ids.ISSUE_VIEW, key, title, t("slack.modal.issue_submit", lang), lang, blocks)
+    view["private_metadata"] = json.dumps({"key": key, "tracker": chosen})
+    return view

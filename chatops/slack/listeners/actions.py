@@ -12,6 +12,7 @@ from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.slack.collision import recent_replies
 from chatops.slack.listeners.commands import show_modal
 from chatops.slack.listeners.common import action_value, customer_of, guarded, tell
+from chatops.slack.listeners.issues import open_form
 from chatops.slack.surface import SlackSurface
 from chatops.tickets.limits import reply_limit, reply_warning
 from chatops.tickets.queries import TicketBrief, failed_reply_text, ticket_brief
@@ -88,6 +89,10 @@ def register(app: App, surface: SlackSurface) -> None:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
         elif what == "customer":
             view = guarded(surface, body, respond, "claim", lambda: _customer_view(surface, key))
+            if view:
+                client.views_open(trigger_id=body["trigger_id"], view=view)
+        elif what == "issue":
+            view = guarded(surface, body, respond, "issue", lambda: open_form(surface, key, actor))
             if view:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
 
