@@ -296,6 +296,15 @@ def test_reply_dialog_offers_the_suggested_canned_replies_first_and_the_network_
     assert "X の公開の返信は 280 までです" in texts(ja.card)
 
 
+def test_reply_dialog_warns_before_answering_an_x_post_that_did_not_mention_us(bot, handler_runtime, key):
+    found = handler_runtime.flows.ingest(inbound("ACMEストアのセールっていつから？", kind="keyword",
+                                                 author={"id": "u9", "handle": "@jiro", "name": "Jiro"})).ticket_key
+    card = bot.fetch("reply", found, locale="ja-JP").card
+    validate_dialog(card)
+    assert "⚠️ " + t("teams.dialog.reply.warning.x_not_mentioned", "ja", account="@acme_jp") in texts(card)
+    assert all("⚠️" not in text for text in texts(bot.fetch("reply", key).card))
+
+
 def test_reply_with_a_canned_answer_is_queued_to_the_network(bot, handler_runtime, key):
     card = bot.fetch("reply", key).card
     filled = bot.submit(card, "Use canned reply", {"canned": "billing-double-charge", "text": ""})

@@ -25,7 +25,7 @@ from chatops.teams.bot.context import CUSTOMER_DIALOG, ESCALATE_DIALOG, REPLY_DI
 from chatops.teams.cards import CARD_SCHEMA, CARD_VERSION, who
 from chatops.teams.text import escape
 from chatops.tickets import service
-from chatops.tickets.limits import Limit, reply_kind
+from chatops.tickets.limits import Limit, reply_kind, reply_warning
 from chatops.tickets.models import CUSTOMER_FLAGS, Customer, Message, Ticket
 
 NETWORK_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "line": "LINE",
@@ -180,6 +180,10 @@ def reply_card(key: str, rules: Rules, lang: str, *, network: str, account: str 
         body.append(_replies_block(collided, t("teams.dialog.reply.collision", lang), rules, lang, warn=True))
     body.append(_text(t("teams.dialog.reply.from", lang, key=key, network=NETWORK_NAMES.get(network, network),
                         account=escape(account or "")), isSubtle=True))
+    warning = reply_warning(network, kind)
+    if warning:  # the network may refuse what is about to be written: say so before, not after
+        body.append(_text("⚠️ " + t(f"teams.dialog.reply.warning.{warning}", lang, account=escape(account or "")),
+                          color="Warning"))
     if opened is not None and opened.recent and not collided:
         body.append(_replies_block(opened.recent, t("teams.dialog.reply.recent", lang), rules, lang))
     ordered = ordered_replies(rules, list(suggestions))
