@@ -42,3 +42,8 @@ RECENT_BLOCK = "reply.recent"  # other agents' replies of the last minutes
 COLLISION_BLOCK = "reply.collision"  # the reply someone else sent while the modal was open
 
 TICKET_COMMAND = "/ticket"
+CUSTOMER_LINK = "customer.link"  # plain-text input (dispatch on Enter): the key of the record to link
+CUSTOMER_LINK_BLOCK = "customer.link"
+CUSTOMER_UNLINK = "customer.unlink"  # button; value "<customer id>:<linked id>:<ticket key>"
+CUSTOMER_LINKED_BLOCK = "customer.linked"
+LINK_SUGGESTED = "customer.link_suggested"  # + ".<candidate id>"; value "<customer id>:<candidate id>"

@@ -24,7 +24,7 @@ from chatops.db import session_scope, utcnow
 from chatops.i18n import t
 from chatops.outbox import DeliveryError
 from chatops.rules import Rules
-from chatops.slack import blocks
+from chatops.slack import blocks, customer_lines
 from chatops.slack.blocks.common import user
 from chatops.slack.cards import (
     count_overdue,
@@ -57,7 +57,8 @@ NOTIFY_MARK = "chatops_notify"
 TARGET = "slack"
 # Events that change what the parent message shows.
 _REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "escalated", "replied", "pending",
-           "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached"}
+           "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached",
+           "customers_linked", "customers_unlinked", "customer_erased"}
 # Events about an agent's reply: each edits the reply's one thread line to how its delivery stands.
 REPLY_LINE_KINDS = {"replied", "reply_sent", "reply_failed", "reply_retried"}
 # Slack errors that no retry can fix; the item goes dead with the error recorded.
@@ -228,6 +229,9 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             if event.kind in REPLY_LINE_KINDS:
                 message, where = self._reply_state(session, event)
                 text = message and message["text"]
+            elif event.kind == "link_suggested":  # carries a Link button per candidate record
+                message, where = customer_lines.suggestion_message(session, event, self.lang), None
+                text = message["text"]
             else:
                 message, where, text = None, None, self._line_text(session, event)
         if text is None:
@@ -290,6 +294,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             return f"{extra}\n{line}" if extra else line
         if event.kind == "incident_opened":
             return self.opened_text(payload)
+        if event.kind in customer_lines.KINDS:
+            return customer_lines.line_text(session, event, self.lang)
         other = payload.get("follows") if event.kind == "created" else (
             payload.get("new_ticket_id") if event.kind == "continued" else None)
         if other is not None:
