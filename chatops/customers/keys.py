@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
 from chatops.errors import DomainError
@@ -53,9 +53,9 @@ def resolve(session: Session, key: str) -> Customer:
     if by_id is not None:
         return by_id
     bare = who.removeprefix("@")
-    spellings = {bare, f"@{bare}", bare.lower(), f"@{bare.lower()}"}
+    spellings = {bare.lower(), f"@{bare.lower()}"}
     found = session.scalars(select(Customer).where(Customer.source == network, or_(
-        Customer.handle.in_(spellings), Customer.name == who)).order_by(Customer.id)).all()
+        func.lower(Customer.handle).in_(spellings), Customer.name == who)).order_by(Customer.id)).all()
     found = [c for c in found if (c.handle or "").removeprefix("@").casefold() == bare.casefold() or c.name == who]
     if not found:
         raise CustomerNotFound(key=key)

@@ -12,13 +12,12 @@ from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 
 from chatops.customers.models import AuditEvent
-from chatops.db import Base
 from chatops.i18n import t
 from chatops.slack import ids
 from chatops.tickets.models import Customer, Message, Ticket, TicketEvent
 from integrations.webhook import sign
 from tests.helpers import cli_env, inbound, run_cli
-from tests.slack.conftest import AGENT, LEAD, desk, fake_slack, slack_settings  # noqa: F401  (fixtures)
+from tests.slack.conftest import AGENT, LEAD
 
 SECRET = "test-webhook-secret"
 JA = "ja"
