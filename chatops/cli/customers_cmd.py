@@ -113,7 +113,7 @@ def erase_command(args) -> int:
     if not plan.erased:
         err(t("customers.cli.erase_plan", lang, **words))
         err(t("customers.cli.erase_needs_yes", lang, key=args.key))
-        return EXIT_USAGE
+        return 1
     print(t("customers.cli.erased", lang, **words))
     return 0
 

@@ -5,6 +5,7 @@ ambiguous, linked records sharing tier and flags, and the audit export's checks.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from sqlalchemy import select
@@ -25,7 +26,9 @@ OPEN = "まだ対応中の問い合わせです"
 
 def rules_with(tmp_path, section: str):
     path = tmp_path / "rules.yaml"
-    path.write_text(RULES_PATH.read_text("utf-8") + "\n" + section, "utf-8")
+    # The shipped `retention:` section (its indented lines) gives way to the test's own.
+    shipped = re.sub(r"\nretention:\n(?:[ #].*\n|\n)*", "\n", RULES_PATH.read_text("utf-8"))
+    path.write_text(shipped + "\n" + section, "utf-8")
     return load_rules(path)
 
 
