@@ -39,16 +39,18 @@ def webhook(desk, message) -> str:
     return response.get_json()["results"][0]["ticket"]
 
 
-def thread_texts(desk, key: str) -> list[str]:
-    parent = next(p for p in desk.slack.parents() if key in json.dumps(p.blocks or [], ensure_ascii=False)
-                  + (p.text or ""))
-    return [m.text for m in desk.slack.thread(parent)]
+def parent_of(desk, key: str):
+    """The ticket's parent message (its card) in the fake Slack, as last edited."""
+    return next(p for p in desk.slack.parents() if f"*{key}*" in json.dumps(p.attachments, ensure_ascii=False)
+                or f"<{key}" in p.text or p.text.startswith(key) or f" {key} " in f" {p.text} ")
 
 
 def thread_messages(desk, key: str):
-    parent = next(p for p in desk.slack.parents() if key in json.dumps(p.blocks or [], ensure_ascii=False)
-                  + (p.text or ""))
-    return desk.slack.thread(parent)
+    return desk.slack.thread(parent_of(desk, key))
+
+
+def thread_texts(desk, key: str) -> list[str]:
+    return [m.text for m in thread_messages(desk, key)]
 
 
 def open_customer(desk, key: str, user: str = LEAD) -> dict:
@@ -139,6 +141,11 @@ def test_one_customer_across_networks_then_erased_everywhere(desk, database_url,
                                                                                "value": LINE_KEY}}, user=LEAD)
     assert good.get_json()["response_action"] == "update" and LINE_KEY in json.dumps(good.get_json()["view"])
     assert group(desk)[LINE_KEY] is not None
+
+    # The ticket cards (redrawn by the modal's link) name the other records and count all tickets.
+    desk.drain()
+    card = json.dumps(parent_of(desk, x_key).attachments, ensure_ascii=False)
+    assert t("customers.card.linked", JA, keys=f"instagram:hanako_yamada, {LINE_KEY}", count=3) in card
 
     # Tier and flags span the records: premium set on the LINE ticket is every record's tier.
     code, _, _ = run_cli(capsys, "tickets", "tier", line_key, "premium", "--as", LEAD)

@@ -2,7 +2,8 @@
 
 `audit_events` records linking, unlinking, export, erasure and retention passes (actions on
 customers, not on one ticket); the handle index lets ingest's link suggestion look up the same
-handle on other networks without scanning every customer.
+handle on other networks, and the linked_to_id index finds a record's linked records, without
+scanning every customer.
 
 Revision ID: lifecycle1
 Revises: failedreplies1
@@ -37,9 +38,11 @@ def upgrade() -> None:
     op.create_index(op.f('ix_audit_events_at'), 'audit_events', ['at'], unique=False)
     op.create_index(op.f('ix_audit_events_customer_id'), 'audit_events', ['customer_id'], unique=False)
     op.create_index(op.f('ix_customers_handle'), 'customers', ['handle'], unique=False)
+    op.create_index(op.f('ix_customers_linked_to_id'), 'customers', ['linked_to_id'], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index(op.f('ix_customers_linked_to_id'), table_name='customers')
     op.drop_index(op.f('ix_customers_handle'), table_name='customers')
     op.drop_index(op.f('ix_audit_events_customer_id'), table_name='audit_events')
     op.drop_index(op.f('ix_audit_events_at'), table_name='audit_events')
