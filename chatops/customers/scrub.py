@@ -33,8 +33,13 @@ def secrets_of(values: Iterable[str | None]) -> list[str]:
 
 
 def pattern_of(secrets: list[str]) -> re.Pattern[str] | None:
-    """One case-insensitive regex matching any secret."""
-    return re.compile("|".join(re.escape(s) for s in secrets), re.IGNORECASE) if secrets else None
+    """One case-insensitive regex matching any secret as a whole token: not inside a longer run of
+    ASCII letters, digits or `_` (a user id `12345` leaves the post id `9123456` alone, the handle
+    `hanako` leaves `hanako_fan`), while text in any script matches wherever it appears."""
+    if not secrets:
+        return None
+    return re.compile(r"(?<![A-Za-z0-9_])(?:" + "|".join(re.escape(s) for s in secrets) + r")(?![A-Za-z0-9_])",
+                      re.IGNORECASE)
 
 
 def scrub(value: Any, pattern: re.Pattern[str]) -> Any:

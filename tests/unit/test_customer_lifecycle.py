@@ -143,3 +143,13 @@ def test_audit_export_refuses_unreadable_or_empty_ranges(database_url, monkeypat
     assert code == 2 and "--since: last tuesday is not an ISO 8601" in err
     code, _, err = run_cli(capsys, "audit", "export", "--since", "2026-12-02", "--until", "2026-12-01")
     assert code == 2 and "--until" in err
+
+
+def test_scrubbing_takes_whole_tokens_and_every_script():
+    from chatops.customers.scrub import pattern_of, scrub, secrets_of
+
+    pattern = pattern_of(secrets_of(["12345", "@hanako", "山田花子"]))
+    assert scrub("post 9123456 by user 12345", pattern) == "post 9123456 by user [erased]"
+    assert scrub("@hanako and @hanako_fan", pattern) == "[erased] and @hanako_fan"
+    assert scrub({"text": "山田花子さんより", "HANAKO": ["Hanako!"]}, pattern) == \
+        {"text": "[erased]さんより", "[erased]": ["[erased]!"]}
