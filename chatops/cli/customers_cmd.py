@@ -114,7 +114,7 @@ def erase_command(args) -> int:
         err(t("customers.cli.erase_plan", lang, **words))
         err(t("customers.cli.erase_needs_yes", lang, key=args.key))
         return 1
-    print(t("customers.cli.erased", lang, **words))
+    print(t("customers.cli.erased", lang, cancelled=plan.cancelled, **words))
     return 0
 
 

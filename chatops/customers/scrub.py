@@ -42,14 +42,15 @@ def pattern_of(secrets: list[str]) -> re.Pattern[str] | None:
                       re.IGNORECASE)
 
 
-def scrub(value: Any, pattern: re.Pattern[str]) -> Any:
-    """`value` (a string or JSON-like data, keys too) with every match replaced by ERASED."""
+def scrub(value: Any, pattern: re.Pattern[str] | None, exact: frozenset[str] = frozenset()) -> Any:
+    """`value` (a string or JSON-like data, keys too) with every match replaced by ERASED; a
+    string equal to one of `exact` (short ids the pattern leaves alone) goes whole."""
     if isinstance(value, str):
-        return pattern.sub(ERASED, value)
+        return ERASED if value in exact else pattern.sub(ERASED, value) if pattern is not None else value
     if isinstance(value, list):
-        return [scrub(item, pattern) for item in value]
+        return [scrub(item, pattern, exact) for item in value]
     if isinstance(value, dict):
-        return {scrub(k, pattern): scrub(v, pattern) for k, v in value.items()}
+        return {scrub(k, pattern, exact): scrub(v, pattern, exact) for k, v in value.items()}
     return value
 
 

@@ -214,6 +214,24 @@ class ErasePlan:
     outbox: int
     erased: bool = False
     rows_swept: int = 0
+    cancelled: int = 0  # replies to the customer still queued: not sent after the erasure
+
+
+CANCELLED = "customer erased before delivery"
+
+
+def _cancel_replies(session: Session, ticket_ids: list[int], now: datetime) -> int:
+    """Replies to the person still waiting in the outbox go dead, and their messages show as
+    failed (App Home lists them): once erased, nothing more is sent to that account."""
+    items = session.scalars(select(OutboxItem).where(OutboxItem.ticket_id.in_(ticket_ids),
+                                                     OutboxItem.state == "pending",
+                                                     OutboxItem.target.like("network:%"))).all()
+    for item in items:
+        item.state, item.last_error, item.locked_until = "dead", CANCELLED, None
+        message = session.get(Message, (item.payload or {}).get("message_id"))
+        if message is not None and message.delivery_state == "queued":
+            message.delivery_state, message.delivery_error = "failed", CANCELLED
+    return len(items)
 
 
 def erase(flows, key: str, *, actor: str, confirm: bool) -> ErasePlan:
@@ -242,6 +260,8 @@ def erase(flows, key: str, *, actor: str, confirm: bool) -> ErasePlan:
                                                             m.url)),
                               *(t.subject for t in tickets)])
         pattern = pattern_of(secrets)
+        exact = frozenset(v for m in members for v in (m.handle, m.name, m.external_user_id) if v) | frozenset(
+            v for m in theirs for v in (m.author_id, m.author_handle, m.author_name) if v)
         for message in messages:
             if message in theirs:
                 message.text, message.url, message.meta = ERASED, None, None
@@ -253,12 +273,13 @@ def erase(flows, key: str, *, actor: str, confirm: bool) -> ErasePlan:
                     message.delivery_error = scrub(message.delivery_error, pattern)
         for ticket in tickets:
             ticket.subject = ERASED
+        plan.cancelled = _cancel_replies(session, ticket_ids, now)
         for member in members:
             member.handle = member.name = None
             member.external_user_id = f"erased:{member.id}"
         session.flush()
         uow = UnitOfWork(session)
-        rows = scrub_ticket_rows(uow, ticket_ids, pattern) if pattern is not None else 0
+        rows = scrub_ticket_rows(uow, ticket_ids, pattern, exact)
         rows += sweep(uow, secrets)
         for ticket in tickets:
             flows.recorder.record_ticket(session, ticket, "customer_erased", actor, now, customers=ids)
@@ -269,7 +290,7 @@ def erase(flows, key: str, *, actor: str, confirm: bool) -> ErasePlan:
         return plan
 
 
-def scrub_ticket_rows(uow: UnitOfWork, ticket_ids: list[int], pattern) -> int:
+def scrub_ticket_rows(uow: UnitOfWork, ticket_ids: list[int], pattern, exact: frozenset[str] = frozenset()) -> int:
     """The payloads tied to these tickets (events, outbox items in any state, pages, stats facts)."""
     changed = 0
     for model, columns in ((TicketEvent, ("payload",)), (OutboxItem, ("payload", "result", "last_error")),
@@ -278,7 +299,7 @@ def scrub_ticket_rows(uow: UnitOfWork, ticket_ids: list[int], pattern) -> int:
         rows = uow.execute(select(key, *(getattr(model, c) for c in columns))
                            .where(model.ticket_id.in_(ticket_ids))).all()
         for row_key, *values in rows:
-            cleaned = {c: scrub(v, pattern) for c, v in zip(columns, values, strict=True)}
+            cleaned = {c: scrub(v, pattern, exact) for c, v in zip(columns, values, strict=True)}
             if cleaned != dict(zip(columns, values, strict=True)):
                 uow.execute(update(model.__table__).where(key == row_key).values(cleaned))
                 changed += 1

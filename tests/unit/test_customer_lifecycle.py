@@ -153,3 +153,18 @@ def test_scrubbing_takes_whole_tokens_and_every_script():
     assert scrub("@hanako and @hanako_fan", pattern) == "[erased] and @hanako_fan"
     assert scrub({"text": "山田花子さんより", "HANAKO": ["Hanako!"]}, pattern) == \
         {"text": "[erased]さんより", "[erased]": ["[erased]!"]}
+
+
+def test_a_reply_still_queued_to_an_erased_customer_is_never_sent(flows, database_url, monkeypatch, tmp_path,
+                                                                  capsys):
+    key = flows.ingest(inbound("返金してください", author={"id": "x9", "handle": "@gone_soon", "name": "Gone"})).ticket_key
+    flows.reply(key, actor="U0AGENT001", text="@gone_soon 様、確認いたします")
+    cli_env(monkeypatch, tmp_path, database_url)
+    code, out, _ = run_cli(capsys, "customers", "erase", "x:@gone_soon", "--yes", "--by", "dpo")
+    assert code == 0 and "1 queued replies not sent" in out
+    with flows.session_factory() as session:
+        item = session.scalars(select(OutboxItem).where(OutboxItem.target == "network:x")).one()
+        assert item.state == "dead" and item.last_error == "customer erased before delivery"
+        assert "gone_soon" not in json.dumps(item.payload) and item.payload["author_id"] == "[erased]"
+        reply = session.scalars(select(Message).where(Message.direction == "outbound")).one()
+        assert reply.delivery_state == "failed" and reply.text == "[erased] 様、確認いたします"
