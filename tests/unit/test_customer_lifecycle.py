@@ -168,3 +168,21 @@ def test_a_reply_still_queued_to_an_erased_customer_is_never_sent(flows, databas
         assert "gone_soon" not in json.dumps(item.payload) and item.payload["author_id"] == "[erased]"
         reply = session.scalars(select(Message).where(Message.direction == "outbound")).one()
         assert reply.delivery_state == "failed" and reply.text == "[erased] 様、確認いたします"
+
+
+def test_ingest_suggests_a_link_by_e_mail_once_per_pair(runtime):
+    flows = runtime.flows
+    flows.ingest(inbound("フォームからの問い合わせ", source="webhook", account="contact-form", kind="dm",
+                         author={"id": "form-1", "handle": "hanako@example.com", "name": "Hanako"}))
+    first = flows.ingest(inbound("Facebook からも", source="facebook", account="acme", kind="dm",
+                                 author={"id": "fb-1", "handle": None, "name": "Hanako Y"},
+                                 meta={"email": "HANAKO@example.com"}))
+    second = flows.ingest(inbound("まだですか", source="facebook", account="acme", kind="dm",
+                                  author={"id": "fb-1", "handle": None, "name": "Hanako Y"},
+                                  created_at="2026-12-01T01:00:00+00:00", meta={"email": "hanako@example.com"}))
+    with runtime.session_factory() as session:
+        suggested = session.execute(select(TicketEvent.ticket_id, TicketEvent.payload)
+                                    .where(TicketEvent.kind == "link_suggested")).all()
+        form = session.scalar(select(Customer.id).where(Customer.source == "webhook"))
+    assert second.ticket_id != first.ticket_id  # a new ticket, and still only the one suggestion
+    assert [(ticket_id, payload["candidates"]) for ticket_id, payload in suggested] == [(first.ticket_id, [form])]
