@@ -8,9 +8,9 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import JSON, String, Table, Text, cast, or_, select, update
+from sqlalchemy import JSON, MetaData, String, Table, Text, cast, or_, select, update
+from sqlalchemy.orm import Session
 
-from chatops.db import Base
 from chatops.tickets.record import UnitOfWork
 
 ERASED = "[erased]"
@@ -54,13 +54,16 @@ def scrub(value: Any, pattern: re.Pattern[str] | None, exact: frozenset[str] = f
     return value
 
 
-def sweep(uow: UnitOfWork, secrets: list[str], *, skip: frozenset[str] = frozenset()) -> int:
-    """Replace every secret in every text and JSON column of every table; rows changed."""
+def sweep(uow: UnitOfWork, secrets: list[str], *, skip: frozenset[str] = frozenset({"alembic_version"})) -> int:
+    """Replace every secret in every text and JSON column of every table of the database (read
+    from the database itself, so a table no model of this process knows is swept too); rows changed."""
     pattern = pattern_of(secrets)
     if pattern is None:
         return 0
     changed = 0
-    for table in Base.metadata.sorted_tables:
+    schema = MetaData()
+    schema.reflect(bind=_connection(uow))
+    for table in schema.sorted_tables:
         if table.name in skip:
             continue
         for column in table.columns:
@@ -69,6 +72,11 @@ def sweep(uow: UnitOfWork, secrets: list[str], *, skip: frozenset[str] = frozens
             elif isinstance(column.type, (String, Text)):
                 changed += _sweep_column(uow, table, column, secrets, pattern, json_column=False)
     return changed
+
+
+def _connection(uow: UnitOfWork):
+    """The Core connection of the unit of work's transaction."""
+    return uow.db.connection() if isinstance(uow.db, Session) else uow.db
 
 
 def _sweep_column(uow: UnitOfWork, table: Table, column, secrets: list[str], pattern, *, json_column: bool) -> int:

@@ -8,7 +8,7 @@ import json
 import re
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from chatops.customers.models import AuditEvent
 from chatops.oncall.models import SchedulerError
@@ -186,3 +186,23 @@ def test_ingest_suggests_a_link_by_e_mail_once_per_pair(runtime):
         form = session.scalar(select(Customer.id).where(Customer.source == "webhook"))
     assert second.ticket_id != first.ticket_id  # a new ticket, and still only the one suggestion
     assert [(ticket_id, payload["candidates"]) for ticket_id, payload in suggested] == [(first.ticket_id, [form])]
+
+
+def test_erase_sweeps_a_table_no_model_of_this_process_knows(flows, engine):
+    from chatops.customers.service import erase
+
+    flows.ingest(inbound("退会したいです", author={"id": "x-4242", "handle": "@leaving_user", "name": "Leaving"}))
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE other_feature (id INTEGER PRIMARY KEY, body TEXT, data JSON)")
+        conn.execute(text("INSERT INTO other_feature VALUES (1, :body, :data)"), {  # JSON as json.dumps writes it
+            "body": "copied from @leaving_user: 退会したいです",
+            "data": json.dumps({"who": "@Leaving_User", "quote": "退会したいです"})})
+    try:
+        erase(flows, "x:@leaving_user", actor="dpo", confirm=True)
+        with engine.connect() as conn:
+            body, data = conn.exec_driver_sql("SELECT body, data FROM other_feature").one()
+        assert body == "copied from [erased]: [erased]"
+        assert (data if isinstance(data, dict) else json.loads(data)) == {"who": "[erased]", "quote": "[erased]"}
+    finally:
+        with engine.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE other_feature")
