@@ -137,6 +137,10 @@ def test_one_customer_across_networks_then_erased_everywhere(desk, database_url,
     bad = desk.submit(redrawn, {(ids.CUSTOMER_LINK_BLOCK, ids.CUSTOMER_LINK): {"type": "plain_text_input",
                                                                               "value": "line:nobody"}}, user=LEAD)
     assert t("customers.error.not_found", JA, key="line:nobody") in bad.get_json()["errors"][ids.CUSTOMER_LINK_BLOCK]
+    refused = desk.submit(redrawn, {(ids.CUSTOMER_LINK_BLOCK, ids.CUSTOMER_LINK): {"type": "plain_text_input",
+                                                                                  "value": LINE_KEY}}, user=AGENT)
+    assert t("verb.link", JA) in refused.get_json()["errors"][ids.CUSTOMER_LINK_BLOCK]
+    assert group(desk)[LINE_KEY] is None
     good = desk.submit(redrawn, {(ids.CUSTOMER_LINK_BLOCK, ids.CUSTOMER_LINK): {"type": "plain_text_input",
                                                                                "value": LINE_KEY}}, user=LEAD)
     assert good.get_json()["response_action"] == "update" and LINE_KEY in json.dumps(good.get_json()["view"])
