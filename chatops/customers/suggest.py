@@ -41,15 +41,16 @@ class LinkSuggester:
         if notice.kind != "created":
             return
         uow = unit(db)
-        me = uow.execute(select(Customer.id, Customer.source, Customer.handle, Customer.name, Customer.linked_to_id)
+        # One indexed read on ingest's path: the new ticket's customer and its first message's meta.
+        me = uow.execute(select(Customer.id, Customer.source, Customer.handle, Customer.name, Customer.linked_to_id,
+                                Message.meta)
                          .join(Ticket, Ticket.customer_id == Customer.id)
-                         .where(Ticket.id == notice.ticket_id)).first()
+                         .outerjoin(Message, (Message.ticket_id == Ticket.id) & (Message.direction == "inbound"))
+                         .where(Ticket.id == notice.ticket_id).limit(1)).first()
         if me is None:
             return
         handle = bare_handle(me.handle)
-        meta = uow.execute(select(Message.meta).where(Message.ticket_id == notice.ticket_id,
-                                                      Message.direction == "inbound").limit(1)).scalar()
-        emails = emails_in(me.handle, me.name, str((meta or {}).get("email") or ""))
+        emails = emails_in(me.handle, me.name, str((me.meta or {}).get("email") or ""))
         spellings = {handle, f"@{handle}"} if len(handle) >= MIN_HANDLE else set()
         spellings |= emails
         if not spellings:
