@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatops import migrate
+from chatops.customers.suggest import LinkSuggester
 from chatops.db import make_engine, make_session_factory, utcnow
 from chatops.rules import Rules, load_rules
 from chatops.settings import Settings
@@ -43,6 +44,8 @@ class Runtime:
             migrate.upgrade(engine)
         factory = make_session_factory(engine)
         flows = TicketFlows(factory, rules, listeners=surface_listeners(settings, rules), clock=clock)
+        # Ingest's link suggestion rides on the recorder (docs/customers.md), not on ingest's code.
+        flows.recorder.projectors.append(LinkSuggester(flows.recorder))
         return cls(settings, engine, factory, rules, flows)
 
     @property

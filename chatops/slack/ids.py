@@ -51,3 +51,9 @@ ISSUE_SUMMARY_INPUT = "issue.summary.input"
 ISSUE_TRACKER_BLOCK = "issue.tracker"
 ISSUE_TRACKER_SELECT = "issue.tracker.select"
 ISSUE_RETRY = "issue.retry"  # on a refused issue's thread line; value "<ticket key>:<tracker>"
+
+CUSTOMER_LINK = "customer.link"  # plain-text input (dispatch on Enter): the key of the record to link
+CUSTOMER_LINK_BLOCK = "customer.link"
+CUSTOMER_UNLINK = "customer.unlink"  # button; value "<customer id>:<linked id>:<ticket key>"
+CUSTOMER_LINKED_BLOCK = "customer.linked"
+LINK_SUGGESTED = "customer.link_suggested"  # + ".<candidate id>"; value "<customer id>:<candidate id>"

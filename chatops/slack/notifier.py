@@ -24,7 +24,7 @@ from chatops.db import session_scope, utcnow
 from chatops.i18n import t
 from chatops.outbox import DeliveryError
 from chatops.rules import Rules
-from chatops.slack import blocks
+from chatops.slack import blocks, customer_lines
 from chatops.slack.blocks.common import user
 from chatops.slack.cards import (
     count_overdue,
@@ -58,7 +58,8 @@ TARGET = "slack"
 # Events that change what the parent message shows.
 _REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "escalated", "replied", "pending",
            "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached",
-           "issue_created", "issue_closed", "issue_reopened"}
+           "issue_created", "issue_closed", "issue_reopened",
+           "customers_linked", "customers_unlinked", "customer_erased"}
 # Events that never get a thread line: internal notes, and an issue asked for (its line comes
 # once the tracker has answered).
 _NO_LINE = {"note_added", "issue_requested"}
@@ -233,6 +234,9 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             if event.kind in REPLY_LINE_KINDS:
                 message, where = self._reply_state(session, event)
                 text = message and message["text"]
+            elif event.kind == "link_suggested":  # carries a Link button per candidate record
+                message, where = customer_lines.suggestion_message(session, event, self.lang), None
+                text = message["text"]
             else:
                 message, where, text = None, None, self._line_text(session, event)
         if text is None:
@@ -297,6 +301,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             return f"{extra}\n{line}" if extra else line
         if event.kind == "incident_opened":
             return self.opened_text(payload)
+        if event.kind in customer_lines.KINDS:
+            return customer_lines.line_text(session, event, self.lang)
         other = payload.get("follows") if event.kind == "created" else (
             payload.get("new_ticket_id") if event.kind == "continued" else None)
         if other is not None:

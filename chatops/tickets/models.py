@@ -52,11 +52,13 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
     external_user_id: Mapped[str] = mapped_column(String(255))
-    handle: Mapped[str | None] = mapped_column(String(255))
+    # Indexed: ingest's link suggestion looks the same handle up on the other networks.
+    handle: Mapped[str | None] = mapped_column(String(255), index=True)
     name: Mapped[str | None] = mapped_column(String(255))
     tier: Mapped[str] = mapped_column(String(16), default="standard")
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # Indexed: a record's linked records are found by it (chatops.customers.keys.group_of).
+    linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 

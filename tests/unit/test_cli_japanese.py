@@ -51,6 +51,11 @@ RUN: dict[tuple[str, ...], list[str] | None] = {
     ("oncall", "ack"): ["P-1"],
     ("oncall", "resolve"): ["P-1"],
     ("sla", "run"): [],
+    ("customers", "link"): ["x:@nobody", "line:nobody"],
+    ("customers", "unlink"): ["x:@nobody", "line:nobody"],
+    ("customers", "export"): ["x:@nobody", "--json"],
+    ("customers", "erase"): ["x:@nobody"],
+    ("audit", "export"): ["--since", "2000-01-01", "--until", "2000-01-02", "--json"],
 }
 
 

@@ -257,6 +257,28 @@ class CustomerSummary:
     handles: tuple[str, ...] = ()  # the same person on other networks (linked customers)
     stored_only: int = 0  # messages kept without a ticket (while blocked)
     last_seen_at: datetime | None = None
+    customer_id: int | None = None  # the record the modal is about (link and unlink act on it)
+    linked: tuple[tuple[int, str], ...] = ()  # (record id, `network:handle`) of the linked records
+
+
+def _linked_records(summary: CustomerSummary, lang: str) -> list[dict]:
+    """The linked records, each with an Unlink button, and the field to link another record
+    (`network:handle`, sent with the modal's Link button): both need the `link` role, checked on use."""
+    body: list[dict] = [{"type": "header", "text": plain(t("customers.modal.linked", lang), 150)}]
+    for other_id, other_key in summary.linked[:20]:
+        body.append({"type": "section", "text": {"type": "mrkdwn", "text": clip_mrkdwn(escape(other_key), 3000)},
+                     "accessory": {"type": "button", "action_id": f"{ids.CUSTOMER_UNLINK}.{other_id}",
+                                   "text": plain(t("customers.modal.unlink", lang), 75),
+                                   "value": f"{summary.customer_id}:{other_id}:{summary.key}"}})
+    if not summary.linked:
+        body.append({"type": "context", "elements": [{"type": "mrkdwn",
+                                                       "text": t("customers.modal.none_linked", lang)}]})
+    body.append({"type": "input", "block_id": ids.CUSTOMER_LINK_BLOCK, "optional": True,
+                 "label": plain(t("customers.modal.link_label", lang), 2000),
+                 "hint": plain(t("customers.modal.link_hint", lang), 2000),
+                 "element": {"type": "plain_text_input", "action_id": ids.CUSTOMER_LINK,
+                             "placeholder": plain(t("customers.modal.link_placeholder", lang), 150)}})
+    return body
 
 
 def _tier_select(key: str, tier: str, lang: str) -> dict:
@@ -297,6 +319,9 @@ def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
     body = [{"type": "section", "fields": [section_field(fact) for fact in facts]},
             {"type": "header", "text": plain(t("networks.customer.history", lang), 150)},
             {"type": "section", "text": {"type": "mrkdwn", "text": clip_mrkdwn(history, SECTION_LIMIT)}}]
+    linking = bool(summary.key) and summary.customer_id is not None
+    if linking:  # before the tier and flags, which stay the modal's last controls
+        body.extend(_linked_records(summary, lang))
     if summary.key:
         body.append(_tier_select(summary.key, summary.tier, lang))
         buttons = []
@@ -309,9 +334,12 @@ def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
                 button["style"] = "danger"
             buttons.append(button)
         body.append({"type": "actions", "block_id": ids.CUSTOMER_FLAG_BLOCK, "elements": buttons})
-    return {"type": "modal", "callback_id": ids.CUSTOMER_VIEW, "private_metadata": summary.key or "",
+    view = {"type": "modal", "callback_id": ids.CUSTOMER_VIEW, "private_metadata": summary.key or "",
             "title": plain(t("slack.modal.customer_title", lang), MODAL_TITLE_LIMIT),
             "close": plain(t("slack.modal.close", lang), MODAL_TITLE_LIMIT), "blocks": body}
+    if linking:  # a modal with an input block needs a submit button: it links the typed record
+        view["submit"] = plain(t("customers.modal.link_submit", lang), MODAL_TITLE_LIMIT)
+    return view
 
 
 def issue_modal(key: str, summary: str, trackers: Sequence[str], lang: str, *, tracker: str | None = None) -> dict:

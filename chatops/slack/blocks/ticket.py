@@ -60,8 +60,13 @@ def _fields(card: TicketView, rules: Rules, lang: str) -> list[dict]:
     handle = link(card.url, card.customer.label)
     flags = "".join(f" `{escape(flag)}`" for flag in card.customer.flags)
     network = f"{escape(NETWORK_NAMES.get(card.source, card.source))} · {escape(card.account)}"
+    also = ""
+    if card.customer.linked:  # the same person elsewhere: their history spans those records
+        also = "\n" + t("customers.card.linked", lang, keys=fit([escape(k) for k in card.customer.linked],
+                                                                 FIELD_LIMIT // 2, lang, ", "),
+                         count=card.customer.tickets_all)
     fields = [
-        field(f"*{t('slack.field.customer', lang)}*\n{handle}{flags}"),
+        field(f"*{t('slack.field.customer', lang)}*\n{handle}{flags}{also}"),
         field(f"*{t('slack.field.network', lang)}*\n{network}"),
         field(f"*{t('slack.field.assignee', lang)}*\n{user(card.assignee, lang)}"),
         field(f"*{t('slack.field.due', lang)}*\n{_due(card, rules, lang)}"),
