@@ -57,7 +57,8 @@ NOTIFY_MARK = "chatops_notify"
 TARGET = "slack"
 # Events that change what the parent message shows.
 _REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "escalated", "replied", "pending",
-           "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached"}
+           "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached",
+           "message_edited", "message_deleted"}
 # Events about an agent's reply: each edits the reply's one thread line to how its delivery stands.
 REPLY_LINE_KINDS = {"replied", "reply_sent", "reply_failed", "reply_retried"}
 # Slack errors that no retry can fix; the item goes dead with the error recorded.
@@ -230,6 +231,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
                 text = message and message["text"]
             else:
                 message, where, text = None, None, self._line_text(session, event)
+                media = self._line_media(session, event, text)
+                message = {"blocks": media} if media else None
         if text is None:
             return {"skipped": "no line for this event"}
         if where is not None:
@@ -281,11 +284,20 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
                                                 unfurl_links=False, unfurl_media=False, metadata=mark, **extra)
         return {"channel": thread.channel, "ts": response["ts"]}
 
+    def _line_media(self, session: Session, event: TicketEvent, text: str | None) -> list | None:
+        """A customer's line with media: the line and its image blocks (None: text alone)."""
+        if text is None or event.kind not in ("customer_message", "reopened") \
+                or not event.actor.startswith("customer:"):
+            return None
+        message = session.get(Message, (event.payload or {}).get("message_id"))
+        return blocks.customer_line_blocks(text, (message.attachments or ()) if message else (), self.lang)
+
     def _line_text(self, session: Session, event: TicketEvent) -> str | None:
         payload = event.payload or {}
         if event.kind in ("customer_message", "reopened") and event.actor.startswith("customer:"):
             message = session.get(Message, payload.get("message_id"))
-            line = blocks.customer_line(message.author_handle, message.text, message.url, self.lang)
+            line = blocks.customer_line(message.author_handle, message.text, message.url, self.lang,
+                                        message.attachments or ())
             extra = blocks.event_line(event.kind, event.actor, payload, self.rules, self.lang)
             return f"{extra}\n{line}" if extra else line
         if event.kind == "incident_opened":

@@ -38,6 +38,7 @@ from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
 from chatops.tickets.events import EventListener, Projector
 from chatops.tickets.flood import FloodService, close_incidents
+from chatops.tickets.amend import AmendService
 from chatops.tickets.ingest import IngestResult, IngestService
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketTag
 from chatops.tickets.record import Recorder
@@ -76,8 +77,9 @@ class TicketFlows:
         self.sla = self.deadlines.sla
         self.flood = FloodService(rules, self.recorder, self.deadlines, self.paging)
         self.replies = ReplyService(session_factory, self.recorder, self.deadlines, clock)
+        self.amend = AmendService(self.recorder, clock)
         self.inbound = IngestService(session_factory.kw["bind"], rules, self.recorder, self.engine, self.deadlines,
-                                     self.paging, self.flood, clock)
+                                     self.paging, self.flood, clock, amend=self.amend)
         self._clock = clock
 
     @property
@@ -88,7 +90,7 @@ class TicketFlows:
     @clock.setter
     def clock(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
-        for part in (self.paging, self.deadlines, self.replies, self.inbound):
+        for part in (self.paging, self.deadlines, self.replies, self.inbound, self.amend):
             part.clock = clock
 
     @property

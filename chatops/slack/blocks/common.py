@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from chatops.i18n import t
 from chatops.rules import Rules
-from chatops.slack.blocks.text import escape, link  # noqa: F401  (re-exported to the builders)
+from chatops.slack.blocks.text import escape, link, safe_url  # noqa: F401  (re-exported to the builders)
 from chatops.slack.mentions import group_mention
 from chatops.views import TicketView
 
@@ -99,4 +99,7 @@ def ticket_fallback(card: TicketView, rules: Rules, lang: str) -> str:
     """The notification text of a ticket message (what phones and screen readers show). Slack
     reads it as mrkdwn too, so customer text is escaped: `<!channel>` must never ping anyone."""
     label = rules.priorities[card.priority].label.get(lang)
-    return f"[{label}] {card.key} {NETWORK_NAMES.get(card.source, card.source)}: {escape(clip(card.text, 150))}"
+    # Media alone still says something: its kinds, so a photo-only comment is not a blank notification.
+    said = card.text.strip() or " ".join(t(f"slack.attachment.{item.get('type', 'other')}", lang)
+                                         for item in card.attachments)
+    return f"[{label}] {card.key} {NETWORK_NAMES.get(card.source, card.source)}: {escape(clip(said, 150))}"
