@@ -57,7 +57,8 @@ class InboundMessage(BaseModel):
     # Declared before `text`, whose check reads them: media alone is a message, a deletion has no text.
     attachments: list[Attachment] = Field(default_factory=list, max_length=20)
     # `edit` and `delete` change the stored message `target_id` (default: `external_id`) instead
-    # of adding one; the text of an edit is the message's new text.
+    # of adding one; the text of an edit is the message's new text, its attachments (when it has
+    # any) the message's new media.
     action: Action = "new"
     account: str = Field(min_length=1, max_length=255)
     external_id: str = Field(min_length=1, max_length=255)

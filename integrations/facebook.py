@@ -51,7 +51,9 @@ def feed_attachments(value: dict) -> list[Attachment]:
     if value.get("video"):
         found.append(Attachment(type="video", url=value["video"]))
     found += [Attachment(type="image", url=url) for url in value.get("photos") or [] if isinstance(url, str)]
-    if value.get("link") and value.get("item") in ("link", "share", "status", "post"):
+    if value.get("link") and value.get("item") == "photo" and not found:  # a photo post's `link` is the photo
+        found.append(Attachment(type="image", url=value["link"]))
+    elif value.get("link") and value.get("item") in ("link", "share", "status", "post"):
         found.append(Attachment(type="link", url=value["link"]))
     return found
 

@@ -91,7 +91,9 @@ class InstagramWebhook(MetaWebhook):
         attachments = [] if text.strip() else [Attachment(type="gif")]
         return InboundMessage(
             source=NAME, account=self.config.account, external_id=value["id"],
-            conversation_id=media.get("id"), in_reply_to=value.get("parent_id"),
+            # One conversation per commenter on a post; a reply to another's comment joins theirs.
+            conversation_id=f"{media.get('id')}:{author['id']}" if media.get("id") else None,
+            in_reply_to=value.get("parent_id"),
             author={"id": author["id"], "handle": "@" + author["username"] if author.get("username") else None},
             text=text, created_at=_when(time or datetime.now(UTC).timestamp()), kind="comment", meta=meta,
             attachments=attachments)

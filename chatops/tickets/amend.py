@@ -51,7 +51,8 @@ class AmendService:
             payload = {"message_id": row.id, "text": row.text}
             kind, outcome = DELETED_EVENT, "deleted"
         else:
-            media = attachment_rows(message)
+            # An edit that names no media changes the text only (Messenger's `message_edit` carries none).
+            media = attachment_rows(message) or row.attachments or None
             if row.deleted_at is not None or (row.text == message.text and (row.attachments or None) == media):
                 return "duplicate", row.ticket_id, row.id
             uow.execute(_UPDATE, {"mid": row.id, "text": message.text, "attachments": media, "edited_at": now})
