@@ -403,3 +403,36 @@ def test_generic_webhook_attachments_and_an_edit(wired, fake):
         e["text"] for b in blocks if b["type"] == "context" for e in b["elements"]]
     assert not any("<!channel>" in text for text in mrkdwn)
     assert thread(desk, ticket)[-1].text.startswith(t("slack.line.message_edited", LANG))
+
+
+# -- Block Kit with hostile media ------------------------------------------------------------------
+
+
+def test_hostile_attachments_stay_within_block_kit_limits(rules):
+    from datetime import UTC, datetime
+
+    from slack_sdk.models.blocks import Block
+
+    from chatops.slack import blocks
+    from chatops.views import TicketView
+
+    hostile = tuple([{"type": "image", "url": "https://cdn.example/" + "a" * 2900 + ".png", "alt": "🇯🇵" * 3000}] * 6
+                    + [{"type": "image", "url": "https://cdn.example/" + "b" * 3100}]  # too long for image_url
+                    + [{"type": "file", "url": "https://files.example/x|<!here>", "name": "<@U0BOSS>" * 200}] * 12
+                    + [{"type": "video", "url": "javascript:alert(1)"}])
+    view = TicketView.at(datetime(2026, 11, 20, 1, 5, tzinfo=UTC), key="T-1", status="new", priority="red",
+                         level="L3", channel="support-urgent", source="x", account="@acme_jp", text="",
+                         created_at=datetime(2026, 11, 20, 1, 0, tzinfo=UTC), attachments=hostile)
+    message = blocks.ticket_message(view, rules, "ja")
+    card = message["attachments"][0]["blocks"]
+    for block in card:
+        Block.parse(block).validate_json()  # slack_sdk's own limits (alt_text 2000, image_url 3000, text 3000)
+    assert len(images(card)) == blocks.ticket.IMAGES_SHOWN
+    context = next(b for b in card if b["type"] == "context")  # the links, after the images
+    text = context["elements"][0]["text"]
+    assert len(text) <= 2000 and "<!here>" not in text and "<@U0BOSS>" not in text and "javascript:" not in text
+    assert t("slack.more", "ja", count=16) in text  # what did not fit is counted, never cut mid-link
+    assert t("slack.attachment.image", "ja") in message["text"]  # the notification names the media
+    line = blocks.customer_line("@hanako", "", None, "ja", hostile)
+    for block in blocks.customer_line_blocks(line, hostile, "ja"):
+        Block.parse(block).validate_json()
