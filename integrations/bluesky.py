@@ -19,8 +19,8 @@ from datetime import datetime
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chatops.outbox import DeliveryError
 from chatops.inbound import Attachment
+from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
 from integrations.network import NetworkSink, Poller, PollResult

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
-from chatops.inbound import Attachment
 from integrations.meta import MetaConfig, MetaWebhook, dm_attachments
 from integrations.network import NetworkSink
 

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chatops.outbox import DeliveryError
 from chatops.inbound import Attachment
+from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
 from integrations.meta import MetaConfig, MetaWebhook, dm_attachments

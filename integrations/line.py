@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chatops.outbox import DeliveryError
 from chatops.inbound import Attachment
+from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
 from integrations.network import NetworkSink, same_secret

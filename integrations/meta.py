@@ -19,8 +19,8 @@ import json
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chatops.outbox import DeliveryError
 from chatops.inbound import Attachment
+from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
 from integrations.network import same_secret

@@ -27,8 +27,8 @@ from email.utils import parsedate_to_datetime
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from chatops.outbox import DeliveryError
 from chatops.inbound import Attachment
+from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
 from integrations.network import NetworkSink, Poller, PollResult, same_secret

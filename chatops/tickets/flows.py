@@ -36,9 +36,9 @@ from chatops.sla.service import AUTO_RESOLVE_ACTOR, SlaService
 from chatops.stats.csat_hooks import CsatRequester
 from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
+from chatops.tickets.amend import AmendService
 from chatops.tickets.events import EventListener, Projector
 from chatops.tickets.flood import FloodService, close_incidents
-from chatops.tickets.amend import AmendService
 from chatops.tickets.ingest import IngestResult, IngestService
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketTag
 from chatops.tickets.record import Recorder

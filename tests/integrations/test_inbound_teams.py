@@ -6,17 +6,12 @@ from __future__ import annotations
 from chatops.i18n import t
 from chatops.teams import cards
 from tests.helpers import inbound
-from tests.teams.conftest import (  # noqa: F401  (fixtures)
-    card_text,
-    cards_of,
-    connector,
-    drain,
-    outbox,
-    teams_runtime,
-    teams_settings,
-    validate_card,
-    workflows,
-)
+from tests.teams import conftest as teams
+from tests.teams.conftest import card_text, cards_of, drain, validate_card
+
+# The Teams desk's fixtures (a runtime with fake Workflows and connector webhooks), used here too.
+workflows, connector, teams_settings = teams.workflows, teams.connector, teams.teams_settings
+teams_runtime, outbox = teams.teams_runtime, teams.outbox
 
 PHOTO = "https://pbs.twimg.com/media/GcAbCdEfXYZ.jpg"
 
