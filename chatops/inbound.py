@@ -89,6 +89,11 @@ class InboundMessage(BaseModel):
         return self.target_id or self.external_id
 
     @property
+    def summary(self) -> str:
+        """The text, or for media alone the kinds of its attachments (a ticket's subject is never blank)."""
+        return self.text if self.text.strip() else " ".join(f"[{item.type}]" for item in self.attachments)
+
+    @property
     def thread_id(self) -> str:
         """The conversation this message belongs to (its own id when it starts one)."""
         return self.conversation_id or self.external_id

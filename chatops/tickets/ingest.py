@@ -259,7 +259,7 @@ class IngestService:
             "source": message.source, "account": message.account, "external_id": message.external_id,
             "conversation_id": message.thread_id, "customer_id": customer_id, "status": "new",
             "priority": triage.priority, "level": triage.level, "channel": triage.channel,
-            "assignee": None, "subject": _subject(message.text), "lang": message.lang,
+            "assignee": None, "subject": _subject(message.summary), "lang": message.lang,
             "matched_rules": list(triage.matched), "keywords": list(triage.keywords),
             "notify": list(triage.notify), "created_at": message.created_at, "updated_at": now,
             "last_customer_message_at": message.created_at, "reopened_count": 0, "version": 1,

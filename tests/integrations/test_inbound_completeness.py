@@ -149,6 +149,8 @@ def test_facebook_commenters_photos_visitor_posts_edits_and_removals(facebook, f
         ("https://scontent.xx.fbcdn.net/v/t39.1997-6/1100000000000003_n.jpg", t("slack.attachment.image", LANG))]
     assert images(card_blocks(desk, visitor))[0][0] == "https://scontent.xx.fbcdn.net/v/t1.0-9/900000000000078_n.jpg"
     assert "(image)" not in json.dumps(card_blocks(desk, photo_ticket), ensure_ascii=False)
+    assert photo_ticket.subject == "[image]"  # never a blank subject in lists and pages
+    assert parent(desk, photo_ticket).text.endswith(t("slack.attachment.image", LANG))  # the notification
 
     # Replies go under each customer's own comment (a visitor post: a comment on it).
     for ticket, view in ((hanako, "V1"), (visitor, "V2")):

@@ -99,7 +99,11 @@ def ticket_fallback(card: TicketView, rules: Rules, lang: str) -> str:
     """The notification text of a ticket message (what phones and screen readers show). Slack
     reads it as mrkdwn too, so customer text is escaped: `<!channel>` must never ping anyone."""
     label = rules.priorities[card.priority].label.get(lang)
-    # Media alone still says something: its kinds, so a photo-only comment is not a blank notification.
-    said = card.text.strip() or " ".join(t(f"slack.attachment.{item.get('type', 'other')}", lang)
+    return f"[{label}] {card.key} {NETWORK_NAMES.get(card.source, card.source)}: {escape(clip(said(card, lang), 150))}"
+
+
+def said(card: TicketView, lang: str) -> str:
+    """The customer's first words, or for media alone the kinds of its attachments, so a
+    photo-only comment is never a blank notification or list row."""
+    return card.text.strip() or " ".join(t(f"slack.attachment.{item.get('type', 'other')}", lang)
                                          for item in card.attachments)
-    return f"[{label}] {card.key} {NETWORK_NAMES.get(card.source, card.source)}: {escape(clip(said, 150))}"
