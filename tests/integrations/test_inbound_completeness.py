@@ -438,3 +438,22 @@ def test_hostile_attachments_stay_within_block_kit_limits(rules):
     line = blocks.customer_line("@hanako", "", None, "ja", hostile)
     for block in blocks.customer_line_blocks(line, hostile, "ja"):
         Block.parse(block).validate_json()
+
+
+def test_facebook_reply_skips_a_comment_the_customer_removed(facebook, fake):
+    desk = facebook
+    template = json.loads(fixture_bytes("facebook_webhook_commenters.json"))
+    hanako = template["entry"][0]["changes"][1]
+    second = json.loads(json.dumps(hanako))
+    second["value"].update(comment_id="900000000000001_1100000000000009", message="追記です", created_time=1763599600)
+    removed = json.loads(json.dumps(second))
+    removed["value"].update(verb="remove", created_time=1763599700)
+    removed["value"].pop("message")
+    for change, outcome in ((hanako, "created"), (second, "threaded"), (removed, "deleted")):
+        body = json.dumps({"object": "page", "entry": [{"id": PAGE, "time": 1763599500, "changes": [change]}]}).encode()
+        assert outcomes(post_meta(desk, "facebook", body)) == [outcome]
+    (ticket,) = all_tickets(desk)
+    desk.flows.reply(ticket.key, actor="U0AGENT001", text="確認いたします。", idempotency_key="slack-view:V1")
+    desk.drain()
+    assert fake.calls_to("POST", "/v21.0/900000000000001_1100000000000001/comments")
+    assert not fake.calls_to("POST", "/v21.0/900000000000001_1100000000000009/comments")
