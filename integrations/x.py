@@ -35,7 +35,7 @@ from integrations.network import NetworkSink, Poller, PollResult, same_secret
 
 NAME = "x"
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
-TWEET_FIELDS = "created_at,conversation_id,in_reply_to_user_id,lang,author_id,referenced_tweets,attachments"
+TWEET_FIELDS = "created_at,conversation_id,in_reply_to_user_id,lang,author_id,referenced_tweets,attachments,entities"
 MEDIA_FIELDS = "type,url,preview_image_url,alt_text"
 _MEDIA = {"photo": "image", "animated_gif": "gif", "video": "video"}
 
@@ -112,14 +112,19 @@ def tweet_message(tweet: dict, users: dict[str, dict], account: str, user_id: st
     if kind is None:
         kind = "reply" if tweet.get("in_reply_to_user_id") == user_id else "mention"
     handle = author.get("username")
+    attachments = v2_attachments(tweet, media or {})
+    text = tweet["text"]
+    for link in ((tweet.get("entities") or {}).get("urls") or []) if attachments else []:
+        if link.get("media_key") and link.get("url"):  # the media's own t.co link: the media are attachments
+            text = text.replace(link["url"], "").strip()
     return InboundMessage(
         source=NAME, account=account, external_id=tweet["id"], conversation_id=tweet.get("conversation_id"),
         in_reply_to=replied, author={"id": tweet["author_id"], "handle": f"@{handle}" if handle else None,
                                      "name": author.get("name")},
-        text=tweet["text"], url=f"https://x.com/{handle or 'i'}/status/{tweet['id']}",
+        text=text, url=f"https://x.com/{handle or 'i'}/status/{tweet['id']}",
         created_at=datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00")),
         lang=(tweet.get("lang") if tweet.get("lang") not in (None, "und", "zxx") else None), kind=kind,
-        meta={"mode": "post"}, attachments=v2_attachments(tweet, media or {}))
+        meta={"mode": "post"}, attachments=attachments)
 
 
 def _users(payload: dict) -> dict[str, dict]:

@@ -16,6 +16,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from chatops.i18n import t
+from chatops.inbound import Attachment
 from chatops.runtime import Runtime
 from chatops.tickets.models import Message, Ticket, TicketEvent
 from integrations.bluesky import BlueskyConfig
@@ -457,3 +458,41 @@ def test_facebook_reply_skips_a_comment_the_customer_removed(facebook, fake):
     desk.drain()
     assert fake.calls_to("POST", "/v21.0/900000000000001_1100000000000001/comments")
     assert not fake.calls_to("POST", "/v21.0/900000000000001_1100000000000009/comments")
+
+
+def test_x_polled_mention_with_a_photo_and_a_gif(wired, fake):
+    fake.route("GET", "/2/users/1500000000000000001/mentions", Answer(200, fixture("x_mentions_media.json")))
+    fake.route("GET", "/2/tweets/search/recent", Answer(200, {"meta": {"result_count": 0}}))
+    desk = wired("x", XConfig(api_url=fake.url, bearer_token="app-bearer", user_token="user-token",
+                              user_id="1500000000000000001", account="@acme_jp", _env_file=None))
+    assert poll(desk, "lease:poll:x:@acme_jp").created == 1
+    (call,) = fake.calls_to("GET", "/2/users/1500000000000000001/mentions")
+    assert call.query["expansions"] == ["author_id,attachments.media_keys"]
+    assert call.query["media.fields"] == ["type,url,preview_image_url,alt_text"]
+    tweet = stored(desk, "1859012345678908888")
+    assert tweet.text == "@acme_jp この画面から進めません"
+    assert tweet.attachments == [
+        {"type": "image", "url": "https://pbs.twimg.com/media/GcQw3rTyAAA.jpg", "alt": "支払い画面のエラー表示",
+         "ref": "3_1859012340000000002"},
+        {"type": "gif", "url": "https://pbs.twimg.com/tweet_video_thumb/GcQw3rTyBBB.jpg", "ref": "16_1859012340000000003"}]
+    desk.drain()
+    (ticket,) = all_tickets(desk)
+    assert [url for url, _ in images(card_blocks(desk, ticket))] == [
+        "https://pbs.twimg.com/media/GcQw3rTyAAA.jpg", "https://pbs.twimg.com/tweet_video_thumb/GcQw3rTyBBB.jpg"]
+
+
+def test_bluesky_search_hit_embed_view_gives_fullsize_images_and_link_cards():
+    from integrations.bluesky import post_attachments
+
+    post = {"uri": "at://did:plc:x/app.bsky.feed.post/3l", "cid": "bafy", "author": {"did": "did:plc:x", "handle": "x"},
+            "record": {"$type": "app.bsky.feed.post", "text": "", "createdAt": "2026-11-20T00:53:00.000Z"},
+            "embed": {"$type": "app.bsky.embed.recordWithMedia#view",
+                      "media": {"$type": "app.bsky.embed.images#view", "images": [
+                          {"thumb": "https://cdn.bsky.app/img/feed_thumbnail/plain/did:plc:x/bafkA@jpeg",
+                           "fullsize": "https://cdn.bsky.app/img/feed_fullsize/plain/did:plc:x/bafkA@jpeg",
+                           "alt": "壊れた充電器"}]}}}
+    assert post_attachments(post) == [
+        Attachment(type="image", url="https://cdn.bsky.app/img/feed_fullsize/plain/did:plc:x/bafkA@jpeg", alt="壊れた充電器")]
+    card = {**post, "embed": {"$type": "app.bsky.embed.external#view", "external": {
+        "uri": "https://status.acme.example/incident/42", "title": "障害情報", "description": "", "thumb": None}}}
+    assert post_attachments(card) == [Attachment(type="link", url="https://status.acme.example/incident/42", alt="障害情報")]
