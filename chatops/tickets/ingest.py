@@ -180,9 +180,9 @@ class IngestService:
             "conversation_id": message.thread_id, "in_reply_to": message.in_reply_to,
             "author_id": message.author.id, "author_handle": message.author.handle,
             "author_name": message.author.name, "text": message.text, "url": message.url,
-            "lang": message.lang, "meta": dict(message.meta) or None,
-            "attachments": attachment_rows(message), "created_at": message.created_at, "received_at": now,
+            "lang": message.lang, "meta": dict(message.meta) or None, "created_at": message.created_at, "received_at": now,
             "customer_id": customer_id, "ticket_id": None,
+            "attachments": attachment_rows(message),
         }
         if blocked:
             return IngestResult("stored", message_id=_insert(conn, Message, message_row))
