@@ -496,3 +496,31 @@ def test_bluesky_search_hit_embed_view_gives_fullsize_images_and_link_cards():
     card = {**post, "embed": {"$type": "app.bsky.embed.external#view", "external": {
         "uri": "https://status.acme.example/incident/42", "title": "障害情報", "description": "", "thumb": None}}}
     assert post_attachments(card) == [Attachment(type="link", url="https://status.acme.example/incident/42", alt="障害情報")]
+
+
+def test_cli_ingest_and_show_media_edits_and_deletions(monkeypatch, tmp_path, database_url, capsys):
+    from tests.helpers import cli_env
+    from tests.helpers import run_cli as run
+
+    cli_env(monkeypatch, tmp_path, database_url)
+    common = {"source": "webhook", "account": "crm", "author": {"id": "c-1", "handle": "@hanako"},
+              "created_at": "2026-11-20T00:50:00+00:00"}
+    lines = [{**common, "external_id": "f-1", "text": "", "attachments": [
+                 {"type": "image", "url": "https://crm.example/1.png", "alt": "請求書"}]},
+             {**common, "external_id": "f-2", "text": "金額が違います",
+              "attachments": [{"type": "file", "ref": "doc-7", "name": "明細.pdf"}]},
+             {**common, "external_id": "f-2", "action": "edit", "text": "金額が二重です"},
+             {**common, "external_id": "f-1", "action": "delete", "text": ""}]
+    source = tmp_path / "media.jsonl"
+    source.write_text("\n".join(json.dumps(line, ensure_ascii=False) for line in lines) + "\n", "utf-8")
+    code, out, err = run(capsys, "--lang", "en", "ingest", "--no-replies", str(source))
+    assert code == 0, err
+    assert "1 edited, 1 deleted, 0 deletions of messages never stored" in out
+    code, out, _ = run(capsys, "--lang", "en", "tickets", "show", "T-1")
+    assert code == 0
+    assert "@hanako:  (deleted by the customer)" in out and "📎 image https://crm.example/1.png 請求書" in out
+    assert "金額が二重です (edited)" in out and "📎 file ref:doc-7 明細.pdf" in out
+    code, out, _ = run(capsys, "tickets", "show", "T-1", "--json")
+    first, second = json.loads(out)["messages"]
+    assert first["attachments"] == [{"type": "image", "url": "https://crm.example/1.png", "alt": "請求書"}]
+    assert "deleted_at" in first and "edited_at" in second
