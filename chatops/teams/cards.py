@@ -183,7 +183,8 @@ def attachment_markdown(item: Mapping[str, Any], lang: str) -> str:
     url = safe_url(item.get("url"))
     if url:
         return f"📎 [{label}]({url})"
-    ref = f" ({t('teams.attachment.ref', lang, ref=escape(item['ref']))})" if item.get("ref") else ""
+    ref = f" ({t('teams.attachment.ref', lang, ref=escape(item['ref']))})" \
+        if item.get("ref") and item.get("type") != "sticker" else ""  # a sticker's ref names the sticker
     return f"📎 {label}{ref}"
 
 

@@ -224,7 +224,9 @@ def attachment_link(item: Mapping[str, Any], lang: str) -> str:
     label = attachment_label(item, lang)
     if safe_url(item.get("url")):
         return f":paperclip: {link(item['url'], label)}"
-    ref = f" ({t('slack.attachment.ref', lang, ref=item['ref'])})" if item.get("ref") else ""
+    # A sticker's ref names the sticker, not content to fetch.
+    ref = f" ({t('slack.attachment.ref', lang, ref=item['ref'])})" if item.get("ref") and item.get("type") != "sticker" \
+        else ""
     return f":paperclip: {escape(label)}{escape(ref)}"
 
 
