@@ -95,6 +95,12 @@ def v1_attachments(tweet: dict) -> list[Attachment]:
             for item in entities.get("media") or []]
 
 
+def _dm_media(media: dict) -> Attachment:
+    """A DM's media: its ton.twitter.com address opens only with the account's OAuth credentials,
+    so it is kept as the reference, not as a public URL."""
+    return Attachment(type=_MEDIA.get(media.get("type"), "other"), ref=(media.get("media_url_https") or "")[:255] or None)
+
+
 def _without_media_links(text: str, tweet: dict) -> str:
     """The post's text without the t.co links X appends for its media (the media are attachments)."""
     entities = (tweet.get("extended_tweet") or {}).get("extended_entities") or tweet.get("extended_entities") or {}
@@ -246,7 +252,7 @@ class XWebhook(WebhookSource):
                 author={"id": sender, "handle": "@" + user["screen_name"] if user.get("screen_name") else None,
                         "name": user.get("name")},
                 text=_without_media_links(data["text"], {"extended_entities": {"media": [media]}}) if media
-                else data["text"], attachments=v1_attachments({"extended_entities": {"media": [media]}}) if media else [],
+                else data["text"], attachments=[_dm_media(media)] if media else [],
                 created_at=datetime.fromtimestamp(int(event["created_timestamp"]) / 1000).astimezone(),
                 kind="dm", meta={"mode": "dm"}))
         return messages

@@ -199,8 +199,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         look_for = {"event_type": mark["event_type"], "event_payload": {"ticket": card.key}}
         found = self._posted_before(item, card.channel, channel, look_for) if item.in_doubt else None
         if found is None:
-            response = self.client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
-                                                    metadata=mark, **message)
+            response = self._showing_images(self.client.chat_postMessage, channel=channel, unfurl_links=False,
+                                            unfurl_media=False, metadata=mark, **message)
             found = response["channel"], response["ts"]
         with session_scope(self.session_factory) as session:
             session.add(SurfaceThread(ticket_id=ticket_id, surface="slack", channel=found[0], ts=found[1],
@@ -216,7 +216,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             message, mark = self.parent_message(session, self.view(session, ticket_id))
         if mark is not None:  # an incident: every render carries its live count (slack/incident.py)
             message = {**message, "metadata": mark}
-        self.client.chat_update(channel=thread.channel, ts=thread.ts, **message)
+        self._showing_images(self.client.chat_update, channel=thread.channel, ts=thread.ts, **message)
         return {"channel": thread.channel, "ts": thread.ts}
 
     def _thread_line(self, item: OutboxItem) -> dict[str, Any]:
@@ -280,9 +280,22 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             if found:
                 return {"channel": thread.channel, "ts": found, "found": "posted by an earlier attempt"}
         extra = {"blocks": line_blocks} if line_blocks else {}
-        response = self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=text,
-                                                unfurl_links=False, unfurl_media=False, metadata=mark, **extra)
+        response = self._showing_images(self.client.chat_postMessage, channel=thread.channel, thread_ts=thread.ts,
+                                        text=text, unfurl_links=False, unfurl_media=False, metadata=mark, **extra)
         return {"channel": thread.channel, "ts": response["ts"]}
+
+    @staticmethod
+    def _showing_images(call, **message):
+        """`call(**message)`; when Slack cannot download one of its images (expired or private
+        media: invalid_blocks), the same message with the images as links."""
+        try:
+            return call(**message)
+        except SlackApiError as exc:
+            if (exc.response.data or {}).get("error") != "invalid_blocks" or not blocks.has_images(message):
+                raise
+            log.info("slack could not show an image (%s); posting links instead",
+                     (exc.response.data or {}).get("errors"))
+            return call(**blocks.images_as_links(message))
 
     def _line_media(self, session: Session, event: TicketEvent, text: str | None) -> list | None:
         """A customer's line with media: the line and its image blocks (None: text alone)."""

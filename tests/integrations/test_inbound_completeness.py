@@ -524,3 +524,34 @@ def test_cli_ingest_and_show_media_edits_and_deletions(monkeypatch, tmp_path, da
     first, second = json.loads(out)["messages"]
     assert first["attachments"] == [{"type": "image", "url": "https://crm.example/1.png", "alt": "請求書"}]
     assert "deleted_at" in first and "edited_at" in second
+
+
+def test_x_dm_with_a_photo_keeps_it_and_drops_its_link():
+    from integrations.x import XWebhook
+
+    webhook = XWebhook(XConfig(user_id="1500000000000000001", account="@acme_jp", _env_file=None))
+    (dm,) = webhook.parse({"for_user_id": "1500000000000000001", "direct_message_events": [{
+        "type": "message_create", "id": "1859012345000000009", "created_timestamp": "1763599620000",
+        "message_create": {"target": {"recipient_id": "1500000000000000001"}, "sender_id": "4444",
+                           "message_data": {"text": "壊れていました https://t.co/DmPhoto01", "entities": {},
+                                            "attachment": {"type": "media", "media": {
+                                                "id_str": "1859012340000000009", "type": "photo",
+                                                "media_url_https": "https://ton.twitter.com/1.1/ton/data/dm/1859012345000000009/1859012340000000009/abc.jpg",
+                                                "url": "https://t.co/DmPhoto01"}}}}}]})
+    assert dm.text == "壊れていました" and dm.kind == "dm"
+    assert dm.attachments == [Attachment(  # ton.twitter.com needs our OAuth credentials: a reference
+        type="image", ref="https://ton.twitter.com/1.1/ton/data/dm/1859012345000000009/1859012340000000009/abc.jpg")]
+
+
+def test_an_image_slack_cannot_download_becomes_a_link_and_the_ticket_still_posts(facebook, fake_slack):
+    desk = facebook
+    expired = "https://scontent.xx.fbcdn.net/v/t39.1997-6/1100000000000003_n.jpg"
+    fake_slack.unreachable_images = {expired}  # an expired CDN signature: Slack answers invalid_blocks
+    post_meta(desk, "facebook", fixture_bytes("facebook_webhook_photo_comment.json"))
+    desk.drain()
+    photo_ticket = next(t_ for t_ in all_tickets(desk) if t_.subject == "[image]")
+    blocks_now = card_blocks(desk, photo_ticket)
+    assert not images(blocks_now)
+    assert f"<{expired}|{t('slack.attachment.image', LANG)}>" in json.dumps(blocks_now, ensure_ascii=False)
+    refused = [c for c in fake_slack.calls if c.method == "chat.postMessage" and c.answer.get("error") == "invalid_blocks"]
+    assert refused and "downloading image failed" in refused[0].answer["errors"][0]

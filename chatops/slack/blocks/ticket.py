@@ -249,6 +249,34 @@ def attachment_blocks(attachments: Sequence[Mapping[str, Any]], lang: str) -> li
     return blocks
 
 
+def has_images(message: Mapping[str, Any]) -> bool:
+    """Whether a message's blocks (or its attachments' blocks) show an image."""
+    return any(block.get("type") == "image" for block in _all_blocks(message))
+
+
+def images_as_links(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The same message with each image block turned into a link to the image (for when Slack
+    cannot download it: expired or private media)."""
+    def relinked(blocks: list[dict]) -> list[dict]:
+        return [{"type": "context", "elements": [mrkdwn(f":frame_with_picture: {link(b['image_url'], b['alt_text'])}")]}
+                if b.get("type") == "image" else b for b in blocks]
+
+    out = dict(message)
+    if isinstance(out.get("blocks"), list):
+        out["blocks"] = relinked(out["blocks"])
+    if isinstance(out.get("attachments"), list):
+        out["attachments"] = [{**a, "blocks": relinked(a["blocks"])} if "blocks" in a else a
+                              for a in out["attachments"]]
+    return out
+
+
+def _all_blocks(message: Mapping[str, Any]) -> list[dict]:
+    found = list(message.get("blocks") or [])
+    for attachment in message.get("attachments") or []:
+        found += attachment.get("blocks") or []
+    return found
+
+
 def customer_line_blocks(line: str, attachments: Sequence[Mapping[str, Any]], lang: str) -> list[dict] | None:
     """Blocks of a customer's thread line when it carries media (the line, then its images);
     None when plain text says it all."""
