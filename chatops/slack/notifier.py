@@ -231,7 +231,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
                 text = message and message["text"]
             else:
                 message, where, text = None, None, self._line_text(session, event)
-                media = self._line_media(session, event, text)
+                media = self._line_media(session, event) if text is not None else None
                 message = {"blocks": media} if media else None
         if text is None:
             return {"skipped": "no line for this event"}
@@ -297,13 +297,16 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
                      (exc.response.data or {}).get("errors"))
             return call(**blocks.images_as_links(message))
 
-    def _line_media(self, session: Session, event: TicketEvent, text: str | None) -> list | None:
-        """A customer's line with media: the line and its image blocks (None: text alone)."""
-        if text is None or event.kind not in ("customer_message", "reopened") \
-                or not event.actor.startswith("customer:"):
+    def _line_media(self, session: Session, event: TicketEvent) -> list | None:
+        """A customer's line with media as blocks: the words, then the images (None: text alone)."""
+        if event.kind not in ("customer_message", "reopened") or not event.actor.startswith("customer:"):
             return None
         message = session.get(Message, (event.payload or {}).get("message_id"))
-        return blocks.customer_line_blocks(text, (message.attachments or ()) if message else (), self.lang)
+        if message is None:
+            return None
+        extra = blocks.event_line(event.kind, event.actor, event.payload or {}, self.rules, self.lang)
+        return blocks.customer_line_blocks(message.author_handle, message.text, message.url,
+                                           message.attachments or (), self.lang, extra=extra)
 
     def _line_text(self, session: Session, event: TicketEvent) -> str | None:
         payload = event.payload or {}

@@ -230,6 +230,8 @@ def test_instagram_gif_comment_batch_is_not_refused_and_an_unsent_dm_is_marked(i
     lines = thread(desk, dm_ticket)
     image_line = next(line for line in lines if any(b["type"] == "image" for b in line.blocks))
     assert images(image_line.blocks)[0][0].startswith("https://lookaside.fbsbx.com/ig_messaging_cdn/")
+    assert "lookaside" not in image_line.blocks[0]["text"]["text"]  # shown once: as the image
+    assert "lookaside" in image_line.text  # the notification text still links it
     assert lines[-1].text == t("slack.line.message_deleted", LANG)
     assert dm_ticket.status == "new"  # the ticket stays as it was
 
@@ -266,7 +268,8 @@ def test_line_image_file_and_unsend(line):
     card = json.dumps(card_blocks(desk, ticket), ensure_ascii=False)
     assert t("slack.attachment.ref", LANG, ref="468789577898262540") in card and "(image)" not in card
     lines = thread(desk, ticket)
-    assert any("receipt.pdf" in line.text for line in lines)
+    file_line = next(line for line in lines if "receipt.pdf" in line.text)
+    assert json.dumps(file_line.blocks, ensure_ascii=False).count("receipt.pdf") == 1
     assert any(images(line.blocks) == [("https://example.com/original.jpg", t("slack.attachment.image", LANG))]
                for line in lines)
     assert lines[-1].text == t("slack.line.message_deleted", LANG)
@@ -436,8 +439,7 @@ def test_hostile_attachments_stay_within_block_kit_limits(rules):
     assert len(text) <= 2000 and "<!here>" not in text and "<@U0BOSS>" not in text and "javascript:" not in text
     assert t("slack.more", "ja", count=16) in text  # what did not fit is counted, never cut mid-link
     assert t("slack.attachment.image", "ja") in message["text"]  # the notification names the media
-    line = blocks.customer_line("@hanako", "", None, "ja", hostile)
-    for block in blocks.customer_line_blocks(line, hostile, "ja"):
+    for block in blocks.customer_line_blocks("@hanako", "", None, hostile, "ja"):
         Block.parse(block).validate_json()
 
 

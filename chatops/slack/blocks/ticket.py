@@ -203,12 +203,14 @@ def customer_line(handle: str | None, text: str, url: str | None, lang: str,
                   attachments: Sequence[Mapping[str, Any]] = ()) -> str:
     """A customer's follow-up as a thread line: who, the text quoted, a link to the post, and a
     line per attachment (a link when it has a public address)."""
+    head = _customer_head(handle, text, url, lang, quote_blank=not attachments)
+    return "\n".join([head, *(attachment_link(item, lang) for item in attachments)])
+
+
+def _customer_head(handle: str | None, text: str, url: str | None, lang: str, *, quote_blank: bool) -> str:
     who = escape(handle or t("slack.customer", lang))
     post = f"  {link(url, t('slack.open_post', lang))}" if url else ""
-    parts = [f":speech_balloon: *{who}*{post}"]
-    if text.strip() or not attachments:
-        parts.append(_quote(text))
-    return "\n".join([*parts, *(attachment_link(item, lang) for item in attachments)])
+    return f":speech_balloon: *{who}*{post}" + (f"\n{_quote(text)}" if text.strip() or quote_blank else "")
 
 
 def attachment_label(item: Mapping[str, Any], lang: str) -> str:
@@ -277,12 +279,15 @@ def _all_blocks(message: Mapping[str, Any]) -> list[dict]:
     return found
 
 
-def customer_line_blocks(line: str, attachments: Sequence[Mapping[str, Any]], lang: str) -> list[dict] | None:
-    """Blocks of a customer's thread line when it carries media (the line, then its images);
-    None when plain text says it all."""
+def customer_line_blocks(handle: str | None, text: str, url: str | None, attachments: Sequence[Mapping[str, Any]],
+                         lang: str, *, extra: str | None = None) -> list[dict] | None:
+    """Blocks of a customer's thread line when it carries media: who and the text (after `extra`,
+    an event's own line), then the images and the links of the rest; None when there are no media."""
     if not attachments:
         return None
-    return [{"type": "section", "text": mrkdwn(line)}, *attachment_blocks(attachments, lang)]
+    head = _customer_head(handle, text, url, lang, quote_blank=False)
+    return [{"type": "section", "text": mrkdwn(f"{extra}\n{head}" if extra else head)},
+            *attachment_blocks(attachments, lang)]
 
 
 def reply_line(agent: str, text: str, lang: str, *, attempt: int = 0) -> str:
