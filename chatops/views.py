@@ -11,6 +11,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
+from typing import Any
 
 from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
@@ -91,6 +92,11 @@ class TicketView:
     threads: tuple[ThreadRef, ...] = ()
     sla: SlaState = NO_SLA
     issues: tuple[IssueRef, ...] = ()  # tracker issues created from the ticket, oldest first
+    # The first message's media (type, url, alt, ref, name) and whether the customer has since
+    # edited or deleted it on the network.
+    attachments: tuple[Mapping[str, Any], ...] = ()
+    edited: bool = False
+    deleted: bool = False
 
     @classmethod
     def at(cls, now: datetime, **fields) -> TicketView:
@@ -140,7 +146,10 @@ def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], r
         first_response_warn_at=ticket.first_response_warn_at, first_response_due_at=ticket.first_response_due_at,
         next_response_warn_at=ticket.next_response_warn_at, next_response_due_at=ticket.next_response_due_at,
         resolution_warn_at=ticket.resolution_warn_at, resolution_due_at=ticket.resolution_due_at,
-        priority_labels=_labels(rules, ticket.priority), threads=tuple(threads), issues=tuple(issues))
+        priority_labels=_labels(rules, ticket.priority), threads=tuple(threads), issues=tuple(issues),
+        attachments=tuple((first.attachments or ()) if first is not None else ()),
+        edited=first is not None and first.edited_at is not None,
+        deleted=first is not None and first.deleted_at is not None)
 
 
 def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None, now: datetime) -> list[TicketView]:

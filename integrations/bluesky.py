@@ -19,6 +19,7 @@ from datetime import datetime
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
@@ -63,6 +64,45 @@ def post_url(uri: str, handle: str) -> str:
     return f"https://bsky.app/profile/{handle}/post/{uri.rsplit('/', 1)[-1]}"
 
 
+CDN = "https://cdn.bsky.app/img/feed_fullsize/plain"  # where the Bluesky app shows a blob image
+
+
+def _alt(text: str | None) -> str | None:
+    return text[:2000] if text else None
+
+
+def _blob_cid(blob: dict) -> str | None:
+    ref = (blob or {}).get("ref")
+    return ref.get("$link") if isinstance(ref, dict) else (blob or {}).get("cid")
+
+
+def post_attachments(post: dict) -> list[Attachment]:
+    """Images (with their alt text) and link cards of a post: from the post view's `embed`
+    (`app.bsky.embed.images#view`: fullsize URLs) when the feed gives one, else from the record's
+    `app.bsky.embed.images` blobs (a notification carries only the record)."""
+    found: list[Attachment] = []
+    view = post.get("embed") or {}
+    view = view.get("media") or view  # recordWithMedia#view
+    for image in view.get("images") or []:
+        found.append(Attachment(type="image", url=image.get("fullsize") or image.get("thumb"),
+                                alt=_alt(image.get("alt"))))
+    if found:
+        return found
+    embed = (post.get("record") or {}).get("embed") or {}
+    embed = embed.get("media") or embed  # app.bsky.embed.recordWithMedia
+    did = (post.get("author") or {}).get("did")
+    for image in embed.get("images") or []:
+        cid = _blob_cid(image.get("image"))
+        found.append(Attachment(type="image", url=f"{CDN}/{did}/{cid}@jpeg" if cid and did else None,
+                                alt=_alt(image.get("alt")), ref=cid))
+    if embed.get("$type", "").startswith("app.bsky.embed.video"):
+        found.append(Attachment(type="video", alt=_alt(embed.get("alt")), ref=_blob_cid(embed.get("video"))))
+    external = embed.get("external") or view.get("external") or {}
+    if external.get("uri"):
+        found.append(Attachment(type="link", url=external["uri"], alt=_alt(external.get("title"))))
+    return found
+
+
 def post_message(post: dict, account: str, kind: str) -> InboundMessage:
     """A post view (notification or search hit) as an InboundMessage; meta keeps uri/cid and root."""
     record = post["record"]
@@ -74,7 +114,8 @@ def post_message(post: dict, account: str, kind: str) -> InboundMessage:
         source=NAME, account=account, external_id=post["uri"], conversation_id=root["uri"],
         in_reply_to=(reply.get("parent") or {}).get("uri"),
         author={"id": author["did"], "handle": "@" + author["handle"], "name": author.get("displayName") or None},
-        text=record.get("text") or "(media)", url=post_url(post["uri"], author["handle"]),
+        text=record.get("text") or "", url=post_url(post["uri"], author["handle"]),
+        attachments=post_attachments(post),
         created_at=datetime.fromisoformat(record["createdAt"].replace("Z", "+00:00")),
         lang=langs[0][:8] if langs else None, kind=kind,
         meta={"uri": post["uri"], "cid": post["cid"], "root_uri": root["uri"], "root_cid": root["cid"]})

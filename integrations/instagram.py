@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
-from integrations.meta import MetaConfig, MetaWebhook, attachment_text, messaging_type
+from integrations.meta import MetaConfig, MetaWebhook, dm_attachments, messaging_type
 from integrations.network import NetworkSink
 
 NAME = "instagram"
@@ -67,11 +68,17 @@ class InstagramWebhook(MetaWebhook):
                 sender = event["sender"]["id"]
                 if not message or message.get("is_echo") or sender == self.config.ig_user_id:
                     continue
+                # An unsent DM arrives as the same `mid` with `is_deleted`: the stored one is marked.
+                deleted = bool(message.get("is_deleted"))
+                attachments = [] if deleted else dm_attachments(message)
+                if not deleted and not (message.get("text") or "").strip() and not attachments:
+                    continue
                 messages.append(InboundMessage(
                     source=NAME, account=self.config.account, external_id=message["mid"],
                     conversation_id=f"igdm:{sender}", author={"id": sender},
-                    text=message.get("text") or "(attachment)", created_at=_when(event["timestamp"]), kind="dm",
-                    meta={"mode": "dm", "recipient": sender}))
+                    text=message.get("text") or "", created_at=_when(event["timestamp"]), kind="dm",
+                    meta={"mode": "dm", "recipient": sender}, attachments=attachments,
+                    action="delete" if deleted else "new"))
         return messages
 
     def _comment(self, value: dict, time) -> InboundMessage | None:
@@ -79,15 +86,17 @@ class InstagramWebhook(MetaWebhook):
         if author["id"] == self.config.ig_user_id:
             return None
         media = value.get("media") or {}
-        # A GIF comment arrives without `text`; it is still the customer speaking.
+        # A GIF comment arrives without `text` (and without the GIF's address): still the customer speaking.
         text, meta = value.get("text") or "", {"mode": "comment", "comment_id": value["id"]}
-        if not text.strip():
-            text, meta["attachment"] = attachment_text("gif"), "gif"
+        attachments = [] if text.strip() else [Attachment(type="gif")]
         return InboundMessage(
             source=NAME, account=self.config.account, external_id=value["id"],
-            conversation_id=media.get("id"), in_reply_to=value.get("parent_id"),
+            # One conversation per commenter on a post; a reply to another's comment joins theirs.
+            conversation_id=f"{media.get('id')}:{author['id']}" if media.get("id") else None,
+            in_reply_to=value.get("parent_id"),
             author={"id": author["id"], "handle": "@" + author["username"] if author.get("username") else None},
-            text=text, created_at=_when(time or datetime.now(UTC).timestamp()), kind="comment", meta=meta)
+            text=text, created_at=_when(time or datetime.now(UTC).timestamp()), kind="comment", meta=meta,
+            attachments=attachments)
 
     def _mention(self, value: dict) -> InboundMessage | None:
         """Read a mention's text: the webhook names only the media and the comment."""
@@ -97,16 +106,20 @@ class InstagramWebhook(MetaWebhook):
         if comment_id:
             fields = f"mentioned_comment.comment_id({comment_id}){{id,text,timestamp,username,from}}"
         else:
-            fields = f"mentioned_media.media_id({media_id}){{id,caption,timestamp,username,permalink}}"
+            fields = f"mentioned_media.media_id({media_id}){{id,caption,timestamp,username,permalink,media_type,media_url}}"
         data = self.api.call("GET", self.config.graph(self.config.ig_user_id), params={"fields": fields},
                              headers=self.config.headers()).json()
         found = data.get("mentioned_comment") or data.get("mentioned_media") or {}
         username = found.get("username")
+        if not (found.get("text") or found.get("caption") or "").strip() and not found.get("media_url"):
+            return None  # a mention that says nothing we can read
         return InboundMessage(
             source=NAME, account=self.config.account, external_id=comment_id or f"media:{media_id}",
             conversation_id=media_id, author={"id": (found.get("from") or {}).get("id") or f"ig:{username}",
                                               "handle": f"@{username}" if username else None},
-            text=found.get("text") or found.get("caption") or "(mention)", url=found.get("permalink"),
+            text=found.get("text") or found.get("caption") or "", url=found.get("permalink"),
+            attachments=[Attachment(type="video" if found.get("media_type") == "VIDEO" else "image",
+                                    url=found["media_url"])] if found.get("media_url") else [],
             created_at=_when(found.get("timestamp") or datetime.now(UTC).isoformat()), kind="mention",
             meta={"mode": "mention", "media_id": media_id, "comment_id": comment_id})
 

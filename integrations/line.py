@@ -26,6 +26,7 @@ from datetime import UTC, datetime
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
@@ -61,12 +62,32 @@ def signature(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
+_MEDIA = {"image": "image", "video": "video", "audio": "audio", "file": "file", "sticker": "sticker"}
+
+
 def _text(message: dict) -> str:
     if message["type"] == "text":
         return message["text"]
-    if message["type"] == "sticker":
-        return "(sticker)" + (f" {' '.join(message.get('keywords', [])[:5])}" if message.get("keywords") else "")
-    return f"({message['type']})"
+    if message["type"] == "location":
+        return " ".join(str(part) for part in (message.get("title"), message.get("address")) if part) or \
+            f"{message.get('latitude')},{message.get('longitude')}"
+    # A sticker may carry the text a user typed to find it; media carry none.
+    return message.get("text") or ""
+
+
+def _attachments(message: dict) -> list[Attachment]:
+    """Media of a message. LINE keeps a user's content behind the channel token, so it is stored
+    by reference (the message id: `GET https://api-data.line.me/v2/bot/message/{id}/content`);
+    an `external` provider's `originalContentUrl` is public."""
+    kind = _MEDIA.get(message["type"])
+    if kind is None:
+        return []
+    if kind == "sticker":
+        keywords = " ".join(message.get("keywords", [])[:5]) or None
+        return [Attachment(type="sticker", alt=keywords, ref=f"{message.get('packageId')}/{message.get('stickerId')}")]
+    provider = message.get("contentProvider") or {}
+    url = provider.get("originalContentUrl") if provider.get("type") == "external" else None
+    return [Attachment(type=kind, url=url, ref=None if url else message["id"], name=message.get("fileName"))]
 
 
 class LineWebhook(WebhookSource):
@@ -93,9 +114,13 @@ class LineWebhook(WebhookSource):
             raise WebhookError(400, "networks.webhook.bad_payload", network="line", message=message[:200]) from None
 
     def parse(self, payload: dict) -> list[InboundMessage]:
-        """Message events from users, groups and rooms (others, e.g. follow, are acknowledged)."""
+        """Message events from users, groups and rooms, and `unsend` (a user took a message
+        back: the stored one is marked deleted); others, e.g. follow, are acknowledged."""
         messages = []
         for event in payload["events"]:
+            if event["type"] == "unsend":
+                messages.append(self._unsend(event))
+                continue
             if event["type"] != "message":
                 continue
             source, message = event["source"], event["message"]
@@ -109,8 +134,19 @@ class LineWebhook(WebhookSource):
                 meta["reply_token_until"] = event["timestamp"] / 1000 + REPLY_TOKEN_SECONDS
             messages.append(InboundMessage(
                 source=NAME, account=self.config.account, external_id=message["id"], conversation_id=f"line:{chat}",
-                author={"id": user}, text=_text(message), created_at=sent, kind="dm", meta=meta))
+                author={"id": user}, text=_text(message), created_at=sent, kind="dm", meta=meta,
+                attachments=_attachments(message)))
         return messages
+
+    def _unsend(self, event: dict) -> InboundMessage:
+        source = event["source"]
+        user = source.get("userId") or "unknown"
+        chat = source.get("groupId") or source.get("roomId") or user
+        return InboundMessage(
+            source=NAME, account=self.config.account, external_id=event["unsend"]["messageId"],
+            conversation_id=f"line:{chat}", author={"id": user}, text="",
+            created_at=datetime.fromtimestamp(event["timestamp"] / 1000, tz=UTC), kind="dm", action="delete",
+            meta={"to": chat, "event_id": event.get("webhookEventId")})
 
 
 class LineSink(NetworkSink):

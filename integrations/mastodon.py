@@ -13,6 +13,7 @@ from datetime import datetime
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatops.inbound import Attachment
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
 from integrations.network import NetworkSink, Poller, PollResult, html_to_text
@@ -41,20 +42,37 @@ class MastodonConfig(BaseSettings):
         return {"Authorization": f"Bearer {self.access_token.get_secret_value()}"}
 
 
-def status_message(status: dict, account: str, *, kind: str | None = None) -> InboundMessage:
-    """A Mastodon status (from a notification or a timeline) as an InboundMessage."""
+_MEDIA = {"image": "image", "gifv": "gif", "video": "video", "audio": "audio"}
+
+
+def status_attachments(status: dict) -> list[Attachment]:
+    """`media_attachments` (url, or remote_url for media not cached, and the description as alt)
+    and a link preview `card`."""
+    found = [Attachment(type=_MEDIA.get(media.get("type"), "file"), url=media.get("url") or media.get("remote_url"),
+                        alt=(media.get("description") or None) and media["description"][:2000])
+             for media in status.get("media_attachments") or []]
+    card = status.get("card") or {}
+    if card.get("url") and not found:
+        found.append(Attachment(type="link", url=card["url"], alt=(card.get("title") or None) and card["title"][:2000]))
+    return found
+
+
+def status_message(status: dict, account: str, *, kind: str | None = None, action: str = "new") -> InboundMessage:
+    """A Mastodon status (from a notification or a timeline) as an InboundMessage (`action`
+    `edit`: the status's new text and media)."""
     author = status["account"]
     if kind is None:
         kind = "dm" if status.get("visibility") == "direct" else ("reply" if status.get("in_reply_to_id")
                                                                  else "mention")
-    text = html_to_text(status.get("content", "")) or status.get("spoiler_text") or "(media)"
+    text = html_to_text(status.get("content", "")) or status.get("spoiler_text") or ""
     return InboundMessage(
         source=NAME, account=account, external_id=str(status["id"]), in_reply_to=status.get("in_reply_to_id"),
         author={"id": str(author["id"]), "handle": "@" + author["acct"], "name": author.get("display_name") or None},
         text=text, url=status.get("url") or status.get("uri"),
         created_at=datetime.fromisoformat(status["created_at"].replace("Z", "+00:00")),
         lang=(status.get("language") or None), kind=kind,
-        meta={"acct": author["acct"], "visibility": status.get("visibility", "public")})
+        meta={"acct": author["acct"], "visibility": status.get("visibility", "public")},
+        attachments=status_attachments(status), action=action)
 
 
 class MastodonPoller(Poller):
@@ -71,7 +89,8 @@ class MastodonPoller(Poller):
     def poll(self, cursors: dict) -> PollResult:
         """New mentions, then new posts under each brand hashtag."""
         result = PollResult()
-        params: dict = {"types[]": "mention", "limit": 40}
+        # `update`: a status we interacted with (a mention we answered) was edited.
+        params: dict = {"types[]": ["mention", "update"], "limit": 40}
         if cursors.get("notifications"):
             params["since_id"] = cursors["notifications"]
         notes = self.api.call("GET", f"{self.base}/api/v1/notifications", params=params,
@@ -79,6 +98,8 @@ class MastodonPoller(Poller):
         for note in notes:
             if note.get("type") == "mention" and note.get("status"):
                 result.messages.append(status_message(note["status"], self.account))
+            elif note.get("type") == "update" and note.get("status") and self._mentions_us(note["status"]):
+                result.messages.append(status_message(note["status"], self.account, action="edit"))
         result.cursors["notifications"] = max((str(n["id"]) for n in notes), key=int, default=None)
         own = self.account.split("@")[0].lower()
         for tag in self.hashtags:
@@ -91,6 +112,12 @@ class MastodonPoller(Poller):
                     result.messages.append(status_message(status, self.account, kind="keyword"))
             result.cursors[feed] = max((str(s["id"]) for s in statuses), key=int, default=None)
         return result
+
+
+    def _mentions_us(self, status: dict) -> bool:
+        """An edited status is the customer's only when it mentions the brand account."""
+        own = self.account.split("@")[0].lower()
+        return any(m.get("acct", "").split("@")[0].lower() == own for m in status.get("mentions") or [])
 
 
 class MastodonSink(NetworkSink):

@@ -23,6 +23,7 @@ from datetime import timedelta
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
@@ -83,10 +84,23 @@ def messaging_type(reply: OutboundReply, human_agent: bool) -> dict[str, str]:
                         permanent=True, answered=True)
 
 
-def attachment_text(kind: str, url: str | None = None) -> str:
-    """The stored text of a post that has only an attachment (a GIF or photo comment), so it is
-    still a message the team sees: its kind in brackets, then its address when the webhook gives one."""
-    return f"({kind}) {url}" if url else f"({kind})"
+# Send API attachment types (Messenger and Instagram DMs) as InboundMessage attachment types.
+_DM_TYPES = {"image": "image", "video": "video", "audio": "audio", "file": "file", "sticker": "sticker",
+             "ig_reel": "video", "reel": "video", "animated_image": "gif", "share": "link", "story_mention": "image",
+             "fallback": "link", "template": "link"}
+
+
+def dm_attachments(message: dict) -> list[Attachment]:
+    """The attachments of a Messenger or Instagram DM (`message.attachments[].payload.url`)."""
+    found = []
+    for item in message.get("attachments") or []:
+        payload = item.get("payload") or {}
+        kind = _DM_TYPES.get(item.get("type", ""), "other")
+        if payload.get("sticker_id"):
+            kind = "sticker"
+        found.append(Attachment(type=kind, url=payload.get("url"), name=payload.get("title") or item.get("title"),
+                                ref=str(payload["sticker_id"]) if payload.get("sticker_id") else None))
+    return found
 
 
 def signature(secret: str, body: bytes) -> str:

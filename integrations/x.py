@@ -33,6 +33,7 @@ from email.utils import parsedate_to_datetime
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
@@ -41,7 +42,9 @@ from integrations.state import StateStore
 
 NAME = "x"
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
-TWEET_FIELDS = "created_at,conversation_id,in_reply_to_user_id,lang,author_id,referenced_tweets"
+TWEET_FIELDS = "created_at,conversation_id,in_reply_to_user_id,lang,author_id,referenced_tweets,attachments,entities"
+MEDIA_FIELDS = "type,url,preview_image_url,alt_text"
+_MEDIA = {"photo": "image", "animated_gif": "gif", "video": "video"}
 
 
 class XConfig(BaseSettings):
@@ -163,26 +166,71 @@ def signature(secret: str, data: bytes) -> str:
     return "sha256=" + base64.b64encode(hmac.new(secret.encode(), data, hashlib.sha256).digest()).decode()
 
 
-def tweet_message(tweet: dict, users: dict[str, dict], account: str, user_id: str, kind: str | None = None
-                  ) -> InboundMessage:
-    """A v2 post (with its expanded author) as an InboundMessage."""
+def v2_attachments(tweet: dict, media: dict[str, dict]) -> list[Attachment]:
+    """A v2 post's media from `includes.media` by `attachments.media_keys` (a photo's `url`, a
+    video's or GIF's `preview_image_url`, and `alt_text`)."""
+    found = []
+    for key in (tweet.get("attachments") or {}).get("media_keys") or []:
+        item = media.get(key) or {}
+        found.append(Attachment(type=_MEDIA.get(item.get("type"), "other"),
+                                url=item.get("url") or item.get("preview_image_url"),
+                                alt=(item.get("alt_text") or None) and item["alt_text"][:2000], ref=key))
+    return found
+
+
+def v1_attachments(tweet: dict) -> list[Attachment]:
+    """An Account Activity (v1.1) post's `extended_entities.media` (`media_url_https`, `ext_alt_text`)."""
+    entities = (tweet.get("extended_tweet") or {}).get("extended_entities") or tweet.get("extended_entities") or {}
+    return [Attachment(type=_MEDIA.get(item.get("type"), "other"), url=item.get("media_url_https"),
+                       alt=(item.get("ext_alt_text") or None) and item["ext_alt_text"][:2000],
+                       ref=item.get("id_str"))
+            for item in entities.get("media") or []]
+
+
+def _dm_media(media: dict) -> Attachment:
+    """A DM's media: its ton.twitter.com address opens only with the account's OAuth credentials,
+    so it is kept as the reference, not as a public URL."""
+    return Attachment(type=_MEDIA.get(media.get("type"), "other"), ref=(media.get("media_url_https") or "")[:255] or None)
+
+
+def _without_media_links(text: str, tweet: dict) -> str:
+    """The post's text without the t.co links X appends for its media (the media are attachments)."""
+    entities = (tweet.get("extended_tweet") or {}).get("extended_entities") or tweet.get("extended_entities") or {}
+    for item in entities.get("media") or []:
+        if item.get("url"):
+            text = text.replace(item["url"], "")
+    return text.strip()
+
+
+def tweet_message(tweet: dict, users: dict[str, dict], account: str, user_id: str, kind: str | None = None,
+                  media: dict[str, dict] | None = None) -> InboundMessage:
+    """A v2 post (with its expanded author and media) as an InboundMessage."""
     author = users.get(tweet["author_id"], {"id": tweet["author_id"]})
     replied = next((ref["id"] for ref in tweet.get("referenced_tweets") or [] if ref["type"] == "replied_to"), None)
     if kind is None:
         kind = "reply" if tweet.get("in_reply_to_user_id") == user_id else "mention"
     handle = author.get("username")
+    attachments = v2_attachments(tweet, media or {})
+    text = tweet["text"]
+    for link in ((tweet.get("entities") or {}).get("urls") or []) if attachments else []:
+        if link.get("media_key") and link.get("url"):  # the media's own t.co link: the media are attachments
+            text = text.replace(link["url"], "").strip()
     return InboundMessage(
         source=NAME, account=account, external_id=tweet["id"], conversation_id=tweet.get("conversation_id"),
         in_reply_to=replied, author={"id": tweet["author_id"], "handle": f"@{handle}" if handle else None,
                                      "name": author.get("name")},
-        text=tweet["text"], url=f"https://x.com/{handle or 'i'}/status/{tweet['id']}",
+        text=text, url=f"https://x.com/{handle or 'i'}/status/{tweet['id']}",
         created_at=datetime.fromisoformat(tweet["created_at"].replace("Z", "+00:00")),
         lang=(tweet.get("lang") if tweet.get("lang") not in (None, "und", "zxx") else None), kind=kind,
-        meta={"mode": "post"})
+        meta={"mode": "post"}, attachments=attachments)
 
 
 def _users(payload: dict) -> dict[str, dict]:
     return {user["id"]: user for user in (payload.get("includes") or {}).get("users", [])}
+
+
+def _media(payload: dict) -> dict[str, dict]:
+    return {item["media_key"]: item for item in (payload.get("includes") or {}).get("media", [])}
 
 
 class XPoller(Poller):
@@ -200,8 +248,8 @@ class XPoller(Poller):
         self.query = f"({' OR '.join(terms)}) -from:{handle} -is:retweet" if terms else None
 
     def _fetch(self, path: str, params: dict, since_id: str | None) -> dict:
-        params = {**params, "tweet.fields": TWEET_FIELDS, "expansions": "author_id", "user.fields": "username,name",
-                  "max_results": 100}
+        params = {**params, "tweet.fields": TWEET_FIELDS, "expansions": "author_id,attachments.media_keys",
+                  "user.fields": "username,name", "media.fields": MEDIA_FIELDS, "max_results": 100}
         if since_id:
             params["since_id"] = since_id
         return self.auth.call("GET", f"{self.base}{path}", write=False, params=params).json()
@@ -210,13 +258,14 @@ class XPoller(Poller):
         """New mentions, then new keyword matches."""
         result = PollResult()
         data = self._fetch(f"/2/users/{self.config.user_id}/mentions", {}, cursors.get("mentions"))
-        users = _users(data)
-        result.messages += [tweet_message(t, users, self.account, self.config.user_id) for t in data.get("data", [])]
+        users, media = _users(data), _media(data)
+        result.messages += [tweet_message(t, users, self.account, self.config.user_id, media=media)
+                            for t in data.get("data", [])]
         result.cursors["mentions"] = (data.get("meta") or {}).get("newest_id")
         if self.query:
             data = self._fetch("/2/tweets/search/recent", {"query": self.query}, cursors.get("search"))
-            users = _users(data)
-            result.messages += [tweet_message(t, users, self.account, self.config.user_id, "keyword")
+            users, media = _users(data), _media(data)
+            result.messages += [tweet_message(t, users, self.account, self.config.user_id, "keyword", media)
                                 for t in data.get("data", [])]
             result.cursors["search"] = (data.get("meta") or {}).get("newest_id")
         return result
@@ -250,14 +299,26 @@ class XWebhook(WebhookSource):
             raise WebhookError(400, "networks.webhook.bad_payload", network="x", message=_problem(exc)) from None
 
     def parse(self, payload: dict) -> list[InboundMessage]:
-        """Tweets that mention or answer us, and DMs to us (our own posts are skipped)."""
+        """Tweets that mention or answer us, their deletions (`tweet_delete_events`), and DMs to
+        us (our own posts are skipped)."""
         own = payload.get("for_user_id") or self.config.user_id
         messages = []
+        for deleted in payload.get("tweet_delete_events", []):
+            status = deleted["status"]
+            if status.get("user_id") == own:
+                continue
+            messages.append(InboundMessage(
+                source=NAME, account=self.config.account, external_id=status["id"], author={"id": status["user_id"]},
+                text="", created_at=datetime.fromtimestamp(int(deleted["timestamp_ms"]) / 1000, tz=UTC),
+                action="delete"))
         for tweet in payload.get("tweet_create_events", []):
             user = tweet["user"]
             if user["id_str"] == own or "retweeted_status" in tweet:
                 continue
             text = (tweet.get("extended_tweet") or {}).get("full_text") or tweet.get("full_text") or tweet["text"]
+            attachments = v1_attachments(tweet)
+            if attachments:
+                text = _without_media_links(text, tweet)
             kind = "reply" if tweet.get("in_reply_to_user_id_str") == own else "mention"
             messages.append(InboundMessage(
                 source=NAME, account=self.config.account, external_id=tweet["id_str"],
@@ -266,7 +327,7 @@ class XWebhook(WebhookSource):
                 text=text, url=f"https://x.com/{user['screen_name']}/status/{tweet['id_str']}",
                 created_at=parsedate_to_datetime(tweet["created_at"]),
                 lang=tweet.get("lang") if tweet.get("lang") not in (None, "und") else None, kind=kind,
-                meta={"mode": "post"}))
+                meta={"mode": "post"}, attachments=attachments))
         users = payload.get("users", {})
         for event in payload.get("direct_message_events", []):
             if event.get("type") != "message_create":
@@ -275,12 +336,16 @@ class XWebhook(WebhookSource):
             if sender == own:
                 continue
             user = users.get(sender, {})
+            data = event["message_create"]["message_data"]
+            media = (data.get("attachment") or {}).get("media") if (data.get("attachment") or {}).get("type") == "media" \
+                else None
             messages.append(InboundMessage(
                 source=NAME, account=self.config.account, external_id=f"dm:{event['id']}",
                 conversation_id=f"dm:{sender}",
                 author={"id": sender, "handle": "@" + user["screen_name"] if user.get("screen_name") else None,
                         "name": user.get("name")},
-                text=event["message_create"]["message_data"]["text"],
+                text=_without_media_links(data["text"], {"extended_entities": {"media": [media]}}) if media
+                else data["text"], attachments=[_dm_media(media)] if media else [],
                 created_at=datetime.fromtimestamp(int(event["created_timestamp"]) / 1000).astimezone(),
                 kind="dm", meta={"mode": "dm"}))
         return messages

@@ -92,6 +92,9 @@ def ingest_command(args) -> int:
     print(ingest_summary(lang, lines=len(parsed), created=counts["created"],
                          threaded=counts["threaded"] + counts["collected"], reopened=counts["reopened"],
                          duplicates=counts["duplicate"], stored_only=counts["stored"], errors=counts["errors"]))
+    if counts["edited"] or counts["deleted"] or counts["ignored"]:  # the customers' edits and deletions
+        print(t("cli.ingest.amended", lang, edited=counts["edited"], deleted=counts["deleted"],
+                ignored=counts["ignored"]))
     return 1 if counts["errors"] else 0
 
 
@@ -198,7 +201,11 @@ def show_command(args) -> int:
         data["continued_in"] = continued
         data["issues"] = [{"tracker": i.tracker, "key": i.key, "url": i.url, "state": i.state} for i in ticket.issues]
         data["messages"] = [{"direction": m.direction, "author": m.author_handle or m.author_id,
-                             "text": m.text, "at": m.created_at.isoformat()} for m in messages]
+                             "text": m.text, "at": m.created_at.isoformat(),
+                             **({"attachments": m.attachments} if m.attachments else {}),
+                             **({"edited_at": m.edited_at.isoformat()} if m.edited_at else {}),
+                             **({"deleted_at": m.deleted_at.isoformat()} if m.deleted_at else {})}
+                            for m in messages]
         data["events"] = [{"kind": e.kind, "actor": e.actor, "at": e.at.isoformat(), **e.payload}
                           for e in events]
         print(json.dumps(data, ensure_ascii=False, indent=2))
@@ -235,7 +242,13 @@ def show_command(args) -> int:
     for message in messages:
         who = message.author_handle or message.author_id or "-"
         direction = t(f"cli.tickets.direction.{message.direction}", lang)
-        print(f"  {message.created_at.astimezone(tz):%Y-%m-%d %H:%M} {fit(direction, 8)} {who}: {message.text}")
+        marks = "".join(f" ({t(f'cli.tickets.{mark}', lang)})" for mark, moment in
+                        (("edited", message.edited_at), ("deleted", message.deleted_at)) if moment)
+        print(f"  {message.created_at.astimezone(tz):%Y-%m-%d %H:%M} {fit(direction, 8)} {who}: {message.text}{marks}")
+        for item in message.attachments or ():  # the customer's media: kind, address or content id, alt text
+            where = item.get("url") or (f"ref:{item['ref']}" if item.get("ref") else "")
+            described = item.get("alt") or item.get("name") or ""
+            print(f"      📎 {t('cli.tickets.attachment.' + item.get('type', 'other'), lang)} {where} {described}".rstrip())
     print()
     for event in events:
         extra = " ".join(f"{k}={v}" for k, v in event.payload.items() if k != "triage")

@@ -59,7 +59,8 @@ TARGET = "slack"
 _REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "escalated", "replied", "pending",
            "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached",
            "issue_created", "issue_closed", "issue_reopened",
-           "customers_linked", "customers_unlinked", "customer_erased"}
+           "customers_linked", "customers_unlinked", "customer_erased",
+           "message_edited", "message_deleted"}
 # Events that never get a thread line: internal notes, and an issue asked for (its line comes
 # once the tracker has answered).
 _NO_LINE = {"note_added", "issue_requested"}
@@ -204,8 +205,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         look_for = {"event_type": mark["event_type"], "event_payload": {"ticket": card.key}}
         found = self._posted_before(item, card.channel, channel, look_for) if item.in_doubt else None
         if found is None:
-            response = self.client.chat_postMessage(channel=channel, unfurl_links=False, unfurl_media=False,
-                                                    metadata=mark, **message)
+            response = self._showing_images(self.client.chat_postMessage, channel=channel, unfurl_links=False,
+                                            unfurl_media=False, metadata=mark, **message)
             found = response["channel"], response["ts"]
         with session_scope(self.session_factory) as session:
             session.add(SurfaceThread(ticket_id=ticket_id, surface="slack", channel=found[0], ts=found[1],
@@ -221,7 +222,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             message, mark = self.parent_message(session, self.view(session, ticket_id))
         if mark is not None:  # an incident: every render carries its live count (slack/incident.py)
             message = {**message, "metadata": mark}
-        self.client.chat_update(channel=thread.channel, ts=thread.ts, **message)
+        self._showing_images(self.client.chat_update, channel=thread.channel, ts=thread.ts, **message)
         return {"channel": thread.channel, "ts": thread.ts}
 
     def _thread_line(self, item: OutboxItem) -> dict[str, Any]:
@@ -239,6 +240,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
                 text = message["text"]
             else:
                 message, where, text = None, None, self._line_text(session, event)
+                media = self._line_media(session, event) if text is not None else None
+                message = {"blocks": media} if media else None
         if text is None:
             return {"skipped": "no line for this event"}
         if where is not None:
@@ -288,15 +291,40 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             if found:
                 return {"channel": thread.channel, "ts": found, "found": "posted by an earlier attempt"}
         extra = {"blocks": line_blocks} if line_blocks else {}
-        response = self.client.chat_postMessage(channel=thread.channel, thread_ts=thread.ts, text=text,
-                                                unfurl_links=False, unfurl_media=False, metadata=mark, **extra)
+        response = self._showing_images(self.client.chat_postMessage, channel=thread.channel, thread_ts=thread.ts,
+                                        text=text, unfurl_links=False, unfurl_media=False, metadata=mark, **extra)
         return {"channel": thread.channel, "ts": response["ts"]}
+
+    @staticmethod
+    def _showing_images(call, **message):
+        """`call(**message)`; when Slack cannot download one of its images (expired or private
+        media: invalid_blocks), the same message with the images as links."""
+        try:
+            return call(**message)
+        except SlackApiError as exc:
+            if (exc.response.data or {}).get("error") != "invalid_blocks" or not blocks.has_images(message):
+                raise
+            log.info("slack could not show an image (%s); posting links instead",
+                     (exc.response.data or {}).get("errors"))
+            return call(**blocks.images_as_links(message))
+
+    def _line_media(self, session: Session, event: TicketEvent) -> list | None:
+        """A customer's line with media as blocks: the words, then the images (None: text alone)."""
+        if event.kind not in ("customer_message", "reopened") or not event.actor.startswith("customer:"):
+            return None
+        message = session.get(Message, (event.payload or {}).get("message_id"))
+        if message is None:
+            return None
+        extra = blocks.event_line(event.kind, event.actor, event.payload or {}, self.rules, self.lang)
+        return blocks.customer_line_blocks(message.author_handle, message.text, message.url,
+                                           message.attachments or (), self.lang, extra=extra)
 
     def _line_text(self, session: Session, event: TicketEvent) -> str | None:
         payload = event.payload or {}
         if event.kind in ("customer_message", "reopened") and event.actor.startswith("customer:"):
             message = session.get(Message, payload.get("message_id"))
-            line = blocks.customer_line(message.author_handle, message.text, message.url, self.lang)
+            line = blocks.customer_line(message.author_handle, message.text, message.url, self.lang,
+                                        message.attachments or ())
             extra = blocks.event_line(event.kind, event.actor, payload, self.rules, self.lang)
             return f"{extra}\n{line}" if extra else line
         if event.kind == "incident_opened":

@@ -10,7 +10,7 @@ render in Workflows, so a MessageCard also names the links in its text.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +18,7 @@ import pymsteams
 
 from chatops.i18n import t
 from chatops.rules import Rules
-from chatops.teams.text import escape
+from chatops.teams.text import escape, safe_url
 from chatops.tickets.delivery import failure_cause
 from chatops.views import TicketView
 
@@ -121,6 +121,8 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
     elif kind == "created" and payload.get("follows") is not None:
         kind = "created_follows"
         params["ticket"] = f"T-{payload['follows']}"
+    elif kind == "message_edited":
+        params["text"] = escape(_clip(payload.get("text_to") or "", 500))
     elif kind == "continued":
         params["ticket"] = f"T-{payload.get('new_ticket_id', '?')}"
     elif kind.startswith("issue_") or (kind == "reopened" and payload.get("issue")):
@@ -172,6 +174,46 @@ def facts(view: TicketView, rules: Rules, lang: str) -> list[tuple[str, str]]:
     return rows
 
 
+IMAGE_TYPES = ("image", "gif", "sticker")  # media an Adaptive Card Image can show from a public URL
+IMAGES_SHOWN = 4
+
+
+def attachment_label(item: Mapping[str, Any], lang: str) -> str:
+    """An attachment named in plain text: its kind, then its alt text or file name."""
+    kind = t(f"teams.attachment.{item.get('type', 'other')}", lang)
+    described = item.get("alt") or item.get("name")
+    return f"{kind}: {described}" if described else kind
+
+
+def attachment_markdown(item: Mapping[str, Any], lang: str) -> str:
+    """An attachment as a Teams markdown line: a link when it has a web address, else its label
+    and the network's content id."""
+    label = escape(attachment_label(item, lang))
+    url = safe_url(item.get("url"))
+    if url:
+        return f"📎 [{label}]({url})"
+    ref = f" ({t('teams.attachment.ref', lang, ref=escape(item['ref']))})" \
+        if item.get("ref") and item.get("type") != "sticker" else ""  # a sticker's ref names the sticker
+    return f"📎 {label}{ref}"
+
+
+def attachment_elements(attachments: Sequence[Mapping[str, Any]], lang: str, budget: int) -> list[dict[str, Any]]:
+    """An Image (with altText) for each of the first images with a web address, and one
+    TextBlock of links for the other attachments."""
+    images, others = [], []
+    for item in attachments:
+        url = safe_url(item.get("url"))
+        if item.get("type") in IMAGE_TYPES and url and len(images) < IMAGES_SHOWN:
+            images.append({"type": "Image", "url": url, "altText": _clip(attachment_label(item, lang), 1000),
+                           "size": "Large"})
+        else:
+            others.append(attachment_markdown(item, lang))
+    if others:
+        images.append({"type": "TextBlock", "text": _clip("\n\n".join(others), budget), "wrap": True,
+                       "spacing": "Small"})
+    return images
+
+
 def header(view: TicketView, rules: Rules, lang: str) -> str:
     """`🔴 大至急 · T-12 · L3`."""
     return f"{_priority_label(view.priority, rules, lang)} · {view.key} · {view.level}"
@@ -179,10 +221,12 @@ def header(view: TicketView, rules: Rules, lang: str) -> str:
 
 def ticket_card(view: TicketView, *, line: str | None, quote: str | None, links: Mapping[str, str],
                 rules: Rules, lang: str, text_budget: int = TEXT_BUDGETS[0],
-                mentioned: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+                mentioned: list[dict[str, Any]] | None = None,
+                attachments: Sequence[Mapping[str, Any]] = ()) -> dict[str, Any]:
     """An Adaptive Card (1.4) for the ticket: header in its priority's colour, what happened
     (`line`), who it is for (`mentioned` entities, see `mentions`), the customer's words
-    (`quote`), facts, and link buttons (`links`: action → URL)."""
+    (`quote`) and their media (`attachments`: images, else links), facts, and link buttons
+    (`links`: action → URL)."""
     body: list[dict[str, Any]] = [{
         "type": "Container", "style": _STYLE.get(view.priority, "default"), "bleed": True,
         "items": [{"type": "TextBlock", "text": header(view, rules, lang), "weight": "Bolder",
@@ -195,6 +239,7 @@ def ticket_card(view: TicketView, *, line: str | None, quote: str | None, links:
     if quote:
         body.append({"type": "TextBlock", "text": _clip(quote, text_budget), "wrap": True, "isSubtle": True,
                      "spacing": "Small"})
+    body.extend(attachment_elements(attachments, lang, text_budget))
     body.append({"type": "FactSet", "facts": [{"title": title, "value": _clip(value, text_budget)}
                                               for title, value in facts(view, rules, lang)]})
     actions = [{"type": "Action.OpenUrl", "title": t(f"teams.button.{action}", lang), "url": url}
@@ -242,7 +287,8 @@ def fit(build: Callable[[int], dict[str, Any]], limit: int = MAX_MESSAGE_BYTES) 
 
 def connector_card(hook_url: str, view: TicketView, *, line: str | None, quote: str | None,
                    links: Mapping[str, str], rules: Rules, lang: str, timeout: float,
-                   text_budget: int = TEXT_BUDGETS[0]) -> pymsteams.connectorcard:
+                   text_budget: int = TEXT_BUDGETS[0],
+                   attachments: Sequence[Mapping[str, Any]] = ()) -> pymsteams.connectorcard:
     """A MessageCard for a legacy connector (built, not sent)."""
     card = pymsteams.connectorcard(hook_url, http_timeout=timeout)
     card.title(header(view, rules, lang))
@@ -251,7 +297,7 @@ def connector_card(hook_url: str, view: TicketView, *, line: str | None, quote: 
     if definition:
         card.color(definition.color.lstrip("#"))
     text = [part for part in (line and _clip(line, text_budget), quote and f"> {_clip(quote, text_budget)}")
-            if part]
+            if part] + [attachment_markdown(item, lang) for item in attachments]
     card.text("\n\n".join(text) or view.key)
     section = pymsteams.cardsection()
     for title, value in facts(view, rules, lang):

@@ -110,12 +110,12 @@ class TeamsDeliverer:
             if content is None:
                 return {"skipped": "nothing collected"}
             view, line, quote = content
-            kind, people = definition.teams_format, []
+            kind, people, media = definition.teams_format, [], ()
         else:
             content = self._content(item.payload["ticket_id"], item.payload["event_id"])
             if content is None:
                 return {"skipped": "collected in the incident digest"}
-            view, line, quote, people = content
+            view, line, quote, people, media = content
         if item.in_doubt and line:
             # An earlier attempt may have arrived (its answer was lost), and a webhook post cannot
             # be looked up: post again rather than risk a missed ticket, and say it may repeat.
@@ -123,17 +123,18 @@ class TeamsDeliverer:
         links = self._links(view)
         if kind == "workflows":
             return self._post_adaptive(channel, definition.teams_webhook, view, line, quote, links,
-                                       cards.mentions(people, self.rules))
+                                       cards.mentions(people, self.rules), media)
         if kind == "messagecard":  # connector cards cannot mention: the line names the people
             names = [cards.who(person, self.rules, self.lang) for person in people]
             if names:
                 line = "\n\n".join(filter(None, [line, t("teams.line.for", self.lang, who=", ".join(names))]))
-            return self._post_messagecard(channel, definition.teams_webhook, view, line, quote, links)
+            return self._post_messagecard(channel, definition.teams_webhook, view, line, quote, links, media)
         raise DeliveryError(f"unknown teams item kind {item.kind!r}", permanent=True)
 
     # -- content -----------------------------------------------------------------------------
 
-    def _content(self, ticket_id: int, event_id: int) -> tuple[TicketView, str | None, str | None, list[str]] | None:
+    def _content(self, ticket_id: int, event_id: int
+                 ) -> tuple[TicketView, str | None, str | None, list[str], tuple] | None:
         with session_scope(self.session_factory) as session:
             view = load_view(session, ticket_id, rules=self.rules, now=self.clock())
             event = session.get(TicketEvent, event_id)
@@ -146,12 +147,14 @@ class TeamsDeliverer:
             if event.kind == "incident_opened":
                 line = cards.incident_opened_line(payload, self.rules, self.lang)
             quote = view.text if event.kind == "created" else None
+            media = view.attachments if event.kind == "created" else ()  # the customer's photos, GIFs, files
             if payload.get("message_id") and event.kind in ("customer_message", "reopened", "replied", "reply_failed"):
                 message = session.get(Message, payload["message_id"])
                 quote = message.text if message else None
+                media = tuple((message.attachments or ()) if message else ())
             people = cards.notified(event.kind, event.actor, payload)
         # Customer words are shown as typed: Teams markdown in them stays inert.
-        return view, line, escape(quote) if quote is not None else None, people
+        return view, line, escape(quote) if quote is not None else None, people, media
 
     def _digest(self, payload: dict) -> tuple[TicketView, str, str] | None:
         """A flood incident's digest card: the period's messages and the live figures."""
@@ -182,11 +185,11 @@ class TeamsDeliverer:
     # -- posting -----------------------------------------------------------------------------
 
     def _post_adaptive(self, channel: str, url: str, view: TicketView, line: str | None, quote: str | None,
-                       links: dict[str, str], mentioned: list[dict[str, Any]]) -> dict[str, Any]:
+                       links: dict[str, str], mentioned: list[dict[str, Any]], media=()) -> dict[str, Any]:
         try:
             message = cards.fit(lambda budget: cards.workflows_message(cards.ticket_card(
                 view, line=line, quote=quote, links=links, rules=self.rules, lang=self.lang, text_budget=budget,
-                mentioned=mentioned)))
+                mentioned=mentioned, attachments=media)))
         except ValueError as exc:  # no retry makes it smaller
             raise DeliveryError(f"teams channel {channel}: {exc}", permanent=True) from None
         # The bytes measured against the limit are the bytes sent.
@@ -200,11 +203,11 @@ class TeamsDeliverer:
         return {"channel": channel, "status": response.status_code, "bytes": len(body)}
 
     def _post_messagecard(self, channel: str, url: str, view: TicketView, line: str | None, quote: str | None,
-                          links: dict[str, str]) -> dict[str, Any]:
+                          links: dict[str, str], media=()) -> dict[str, Any]:
         card = None
         for budget in cards.TEXT_BUDGETS:
             card = cards.connector_card(url, view, line=line, quote=quote, links=links, rules=self.rules,
-                                        lang=self.lang, timeout=self.timeout, text_budget=budget)
+                                        lang=self.lang, timeout=self.timeout, text_budget=budget, attachments=media)
             # pymsteams posts with requests' json=, so measure that serialization.
             if cards.requests_json_size(card.payload) <= cards.MAX_MESSAGE_BYTES:
                 break

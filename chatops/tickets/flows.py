@@ -36,6 +36,7 @@ from chatops.sla.service import AUTO_RESOLVE_ACTOR, SlaService
 from chatops.stats.csat_hooks import CsatRequester
 from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
+from chatops.tickets.amend import AmendService
 from chatops.tickets.events import EventListener, Projector
 from chatops.tickets.flood import FloodService, close_incidents
 from chatops.tickets.ingest import IngestResult, IngestService
@@ -77,8 +78,9 @@ class TicketFlows:
         self.sla = self.deadlines.sla
         self.flood = FloodService(rules, self.recorder, self.deadlines, self.paging)
         self.replies = ReplyService(session_factory, self.recorder, self.deadlines, clock)
+        self.amend = AmendService(self.recorder, clock)
         self.inbound = IngestService(session_factory.kw["bind"], rules, self.recorder, self.engine, self.deadlines,
-                                     self.paging, self.flood, clock)
+                                     self.paging, self.flood, clock, amend=self.amend)
         self.issues = IssueService(session_factory, self.recorder, self.deadlines, clock)
         self._clock = clock
 
@@ -90,7 +92,7 @@ class TicketFlows:
     @clock.setter
     def clock(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
-        for part in (self.paging, self.deadlines, self.replies, self.inbound, self.issues):
+        for part in (self.paging, self.deadlines, self.replies, self.inbound, self.issues, self.amend):
             part.clock = clock
 
     @property

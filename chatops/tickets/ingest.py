@@ -26,6 +26,7 @@ from chatops.sla.service import SlaService
 from chatops.stats.csat_hooks import record_rating_reply
 from chatops.stats.projector import TicketFacts
 from chatops.tickets import service
+from chatops.tickets.amend import AmendService, attachment_rows
 from chatops.tickets.flood import FloodService
 from chatops.tickets.models import Customer, Message, Ticket, TicketTag
 from chatops.tickets.record import Recorder, UnitOfWork
@@ -35,7 +36,8 @@ log = logging.getLogger("chatops.ingest")
 _T = TypeVar("_T")
 
 # "collected": stored on the open flood incident of its post or topic (chatops.tickets.flood).
-Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored", "rated", "collected"]
+Outcome = Literal["created", "threaded", "reopened", "duplicate", "stored", "rated", "collected", "edited",
+                  "deleted", "ignored"]
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,8 @@ class IngestService:
     `engine`, deadlines by `sla`, pages by `paging`, incidents by `flood`, events by `recorder`."""
 
     def __init__(self, engine: Engine, rules, recorder: Recorder, triage: RulesEngine, sla: SlaService,
-                 paging: PagingService, flood: FloodService, clock: Callable[[], datetime]) -> None:
+                 paging: PagingService, flood: FloodService, clock: Callable[[], datetime],
+                 amend: AmendService | None = None) -> None:
         self.db_engine = engine
         self.rules = rules
         self.recorder = recorder
@@ -71,6 +74,7 @@ class IngestService:
         self.paging = paging
         self.flood = flood
         self.clock = clock
+        self.amend = amend or AmendService(recorder, lambda: self.clock())
 
     def ingest(self, message: InboundMessage) -> IngestResult:
         """Store one inbound message and open, continue or reopen its ticket."""
@@ -154,6 +158,8 @@ class IngestService:
 
     def _store(self, conn: UnitOfWork, message: InboundMessage) -> IngestResult:
         """In the caller's transaction: a duplicate, or the message stored with its ticket."""
+        if message.action != "new" and (amended := self.amend.apply(conn, message)) is not None:
+            return IngestResult(*amended)  # an edit or deletion (chatops.tickets.amend)
         if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
             return IngestResult("duplicate")
         return self._ingest_new(conn, message)
@@ -176,6 +182,7 @@ class IngestService:
             "author_name": message.author.name, "text": message.text, "url": message.url,
             "lang": message.lang, "meta": dict(message.meta) or None, "created_at": message.created_at, "received_at": now,
             "customer_id": customer_id, "ticket_id": None,
+            "attachments": attachment_rows(message),
         }
         if blocked:
             return IngestResult("stored", message_id=_insert(conn, Message, message_row))
@@ -252,7 +259,7 @@ class IngestService:
             "source": message.source, "account": message.account, "external_id": message.external_id,
             "conversation_id": message.thread_id, "customer_id": customer_id, "status": "new",
             "priority": triage.priority, "level": triage.level, "channel": triage.channel,
-            "assignee": None, "subject": _subject(message.text), "lang": message.lang,
+            "assignee": None, "subject": _subject(message.summary), "lang": message.lang,
             "matched_rules": list(triage.matched), "keywords": list(triage.keywords),
             "notify": list(triage.notify), "created_at": message.created_at, "updated_at": now,
             "last_customer_message_at": message.created_at, "reopened_count": 0, "version": 1,

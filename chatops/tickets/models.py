@@ -197,6 +197,12 @@ class Message(Base):
     url: Mapped[str | None] = mapped_column(String(2048))
     lang: Mapped[str | None] = mapped_column(String(8))
     meta: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # network reply context (InboundMessage.meta)
+    # Inbound media (InboundMessage.attachments as dicts: type, url, alt, ref, name).
+    attachments: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
+    # The customer edited (text is the latest; the earlier one is in the `message_edited` event)
+    # or deleted the message on the network; the row stays, as the ticket does.
+    edited_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Outbound only: queued → sent (the network accepted it) | failed (with the deliverer's reason).
     delivery_state: Mapped[str | None] = mapped_column(String(16))
     delivery_error: Mapped[str | None] = mapped_column(Text)

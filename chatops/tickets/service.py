@@ -174,7 +174,9 @@ def last_inbound(session: Session, *, ticket_id: int, customer_id: int | None = 
     stmt = select(Message).where(Message.ticket_id == ticket_id, Message.direction == "inbound")
     if customer_id is not None:
         stmt = stmt.where(Message.customer_id == customer_id)
-    return session.scalars(stmt.order_by(Message.created_at.desc(), Message.id.desc()).limit(1)).first()
+    # A message the customer deleted cannot be answered on most networks: the latest one still there.
+    return session.scalars(stmt.order_by(Message.deleted_at.is_(None).desc(), Message.created_at.desc(),
+                                         Message.id.desc()).limit(1)).first()
 
 
 def record_reply_delivered(session: Session, item) -> None:

@@ -51,6 +51,7 @@ class FakeSlack:
     rate_limit_every = _Shared()
     retry_after = _Shared()
     missing_channels = _Shared()
+    unreachable_images = _Shared()  # image URLs answered invalid_blocks ("downloading image failed")
     unknown_users = _Shared()  # ids users.info answers user_not_found for
     usergroups = _Shared()
     calls = _Shared()

@@ -86,7 +86,8 @@ def test_redelivery_is_stored_once_and_its_token_unused(runtime, fake, line, cli
     assert len(tickets(runtime)) == 1 and inbound_count(runtime) == 2
     with runtime.session_factory() as session:
         sticker = session.query(Message).filter_by(external_id="468789577898262531").one()
-    assert sticker.text == "(sticker) please thanks" and "reply_token" not in sticker.meta
+    assert sticker.text == "" and "reply_token" not in sticker.meta
+    assert sticker.attachments == [{"type": "sticker", "alt": "please thanks", "ref": "11537/52002734"}]
     assert sticker.meta["to"] == "Ca56f94637cbbbbbbbbbbbbbbbbbbbbbb"
 
 

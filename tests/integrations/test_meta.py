@@ -187,8 +187,8 @@ def test_instagram_gif_comment_is_a_message_and_the_batch_is_stored(runtime, fak
     stored = stored_inbound(runtime)
     assert set(stored) == {"17865799348089040", "17865799348089039", "aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDAw"}
     gif = stored["17865799348089040"]
-    assert (gif.text, gif.kind, gif.author_handle) == ("(gif)", "comment", "@saburo.ig")
-    assert gif.meta["attachment"] == "gif" and gif.ticket_id is not None
+    assert (gif.text, gif.kind, gif.author_handle) == ("", "comment", "@saburo.ig")
+    assert gif.attachments == [{"type": "gif"}] and gif.ticket_id is not None
     assert stored["aWdfZAG1faXRlbToxOklHTWVzc2FnZAUlEOjE3ODQxNDAw"].text == "二重請求されています"
 
 
@@ -198,8 +198,9 @@ def test_facebook_photo_only_comment_is_a_message(runtime, fake, facebook, clien
     assert response.status_code == 200
     stored = stored_inbound(runtime)
     photo = stored["900000000000001_1100000000000003"]
-    assert photo.text == "(photo) https://scontent.xx.fbcdn.net/v/t39.1997-6/1100000000000003_n.jpg"
-    assert photo.meta["attachment"] == "photo" and photo.ticket_id is not None
+    assert photo.text == ""
+    assert photo.attachments == [{"type": "image", "url": "https://scontent.xx.fbcdn.net/v/t39.1997-6/1100000000000003_n.jpg"}]
+    assert photo.ticket_id is not None
     assert stored["900000000000001_1100000000000001"].text.startswith("注文した商品が届かない")
 
 

@@ -14,10 +14,14 @@ from chatops.slack.blocks.modals import (
     ticket_modal,
 )
 from chatops.slack.blocks.ticket import (
+    attachment_blocks,
     customer_line,
+    customer_line_blocks,
     event_line,
     failed_reply_actions,
     issue_failed_message,
+    has_images,
+    images_as_links,
     linked_ticket_line,
     reply_failed_line,
     reply_line,
@@ -30,4 +34,4 @@ from chatops.slack.blocks.ticket import (
 __all__ = ["CustomerSummary", "customer_modal", "ticket_modal", "customer_line", "escalate_modal", "escape", "event_line", "home_view", "linked_ticket_line", "message_modal",
            "reply_failed_line", "reply_line", "reply_sent_line", "reply_confirm_modal", "reply_modal", "resolve_modal", "tags_modal", "ticket_actions", "ticket_list",
            "ticket_message", "ticket_row", "FailedReply", "failed_reply_actions", "reply_state_message",
-           "issue_failed_message"]
+           "issue_failed_message", "attachment_blocks", "customer_line_blocks", "has_images", "images_as_links"]

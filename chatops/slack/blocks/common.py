@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 from chatops.i18n import t
 from chatops.rules import Rules
-from chatops.slack.blocks.text import escape, link  # noqa: F401  (re-exported to the builders)
+from chatops.slack.blocks.text import escape, link, safe_url  # noqa: F401  (re-exported to the builders)
 from chatops.slack.mentions import group_mention
 from chatops.views import TicketView
 
@@ -101,4 +101,11 @@ def ticket_fallback(card: TicketView, rules: Rules, lang: str) -> str:
     """The notification text of a ticket message (what phones and screen readers show). Slack
     reads it as mrkdwn too, so customer text is escaped: `<!channel>` must never ping anyone."""
     label = rules.priorities[card.priority].label.get(lang)
-    return f"[{label}] {card.key} {NETWORK_NAMES.get(card.source, card.source)}: {escape(clip(card.text, 150))}"
+    return f"[{label}] {card.key} {NETWORK_NAMES.get(card.source, card.source)}: {escape(clip(said(card, lang), 150))}"
+
+
+def said(card: TicketView, lang: str) -> str:
+    """The customer's first words, or for media alone the kinds of its attachments, so a
+    photo-only comment is never a blank notification or list row."""
+    return card.text.strip() or " ".join(t(f"slack.attachment.{item.get('type', 'other')}", lang)
+                                         for item in card.attachments)

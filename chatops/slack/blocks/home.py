@@ -16,6 +16,7 @@ from chatops.slack.blocks.common import (
     local_time,
     mrkdwn,
     plain,
+    said,
     user,
 )
 from chatops.slack.blocks.ticket import SLA_EMOJI, failed_reply_actions, failure_text
@@ -42,7 +43,7 @@ def ticket_row(card: TicketView, rules: Rules, lang: str, *, button: bool = True
     who = escape(card.customer.label)
     text = (f"{rules.priorities[card.priority].emoji} *{card.key}* {card.level} · "
             f"{escape(NETWORK_NAMES.get(card.source, card.source))} {who} · {user(card.assignee, lang)}{when}\n"
-            f"{escape(clip(' '.join(card.text.split()), 140))}")
+            f"{escape(clip(' '.join(said(card, lang).split()), 140))}")
     row = {"type": "section", "text": mrkdwn(text)}
     if button:
         row["accessory"] = {"type": "button", "action_id": ids.OPEN_TICKET, "value": card.key,

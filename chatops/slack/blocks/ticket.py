@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from chatops.i18n import t
@@ -21,6 +21,7 @@ from chatops.slack.blocks.common import (
     mrkdwn,
     plain,
     priority_label,
+    safe_url,
     ticket_fallback,
     user,
 )
@@ -31,6 +32,10 @@ from chatops.views import TicketView
 SLA_EMOJI = {"breached": ":rotating_light:", "warning": ":hourglass_flowing_sand:", "ok": ":clock3:",
              "paused": ":double_vertical_bar:", "met": ":white_check_mark:"}
 TEXT_LIMIT = 2800
+IMAGE_TYPES = ("image", "gif", "sticker")  # media Slack can show itself from a public URL
+IMAGES_SHOWN = 4  # image blocks per message; further media are listed as links
+IMAGE_URL_LIMIT = 3000  # Slack's image_url length limit
+ALT_TEXT_LIMIT = 2000  # Slack's alt_text length limit
 
 
 def ticket_message(card: TicketView, rules: Rules, lang: str, *, trackers: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -40,7 +45,11 @@ def ticket_message(card: TicketView, rules: Rules, lang: str, *, trackers: tuple
     blocks = [
         {"type": "section", "text": mrkdwn(_headline(card, rules, lang))},
         {"type": "section", "fields": _fields(card, rules, lang)},
-        {"type": "section", "text": mrkdwn(_quote(card.text))},
+        *([{"type": "section", "text": mrkdwn(_quote(card.text))}] if card.text.strip() else []),
+        *attachment_blocks(card.attachments, lang),
+        *([{"type": "context", "elements": [mrkdwn(t(
+            "slack.message_deleted" if card.deleted else "slack.message_edited", lang))]}]
+          if card.deleted or card.edited else []),
         ticket_actions(card, rules, lang, trackers=trackers),
         {"type": "context", "elements": [mrkdwn(_context(card, rules, lang))]},
     ]
@@ -208,6 +217,10 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         case "customer_message" if payload.get("priority_to"):
             return t("slack.line.priority_raised", lang,
                      label=priority_label(rules, payload["priority_to"], lang))
+        case "message_edited":
+            return f"{t('slack.line.message_edited', lang)}\n{_quote(payload.get('text_to') or '')}"
+        case "message_deleted":
+            return t("slack.line.message_deleted", lang)
         case "created" if payload.get("follows") is not None:
             return linked_ticket_line(kind, payload["follows"], None, lang)
         case "continued" if payload.get("new_ticket_id") is not None:
@@ -227,11 +240,95 @@ def linked_ticket_line(kind: str, other_id: int, thread: tuple[str, str] | None,
     return t("slack.line.follows" if kind == "created" else "slack.line.continued", lang, ticket=other)
 
 
-def customer_line(handle: str | None, text: str, url: str | None, lang: str) -> str:
-    """A customer's follow-up as a thread line: who, the text quoted, a link to the post."""
+def customer_line(handle: str | None, text: str, url: str | None, lang: str,
+                  attachments: Sequence[Mapping[str, Any]] = ()) -> str:
+    """A customer's follow-up as a thread line: who, the text quoted, a link to the post, and a
+    line per attachment (a link when it has a public address)."""
+    head = _customer_head(handle, text, url, lang, quote_blank=not attachments)
+    return "\n".join([head, *(attachment_link(item, lang) for item in attachments)])
+
+
+def _customer_head(handle: str | None, text: str, url: str | None, lang: str, *, quote_blank: bool) -> str:
     who = escape(handle or t("slack.customer", lang))
     post = f"  {link(url, t('slack.open_post', lang))}" if url else ""
-    return f":speech_balloon: *{who}*{post}\n{_quote(text)}"
+    return f":speech_balloon: *{who}*{post}" + (f"\n{_quote(text)}" if text.strip() or quote_blank else "")
+
+
+def attachment_label(item: Mapping[str, Any], lang: str) -> str:
+    """How an attachment is named in plain text: its kind, then its alt text or file name."""
+    kind = t(f"slack.attachment.{item.get('type', 'other')}", lang)
+    described = item.get("alt") or item.get("name")
+    return f"{kind}: {described}" if described else kind
+
+
+def attachment_link(item: Mapping[str, Any], lang: str) -> str:
+    """An attachment as one mrkdwn line: a link to its address, else its label and the
+    network's content id (media only our credentials can fetch, e.g. LINE's)."""
+    label = attachment_label(item, lang)
+    if safe_url(item.get("url")):
+        return f":paperclip: {link(item['url'], label)}"
+    # A sticker's ref names the sticker, not content to fetch.
+    ref = f" ({t('slack.attachment.ref', lang, ref=item['ref'])})" if item.get("ref") and item.get("type") != "sticker" \
+        else ""
+    return f":paperclip: {escape(label)}{escape(ref)}"
+
+
+def attachment_blocks(attachments: Sequence[Mapping[str, Any]], lang: str) -> list[dict]:
+    """An image block (with its alt text) for each of the first images that have a public
+    http(s) address, and one context of links for the other attachments (and "+N more")."""
+    blocks: list[dict] = []
+    others: list[str] = []
+    for item in attachments:
+        url = (item.get("url") or "").strip()
+        if item.get("type") in IMAGE_TYPES and safe_url(url) and len(url) <= IMAGE_URL_LIMIT \
+                and len(blocks) < IMAGES_SHOWN:
+            blocks.append({"type": "image", "image_url": url,
+                           "alt_text": clip(attachment_label(item, lang), ALT_TEXT_LIMIT)})
+        else:
+            others.append(attachment_link(item, lang))
+    if others:
+        # A context takes at most ten elements: the links go in one mrkdwn text, clipped whole.
+        blocks.append({"type": "context", "elements": [mrkdwn(fit(others, FIELD_LIMIT, lang, sep="\n"))]})
+    return blocks
+
+
+def has_images(message: Mapping[str, Any]) -> bool:
+    """Whether a message's blocks (or its attachments' blocks) show an image."""
+    return any(block.get("type") == "image" for block in _all_blocks(message))
+
+
+def images_as_links(message: Mapping[str, Any]) -> dict[str, Any]:
+    """The same message with each image block turned into a link to the image (for when Slack
+    cannot download it: expired or private media)."""
+    def relinked(blocks: list[dict]) -> list[dict]:
+        return [{"type": "context", "elements": [mrkdwn(f":frame_with_picture: {link(b['image_url'], b['alt_text'])}")]}
+                if b.get("type") == "image" else b for b in blocks]
+
+    out = dict(message)
+    if isinstance(out.get("blocks"), list):
+        out["blocks"] = relinked(out["blocks"])
+    if isinstance(out.get("attachments"), list):
+        out["attachments"] = [{**a, "blocks": relinked(a["blocks"])} if "blocks" in a else a
+                              for a in out["attachments"]]
+    return out
+
+
+def _all_blocks(message: Mapping[str, Any]) -> list[dict]:
+    found = list(message.get("blocks") or [])
+    for attachment in message.get("attachments") or []:
+        found += attachment.get("blocks") or []
+    return found
+
+
+def customer_line_blocks(handle: str | None, text: str, url: str | None, attachments: Sequence[Mapping[str, Any]],
+                         lang: str, *, extra: str | None = None) -> list[dict] | None:
+    """Blocks of a customer's thread line when it carries media: who and the text (after `extra`,
+    an event's own line), then the images and the links of the rest; None when there are no media."""
+    if not attachments:
+        return None
+    head = _customer_head(handle, text, url, lang, quote_blank=False)
+    return [{"type": "section", "text": mrkdwn(f"{extra}\n{head}" if extra else head)},
+            *attachment_blocks(attachments, lang)]
 
 
 def reply_line(agent: str, text: str, lang: str, *, attempt: int = 0) -> str:

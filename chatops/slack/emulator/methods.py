@@ -68,6 +68,20 @@ def _error(error: str) -> dict:
     return {"ok": False, "error": error}
 
 
+def _unreachable_image(ws: Workspace, args: dict) -> dict | None:
+    """Slack's answer when a message shows an image it cannot download (None: all fine)."""
+    places = [("/blocks", args.get("blocks"))] + [
+        (f"/attachments/{i}/blocks", a.get("blocks")) for i, a in enumerate(args.get("attachments") or [])
+        if isinstance(a, dict)]
+    for prefix, blocks in places:
+        for index, block in enumerate(blocks if isinstance(blocks, list) else []):
+            if isinstance(block, dict) and block.get("type") == "image" and block.get("image_url") in ws.unreachable_images:
+                problem = f"downloading image failed [json-pointer:{prefix}/{index}/image_url]"
+                return {"ok": False, "error": "invalid_blocks", "errors": [problem],
+                        "response_metadata": {"messages": [f"[ERROR] {problem}"]}}
+    return None
+
+
 # -- chat ------------------------------------------------------------------------------------------
 
 def _post_message(ws: Workspace, args: dict, context: Context) -> dict:
@@ -78,6 +92,8 @@ def _post_message(ws: Workspace, args: dict, context: Context) -> dict:
         return _error("not_in_channel")
     if not args.get("text") and not args.get("blocks") and not args.get("attachments"):
         return _error("no_text")
+    if (refused := _unreachable_image(ws, args)) is not None:
+        return refused
     thread_ts = args.get("thread_ts") or None
     if thread_ts and ws.find(channel, thread_ts) is None:
         return _error("thread_not_found")
@@ -93,6 +109,8 @@ def _update(ws: Workspace, args: dict, context: Context) -> dict:
     message = ws.find(channel, args.get("ts", "")) if channel else None
     if message is None:
         return _error("message_not_found")
+    if (refused := _unreachable_image(ws, args)) is not None:
+        return refused
     message.text = args.get("text", message.text)
     message.blocks = args.get("blocks") or []
     message.attachments = args.get("attachments") or []

@@ -106,6 +106,9 @@ class Workspace:
             self.add_channel(name)
         self.missing_channels: set[str] = set()  # names or ids answered channel_not_found
         self.outside_channels: set[str] = set()  # channel ids the bot is not in: not_in_channel
+        # Image URLs Slack cannot download (expired or private media): a message showing one is
+        # refused with invalid_blocks, as Slack does.
+        self.unreachable_images: set[str] = set()
         self.usergroups: list[dict] = [dict(group) for group in usergroups]
         self.messages: list[Message] = []
         self.views: dict[str, dict] = {}  # view id → the view as shown now
