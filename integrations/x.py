@@ -271,6 +271,20 @@ class XPoller(Poller):
         return result
 
 
+# X Activity API post events for the brand account and the kind of message each is.
+ACTIVITY_POSTS = {"post.mention.create": "mention", "post.reply.create": "reply", "post.quote.create": "mention"}
+
+
+def _activity_users(users: dict) -> dict[str, dict]:
+    """The X Activity API's DM `users` map (`{id: {"data": v2 user}}`) in the Account Activity
+    shape the DM parser reads (`screen_name`, `name`)."""
+    found = {}
+    for user_id, entry in (users or {}).items():
+        data = entry.get("data", entry) if isinstance(entry, dict) else {}
+        found[user_id] = {"screen_name": data.get("username") or data.get("screen_name"), "name": data.get("name")}
+    return found
+
+
 class XWebhook(WebhookSource):
     """Account Activity API: CRC handshake and signed tweet/DM events for the brand account."""
 
@@ -300,7 +314,11 @@ class XWebhook(WebhookSource):
 
     def parse(self, payload: dict) -> list[InboundMessage]:
         """Tweets that mention or answer us, their deletions (`tweet_delete_events`), and DMs to
-        us (our own posts are skipped)."""
+        us (our own posts are skipped): the Account Activity format, or the X Activity API's
+        envelope (`{"data": {"event_type", "payload", "includes"}}`) that replaces it."""
+        if isinstance(payload.get("data"), dict | list):
+            events = payload["data"] if isinstance(payload["data"], list) else [payload["data"]]
+            return [message for event in events for message in self.parse_activity(event)]
         own = payload.get("for_user_id") or self.config.user_id
         messages = []
         for deleted in payload.get("tweet_delete_events", []):
@@ -349,6 +367,24 @@ class XWebhook(WebhookSource):
                 created_at=datetime.fromtimestamp(int(event["created_timestamp"]) / 1000).astimezone(),
                 kind="dm", meta={"mode": "dm"}))
         return messages
+
+
+    def parse_activity(self, event: dict) -> list[InboundMessage]:
+        """One X Activity API event: mentions, replies and quotes of the brand as posts (a v2 Post
+        with its `includes`), `dm.received` as DMs; other event types carry nothing to answer."""
+        kind = ACTIVITY_POSTS.get(event["event_type"])
+        own = (event.get("filter") or {}).get("user_id") or self.config.user_id
+        if kind is not None:
+            post = event["payload"]
+            if post.get("author_id") == own:
+                return []
+            includes = {"includes": event.get("includes") or {}}
+            return [tweet_message(post, _users(includes), self.config.account, own, kind, media=_media(includes))]
+        if event["event_type"] == "dm.received":
+            payload = event["payload"]
+            return self.parse({"for_user_id": own, "direct_message_events": payload.get("direct_message_events", []),
+                               "users": _activity_users(payload.get("users"))})
+        return []
 
 
 def _problem(exc: Exception) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 
@@ -224,3 +226,42 @@ def test_a_spent_refresh_token_is_an_auth_failure_not_a_lost_reply(runtime, fake
     with runtime.session_factory() as session:
         item = session.scalars(select(OutboxItem).where(OutboxItem.target == "network:x")).one()
     assert item.state == "pending" and "refused our credentials (400)" in item.last_error  # retried later
+
+
+# -- the X Activity API (the Account Activity API's successor) on the same webhook ----------------
+
+def test_x_activity_api_events_become_tickets_on_the_same_webhook(runtime, fake, x, client_for):
+    """Envelopes as X's event-payload examples show them: one signed POST per event."""
+    client = client_for(runtime)
+    events = fixture("x_activity_api.json")
+    outcomes = {}
+    for name, event in events.items():
+        response = post_webhook(client, json.dumps(event, ensure_ascii=False).encode())
+        assert response.status_code == 200, name
+        outcomes[name] = [r["outcome"] for r in response.get_json().get("results", [])]
+    # our own reply and a profile update carry nothing to answer
+    assert outcomes == {"mention": ["created"], "reply": ["created"], "own_reply": [], "dm": ["created"],
+                        "profile": []}
+    mention, reply, dm = tickets(runtime)
+    with runtime.session_factory() as session:
+        stored = {m.external_id: m for m in session.scalars(select(Message).where(Message.direction == "inbound"))}
+    assert stored["1859077777777770001"].author_id == "2222222222222222222"
+    assert stored["1859077777777770001"].text == "@acme_jp 注文した靴のサイズ交換はできますか？"
+    assert stored["1859077777777770002"].in_reply_to == "1859011111111110000"
+    assert stored["dm:1859077777777779999"].text == "返金の状況を教えてください"
+    assert [t.source for t in (mention, reply, dm)] == ["x"] * 3
+    agent_reply(runtime, reply.key, "ご不便をおかけしています。", view_id="V1")
+    agent_reply(runtime, dm.key, "お調べします。", view_id="V2")
+    deliver(runtime)
+    assert fake.calls_to("POST", "/2/tweets")[0].json()["reply"] == {"in_reply_to_tweet_id": "1859077777777770002"}
+    assert len(fake.calls_to("POST", "/2/dm_conversations/with/4444444444444444444/messages")) == 1
+    # X redelivers: the same post is stored once, whichever API delivered it
+    again = post_webhook(client, json.dumps(events["mention"], ensure_ascii=False).encode())
+    assert [r["outcome"] for r in again.get_json()["results"]] == ["duplicate"]
+
+
+def test_x_activity_api_event_without_its_payload_is_400(runtime, x, client_for):
+    body = json.dumps({"data": {"event_type": "post.mention.create", "filter": {"user_id": USER_ID}}}).encode()
+    response = post_webhook(client_for(runtime), body)
+    assert response.status_code == 400 and "payload" in response.get_json()["error"]
+    assert count(runtime, Message) == 0
