@@ -7,6 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from chatops.oncall.models import Page
+from chatops.teams import cards as webhook_cards
 from chatops.teams.bot.notifier import BotPlanner
 from chatops.tickets.events import EventNotice
 from chatops.tickets.models import BotConversation, TicketEvent
@@ -77,3 +78,32 @@ def test_only_people_the_bot_can_reach_get_a_teams_page(bot_runtime, clock):
     [row] = [r for r in rows(ONCALL["user"]) if r.kind == "page"]
     assert (row.target, row.dedupe_key, row.ordering_key) == ("teams_bot", "teams_bot:page:4:9", "teams_bot-page:4")
     assert not [r for r in rows("U0MANAGER1") if r.kind == "page"]  # not in teams.people
+
+
+def test_an_sla_warning_reaches_the_assignee_and_a_breach_the_leads_in_their_chat(
+        bot_runtime, bot_client, bot_outbox, identity, bot_connector, clock, rules):
+    """As Slack DMs them: the assignee before the deadline, the level's leads when it passes."""
+    post(bot_client, identity, install(bot_connector, channel_of("support")))
+    key = bot_runtime.flows.ingest(inbound("二重請求されています")).ticket_key  # L3, whose lead is a Teams person
+    bot_runtime.flows.claim(key, actor="U0AGENT001")
+    clock.advance(minutes=50)  # 80 % of the hour to the first response: the warning
+    bot_runtime.flows.sla_pass()
+    clock.advance(minutes=15)  # past it: the breach
+    bot_runtime.flows.sla_pass()
+    drain_bot(bot_outbox)
+    with bot_runtime.session_factory() as session:
+        warning, breach = session.scalars(select(TicketEvent).where(
+            TicketEvent.kind.in_(("sla_warning", "sla_breached"))).order_by(TicketEvent.id)).all()
+    chats = {opened["member"]: chat for chat, opened in bot_connector.personal_chats().items()}
+    [told] = bot_connector.in_conversation(chats["aad-agent-1"])  # the assignee: the warning only
+    assert f"**{key}**" in told.activity["text"]
+    assert told.activity["text"].startswith(webhook_cards.event_line(
+        "sla_warning", warning.actor, warning.payload, bot_runtime.rules, bot_runtime.rules.defaults.language))
+    leads = [person for person in breach.payload["notify"]
+             if any(p.user == person and p.aad for p in bot_runtime.rules.teams.people)]
+    assert leads  # the level's lead is a Teams person here
+    for lead in leads:
+        aad = next(p.aad for p in bot_runtime.rules.teams.people if p.user == lead)
+        [breached] = bot_connector.in_conversation(chats[aad])
+        assert f"**{key}**" in breached.activity["text"]
+    assert warning.payload["assignee"] == "U0AGENT001"

@@ -5,7 +5,8 @@ The rhythm is Slack's: a ticket's first event posts its card as a new thread in 
 `teams_channel`; every later change updates that card in place and adds its one-line change log
 (or the customer's words) as a reply in the thread. A page notifies a rules.yaml person with an
 AAD id in their chat with the bot, and the page card there is updated when the page is
-acknowledged or resolved. Lanes: `teams_bot:<channel id>` per Teams channel, so a thread's lines
+acknowledged or resolved; an SLA warning reaches the assignee and a breach the level's leads
+there too, as Slack DMs them. Lanes: `teams_bot:<channel id>` per Teams channel, so a thread's lines
 never overtake its card, and `teams_bot-page:<page>` per page.
 """
 
@@ -45,6 +46,8 @@ TARGET = "teams_bot"
 # No line and no redraw: internal notes stay in the ticket; a flood's members go to its digests.
 SKIPPED_KINDS = {"note_added", "incident_message"}
 PAGE_SETTLED = {"page_acknowledged", "page_resolved"}
+# SLA events a person hears about in their chat with the bot: who, by the event's payload.
+SLA_NOTICES = {"sla_warning": ("assignee",), "sla_breached": ("notify",)}
 
 
 class BotPlanner:
@@ -82,11 +85,24 @@ class BotPlanner:
                 page_id = notice.payload["page_id"]
                 rows.append(OutboxRow(TARGET, "page", f"{TARGET}:page:{page_id}:{event}", f"{TARGET}-page:{page_id}",
                                       {**ticket, "event_id": event, "page_id": page_id, "user": person.user}))
+        elif notice.kind in SLA_NOTICES:
+            for user in self._sla_people(notice):
+                rows.append(OutboxRow(TARGET, "notice", f"{TARGET}:notice:{event}:{user}", f"{TARGET}-notice:{user}",
+                                      {**ticket, "event_id": event, "user": user}))
         elif notice.kind in PAGE_SETTLED and notice.payload.get("page_id") is not None:
             page_id = notice.payload["page_id"]
             rows.append(OutboxRow(TARGET, "page_update", f"{TARGET}:page_update:{event}", f"{TARGET}-page:{page_id}",
                                   {**ticket, "page_id": page_id}))
         return rows
+
+    def _sla_people(self, notice: EventNotice) -> list[str]:
+        """The mapped Teams people an SLA event is for (the assignee of a warning, the leads of a
+        breach), once each; people without an AAD id are reached on Slack only."""
+        wanted: list[str] = []
+        for field in SLA_NOTICES[notice.kind]:
+            value = notice.payload.get(field)
+            wanted += value if isinstance(value, list) else [value] if value else []
+        return list(dict.fromkeys(user for user in wanted if self._person(user) is not None))
 
     def _person(self, user: str | None):
         """The rules.yaml Teams person a page target is, when the bot can reach them (an AAD id)."""
@@ -217,11 +233,32 @@ class BotDeliverer:
     # -- pages -------------------------------------------------------------------------------
 
     def _page(self, item: OutboxItem) -> dict[str, Any]:
-        person = next((p for p in self.rules.teams.people if p.user == item.payload["user"] and p.aad), None)
-        if person is None:
-            raise DeliveryError(f"{item.payload['user']} has no Teams aad in rules.yaml teams.people", permanent=True)
         with session_scope(self.session_factory) as session:
             card = self.page_card(session, item.payload["page_id"])
+        service_url, conversation = self._personal_chat(item.payload["user"])
+        activity_id = self.connector.send(service_url, conversation, cards.card_activity(card))
+        return {"service_url": service_url, "conversation": conversation, "activity": activity_id}
+
+    def _notice(self, item: OutboxItem) -> dict[str, Any]:
+        """An SLA warning or breach in the person's chat with the bot: the thread's line, the ticket."""
+        with session_scope(self.session_factory) as session:
+            event = session.get(TicketEvent, item.payload["event_id"])
+            if event is None:
+                raise DeliveryError(f"event {item.payload['event_id']} is gone", permanent=True)
+            view = self.view(session, item.payload["ticket_id"])
+            line = self.line_text(session, event)
+        text = f"{line}\n\n**{view.key}** {escape(view.subject or '')}"
+        service_url, conversation = self._personal_chat(item.payload["user"])
+        activity_id = self.connector.send(service_url, conversation, cards.text_activity(text))
+        return {"service_url": service_url, "conversation": conversation, "activity": activity_id}
+
+    def _personal_chat(self, user: str) -> tuple[str, str]:
+        """The bot's chat with a rules.yaml person (serviceUrl, conversation id), opened when the
+        bot has none yet."""
+        person = next((p for p in self.rules.teams.people if p.user == user and p.aad), None)
+        if person is None:
+            raise DeliveryError(f"{user} has no Teams aad in rules.yaml teams.people", permanent=True)
+        with session_scope(self.session_factory) as session:
             chat = store.personal_reference(session, person.aad)
             if chat is not None:
                 service_url, conversation = chat.service_url, chat.id
@@ -237,8 +274,7 @@ class BotDeliverer:
             with session_scope(self.session_factory) as session:
                 session.merge(BotConversation(id=conversation, kind="personal", service_url=service_url,
                                               tenant_id=tenant, user_aad=person.aad.lower(), updated_at=self.clock()))
-        activity_id = self.connector.send(service_url, conversation, cards.card_activity(card))
-        return {"service_url": service_url, "conversation": conversation, "activity": activity_id}
+        return service_url, conversation
 
     def _page_update(self, item: OutboxItem) -> dict[str, Any]:
         page_id = item.payload["page_id"]
