@@ -43,6 +43,10 @@ class Runtime:
             migrate.upgrade(engine)
         factory = make_session_factory(engine)
         flows = TicketFlows(factory, rules, listeners=surface_listeners(settings, rules), clock=clock)
+        if settings.slack_enabled:  # presence, DND and group members for auto-assignment
+            from chatops.slack.roster import slack_roster
+
+            flows.assignment.roster = slack_roster(settings)
         return cls(settings, engine, factory, rules, flows)
 
     @property

@@ -27,6 +27,7 @@ from chatops.rules.fields import (
     RoleName,
     Source,
 )
+from chatops.rules.assignment import ChannelAssignment
 from chatops.rules.flood import FloodConfig
 from chatops.rules.oncall import OnCall
 from chatops.rules.people import (
@@ -57,6 +58,7 @@ __all__ = [
     "DEFAULT_PERMISSIONS",
     "BusinessHours",
     "CannedReply",
+    "ChannelAssignment",
     "ChannelDef",
     "CustomersConfig",
     "Defaults",
@@ -103,6 +105,7 @@ class Rules(Section):
     oncall: OnCall = OnCall()
     flood: FloodConfig = FloodConfig(enabled=False)  # absent: no flood detection
     customers: CustomersConfig = CustomersConfig()
+    assignment: dict[ChannelName, ChannelAssignment] = {}
 
     @field_validator("priorities")
     @classmethod
