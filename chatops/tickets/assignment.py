@@ -63,6 +63,12 @@ class NoAgentAvailable(DomainError):
     key = "error.no_agent_available"
 
 
+class RosterFailed(DomainError):
+    """The chat directory could not say who is in the group or available (nobody was picked by a guess)."""
+
+    key = "error.roster_failed"
+
+
 def rotation(members: Sequence[str], last: str | None) -> list[str]:
     """`members` starting after `last` (the previous pick), wrapping round; as listed when
     `last` is not among them."""
@@ -132,30 +138,47 @@ class AssignmentService:
             Ticket.channel == channel, TicketEvent.kind == "assigned").order_by(TicketEvent.id.desc()).limit(_HISTORY))
         return next((payload.get("assignee_to") for (payload,) in rows if (payload or {}).get("auto")), None)
 
-    def candidates(self, session: Session, entry: ChannelAssignment, at: datetime,
-                   exclude: Iterable[str] = ()) -> tuple[list[str], list[str], dict[str, int]]:
+    def candidates(self, session: Session, entry: ChannelAssignment, at: datetime, exclude: Iterable[str] = (),
+                   problems: list[tuple[str, Exception]] | None = None) -> tuple[list[str], list[str], dict[str, int]]:
         """(members, those eligible now, open tickets per member): on shift, available, under
-        the cap, and not in `exclude`."""
+        the cap, and not in `exclude`. A person whose availability cannot be read is left out
+        and listed in `problems` (a group that cannot be read raises)."""
         members = self.members(entry)
         left_out = set(exclude)
         loads = self.loads(session, members)
-        eligible = [person for person in self.on_shift(session, entry, members, at)
-                    if person not in left_out and (entry.cap is None or loads.get(person, 0) < entry.cap)
-                    and self.roster.available(person, at)]
+        eligible = []
+        for person in self.on_shift(session, entry, members, at):
+            if person in left_out or (entry.cap is not None and loads.get(person, 0) >= entry.cap):
+                continue
+            try:
+                if self.roster.available(person, at):
+                    eligible.append(person)
+            except Exception as exc:  # noqa: BLE001 - one unreadable person must not block the others
+                if problems is None:
+                    raise
+                problems.append((person, exc))
         return members, eligible, loads
 
     def pick_for(self, key: str, *, actor: str) -> str:
         """`assign T-12 auto`: assign the ticket now by its channel's rule (whoever holds it);
         the assignee's user id. NoAssignmentRule / NoAgentAvailable when that cannot be done."""
-        now = self.clock()
+        now, problems = self.clock(), []
         with self.session_factory() as session:
             ticket = service.get_ticket(session, key=key)
             key, channel, holder = ticket.key, ticket.channel, ticket.assignee
             entry = self.rules.assignment.get(channel)
             if entry is None:
                 raise NoAssignmentRule(key=key, channel=channel)
-            members, eligible, loads = self.candidates(session, entry, now, exclude=[holder] if holder else [])
+            try:
+                members, eligible, loads = self.candidates(session, entry, now, exclude=[holder] if holder else [],
+                                                           problems=problems)
+            except Exception as exc:  # noqa: BLE001 - said to the person and recorded below
+                problems.append(("", exc))
+                members, eligible, loads = [], [], {}
             person = choose(entry, members, eligible, loads, self.last_pick(session, channel))
+        self._report(channel, problems, now)
+        if person is None and problems:
+            raise RosterFailed(key=key, channel=channel, error=str(problems[0][1])[:200])
         if person is None:
             raise NoAgentAvailable(key=key, channel=channel)
         self.assign(key, actor=actor, assignee=person, auto={"mode": entry.mode})
@@ -184,8 +207,10 @@ class AssignmentService:
             overdue = self._unanswered(session, channel, entry, now, limit) if entry.wait else []
             if not waiting and not overdue:
                 return []
-            members, eligible, loads = self.candidates(session, entry, now)
+            problems: list[tuple[str, Exception]] = []
+            members, eligible, loads = self.candidates(session, entry, now, problems=problems)
             last = self.last_pick(session, channel)
+        self._report(channel, problems, now)  # after the read closed: a write of its own
         done = []
         for ticket_id, holder, assigned_at in [(ticket_id, None, None) for ticket_id in waiting] + overdue:
             person = choose(entry, members, [p for p in eligible if p != holder], loads, last)
@@ -206,6 +231,11 @@ class AssignmentService:
                 eligible = [p for p in eligible if p != person]
             done.append((f"T-{ticket_id}", person))
         return done
+
+    def _report(self, channel: str, problems: list[tuple[str, Exception]], now: datetime) -> None:
+        """Record each unreadable person (or group) visibly: announced once, counted in /metrics."""
+        for who, exc in problems:
+            self.failed(f"roster:{channel}:{who}" if who else f"roster:{channel}", exc, now)
 
     def _unanswered(self, session: Session, channel: str, entry: ChannelAssignment, now: datetime,
                     limit: int) -> list[tuple[int, str, datetime]]:

@@ -274,3 +274,26 @@ def test_a_group_slack_does_not_know_is_shown_and_counted(desk, rules):
     alert = t("sla.alert.pass.assignment", "ja")
     assert any(alert in (p.text or "") for p in desk.slack.parents())  # announced once to people
     assert 'chatops_scheduler_errors_total{pass="assignment"} 2.0' in metric(desk, "chatops_scheduler_errors")
+
+
+def test_a_person_slack_cannot_answer_for_is_passed_over_and_recorded(desk, fake_slack):
+    fake_slack.unknown_users.add(AGENT)  # users.getPresence: user_not_found
+    key = arrive(desk, 1)
+    tick(desk)
+    assert desk.ticket(key).assignee == AGENT2
+    with desk.runtime.session_factory() as session:
+        [error] = session.scalars(select(SchedulerError)).all()
+    assert (error.pass_name, error.item) == ("assignment", f"roster:support:{AGENT}")
+    assert "user_not_found" in error.error
+
+
+def test_ticket_assign_auto_when_slack_cannot_answer(desk, fake_slack):
+    key = arrive(desk, 1)
+    for person in (AGENT, AGENT2, AGENT3):
+        fake_slack.unknown_users.add(person)
+    answer = desk.command(f"assign {key} auto", user=LEAD).get_json()["text"]
+    assert answer.startswith(":warning: " + t("error.roster_failed", "ja", key=key, channel="support",
+                                              error="x").split("（")[0])
+    assert "user_not_found" in answer
+    assert desk.ticket(key).assignee is None
+    assert 'chatops_scheduler_errors_total{pass="assignment"} 3.0' in metric(desk, "chatops_scheduler_errors")

@@ -94,3 +94,21 @@ def test_choose_least_loaded_breaks_ties_round_the_rotation():
 def test_without_a_directory_user_ids_stand_for_themselves():
     roster = OpenRoster()
     assert roster.members("U0AGENT001") == ["U0AGENT001"] and roster.members("@team") == []
+
+
+def test_teams_cards_say_an_automatic_assignment_in_both_languages():
+    from chatops.i18n import t
+    from chatops.teams import cards
+    from chatops.tickets.assignment import ASSIGNMENT_ACTOR
+
+    rules = load_rules(ROOT / "rules.yaml")
+    first = {"assignee_to": "U0AGENT001", "auto": {"mode": "least_loaded"}}
+    handed = {"assignee_to": "U0AGENT002", "auto": {"mode": "round_robin", "reassigned_from": "U0AGENT001",
+                                                     "after_minutes": 30}}
+    for lang in ("ja", "en"):
+        assert cards.event_line("assigned", ASSIGNMENT_ACTOR, first, rules, lang) == t(
+            "teams.line.assigned_auto", lang, to="U0AGENT001", mode=t("assign.mode.least_loaded", lang))
+        assert cards.event_line("assigned", ASSIGNMENT_ACTOR, handed, rules, lang) == t(
+            "teams.line.reassigned_auto", lang, to="U0AGENT002", previous="U0AGENT001", minutes=30)
+    assert cards.event_line("assigned", ASSIGNMENT_ACTOR, first, rules, "en") == \
+        "Assigned automatically to U0AGENT001 (fewest open tickets)."

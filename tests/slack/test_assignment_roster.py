@@ -1,0 +1,67 @@
+"""The Slack roster over the emulated Web API: group members from usergroups.list, presence and
+do-not-disturb as Slack answers them, a short cache, and a refused read raised, never guessed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from slack_sdk import WebClient
+
+from chatops.slack.roster import RosterUnavailable, SlackRoster
+
+NOW = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+
+
+class Ticks:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def roster(fake_slack):
+    return SlackRoster(WebClient(token="xoxb-test", base_url=fake_slack.api_url, retry_handlers=[]),
+                       monotonic=Ticks())
+
+
+def test_group_members_in_slacks_order_and_user_ids_as_themselves(roster, fake_slack):
+    assert roster.members("@cs-l1") == ["U0AGENT001", "U0AGENT002"]
+    assert roster.members("@CS-L2") == ["U0AGENT003", "U0LEAD0001"]
+    assert roster.members("U0AGENT009") == ["U0AGENT009"]
+    [call] = [c for c in fake_slack.calls if c.method == "usergroups.list"]
+    assert call.args["include_users"] in ("1", "true")  # else Slack leaves `users` out
+
+
+def test_presence_and_do_not_disturb(roster, fake_slack):
+    now = NOW.timestamp()
+    fake_slack.presence["U0AGENT002"] = "away"
+    fake_slack.dnd["U0AGENT003"] = (now - 60, now + 60)
+    fake_slack.dnd["U0AGENT004"] = (now + 60, now + 3600)  # later tonight: available now
+    assert roster.available("U0AGENT001", NOW) is True
+    assert roster.available("U0AGENT002", NOW) is False
+    assert roster.available("U0AGENT003", NOW) is False
+    assert roster.available("U0AGENT004", NOW) is True
+
+
+def test_answers_are_cached_for_a_minute(roster, fake_slack):
+    assert roster.available("U0AGENT001", NOW) is True
+    fake_slack.presence["U0AGENT001"] = "away"
+    assert roster.available("U0AGENT001", NOW) is True
+    roster.monotonic.now += 61
+    assert roster.available("U0AGENT001", NOW) is False
+
+
+def test_a_refused_read_raises(fake_slack):
+    broken = SlackRoster(WebClient(token="xoxb-wrong", base_url=fake_slack.api_url, retry_handlers=[]))
+    with pytest.raises(RosterUnavailable, match="invalid_auth"):
+        broken.members("@cs-l1")
+    with pytest.raises(RosterUnavailable, match="users.getPresence U0AGENT001: invalid_auth"):
+        broken.available("U0AGENT001", NOW)
+    with pytest.raises(RosterUnavailable, match="no user group @nobody"):
+        SlackRoster(WebClient(token="xoxb-test", base_url=fake_slack.api_url)).members("@nobody")
+    fake_slack.unknown_users.add("U0GONE")
+    with pytest.raises(RosterUnavailable, match="user_not_found"):
+        SlackRoster(WebClient(token="xoxb-test", base_url=fake_slack.api_url)).available("U0GONE", NOW)
