@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from chatops.errors import PermissionDenied
 from chatops.i18n import t
+from chatops.rules.assignment import ChannelAssignment
 from chatops.rules.fields import (
     ACTIONS,
     LEVELS,
@@ -27,7 +28,6 @@ from chatops.rules.fields import (
     RoleName,
     Source,
 )
-from chatops.rules.assignment import ChannelAssignment
 from chatops.rules.flood import FloodConfig
 from chatops.rules.oncall import OnCall
 from chatops.rules.people import (

@@ -212,7 +212,7 @@ class AssignmentService:
             last = self.last_pick(session, channel)
         self._report(channel, problems, now)  # after the read closed: a write of its own
         done = []
-        for ticket_id, holder, assigned_at in [(ticket_id, None, None) for ticket_id in waiting] + overdue:
+        for ticket_id, holder in [(ticket_id, None) for ticket_id in waiting] + overdue:
             person = choose(entry, members, [p for p in eligible if p != holder], loads, last)
             if person is None:
                 continue
@@ -238,24 +238,24 @@ class AssignmentService:
             self.failed(f"roster:{channel}:{who}" if who else f"roster:{channel}", exc, now)
 
     def _unanswered(self, session: Session, channel: str, entry: ChannelAssignment, now: datetime,
-                    limit: int) -> list[tuple[int, str, datetime]]:
-        """(ticket id, assignee, when) of the channel's tickets whose latest hand-over is an
+                    limit: int) -> list[tuple[int, str]]:
+        """(ticket id, assignee) of the channel's tickets whose latest hand-over is an
         automatic assignment older than `reassign_after` that the assignee has not replied to."""
         latest = (select(TicketEvent.ticket_id, func.max(TicketEvent.id).label("event_id"))
                   .where(TicketEvent.kind.in_(_HANDOVERS)).group_by(TicketEvent.ticket_id).subquery())
         rows = session.execute(
-            select(Ticket.id, Ticket.assignee, TicketEvent.id, TicketEvent.at, TicketEvent.payload)
+            select(Ticket.id, Ticket.assignee, TicketEvent.id, TicketEvent.payload)
             .join(latest, latest.c.ticket_id == Ticket.id).join(TicketEvent, TicketEvent.id == latest.c.event_id)
             .where(Ticket.channel == channel, Ticket.status.in_(_WAITING), Ticket.assignee.is_not(None),
                    TicketEvent.kind == "assigned", TicketEvent.at <= now - entry.wait)
             .order_by(TicketEvent.at).limit(limit)).all()
         found = []
-        for ticket_id, assignee, event_id, at, payload in rows:
+        for ticket_id, assignee, event_id, payload in rows:
             if not (payload or {}).get("auto") or payload.get("assignee_to") != assignee:
                 continue
             answered = session.scalar(select(TicketEvent.id).where(
                 TicketEvent.ticket_id == ticket_id, TicketEvent.id > event_id, TicketEvent.kind == "replied",
                 TicketEvent.actor == assignee).limit(1))
             if answered is None:
-                found.append((ticket_id, assignee, at))
+                found.append((ticket_id, assignee))
         return found
