@@ -65,3 +65,15 @@ def test_a_refused_read_raises(fake_slack):
     fake_slack.unknown_users.add("U0GONE")
     with pytest.raises(RosterUnavailable, match="user_not_found"):
         SlackRoster(WebClient(token="xoxb-test", base_url=fake_slack.api_url)).available("U0GONE", NOW)
+
+
+def test_the_integrations_check_covers_assignment_people():
+    from pathlib import Path
+
+    from chatops.rules.loader import parse_rules
+    from chatops.slack.mentions import rules_handles
+
+    text = (Path(__file__).resolve().parents[2] / "rules.yaml").read_text(encoding="utf-8")
+    rules = parse_rules(text + '\nassignment:\n  support:\n    people: ["@cs-l1", U0AGENT003]\n')
+    assert ("@cs-l1", "assignment.support.people") in rules_handles(rules)
+    assert ("U0AGENT003", "assignment.support.people") in rules_handles(rules)
