@@ -189,14 +189,15 @@ class AssignmentService:
     def assignment_pass(self, now: datetime | None = None, *, limit: int = 50) -> list[tuple[str, str]]:
         """Assign waiting unassigned tickets of configured channels and hand on those whose
         automatic assignee has not replied in time; (ticket key, assignee) of each change.
-        A channel whose roster cannot be read is recorded (`failed`) and tried next tick."""
+        What cannot be done is recorded (`failed`) and tried next tick: a group that cannot be
+        read (`roster:<channel>`), a person (`roster:<channel>:<user>`), a ticket (`T-12`)."""
         now = now or self.clock()
         done: list[tuple[str, str]] = []
         for channel, entry in self.rules.assignment.items():
             try:
                 done += self._channel_pass(channel, entry, now, limit)
-            except Exception as exc:  # noqa: BLE001 - one channel's directory must not stop the others
-                self.failed(f"roster:{channel}", exc, now)
+            except Exception as exc:  # noqa: BLE001 - one channel must not stop the others
+                self.failed(f"channel:{channel}", exc, now)
         return done
 
     def _channel_pass(self, channel: str, entry: ChannelAssignment, now: datetime, limit: int) -> list[tuple[str, str]]:
@@ -208,7 +209,11 @@ class AssignmentService:
             if not waiting and not overdue:
                 return []
             problems: list[tuple[str, Exception]] = []
-            members, eligible, loads = self.candidates(session, entry, now, problems=problems)
+            try:
+                members, eligible, loads = self.candidates(session, entry, now, problems=problems)
+            except Exception as exc:  # noqa: BLE001 - the group's members: recorded, not guessed
+                problems.append(("", exc))
+                members, eligible, loads = [], [], {}
             last = self.last_pick(session, channel)
         self._report(channel, problems, now)  # after the read closed: a write of its own
         done = []
@@ -222,6 +227,9 @@ class AssignmentService:
             try:
                 self.assign(f"T-{ticket_id}", actor=ASSIGNMENT_ACTOR, assignee=person, auto=auto, only_from=(holder,))
             except (AlreadyClaimed, InvalidTransition):  # a person took or closed it meanwhile
+                continue
+            except Exception as exc:  # noqa: BLE001 - one ticket must not stop the others
+                self.failed(f"T-{ticket_id}", exc, now)
                 continue
             last = person
             loads[person] = loads.get(person, 0) + 1
