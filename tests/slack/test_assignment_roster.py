@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 
 from chatops.slack.roster import RosterUnavailable, SlackRoster
 
@@ -77,3 +78,15 @@ def test_the_integrations_check_covers_assignment_people():
     rules = parse_rules(text + '\nassignment:\n  support:\n    people: ["@cs-l1", U0AGENT003]\n')
     assert ("@cs-l1", "assignment.support.people") in rules_handles(rules)
     assert ("U0AGENT003", "assignment.support.people") in rules_handles(rules)
+
+
+def test_the_emulator_answers_group_reads_as_slack_does(fake_slack):
+    client = WebClient(token="xoxb-test", base_url=fake_slack.api_url, retry_handlers=[])
+    assert "users" not in client.usergroups_list()["usergroups"][0]  # only with include_users
+    assert client.usergroups_users_list(usergroup="S0CSL1")["users"] == ["U0AGENT001", "U0AGENT002"]
+    with pytest.raises(SlackApiError, match="no_such_subteam"):
+        client.usergroups_users_list(usergroup="S0NONE")
+    answer = client.dnd_info(user="U0AGENT001").data
+    assert answer["ok"] is True and answer["dnd_enabled"] is False
+    assert set(answer) == {"ok", "dnd_enabled", "next_dnd_start_ts", "next_dnd_end_ts"}
+    assert client.users_getPresence(user="U0AGENT001").data == {"ok": True, "presence": "active"}
