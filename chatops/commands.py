@@ -219,6 +219,8 @@ def _flow(action: str, count: int, call: Callable[[Desk, str, tuple[str, ...]], 
 
 
 def _assign(d: Desk, actor: str, w: tuple[str, ...]) -> dict:
+    if w[1].lower() == "auto":  # the channel's `assignment:` rule picks, now
+        return {"who": d.flows.assign_auto(w[0], actor=actor)}
     assignee = (d.user or user_id)(w[1])
     d.flows.assign(w[0], actor=actor, assignee=assignee)
     return {"who": assignee}

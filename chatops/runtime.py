@@ -46,6 +46,10 @@ class Runtime:
         flows = TicketFlows(factory, rules, listeners=surface_listeners(settings, rules), clock=clock)
         # Ingest's link suggestion rides on the recorder (docs/customers.md), not on ingest's code.
         flows.recorder.projectors.append(LinkSuggester(flows.recorder))
+        if settings.slack_enabled:  # presence, DND and group members for auto-assignment
+            from chatops.slack.roster import slack_roster
+
+            flows.assignment.roster = slack_roster(settings)
         return cls(settings, engine, factory, rules, flows)
 
     @property

@@ -128,6 +128,9 @@ class Scheduler:
         if self.flows.rules.sla.auto_resolve_pending is not None and self.lease.acquire():
             if self.flows.auto_resolve_pass(now):
                 self.wake()
+        if self.flows.rules.assignment and self.lease.acquire():
+            if self._assign(now):
+                self.wake()
         if self.flows.rules.flood.active:  # forget flood counts older than the window
             with self.flows.session_factory.kw["bind"].begin() as conn:
                 if self.lease.fence(conn):
@@ -162,6 +165,17 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - the other passes must still run
             log.exception("scheduler %s pass failed", pass_name)
             self.flows.scheduler_failed(conn, pass_name, "pass", exc, self.flows.clock())
+            return []
+
+    def _assign(self, now: datetime | None) -> list:
+        """The assignment pass (each ticket its own transaction, like a person's assignment);
+        when the pass itself raises, recorded like the other passes' failures."""
+        try:
+            return self.flows.assignment_pass(now, limit=self.batch)
+        except Exception as exc:  # noqa: BLE001 - the scheduler must keep ticking
+            log.exception("scheduler assignment pass failed")
+            with self.flows.session_factory.kw["bind"].begin() as conn:
+                self.flows.scheduler_failed(conn, "assignment", "pass", exc, self.flows.clock())
             return []
 
     def _job(self) -> None:

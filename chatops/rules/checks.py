@@ -27,6 +27,8 @@ def cross_check(rules: Rules, failed: Collection[str] = ()) -> list[tuple[Loc, R
         problems += _flood_references(rules, failed)
     if "keyword_rules" not in failed and "canned_replies" not in failed:
         problems += _reply_references(rules)
+    if "assignment" not in failed:
+        problems += _assignment_references(rules, failed)
     return problems
 
 
@@ -108,4 +110,18 @@ def _flood_references(rules: Rules, failed: Collection[str]) -> list[tuple[Loc, 
     if "oncall" not in failed and flood.page is not None and flood.page not in rules.oncall.policies:
         problems.append((("flood", "page"), RulesProblem("not_an_oncall_policy", value=flood.page,
                                                          defined=", ".join(rules.oncall.policies) or "-")))
+    return problems
+
+
+def _assignment_references(rules: Rules, failed: Collection[str]) -> list[tuple[Loc, RulesProblem]]:
+    """Each `assignment:` entry names a channel, and an on-call schedule when its shift is one."""
+    problems: list[tuple[Loc, RulesProblem]] = []
+    for name, entry in rules.assignment.items():
+        if "channels" not in failed and name not in rules.channels:
+            problems.append((("assignment", name),
+                             RulesProblem("not_a_channel", value=name, defined=", ".join(rules.channels))))
+        schedule = entry.schedule
+        if "oncall" not in failed and schedule is not None and schedule not in rules.oncall.schedules:
+            problems.append((("assignment", name, "shift"), RulesProblem(
+                "not_a_schedule", value=schedule, defined=", ".join(rules.oncall.schedules) or "-")))
     return problems

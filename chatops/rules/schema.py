@@ -15,6 +15,7 @@ from pydantic import Field, field_validator
 
 from chatops.errors import PermissionDenied
 from chatops.i18n import t
+from chatops.rules.assignment import ChannelAssignment
 from chatops.rules.fields import (
     ACTIONS,
     LEVELS,
@@ -58,6 +59,7 @@ __all__ = [
     "DEFAULT_PERMISSIONS",
     "BusinessHours",
     "CannedReply",
+    "ChannelAssignment",
     "ChannelDef",
     "CustomersConfig",
     "Defaults",
@@ -106,6 +108,7 @@ class Rules(Section):
     flood: FloodConfig = FloodConfig(enabled=False)  # absent: no flood detection
     customers: CustomersConfig = CustomersConfig()
     retention: RetentionConfig = RetentionConfig()  # absent: customer text is kept
+    assignment: dict[ChannelName, ChannelAssignment] = {}
 
     @field_validator("priorities")
     @classmethod

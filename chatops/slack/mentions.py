@@ -123,7 +123,7 @@ def unresolved(refs: list[str], groups: UserGroups, client: WebClient) -> list[s
 
 def rules_handles(rules) -> list[tuple[str, str]]:
     """Every people reference in rules.yaml with where it is: levels' owners and lead, keyword
-    rules' notify, roles."""
+    rules' notify, roles, auto-assignment's people."""
     found: list[tuple[str, str]] = []
     for name, level in rules.levels.items():
         found += [(owner, f"levels.{name}.owners") for owner in level.owners]
@@ -133,4 +133,6 @@ def rules_handles(rules) -> list[tuple[str, str]]:
         found += [(person, f"rules.{rule.id}.notify") for person in (rule.actions.notify or [])]
     for role in ("agents", "leads", "managers"):
         found += [(person, f"roles.{role}") for person in getattr(rules.roles, role)]
+    for channel, entry in rules.assignment.items():
+        found += [(person, f"assignment.{channel}.people") for person in entry.people]
     return found

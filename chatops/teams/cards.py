@@ -95,6 +95,11 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         params.update(level=payload.get("level_to", ""), note=escape(payload.get("note", "")))
     elif kind == "assigned":
         params["to"] = who(payload.get("assignee_to"), rules, lang)
+        if payload.get("auto"):  # rules.yaml `assignment:` picked (docs/assignment.md)
+            auto = payload["auto"]
+            kind = "reassigned_auto" if auto.get("reassigned_from") else "assigned_auto"
+            params.update(mode=t(f"assign.mode.{auto.get('mode', 'round_robin')}", lang),
+                          previous=who(auto.get("reassigned_from"), rules, lang), minutes=auto.get("after_minutes", 0))
     elif kind == "priority_changed":
         params["label"] = _priority_label(payload.get("priority_to", ""), rules, lang)
     elif kind == "tagged":

@@ -37,6 +37,7 @@ from chatops.stats.csat_hooks import CsatRequester
 from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
 from chatops.tickets.amend import AmendService
+from chatops.tickets.assignment import AssignmentService
 from chatops.tickets.events import EventListener, Projector
 from chatops.tickets.flood import FloodService, close_incidents
 from chatops.tickets.ingest import IngestResult, IngestService
@@ -82,6 +83,9 @@ class TicketFlows:
         self.inbound = IngestService(session_factory.kw["bind"], rules, self.recorder, self.engine, self.deadlines,
                                      self.paging, self.flood, clock, amend=self.amend)
         self.issues = IssueService(session_factory, self.recorder, self.deadlines, clock)
+        self.assignment = AssignmentService(session_factory, rules, assign=self.assign,
+                                            calendar=lambda: self.deadlines.sla.business, who=self.paging.who,
+                                            failed=self._assignment_failed, clock=clock)
         self._clock = clock
 
     @property
@@ -92,7 +96,8 @@ class TicketFlows:
     @clock.setter
     def clock(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
-        for part in (self.paging, self.deadlines, self.replies, self.inbound, self.issues, self.amend):
+        for part in (self.paging, self.deadlines, self.replies, self.inbound, self.issues, self.amend,
+                     self.assignment):
             part.clock = clock
 
     @property
@@ -103,7 +108,7 @@ class TicketFlows:
     @rules.setter
     def rules(self, rules: Rules) -> None:
         self._rules = rules
-        for part in (self.paging, self.deadlines, self.flood, self.inbound):
+        for part in (self.paging, self.deadlines, self.flood, self.inbound, self.assignment):
             part.rules = rules
 
     @property
@@ -158,11 +163,16 @@ class TicketFlows:
             self.event(session, ticket, "released", actor)
             return ticket
 
-    def assign(self, key: str, *, actor: str, assignee: str) -> Ticket:
-        """Give the ticket to `assignee` (a lead's move; roles are checked by the surface)."""
+    def assign(self, key: str, *, actor: str, assignee: str, auto: dict[str, Any] | None = None,
+               only_from: tuple[str | None, ...] | None = None) -> Ticket:
+        """Give the ticket to `assignee` (a lead's move; roles are checked by the surface).
+        `auto` marks an automatic pick (its mode, whom it replaces) in the event; with
+        `only_from`, AlreadyClaimed unless the ticket is still held by one of those."""
         if not assignee.strip():
             raise InvalidValue(value=assignee, field="assignee", choices="a user id")
         with self.changing(key) as (session, ticket):
+            if only_from is not None and ticket.assignee not in only_from:
+                raise AlreadyClaimed(key=ticket.key, by=ticket.assignee or "-")
             if ticket.status == "resolved":
                 raise self._refuse(ticket, "assigned")
             if ticket.assignee == assignee:
@@ -172,7 +182,7 @@ class TicketFlows:
             status_from = ticket.status
             ticket.status = worked_on(status_from)
             self.event(session, ticket, "assigned", actor, assignee_from=previous, assignee_to=assignee,
-                        status_from=status_from, status_to=ticket.status)
+                        status_from=status_from, status_to=ticket.status, **({"auto": auto} if auto else {}))
             return ticket
 
     def tag(self, key: str, *, actor: str, add: tuple[str, ...] | list[str] = (),
@@ -406,3 +416,15 @@ class TicketFlows:
     def _check_choice(field: str, value: str, choices: dict) -> None:
         if value not in choices:
             raise InvalidValue(value=value, field=field, choices=", ".join(choices))
+
+    def assignment_pass(self, now: datetime | None = None, **options: Any) -> list[tuple[str, str]]:
+        """The scheduler's assignment pass (see AssignmentService.assignment_pass)."""
+        return self.assignment.assignment_pass(now, **options)
+
+    def assign_auto(self, key: str, *, actor: str) -> str:
+        """`assign T-12 auto`: assign by the channel's rule now; the assignee (see AssignmentService.pick_for)."""
+        return self.assignment.pick_for(key, actor=actor)
+
+    def _assignment_failed(self, item: str, exc: BaseException, now: datetime) -> None:
+        with self.session_factory.kw["bind"].begin() as conn:
+            self.scheduler_failed(conn, "assignment", item, exc, now)

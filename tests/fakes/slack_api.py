@@ -54,6 +54,8 @@ class FakeSlack:
     unreachable_images = _Shared()  # image URLs answered invalid_blocks ("downloading image failed")
     unknown_users = _Shared()  # ids users.info answers user_not_found for
     usergroups = _Shared()
+    presence = _Shared()  # member id → "away" for people shown away (users.getPresence)
+    dnd = _Shared()  # member id → (start, end) epoch seconds of do-not-disturb (dnd.info)
     calls = _Shared()
     messages = _Shared()
     homes = _Shared()  # user id → last published Home view

@@ -17,7 +17,7 @@ SCOPES = {"chat_postMessage": "chat:write", "chat_update": "chat:write", "usergr
           "chat_postEphemeral": "chat:write", "files_upload_v2": "files:write",
           "conversations_open": "im:write", "conversations_history": "channels:history",
           "conversations_replies": "channels:history", "conversations_list": "channels:read",
-          "users_info": "users:read"}
+          "users_info": "users:read", "users_getPresence": "users:read", "dnd_info": "dnd:read"}
 
 
 def manifest() -> dict:

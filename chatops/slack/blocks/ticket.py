@@ -26,6 +26,7 @@ from chatops.slack.blocks.common import (
     user,
 )
 from chatops.slack.blocks.pages import sla_line
+from chatops.tickets.assignment import ASSIGNMENT_ACTOR
 from chatops.tickets.delivery import failure_cause
 from chatops.views import TicketView
 
@@ -158,6 +159,18 @@ def ticket_actions(card: TicketView, rules: Rules, lang: str, *, trackers: tuple
     return {"type": "actions", "block_id": f"ticket:{card.key}", "elements": elements}
 
 
+def _auto_line(actor: str, payload: Mapping[str, Any], lang: str) -> str:
+    """The line of an automatic assignment: by the scheduler, a hand-on, or asked for by a person."""
+    auto, to = payload["auto"], user(payload.get("assignee_to"), lang)
+    mode = t(f"assign.mode.{auto.get('mode', 'round_robin')}", lang)
+    if auto.get("reassigned_from"):
+        return t("slack.line.reassigned_auto", lang, to=to, previous=user(auto["reassigned_from"], lang),
+                 minutes=auto.get("after_minutes", 0))
+    if actor == ASSIGNMENT_ACTOR:
+        return t("slack.line.assigned_auto", lang, to=to, mode=mode)
+    return t("slack.line.assigned_auto_by", lang, who=user(actor, lang), to=to, mode=mode)
+
+
 def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, lang: str) -> str | None:
     """The short thread line for one ticket event, or None for events that need no line."""
     who = user(actor, lang)
@@ -166,6 +179,8 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
             return t("slack.line.pending_after_reply", lang)
         case "claimed" | "released" | "pending" | "replied":
             return t(f"slack.line.{kind}", lang, who=who)
+        case "assigned" if payload.get("auto"):
+            return _auto_line(actor, payload, lang)
         case "assigned":
             return t("slack.line.assigned", lang, who=who, to=user(payload.get("assignee_to"), lang))
         case "tagged":

@@ -214,7 +214,36 @@ def _users_info(ws: Workspace, args: dict, context: Context) -> dict:
 
 
 def _usergroups(ws: Workspace, args: dict, context: Context) -> dict:
-    return {"ok": True, "usergroups": ws.usergroups}
+    # Slack leaves `users` out unless include_users is true.
+    if str(args.get("include_users", "")).lower() in ("true", "1"):
+        return {"ok": True, "usergroups": ws.usergroups}
+    return {"ok": True, "usergroups": [{k: v for k, v in group.items() if k != "users"} for group in ws.usergroups]}
+
+
+def _usergroup_users(ws: Workspace, args: dict, context: Context) -> dict:
+    group = next((group for group in ws.usergroups if group["id"] == args.get("usergroup")), None)
+    if group is None:
+        return _error("no_such_subteam")
+    return {"ok": True, "users": list(group.get("users") or [])}
+
+
+def _presence(ws: Workspace, args: dict, context: Context) -> dict:
+    # Another member's presence is only "active" or "away" (the extra fields are for the caller itself).
+    person = ws.user(str(args.get("user") or ws.bot_user))
+    if person is None:
+        return _error("user_not_found")
+    return {"ok": True, "presence": ws.presence.get(person.id, "active")}
+
+
+def _dnd_info(ws: Workspace, args: dict, context: Context) -> dict:
+    # For another member Slack answers the schedule only: whether DND is on and its next window.
+    person = ws.user(str(args.get("user") or ws.bot_user))
+    if person is None:
+        return _error("user_not_found")
+    window = ws.dnd.get(person.id)
+    if window is None:
+        return {"ok": True, "dnd_enabled": False, "next_dnd_start_ts": 1, "next_dnd_end_ts": 1}
+    return {"ok": True, "dnd_enabled": True, "next_dnd_start_ts": int(window[0]), "next_dnd_end_ts": int(window[1])}
 
 
 # -- files -----------------------------------------------------------------------------------------
@@ -309,6 +338,9 @@ METHODS: dict[str, Method] = {
     "conversations.open": _open,
     "users.info": _users_info,
     "usergroups.list": _usergroups,
+    "usergroups.users.list": _usergroup_users,
+    "users.getPresence": _presence,
+    "dnd.info": _dnd_info,
     "files.upload": _files_upload,
     "files.getUploadURLExternal": _upload_url,
     "files.completeUploadExternal": _complete_upload,

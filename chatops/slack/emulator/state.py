@@ -110,6 +110,8 @@ class Workspace:
         # refused with invalid_blocks, as Slack does.
         self.unreachable_images: set[str] = set()
         self.usergroups: list[dict] = [dict(group) for group in usergroups]
+        self.presence: dict[str, str] = {}  # member id → "active" | "away" (users.getPresence; absent: active)
+        self.dnd: dict[str, tuple[float, float]] = {}  # member id → (start, end) epoch seconds of do-not-disturb
         self.messages: list[Message] = []
         self.views: dict[str, dict] = {}  # view id → the view as shown now
         self.view_users: dict[str, str | None] = {}  # view id → the person it is shown to
