@@ -16,6 +16,11 @@ from pathlib import Path
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# Processes tests start (`python -m chatops ...`) import this checkout's code, not the one the
+# shared virtualenv was installed from (a git worktree of it, for instance).
+os.environ["PYTHONPATH"] = os.pathsep.join([str(Path(__file__).resolve().parent.parent),
+                                            *filter(None, os.environ.get("PYTHONPATH", "").split(os.pathsep))])
+
 import pytest
 from sqlalchemy import text
 
