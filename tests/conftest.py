@@ -93,9 +93,13 @@ def database_url(request, tmp_path) -> str:
         return f"sqlite:///{target}"
     url = request.getfixturevalue("pg_ready")
     engine = make_engine(url)
-    tables = ", ".join(table.name for table in Base.metadata.sorted_tables)
+    # DELETE, children first, then every sequence back to its start: what TRUNCATE ... RESTART
+    # IDENTITY leaves, without its new file per table (half a second a test on these tiny tables).
     with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        for table in reversed(Base.metadata.sorted_tables):
+            conn.execute(table.delete())
+        conn.execute(text("SELECT setval(format('%I.%I', schemaname, sequencename), start_value, false) "
+                          "FROM pg_sequences WHERE schemaname = current_schema()"))
     engine.dispose()
     return url
 
