@@ -121,6 +121,7 @@ class Background:
         if self._socket_mode is not None:
             self._socket_mode.stop()
         self.stop_event.set()
+        self.outbox.wake()  # an idle worker waits on its wake event, not on the stop event
         if self._scheduler is not None:
             self._scheduler.shutdown()
         for thread in self._threads:
