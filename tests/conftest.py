@@ -72,16 +72,38 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
+def _worker_database(url: str) -> str:
+    """`url` itself, or under pytest-xdist (`-n 2`) a database of this worker's own beside it,
+    created on first use: every worker resets and empties its database as if it ran alone."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    from sqlalchemy.engine import make_url
+
+    base = make_url(url)
+    name = f"{base.database}_{worker}"
+    engine = make_engine(base.render_as_string(hide_password=False), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}) is None:
+                conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    finally:
+        engine.dispose()
+    return base.set(database=name).render_as_string(hide_password=False)
+
+
 @pytest.fixture(scope="session")
 def pg_ready() -> str:
-    """The test PostgreSQL, reset to an empty public schema and migrated once per run."""
-    engine = make_engine(PG_URL)
+    """The test PostgreSQL (a database per worker under pytest-xdist), reset to an empty public
+    schema and migrated once per run."""
+    url = _worker_database(PG_URL)
+    engine = make_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
         conn.execute(text("CREATE SCHEMA public"))
     migrate.upgrade(engine)
     engine.dispose()
-    return PG_URL
+    return url
 
 
 @pytest.fixture(params=BACKENDS)
