@@ -67,13 +67,56 @@ def build_outbox(runtime: Runtime) -> Outbox:
                                              lang=runtime.rules.defaults.language,
                                              post_interval=settings.teams_post_interval,
                                              timeout=settings.teams_timeout)
+    if settings.teams_bot_enabled:
+        from chatops.teams.bot.web import make_deliverer
+
+        deliverers["teams_bot"] = make_deliverer(runtime)
     if settings.pagerduty_routing_key is not None:
         from integrations.pagerduty import PagerDutyDeliverer
 
         deliverers["pagerduty"] = PagerDutyDeliverer(settings.pagerduty_routing_key.get_secret_value(),
                                                      settings.pagerduty_events_url)
+    deliverers.update(tracker_deliverers(runtime))
+    if deliverers.get("slack") is not None:
+        deliverers["slack"].trackers = settings.issue_trackers
+    on_done["create_issue"] = runtime.flows.issue_created
+    on_dead["create_issue"] = runtime.flows.issue_failed
     return Outbox(runtime.session_factory, deliverers, on_done=on_done, on_dead=on_dead,
                   wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
+
+
+def tracker_deliverers(runtime: Runtime) -> dict:
+    """Outbox deliverers of the configured issue trackers (docs/trackers.md)."""
+    settings, lang = runtime.settings, runtime.rules.defaults.language
+    deliverers = {}
+    if "jira" in settings.issue_trackers:
+        from integrations.jira import JiraDeliverer
+
+        deliverers["jira"] = JiraDeliverer(runtime.session_factory, base_url=settings.jira_base_url,
+                                           email=settings.jira_email, token=settings.jira_api_token.get_secret_value(),
+                                           project=settings.jira_project, issue_type=settings.jira_issue_type,
+                                           lang=lang)
+    if "github" in settings.issue_trackers:
+        from integrations.github import GitHubDeliverer
+
+        deliverers["github"] = GitHubDeliverer(runtime.session_factory, token=settings.github_token.get_secret_value(),
+                                               repo=settings.github_repo, api_url=settings.github_api_url, lang=lang)
+    return deliverers
+
+
+def tracker_webhooks(runtime: Runtime, metrics: Metrics) -> dict[str, WebhookSource]:
+    """`/webhooks/jira` and `/webhooks/github` where the tracker or its webhook secret is set."""
+    from integrations.github import GitHubWebhook
+    from integrations.jira import JiraWebhook
+
+    settings = runtime.settings
+    count = metrics.tracker_webhooks.labels
+    sources: dict[str, WebhookSource] = {}
+    for cls, secret in ((JiraWebhook, settings.jira_webhook_secret), (GitHubWebhook, settings.github_webhook_secret)):
+        if cls.name in settings.issue_trackers or secret is not None:
+            sources[cls.name] = cls(secret.get_secret_value() if secret else None, runtime.flows,
+                                    lambda tracker, outcome: count(tracker, outcome).inc())
+    return sources
 
 
 def create_app(runtime: Runtime) -> Flask:
@@ -83,6 +126,7 @@ def create_app(runtime: Runtime) -> Flask:
     app.json.ensure_ascii = False
     metrics = Metrics(runtime.session_factory)
     sources = webhook_sources(runtime)
+    sources.update(tracker_webhooks(runtime, metrics))
     committer = GroupCommit(runtime.flows)
     app.extensions["chatops"] = runtime
     app.extensions["chatops.metrics"] = metrics
@@ -114,6 +158,15 @@ def create_app(runtime: Runtime) -> Flask:
         from chatops.teams.web import mount_teams
 
         mount_teams(app, runtime)
+    if runtime.settings.teams_bot_enabled:
+        from chatops.teams.bot.web import mount_bot
+
+        mount_bot(app, runtime)
+
+    if runtime.settings.pagerduty_webhook_secret is not None:
+        from integrations.pagerduty_web import mount_pagerduty
+
+        mount_pagerduty(app, runtime, metrics)
 
     # Compact JSON in the app's settings (sorted keys, non-ASCII as is), as `jsonify` writes it.
     dumps = partial(app.json.dumps, separators=(",", ":"))

@@ -19,13 +19,14 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 
 from chatops.db import session_scope
-from chatops.errors import DomainError, InvalidValue
+from chatops.errors import DomainError, InvalidValue, TrackerNotConfigured
 from chatops.rules.schema import BORROWED_PERMISSION
 from chatops.tickets import service
 from chatops.tickets.events import OutboxRow
 from chatops.tickets.models import SeenDelivery
 from chatops.tickets.queries import overdue_tickets
 from chatops.tickets.record import enqueue
+from chatops.views import load_view
 
 HELP_WORDS = ("help", "ヘルプ")
 # A person as chat surfaces put them in command text: `<@U123|name>`, `<@U123>`, `@U123`, `U123`.
@@ -90,7 +91,8 @@ class Desk:
     surface wants the tickets it shows: `summaries` for list rows, built from (session, tickets)
     in one go so a surface can batch its reads, and `detail` for one ticket, from (session,
     ticket); `person` renders a user id inside on-call report lines, which
-    are written in `lang` (None: the team language of rules.yaml)."""
+    are written in `lang` (None: the team language of rules.yaml); `user` reads the person a
+    command names (`assign T-12 …`) as a user id (None: a Slack mention or id, `user_id`)."""
 
     runtime: Any
     summaries: Callable[[Any, list], list] = _keys_of
@@ -98,6 +100,7 @@ class Desk:
     person: Callable[[str], str] = str
     lang: str | None = None
     clock: Callable[[], Any] | None = None
+    user: Callable[[str], str] | None = None
 
     @property
     def flows(self):
@@ -204,9 +207,10 @@ def _search(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
 
 
 def _flow(action: str, count: int, call: Callable[[Desk, str, tuple[str, ...]], dict | None],
-          surfaces: frozenset[str] = frozenset({"slack"}), people: tuple[str, ...] = ()) -> Verb:
-    """A verb that runs a flow on the ticket named by the first word; `call` returns the
-    parameters of the confirmation line."""
+          surfaces: frozenset[str] = frozenset({"slack", "teams"}), people: tuple[str, ...] = ()) -> Verb:
+    """A verb that runs a flow on the ticket named by the first word, offered on every chat
+    surface unless `surfaces` says otherwise; `call` returns the parameters of the
+    confirmation line."""
     def run(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
         params = call(desk, actor, words) or {}
         return Result("done", f"cmd.done.{action}", {"key": words[0].upper(), **params}, verb=action,
@@ -215,7 +219,7 @@ def _flow(action: str, count: int, call: Callable[[Desk, str, tuple[str, ...]], 
 
 
 def _assign(d: Desk, actor: str, w: tuple[str, ...]) -> dict:
-    assignee = user_id(w[1])
+    assignee = (d.user or user_id)(w[1])
     d.flows.assign(w[0], actor=actor, assignee=assignee)
     return {"who": assignee}
 
@@ -230,12 +234,27 @@ def _escalate(d: Desk, actor: str, w: tuple[str, ...]) -> dict:
     return {"level": w[1].upper()}
 
 
+def _issue(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
+    """`issue T-12 [jira|github]`: the surface opens the issue form, its summary prefilled
+    (`params`: key, the tracker asked for, the configured ones, the ticket's first message)."""
+    available = tuple(desk.runtime.settings.issue_trackers)
+    if not available:
+        raise TrackerNotConfigured()
+    tracker = words[1].lower() if len(words) > 1 else None
+    if tracker is not None and tracker not in available:
+        raise InvalidValue(value=words[1], field="tracker", choices=", ".join(available))
+    with desk.runtime.session_factory() as session:
+        view = load_view(session, words[0], rules=desk.rules, now=desk.now())
+    return Result("modal", "issue", {"key": view.key, "tracker": tracker or available[0], "trackers": available,
+                                     "text": view.text}, verb="issue")
+
+
 BOTH = frozenset({"slack", "teams"})
 VERBS: dict[str, Verb] = {
-    "show": Verb(None, 1, _show),
-    "mine": Verb(None, 0, _mine),
-    "queue": Verb(None, 0, _queue),
-    "search": Verb(None, 1, _search),
+    "show": Verb(None, 1, _show, BOTH),
+    "mine": Verb(None, 0, _mine, BOTH),
+    "queue": Verb(None, 0, _queue, BOTH),
+    "search": Verb(None, 1, _search, BOTH),
     "claim": _flow("claim", 1, lambda d, a, w: d.flows.claim(w[0], actor=a) and None, BOTH),
     "release": _flow("release", 1, lambda d, a, w: d.flows.release(w[0], actor=a) and None, BOTH),
     "assign": _flow("assign", 2, _assign, people=("who",)),
@@ -251,6 +270,7 @@ VERBS: dict[str, Verb] = {
     "reopen": _flow("reopen", 1, lambda d, a, w: d.flows.reopen(w[0], actor=a, reason=_rest(w, 1)) and None,
                     BOTH),
     "note": _flow("note", 2, lambda d, a, w: d.flows.add_note(w[0], actor=a, text=_rest(w, 1)) and None),
+    "issue": Verb("issue", 1, _issue),
 }
 
 

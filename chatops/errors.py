@@ -72,9 +72,15 @@ class EscalationNotUpward(DomainError):
 
 
 class EmptyText(DomainError):
-    """A reply or note without text."""
+    """A reply or note without text; `what` ("reply" or "note") picks the sentence, since the
+    word itself must be translated too."""
 
     key = "error.empty_text"
+
+    def __init__(self, **params: object) -> None:
+        super().__init__(**params)
+        if params.get("what") in ("reply", "note"):
+            self.key = f"error.empty_{params['what']}"
 
 
 class ReplyTooLong(DomainError):
@@ -106,3 +112,9 @@ class ReplySuperseded(DomainError):
     sending the old text now would answer them twice."""
 
     key = "error.reply_superseded"
+
+
+class TrackerNotConfigured(DomainError):
+    """An issue was asked for, but no issue tracker (Jira, GitHub) is set up."""
+
+    key = "tracker.none"

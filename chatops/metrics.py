@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from chatops.db import utcnow
 from chatops.oncall.models import Page, SchedulerError
 from chatops.stats.models import StatsDaily
-from chatops.tickets.models import Message, OutboxItem
+from chatops.tickets.models import IssueLink, Message, OutboxItem
 
 
 class OutboxCollector:
@@ -116,6 +116,29 @@ class SchedulerErrorCollector:
         yield from (failures, items)
 
 
+class TrackerCollector:
+    """Tracker issues linked to tickets by state, and issue creations the tracker refused for
+    good (each also said in its ticket's thread), read at scrape time."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    def collect(self):
+        links = GaugeMetricFamily("chatops_issue_links", "Tracker issues linked to tickets", labels=["tracker", "state"])
+        failed = GaugeMetricFamily("chatops_issues_failed", "Issue creations the tracker refused or that gave up",
+                                   labels=["tracker"])
+        with self.session_factory() as session:
+            for tracker, state, count in session.execute(
+                    select(IssueLink.tracker, IssueLink.state, func.count()).group_by(IssueLink.tracker, IssueLink.state)):
+                links.add_metric([tracker, state], count)
+            for tracker, count in session.execute(
+                    select(OutboxItem.target, func.count()).where(OutboxItem.kind == "create_issue",
+                                                                  OutboxItem.state == "dead")
+                    .group_by(OutboxItem.target)):
+                failed.add_metric([tracker], count)
+        yield from (links, failed)
+
+
 class Metrics:
     """The counters chatops exports at /metrics.
 
@@ -133,10 +156,17 @@ class Metrics:
                                ["source", "outcome"], registry=own)
         self.webhook_requests = Counter("chatops_webhook_requests", "Webhook requests by network and status",
                                         ["network", "status"], registry=own)
+        self.pagerduty_events = Counter("chatops_pagerduty_webhook_events",
+                                        "PagerDuty webhook events by type and what chatops did with them",
+                                        ["event_type", "outcome"], registry=own)
         self.ingest_seconds = Histogram("chatops_ingest_seconds",
                                         "Time to store one webhook request's messages (its group commit included)",
                                         registry=own,
                                         buckets=(0.001, 0.0025, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 1.0))
+        self.tracker_webhooks = Counter("chatops_tracker_webhooks", "Issue tracker webhooks by tracker and outcome "
+                                        "(closed, reopened, unchanged, ignored: no ticket has the issue, skipped, "
+                                        "forged)", ["tracker", "outcome"], registry=own)
+        self.registry.register(TrackerCollector(session_factory))
         self.registry.register(OutboxCollector(session_factory))
         self.registry.register(SlaCollector(session_factory))
         self.registry.register(SchedulerErrorCollector(session_factory))

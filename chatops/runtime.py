@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatops import migrate
+from chatops.customers.suggest import LinkSuggester
 from chatops.db import make_engine, make_session_factory, utcnow
 from chatops.rules import Rules, load_rules
 from chatops.settings import Settings
@@ -43,6 +44,8 @@ class Runtime:
             migrate.upgrade(engine)
         factory = make_session_factory(engine)
         flows = TicketFlows(factory, rules, listeners=surface_listeners(settings, rules), clock=clock)
+        # Ingest's link suggestion rides on the recorder (docs/customers.md), not on ingest's code.
+        flows.recorder.projectors.append(LinkSuggester(flows.recorder))
         return cls(settings, engine, factory, rules, flows)
 
     @property
@@ -67,8 +70,16 @@ def surface_listeners(settings: Settings, rules: Rules) -> list:
         from chatops.teams.notifier import TeamsPlanner
 
         listeners.append(TeamsPlanner(rules))
+    if settings.teams_bot_enabled:
+        from chatops.teams.bot.notifier import BotPlanner
+
+        listeners.append(BotPlanner(rules))
     if settings.pagerduty_routing_key is not None:
         from integrations.pagerduty import PagerDutyPlanner
 
         listeners.append(PagerDutyPlanner())
+    if settings.issue_trackers:
+        from integrations.trackers import TrackerPlanner
+
+        listeners.append(TrackerPlanner())
     return listeners

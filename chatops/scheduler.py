@@ -96,6 +96,9 @@ class Scheduler:
         self.wake = wake
         self.analyzer = Analyzer(flows.session_factory.kw["bind"])  # planner statistics, if autovacuum is off
         self._aps = None
+        # The retention pass's next run (memory: any leader may run it early, which is harmless).
+        self.retention_every = timedelta(hours=1)
+        self._retention_next: datetime | None = None
 
     def tick(self, now: datetime | None = None) -> dict[str, int] | None:
         """One round: become or stay leader, then the SLA pass and the paging pass.
@@ -129,8 +132,26 @@ class Scheduler:
             with self.flows.session_factory.kw["bind"].begin() as conn:
                 if self.lease.fence(conn):
                     self.flows.flood_prune(conn, now or self.flows.clock())
+        if self.flows.rules.retention.active:
+            self.retention(now)
         self.analyzer.run()
         return fired
+
+    def retention(self, now: datetime | None = None) -> int:
+        """rules.yaml `retention:` on the leader: a batch at most every `retention_every`, at once
+        again while batches come back full (a backlog); a failure is recorded like any pass's."""
+        from chatops.customers.retention import retention_pass
+
+        now = now or self.flows.clock()
+        if self._retention_next is not None and now < self._retention_next:
+            return 0
+        with self.flows.session_factory.kw["bind"].begin() as conn:
+            if not self.lease.fence(conn):
+                return 0
+            done = self._guarded(conn, "retention", lambda: retention_pass(self.flows.rules, conn, now,
+                                                                           limit=self.batch * 5))
+        self._retention_next = None if len(done) >= self.batch * 5 else now + self.retention_every
+        return len(done)
 
     def _guarded(self, conn, pass_name: str, run: Callable[[], list]) -> list:
         """Run a pass in a savepoint; when the pass itself raises (not one of its items, which

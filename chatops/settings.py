@@ -52,20 +52,62 @@ class Settings(BaseSettings):
     # Seconds a Teams webhook rests between our posts (Workflows: about 4 requests per second).
     teams_post_interval: float = Field(0.25, validation_alias="TEAMS_POST_INTERVAL", ge=0, le=60)
     teams_timeout: float = Field(10.0, validation_alias="TEAMS_TIMEOUT", gt=0, le=60)
+    # The Teams bot (docs/teams.md): with TEAMS_APP_ID set, `POST /api/messages` takes Bot
+    # Framework activities and the bot posts cards through the Bot Connector.
+    teams_app_id: str | None = Field(None, validation_alias="TEAMS_APP_ID", min_length=1)
+    teams_app_password: SecretStr | None = Field(None, validation_alias="TEAMS_APP_PASSWORD")
+    teams_tenant_id: str | None = Field(None, validation_alias="TEAMS_TENANT_ID", min_length=1)
+    teams_openid_url: str = Field("https://login.botframework.com/v1/.well-known/openidconfiguration",
+                                  validation_alias="TEAMS_OPENID_URL", pattern=r"^https?://\S+$")
+    # None: https://login.microsoftonline.com/<TEAMS_TENANT_ID or botframework.com>/oauth2/v2.0/token
+    teams_token_url: str | None = Field(None, validation_alias="TEAMS_TOKEN_URL", pattern=r"^https?://\S+$")
 
     # SLA and paging scheduler (one leader among replicas; see chatops/scheduler.py).
     scheduler_enabled: bool = Field(True, validation_alias="CHATOPS_SCHEDULER")
     scheduler_interval: float = Field(10.0, validation_alias="CHATOPS_SCHEDULER_INTERVAL", gt=0, le=300)
     pagerduty_routing_key: SecretStr | None = Field(None, validation_alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field("https://events.pagerduty.com", validation_alias="PAGERDUTY_EVENTS_URL")
+    pagerduty_webhook_secret: SecretStr | None = Field(None, validation_alias="PAGERDUTY_WEBHOOK_SECRET")
     # How long the scheduler's and Socket Mode's leader leases last: a replica that died is
     # replaced within this time, and the holder renews well before it runs out.
     lease_seconds: float = Field(30.0, validation_alias="CHATOPS_LEASE_SECONDS", ge=1, le=3600)
+
+    # Issue trackers (see docs/trackers.md): issues created from tickets, closed by signed webhooks.
+    jira_base_url: str | None = Field(None, validation_alias="JIRA_BASE_URL", pattern=r"^https?://\S+$")
+    jira_email: str | None = Field(None, validation_alias="JIRA_EMAIL")
+    jira_api_token: SecretStr | None = Field(None, validation_alias="JIRA_API_TOKEN")
+    jira_project: str | None = Field(None, validation_alias="JIRA_PROJECT", pattern=r"^[A-Z][A-Z0-9_]{1,99}$")
+    jira_issue_type: str = Field("Task", validation_alias="JIRA_ISSUE_TYPE", min_length=1)
+    jira_webhook_secret: SecretStr | None = Field(None, validation_alias="JIRA_WEBHOOK_SECRET")
+    github_api_url: str = Field("https://api.github.com", validation_alias="GITHUB_API_URL", pattern=r"^https?://\S+$")
+    github_token: SecretStr | None = Field(None, validation_alias="GITHUB_TOKEN")
+    github_repo: str | None = Field(None, validation_alias="GITHUB_REPO", pattern=r"^[\w.-]+/[\w.-]+$")
+    github_webhook_secret: SecretStr | None = Field(None, validation_alias="GITHUB_WEBHOOK_SECRET")
+
+    @property
+    def issue_trackers(self) -> tuple[str, ...]:
+        """The trackers issues can be created in: `jira` when its site, account, token and
+        project are set, `github` when its token and repository are."""
+        jira = all(v is not None for v in (self.jira_base_url, self.jira_email, self.jira_api_token,
+                                           self.jira_project))
+        github = self.github_token is not None and self.github_repo is not None
+        return tuple(name for name, on in (("jira", jira), ("github", github)) if on)
 
     @property
     def teams_links_enabled(self) -> bool:
         """True when cards can carry signed action links (public URL and link secret set)."""
         return self.teams_public_url is not None and self.teams_link_secret is not None
+
+    @property
+    def teams_bot_enabled(self) -> bool:
+        """True when the Teams bot is configured (an app id; its password signs outgoing calls)."""
+        return self.teams_app_id is not None
+
+    @property
+    def teams_bot_token_url(self) -> str:
+        """Where the bot gets its token for Bot Connector calls (client credentials)."""
+        tenant = self.teams_tenant_id or "botframework.com"
+        return self.teams_token_url or f"https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
 
     @property
     def slack_enabled(self) -> bool:
@@ -102,6 +144,21 @@ class Settings(BaseSettings):
                              "SLACK_APP_TOKEN (Socket Mode) is")
         if self.slack_bot_token is None and (self.slack_signing_secret or self.slack_app_token):
             raise ValueError("SLACK_SIGNING_SECRET / SLACK_APP_TOKEN are set but SLACK_BOT_TOKEN is not")
+        return self
+
+    @model_validator(mode="after")
+    def _teams_bot_complete(self) -> Settings:
+        if self.teams_app_id is not None and self.teams_app_password is None:
+            raise ValueError("TEAMS_APP_ID is set but TEAMS_APP_PASSWORD is not (the bot's client secret)")
+        return self
+
+    @model_validator(mode="after")
+    def _trackers_complete(self) -> Settings:
+        for names in (("jira_base_url", "jira_email", "jira_api_token", "jira_project"), ("github_token", "github_repo")):
+            given = [name for name in names if getattr(self, name) is not None]
+            if given and len(given) < len(names):
+                missing = ", ".join(name.upper() for name in names if name not in given)
+                raise ValueError(f"{', '.join(n.upper() for n in given)} set but not {missing} (see docs/trackers.md)")
         return self
 
     @field_validator("database_url")

@@ -12,13 +12,15 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from types import MappingProxyType
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
+from chatops.customers.keys import key_of
 from chatops.rules import Rules
 from chatops.sla.state import SlaState, sla_state
 from chatops.tickets import service
-from chatops.tickets.models import Message, SurfaceThread, Ticket
+from chatops.tickets.issues import IssueRef, issues_of
+from chatops.tickets.models import Customer, Message, SurfaceThread, Ticket
 from chatops.tickets.queries import overdue_tickets
 
 NO_SLA = SlaState(None, None, None, "ok")
@@ -34,6 +36,10 @@ class CustomerView:
     user_id: str | None = None
     tier: str = "standard"
     flags: tuple[str, ...] = ()
+    # The same person's records on other networks (`network:handle`), and the tickets of all of
+    # them together (chatops.customers): empty and 0 for a customer with no linked records.
+    linked: tuple[str, ...] = ()
+    tickets_all: int = 0
 
     @property
     def label(self) -> str:
@@ -84,6 +90,7 @@ class TicketView:
     priority_labels: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}), hash=False)
     threads: tuple[ThreadRef, ...] = ()
     sla: SlaState = NO_SLA
+    issues: tuple[IssueRef, ...] = ()  # tracker issues created from the ticket, oldest first
 
     @classmethod
     def at(cls, now: datetime, **fields) -> TicketView:
@@ -116,14 +123,16 @@ def _labels(rules: Rules | None, priority: str) -> Mapping[str, str]:
 
 
 def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], rules: Rules | None,
-          now: datetime) -> TicketView:
+          now: datetime, issues: Sequence[IssueRef] = (),
+          linked: tuple[tuple[str, ...], int] = ((), 0)) -> TicketView:
     customer = ticket.customer
     return TicketView.at(
         now, id=ticket.id, key=ticket.key, status=ticket.status, priority=ticket.priority, level=ticket.level,
         channel=ticket.channel, source=ticket.source, account=ticket.account, subject=ticket.subject,
         text=first.text if first is not None else ticket.subject, url=first.url if first is not None else None,
         customer=CustomerView(handle=customer.handle, name=customer.name, user_id=customer.external_user_id,
-                              tier=customer.tier, flags=tuple(customer.flags or ())),
+                              tier=customer.tier, flags=tuple(customer.flags or ()), linked=linked[0],
+                              tickets_all=linked[1]),
         assignee=ticket.assignee, tags=tuple(ticket.tags), matched_rules=tuple(ticket.matched_rules or ()),
         notify=tuple(ticket.notify or ()),
         follows=f"T-{ticket.follows_ticket_id}" if ticket.follows_ticket_id else None,
@@ -131,7 +140,7 @@ def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], r
         first_response_warn_at=ticket.first_response_warn_at, first_response_due_at=ticket.first_response_due_at,
         next_response_warn_at=ticket.next_response_warn_at, next_response_due_at=ticket.next_response_due_at,
         resolution_warn_at=ticket.resolution_warn_at, resolution_due_at=ticket.resolution_due_at,
-        priority_labels=_labels(rules, ticket.priority), threads=tuple(threads))
+        priority_labels=_labels(rules, ticket.priority), threads=tuple(threads), issues=tuple(issues))
 
 
 def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None, now: datetime) -> list[TicketView]:
@@ -140,6 +149,7 @@ def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None
     tickets = list(tickets)
     firsts: dict[int, Message] = {}
     threads: dict[int, list[ThreadRef]] = {}
+    issues: dict[int, list[IssueRef]] = {}
     for start in range(0, len(tickets), BATCH):
         batch = tickets[start:start + BATCH]
         ids = [ticket.id for ticket in batch]
@@ -152,7 +162,37 @@ def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None
                                           SurfaceThread.ts).where(SurfaceThread.ticket_id.in_(ids))
                                    .order_by(SurfaceThread.surface)):
             threads.setdefault(row.ticket_id, []).append(ThreadRef(row.surface, row.channel, row.ts))
-    return [_view(ticket, firsts.get(ticket.id), threads.get(ticket.id, ()), rules, now) for ticket in tickets]
+        issues.update(issues_of(session, ids))
+    linked = _linked_records(session, {ticket.customer for ticket in tickets})
+    return [_view(ticket, firsts.get(ticket.id), threads.get(ticket.id, ()), rules, now, issues.get(ticket.id, ()),
+                  linked.get(ticket.customer_id, ((), 0))) for ticket in tickets]
+
+
+def _linked_records(session: Session, customers: set[Customer]) -> dict[int, tuple[tuple[str, ...], int]]:
+    """Per customer with linked records: the others' keys and the tickets of the whole group. One
+    indexed query for customers that have none (the usual case), two more when some do."""
+    roots = {customer.linked_to_id or customer.id for customer in customers}
+    if not roots:
+        return {}
+    members: dict[int, list[Customer]] = {}
+    for start in range(0, len(roots), BATCH):
+        chunk = sorted(roots)[start:start + BATCH]
+        for record in session.scalars(select(Customer).where(
+                Customer.linked_to_id.in_(chunk) | (Customer.id.in_(chunk) & Customer.linked_to_id.is_(None)))):
+            members.setdefault(record.linked_to_id or record.id, []).append(record)
+    groups = {root: records for root, records in members.items() if len(records) > 1}
+    if not groups:
+        return {}
+    counts = dict(session.execute(select(Ticket.customer_id, func.count()).where(
+        Ticket.customer_id.in_([r.id for records in groups.values() for r in records]))
+        .group_by(Ticket.customer_id)).all())
+    found = {}
+    for customer in customers:
+        records = groups.get(customer.linked_to_id or customer.id)
+        if records:
+            found[customer.id] = (tuple(sorted(key_of(r) for r in records if r.id != customer.id)),
+                                  sum(counts.get(r.id, 0) for r in records))
+    return found
 
 
 def load_view(session: Session, key_or_id: str | int, *, rules: Rules | None, now: datetime) -> TicketView:

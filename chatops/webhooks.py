@@ -109,7 +109,7 @@ class WebhookEndpoint:
             path = environ.get("PATH_INFO", "")
             length_text = environ.get("CONTENT_LENGTH")
             network = path[len(PREFIX):] if path.startswith(PREFIX) else ""
-            if environ.get("REQUEST_METHOD") != "POST" or not network or "/" in network or not length_text \
+            if environ.get("REQUEST_METHOD") != "POST" or network not in self.sources or not length_text \
                     or not length_text.isdigit():
                 return fallback(environ, start_response)
             length = int(length_text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import abc
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from chatops.inbound import KINDS, SOURCES, Author, InboundMessage
@@ -28,6 +29,10 @@ class OutboundReply:
     # push needs the user id once the reply token has expired).
     reply_meta: dict[str, Any] = field(default_factory=dict)
     customer_id: str | None = None
+    # When the answered customer message was written and when the reply was queued: networks with
+    # a reply window (Messenger, Instagram DMs) judge it on these, not on when a retry happens.
+    answers_at: datetime | None = None
+    queued_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,14 @@ class WebhookSource(abc.ABC):
         """Authenticate and parse one request; raise WebhookError to refuse it."""
 
 
+def moment(text: str | None) -> datetime | None:
+    """An ISO time from an outbox payload as an aware UTC datetime, None when absent."""
+    if not text:
+        return None
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
 class Sink(abc.ABC):
     """Sends replies to one network. Raise chatops.outbox.DeliveryError to retry or give up."""
 
@@ -77,5 +90,6 @@ class Sink(abc.ABC):
             in_reply_to=payload.get("in_reply_to"), conversation_id=payload.get("conversation_id"),
             idempotency_key=item.dedupe_key, ticket_key=f"T-{item.ticket_id}" if item.ticket_id else None,
             reply_meta=dict(payload.get("reply_meta") or {}), customer_id=payload.get("author_id"),
+            answers_at=moment(payload.get("answers_at")), queued_at=getattr(item, "created_at", None),
         )
         return {"external_id": self.send(reply)}

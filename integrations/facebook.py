@@ -1,7 +1,6 @@
 """Facebook Page: webhook fields `feed` (comments on the Page's posts) and `messages`
 (Messenger); replies to a comment by `POST /{comment-id}/comments`, to a DM by the Send API
-`POST /{page-id}/messages` (`messaging_type: RESPONSE`, allowed within 24 hours of the
-customer's last message). Handshake, signature and limits: integrations.meta.
+`POST /{page-id}/messages` (within Meta's reply window: integrations.meta.messaging_type). Handshake, signature and limits: integrations.meta.
 """
 
 from __future__ import annotations
@@ -11,7 +10,7 @@ from datetime import UTC, datetime
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
-from integrations.meta import MetaConfig, MetaWebhook, attachment_text
+from integrations.meta import MetaConfig, MetaWebhook, attachment_text, messaging_type
 from integrations.network import NetworkSink
 
 NAME = "facebook"
@@ -112,7 +111,7 @@ class FacebookSink(NetworkSink):
         """POST /{comment-id}/comments, or the Send API for Messenger."""
         if reply.reply_meta.get("mode") == "dm":
             body = {"recipient": {"id": reply.reply_meta.get("recipient") or reply.customer_id},
-                    "messaging_type": "RESPONSE", "message": {"text": reply.text}}
+                    **messaging_type(reply, self.config.human_agent), "message": {"text": reply.text}}
             data = self.api.call("POST", self.config.graph(f"{self.config.page_id}/messages"), json=body,
                                  headers=self.config.headers()).json()
             return data.get("message_id")

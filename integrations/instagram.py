@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
-from integrations.meta import MetaConfig, MetaWebhook, attachment_text
+from integrations.meta import MetaConfig, MetaWebhook, attachment_text, messaging_type
 from integrations.network import NetworkSink
 
 NAME = "instagram"
@@ -136,7 +136,8 @@ class InstagramSink(NetworkSink):
         meta, headers = reply.reply_meta, self.config.headers()
         mode = meta.get("mode")
         if mode == "dm":
-            body = {"recipient": {"id": meta.get("recipient") or reply.customer_id}, "message": {"text": reply.text}}
+            body = {"recipient": {"id": meta.get("recipient") or reply.customer_id},
+                    **messaging_type(reply, self.config.human_agent), "message": {"text": reply.text}}
             return self.api.call("POST", self.config.graph(f"{self.config.page_id}/messages"), json=body,
                                  headers=headers).json().get("message_id")
         if mode == "mention":

@@ -5,6 +5,9 @@
 - Signature: `X-Hub-Signature-256: sha256=<hex HMAC-SHA256(app secret, raw body)>`.
 - Limits: Business Use Case limits announced in `X-Business-Use-Case-Usage` (and
   `X-App-Usage`); integrations.calls slows down at 95% or when Meta names a time to regain access.
+- DMs: replies within 24 hours of the customer's message (`messaging_type: RESPONSE`), up to 7
+  days tagged `HUMAN_AGENT` when the app has that permission (`META_HUMAN_AGENT=true`); later
+  replies are not sent, and the thread says why.
 - Idempotency: the Graph API takes no idempotency key; a retry of a comment reply first reads
   the comment's replies for ours with the same text. Messenger/Instagram DMs cannot be looked
   up cheaply; a DM retried after a lost answer may arrive twice.
@@ -15,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+from datetime import timedelta
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from chatops.outbox import DeliveryError
-from integrations.base import InboundMessage, WebhookError, WebhookResponse, WebhookSource
+from integrations.base import InboundMessage, OutboundReply, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
 from integrations.network import same_secret
 
@@ -32,7 +36,9 @@ class MetaConfig(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="META_", env_file=".env", extra="ignore")
 
-    graph_url: str = "https://graph.facebook.com/v21.0"
+    graph_url: str = "https://graph.facebook.com/v26.0"
+    human_agent: bool = Field(False, description="the app has Meta's Human Agent permission: DM replies "
+                                                 "up to 7 days after the customer wrote, tagged HUMAN_AGENT")
     app_secret: SecretStr | None = None
     verify_token: SecretStr | None = None
     page_id: str | None = None
@@ -53,6 +59,28 @@ class MetaConfig(BaseSettings):
     def graph(self, path: str) -> str:
         """A Graph API URL."""
         return f"{self.graph_url.rstrip('/')}/{path.lstrip('/')}"
+
+
+# Messenger and Instagram DMs: a reply within 24 hours of the customer's message, or within 7 days
+# tagged HUMAN_AGENT when the app holds that permission.
+STANDARD_WINDOW = timedelta(hours=24)
+HUMAN_AGENT_WINDOW = timedelta(days=7)
+
+
+def messaging_type(reply: OutboundReply, human_agent: bool) -> dict[str, str]:
+    """The Send API's `messaging_type` (and `tag`) for this DM reply, judged on when it was
+    queued; a DeliveryError (final, its reason says the window closed) when no reply is allowed."""
+    if reply.answers_at is None or reply.queued_at is None:
+        return {"messaging_type": "RESPONSE"}
+    age = reply.queued_at - reply.answers_at
+    if age <= STANDARD_WINDOW:
+        return {"messaging_type": "RESPONSE"}
+    if human_agent and age <= HUMAN_AGENT_WINDOW:
+        return {"messaging_type": "MESSAGE_TAG", "tag": "HUMAN_AGENT"}
+    limit = "7 days (HUMAN_AGENT)" if human_agent else "24 hours (META_HUMAN_AGENT is off)"
+    raise DeliveryError(f"{reply.ticket_key}: messaging window closed: the customer wrote "
+                        f"{int(age.total_seconds() // 3600)} h before this reply, Meta allows {limit}",
+                        permanent=True, answered=True)
 
 
 def attachment_text(kind: str, url: str | None = None) -> str:

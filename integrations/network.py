@@ -13,7 +13,7 @@ from typing import Any
 
 from chatops.outbox import DeliveryError
 from chatops.tickets.limits import over_limit
-from integrations.base import InboundMessage, OutboundReply, Sink
+from integrations.base import InboundMessage, OutboundReply, Sink, moment
 from integrations.calls import NetworkAPI
 
 log = logging.getLogger("chatops.integrations")
@@ -58,7 +58,8 @@ class NetworkSink(Sink):
             source=self.network, account=payload["account"], text=payload["text"],
             in_reply_to=payload.get("in_reply_to"), conversation_id=payload.get("conversation_id"),
             idempotency_key=item.dedupe_key, ticket_key=f"T-{item.ticket_id}" if item.ticket_id else None,
-            reply_meta=dict(payload.get("reply_meta") or {}), customer_id=payload.get("author_id"))
+            reply_meta=dict(payload.get("reply_meta") or {}), customer_id=payload.get("author_id"),
+            answers_at=moment(payload.get("answers_at")), queued_at=getattr(item, "created_at", None))
         if getattr(item, "in_doubt", False):
             # An earlier attempt may have posted and lost the answer (timeout, crash): look first.
             found = self.find_sent(reply)

@@ -5,6 +5,7 @@ sources, reply sinks (outbox deliverers) and pollers. `chatops integrations chec
 from __future__ import annotations
 
 import importlib
+import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,7 +124,10 @@ class Networks:
             if name in self.parts:
                 module = importlib.import_module(MODULES[name][0])
                 try:
-                    entry["detail"] = module.probe(config, self.context.api(name, config.account))
+                    probe, api = module.probe, self.context.api(name, config.account)
+                    # a probe that keeps state (X's rotating refresh token) takes the context
+                    wants_context = "context" in inspect.signature(probe).parameters
+                    entry["detail"] = probe(config, api, context=self.context) if wants_context else probe(config, api)
                     entry["reachable"] = True
                 except Exception as exc:  # any failure is the answer we report
                     entry["reachable"], entry["detail"] = False, str(exc)[:300]

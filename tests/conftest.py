@@ -26,6 +26,7 @@ from sqlalchemy import text
 
 from chatops import migrate
 from chatops.db import Base, make_engine, make_session_factory
+from chatops.customers import models as customer_models  # noqa: F401
 from chatops.oncall import models as oncall_models  # noqa: F401
 from chatops.rules import load_rules
 from chatops.runtime import Runtime

@@ -13,17 +13,20 @@ import sys
 
 from chatops.cli import (
     argparse_i18n,
+    customers_cmd,
     integrations_cmd,
     oncall_cmd,
     rules_cmd,
     serve_cmd,
     stats_cmd,
+    teams_cmd,
     tickets_cmd,
 )
 from chatops.cli.common import LANGUAGES, err, language, unknown_language
 from chatops.i18n import t
 
-COMMAND_MODULES = (serve_cmd, rules_cmd, tickets_cmd, integrations_cmd, stats_cmd, oncall_cmd)
+COMMAND_MODULES = (serve_cmd, rules_cmd, tickets_cmd, integrations_cmd, stats_cmd, oncall_cmd,
+                   teams_cmd, customers_cmd)
 
 
 class ChatopsParser(argparse.ArgumentParser):

@@ -1,4 +1,4 @@
-"""`chatops integrations check`: which networks are configured and whether each answers."""
+"""`chatops integrations check`: which networks and issue trackers are configured and whether each answers."""
 
 from __future__ import annotations
 
@@ -40,11 +40,27 @@ def check_command(args) -> int:
                 failed = True
                 print(t("networks.check.failed", lang, network=entry["network"], account=entry["account"],
                         detail=entry["detail"]))
+        failed = not _check_trackers(runtime, lang) or failed
         if runtime.settings.slack_enabled:
             failed = not _check_slack_handles(runtime, lang) or failed
         return 1 if failed else 0
     finally:
         runtime.close()
+
+
+def _check_trackers(runtime, lang: str) -> bool:
+    """Ask each configured issue tracker (docs/trackers.md) whether it knows our credentials and
+    project or repository; True when all answer."""
+    from chatops.app import tracker_deliverers
+
+    ok = True
+    for name, deliverer in tracker_deliverers(runtime).items():
+        try:
+            print(t("tracker.check.ok", lang, tracker=t(f"tracker.name.{name}", lang), detail=deliverer.probe()))
+        except Exception as exc:  # any failure is the answer we report
+            ok = False
+            print(t("tracker.check.failed", lang, tracker=t(f"tracker.name.{name}", lang), detail=str(exc)[:300]))
+    return ok
 
 
 def _check_slack_handles(runtime, lang: str) -> bool:

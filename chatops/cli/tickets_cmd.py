@@ -196,6 +196,7 @@ def show_command(args) -> int:
         data = ticket_dict(ticket)
         data["follows"] = ticket.follows
         data["continued_in"] = continued
+        data["issues"] = [{"tracker": i.tracker, "key": i.key, "url": i.url, "state": i.state} for i in ticket.issues]
         data["messages"] = [{"direction": m.direction, "author": m.author_handle or m.author_id,
                              "text": m.text, "at": m.created_at.isoformat()} for m in messages]
         data["events"] = [{"kind": e.kind, "actor": e.actor, "at": e.at.isoformat(), **e.payload}
@@ -226,6 +227,10 @@ def show_command(args) -> int:
         print(f"  {t('cli.tickets.follows', lang, ticket=ticket.follows)}")
     if continued:
         print(f"  {t('cli.tickets.continued', lang, tickets=', '.join(continued))}")
+    for issue in ticket.issues:  # tracker issues created from the ticket (docs/trackers.md)
+        state = t(f"cli.tickets.issue_state.{issue.state}", lang)
+        tracker = t(f"tracker.name.{issue.tracker}", lang)
+        print(f"  {t('cli.tickets.issue', lang, tracker=tracker, key=issue.key, state=state, url=issue.url or '-')}")
     print()
     for message in messages:
         who = message.author_handle or message.author_id or "-"

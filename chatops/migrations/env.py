@@ -2,6 +2,7 @@
 
 from alembic import context
 
+from chatops.customers import models as customer_models  # noqa: F401
 from chatops.db import Base
 from chatops.oncall import models as oncall_models  # noqa: F401
 from chatops.stats import models as stats_models  # noqa: F401

@@ -24,7 +24,7 @@ TIERS = (*CUSTOMER_TIERS, "*")  # '*' in an SLA policy: any tier without a polic
 CALENDARS = ("business", "24x7")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ROLE_NAMES = ("agents", "leads", "managers", "everyone")
-ACTIONS = ("claim", "reply", "escalate", "resolve", "reopen", "assign", "stats")
+ACTIONS = ("claim", "reply", "escalate", "resolve", "reopen", "assign", "stats", "issue")
 
 
 def _one_of(noun: str, allowed: tuple[str, ...]):
@@ -74,6 +74,8 @@ SlackChannel = Annotated[
     _matching(r"[CG][A-Z0-9]{2,}|#[a-z0-9][a-z0-9_-]{0,79}", "slack_channel"),
 ]
 WebhookUrl = Annotated[str, _matching(r"https?://\S+", "url")]
+# A Teams channel id as the bot sees it (`19:…@thread.tacv2`; older teams: `@thread.skype`).
+TeamsChannelId = Annotated[str, _matching(r"19:[^\s;/]+@thread\.(?:tacv2|skype)", "teams_channel")]
 HexColor = Annotated[str, _matching(r"#[0-9a-fA-F]{6}", "hex_color")]
 NonEmpty = Annotated[str, _matching(r"(?s).*\S.*", "non_empty")]
 

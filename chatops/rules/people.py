@@ -25,11 +25,12 @@ DEFAULT_PERMISSIONS = {
     "reopen": ["agents"],
     "assign": ["leads"],
     "stats": ["leads"],
+    "issue": ["agents"],
 }
 
 # Surface actions without an entry of their own in rules.yaml `permissions` borrow one.
 BORROWED_PERMISSION = {"release": "claim", "pending": "claim", "tag": "claim", "priority": "claim", "note": "claim",
-                       "flag": "claim", "tier": "assign"}
+                       "flag": "claim", "tier": "assign", "link": "assign"}
 
 
 class TeamsPerson(Section):

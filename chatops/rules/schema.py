@@ -37,6 +37,7 @@ from chatops.rules.people import (
     TeamsPerson,
     TeamsSection,
 )
+from chatops.rules.retention import RetentionConfig
 from chatops.rules.section import Localized, Section
 from chatops.rules.sla_config import BusinessHours, SlaConfig, SlaPolicy
 from chatops.rules.stats_config import StatsConfig
@@ -79,6 +80,7 @@ __all__ = [
     "TeamsPerson",
     "TeamsSection",
     "Threading",
+    "RetentionConfig",
 ]
 
 
@@ -103,6 +105,7 @@ class Rules(Section):
     oncall: OnCall = OnCall()
     flood: FloodConfig = FloodConfig(enabled=False)  # absent: no flood detection
     customers: CustomersConfig = CustomersConfig()
+    retention: RetentionConfig = RetentionConfig()  # absent: customer text is kept
 
     @field_validator("priorities")
     @classmethod

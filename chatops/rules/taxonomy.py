@@ -10,6 +10,7 @@ from chatops.rules.fields import (
     NonEmpty,
     Recipient,
     SlackChannel,
+    TeamsChannelId,
     WebhookUrl,
 )
 from chatops.rules.problems import RulesProblem
@@ -44,6 +45,8 @@ class ChannelDef(Section):
     # workflows: Adaptive Cards to a Workflows webhook; messagecard: a legacy connector (pymsteams)
     teams_format: Literal["workflows", "messagecard"] = "workflows"
     description: Localized | None = None
+    # The Teams bot posts the channel's ticket cards into this Teams channel as threads.
+    teams_channel: TeamsChannelId | None = None
 
 
 class CannedReply(Section):

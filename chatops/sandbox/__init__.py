@@ -28,7 +28,7 @@ def wanted(settings: Settings, rules: Rules | None = None) -> bool:
     real deployment, whose people must not be impersonated from a web page), not turned off."""
     if settings.sandbox == "off" or settings.slack_enabled or settings.slack_bot_token is not None:
         return False
-    if settings.teams_public_url or settings.teams_outgoing_token:
+    if settings.teams_public_url or settings.teams_outgoing_token or settings.teams_app_id:
         return False
     return not (rules is not None and any(channel.teams_webhook for channel in rules.channels.values()))
 

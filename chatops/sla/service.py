@@ -17,6 +17,7 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, object_session, sessionmaker
 
+from chatops.customers.keys import group_of
 from chatops.db import session_scope
 from chatops.errors import InvalidValue
 from chatops.i18n import t
@@ -161,9 +162,12 @@ class SlaService:
             customer = ticket.customer
             if customer.tier == tier:
                 return ticket
-            previous, customer.tier = customer.tier, tier
+            previous = customer.tier
+            group = group_of(session, customer)  # linked records share one tier (chatops.customers)
+            for member in group:
+                member.tier = tier
             now = self.clock()
-            others = session.scalars(select(Ticket).where(Ticket.customer_id == customer.id,
+            others = session.scalars(select(Ticket).where(Ticket.customer_id.in_([m.id for m in group]),
                                                           Ticket.status != "resolved")
                                      .order_by(Ticket.id).with_for_update(of=Ticket)).unique().all()
             for each in others:

@@ -8,11 +8,12 @@ from datetime import datetime
 from sqlalchemy import and_, exists, func, select
 from sqlalchemy.orm import Session, aliased
 
+from chatops.customers.keys import group_of, key_of
 from chatops.rules import Rules
 from chatops.sla.state import overdue_clause
 from chatops.slack.blocks import CustomerSummary, FailedReply
 from chatops.tickets import service
-from chatops.tickets.models import Customer, Message, SurfaceThread, Ticket
+from chatops.tickets.models import Message, SurfaceThread, Ticket
 from chatops.views import views_of
 
 
@@ -61,24 +62,25 @@ def ticket_id_of_thread(session: Session, *, channel: str, ts: str) -> int | Non
 
 
 def customer_summary(session: Session, ticket: Ticket) -> CustomerSummary:
-    """The ticket's customer with their tickets (newest first), average CSAT, linked handles
-    and how many of their messages were kept without a ticket (while blocked)."""
+    """The ticket's customer with the history of all their linked records (tickets newest
+    first, average CSAT, messages kept without a ticket while blocked) and those records."""
     customer = ticket.customer
-    people = [customer.id] + ([customer.linked_to_id] if customer.linked_to_id else [])
-    linked = session.execute(select(Customer.source, Customer.handle, Customer.name).where(
-        Customer.id != customer.id, (Customer.id.in_(people)) | (Customer.linked_to_id.in_(people)))).all()
+    group = group_of(session, customer)
+    people = [member.id for member in group]
+    linked = [member for member in group if member.id != customer.id]
     rows = session.execute(select(Ticket.id, Ticket.status, Ticket.priority, Ticket.created_at)
-                           .where(Ticket.customer_id == customer.id).order_by(Ticket.id.desc()).limit(20)).all()
-    csat = session.scalar(select(func.avg(Ticket.csat_score)).where(Ticket.customer_id == customer.id))
+                           .where(Ticket.customer_id.in_(people)).order_by(Ticket.id.desc()).limit(20)).all()
+    csat = session.scalar(select(func.avg(Ticket.csat_score)).where(Ticket.customer_id.in_(people)))
     stored_only = session.scalar(select(func.count()).select_from(Message).where(
-        Message.customer_id == customer.id, Message.direction == "inbound", Message.ticket_id.is_(None)))
+        Message.customer_id.in_(people), Message.direction == "inbound", Message.ticket_id.is_(None)))
     return CustomerSummary(
         handle=customer.handle, name=customer.name, source=customer.source, tier=customer.tier,
-        flags=tuple(customer.flags or ()), first_seen_at=customer.first_seen_at,
+        flags=tuple(customer.flags or ()), first_seen_at=min(m.first_seen_at for m in group),
         tickets=tuple((f"T-{row.id}", row.status, row.priority, row.created_at) for row in rows),
         csat=float(csat) if csat is not None else None, key=ticket.key,
         handles=tuple(f"{row.handle or row.name or '?'} ({row.source})" for row in linked),
-        stored_only=stored_only or 0, last_seen_at=customer.last_seen_at)
+        stored_only=stored_only or 0, last_seen_at=max(m.last_seen_at for m in group),
+        customer_id=customer.id, linked=tuple((row.id, key_of(row)) for row in linked))
 
 
 def marked(messages: list[dict], mark: dict) -> str | None:

@@ -42,3 +42,18 @@ RECENT_BLOCK = "reply.recent"  # other agents' replies of the last minutes
 COLLISION_BLOCK = "reply.collision"  # the reply someone else sent while the modal was open
 
 TICKET_COMMAND = "/ticket"
+
+# Creating a tracker issue from a ticket (the overflow's "issue::<key>", `/ticket issue`);
+# the modal's private_metadata is JSON {"key", "tracker"} (tracker: the one chosen beforehand).
+ISSUE_VIEW = "view.issue"
+ISSUE_SUMMARY_BLOCK = "issue.summary"
+ISSUE_SUMMARY_INPUT = "issue.summary.input"
+ISSUE_TRACKER_BLOCK = "issue.tracker"
+ISSUE_TRACKER_SELECT = "issue.tracker.select"
+ISSUE_RETRY = "issue.retry"  # on a refused issue's thread line; value "<ticket key>:<tracker>"
+
+CUSTOMER_LINK = "customer.link"  # plain-text input (dispatch on Enter): the key of the record to link
+CUSTOMER_LINK_BLOCK = "customer.link"
+CUSTOMER_UNLINK = "customer.unlink"  # button; value "<customer id>:<linked id>:<ticket key>"
+CUSTOMER_LINKED_BLOCK = "customer.linked"
+LINK_SUGGESTED = "customer.link_suggested"  # + ".<candidate id>"; value "<customer id>:<candidate id>"

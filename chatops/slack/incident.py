@@ -93,7 +93,7 @@ class IncidentDeliveries:
         """The parent's arguments and, for an incident, its metadata mark (None for a ticket)."""
         stats = incident_stats(session, card.id, self.clock())
         if stats is None:
-            return blocks.ticket_message(card, self.rules, self.lang), None
+            return blocks.ticket_message(card, self.rules, self.lang, trackers=getattr(self, "trackers", ())), None
         mark = {"event_type": INCIDENT_MARK, "event_payload": {"ticket": card.key, "count": stats.count}}
         return incident_message(card, stats, self.rules, self.lang), mark
 

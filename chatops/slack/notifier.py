@@ -24,7 +24,7 @@ from chatops.db import session_scope, utcnow
 from chatops.i18n import t
 from chatops.outbox import DeliveryError
 from chatops.rules import Rules
-from chatops.slack import blocks
+from chatops.slack import blocks, customer_lines
 from chatops.slack.blocks.common import user
 from chatops.slack.cards import (
     count_overdue,
@@ -57,7 +57,12 @@ NOTIFY_MARK = "chatops_notify"
 TARGET = "slack"
 # Events that change what the parent message shows.
 _REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "escalated", "replied", "pending",
-           "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached"}
+           "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached",
+           "issue_created", "issue_closed", "issue_reopened",
+           "customers_linked", "customers_unlinked", "customer_erased"}
+# Events that never get a thread line: internal notes, and an issue asked for (its line comes
+# once the tracker has answered).
+_NO_LINE = {"note_added", "issue_requested"}
 # Events about an agent's reply: each edits the reply's one thread line to how its delivery stands.
 REPLY_LINE_KINDS = {"replied", "reply_sent", "reply_failed", "reply_retried"}
 # Slack errors that no retry can fix; the item goes dead with the error recorded.
@@ -97,7 +102,7 @@ class SlackPlanner:
                 rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane,
                                       {**ticket, "event_id": event}))
             rows.extend(self._notify_rows(notice, lane))
-        elif notice.kind != "note_added":
+        elif notice.kind not in _NO_LINE:
             rows.append(OutboxRow(TARGET, "thread_line", f"slack:line:{event}", lane, {**ticket, "event_id": event}))
         if notice.kind in _REDRAW or (notice.kind == "customer_message" and len(notice.payload) > 1) \
                 or (notice.kind == "reply_sent" and notice.payload.get("first_response")):  # answered now
@@ -152,6 +157,7 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
         self.lang = lang
         self.post_interval = post_interval
         self.clock = clock
+        self.trackers: tuple[str, ...] = ()  # issue trackers the card's menu offers (set by build_outbox)
 
     def pace(self, item: OutboxItem) -> float:
         """Seconds the item's lane rests after it: channel posts are paced, Home tabs and items
@@ -228,6 +234,9 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             if event.kind in REPLY_LINE_KINDS:
                 message, where = self._reply_state(session, event)
                 text = message and message["text"]
+            elif event.kind == "link_suggested":  # carries a Link button per candidate record
+                message, where = customer_lines.suggestion_message(session, event, self.lang), None
+                text = message["text"]
             else:
                 message, where, text = None, None, self._line_text(session, event)
         if text is None:
@@ -240,6 +249,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
                 if (exc.response.data or {}).get("error") not in ("message_not_found", "cant_update_message"):
                     raise
         mark = {"event_type": LINE_MARK, "event_payload": {"event": item.payload["event_id"]}}
+        if message is None and event.kind == "issue_failed":  # the refusal comes with a way to try again
+            message = blocks.issue_failed_message(text, item.payload["ticket_id"], event.payload or {}, self.lang)
         return self._reply_once(item, thread, mark, text, line_blocks=message["blocks"] if message else None)
 
     def _reply_state(self, session: Session, event: TicketEvent) -> tuple[dict | None, tuple[str, str] | None]:
@@ -290,6 +301,8 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
             return f"{extra}\n{line}" if extra else line
         if event.kind == "incident_opened":
             return self.opened_text(payload)
+        if event.kind in customer_lines.KINDS:
+            return customer_lines.line_text(session, event, self.lang)
         other = payload.get("follows") if event.kind == "created" else (
             payload.get("new_ticket_id") if event.kind == "continued" else None)
         if other is not None:

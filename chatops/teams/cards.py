@@ -39,6 +39,8 @@ def who(actor: str | None, rules: Rules, lang: str) -> str:
         return t("teams.customer", lang)
     if actor in ("system", "scheduler") or actor.startswith(("system", "chatops:")):  # chatops itself
         return t("teams.system", lang)
+    if actor.startswith("pagerduty:"):  # someone who acted in PagerDuty, by their PagerDuty name
+        return t("teams.pagerduty_person", lang, name=escape(actor.removeprefix("pagerduty:")))
     for person in rules.teams.people:
         if person.user == actor and person.name:
             return escape(person.name)
@@ -121,6 +123,13 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         params["ticket"] = f"T-{payload['follows']}"
     elif kind == "continued":
         params["ticket"] = f"T-{payload.get('new_ticket_id', '?')}"
+    elif kind.startswith("issue_") or (kind == "reopened" and payload.get("issue")):
+        # Tracker issues (docs/trackers.md): the closing line says why a reopened ticket reopened.
+        if kind == "issue_closed":
+            kind = "issue_closed_reopened" if payload.get("reopened") else "issue_closed_open"
+        params.update(issue=escape(payload.get("issue") or ""), status=escape(payload.get("status") or ""),
+                      tracker=t(f"tracker.name.{payload.get('tracker', 'jira')}", lang),
+                      reason=escape((payload.get("reason") or "")[:200]))
     key = f"teams.line.{kind}"
     try:
         return t(key, lang, **params)

@@ -2,11 +2,13 @@
 
 A flag change is a `customer_flagged` TicketEvent on the ticket it was made from, so surfaces
 redraw the ticket (its card shows the flags) and the audit trail says who did it. A blocked
-customer's later messages are still stored (ingest), but open no ticket.
+customer's later messages are still stored (ingest), but open no ticket. Linked records (the
+same person on other networks, chatops.customers) share their flags: a flag is set on all of them.
 """
 
 from __future__ import annotations
 
+from chatops.customers.keys import group_of
 from chatops.errors import InvalidValue
 from chatops.tickets.flows import TicketFlows
 from chatops.tickets.models import CUSTOMER_FLAGS, Customer
@@ -21,6 +23,8 @@ def flag_customer(flows: TicketFlows, key: str, *, actor: str, flag: str, on: bo
         flags = set(customer.flags or ())
         if (flag in flags) == on:
             return customer
-        customer.flags = sorted(flags | {flag}) if on else sorted(flags - {flag})
+        for member in group_of(session, customer):
+            mine = set(member.flags or ())
+            member.flags = sorted(mine | {flag}) if on else sorted(mine - {flag})
         flows.event(session, ticket, "customer_flagged", actor, flag=flag, on=on, customer_id=customer.id)
         return customer

@@ -31,8 +31,11 @@ def reply_kind(message: Message) -> str:
 def failure_cause(reason: str) -> str:
     """The kind of a deliverer's reason for giving up (its text is the integration's, in English):
     `no_target` (nothing to reply to), `not_configured` (the account is not set up here),
-    `too_long`, `refused` (the network said no), else `unreachable` (retries ran out)."""
+    `too_long`, `window_closed` (Messenger's / Instagram's reply window is over), `refused` (the
+    network said no), else `unreachable` (retries ran out)."""
     low = (reason or "").lower()
+    if "window closed" in low:
+        return "window_closed"
     if " to reply to" in low or " to push to" in low:
         return "no_target"
     if "is not configured" in low:
@@ -53,6 +56,7 @@ class ReplyTo:
     meta: dict[str, Any] | None = None
     author_id: str | None = None
     kind: str | None = None
+    at: datetime | None = None  # when the customer wrote it (reply windows count from here)
 
     @classmethod
     def of(cls, message) -> ReplyTo:
@@ -60,14 +64,15 @@ class ReplyTo:
         if message is None:
             return cls()
         return cls(message.external_id, message.conversation_id, dict(message.meta or {}), message.author_id,
-                   getattr(message, "kind", None))
+                   getattr(message, "kind", None), getattr(message, "created_at", None))
 
 
 def reply_payload(message_id: int, account: str, text: str, reply_to: ReplyTo) -> dict[str, Any]:
     """The outbox payload a network deliverer reads for one reply."""
     return {"message_id": message_id, "account": account, "text": text, "in_reply_to": reply_to.external_id,
             "conversation_id": reply_to.conversation_id, "reply_meta": reply_to.meta or {},
-            "author_id": reply_to.author_id, "answers_kind": reply_to.kind}
+            "author_id": reply_to.author_id, "answers_kind": reply_to.kind,
+            "answers_at": reply_to.at.isoformat() if reply_to.at else None}
 
 
 def queue_reply(db, *, ticket_id: int, source: str, account: str, text: str, author_id: str, at: datetime,

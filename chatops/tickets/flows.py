@@ -39,6 +39,7 @@ from chatops.tickets import service
 from chatops.tickets.events import EventListener, Projector
 from chatops.tickets.flood import FloodService, close_incidents
 from chatops.tickets.ingest import IngestResult, IngestService
+from chatops.tickets.issues import IssueService
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketTag
 from chatops.tickets.record import Recorder
 from chatops.tickets.replies import ReplyService
@@ -78,6 +79,7 @@ class TicketFlows:
         self.replies = ReplyService(session_factory, self.recorder, self.deadlines, clock)
         self.inbound = IngestService(session_factory.kw["bind"], rules, self.recorder, self.engine, self.deadlines,
                                      self.paging, self.flood, clock)
+        self.issues = IssueService(session_factory, self.recorder, self.deadlines, clock)
         self._clock = clock
 
     @property
@@ -88,7 +90,7 @@ class TicketFlows:
     @clock.setter
     def clock(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
-        for part in (self.paging, self.deadlines, self.replies, self.inbound):
+        for part in (self.paging, self.deadlines, self.replies, self.inbound, self.issues):
             part.clock = clock
 
     @property
@@ -376,6 +378,27 @@ class TicketFlows:
     def flood_prune(self, conn, now: datetime) -> None:
         """Forget flood counts and hits older than the window."""
         self.flood.prune(conn, now)
+
+    def request_issue(self, key: str, *, actor: str, tracker: str, summary: str,
+                      available: tuple[str, ...]) -> int:
+        """Ask for a tracker issue of the ticket (see IssueService.request)."""
+        return self.issues.request(key, actor=actor, tracker=tracker, summary=summary, available=available)
+
+    def issue_created(self, session: Session, item: OutboxItem) -> None:
+        """Outbox done hook for `create_issue` (see IssueService.created)."""
+        self.issues.created(session, item)
+
+    def issue_failed(self, session: Session, item: OutboxItem) -> None:
+        """Outbox dead hook for `create_issue` (see IssueService.failed)."""
+        self.issues.failed(session, item)
+
+    def issue_closed(self, tracker: str, issue: str, *, status: str, by: str | None = None) -> str:
+        """A tracker's webhook closed a linked issue (see IssueService.closed)."""
+        return self.issues.closed(tracker, issue, status=status, by=by)
+
+    def issue_reopened(self, tracker: str, issue: str, *, status: str, by: str | None = None) -> str:
+        """A tracker's webhook reopened a linked issue (see IssueService.reopened)."""
+        return self.issues.reopened(tracker, issue, status=status, by=by)
 
     @staticmethod
     def _check_choice(field: str, value: str, choices: dict) -> None:

@@ -110,3 +110,19 @@ def check_reply_length(source: str, text: str, *, key: str = "", kind: str | Non
     if broken is not None:
         rule, count = broken
         raise ReplyTooLong(key=key, network=source, length=count, limit=rule.most, unit=rule.unit)
+
+
+def reply_warning(source: str, answers_kind: str | None) -> str | None:
+    """What an agent should know before writing a reply the network may refuse, as a key
+    (`x_not_mentioned`: X's self-serve API tiers refuse replies to posts that did not mention or
+    quote the brand, which is what a keyword match is); None when there is nothing to say."""
+    if source == "x" and answers_kind == "keyword":
+        return "x_not_mentioned"
+    return None
+
+
+def reply_rule(source: str, kind: str | None = None) -> Limit | None:
+    """The first rule a reply on `source` answering a message of `kind` is held to (its figure
+    and unit, what a reply box shows and counts), or None when the network sets no limit."""
+    rules = _rules(source, kind)
+    return rules[0] if rules else None

@@ -52,11 +52,13 @@ class Customer(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     source: Mapped[str] = mapped_column(String(32))
     external_user_id: Mapped[str] = mapped_column(String(255))
-    handle: Mapped[str | None] = mapped_column(String(255))
+    # Indexed: ingest's link suggestion looks the same handle up on the other networks.
+    handle: Mapped[str | None] = mapped_column(String(255), index=True)
     name: Mapped[str | None] = mapped_column(String(255))
     tier: Mapped[str] = mapped_column(String(16), default="standard")
     flags: Mapped[list[str]] = mapped_column(JSON, default=list)
-    linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"))
+    # Indexed: a record's linked records are found by it (chatops.customers.keys.group_of).
+    linked_to_id: Mapped[int | None] = mapped_column(ForeignKey("customers.id"), index=True)
     first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
@@ -344,3 +346,55 @@ class FloodHit(Base):
     author: Mapped[str] = mapped_column(String(255))
     negative: Mapped[bool] = mapped_column(Boolean, default=False)
     at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class BotConversation(Base):
+    """A conversation the Teams bot can post into without being spoken to first (a conversation
+    reference, stored from `conversationUpdate` / `installationUpdate`): a team channel, a
+    group chat or a person's chat with the bot, with the Bot Connector's `serviceUrl` for it."""
+
+    __tablename__ = "bot_conversations"
+    __table_args__ = (Index(None, "channel_id"), Index(None, "user_aad"))
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # the conversation id
+    kind: Mapped[str] = mapped_column(String(16))  # channel | groupChat | personal
+    service_url: Mapped[str] = mapped_column(String(512))
+    tenant_id: Mapped[str | None] = mapped_column(String(64))
+    team_id: Mapped[str | None] = mapped_column(String(255))
+    channel_id: Mapped[str | None] = mapped_column(String(255))
+    user_aad: Mapped[str | None] = mapped_column(String(64))  # personal: the person's AAD object id
+    user_id: Mapped[str | None] = mapped_column(String(255))  # personal: their Teams id (`29:…`)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BotThread(Base):
+    """Where the Teams bot posted a ticket's card: the channel thread's conversation and the
+    card's activity id (updated in place; the change log goes in as replies)."""
+
+    __tablename__ = "bot_threads"
+
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(255))
+    activity_id: Mapped[str] = mapped_column(String(255))
+    service_url: Mapped[str] = mapped_column(String(512))
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class IssueLink(Base):
+    """A tracker issue created from a ticket (Jira `ACME-123`, GitHub `acme/app#45`): the
+    ticket's side of the two-way link, and how a tracker's webhook finds its ticket."""
+
+    __tablename__ = "issue_links"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id", ondelete="CASCADE"), index=True)
+    tracker: Mapped[str] = mapped_column(String(16))
+    key: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("tracker", "key"),
+                      CheckConstraint("state IN ('open', 'closed')", name="state"))

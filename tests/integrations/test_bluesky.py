@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from chatops.errors import ReplyTooLong
 from integrations.bluesky import BlueskyConfig, make_tid
 from integrations.polling import poll_once
 from tests.fakes.http_recorder import Answer
+from tests.integrations import lexicon
 from tests.integrations.conftest import (
     agent_reply,
     deliver,
@@ -24,7 +26,7 @@ XRPC = "/xrpc/"
 @pytest.fixture
 def bluesky(runtime, fake):
     records: dict[str, dict] = {}
-    fake.records = records
+    fake.records, fake.refused = records, []
     fake.route("POST", XRPC + "com.atproto.server.createSession", Answer(200, {
         "accessJwt": "access-1", "refreshJwt": "refresh-1", "did": "did:plc:acme", "handle": HANDLE}))
     fake.route("POST", XRPC + "com.atproto.server.refreshSession", Answer(200, {
@@ -35,6 +37,10 @@ def bluesky(runtime, fake):
 
     def create(call):
         body = call.json()
+        invalid = lexicon.problems("com.atproto.repo.createRecord", body)
+        if invalid:  # what the PDS answers a record its lexicon refuses
+            fake.refused.append(invalid)
+            return Answer(400, {"error": "InvalidRequest", "message": "; ".join(invalid)})
         records[body["rkey"]] = body
         uri = f"at://{body['repo']}/{body['collection']}/{body['rkey']}"
         return Answer(200, {"uri": uri, "cid": "bafyreinewcid"})
@@ -138,3 +144,37 @@ def test_tid_is_13_sortable_characters():
     assert make_tid(0) == "2222222222222"
     assert make_tid(1_732_060_000_000_000) < make_tid(1_732_060_000_000_001)
     assert len(make_tid(1_732_060_000_000_000, 1023)) == 13
+
+
+@pytest.mark.parametrize("text", ["🇯🇵" * 300, "ภาษาไทย" * 40, "한" * 300, "👨‍👩‍👧" * 120,
+                                  "ご不便をおかけしています。" * 23])
+def test_replies_at_the_limits_are_records_the_lexicon_accepts(runtime, fake, bluesky, text):
+    """300 graphemes and 3,000 UTF-8 bytes, as app.bsky.feed.post counts them (the PDS checks both)."""
+    poll(runtime, bluesky)
+    agent_reply(runtime, tickets(runtime)[0].key, text)
+    deliver(runtime)
+    (create,) = fake.calls_to("POST", XRPC + "com.atproto.repo.createRecord")
+    assert lexicon.problems("com.atproto.repo.createRecord", create.json()) == [] and fake.refused == []
+
+
+@pytest.mark.parametrize("text", ["👨‍👩‍👧" * 300, "あ" * 301])
+def test_replies_the_lexicon_would_refuse_are_never_sent(runtime, fake, bluesky, text):
+    assert lexicon.problems("app.bsky.feed.post", {"$type": "app.bsky.feed.post", "text": text,
+                                                   "createdAt": "2026-12-04T01:00:00.000Z"})
+    poll(runtime, bluesky)
+    with pytest.raises(ReplyTooLong):  # the Reply modal refuses it as the platform would
+        agent_reply(runtime, tickets(runtime)[0].key, text)
+    assert fake.calls_to("POST", XRPC + "com.atproto.repo.createRecord") == []
+
+
+def test_the_checker_knows_what_the_pds_refuses():
+    good = {"repo": "did:plc:acme", "collection": "app.bsky.feed.post", "rkey": "3lbqz2xk4ts2a", "record": {
+        "$type": "app.bsky.feed.post", "text": "ok", "createdAt": "2026-12-04T01:00:00.000+09:00",
+        "reply": {"root": {"uri": "at://did:plc:a/app.bsky.feed.post/1", "cid": "bafyreiabc"},
+                  "parent": {"uri": "at://did:plc:a/app.bsky.feed.post/1", "cid": "bafyreiabc"}}}}
+    assert lexicon.problems("com.atproto.repo.createRecord", good) == []
+    bad = {**good, "record": {**good["record"], "createdAt": "2026-12-04 01:00", "reply": {"root": {"uri": "x"}}}}
+    assert sorted(lexicon.problems("com.atproto.repo.createRecord", bad)) == [
+        "$.record.createdAt: '2026-12-04 01:00' is not a datetime", "$.record.reply.parent: required",
+        "$.record.reply.root.cid: required", "$.record.reply.root.uri: 'x' is not a at-uri"]
+

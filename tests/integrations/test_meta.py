@@ -4,11 +4,14 @@ right comment, mention or DM, from the Page's token."""
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
 
-from chatops.tickets.models import Message
+from chatops.i18n import t
+from chatops.tickets.delivery import failure_cause
+from chatops.tickets.models import Message, TicketEvent
 from integrations.facebook import FacebookConfig
 from integrations.instagram import InstagramConfig
 from integrations.meta import signature
@@ -130,7 +133,7 @@ def test_instagram_comment_mention_and_dm_to_replies(runtime, fake, instagram, c
     assert fake.calls_to("POST", f"/v21.0/{IG_USER}/mentions")[0].json() == {
         "media_id": "18000000000000555", "comment_id": "17870000000000555", "message": "ご不便をおかけしております"}
     assert fake.calls_to("POST", f"/v21.0/{PAGE}/messages")[0].json() == {
-        "recipient": {"id": "1234000000000888"}, "message": {"text": "お調べします"}}
+            "recipient": {"id": "1234000000000888"}, "messaging_type": "RESPONSE", "message": {"text": "お調べします"}}
 
 
 @pytest.mark.parametrize("network", ["facebook", "instagram"])
@@ -198,3 +201,46 @@ def test_facebook_photo_only_comment_is_a_message(runtime, fake, facebook, clien
     assert photo.text == "(photo) https://scontent.xx.fbcdn.net/v/t39.1997-6/1100000000000003_n.jpg"
     assert photo.meta["attachment"] == "photo" and photo.ticket_id is not None
     assert stored["900000000000001_1100000000000001"].text.startswith("注文した商品が届かない")
+
+
+def _dm_reply_after(runtime, fake, client_for, clock, hours: float, text: str) -> str:
+    """The Messenger DM of the fixture answered `hours` after the customer wrote; its ticket key."""
+    post(client_for(runtime), "facebook", fixture_bytes("facebook_webhook.json"))
+    _, dm = tickets(runtime)
+    with runtime.session_factory() as session:
+        wrote = session.scalars(select(Message).where(Message.ticket_id == dm.id)).first().created_at
+    clock.now = wrote.replace(tzinfo=clock.now.tzinfo) + timedelta(hours=hours)
+    agent_reply(runtime, dm.key, text, view_id=f"V-{hours}")
+    deliver(runtime)
+    return dm.key
+
+
+def test_messenger_replies_within_24_hours_and_never_after(runtime, fake, facebook, client_for, clock):
+    key = _dm_reply_after(runtime, fake, client_for, clock, 30, "遅くなり申し訳ありません。")
+    assert fake.calls_to("POST", f"/v21.0/{PAGE}/messages") == []  # Meta would refuse it: not sent
+    with runtime.session_factory() as session:
+        reply = session.scalars(select(Message).where(Message.direction == "outbound")).one()
+        event = session.scalars(select(TicketEvent).where(TicketEvent.kind == "reply_failed")).one()
+    assert reply.delivery_state == "failed" and f"T-{event.ticket_id}" == key
+    reason = event.payload["reason"]
+    assert failure_cause(reason) == "window_closed" and "30 h" in reason
+    assert "24 時間" in t(f"slack.cause.{failure_cause(reason)}", "ja")
+
+
+def test_human_agent_tag_answers_up_to_seven_days(runtime, fake, client_for, clock):
+    enable(runtime, "facebook", FacebookConfig(graph_url=fake.url + "/v21.0", human_agent=True, **SETTINGS))
+    fake.route("POST", f"/v21.0/{PAGE}/messages", Answer(200, {"recipient_id": "6500000000000001",
+                                                               "message_id": "m_reply0002"}))
+    _dm_reply_after(runtime, fake, client_for, clock, 72, "お待たせしました。")
+    (send,) = fake.calls_to("POST", f"/v21.0/{PAGE}/messages")
+    assert send.json() == {"recipient": {"id": "6500000000000001"}, "messaging_type": "MESSAGE_TAG",
+                           "tag": "HUMAN_AGENT", "message": {"text": "お待たせしました。"}}
+
+
+def test_human_agent_window_ends_after_seven_days(runtime, fake, client_for, clock):
+    enable(runtime, "facebook", FacebookConfig(graph_url=fake.url + "/v21.0", human_agent=True, **SETTINGS))
+    _dm_reply_after(runtime, fake, client_for, clock, 24 * 8, "大変お待たせしました。")
+    assert fake.calls_to("POST", f"/v21.0/{PAGE}/messages") == []
+    with runtime.session_factory() as session:
+        event = session.scalars(select(TicketEvent).where(TicketEvent.kind == "reply_failed")).one()
+    assert "7 days (HUMAN_AGENT)" in event.payload["reason"]

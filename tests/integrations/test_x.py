@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
-from chatops.tickets.models import Message
+from chatops.tickets.models import Message, OutboxItem
 from integrations.polling import poll_once
 from integrations.x import SIGNATURE_HEADER, XConfig, signature
 from tests.fakes.http_recorder import Answer
@@ -157,3 +158,69 @@ def test_rate_limit_headers_pause_polling(runtime, fake, x):
 
 def test_non_ascii_signature_is_401_not_500(runtime, x, client_for):
     assert post_webhook(client_for(runtime), fixture_bytes("x_account_activity.json"), "sha256=é").status_code == 401
+
+
+# -- the OAuth 2.0 user token is refreshed, and the rotated refresh token kept ---------------------
+
+STATE = "oauth:x:@acme_jp"
+
+
+def _token_answer(fake, n: int) -> Answer:
+    return Answer(200, {"token_type": "bearer", "expires_in": 7200, "access_token": f"at-{n}",
+                        "scope": "tweet.read tweet.write users.read dm.write offline.access",
+                        "refresh_token": f"rt-{n + 1}"})
+
+
+def test_user_token_is_refreshed_before_expiry_and_after_a_401(runtime, fake):
+    fake.route("GET", f"/2/users/{USER_ID}/mentions", Answer(200, fixture("x_mentions.json")))
+    fake.route("GET", "/2/tweets/search/recent", Answer(200, fixture("x_search.json")))
+    fake.route("POST", "/2/tweets", Answer(201, {"data": {"id": "1859099999999999999", "text": "ok"}}))
+    fake.queue("POST", "/2/oauth2/token", _token_answer(fake, 1), _token_answer(fake, 2), _token_answer(fake, 3))
+    networks = enable(runtime, "x", XConfig(api_url=fake.url, user_id=USER_ID, account="@acme_jp",
+                                            client_id="client-abc", refresh_token="rt-1", _env_file=None))
+    store = networks.context.store
+    assert poll(runtime, networks).created == 2  # reads use the user token when there is no app token
+    (first,) = fake.calls_to("POST", "/2/oauth2/token")
+    assert first.form() == {"grant_type": "refresh_token", "refresh_token": "rt-1", "client_id": "client-abc"}
+    assert fake.calls_to("GET", f"/2/users/{USER_ID}/mentions")[0].headers["Authorization"] == "Bearer at-1"
+    assert store.get(STATE)["refresh_token"] == "rt-2"  # X rotated it: the new one is what survives a restart
+
+    mention, _ = tickets(runtime)
+    agent_reply(runtime, mention.key, "ご連絡ありがとうございます。", view_id="V1")
+    deliver(runtime)
+    assert fake.calls_to("POST", "/2/tweets")[0].headers["Authorization"] == "Bearer at-1"
+    assert len(fake.calls_to("POST", "/2/oauth2/token")) == 1  # still fresh: not refreshed again
+
+    store.merge(STATE, expires_at="2000-01-01T00:00:00+00:00")  # past any clock: the token has expired
+    agent_reply(runtime, mention.key, "返品手続きをご案内します。", view_id="V2")
+    fake.queue("POST", "/2/tweets", Answer(401, {"title": "Unauthorized", "status": 401, "detail": "Unauthorized"}),
+               Answer(201, {"data": {"id": "1859099999999999998", "text": "ok"}}))
+    deliver(runtime)
+    tokens = fake.calls_to("POST", "/2/oauth2/token")
+    assert [call.form()["refresh_token"] for call in tokens] == ["rt-1", "rt-2", "rt-3"]
+    # the expired token was refreshed before the post (at-2); X refused at-2 anyway, so once more (at-3)
+    assert [call.headers["Authorization"] for call in fake.calls_to("POST", "/2/tweets")[1:]] == [
+        "Bearer at-2", "Bearer at-3"]
+    assert store.get(STATE)["refresh_token"] == "rt-4"
+    with runtime.session_factory() as session:
+        sent = session.query(Message).filter(Message.direction == "outbound").all()
+    assert sorted(message.delivery_state for message in sent) == ["sent", "sent"]
+
+
+def test_a_spent_refresh_token_is_an_auth_failure_not_a_lost_reply(runtime, fake):
+    fake.route("POST", "/2/oauth2/token", Answer(400, {"error": "invalid_request",
+                                                       "error_description": "Value passed for the token was invalid."}))
+    fake.route("POST", "/2/tweets", Answer(201, {"data": {"id": "1859099999999999999", "text": "ok"}}))
+    fake.route("GET", f"/2/users/{USER_ID}/mentions", Answer(200, fixture("x_mentions.json")))
+    fake.route("GET", "/2/tweets/search/recent", Answer(200, fixture("x_search.json")))
+    networks = enable(runtime, "x", XConfig(api_url=fake.url, bearer_token="app-bearer", user_id=USER_ID,
+                                            account="@acme_jp", client_id="client-abc", refresh_token="rt-1",
+                                            _env_file=None))
+    poll(runtime, networks)  # reads use the app token: no refresh needed
+    mention, _ = tickets(runtime)
+    agent_reply(runtime, mention.key, "ご連絡ありがとうございます。", view_id="V1")
+    deliver(runtime, rounds=1)
+    assert fake.calls_to("POST", "/2/tweets") == []
+    with runtime.session_factory() as session:
+        item = session.scalars(select(OutboxItem).where(OutboxItem.target == "network:x")).one()
+    assert item.state == "pending" and "refused our credentials (400)" in item.last_error  # retried later

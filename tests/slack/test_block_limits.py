@@ -42,6 +42,10 @@ def assert_within_slack_limits(block_list: list[dict]) -> None:
         if isinstance(block, SectionBlock):
             assert all(len(f["text"]) <= 2000 for f in raw.get("fields", [])), raw
             assert len(raw.get("text", {}).get("text", "")) <= 3000
+        element = raw.get("element") or {}
+        if element.get("type") == "plain_text_input":  # Slack refuses a view whose box cannot hold its value
+            limit = element.get("max_length", 3000)
+            assert limit <= 3000 and len(element.get("initial_value", "")) <= limit, raw
 
 
 @pytest.mark.parametrize("lang", ["ja", "en"])
@@ -68,3 +72,13 @@ def test_home_rows_and_reply_modal_are_within_limits(rules, lang):
     reply = blocks.reply_modal("T-42", rules, lang, network="x", limit=280, account="@" + "a" * 400)
     assert_within_slack_limits(reply["blocks"])
     View(**reply).validate_json()
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_tags_modal_opens_with_every_tag_of_a_heavily_tagged_ticket(lang):
+    longest = [f"t{n:02d}" + "x" * 61 for n in range(40)]  # 40 tags of the longest kind a tag can be
+    view = blocks.tags_modal("T-42", lang, tags=longest)
+    assert_within_slack_limits(view["blocks"])
+    View(**view).validate_json()
+    assert view["blocks"][0]["element"]["initial_value"].split() == longest
+

@@ -41,7 +41,8 @@ def color(message) -> str:
 def test_arrive_claim_reply_escalate_resolve_reopen(desk, rules):
     slack = desk.slack
     with RecordingServer() as network:
-        network.default = Answer(201, {"id": "sent-1"})
+        # Each post gets its own id, as the network gives it (the rating request's too).
+        network.answers = [Answer(201, {"id": f"sent-{n}"}) for n in range(1, 10)]
         desk.replies_to(network)
         # The script keeps the ticket open after the reply (tests/promise/test_pending.py covers the default).
         desk.flows.rules = rules.model_copy(update={"sla": rules.sla.model_copy(update={"pending_after_reply": False})})
@@ -127,7 +128,7 @@ def test_arrive_claim_reply_escalate_resolve_reopen(desk, rules):
         assert t("status.resolved", JA) in parent_text(parent)
         assert slack.thread(parent)[-1].text == t("slack.line.resolved_note", JA, who="<@U0LEAD0001>",
                                                   note="再発送しました")
-        assert desk.events(key)[-1] == "resolved"
+        assert desk.events(key)[-2:] == ["resolved", "reply_sent"]  # then the rating request went out
 
         # 6. The customer writes again: same ticket, open again, the message in the thread.
         again = inbound("まだポイントが使えません…", source="webhook", account="shop-form",
@@ -138,7 +139,8 @@ def test_arrive_claim_reply_escalate_resolve_reopen(desk, rules):
         assert ids.CLAIM in buttons(parent) or ids.RELEASE in buttons(parent)
         last = slack.thread(parent)[-1].text
         assert "まだポイントが使えません" in last and t("slack.line.reopened_by_customer", JA) in last
-        assert desk.events(key) == ["created", "claimed", "replied", "reply_sent", "escalated", "resolved", "reopened"]
+        assert desk.events(key) == ["created", "claimed", "replied", "reply_sent", "escalated", "resolved",
+                                    "reply_sent", "reopened"]  # the second reply_sent: the rating request
 
     # Still one parent, every line once, in order; nothing left in the outbox.
     assert len(slack.parents()) == 1

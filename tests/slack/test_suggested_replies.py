@@ -47,3 +47,17 @@ def test_a_tag_an_agent_adds_brings_its_rules_replies(desk, rules):
     first = picker["accessory"]["options"][0]
     assert first["value"] == "billing-double-charge"
     assert first["description"]["text"] == t("rules.suggest.tag", JA, tag="billing", rule="double-charge")
+
+
+def test_reply_modal_warns_before_answering_an_x_post_that_did_not_mention_us(desk):
+    """X's self-serve tiers refuse a reply to a post found by keyword: the agent reads it first."""
+    found = desk.flows.ingest(inbound("ACMEストアのセールっていつから？", kind="keyword")).ticket_key
+    mentioned = desk.flows.ingest(inbound("@acme_jp セールはいつからですか？",
+                                          author={"id": "u2", "handle": "@taro", "name": "Taro"})).ticket_key
+    assert mentioned != found
+    desk.drain()
+    warning = "⚠️ " + t("slack.modal.warning.x_not_mentioned", JA, account="@acme_jp")
+    texts = [element["text"] for block in open_reply(desk, found)["blocks"] if block["type"] == "context"
+             for element in block["elements"]]
+    assert warning in texts
+    assert all(warning not in str(block) for block in open_reply(desk, mentioned)["blocks"])

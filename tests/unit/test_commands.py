@@ -41,9 +41,11 @@ def test_an_unknown_verb_is_help_with_the_word_as_typed(desk):
     assert t(f"slack.{result.key}", "en", **result.params) == "Unknown command Frobnicate."
 
 
-def test_a_verb_teams_does_not_offer_is_unknown_there(desk):
-    assert "assign" not in commands.verbs_of("teams")
-    result = commands.run(desk, commands.parse("assign T-1 U0AGENT002", surface="teams"), actor="U0LEAD0001")
+def test_a_verb_teams_does_not_offer_is_unknown_there(desk, monkeypatch):
+    assert "assign" in commands.verbs_of("teams")
+    monkeypatch.setitem(commands.VERBS, "slackonly", commands.Verb(None, 0, lambda d, a, w: commands.Result("done")))
+    assert "slackonly" in commands.verbs_of("slack") and "slackonly" not in commands.verbs_of("teams")
+    result = commands.run(desk, commands.parse("slackonly", surface="teams"), actor="U0LEAD0001")
     assert result.key == "cmd.unknown"
 
 

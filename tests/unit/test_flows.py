@@ -18,6 +18,7 @@ from chatops.errors import (
     NoteRequired,
     TicketNotFound,
 )
+from chatops.i18n import t
 from chatops.outbox import Outbox
 from chatops.tickets import service
 from chatops.tickets.models import Message, OutboxItem, TicketEvent
@@ -129,8 +130,13 @@ def test_note_is_internal(flows, session_factory, key):
     with session_factory() as session:
         assert session.get(Message, note.id).direction == "note"
         assert session.scalars(select(OutboxItem)).all() == []
-    with pytest.raises(EmptyText):
+    with pytest.raises(EmptyText) as empty:
         flows.add_note(key, actor="U1", text=" ")
+    assert t(empty.value.key, "ja", **empty.value.params) == f"{key} のメモが空です。"
+    with pytest.raises(EmptyText) as empty:
+        flows.reply(key, actor="U1", text="  ")
+    assert t(empty.value.key, "ja", **empty.value.params) == f"{key} への返信が空です。"
+    assert t(empty.value.key, "en", **empty.value.params) == f"The reply for {key} is empty."
 
 
 def test_reply_goes_to_outbox_on_same_network_and_counts_first_response(flows, session_factory, clock, key):

@@ -17,6 +17,7 @@ from chatops.slack.blocks.ticket import (
     customer_line,
     event_line,
     failed_reply_actions,
+    issue_failed_message,
     linked_ticket_line,
     reply_failed_line,
     reply_line,
@@ -28,4 +29,5 @@ from chatops.slack.blocks.ticket import (
 
 __all__ = ["CustomerSummary", "customer_modal", "ticket_modal", "customer_line", "escalate_modal", "escape", "event_line", "home_view", "linked_ticket_line", "message_modal",
            "reply_failed_line", "reply_line", "reply_sent_line", "reply_confirm_modal", "reply_modal", "resolve_modal", "tags_modal", "ticket_actions", "ticket_list",
-           "ticket_message", "ticket_row", "FailedReply", "failed_reply_actions", "reply_state_message"]
+           "ticket_message", "ticket_row", "FailedReply", "failed_reply_actions", "reply_state_message",
+           "issue_failed_message"]

@@ -79,6 +79,8 @@ def user(user_id: str | None, lang: str) -> str:
         return t("slack.customer", lang)
     if user_id.startswith("chatops:"):  # chatops itself (the SLA clock, an integration, rules.yaml)
         return t("slack.system", lang)
+    if user_id.startswith("pagerduty:"):  # someone who acted in PagerDuty, by their PagerDuty name
+        return t("slack.pagerduty_person", lang, name=escape(user_id.removeprefix("pagerduty:")))
     return escape(user_id)
 
 

@@ -27,6 +27,7 @@ from chatops.slack.blocks.common import (
 )
 from chatops.slack.blocks.common import field as section_field
 from chatops.slack.blocks.ticket import thread_permalink, ticket_message
+from chatops.tickets.issues import SUMMARY_LIMIT, summary_of
 from chatops.views import TicketView
 
 
@@ -34,6 +35,9 @@ def _modal(callback_id: str, key: str, title: str, submit: str, lang: str, block
     return {"type": "modal", "callback_id": callback_id, "private_metadata": key,
             "title": plain(title, MODAL_TITLE_LIMIT), "submit": plain(submit, MODAL_TITLE_LIMIT),
             "close": plain(t("slack.modal.cancel", lang), MODAL_TITLE_LIMIT), "blocks": blocks}
+
+
+PLAIN_INPUT_LIMIT = 3000  # plain_text_input max_length, Slack's own ceiling
 
 
 def _text_input(block_id: str, action_id: str, label: str, *, optional: bool = False, multiline: bool = True,
@@ -115,7 +119,7 @@ def _recent_section(replies: Sequence[RecentReply], rules: Rules, lang: str, tit
 
 def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int | None, account: str,
                 text: str | None = None, version: int = 0, recent: RecentReplies | None = None,
-                suggestions: Sequence[Suggestion] = ()) -> dict:
+                suggestions: Sequence[Suggestion] = (), warning: str | None = None) -> dict:
     """The Reply modal. Choosing a canned answer refills the text box (a new block id per
     refill, since Slack keeps what was typed in a block it already shows). The canned replies
     suggested for the ticket come first, each with its reason. With `recent`, it lists other
@@ -123,6 +127,9 @@ def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int |
     blocks: list[dict] = [{"type": "context", "elements": [{
         "type": "mrkdwn", "text": clip(t("slack.modal.reply_from", lang, key=key, network=network,
                                          account=escape(account)), 3000)}]}]
+    if warning:  # the network may refuse what is about to be written: say so before, not after
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(
+            "⚠️ " + t(f"slack.modal.warning.{warning}", lang, account=escape(account)), 3000)}]})
     canned = _canned_section(rules, lang, list(suggestions))
     if canned is not None:
         blocks.append(canned)
@@ -162,12 +169,12 @@ def _canned_section(rules: Rules, lang: str, suggestions: list[Suggestion]) -> d
 
 def reply_confirm_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int | None, account: str,
                         text: str, version: int, others: Sequence[RecentReply], recent: RecentReplies,
-                        suggestions: Sequence[Suggestion] = ()) -> dict:
+                        suggestions: Sequence[Suggestion] = (), warning: str | None = None) -> dict:
     """The Reply modal again after someone else replied while it was open: their reply shown
     first, the typed text kept, and "Send anyway" submitting with the check skipped."""
     forced = RecentReplies(opened_at=recent.opened_at, last_id=recent.last_id, force=True)
     view = reply_modal(key, rules, lang, network=network, limit=limit, account=account, text=text,
-                       version=version, recent=forced, suggestions=suggestions)
+                       version=version, recent=forced, suggestions=suggestions, warning=warning)
     view["blocks"].insert(0, _recent_section(others, rules, lang, "slack.modal.collision_title"))
     view["blocks"][0]["block_id"] = ids.COLLISION_BLOCK
     view["submit"] = plain(t("slack.modal.send_anyway", lang), MODAL_TITLE_LIMIT)
@@ -206,10 +213,12 @@ def resolve_modal(key: str, lang: str) -> dict:
 
 
 def tags_modal(key: str, lang: str, *, tags: list[str]) -> dict:
-    """Edit a ticket's tags as one space-separated line."""
+    """Edit a ticket's tags as one space-separated line. The box takes Slack's most (3,000), since
+    Slack refuses to open a view whose initial value is longer than the box allows — 46 tags of
+    the longest kind (64 characters) fit."""
     return _modal(ids.TAGS_VIEW, key, t("slack.modal.tags_title", lang, key=key), t("slack.modal.save", lang),
                   lang, [_text_input(ids.TAGS_BLOCK, ids.TAGS_INPUT, t("slack.modal.tags", lang), optional=True,
-                                     multiline=False, initial=" ".join(tags), max_length=500,
+                                     multiline=False, initial=" ".join(tags), max_length=PLAIN_INPUT_LIMIT,
                                      hint=t("slack.modal.tags_hint", lang))])
 
 
@@ -248,6 +257,28 @@ class CustomerSummary:
     handles: tuple[str, ...] = ()  # the same person on other networks (linked customers)
     stored_only: int = 0  # messages kept without a ticket (while blocked)
     last_seen_at: datetime | None = None
+    customer_id: int | None = None  # the record the modal is about (link and unlink act on it)
+    linked: tuple[tuple[int, str], ...] = ()  # (record id, `network:handle`) of the linked records
+
+
+def _linked_records(summary: CustomerSummary, lang: str) -> list[dict]:
+    """The linked records, each with an Unlink button, and the field to link another record
+    (`network:handle`, sent with the modal's Link button): both need the `link` role, checked on use."""
+    body: list[dict] = [{"type": "header", "text": plain(t("customers.modal.linked", lang), 150)}]
+    for other_id, other_key in summary.linked[:20]:
+        body.append({"type": "section", "text": {"type": "mrkdwn", "text": clip_mrkdwn(escape(other_key), 3000)},
+                     "accessory": {"type": "button", "action_id": f"{ids.CUSTOMER_UNLINK}.{other_id}",
+                                   "text": plain(t("customers.modal.unlink", lang), 75),
+                                   "value": f"{summary.customer_id}:{other_id}:{summary.key}"}})
+    if not summary.linked:
+        body.append({"type": "context", "elements": [{"type": "mrkdwn",
+                                                       "text": t("customers.modal.none_linked", lang)}]})
+    body.append({"type": "input", "block_id": ids.CUSTOMER_LINK_BLOCK, "optional": True,
+                 "label": plain(t("customers.modal.link_label", lang), 2000),
+                 "hint": plain(t("customers.modal.link_hint", lang), 2000),
+                 "element": {"type": "plain_text_input", "action_id": ids.CUSTOMER_LINK,
+                             "placeholder": plain(t("customers.modal.link_placeholder", lang), 150)}})
+    return body
 
 
 def _tier_select(key: str, tier: str, lang: str) -> dict:
@@ -288,6 +319,9 @@ def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
     body = [{"type": "section", "fields": [section_field(fact) for fact in facts]},
             {"type": "header", "text": plain(t("networks.customer.history", lang), 150)},
             {"type": "section", "text": {"type": "mrkdwn", "text": clip_mrkdwn(history, SECTION_LIMIT)}}]
+    linking = bool(summary.key) and summary.customer_id is not None
+    if linking:  # before the tier and flags, which stay the modal's last controls
+        body.extend(_linked_records(summary, lang))
     if summary.key:
         body.append(_tier_select(summary.key, summary.tier, lang))
         buttons = []
@@ -300,6 +334,31 @@ def customer_modal(summary: CustomerSummary, rules: Rules, lang: str) -> dict:
                 button["style"] = "danger"
             buttons.append(button)
         body.append({"type": "actions", "block_id": ids.CUSTOMER_FLAG_BLOCK, "elements": buttons})
-    return {"type": "modal", "callback_id": ids.CUSTOMER_VIEW, "private_metadata": summary.key or "",
+    view = {"type": "modal", "callback_id": ids.CUSTOMER_VIEW, "private_metadata": summary.key or "",
             "title": plain(t("slack.modal.customer_title", lang), MODAL_TITLE_LIMIT),
             "close": plain(t("slack.modal.close", lang), MODAL_TITLE_LIMIT), "blocks": body}
+    if linking:  # a modal with an input block needs a submit button: it links the typed record
+        view["submit"] = plain(t("customers.modal.link_submit", lang), MODAL_TITLE_LIMIT)
+    return view
+
+
+def issue_modal(key: str, summary: str, trackers: Sequence[str], lang: str, *, tracker: str | None = None) -> dict:
+    """The "Create an issue" modal: the summary prefilled (clipped to what trackers take) and,
+    when more than one tracker is configured, which one (`tracker` chosen beforehand)."""
+    chosen = tracker if tracker in trackers else trackers[0]
+    blocks = [{"type": "context", "elements": [{"type": "mrkdwn", "text": clip(escape(
+                  t("slack.modal.issue_context", lang, key=key)), 3000)}]},
+              _text_input(ids.ISSUE_SUMMARY_BLOCK, ids.ISSUE_SUMMARY_INPUT, t("slack.modal.issue_summary", lang),
+                          multiline=False, initial=summary_of(summary), max_length=SUMMARY_LIMIT)]
+    if len(trackers) > 1:
+        options = [{"text": plain(t(f"tracker.name.{name}", lang)), "value": name} for name in trackers]
+        blocks.append({"type": "input", "block_id": ids.ISSUE_TRACKER_BLOCK,
+                       "label": plain(t("slack.modal.issue_tracker", lang), 2000),
+                       "element": {"type": "static_select", "action_id": ids.ISSUE_TRACKER_SELECT,
+                                   "options": options,
+                                   "initial_option": next(o for o in options if o["value"] == chosen)}})
+    title = f"{t('slack.modal.issue_title', lang)}" if len(trackers) > 1 else \
+        f"{t(f'tracker.name.{chosen}', lang)}: {t('slack.modal.issue_title', lang)}"
+    view = _modal(ids.ISSUE_VIEW, key, title, t("slack.modal.issue_submit", lang), lang, blocks)
+    view["private_metadata"] = json.dumps({"key": key, "tracker": chosen})
+    return view

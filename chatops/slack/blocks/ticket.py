@@ -33,14 +33,15 @@ SLA_EMOJI = {"breached": ":rotating_light:", "warning": ":hourglass_flowing_sand
 TEXT_LIMIT = 2800
 
 
-def ticket_message(card: TicketView, rules: Rules, lang: str) -> dict[str, Any]:
+def ticket_message(card: TicketView, rules: Rules, lang: str, *, trackers: tuple[str, ...] = ()) -> dict[str, Any]:
     """`chat.postMessage` / `chat.update` arguments (text + attachments) for a ticket's parent:
-    the priority colour as the attachment bar, facts as fields, the text, and the buttons."""
+    the priority colour as the attachment bar, facts as fields, the text, and the buttons
+    (`trackers`: the issue trackers configured, offered in the overflow menu)."""
     blocks = [
         {"type": "section", "text": mrkdwn(_headline(card, rules, lang))},
         {"type": "section", "fields": _fields(card, rules, lang)},
         {"type": "section", "text": mrkdwn(_quote(card.text))},
-        ticket_actions(card, rules, lang),
+        ticket_actions(card, rules, lang, trackers=trackers),
         {"type": "context", "elements": [mrkdwn(_context(card, rules, lang))]},
     ]
     return {"text": ticket_fallback(card, rules, lang),
@@ -59,8 +60,13 @@ def _fields(card: TicketView, rules: Rules, lang: str) -> list[dict]:
     handle = link(card.url, card.customer.label)
     flags = "".join(f" `{escape(flag)}`" for flag in card.customer.flags)
     network = f"{escape(NETWORK_NAMES.get(card.source, card.source))} · {escape(card.account)}"
+    also = ""
+    if card.customer.linked:  # the same person elsewhere: their history spans those records
+        also = "\n" + t("customers.card.linked", lang, keys=fit([escape(k) for k in card.customer.linked],
+                                                                 FIELD_LIMIT // 2, lang, ", "),
+                         count=card.customer.tickets_all)
     fields = [
-        field(f"*{t('slack.field.customer', lang)}*\n{handle}{flags}"),
+        field(f"*{t('slack.field.customer', lang)}*\n{handle}{flags}{also}"),
         field(f"*{t('slack.field.network', lang)}*\n{network}"),
         field(f"*{t('slack.field.assignee', lang)}*\n{user(card.assignee, lang)}"),
         field(f"*{t('slack.field.due', lang)}*\n{_due(card, rules, lang)}"),
@@ -68,7 +74,17 @@ def _fields(card: TicketView, rules: Rules, lang: str) -> list[dict]:
     if card.tags:
         label = f"*{t('slack.field.tags', lang)}*\n"
         fields.append(field(label + fit([f"`{escape(tag)}`" for tag in card.tags], FIELD_LIMIT - len(label), lang)))
+    if card.issues:
+        label = f"*{t('slack.field.issues', lang)}*\n"
+        fields.append(field(label + fit([issue_label(issue, lang) for issue in card.issues],
+                                        FIELD_LIMIT - len(label), lang, sep="\n")))
     return fields
+
+
+def issue_label(issue, lang: str) -> str:
+    """A linked tracker issue on the card: `Jira ACME-123` linked, struck through once closed."""
+    shown = link(issue.url, f"{t(f'tracker.name.{issue.tracker}', lang)} {issue.key}")
+    return f"~{shown}~" if issue.state == "closed" else shown
 
 
 def _due(card: TicketView, rules: Rules, lang: str) -> str:
@@ -97,8 +113,9 @@ def _context(card: TicketView, rules: Rules, lang: str) -> str:
     return "  ·  ".join(escape(part) for part in parts)
 
 
-def ticket_actions(card: TicketView, rules: Rules, lang: str) -> dict:
-    """The action row: Claim/Release, Reply, Escalate, Resolve/Reopen and the overflow menu."""
+def ticket_actions(card: TicketView, rules: Rules, lang: str, *, trackers: tuple[str, ...] = ()) -> dict:
+    """The action row: Claim/Release, Reply, Escalate, Resolve/Reopen and the overflow menu
+    (with "Create issue…" when an issue tracker is configured)."""
     def button(action_id: str, label_key: str, style: str | None = None) -> dict:
         element = {"type": "button", "action_id": action_id, "value": card.key,
                    "text": plain(t(label_key, lang), BUTTON_TEXT_LIMIT)}
@@ -117,13 +134,17 @@ def ticket_actions(card: TicketView, rules: Rules, lang: str) -> dict:
     # Waiting on the customer comes first: Slack shows at most five options.
     options = [{"text": plain(t("slack.menu.pending", lang)), "value": f"pending::{card.key}"}] \
         if card.status in ("new", "open") else []
-    options += [
+    priorities = [
         {"text": plain(t("slack.menu.priority", lang, label=rules.priorities[name].label.get(lang))),
          "value": f"priority:{name}:{card.key}"}
         for name in rules.priorities if name != card.priority
     ]
-    options.append({"text": plain(t("slack.menu.tags", lang)), "value": f"tags::{card.key}"})
-    options.append({"text": plain(t("slack.menu.customer", lang)), "value": f"customer::{card.key}"})
+    rest = [{"text": plain(t("slack.menu.tags", lang)), "value": f"tags::{card.key}"}]
+    if trackers:
+        rest.append({"text": plain(t("slack.menu.issue", lang)), "value": f"issue::{card.key}"})
+    rest.append({"text": plain(t("slack.menu.customer", lang)), "value": f"customer::{card.key}"})
+    # Slack shows at most five options: the least urgent priority gives way first (`/ticket priority` remains).
+    options += priorities[:max(0, 5 - len(options) - len(rest))] + rest
     elements.append({"type": "overflow", "action_id": ids.MENU, "options": options[:5]})
     return {"type": "actions", "block_id": f"ticket:{card.key}", "elements": elements}
 
@@ -157,6 +178,26 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
             note = payload.get("note")
             return t("slack.line.resolved_note" if note else "slack.line.resolved", lang, who=who,
                      note=escape(note or ""))
+        case "issue_requested":
+            return None  # the thread hears once the tracker has answered
+        case "issue_created":
+            name = t(f"tracker.name.{payload.get('tracker')}", lang)
+            return t("slack.line.issue_created", lang, tracker=name, who=who,
+                     issue=link(payload.get("url"), payload.get("issue") or ""))
+        case "issue_failed":
+            name = t(f"tracker.name.{payload.get('tracker')}", lang)
+            return t("slack.line.issue_failed", lang, tracker=name, who=who,
+                     reason=escape((payload.get("reason") or "")[:300]))
+        case "issue_closed":
+            key = "slack.line.issue_closed_reopened" if payload.get("reopened") else "slack.line.issue_closed_open"
+            return t(key, lang, issue=link(payload.get("url"), payload.get("issue") or ""),
+                     status=escape(payload.get("status") or ""))
+        case "issue_reopened":
+            return t("slack.line.issue_reopened", lang, issue=link(payload.get("url"), payload.get("issue") or ""),
+                     tracker=t(f"tracker.name.{payload.get('tracker')}", lang),
+                     status=escape(payload.get("status") or ""))
+        case "reopened" if payload.get("issue"):
+            return None  # the `issue_closed` line that follows says why
         case "reopened" if not actor.startswith("customer:"):
             return t("slack.line.reopened", lang, who=who)
         case "reopened":
@@ -245,3 +286,14 @@ def reply_state_message(key: str, message_id: int, agent: str, text: str, state:
     else:
         line, actions = reply_line(agent, text, lang, attempt=attempt), []
     return {"text": line, "blocks": [{"type": "section", "text": mrkdwn(clip(line, 3000))}, *actions]}
+
+
+def issue_failed_message(line: str, ticket_id: int, payload: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """The thread line of a refused issue creation (text + blocks) with "Try again", which opens
+    the issue form for the same tracker."""
+    value = f"T-{ticket_id}:{payload.get('tracker', '')}"
+    return {"text": line, "blocks": [
+        {"type": "section", "text": mrkdwn(clip(line, 3000))},
+        {"type": "actions", "block_id": f"issue_failed:{value}", "elements": [
+            {"type": "button", "action_id": ids.ISSUE_RETRY, "value": value,
+             "text": plain(t("slack.button.issue_retry", lang), BUTTON_TEXT_LIMIT)}]}]}

@@ -12,8 +12,9 @@ from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.slack.collision import recent_replies
 from chatops.slack.listeners.commands import show_modal
 from chatops.slack.listeners.common import action_value, customer_of, guarded, tell
+from chatops.slack.listeners.issues import open_form
 from chatops.slack.surface import SlackSurface
-from chatops.tickets.limits import reply_limit
+from chatops.tickets.limits import reply_limit, reply_warning
 from chatops.tickets.queries import TicketBrief, failed_reply_text, ticket_brief
 
 
@@ -90,6 +91,10 @@ def register(app: App, surface: SlackSurface) -> None:
             view = guarded(surface, body, respond, "claim", lambda: _customer_view(surface, key))
             if view:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
+        elif what == "issue":
+            view = guarded(surface, body, respond, "issue", lambda: open_form(surface, key, actor))
+            if view:
+                client.views_open(trigger_id=body["trigger_id"], view=view)
 
     @app.action(ids.CANNED_SELECT)
     def canned(ack, body, client):
@@ -135,7 +140,8 @@ def _reply_modal(surface: SlackSurface, ticket: TicketBrief, actor: str, *, text
     return blocks.reply_modal(ticket.key, surface.rules, surface.lang, network=ticket.source,
                               account=ticket.account, limit=reply_limit(ticket.source, ticket.answers_kind),
                               recent=recent, text=text, version=version,
-                              suggestions=suggestions_for(surface.rules, ticket))
+                              suggestions=suggestions_for(surface.rules, ticket),
+                              warning=reply_warning(ticket.source, ticket.answers_kind))
 
 
 def _reply_view(surface: SlackSurface, key: str, actor: str | None = None, text: str | None = None) -> dict:

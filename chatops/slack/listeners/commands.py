@@ -11,6 +11,7 @@ from slack_bolt import App
 from chatops import commands
 from chatops.i18n import t
 from chatops.slack import blocks, ids
+from chatops.slack.listeners.issues import issue_form
 from chatops.slack.surface import SlackSurface
 from chatops.views import TicketView, views_of
 
@@ -21,6 +22,7 @@ class Answer:
 
     text: str
     blocks: list[dict] | None = None
+    modal: dict | None = None  # a form to open instead (`/ticket issue`)
 
 
 def _viewer(surface: SlackSurface):
@@ -60,6 +62,8 @@ def render(surface: SlackSurface, result: commands.Result) -> Answer:
         verb = result.params["verb"]
         usage = f"/ticket {t(f'slack.cmd.usage.{verb}', lang)}"
         return Answer(":warning: " + t("slack.cmd.usage_line", lang, usage=usage))
+    if result.kind == "modal":
+        return Answer(t("slack.cmd.issue_opened", lang, key=result.params["key"]), modal=issue_form(surface, result))
     if result.kind == "ticket":
         view = result.tickets[0]
         return Answer(blocks.ticket_message(view, surface.rules, lang)["text"], _modal(surface, result)["blocks"])
@@ -95,6 +99,10 @@ def answer(surface: SlackSurface, actor: str, text: str) -> Answer:
 def register(app: App, surface: SlackSurface) -> None:
     """Attach `/ticket`."""
     @app.command(ids.TICKET_COMMAND)
-    def ticket(ack, body):
+    def ticket(ack, body, client):
         result = answer(surface, body["user_id"], body.get("text") or "")
+        if result.modal is not None:  # the trigger id lasts three seconds: the form opens right away
+            ack()
+            client.views_open(trigger_id=body["trigger_id"], view=result.modal)
+            return
         ack(response_type="ephemeral", text=result.text, blocks=result.blocks)

@@ -1,5 +1,7 @@
-"""The Customer modal's controls: flag buttons (set or clear vip, troll, blocked) and the tier
-select (the same as `/ticket tier`, with its permission), each redrawing the modal."""
+"""The Customer modal's controls: flag buttons (set or clear vip, troll, blocked), the tier
+select (the same as `/ticket tier`, with its permission), the linked records (Unlink buttons,
+and the modal's Link submission), each redrawing the modal; and the Link button of ingest's
+"possibly the same person" thread line. Linking takes the `link` role (rules.yaml permissions)."""
 
 from __future__ import annotations
 
@@ -7,8 +9,11 @@ import re
 
 from slack_bolt import App
 
+from chatops.customers.service import link, unlink
+from chatops.errors import DomainError
+from chatops.i18n import t
 from chatops.slack import blocks, ids
-from chatops.slack.listeners.common import action_value, customer_of, guarded
+from chatops.slack.listeners.common import action_value, customer_of, guarded, tell
 from chatops.slack.surface import SlackSurface
 from chatops.tickets.customers import flag_customer
 
@@ -42,3 +47,44 @@ def register(app: App, surface: SlackSurface) -> None:
             key, actor=actor, tier=tier_name))
         # Redrawn even when refused, so the select shows the tier the customer really has.
         redraw(body, client, key)
+
+    @app.action(re.compile(rf"^{re.escape(ids.CUSTOMER_UNLINK)}\."))
+    def unlink_record(ack, body, respond, client):
+        ack()
+        mine, other, key = action_value(body).split(":", 2)
+        actor = body["user"]["id"]
+        guarded(surface, body, respond, "link", lambda: unlink(surface.flows, f"#{mine}", f"#{other}", actor=actor))
+        redraw(body, client, key)
+
+    @app.view(ids.CUSTOMER_VIEW)
+    def link_record(ack, body, view):
+        """The modal's Link: the typed `network:handle` joins this customer's records; a refusal
+        or an unknown key shows under the field."""
+        typed = ((view["state"]["values"].get(ids.CUSTOMER_LINK_BLOCK) or {}).get(ids.CUSTOMER_LINK) or {}) \
+            .get("value") or ""
+        key, actor = view["private_metadata"], body["user"]["id"]
+        if not typed.strip():
+            ack()
+            return
+        if not surface.may(actor, "link"):
+            ack(response_action="errors", errors={ids.CUSTOMER_LINK_BLOCK: surface.refusal("link")[:150]})
+            return
+        summary = surface.desk().read(customer_of, key=key)
+        try:
+            link(surface.flows, f"#{summary.customer_id}", typed.strip(), actor=actor)
+        except DomainError as exc:
+            ack(response_action="errors", errors={ids.CUSTOMER_LINK_BLOCK: surface.error_text(exc)[:150]})
+            return
+        surface.changed()
+        ack(response_action="update", view=blocks.customer_modal(surface.desk().read(customer_of, key=key),
+                                                                  surface.rules, surface.lang))
+
+    @app.action(re.compile(rf"^{re.escape(ids.LINK_SUGGESTED)}\."))
+    def link_suggested(ack, body, respond):
+        ack()
+        mine, other = action_value(body).split(":", 1)
+        actor = body["user"]["id"]
+        done = guarded(surface, body, respond, "link", lambda: link(surface.flows, f"#{mine}", f"#{other}",
+                                                                     actor=actor))
+        if done is not None:
+            tell(surface, body, respond, t("customers.slack.linked", surface.lang, keys=", ".join(done.keys)))

@@ -12,7 +12,7 @@ from chatops.slack.blocks.modals import parse_reply_metadata
 from chatops.slack.collision import replies_since
 from chatops.slack.surface import SlackSurface
 from chatops.tickets.flows import normalize_tag
-from chatops.tickets.limits import check_reply_length, reply_limit
+from chatops.tickets.limits import check_reply_length, reply_limit, reply_warning
 from chatops.tickets.queries import ticket_brief
 
 
@@ -74,7 +74,8 @@ def register(app: App, surface: SlackSurface) -> None:
             return blocks.reply_confirm_modal(
                 ticket.key, surface.rules, surface.lang, network=ticket.source, account=ticket.account,
                 limit=reply_limit(ticket.source, ticket.answers_kind), text=text, version=_text_version(view) + 1,
-                others=others, recent=opened, suggestions=suggestions_for(surface.rules, ticket))
+                others=others, recent=opened, suggestions=suggestions_for(surface.rules, ticket),
+                warning=reply_warning(ticket.source, ticket.answers_kind))
         # The view id makes a double submission (or Slack resending it) one reply, not two; the
         # confirmation is the same view updated, so it keeps that id.
         flows.reply(key, actor=actor, text=text, idempotency_key=f"slack-view:{view['id']}")
