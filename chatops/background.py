@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 log = logging.getLogger("chatops.background")
@@ -103,8 +104,12 @@ class Background:
             from chatops.scheduler import Lease
             from chatops.slack.app import start_socket_mode
 
-            lease = Lease(runtime.session_factory, name=SOCKET_MODE_LEASE, clock=runtime.clock)
-            self._socket_mode = SocketModeSlot(lease, lambda: start_socket_mode(runtime, self.bolt)).start()
+            ttl = runtime.settings.lease_seconds
+            lease = Lease(runtime.session_factory, name=SOCKET_MODE_LEASE, ttl=timedelta(seconds=ttl),
+                          clock=runtime.clock)
+            # Three rounds per lease: one missed round (a slow database) does not hand the connection over.
+            self._socket_mode = SocketModeSlot(lease, lambda: start_socket_mode(runtime, self.bolt),
+                                               interval=ttl / 3).start()
         poller = _start_polling(runtime, self.stop_event)
         if poller is not None:
             self._threads.append(poller)
@@ -116,6 +121,7 @@ class Background:
         if self._socket_mode is not None:
             self._socket_mode.stop()
         self.stop_event.set()
+        self.outbox.wake()  # an idle worker waits on its wake event, not on the stop event
         if self._scheduler is not None:
             self._scheduler.shutdown()
         for thread in self._threads:
@@ -144,7 +150,8 @@ def start_scheduler(runtime):
         return None
     from chatops.scheduler import Lease, Scheduler
 
-    scheduler = Scheduler(runtime.flows, Lease(runtime.session_factory, clock=runtime.clock),
+    lease = Lease(runtime.session_factory, ttl=timedelta(seconds=runtime.settings.lease_seconds), clock=runtime.clock)
+    scheduler = Scheduler(runtime.flows, lease,
                           interval=runtime.settings.scheduler_interval, wake=runtime.outbox_wakeup.set,
                           batch=25, page_batch=5, pause=0.1)
     scheduler.start()

@@ -3,8 +3,8 @@ the weekly stats digest), run by one leader.
 
 Leadership is a lease row (`scheduler_leases`), so it works on SQLite and PostgreSQL alike:
 a replica becomes leader when the lease is free or expired, renews it every tick, and a
-replica that dies is replaced once its lease runs out (`ttl`, 30 s by default; ticks every
-10 s, so within a minute). Every pass also *fences* on the lease inside its own transaction
+replica that dies is replaced once its lease runs out (`ttl`: CHATOPS_LEASE_SECONDS, 30 s by
+default; ticks every 10 s, so within a minute). Every pass also *fences* on the lease inside its own transaction
 (UPDATE … WHERE holder = me AND not expired; on PostgreSQL that row stays locked until the pass
 commits), so a leader that lost its lease mid-way writes nothing. The job store is memory
 only: all clock state (deadlines, next notice, page step) lives on ticket and page rows, so a

@@ -68,6 +68,9 @@ class Settings(BaseSettings):
     pagerduty_routing_key: SecretStr | None = Field(None, validation_alias="PAGERDUTY_ROUTING_KEY")
     pagerduty_events_url: str = Field("https://events.pagerduty.com", validation_alias="PAGERDUTY_EVENTS_URL")
     pagerduty_webhook_secret: SecretStr | None = Field(None, validation_alias="PAGERDUTY_WEBHOOK_SECRET")
+    # How long the scheduler's and Socket Mode's leader leases last: a replica that died is
+    # replaced within this time, and the holder renews well before it runs out.
+    lease_seconds: float = Field(30.0, validation_alias="CHATOPS_LEASE_SECONDS", ge=1, le=3600)
 
     # Issue trackers (see docs/trackers.md): issues created from tickets, closed by signed webhooks.
     jira_base_url: str | None = Field(None, validation_alias="JIRA_BASE_URL", pattern=r"^https?://\S+$")
@@ -125,6 +128,14 @@ class Settings(BaseSettings):
         if value is not None and not value.get_secret_value().startswith(prefix):
             raise ValueError(f"must start with {prefix} (copy it from the app's settings page)")
         return value
+
+    @model_validator(mode="after")
+    def _lease_outlasts_rounds(self) -> Settings:
+        # The leader renews its lease once a round: a shorter lease would lapse between rounds.
+        if self.scheduler_enabled and self.lease_seconds <= self.scheduler_interval:
+            raise ValueError(f"CHATOPS_LEASE_SECONDS ({self.lease_seconds:g}) must be longer than "
+                             f"CHATOPS_SCHEDULER_INTERVAL ({self.scheduler_interval:g})")
+        return self
 
     @model_validator(mode="after")
     def _slack_complete(self) -> Settings:

@@ -43,7 +43,8 @@ def test_kill_9_mid_page_dm_pages_once_and_escalates_after_restart(tmp_path, dat
         pagerduty.default = Answer(202, {"status": "success", "message": "Event processed"})
         env = {"CHATOPS_WEBHOOK_SECRET": SECRET, "SLACK_BOT_TOKEN": "xoxb-page", "SLACK_SIGNING_SECRET": "s",
                "SLACK_API_URL": slack.api_url, "SLACK_POST_INTERVAL": "0.05", "CHATOPS_OUTBOX_LEASE_SECONDS": "11",
-               "CHATOPS_SCHEDULER": "true", "CHATOPS_SCHEDULER_INTERVAL": "0.5", "CHATOPS_RULES": str(tmp_path / "rules.yaml"),
+               "CHATOPS_SCHEDULER": "true", "CHATOPS_SCHEDULER_INTERVAL": "0.5", "CHATOPS_LEASE_SECONDS": "3",
+               "CHATOPS_RULES": str(tmp_path / "rules.yaml"),
                "PAGERDUTY_ROUTING_KEY": "pd-routing-key", "PAGERDUTY_EVENTS_URL": pagerduty.url}
         # Slack carries out the page DM, and its answer never comes: the moment to kill.
         slack.hang_when = lambda method, args: (method == "chat.postMessage"
@@ -74,7 +75,7 @@ def test_kill_9_mid_page_dm_pages_once_and_escalates_after_restart(tmp_path, dat
 
             # The lease of the killed process's items runs out (11 s); the restarted one finds the DM.
             until(settled("page_dm"), timeout=60, every=0.2)
-            # The killed process held the scheduler lease (30 s): the restarted one takes over and
+            # The killed process held the scheduler lease (3 s): the restarted one takes over and
             # sends the breach notice.
             until(lambda: [m for m in marked(slack, "chatops_sla") if m.channel.startswith("D")], timeout=90,
                   every=0.2)
