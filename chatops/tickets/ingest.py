@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Literal, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -221,7 +222,8 @@ class IngestService:
         if ticket_id is None:
             result = self._open_ticket(conn, message, customer_id, message_row,
                                        self.flood.raised_triage(flood, triage) if opens else triage, now, tier,
-                                       incident=opens, flags=flags, follows=None if opens else follows)
+                                       incident=opens, flags=flags, follows=None if opens else follows,
+                                       new_customer=is_new)
         else:
             result = self._continue_ticket(conn, message, ticket_id, message_row, triage)
         if opens:
@@ -273,7 +275,8 @@ class IngestService:
 
     def _open_ticket(self, conn: UnitOfWork, message: InboundMessage, customer_id: int, message_row: dict,
                      triage, now: datetime, tier: str = "standard", incident: bool = False,
-                     flags: tuple[str, ...] = (), follows: int | None = None) -> IngestResult:
+                     flags: tuple[str, ...] = (), follows: int | None = None,
+                     new_customer: bool = False) -> IngestResult:
         deadlines = self.sla.columns(triage.priority, tier, message.created_at)
         ticket_id = _insert(conn, Ticket, {
             "source": message.source, "account": message.account, "external_id": message.external_id,
@@ -309,7 +312,7 @@ class IngestService:
                                payload={"new_ticket_id": ticket_id})
         self.sla.after_opened(conn, ticket_id=ticket_id, priority=triage.priority, tier=tier,
                            customer_id=customer_id, message=message, now=now, flags=flags,
-                           channel=triage.channel)
+                           channel=triage.channel, new_customer=new_customer)
         return IngestResult("created", ticket_id, message_id)
 
     def _continue_ticket(self, conn: UnitOfWork, message: InboundMessage, ticket_id: int,
@@ -324,11 +327,10 @@ class IngestService:
         if raised(ticket.priority, triage.priority, self.rules.priorities):
             payload.update(priority_from=ticket.priority, priority_to=triage.priority)
             changes["priority"] = triage.priority
-        if triage.tags:
-            current = set(conn.execute(_TAGS_OF_TICKET, {"tid": ticket_id}).scalars())
-            new_tags = sorted(set(triage.tags) - current)
+        if triage.tags:  # the tags the ticket lacked: the rows this insert did not find
+            new_tags = sorted(conn.execute(_add_tags(conn.dialect_name), [
+                {"ticket_id": ticket_id, "tag": tag} for tag in sorted(set(triage.tags))]).scalars())
             if new_tags:
-                conn.execute(_INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in new_tags])
                 payload["tags_added"] = new_tags
         status, kind = customer_wrote(ticket.status)
         outcome = "reopened" if kind == "reopened" else "threaded"
@@ -371,7 +373,17 @@ _TICKET_FOR_UPDATE = select(
     Ticket.channel, Ticket.assignee,
 ).where(Ticket.id == bindparam("tid")).with_for_update()
 _TICKET_SURFACE = select(Ticket.channel, Ticket.assignee).where(Ticket.id == bindparam("tid"))
-_TAGS_OF_TICKET = select(TicketTag.tag).where(TicketTag.ticket_id == bindparam("tid"))
+_ADD_TAGS: dict[str, object] = {}
+
+
+def _add_tags(dialect: str):
+    """INSERT ticket tags … ON CONFLICT DO NOTHING RETURNING tag (built once per dialect)."""
+    if dialect not in _ADD_TAGS:
+        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TicketTag)
+        _ADD_TAGS[dialect] = stmt.on_conflict_do_nothing(index_elements=["ticket_id", "tag"]).returning(TicketTag.tag)
+    return _ADD_TAGS[dialect]
+
+
 # SET columns come from the execution parameters; the version bump keeps ORM writers honest.
 _UPDATE_TICKET = update(Ticket).where(Ticket.id == bindparam("tid")).values(version=Ticket.version + 1)
 _UPDATE_CUSTOMER = update(Customer).where(Customer.id == bindparam("cid"))
