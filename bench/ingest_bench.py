@@ -6,6 +6,8 @@ auto-reply) at any hour.
 - SQLite, one process: the floor (bench/ingest_floor.py: the same HTTP server, HMAC check,
   json.loads, one INSERT and commit per request, no logic) and `chatops serve` each take the same
   closed loop; target: chatops's server CPU per message at most 1.5× the floor's.
+- In process, first (bench/ingest_inprocess.py): the core alone, no HTTP, with the SQL
+  statements each message costs; no target, it tells the core's share of a served message.
 - PostgreSQL, `chatops serve --workers 2`: 400 msgs/s open loop, as networks send webhooks,
   latency from each message's scheduled send time; target p99 < 50 ms; CPU per message printed
   for gunicorn's arbiter and each worker. Skipped when no PostgreSQL answers at
@@ -32,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from bench import ingest_inprocess
 from bench.ingest_load import SECRET, client, closed_loop, open_loop, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -302,6 +305,7 @@ def main() -> bool:
         rules = after_hours_rules(tmp)
         print(f"ingest: business hours {business_hours_now(rules)}; today is made a closed date, so each new "
               "customer's first message also queues the offline auto-reply (ingest's heavier path)")
+        ingest_inprocess.report(f"sqlite:///{tmp / 'inprocess.db'}", rules, payloads)
         sqlite_ok = sqlite_part(tmp, rules, payloads)
         pg_ok = postgresql_part(tmp, rules, payloads)
     return sqlite_ok and pg_ok
