@@ -249,6 +249,30 @@ def reset_pg(url: str) -> bool:
         return False
 
 
+def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to the benchmark's database, when the
+    server runs on this machine (its processes readable in /proc); else nothing."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from chatops.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+                                {"d": make_url(url).database}).scalars().all()
+    finally:
+        engine.dispose()
+    out = {}
+    for pid in pids:
+        try:
+            out[pid] = cpu_seconds(pid)
+        except (FileNotFoundError, PermissionError):
+            continue
+    return out
+
+
 def pg_stored(url: str) -> tuple[int, int]:
     from sqlalchemy import text
 
@@ -272,9 +296,9 @@ def postgresql_part(tmp: Path, rules: Path, payloads: list[bytes]) -> bool:
     proc = start_serve(PG_URL, port, rules, tmp / "serve-pg.log", "--workers", str(WORKERS))
     try:
         client(port, warm, [], [])
-        before = process_cpu(proc.pid)
+        before, pg_before = process_cpu(proc.pid), backend_cpu(PG_URL)
         latencies, failures, elapsed = open_loop(port, work, PG_RATE, CONNECTIONS)
-        used = cpu_used(before, process_cpu(proc.pid))
+        used, pg_used = cpu_used(before, process_cpu(proc.pid)), cpu_used(pg_before, backend_cpu(PG_URL))
     finally:
         stop(proc)
     stored, sent = pg_stored(PG_URL), len(warm) + len(work)
@@ -290,7 +314,9 @@ def postgresql_part(tmp: Path, rules: Path, payloads: list[bytes]) -> bool:
           + ", ".join(f"worker {i + 1} {seconds / len(work) * 1000:.2f} ms"
                       for i, seconds in enumerate(used.values()))
           + f"; total {(arbiter + sum(used.values())) / len(work) * 1000:.2f} ms "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, PostgreSQL not counted)")
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    if pg_used:
+        print(f"  PostgreSQL's backends of this database: {sum(pg_used.values()) / len(work) * 1000:.2f} ms CPU per message")
     print(f"  stored {stored[0]} rows, {stored[1]} distinct of {sent} sent; non-202 answers: {len(failures)}")
     print(f"ingest postgresql: {'PASS' if ok else 'FAIL'} {rate:,.0f} msgs/s p99 {p99:.1f} ms "
           f"at {PG_RATE:.0f} msgs/s offered")
