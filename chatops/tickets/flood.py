@@ -25,8 +25,8 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass, replace
-from typing import NamedTuple
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Integer, bindparam, cast, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
