@@ -25,7 +25,7 @@ from chatops.tickets.record import UnitOfWork, unit
 
 FACT_FIELDS = tuple(c.name for c in StatsFact.__table__.columns if c.name != "ticket_id")
 # Events that cannot change what a ticket contributes: skip the work (ingest hot path).
-_NO_CHANGE = {"note_added", "released", "paged", "page_exhausted", "auto_replied"}
+_NO_CHANGE = {"note_added", "released", "paged", "page_exhausted", "auto_replied", "link_suggested"}
 # What a customer's follow-up can change in a ticket's fact (chatops.tickets.ingest._continue_ticket).
 _FOLLOW_UP_CHANGES = {"priority_to", "tags_added"}
 _LEVEL_COUNTER = {"L2": "esc_l2", "L3": "esc_l3"}
