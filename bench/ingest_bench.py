@@ -6,6 +6,8 @@ auto-reply) at any hour.
 - SQLite, one process: the floor (bench/ingest_floor.py: the same HTTP server, HMAC check,
   json.loads, one INSERT and commit per request, no logic) and `chatops serve` each take the same
   closed loop; target: chatops's server CPU per message at most 1.5× the floor's.
+- In process, first (bench/ingest_inprocess.py): the core alone, no HTTP, with the SQL
+  statements each message costs; no target, it tells the core's share of a served message.
 - PostgreSQL, `chatops serve --workers 2`: 400 msgs/s open loop, as networks send webhooks,
   latency from each message's scheduled send time; target p99 < 50 ms; CPU per message printed
   for gunicorn's arbiter and each worker. Skipped when no PostgreSQL answers at
@@ -32,6 +34,7 @@ from zoneinfo import ZoneInfo
 
 import yaml
 
+from bench import ingest_inprocess
 from bench.ingest_load import SECRET, client, closed_loop, open_loop, percentile
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -246,6 +249,30 @@ def reset_pg(url: str) -> bool:
         return False
 
 
+def backend_cpu(url: str) -> dict[int, float]:
+    """CPU seconds of each PostgreSQL backend connected to the benchmark's database, when the
+    server runs on this machine (its processes readable in /proc); else nothing."""
+    from sqlalchemy import text
+    from sqlalchemy.engine import make_url
+
+    from chatops.db import make_engine
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            pids = conn.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+                                {"d": make_url(url).database}).scalars().all()
+    finally:
+        engine.dispose()
+    out = {}
+    for pid in pids:
+        try:
+            out[pid] = cpu_seconds(pid)
+        except (FileNotFoundError, PermissionError):
+            continue
+    return out
+
+
 def pg_stored(url: str) -> tuple[int, int]:
     from sqlalchemy import text
 
@@ -269,9 +296,9 @@ def postgresql_part(tmp: Path, rules: Path, payloads: list[bytes]) -> bool:
     proc = start_serve(PG_URL, port, rules, tmp / "serve-pg.log", "--workers", str(WORKERS))
     try:
         client(port, warm, [], [])
-        before = process_cpu(proc.pid)
+        before, pg_before = process_cpu(proc.pid), backend_cpu(PG_URL)
         latencies, failures, elapsed = open_loop(port, work, PG_RATE, CONNECTIONS)
-        used = cpu_used(before, process_cpu(proc.pid))
+        used, pg_used = cpu_used(before, process_cpu(proc.pid)), cpu_used(pg_before, backend_cpu(PG_URL))
     finally:
         stop(proc)
     stored, sent = pg_stored(PG_URL), len(warm) + len(work)
@@ -287,7 +314,9 @@ def postgresql_part(tmp: Path, rules: Path, payloads: list[bytes]) -> bool:
           + ", ".join(f"worker {i + 1} {seconds / len(work) * 1000:.2f} ms"
                       for i, seconds in enumerate(used.values()))
           + f"; total {(arbiter + sum(used.values())) / len(work) * 1000:.2f} ms "
-          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores, PostgreSQL not counted)")
+          f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+    if pg_used:
+        print(f"  PostgreSQL's backends of this database: {sum(pg_used.values()) / len(work) * 1000:.2f} ms CPU per message")
     print(f"  stored {stored[0]} rows, {stored[1]} distinct of {sent} sent; non-202 answers: {len(failures)}")
     print(f"ingest postgresql: {'PASS' if ok else 'FAIL'} {rate:,.0f} msgs/s p99 {p99:.1f} ms "
           f"at {PG_RATE:.0f} msgs/s offered")
@@ -302,6 +331,7 @@ def main() -> bool:
         rules = after_hours_rules(tmp)
         print(f"ingest: business hours {business_hours_now(rules)}; today is made a closed date, so each new "
               "customer's first message also queues the offline auto-reply (ingest's heavier path)")
+        ingest_inprocess.report(f"sqlite:///{tmp / 'inprocess.db'}", rules, payloads)
         sqlite_ok = sqlite_part(tmp, rules, payloads)
         pg_ok = postgresql_part(tmp, rules, payloads)
     return sqlite_ok and pg_ok

@@ -290,9 +290,12 @@ class SlaService:
     # -- offline auto-reply -------------------------------------------------------------------
 
     def after_opened(self, conn, *, ticket_id: int, priority: str, tier: str, customer_id: int,
-                      message, now: datetime, flags: tuple[str, ...] = ()) -> None:
+                      message, now: datetime, flags: tuple[str, ...] = (), channel: str | None = None,
+                      new_customer: bool = False) -> None:
         """Ingest hook for a new ticket: page when its priority pages; answer the customer while
-        the team is closed (see `wants_offline_reply`)."""
+        the team is closed (see `wants_offline_reply`). `channel`: the ticket's, when the caller
+        knows it; `new_customer`: the customer row was created in this transaction, so no offline
+        reply to them is queued yet (customer rows are never deleted, their ids never reused)."""
         policy = self.rules.oncall.policy_for("priority", priority, tier)
         if policy:
             self.paging.open_page(conn, ticket_id=ticket_id, reason=f"T-{ticket_id}:priority:{priority}",
@@ -301,7 +304,7 @@ class SlaService:
             return
         back = self.sla.business.next_open(now)
         dedupe = f"offline:{customer_id}:{back.isoformat()}"  # once per customer per closed spell
-        if conn.execute(_OUTBOX_BY_DEDUPE, {"dedupe": dedupe}).first() is not None:
+        if not new_customer and conn.execute(_OUTBOX_BY_DEDUPE, {"dedupe": dedupe}).first() is not None:
             return
         lang = message.lang if message.lang in ("ja", "en") else self.rules.defaults.language
         text = self.offline_text(lang, back)
@@ -310,7 +313,8 @@ class SlaService:
                                reply_to=ReplyTo(message.external_id, message.thread_id, dict(message.meta),
                                                 message.author.id))
         self.recorder.record(conn, ticket_id=ticket_id, kind="auto_replied", actor=OFFLINE_ACTOR, at=now,
-                             channel=conn.execute(_CHANNEL_OF, {"tid": ticket_id}).scalar(), assignee=None,
+                             channel=channel if channel is not None
+                             else conn.execute(_CHANNEL_OF, {"tid": ticket_id}).scalar(), assignee=None,
                              payload={"message_id": reply_id, "back_at": back.isoformat()})
 
     def wants_offline_reply(self, message, flags: tuple[str, ...], now: datetime) -> bool:

@@ -25,7 +25,7 @@ from chatops.tickets.record import UnitOfWork, unit
 
 FACT_FIELDS = tuple(c.name for c in StatsFact.__table__.columns if c.name != "ticket_id")
 # Events that cannot change what a ticket contributes: skip the work (ingest hot path).
-_NO_CHANGE = {"note_added", "released", "paged", "page_exhausted", "auto_replied"}
+_NO_CHANGE = {"note_added", "released", "paged", "page_exhausted", "auto_replied", "link_suggested"}
 # What a customer's follow-up can change in a ticket's fact (chatops.tickets.ingest._continue_ticket).
 _FOLLOW_UP_CHANGES = {"priority_to", "tags_added"}
 _LEVEL_COUNTER = {"L2": "esc_l2", "L3": "esc_l3"}
@@ -40,6 +40,7 @@ class _Deltas:
     def __init__(self) -> None:
         self.daily: dict[DailyKey, dict[str, int]] = defaultdict(lambda: defaultdict(int))
         self.hist: dict[HistKey, int] = defaultdict(int)
+        self.facts: dict[int, dict[str, Any]] = {}  # ticket id -> its fact row as it now stands
 
     def add(self, daily: dict, hist: dict) -> None:
         for key, counters in daily.items():
@@ -174,11 +175,16 @@ class StatsProjector:
         else:
             row = uow.execute(_TICKET, {"tid": notice.ticket_id}).one()
             new = self.fact(row, [tag for tag, in uow.execute(_TAGS, {"tid": notice.ticket_id}).all()])
-        # A ticket being created has no fact row yet: skip the lookup.
-        stored = None if notice.kind == "created" else uow.execute(_FACT, {"tid": notice.ticket_id}).first()
-        old = dict(zip(FACT_FIELDS, stored, strict=True)) if stored is not None else None
-        if old is not None:
-            old["tags"], old["keywords"] = list(old["tags"] or []), list(old["keywords"] or [])
+        held = uow.deferred.get(id(self)) if uow.batched else None
+        if held is not None and notice.ticket_id in held.facts:  # written earlier in this group commit
+            old = dict(held.facts[notice.ticket_id])
+        elif notice.kind == "created":  # a ticket being created has no fact row yet: skip the lookup
+            old = None
+        else:
+            stored = uow.execute(_FACT, {"tid": notice.ticket_id}).first()
+            old = dict(zip(FACT_FIELDS, stored, strict=True)) if stored is not None else None
+            if old is not None:
+                old["tags"], old["keywords"] = list(old["tags"] or []), list(old["keywords"] or [])
         extra = self.event_counters(notice, local_day(notice.at, self.tz))
         if old == new and not extra:
             return
@@ -188,18 +194,24 @@ class StatsProjector:
             contribute(old, -1, daily, hist)
         contribute(new, 1, daily, hist, extra)
         if uow.batched:  # a group commit: added up in memory, written once by `flush`
-            uow.deferred.setdefault(id(self), _Deltas()).add(daily, hist)
+            deltas = uow.deferred.setdefault(id(self), _Deltas())
+            deltas.add(daily, hist)
+            if old != new:
+                deltas.facts[notice.ticket_id] = new
         else:
             write(uow, daily, hist)
-        if old != new:
-            uow.execute(_upserts(uow.dialect_name)[StatsFact], {"ticket_id": notice.ticket_id, **new})
+            if old != new:
+                uow.execute(_upserts(uow.dialect_name)[StatsFact], {"ticket_id": notice.ticket_id, **new})
 
     def flush(self, uow: UnitOfWork) -> None:
-        """End of a group commit: the rollup deltas of its events, one upsert per rollup row
+        """End of a group commit: the rollup deltas and fact rows of its events, one upsert per row
         instead of one per event (a burst of tickets of one day and channel shares most rows)."""
         pending = uow.deferred.pop(id(self), None)
         if pending is not None:
             write(uow, pending.daily, pending.hist)
+            if pending.facts:  # one upsert for the batch's fact rows, in ticket order
+                uow.execute(_upserts(uow.dialect_name)[StatsFact],
+                            [{"ticket_id": tid, **pending.facts[tid]} for tid in sorted(pending.facts)])
 
     @staticmethod
     def event_counters(notice: EventNotice, day: int) -> list[tuple[int, dict[str, int]]]:

@@ -26,6 +26,7 @@ import hashlib
 import math
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Integer, bindparam, cast, func, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -113,8 +114,8 @@ class FloodService:
         collect = self._collector(conn, keys, ticket_id)
         if collect is not None:
             return plan.collecting(collect)
-        conn.execute(_INSERT_HIT, [{"key": key, "author": message.author.id, "negative": negative,
-                                              "at": now} for key in keys])
+        self._hits(conn, [{"key": key, "author": message.author.id, "negative": negative, "at": now}
+                          for key in keys])
         window = config.window.total_seconds()
         bucket = int(now.timestamp() // window)
         for key in keys:
@@ -124,7 +125,7 @@ class FloodService:
             if not eligible or count < next_check:
                 continue
             # Another replica may have opened the incident while we waited for the row lock.
-            collect = self._collector(conn, keys, ticket_id)
+            collect = self._collector(conn, keys, ticket_id, fresh=True)
             if collect is not None:
                 return plan.collecting(collect)
             if ticket_id is not None and not self._ticket_of_post(conn, ticket_id, key):
@@ -136,10 +137,14 @@ class FloodService:
                 return replace(plan, open_key=key, stats=stats)
         return plan
 
-    def _collector(self, conn: Connection, keys: tuple[str, ...], ticket_id: int | None):
+    def _collector(self, conn, keys: tuple[str, ...], ticket_id: int | None, *, fresh: bool = False):
         """The incident that collects this message (a row of its ticket id and channel), if one
-        of its keys has an open one."""
-        open_tickets = {row.open_key: row for row in conn.execute(_OPEN_INCIDENTS, {"keys": list(keys)})}
+        of its keys has an open one. The transaction's open incidents are read once (they are
+        few) and kept current by `open_incident`; `fresh` reads this message's keys again."""
+        known = _open_incidents(conn)
+        if fresh:
+            known.update({row.open_key: row for row in conn.execute(_OPEN_INCIDENTS, {"keys": list(keys)})})
+        open_tickets = {key: known[key] for key in keys if key in known}
         if not open_tickets:
             return None
         if ticket_id is not None:  # a follow-up lands on its own ticket (which may be the incident)
@@ -156,6 +161,7 @@ class FloodService:
         """Messages, authors and negative share of `key` over the window (since its last incident
         ended); the figures when every threshold is met, else None."""
         config = self.rules.flood
+        self.flush(conn)  # the held hits count too
         since = now - config.window
         ended = conn.scalar(select(func.max(Incident.closed_at)).where(Incident.key == key))
         if ended is not None and ended > since:
@@ -189,8 +195,8 @@ class FloodService:
         ticket_id = plan.collect_on
         message_id = conn.execute(_INSERT_MESSAGE, {**message_row, "ticket_id": ticket_id}).scalar()
         payload = {"message_id": message_id, "negative": plan.negative}
-        conn.execute(_INSERT_HIT, [{"key": key, "author": message_row["author_id"], "negative": plan.negative,
-                                    "at": now} for key in plan.keys])
+        self._hits(conn, [{"key": key, "author": message_row["author_id"], "negative": plan.negative, "at": now}
+                          for key in plan.keys])
         # Members of an incident are not counted by the read models: announced, not projected.
         self.recorder.record(conn, ticket_id=ticket_id, kind="incident_message",
                              actor=f"customer:{message_row['customer_id']}", at=now, channel=plan.collect_channel,
@@ -210,6 +216,7 @@ class FloodService:
         if created is None:
             return False
         row = conn.execute(_TICKET_ROW, {"tid": ticket_id}).one()
+        _open_incidents(conn)[plan.open_key] = _OpenIncident(plan.open_key, ticket_id, row.channel)
         payload = {**plan.stats, "incident_id": created.id}
         changes: dict = {}
         if raised(row.priority, config.priority, self.rules.priorities):
@@ -226,6 +233,23 @@ class FloodService:
         self.recorder.record(conn, ticket_id=ticket_id, kind="incident_opened", actor=FLOOD_ACTOR, at=now,
                            channel=row.channel, assignee=row.assignee, payload=payload)
         return True
+
+    # -- hits held in a group commit -----------------------------------------------------------
+
+    @staticmethod
+    def _hits(conn, rows: list[dict]) -> None:
+        """Insert flood hits; a group commit holds them to write in one statement (`flush`)."""
+        if getattr(conn, "batched", False):
+            conn.cache.setdefault(_HELD_HITS, []).extend(rows)
+        else:
+            conn.execute(_INSERT_HIT, rows)
+
+    @staticmethod
+    def flush(conn) -> None:
+        """Write the hits a group commit holds (before a full check reads them, and at its end)."""
+        held = conn.cache.pop(_HELD_HITS, None) if getattr(conn, "batched", False) else None
+        if held:
+            conn.execute(_INSERT_HIT, held)
 
     # -- ending and housekeeping --------------------------------------------------------------
 
@@ -294,6 +318,26 @@ def collected_messages(db: Session | Connection, ticket_id: int, *, since: datet
 
 
 _INSERT_HIT = insert(FloodHit)
+_HELD_HITS = "flood.hits"
+_OPEN_INCIDENTS_KNOWN = "flood.open_incidents"
+_ALL_OPEN_INCIDENTS = (select(Incident.open_key, Incident.ticket_id, Ticket.channel)
+                       .join(Ticket, Ticket.id == Incident.ticket_id).where(Incident.open_key.is_not(None)))
+
+
+class _OpenIncident(NamedTuple):
+    open_key: str
+    ticket_id: int
+    channel: str
+
+
+def _open_incidents(conn) -> dict:
+    """The open incidents by key, read once per transaction (a UnitOfWork keeps them in `cache`)."""
+    cache = getattr(conn, "cache", None)
+    if cache is None:
+        return {row.open_key: row for row in conn.execute(_ALL_OPEN_INCIDENTS)}
+    if _OPEN_INCIDENTS_KNOWN not in cache:
+        cache[_OPEN_INCIDENTS_KNOWN] = {row.open_key: row for row in conn.execute(_ALL_OPEN_INCIDENTS)}
+    return cache[_OPEN_INCIDENTS_KNOWN]
 _INSERT_MESSAGE = insert(Message).returning(Message.id)
 # the incident's ticket and its channel in one round trip: every collected message needs both
 _OPEN_INCIDENTS = (select(Incident.open_key, Incident.ticket_id, Ticket.channel)

@@ -13,9 +13,10 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, tuple_, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -80,10 +81,12 @@ class IngestService:
         """Store one inbound message and open, continue or reopen its ticket."""
         # Prebuilt Core statements on a plain connection, no ORM Session: ingest must keep up
         # with a flood of mentions, and the ORM's unit of work costs several times more per row.
+        # A lone message is not looked up first: the unique key on messages refuses a second
+        # delivery (IntegrityError below), which costs a rollback only for the rare duplicate.
         engine = self.db_engine
         for race in (1, 2):
             try:
-                return self._in_transaction(lambda conn: self._store(UnitOfWork(conn), message))
+                return self._in_transaction(lambda conn: self._store(UnitOfWork(conn), message, _Known()))
             except IntegrityError:
                 # Lost a race: either another delivery of this very message (a duplicate), or
                 # another message from the same new customer created the customer row first.
@@ -132,7 +135,10 @@ class IngestService:
     def _store_batch(self, messages: Sequence[InboundMessage]) -> list[IngestResult | Exception]:
         def store(conn: Connection) -> list[IngestResult | Exception]:
             with self.recorder.batch(conn) as uow:
-                return [self._store(uow, message) for message in messages]
+                known = _Known.of_batch(uow, messages)
+                results = [self._store(uow, message, known) for message in messages]
+                self.flood.flush(uow)
+                return results
 
         return self._in_transaction(store)
 
@@ -156,13 +162,17 @@ class IngestService:
             return [message for message in messages
                     if not service.inbound_exists(conn, source=message.source, external_id=message.external_id)]
 
-    def _store(self, conn: UnitOfWork, message: InboundMessage) -> IngestResult:
-        """In the caller's transaction: a duplicate, or the message stored with its ticket."""
+    def _store(self, conn: UnitOfWork, message: InboundMessage, known: _Known) -> IngestResult:
+        """In the caller's transaction: an edit or deletion, a duplicate, or the message stored
+        with its ticket."""
         if message.action != "new" and (amended := self.amend.apply(conn, message)) is not None:
             return IngestResult(*amended)  # an edit or deletion (chatops.tickets.amend)
-        if service.inbound_exists(conn, source=message.source, external_id=message.external_id):
-            return IngestResult("duplicate")
-        return self._ingest_new(conn, message)
+        if known.inbound is not None:  # a group commit: its stored ids were read for the batch
+            key = (message.source, message.external_id)
+            if key in known.inbound:
+                return IngestResult("duplicate")
+            known.inbound.add(key)  # every outcome but a duplicate stores the message
+        return self._ingest_new(conn, message, known)
 
     def _ingest_or_error(self, message: InboundMessage) -> IngestResult | Exception:
         try:
@@ -170,9 +180,9 @@ class IngestService:
         except Exception as exc:  # noqa: BLE001 - handed to the caller of ingest_many
             return exc
 
-    def _ingest_new(self, conn: UnitOfWork, message: InboundMessage) -> IngestResult:
+    def _ingest_new(self, conn: UnitOfWork, message: InboundMessage, known: _Known) -> IngestResult:
         now = self.clock()
-        customer_id, is_new, flags, tier = self._upsert_customer(conn, message)
+        customer_id, is_new, flags, tier = self._upsert_customer(conn, message, known)
         blocked = "blocked" in flags
         message_row = {
             "direction": "inbound", "source": message.source, "account": message.account,
@@ -212,28 +222,38 @@ class IngestService:
         if ticket_id is None:
             result = self._open_ticket(conn, message, customer_id, message_row,
                                        self.flood.raised_triage(flood, triage) if opens else triage, now, tier,
-                                       incident=opens, flags=flags, follows=None if opens else follows)
+                                       incident=opens, flags=flags, follows=None if opens else follows,
+                                       new_customer=is_new)
         else:
             result = self._continue_ticket(conn, message, ticket_id, message_row, triage)
         if opens:
             self.flood.open_incident(conn, flood, result.ticket_id, tier, now)
         return result
 
-    def _upsert_customer(self, conn: UnitOfWork, message: InboundMessage) -> tuple[int, bool, tuple[str, ...], str]:
+    def _upsert_customer(self, conn: UnitOfWork, message: InboundMessage,
+                         known: _Known) -> tuple[int, bool, tuple[str, ...], str]:
         """(customer id, new?, flags, tier) for the author, creating or refreshing the customer row."""
         author = message.author
         # The sender's tier wins; else a rules.yaml `customers.premium` entry makes the author premium.
         listed = self.rules.customers.is_premium(message.source, author.id, author.handle)
         wanted = author.tier or ("premium" if listed else None)
-        row = conn.execute(_CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
+        key = (message.source, author.id)
+        if known.customers is not None:
+            row = known.customers.get(key)
+        else:
+            row = conn.execute(_CUSTOMER_BY_USER, {"source": message.source, "user": author.id}).first()
         if row is None:
             # A concurrent first message from the same author makes this INSERT fail; ingest
             # then retries and finds the row.
-            return _insert(conn, Customer, {
+            customer_id = _insert(conn, Customer, {
                 "source": message.source, "external_user_id": author.id, "handle": author.handle,
                 "name": author.name, "tier": wanted or "standard", "flags": [], "first_seen_at": message.created_at,
                 "last_seen_at": message.created_at,
-            }), True, (), wanted or "standard"
+            })
+            if known.customers is not None:
+                known.customers[key] = _CustomerRow(customer_id, [], author.handle, author.name,
+                                                    message.created_at, wanted or "standard")
+            return customer_id, True, (), wanted or "standard"
         changes = {}
         if author.handle and author.handle != row.handle:
             changes["handle"] = author.handle
@@ -245,6 +265,8 @@ class IngestService:
             changes["tier"] = wanted
         if changes:
             conn.execute(_UPDATE_CUSTOMER, {"cid": row.id, **changes})
+            if known.customers is not None:
+                known.customers[key] = row._replace(**changes)
         if "tier" in changes:  # rare: only then are the customer's open tickets read and re-priced
             self.sla.tier_changed(conn, customer_id=row.id, previous=row.tier, tier=changes["tier"],
                                    actor=f"chatops:{message.source}" if author.tier else "chatops:rules",
@@ -253,7 +275,8 @@ class IngestService:
 
     def _open_ticket(self, conn: UnitOfWork, message: InboundMessage, customer_id: int, message_row: dict,
                      triage, now: datetime, tier: str = "standard", incident: bool = False,
-                     flags: tuple[str, ...] = (), follows: int | None = None) -> IngestResult:
+                     flags: tuple[str, ...] = (), follows: int | None = None,
+                     new_customer: bool = False) -> IngestResult:
         deadlines = self.sla.columns(triage.priority, tier, message.created_at)
         ticket_id = _insert(conn, Ticket, {
             "source": message.source, "account": message.account, "external_id": message.external_id,
@@ -288,7 +311,8 @@ class IngestService:
                                at=now, channel=old.channel, assignee=old.assignee,
                                payload={"new_ticket_id": ticket_id})
         self.sla.after_opened(conn, ticket_id=ticket_id, priority=triage.priority, tier=tier,
-                           customer_id=customer_id, message=message, now=now, flags=flags)
+                           customer_id=customer_id, message=message, now=now, flags=flags,
+                           channel=triage.channel, new_customer=new_customer)
         return IngestResult("created", ticket_id, message_id)
 
     def _continue_ticket(self, conn: UnitOfWork, message: InboundMessage, ticket_id: int,
@@ -303,11 +327,10 @@ class IngestService:
         if raised(ticket.priority, triage.priority, self.rules.priorities):
             payload.update(priority_from=ticket.priority, priority_to=triage.priority)
             changes["priority"] = triage.priority
-        if triage.tags:
-            current = set(conn.execute(_TAGS_OF_TICKET, {"tid": ticket_id}).scalars())
-            new_tags = sorted(set(triage.tags) - current)
+        if triage.tags:  # the tags the ticket lacked: the rows this insert did not find
+            new_tags = sorted(conn.execute(_add_tags(conn.dialect_name), [
+                {"ticket_id": ticket_id, "tag": tag} for tag in sorted(set(triage.tags))]).scalars())
             if new_tags:
-                conn.execute(_INSERT_TAGS, [{"ticket_id": ticket_id, "tag": tag} for tag in new_tags])
                 payload["tags_added"] = new_tags
         status, kind = customer_wrote(ticket.status)
         outcome = "reopened" if kind == "reopened" else "threaded"
@@ -350,13 +373,63 @@ _TICKET_FOR_UPDATE = select(
     Ticket.channel, Ticket.assignee,
 ).where(Ticket.id == bindparam("tid")).with_for_update()
 _TICKET_SURFACE = select(Ticket.channel, Ticket.assignee).where(Ticket.id == bindparam("tid"))
-_TAGS_OF_TICKET = select(TicketTag.tag).where(TicketTag.ticket_id == bindparam("tid"))
+_ADD_TAGS: dict[str, object] = {}
+
+
+def _add_tags(dialect: str):
+    """INSERT ticket tags … ON CONFLICT DO NOTHING RETURNING tag (built once per dialect)."""
+    if dialect not in _ADD_TAGS:
+        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TicketTag)
+        _ADD_TAGS[dialect] = stmt.on_conflict_do_nothing(index_elements=["ticket_id", "tag"]).returning(TicketTag.tag)
+    return _ADD_TAGS[dialect]
+
+
 # SET columns come from the execution parameters; the version bump keeps ORM writers honest.
 _UPDATE_TICKET = update(Ticket).where(Ticket.id == bindparam("tid")).values(version=Ticket.version + 1)
 _UPDATE_CUSTOMER = update(Customer).where(Customer.id == bindparam("cid"))
 _CUSTOMER_BY_USER = select(
     Customer.id, Customer.flags, Customer.handle, Customer.name, Customer.last_seen_at, Customer.tier
 ).where(Customer.source == bindparam("source"), Customer.external_user_id == bindparam("user"))
+
+
+_INBOUND_OF_BATCH = select(Message.source, Message.external_id).where(
+    Message.direction == "inbound", Message.external_id.in_(bindparam("ids", expanding=True)))
+_CUSTOMERS_OF_BATCH = select(*_CUSTOMER_BY_USER.selected_columns, Customer.source, Customer.external_user_id).where(
+    tuple_(Customer.source, Customer.external_user_id).in_(bindparam("users", expanding=True)))
+
+
+class _CustomerRow(NamedTuple):
+    """The customer columns ingest reads (as `_CUSTOMER_BY_USER` returns them)."""
+
+    id: int
+    flags: list
+    handle: str | None
+    name: str | None
+    last_seen_at: datetime
+    tier: str
+
+
+class _Known:
+    """What a group commit read once for all its messages, kept current as it writes: the
+    stored inbound ids, the authors' customer rows (both None for a lone message: the unique key
+    refuses its second delivery, and it reads its own customer row)."""
+
+    __slots__ = ("inbound", "customers")
+
+    def __init__(self, inbound: set | None = None, customers: dict | None = None) -> None:
+        self.inbound: set[tuple[str, str]] | None = inbound
+        self.customers: dict[tuple[str, str], _CustomerRow] | None = customers
+
+    @classmethod
+    def of_batch(cls, conn: UnitOfWork, messages: Sequence[InboundMessage]) -> _Known:
+        wanted = {(message.source, message.external_id) for message in messages}
+        stored = {tuple(row) for row in conn.execute(
+            _INBOUND_OF_BATCH, {"ids": sorted({external_id for _, external_id in wanted})})} & wanted
+        users = sorted({(message.source, message.author.id) for message in messages})
+        customers = {(row.source, row.external_user_id):
+                     _CustomerRow(row.id, row.flags, row.handle, row.name, row.last_seen_at, row.tier)
+                     for row in conn.execute(_CUSTOMERS_OF_BATCH, {"users": users})}
+        return cls(stored, customers)
 
 
 def _insert(conn: Connection, model, values: dict) -> int:

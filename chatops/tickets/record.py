@@ -38,6 +38,8 @@ class UnitOfWork:
         self.held_outbox: dict[str, dict[str, Any]] = {}
         # Per-projector state of a group commit (e.g. stats deltas), flushed at its end.
         self.deferred: dict[int, Any] = {}
+        # What a service read once in this transaction and keeps current as it writes (flood's open incidents).
+        self.cache: dict[str, Any] = {}
 
     def execute(self, stmt, params=None):
         """Run a Core statement in this transaction (a Session's on its connection: no ORM

@@ -203,3 +203,37 @@ def test_the_scheduler_forgets_counts_older_than_the_window(fflows, session_fact
     with session_factory() as session:
         assert set(session.scalars(select(FloodHit.key))) == {"post:x:@acme_jp:P2"}
         assert set(session.scalars(select(FloodCount.key))) == {"post:x:@acme_jp:P2"}
+
+
+def test_a_flood_in_group_commits_opens_and_collects_as_one_by_one_ingest_does(session_factory, flood_rules,
+                                                                               clock, tmp_path, sqlite_template):
+    """Group commits hold their flood hits and keep the open incidents in memory: the incident
+    opens at the same message, and the rest of the same batch and later batches are collected,
+    with a redelivery (stored before its batch) still a duplicate."""
+    import shutil
+
+    from chatops.db import make_engine, make_session_factory
+
+    shutil.copy(sqlite_template, tmp_path / "alone.db")
+    alone = make_engine(f"sqlite:///{tmp_path / 'alone.db'}")
+    alone_factory = make_session_factory(alone)
+    messages = [reply(n) for n in range(30)]
+    messages.append(messages[3])  # a redelivery
+    expected = [TicketFlows(alone_factory, flood_rules, clock=clock).ingest(message).outcome for message in messages]
+
+    batched = TicketFlows(session_factory, flood_rules, clock=clock)
+    outcomes = [result.outcome for start in range(0, len(messages), 8)
+                for result in batched.ingest_many(messages[start:start + 8])]
+
+    assert outcomes == expected
+    assert expected[:10] == ["created"] + ["threaded"] * 9 and set(expected[10:30]) == {"collected"}
+    assert expected[30] == "duplicate"
+    [incident] = incidents(session_factory)
+    with session_factory() as session:
+        hits = session.execute(select(func.count()).select_from(Message).where(
+            Message.ticket_id == incident.ticket_id)).scalar()
+        kinds = sorted(session.scalars(select(TicketEvent.kind)))
+    with alone_factory() as session:
+        assert kinds == sorted(session.scalars(select(TicketEvent.kind)))
+    assert hits == 30
+    alone.dispose()
