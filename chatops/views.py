@@ -20,6 +20,7 @@ from chatops.sla.state import SlaState, sla_state
 from chatops.tickets import service
 from chatops.tickets.issues import IssueRef, issues_of
 from chatops.tickets.models import Message, SurfaceThread, Ticket
+from chatops.tickets.moderation import ModerationState, states_of
 from chatops.tickets.queries import overdue_tickets
 
 NO_SLA = SlaState(None, None, None, "ok")
@@ -86,6 +87,7 @@ class TicketView:
     threads: tuple[ThreadRef, ...] = ()
     sla: SlaState = NO_SLA
     issues: tuple[IssueRef, ...] = ()  # tracker issues created from the ticket, oldest first
+    moderation: ModerationState | None = None  # its comment hidden / deleted, its author blocked (None: untouched)
 
     @classmethod
     def at(cls, now: datetime, **fields) -> TicketView:
@@ -118,7 +120,7 @@ def _labels(rules: Rules | None, priority: str) -> Mapping[str, str]:
 
 
 def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], rules: Rules | None,
-          now: datetime, issues: Sequence[IssueRef] = ()) -> TicketView:
+          now: datetime, issues: Sequence[IssueRef] = (), moderation: ModerationState | None = None) -> TicketView:
     customer = ticket.customer
     return TicketView.at(
         now, id=ticket.id, key=ticket.key, status=ticket.status, priority=ticket.priority, level=ticket.level,
@@ -133,7 +135,8 @@ def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], r
         first_response_warn_at=ticket.first_response_warn_at, first_response_due_at=ticket.first_response_due_at,
         next_response_warn_at=ticket.next_response_warn_at, next_response_due_at=ticket.next_response_due_at,
         resolution_warn_at=ticket.resolution_warn_at, resolution_due_at=ticket.resolution_due_at,
-        priority_labels=_labels(rules, ticket.priority), threads=tuple(threads), issues=tuple(issues))
+        priority_labels=_labels(rules, ticket.priority), threads=tuple(threads), issues=tuple(issues),
+        moderation=moderation)
 
 
 def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None, now: datetime) -> list[TicketView]:
@@ -143,6 +146,7 @@ def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None
     firsts: dict[int, Message] = {}
     threads: dict[int, list[ThreadRef]] = {}
     issues: dict[int, list[IssueRef]] = {}
+    moderated: dict[int, ModerationState] = {}
     for start in range(0, len(tickets), BATCH):
         batch = tickets[start:start + BATCH]
         ids = [ticket.id for ticket in batch]
@@ -156,8 +160,9 @@ def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None
                                    .order_by(SurfaceThread.surface)):
             threads.setdefault(row.ticket_id, []).append(ThreadRef(row.surface, row.channel, row.ts))
         issues.update(issues_of(session, ids))
-    return [_view(ticket, firsts.get(ticket.id), threads.get(ticket.id, ()), rules, now, issues.get(ticket.id, ()))
-            for ticket in tickets]
+        moderated.update(states_of(session, ids))
+    return [_view(ticket, firsts.get(ticket.id), threads.get(ticket.id, ()), rules, now, issues.get(ticket.id, ()),
+                  moderated.get(ticket.id)) for ticket in tickets]
 
 
 def load_view(session: Session, key_or_id: str | int, *, rules: Rules | None, now: datetime) -> TicketView:

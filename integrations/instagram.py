@@ -14,6 +14,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from chatops.outbox import DeliveryError
+from integrations import meta_moderation
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
 from integrations.meta import MetaConfig, MetaWebhook, attachment_text, messaging_type
@@ -151,6 +152,11 @@ class InstagramSink(NetworkSink):
             raise DeliveryError(f"{reply.ticket_key}: no Instagram comment to reply to", permanent=True, answered=True)
         return self.api.call("POST", self.config.graph(f"{comment}/replies"), json={"message": reply.text},
                              headers=headers).json().get("id")
+
+    def moderate(self, item) -> dict:
+        """Hide, unhide or delete a comment; Instagram has no block API (integrations.meta_moderation)."""
+        return meta_moderation.moderate(self.api, self.config, NAME, item.payload,
+                                        in_doubt=bool(getattr(item, "in_doubt", False)))
 
 
 def build(config: InstagramConfig, context) -> object:

@@ -28,6 +28,7 @@ from chatops.rules.fields import (
     Source,
 )
 from chatops.rules.flood import FloodConfig
+from chatops.rules.moderation import ModerationConfig
 from chatops.rules.oncall import OnCall
 from chatops.rules.people import (
     BORROWED_PERMISSION,
@@ -103,6 +104,7 @@ class Rules(Section):
     oncall: OnCall = OnCall()
     flood: FloodConfig = FloodConfig(enabled=False)  # absent: no flood detection
     customers: CustomersConfig = CustomersConfig()
+    moderation: ModerationConfig = ModerationConfig()  # absent: nothing is screened
 
     @field_validator("priorities")
     @classmethod
