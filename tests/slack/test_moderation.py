@@ -25,6 +25,7 @@ from integrations.registry import Networks
 from tests.conftest import RULES_PATH
 from tests.fakes.http_recorder import Answer
 from tests.fakes.network_api import FakeNetwork
+from tests.helpers import cli_env, run_cli
 from tests.slack.conftest import AGENT, LEAD, STRANGER, Desk
 from tests.slack.test_block_limits import assert_within_slack_limits
 from tests.slack.test_scenario import parent_text
@@ -261,7 +262,7 @@ def test_instagram_form_does_not_offer_block(desk, graph):
     assert [o["value"] for o in choice["element"]["options"]] == ["hide", "unhide", "delete"]
 
 
-def test_screens_hide_then_store_or_tag(screened, graph, rules):
+def test_screens_hide_then_store_or_tag(screened, graph, rules, database_url, monkeypatch, tmp_path, capsys):
     desk, lang = screened, rules.defaults.language
     # A scam link: hidden on Facebook, stored without a ticket, counted.
     [stored] = webhook(desk, "facebook", comment_body("副業で月収100万！ bit.ly/xyz", "900000000000001_1100000000000070"))
@@ -274,6 +275,9 @@ def test_screens_hide_then_store_or_tag(screened, graph, rules):
         assert message.meta["moderation_rule"] == "scam"
         assert stored_count(session) == {"facebook": 1}
     assert desk.slack.parents() == []
+    cli_env(monkeypatch, tmp_path, database_url)
+    assert run_cli(capsys, "moderation", "stored")[:2] == (0, "facebook: 1 stored without a ticket\n")
+    assert run_cli(capsys, "moderation", "stored", "--json")[:2] == (0, '{"facebook": 1}\n')
     # Abuse: the ticket opens tagged, and its thread says the rule hid the comment.
     [tagged] = webhook(desk, "facebook", comment_body("お前はバカか", "900000000000001_1100000000000071",
                                                       author="7200000000000777"))
