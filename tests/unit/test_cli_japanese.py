@@ -51,6 +51,7 @@ RUN: dict[tuple[str, ...], list[str] | None] = {
     ("oncall", "ack"): ["P-1"],
     ("oncall", "resolve"): ["P-1"],
     ("sla", "run"): [],
+    ("moderation", "stored"): [],
 }
 
 
