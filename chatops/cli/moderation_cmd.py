@@ -36,5 +36,7 @@ def stored_command(args) -> int:
     elif not counts:
         print(t("cli.moderation.stored.none", lang))
     for network, count in sorted(counts.items()) if not args.json else ():
-        print(t("cli.moderation.stored.line", lang, network=network, count=count))
+        print(t("cli.moderation.stored.line", lang, network=network, count=count["stored"]))
+        if count["hide_failed"]:  # a screen's hide Meta refused: the comment is still visible there
+            print(t("cli.moderation.stored.failed", lang, network=network, count=count["hide_failed"]))
     return 0

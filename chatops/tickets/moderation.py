@@ -104,15 +104,14 @@ def offered(session: Session, key: str) -> tuple[str, tuple[str, ...]]:
     return comment.source, NETWORK_ACTIONS[comment.source]
 
 
-def outbox_row(action: str, message, *, actor: str, dedupe: str, rule: str | None = None) -> OutboxRow:
-    """The `moderate` item for one comment, on the lane of the account it arrived on."""
-    meta = dict(message.meta or {}) if not isinstance(message, dict) else dict(message.get("meta") or {})
-    get = (lambda name: message.get(name)) if isinstance(message, dict) else (lambda name: getattr(message, name))
-    payload = {"action": action, "comment_id": meta.get("comment_id") or get("external_id"),
-               "author_id": get("author_id"), "account": get("account"), "source": get("source"),
-               "external_id": get("external_id"), "actor": actor, "rule": rule}
-    return OutboxRow(target=f"network:{get('source')}", kind=KIND, dedupe_key=dedupe,
-                     ordering_key=f"{get('source')}:{get('account')}", payload=payload)
+def outbox_row(action: str, *, source: str, account: str, external_id: str, meta: dict | None,
+               author_id: str | None, actor: str, dedupe: str, rule: str | None = None) -> OutboxRow:
+    """The `moderate` item for one stored comment, on the lane of the account it arrived on."""
+    payload = {"action": action, "comment_id": (meta or {}).get("comment_id") or external_id,
+               "author_id": author_id, "account": account, "source": source, "external_id": external_id,
+               "actor": actor, "rule": rule}
+    return OutboxRow(target=f"network:{source}", kind=KIND, dedupe_key=dedupe, ordering_key=f"{source}:{account}",
+                     payload=payload)
 
 
 class ModerationService:
@@ -139,8 +138,10 @@ class ModerationService:
             event = self.recorder.record_ticket(session, ticket, REQUESTED_EVENT, actor, now, action=action,
                                                 network=comment.source, comment_id=(comment.meta or {}).get(
                                                     "comment_id") or comment.external_id)
-            enqueue(session, [outbox_row(action, comment, actor=actor, dedupe=f"moderate:{event}")],
-                    ticket_id=ticket.id, at=now)
+            row = outbox_row(action, source=comment.source, account=comment.account,
+                             external_id=comment.external_id, meta=comment.meta, author_id=comment.author_id,
+                             actor=actor, dedupe=f"moderate:{event}")
+            enqueue(session, [row], ticket_id=ticket.id, at=now)
             return event
 
     def done(self, session: Session, item: OutboxItem) -> None:
@@ -242,8 +243,10 @@ def screen(db, rules, message, message_row: dict[str, Any], triage, now: datetim
     uow = unit(db)
     message_row["meta"] = {**(message_row.get("meta") or {}), "moderation_rule": rule.id}
     actor = f"chatops:moderation:{rule.id}"
-    enqueue(uow, [outbox_row(rule.action, message_row, actor=actor, rule=rule.id,
-                             dedupe=f"moderate:{message.source}:{message.external_id}:{rule.action}")], at=now)
+    row = outbox_row(rule.action, source=message.source, account=message.account, external_id=message.external_id,
+                     meta=message_row["meta"], author_id=message.author.id, actor=actor, rule=rule.id,
+                     dedupe=f"moderate:{message.source}:{message.external_id}:{rule.action}")
+    enqueue(uow, [row], at=now)
     if rule.then == "store":
         message_row["meta"]["moderation"] = "stored"
         return uow.execute(_INSERT_MESSAGE, message_row).scalar_one()
@@ -252,13 +255,16 @@ def screen(db, rules, message, message_row: dict[str, Any], triage, now: datetim
     return None
 
 
-def stored_count(session: Session) -> dict[str, int]:
-    """Comments a screen kept without a ticket, by network (the CLI and App Home show the count)."""
-    counts: dict[str, int] = {}
+def stored_count(session: Session) -> dict[str, dict[str, int]]:
+    """Comments a screen kept without a ticket, by network: how many, and how many of their hides
+    the network refused (`chatops moderation stored` shows both)."""
+    counts: dict[str, dict[str, int]] = {}
     for source, meta in session.execute(select(Message.source, Message.meta).where(
             Message.ticket_id.is_(None), Message.direction == "inbound", Message.source.in_(tuple(NETWORK_ACTIONS)))):
         if (meta or {}).get("moderation_rule"):
-            counts[source] = counts.get(source, 0) + 1
+            count = counts.setdefault(source, {"stored": 0, "hide_failed": 0})
+            count["stored"] += 1
+            count["hide_failed"] += (meta or {}).get("moderation") == "failed"
     return counts
 
 

@@ -66,10 +66,16 @@ def graph():
         yield fake
 
 
+def shipped_without_moderation() -> str:
+    """The shipped rules.yaml up to its (empty) `moderation:` section, which is last."""
+    text = RULES_PATH.read_text("utf-8")
+    return text[:text.index("\nmoderation:\n")] + "\n"
+
+
 @pytest.fixture
 def screened_rules(tmp_path):
     path = tmp_path / "rules.yaml"
-    path.write_text(RULES_PATH.read_text("utf-8") + SCREENS, "utf-8")
+    path.write_text(shipped_without_moderation() + SCREENS, "utf-8")
     return load_rules(path)
 
 
@@ -273,11 +279,11 @@ def test_screens_hide_then_store_or_tag(screened, graph, rules, database_url, mo
         [message] = session.scalars(select(Message).where(Message.direction == "inbound"))
         assert message.ticket_id is None and message.meta["moderation"] == "hidden"
         assert message.meta["moderation_rule"] == "scam"
-        assert stored_count(session) == {"facebook": 1}
+        assert stored_count(session) == {"facebook": {"stored": 1, "hide_failed": 0}}
     assert desk.slack.parents() == []
     cli_env(monkeypatch, tmp_path, database_url)
     assert run_cli(capsys, "moderation", "stored")[:2] == (0, "facebook: 1 stored without a ticket\n")
-    assert run_cli(capsys, "moderation", "stored", "--json")[:2] == (0, '{"facebook": 1}\n')
+    assert run_cli(capsys, "moderation", "stored", "--json")[:2] == (0, '{"facebook": {"stored": 1, "hide_failed": 0}}\n')
     # Abuse: the ticket opens tagged, and its thread says the rule hid the comment.
     [tagged] = webhook(desk, "facebook", comment_body("お前はバカか", "900000000000001_1100000000000071",
                                                       author="7200000000000777"))
@@ -297,9 +303,37 @@ def test_a_screen_without_words_is_a_clear_error(tmp_path):
     from chatops.rules import RulesError
 
     path = tmp_path / "rules.yaml"
-    text = RULES_PATH.read_text("utf-8") + "\nmoderation:\n  rules:\n    - id: empty\n      then: store\n"
+    text = shipped_without_moderation() + "\nmoderation:\n  rules:\n    - id: empty\n      then: store\n"
     path.write_text(text, "utf-8")
     with pytest.raises(RulesError) as caught:
         load_rules(path)
     line = len(text.splitlines()) - 1
     assert any(p.startswith(f"{path}:{line}: moderation.rules[0]") and "'empty'" in p for p in caught.value.problems)
+
+
+def test_a_refused_screen_hide_is_counted_for_the_stored_comment(screened, graph, database_url, monkeypatch,
+                                                                  tmp_path, capsys):
+    comment = "900000000000001_1100000000000080"
+    graph.queue("POST", f"/v21.0/{comment}", graph_error("(#200) Permissions error", code=200, status=403))
+    graph.queue("POST", f"/v21.0/{comment}", graph_error("(#100) Unsupported post request", code=100))
+    webhook(screened, "facebook", comment_body("crypto giveaway!!", comment))
+    cli_env(monkeypatch, tmp_path, database_url)
+    code, out, _ = run_cli(capsys, "moderation", "stored")
+    assert code == 0 and out.splitlines()[1].startswith("facebook: the hide of 1 of them was refused")
+    assert 'chatops_moderation_failed{action="hide",network="facebook"} 1.0' in metric(screened,
+                                                                                     "chatops_moderation_failed")
+
+
+def test_a_delete_retried_after_a_lost_answer_is_done_once(desk, graph, rules):
+    lang = rules.defaults.language
+    key = arrive(desk)
+    comment = "900000000000001_1100000000000066"
+    # The first answer is lost (a 502): the comment may be gone; the retry finds it so (code 100).
+    graph.queue("DELETE", f"/v21.0/{comment}", Answer(502, {}),
+                graph_error("Unsupported delete request. Object with ID does not exist", code=100))
+    desk.command(f"delete {key}")
+    desk.drain()
+    assert len(graph.calls_to("DELETE", f"/v21.0/{comment}")) == 2
+    assert lines(desk)[-1] == t("slack.line.comment_moderated.delete", lang, who=f"<@{AGENT}>", network="Facebook")
+    assert desk.events(key).count("comment_moderated") == 1
+
