@@ -191,9 +191,10 @@ def test_a_refused_hide_shows_in_the_thread_and_metrics(desk, graph, rules):
     graph.queue("POST", f"/v21.0/{comment}", graph_error("(#10) Permission denied: pages_manage_engagement"))
     desk.command(f"hide {key}")
     desk.drain()
-    line = lines(desk)[-1]
-    assert line.startswith(":x:") and "(#10) Permission denied: pages_manage_engagement" in line
-    assert f"<@{AGENT}>" in line
+    assert lines(desk)[-1] == t("slack.line.moderation_failed", lang, who=f"<@{AGENT}>", network="Facebook",
+                                action=t("moderation.action.hide", lang),
+                                reason="facebook refused the request (400): (#10) Permission denied: "
+                                       "pages_manage_engagement")
     assert 'chatops_moderation_failed{action="hide",network="facebook"} 1.0' in metric(desk, "chatops_moderation_failed")
     assert desk.events(key)[-2:] == ["moderation_requested", "moderation_failed"]
 
@@ -337,3 +338,15 @@ def test_a_delete_retried_after_a_lost_answer_is_done_once(desk, graph, rules):
     assert lines(desk)[-1] == t("slack.line.comment_moderated.delete", lang, who=f"<@{AGENT}>", network="Facebook")
     assert desk.events(key).count("comment_moderated") == 1
 
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_teams_lines_say_what_was_done_and_why_not(rules, lang):
+    from chatops.teams.cards import event_line
+
+    done = event_line("comment_moderated", "U0AGENT001", {"action": "delete", "network": "facebook"}, rules, lang)
+    assert t("moderation.action.delete", lang) in done
+    failed = event_line("moderation_failed", "U0AGENT001", {"action": "hide", "network": "instagram",
+                                                            "reason": "instagram refused the request (400): nope"},
+                        rules, lang)
+    assert t("moderation.action.hide", lang) in failed and "nope" in failed
