@@ -14,6 +14,7 @@ from chatops.db import utcnow
 from chatops.oncall.models import Page, SchedulerError
 from chatops.stats.models import StatsDaily
 from chatops.tickets.models import IssueLink, Message, OutboxItem
+from chatops.tickets.moderation import stored_count
 
 
 class OutboxCollector:
@@ -160,7 +161,12 @@ class ModerationCollector:
                 counts[key] = counts.get(key, 0) + 1
         for (state, network, action), count in sorted(counts.items()):
             (failed if state == "dead" else done).add_metric([network, action], count)
-        yield from (failed, done)
+        stored = GaugeMetricFamily("chatops_moderation_stored", "Comments moderation screens hid and kept "
+                                   "without a ticket", labels=["network"])
+        with self.session_factory() as session:
+            for network, count in sorted(stored_count(session).items()):
+                stored.add_metric([network], count["stored"])
+        yield from (failed, done, stored)
 
 
 class Metrics:

@@ -284,6 +284,7 @@ def test_screens_hide_then_store_or_tag(screened, graph, rules, database_url, mo
     assert desk.slack.parents() == []
     cli_env(monkeypatch, tmp_path, database_url)
     assert run_cli(capsys, "moderation", "stored")[:2] == (0, "facebook: 1 stored without a ticket\n")
+    assert 'chatops_moderation_stored{network="facebook"} 1.0' in metric(desk, "chatops_moderation_stored")
     assert run_cli(capsys, "moderation", "stored", "--json")[:2] == (0, '{"facebook": {"stored": 1, "hide_failed": 0}}\n')
     # Abuse: the ticket opens tagged, and its thread says the rule hid the comment.
     [tagged] = webhook(desk, "facebook", comment_body("お前はバカか", "900000000000001_1100000000000071",
