@@ -243,10 +243,10 @@ def test_moderate_form_from_the_card_asks_before_deleting(desk, graph, rules):
 
     def submit(action: str, confirmed: bool = False, user: str = AGENT):
         values = {(ids.MODERATE_ACTION_BLOCK, ids.MODERATE_ACTION_SELECT): {
-            "type": "radio_buttons", "selected_option": {"value": action}}}
+            "type": "static_select", "selected_option": {"value": action}}}
         if confirmed:
             values[(ids.MODERATE_CONFIRM_BLOCK, ids.MODERATE_CONFIRM_INPUT)] = {
-                "type": "checkboxes", "selected_options": [{"value": "yes"}]}
+                "type": "static_select", "selected_option": {"value": "yes"}}
         return desk.submit(form, values, user=user)
 
     unconfirmed = submit("delete").get_json()

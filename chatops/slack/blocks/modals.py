@@ -340,14 +340,17 @@ def moderate_modal(key: str, network: str, actions: Sequence[str], lang: str) ->
     """The "Moderate…" modal: what to do to the ticket's comment (only what `network` offers:
     Instagram has no block), and a confirmation that deleting and blocking need."""
     name = NETWORK_NAMES.get(network, network)
-    options = [{"text": plain(t(f"moderation.action.{action}", lang)),
-                "description": plain(t(f"slack.cmd.about.{action}", lang)), "value": action} for action in actions]
-    blocks = [{"type": "input", "block_id": ids.MODERATE_ACTION_BLOCK,
+    # Selects, not radio buttons and checkboxes: the sandbox renders the same elements Slack does.
+    options = [{"text": plain(t(f"moderation.action.{action}", lang)), "value": action} for action in actions]
+    about = "\n".join(f"• *{t(f'moderation.action.{action}', lang)}*: {t(f'slack.cmd.about.{action}', lang)}"
+                      for action in actions)
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": clip(about, 3000)}},
+              {"type": "input", "block_id": ids.MODERATE_ACTION_BLOCK,
                "label": plain(t("slack.modal.moderate_action", lang, network=name), 2000),
-               "element": {"type": "radio_buttons", "action_id": ids.MODERATE_ACTION_SELECT, "options": options}},
+               "element": {"type": "static_select", "action_id": ids.MODERATE_ACTION_SELECT, "options": options}},
               {"type": "input", "block_id": ids.MODERATE_CONFIRM_BLOCK, "optional": True,
                "label": plain(t("slack.modal.moderate_confirm", lang), 2000),
-               "element": {"type": "checkboxes", "action_id": ids.MODERATE_CONFIRM_INPUT, "options": [
+               "element": {"type": "static_select", "action_id": ids.MODERATE_CONFIRM_INPUT, "options": [
                    {"text": plain(t("slack.modal.moderate_confirm_yes", lang)), "value": "yes"}]}}]
     if "block" not in actions:
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(escape(

@@ -41,8 +41,8 @@ def register(app: App, surface: SlackSurface) -> None:
         if not surface.may(actor, PERMISSION[action]):
             ack(response_action="errors", errors={ids.MODERATE_ACTION_BLOCK: surface.refusal(PERMISSION[action])[:150]})
             return
-        confirmed = (values.get(ids.MODERATE_CONFIRM_BLOCK, {}).get(ids.MODERATE_CONFIRM_INPUT) or {}) \
-            .get("selected_options") or []
+        confirmed = ((values.get(ids.MODERATE_CONFIRM_BLOCK, {}).get(ids.MODERATE_CONFIRM_INPUT) or {})
+                     .get("selected_option") or {}).get("value") == "yes"
         if action in CONFIRMED and not confirmed:
             ack(response_action="errors",
                 errors={ids.MODERATE_CONFIRM_BLOCK: t("slack.modal.moderate_confirm_needed", surface.lang)})
