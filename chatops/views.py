@@ -20,7 +20,7 @@ from chatops.sla.state import SlaState, sla_state
 from chatops.tickets import service
 from chatops.tickets.issues import IssueRef, issues_of
 from chatops.tickets.models import Message, SurfaceThread, Ticket
-from chatops.tickets.moderation import ModerationState, states_of
+from chatops.tickets.moderation import ModerationState, is_comment, states_of
 from chatops.tickets.queries import overdue_tickets
 
 NO_SLA = SlaState(None, None, None, "ok")
@@ -87,7 +87,7 @@ class TicketView:
     threads: tuple[ThreadRef, ...] = ()
     sla: SlaState = NO_SLA
     issues: tuple[IssueRef, ...] = ()  # tracker issues created from the ticket, oldest first
-    moderation: ModerationState | None = None  # its comment hidden / deleted, its author blocked (None: untouched)
+    moderation: ModerationState | None = None  # of its Facebook / Instagram comment (None: not from one)
 
     @classmethod
     def at(cls, now: datetime, **fields) -> TicketView:
@@ -136,7 +136,7 @@ def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], r
         next_response_warn_at=ticket.next_response_warn_at, next_response_due_at=ticket.next_response_due_at,
         resolution_warn_at=ticket.resolution_warn_at, resolution_due_at=ticket.resolution_due_at,
         priority_labels=_labels(rules, ticket.priority), threads=tuple(threads), issues=tuple(issues),
-        moderation=moderation)
+        moderation=moderation or (ModerationState() if first is not None and is_comment(first) else None))
 
 
 def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None, now: datetime) -> list[TicketView]:

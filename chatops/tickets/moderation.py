@@ -85,12 +85,18 @@ def states_of(session: Session, ticket_ids: list[int]) -> dict[int, ModerationSt
     return found
 
 
+def is_comment(message) -> bool:
+    """Whether a stored inbound message is a Facebook or Instagram comment chatops can moderate."""
+    return message.source in NETWORK_ACTIONS and (
+        (message.meta or {}).get("mode") == "comment" or message.kind == "comment")
+
+
 def _comment_of(session: Session, ticket: Ticket) -> Message | None:
     """The ticket's first inbound Facebook or Instagram comment (the one that opened it)."""
     for message in session.scalars(select(Message).where(
             Message.ticket_id == ticket.id, Message.direction == "inbound",
             Message.source.in_(tuple(NETWORK_ACTIONS))).order_by(Message.id)):
-        if (message.meta or {}).get("mode") == "comment" or message.kind == "comment":
+        if is_comment(message):
             return message
     return None
 

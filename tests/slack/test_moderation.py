@@ -261,6 +261,19 @@ def test_moderate_form_from_the_card_asks_before_deleting(desk, graph, rules):
     assert stranger["response_action"] == "errors" and desk.drain() == 0
 
 
+def test_a_messenger_ticket_offers_no_moderation(desk, graph, rules):
+    body = json.dumps({"object": "page", "entry": [{"id": PAGE, "time": 1795135530000, "messaging": [{
+        "sender": {"id": "6500000000000001"}, "recipient": {"id": PAGE}, "timestamp": 1795135530000,
+        "message": {"mid": "m_dm0001", "text": "返品したいです"}}]}]}).encode()
+    [result] = webhook(desk, "facebook", body)
+    [card] = [p for p in desk.slack.parents() if p.attachments]  # the rule also notifies someone by DM
+    menu = next(e for a in card.attachments for b in a["blocks"] if b["type"] == "actions"
+                for e in b["elements"] if e["type"] == "overflow")
+    assert f"moderate::{result['ticket']}" not in [o["value"] for o in menu["options"]]
+    refused = answer(desk.command(f"hide {result['ticket']}"))
+    assert t("moderation.no_comment", rules.defaults.language, key=result["ticket"]) in refused
+
+
 def test_instagram_form_does_not_offer_block(desk, graph):
     key = arrive(desk, "うざい", "17865799348089067", network="instagram")
     desk.click(ids.MENU, f"moderate::{key}", selected=True)

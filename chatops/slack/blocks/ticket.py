@@ -7,7 +7,6 @@ from typing import Any
 
 from chatops.i18n import t
 from chatops.rules import Rules
-from chatops.rules.moderation import MODERATED_NETWORKS
 from chatops.slack import ids
 from chatops.slack.blocks.common import (
     BUTTON_TEXT_LIMIT,
@@ -74,7 +73,7 @@ def _fields(card: TicketView, rules: Rules, lang: str) -> list[dict]:
         label = f"*{t('slack.field.issues', lang)}*\n"
         fields.append(field(label + fit([issue_label(issue, lang) for issue in card.issues],
                                         FIELD_LIMIT - len(label), lang, sep="\n")))
-    if card.moderation is not None:
+    if card.moderation is not None and (card.moderation.comment or card.moderation.blocked):
         fields.append(field(f"*{t('slack.field.moderation', lang)}*\n{moderation_label(card.moderation, lang)}"))
     return fields
 
@@ -148,7 +147,7 @@ def ticket_actions(card: TicketView, rules: Rules, lang: str, *, trackers: tuple
     rest = [{"text": plain(t("slack.menu.tags", lang)), "value": f"tags::{card.key}"}]
     if trackers:
         rest.append({"text": plain(t("slack.menu.issue", lang)), "value": f"issue::{card.key}"})
-    if card.source in MODERATED_NETWORKS:  # the form says what the network offers (docs/slack-usage.md)
+    if card.moderation is not None:  # a comment: the form says what its network offers (docs/slack-usage.md)
         rest.append({"text": plain(t("slack.menu.moderate", lang)), "value": f"moderate::{card.key}"})
     rest.append({"text": plain(t("slack.menu.customer", lang)), "value": f"customer::{card.key}"})
     # Slack shows at most five options: the least urgent priority gives way first (`/ticket priority` remains).
