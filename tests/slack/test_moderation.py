@@ -23,6 +23,7 @@ from integrations.instagram import InstagramConfig
 from integrations.meta import signature
 from integrations.registry import Networks
 from tests.conftest import RULES_PATH
+from tests.fakes.graph_sdk import sdk_problems
 from tests.fakes.http_recorder import Answer
 from tests.fakes.network_api import FakeNetwork
 from tests.helpers import cli_env, run_cli
@@ -155,6 +156,7 @@ def test_hide_unhide_delete_and_block_from_slack_reach_the_graph_api(desk, graph
     desk.drain()
     [hide] = graph.calls_to("POST", f"/v21.0/{comment}")
     assert hide.json() == {"is_hidden": True} and hide.headers["Authorization"] == "Bearer page-token"
+    assert sdk_problems("facebook", "hide", hide) == []
     assert lines(desk)[-1] == t("slack.line.comment_moderated.hide", lang, who=f"<@{AGENT}>", network="Facebook")
     assert t("moderation.state.hidden", lang) in parent_text(desk.slack.parents()[-1])
 
@@ -170,11 +172,13 @@ def test_hide_unhide_delete_and_block_from_slack_reach_the_graph_api(desk, graph
     desk.drain()
     [block] = graph.calls_to("POST", f"/v21.0/{PAGE}/blocked")
     assert block.json() == {"user": [TROLL]}
+    assert sdk_problems("facebook", "block", block) == []
     assert lines(desk)[-1] == t("slack.line.comment_moderated.block", lang, who=f"<@{LEAD}>", network="Facebook")
 
     desk.command(f"delete {key}")
     desk.drain()
-    assert len(graph.calls_to("DELETE", f"/v21.0/{comment}")) == 1
+    [delete] = graph.calls_to("DELETE", f"/v21.0/{comment}")
+    assert sdk_problems("facebook", "delete", delete) == []
     shown = parent_text(desk.slack.parents()[-1])
     assert t("moderation.state.deleted", lang) in shown and t("moderation.state.blocked", lang) in shown
     assert desk.events(key).count("comment_moderated") == 4
@@ -220,8 +224,10 @@ def test_instagram_hides_and_deletes_but_offers_no_block(desk, graph, rules):
     desk.command(f"hide {key}")
     desk.command(f"delete {key}")
     desk.drain()
-    assert graph.calls_to("POST", "/v21.0/17865799348089066")[0].json() == {"hide": True}
-    assert len(graph.calls_to("DELETE", "/v21.0/17865799348089066")) == 1
+    [hide] = graph.calls_to("POST", "/v21.0/17865799348089066")
+    [delete] = graph.calls_to("DELETE", "/v21.0/17865799348089066")
+    assert hide.json() == {"hide": True} and sdk_problems("instagram", "hide", hide) == []
+    assert sdk_problems("instagram", "delete", delete) == []
     refused = answer(desk.command(f"block {key}", user=LEAD))
     assert t("moderation.not_offered", lang, network="instagram", action="block") in refused
     assert graph.calls_to("POST", f"/v21.0/{PAGE}/blocked") == []
