@@ -364,6 +364,8 @@ def test_a_delete_retried_after_a_lost_answer_is_done_once(desk, graph, rules):
 def test_teams_lines_say_what_was_done_and_why_not(rules, lang):
     from chatops.teams.cards import event_line
 
+    asked = event_line("moderation_requested", "U0AGENT001", {"action": "block", "network": "facebook"}, rules, lang)
+    assert t("moderation.action.block", lang) in asked
     done = event_line("comment_moderated", "U0AGENT001", {"action": "delete", "network": "facebook"}, rules, lang)
     assert t("moderation.action.delete", lang) in done
     failed = event_line("moderation_failed", "U0AGENT001", {"action": "hide", "network": "instagram",
