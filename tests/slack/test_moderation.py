@@ -372,3 +372,14 @@ def test_teams_lines_say_what_was_done_and_why_not(rules, lang):
                                                             "reason": "instagram refused the request (400): nope"},
                         rules, lang)
     assert t("moderation.action.hide", lang) in failed and "nope" in failed
+
+
+def test_screens_in_one_group_commit(screened, graph):
+    """Two comments in one webhook are stored in one transaction: each screened comment is hidden once."""
+    first = json.loads(comment_body("crypto giveaway here", "900000000000001_1100000000000090"))
+    second = json.loads(comment_body("idiot", "900000000000001_1100000000000091", author="7200000000000999"))
+    first["entry"][0]["changes"] += second["entry"][0]["changes"]
+    results = webhook(screened, "facebook", json.dumps(first).encode())
+    assert [r["outcome"] for r in results][0] == "stored" and results[1]["ticket"]
+    for comment in ("900000000000001_1100000000000090", "900000000000001_1100000000000091"):
+        assert [c.json() for c in graph.calls_to("POST", f"/v21.0/{comment}")] == [{"is_hidden": True}]
