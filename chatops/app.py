@@ -81,6 +81,8 @@ def build_outbox(runtime: Runtime) -> Outbox:
         deliverers["slack"].trackers = settings.issue_trackers
     on_done["create_issue"] = runtime.flows.issue_created
     on_dead["create_issue"] = runtime.flows.issue_failed
+    on_done["moderate"] = runtime.flows.moderated
+    on_dead["moderate"] = runtime.flows.moderation_failed
     return Outbox(runtime.session_factory, deliverers, on_done=on_done, on_dead=on_dead,
                   wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
 

@@ -24,6 +24,8 @@ from chatops.rules.schema import BORROWED_PERMISSION
 from chatops.tickets import service
 from chatops.tickets.events import OutboxRow
 from chatops.tickets.models import SeenDelivery
+from chatops.tickets.moderation import ACTIONS as MODERATION_ACTIONS
+from chatops.tickets.moderation import PERMISSION as MODERATION_PERMISSION
 from chatops.tickets.queries import overdue_tickets
 from chatops.tickets.record import enqueue
 from chatops.views import load_view
@@ -251,6 +253,15 @@ def _issue(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
                                      "text": view.text}, verb="issue")
 
 
+def _moderate(action: str) -> Verb:
+    """`hide|unhide|delete|block T-12`: ask the network, through the outbox, to act on the
+    ticket's Facebook or Instagram comment (block: its author, Facebook only)."""
+    def run(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
+        desk.flows.moderate(words[0], actor=actor, action=action)
+        return Result("done", f"cmd.done.moderate.{action}", {"key": words[0].upper()}, verb=action, changed=True)
+    return Verb(MODERATION_PERMISSION[action], 1, run)
+
+
 BOTH = frozenset({"slack", "teams"})
 VERBS: dict[str, Verb] = {
     "show": Verb(None, 1, _show, BOTH),
@@ -273,6 +284,7 @@ VERBS: dict[str, Verb] = {
                     BOTH),
     "note": _flow("note", 2, lambda d, a, w: d.flows.add_note(w[0], actor=a, text=_rest(w, 1)) and None),
     "issue": Verb("issue", 1, _issue),
+    **{action: _moderate(action) for action in MODERATION_ACTIONS},
 }
 
 

@@ -14,6 +14,7 @@ from chatops.db import utcnow
 from chatops.oncall.models import Page, SchedulerError
 from chatops.stats.models import StatsDaily
 from chatops.tickets.models import IssueLink, Message, OutboxItem
+from chatops.tickets.moderation import stored_count
 
 
 class OutboxCollector:
@@ -139,6 +140,35 @@ class TrackerCollector:
         yield from (links, failed)
 
 
+class ModerationCollector:
+    """Moderation calls the network refused for good or that gave up (each also said in its
+    ticket's thread), and those done, by network and action, read at scrape time."""
+
+    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+        self.session_factory = session_factory
+
+    def collect(self):
+        failed = GaugeMetricFamily("chatops_moderation_failed", "Hides, deletes and blocks the network refused "
+                                   "or that gave up", labels=["network", "action"])
+        done = GaugeMetricFamily("chatops_moderation_done", "Hides, unhides, deletes and blocks the network did",
+                                 labels=["network", "action"])
+        with self.session_factory() as session:
+            rows = session.execute(select(OutboxItem.target, OutboxItem.state, OutboxItem.payload).where(
+                OutboxItem.kind == "moderate", OutboxItem.state.in_(("dead", "done"))))
+            counts: dict[tuple[str, str, str], int] = {}
+            for target, state, payload in rows:
+                key = (state, target.removeprefix("network:"), (payload or {}).get("action", "?"))
+                counts[key] = counts.get(key, 0) + 1
+        for (state, network, action), count in sorted(counts.items()):
+            (failed if state == "dead" else done).add_metric([network, action], count)
+        stored = GaugeMetricFamily("chatops_moderation_stored", "Comments moderation screens hid and kept "
+                                   "without a ticket", labels=["network"])
+        with self.session_factory() as session:
+            for network, count in sorted(stored_count(session).items()):
+                stored.add_metric([network], count["stored"])
+        yield from (failed, done, stored)
+
+
 class Metrics:
     """The counters chatops exports at /metrics.
 
@@ -167,6 +197,7 @@ class Metrics:
                                         "(closed, reopened, unchanged, ignored: no ticket has the issue, skipped, "
                                         "forged)", ["tracker", "outcome"], registry=own)
         self.registry.register(TrackerCollector(session_factory))
+        self.registry.register(ModerationCollector(session_factory))
         self.registry.register(OutboxCollector(session_factory))
         self.registry.register(SlaCollector(session_factory))
         self.registry.register(SchedulerErrorCollector(session_factory))

@@ -22,6 +22,7 @@ from chatops.sla.state import SlaState, sla_state
 from chatops.tickets import service
 from chatops.tickets.issues import IssueRef, issues_of
 from chatops.tickets.models import Customer, Message, SurfaceThread, Ticket
+from chatops.tickets.moderation import ModerationState, is_comment, states_of
 from chatops.tickets.queries import overdue_tickets
 
 NO_SLA = SlaState(None, None, None, "ok")
@@ -97,6 +98,7 @@ class TicketView:
     attachments: tuple[Mapping[str, Any], ...] = ()
     edited: bool = False
     deleted: bool = False
+    moderation: ModerationState | None = None  # of its Facebook / Instagram comment (None: not from one)
 
     @classmethod
     def at(cls, now: datetime, **fields) -> TicketView:
@@ -130,7 +132,7 @@ def _labels(rules: Rules | None, priority: str) -> Mapping[str, str]:
 
 def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], rules: Rules | None,
           now: datetime, issues: Sequence[IssueRef] = (),
-          linked: tuple[tuple[str, ...], int] = ((), 0)) -> TicketView:
+          linked: tuple[tuple[str, ...], int] = ((), 0), moderation: ModerationState | None = None) -> TicketView:
     customer = ticket.customer
     return TicketView.at(
         now, id=ticket.id, key=ticket.key, status=ticket.status, priority=ticket.priority, level=ticket.level,
@@ -149,7 +151,8 @@ def _view(ticket: Ticket, first: Message | None, threads: Sequence[ThreadRef], r
         priority_labels=_labels(rules, ticket.priority), threads=tuple(threads), issues=tuple(issues),
         attachments=tuple((first.attachments or ()) if first is not None else ()),
         edited=first is not None and first.edited_at is not None,
-        deleted=first is not None and first.deleted_at is not None)
+        deleted=first is not None and first.deleted_at is not None,
+        moderation=moderation or (ModerationState() if first is not None and is_comment(first) else None))
 
 
 def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None, now: datetime) -> list[TicketView]:
@@ -159,6 +162,7 @@ def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None
     firsts: dict[int, Message] = {}
     threads: dict[int, list[ThreadRef]] = {}
     issues: dict[int, list[IssueRef]] = {}
+    moderated: dict[int, ModerationState] = {}
     for start in range(0, len(tickets), BATCH):
         batch = tickets[start:start + BATCH]
         ids = [ticket.id for ticket in batch]
@@ -172,9 +176,10 @@ def views_of(session: Session, tickets: Iterable[Ticket], *, rules: Rules | None
                                    .order_by(SurfaceThread.surface)):
             threads.setdefault(row.ticket_id, []).append(ThreadRef(row.surface, row.channel, row.ts))
         issues.update(issues_of(session, ids))
+        moderated.update(states_of(session, ids))
     linked = _linked_records(session, {ticket.customer for ticket in tickets})
     return [_view(ticket, firsts.get(ticket.id), threads.get(ticket.id, ()), rules, now, issues.get(ticket.id, ()),
-                  linked.get(ticket.customer_id, ((), 0))) for ticket in tickets]
+                  linked.get(ticket.customer_id, ((), 0)), moderated.get(ticket.id)) for ticket in tickets]
 
 
 def _linked_records(session: Session, customers: set[Customer]) -> dict[int, tuple[tuple[str, ...], int]]:

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
+from integrations import meta_moderation
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
 from integrations.meta import MetaConfig, MetaWebhook, dm_attachments, messaging_type
@@ -207,6 +208,11 @@ class FacebookSink(NetworkSink):
         data = self.api.call("POST", self.config.graph(f"{self._comment(reply)}/comments"),
                              json={"message": reply.text}, headers=self.config.headers()).json()
         return data.get("id")
+
+    def moderate(self, item) -> dict:
+        """Hide, unhide or delete a comment, or block its author from the Page (integrations.meta_moderation)."""
+        return meta_moderation.moderate(self.api, self.config, NAME, item.payload,
+                                        in_doubt=bool(getattr(item, "in_doubt", False)))
 
 
 def build(config: FacebookConfig, context) -> object:

@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 
 from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
+from integrations import meta_moderation
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
 from integrations.meta import MetaConfig, MetaWebhook, dm_attachments, messaging_type
@@ -164,6 +165,11 @@ class InstagramSink(NetworkSink):
             raise DeliveryError(f"{reply.ticket_key}: no Instagram comment to reply to", permanent=True, answered=True)
         return self.api.call("POST", self.config.graph(f"{comment}/replies"), json={"message": reply.text},
                              headers=headers).json().get("id")
+
+    def moderate(self, item) -> dict:
+        """Hide, unhide or delete a comment; Instagram has no block API (integrations.meta_moderation)."""
+        return meta_moderation.moderate(self.api, self.config, NAME, item.payload,
+                                        in_doubt=bool(getattr(item, "in_doubt", False)))
 
 
 def build(config: InstagramConfig, context) -> object:

@@ -44,11 +44,18 @@ class NetworkSink(Sink):
         """Rest the account's lane when the network said its rate limit is spent."""
         return self.api.last_pause or 0.0
 
+    def moderate(self, item) -> dict[str, Any]:
+        """An outbox `moderate` item (hide, unhide, delete, block); networks that offer it override this."""
+        raise DeliveryError(f"{self.network} comments cannot be moderated from chatops", permanent=True,
+                            answered=True)
+
     def __call__(self, item) -> dict[str, Any]:
         payload = item.payload
         if payload["account"] != self.account:
             raise DeliveryError(f"{self.network} account {payload['account']!r} is not configured "
                                 f"(this deployment sends as {self.account!r})", permanent=True, answered=True)
+        if getattr(item, "kind", "reply") == "moderate":
+            return self.moderate(item)
         broken = over_limit(self.network, payload["text"], payload.get("answers_kind"), payload.get("reply_meta"))
         if broken is not None:
             rule, count = broken

@@ -15,6 +15,7 @@ from chatops.cli import (
     argparse_i18n,
     customers_cmd,
     integrations_cmd,
+    moderation_cmd,
     oncall_cmd,
     rules_cmd,
     serve_cmd,
@@ -26,7 +27,7 @@ from chatops.cli.common import LANGUAGES, err, language, unknown_language
 from chatops.i18n import t
 
 COMMAND_MODULES = (serve_cmd, rules_cmd, tickets_cmd, integrations_cmd, stats_cmd, oncall_cmd,
-                   teams_cmd, customers_cmd)
+                   teams_cmd, customers_cmd, moderation_cmd)
 
 
 class ChatopsParser(argparse.ArgumentParser):

@@ -24,7 +24,7 @@ TIERS = (*CUSTOMER_TIERS, "*")  # '*' in an SLA policy: any tier without a polic
 CALENDARS = ("business", "24x7")
 DAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ROLE_NAMES = ("agents", "leads", "managers", "everyone")
-ACTIONS = ("claim", "reply", "escalate", "resolve", "reopen", "assign", "stats", "issue")
+ACTIONS = ("claim", "reply", "escalate", "resolve", "reopen", "assign", "stats", "issue", "moderate", "block")
 
 
 def _one_of(noun: str, allowed: tuple[str, ...]):

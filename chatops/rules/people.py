@@ -26,6 +26,8 @@ DEFAULT_PERMISSIONS = {
     "assign": ["leads"],
     "stats": ["leads"],
     "issue": ["agents"],
+    "moderate": ["agents"],
+    "block": ["leads"],
 }
 
 # Surface actions without an entry of their own in rules.yaml `permissions` borrow one.

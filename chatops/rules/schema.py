@@ -29,6 +29,7 @@ from chatops.rules.fields import (
     Source,
 )
 from chatops.rules.flood import FloodConfig
+from chatops.rules.moderation import ModerationConfig
 from chatops.rules.oncall import OnCall
 from chatops.rules.people import (
     BORROWED_PERMISSION,
@@ -109,6 +110,7 @@ class Rules(Section):
     customers: CustomersConfig = CustomersConfig()
     retention: RetentionConfig = RetentionConfig()  # absent: customer text is kept
     assignment: dict[ChannelName, ChannelAssignment] = {}
+    moderation: ModerationConfig = ModerationConfig()  # absent: nothing is screened
 
     @field_validator("priorities")
     @classmethod

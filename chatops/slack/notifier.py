@@ -60,10 +60,10 @@ _REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "esc
            "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached",
            "issue_created", "issue_closed", "issue_reopened",
            "customers_linked", "customers_unlinked", "customer_erased",
-           "message_edited", "message_deleted"}
+           "message_edited", "message_deleted", "comment_moderated"}
 # Events that never get a thread line: internal notes, and an issue asked for (its line comes
 # once the tracker has answered).
-_NO_LINE = {"note_added", "issue_requested"}
+_NO_LINE = {"note_added", "issue_requested", "moderation_requested"}
 # Events about an agent's reply: each edits the reply's one thread line to how its delivery stands.
 REPLY_LINE_KINDS = {"replied", "reply_sent", "reply_failed", "reply_retried"}
 # Slack errors that no retry can fix; the item goes dead with the error recorded.

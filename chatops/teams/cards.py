@@ -137,6 +137,9 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         params.update(issue=escape(payload.get("issue") or ""), status=escape(payload.get("status") or ""),
                       tracker=t(f"tracker.name.{payload.get('tracker', 'jira')}", lang),
                       reason=escape((payload.get("reason") or "")[:200]))
+    elif kind in ("moderation_requested", "comment_moderated", "moderation_failed"):
+        params.update(action=t(f"moderation.action.{payload.get('action', 'hide')}", lang),
+                      reason=escape((payload.get("reason") or "")[:200]))
     key = f"teams.line.{kind}"
     try:
         return t(key, lang, **params)

@@ -43,6 +43,7 @@ from chatops.tickets.flood import FloodService, close_incidents
 from chatops.tickets.ingest import IngestResult, IngestService
 from chatops.tickets.issues import IssueService
 from chatops.tickets.models import Message, OutboxItem, Ticket, TicketTag
+from chatops.tickets.moderation import ModerationService
 from chatops.tickets.record import Recorder
 from chatops.tickets.replies import ReplyService
 from chatops.tickets.transitions import moved, raised, worked_on
@@ -86,6 +87,7 @@ class TicketFlows:
         self.assignment = AssignmentService(session_factory, rules, assign=self.assign,
                                             calendar=lambda: self.deadlines.sla.business, who=self.paging.who,
                                             failed=self._assignment_failed, clock=clock)
+        self.moderation = ModerationService(session_factory, self.recorder, clock)
         self._clock = clock
 
     @property
@@ -97,7 +99,7 @@ class TicketFlows:
     def clock(self, clock: Callable[[], datetime]) -> None:
         self._clock = clock
         for part in (self.paging, self.deadlines, self.replies, self.inbound, self.issues, self.amend,
-                     self.assignment):
+                     self.assignment, self.moderation):
             part.clock = clock
 
     @property
@@ -411,6 +413,18 @@ class TicketFlows:
     def issue_reopened(self, tracker: str, issue: str, *, status: str, by: str | None = None) -> str:
         """A tracker's webhook reopened a linked issue (see IssueService.reopened)."""
         return self.issues.reopened(tracker, issue, status=status, by=by)
+
+    def moderate(self, key: str, *, actor: str, action: str) -> int:
+        """Hide, unhide or delete the ticket's comment, or block its author (see ModerationService.request)."""
+        return self.moderation.request(key, actor=actor, action=action)
+
+    def moderated(self, session: Session, item: OutboxItem) -> None:
+        """Outbox done hook for `moderate` (see ModerationService.done)."""
+        self.moderation.done(session, item)
+
+    def moderation_failed(self, session: Session, item: OutboxItem) -> None:
+        """Outbox dead hook for `moderate` (see ModerationService.failed)."""
+        self.moderation.failed(session, item)
 
     @staticmethod
     def _check_choice(field: str, value: str, choices: dict) -> None:

@@ -26,7 +26,7 @@ from chatops.rules import RulesEngine
 from chatops.sla.service import SlaService
 from chatops.stats.csat_hooks import record_rating_reply
 from chatops.stats.projector import TicketFacts
-from chatops.tickets import service
+from chatops.tickets import moderation, service
 from chatops.tickets.amend import AmendService, attachment_rows
 from chatops.tickets.flood import FloodService
 from chatops.tickets.models import Customer, Message, Ticket, TicketTag
@@ -211,6 +211,9 @@ class IngestService:
                                payload={"message_id": rated.message_id, "score": rated.score})
             return IngestResult("rated", rated.ticket_id, rated.message_id)
         triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
+        screened = moderation.screen(conn, self.rules, message, message_row, triage, now)
+        if screened is not None:  # rules.yaml `moderation:` hid it and keeps it without a ticket
+            return IngestResult("stored", message_id=screened)
         vip_floor = self.rules.customers.vip_priority
         if vip_floor and ticket_id is None and "vip" in flags and (
                 raised(triage.priority, vip_floor, self.rules.priorities)):

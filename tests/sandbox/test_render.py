@@ -13,6 +13,7 @@ from chatops.i18n import t
 from chatops.sandbox.render import Renderer
 from chatops.slack import blocks, ids
 from chatops.slack.blocks import CustomerSummary
+from chatops.slack.blocks.modals import moderate_modal
 from chatops.views import CustomerView, ThreadRef, TicketView
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
@@ -51,6 +52,7 @@ def every_view(rules, lang: str) -> dict[str, dict]:
         "notice": blocks.message_modal("Notice", ":no_entry: *no*", lang),
         "ticket": blocks.ticket_modal(claimed, rules, lang),
         "customer": blocks.customer_modal(summary, rules, lang),
+        "moderate": moderate_modal("T-42", "instagram", ("hide", "unhide", "delete"), lang),
         "home": blocks.home_view(user_id="U0AGENT001", overdue=[card(first_response_due_at=NOW - timedelta(1))],
                                  mine=[claimed], unassigned=[], rules=rules, lang=lang, now=NOW),
     }

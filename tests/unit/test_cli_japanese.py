@@ -57,6 +57,7 @@ RUN: dict[tuple[str, ...], list[str] | None] = {
     ("customers", "export"): ["x:@nobody", "--json"],
     ("customers", "erase"): ["x:@nobody"],
     ("audit", "export"): ["--since", "2000-01-01", "--until", "2000-01-02", "--json"],
+    ("moderation", "stored"): [],
 }
 
 

@@ -245,7 +245,7 @@ threading:
         f"{path}:{line_of(text, 'green: {rank')}: priorities.green.label.en: required field is missing",
         f"{path}:{line_of(text, 'interns')}: permissions.claim[1]: 'interns' is not a role (agents, leads, managers, everyone)",
         f"{path}:{line_of(text, 'delete')}: permissions.delete: 'delete' is not an action "
-        "(claim, reply, escalate, resolve, reopen, assign, stats, issue)",
+        "(claim, reply, escalate, resolve, reopen, assign, stats, issue, moderate, block)",
         f"{path}:{line_of(text, 'window_minutes')}: threading.window_minutes: Input should be greater than or equal to 1 (got 0)",
     ]
     text = MINIMAL + 'priorities:\n  red: {rank: 1, color: "#d50000", emoji: x, label: {ja: a, en: b}}\n'

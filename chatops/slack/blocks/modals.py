@@ -362,3 +362,28 @@ def issue_modal(key: str, summary: str, trackers: Sequence[str], lang: str, *, t
     view = _modal(ids.ISSUE_VIEW, key, title, t("slack.modal.issue_submit", lang), lang, blocks)
     view["private_metadata"] = json.dumps({"key": key, "tracker": chosen})
     return view
+
+
+def moderate_modal(key: str, network: str, actions: Sequence[str], lang: str) -> dict:
+    """The "Moderate…" modal: what to do to the ticket's comment (only what `network` offers:
+    Instagram has no block), and a confirmation that deleting and blocking need."""
+    name = NETWORK_NAMES.get(network, network)
+    # Selects, not radio buttons and checkboxes: the sandbox renders the same elements Slack does.
+    options = [{"text": plain(t(f"moderation.action.{action}", lang)), "value": action} for action in actions]
+    about = "\n".join(f"• *{t(f'moderation.action.{action}', lang)}*: {t(f'slack.cmd.about.{action}', lang)}"
+                      for action in actions)
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": clip(about, 3000)}},
+              {"type": "input", "block_id": ids.MODERATE_ACTION_BLOCK,
+               "label": plain(t("slack.modal.moderate_action", lang, network=name), 2000),
+               "element": {"type": "static_select", "action_id": ids.MODERATE_ACTION_SELECT, "options": options}},
+              {"type": "input", "block_id": ids.MODERATE_CONFIRM_BLOCK, "optional": True,
+               "label": plain(t("slack.modal.moderate_confirm", lang), 2000),
+               "element": {"type": "static_select", "action_id": ids.MODERATE_CONFIRM_INPUT, "options": [
+                   {"text": plain(t("slack.modal.moderate_confirm_yes", lang)), "value": "yes"}]}}]
+    if "block" not in actions:
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(escape(
+            t("slack.modal.moderate_no_block", lang)), 3000)}]})
+    view = _modal(ids.MODERATE_VIEW, key, f"{key}: {t('slack.modal.moderate_title', lang)}",
+                  t("slack.modal.moderate_submit", lang), lang, blocks)
+    view["private_metadata"] = json.dumps({"key": key, "network": network})
+    return view

@@ -88,7 +88,17 @@ def _fields(card: TicketView, rules: Rules, lang: str) -> list[dict]:
         label = f"*{t('slack.field.issues', lang)}*\n"
         fields.append(field(label + fit([issue_label(issue, lang) for issue in card.issues],
                                         FIELD_LIMIT - len(label), lang, sep="\n")))
+    if card.moderation is not None and (card.moderation.comment or card.moderation.blocked):
+        fields.append(field(f"*{t('slack.field.moderation', lang)}*\n{moderation_label(card.moderation, lang)}"))
     return fields
+
+
+def moderation_label(state, lang: str) -> str:
+    """The comment's state on the network (hidden / visible / deleted) and whether its author is blocked."""
+    parts = [t(f"moderation.state.{state.comment}", lang)] if state.comment else []
+    if state.blocked:
+        parts.append(t("moderation.state.blocked", lang))
+    return " · ".join(parts)
 
 
 def issue_label(issue, lang: str) -> str:
@@ -152,6 +162,8 @@ def ticket_actions(card: TicketView, rules: Rules, lang: str, *, trackers: tuple
     rest = [{"text": plain(t("slack.menu.tags", lang)), "value": f"tags::{card.key}"}]
     if trackers:
         rest.append({"text": plain(t("slack.menu.issue", lang)), "value": f"issue::{card.key}"})
+    if card.moderation is not None:  # a comment: the form says what its network offers (docs/slack-usage.md)
+        rest.append({"text": plain(t("slack.menu.moderate", lang)), "value": f"moderate::{card.key}"})
     rest.append({"text": plain(t("slack.menu.customer", lang)), "value": f"customer::{card.key}"})
     # Slack shows at most five options: the least urgent priority gives way first (`/ticket priority` remains).
     options += priorities[:max(0, 5 - len(options) - len(rest))] + rest
@@ -220,6 +232,20 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
             return t("slack.line.issue_reopened", lang, issue=link(payload.get("url"), payload.get("issue") or ""),
                      tracker=t(f"tracker.name.{payload.get('tracker')}", lang),
                      status=escape(payload.get("status") or ""))
+        case "moderation_requested":
+            return None  # the thread hears once the network has answered
+        case "comment_moderated":
+            action = payload.get("action", "hide")
+            if payload.get("rule"):
+                return t(f"slack.line.comment_moderated_by_rule.{action}", lang, rule=escape(payload["rule"]),
+                         network=escape(NETWORK_NAMES.get(payload.get("network", ""), payload.get("network", ""))))
+            return t(f"slack.line.comment_moderated.{action}", lang, who=who,
+                     network=escape(NETWORK_NAMES.get(payload.get("network", ""), payload.get("network", ""))))
+        case "moderation_failed":
+            return t("slack.line.moderation_failed", lang, who=who if not payload.get("rule") else escape(payload["rule"]),
+                     action=t(f"moderation.action.{payload.get('action', 'hide')}", lang),
+                     network=escape(NETWORK_NAMES.get(payload.get("network", ""), payload.get("network", ""))),
+                     reason=escape((payload.get("reason") or "")[:300]))
         case "reopened" if payload.get("issue"):
             return None  # the `issue_closed` line that follows says why
         case "reopened" if not actor.startswith("customer:"):

@@ -2,11 +2,21 @@
 
 from slack_bolt import App
 
-from chatops.slack.listeners import actions, commands, customers, events, issues, oncall, stats, views
+from chatops.slack.listeners import (
+    actions,
+    commands,
+    customers,
+    events,
+    issues,
+    moderation,
+    oncall,
+    stats,
+    views,
+)
 from chatops.slack.surface import SlackSurface
 
 
 def register(app: App, surface: SlackSurface) -> None:
     """Attach every listener to `app`."""
-    for module in (actions, views, commands, events, customers, oncall, stats, issues):
+    for module in (actions, views, commands, events, customers, oncall, stats, issues, moderation):
         module.register(app, surface)

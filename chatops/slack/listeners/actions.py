@@ -13,6 +13,7 @@ from chatops.slack.collision import recent_replies
 from chatops.slack.listeners.commands import show_modal
 from chatops.slack.listeners.common import action_value, customer_of, guarded, tell
 from chatops.slack.listeners.issues import open_form
+from chatops.slack.listeners.moderation import open_form as moderation_form
 from chatops.slack.surface import SlackSurface
 from chatops.tickets.limits import reply_limit, reply_warning
 from chatops.tickets.queries import TicketBrief, failed_reply_text, ticket_brief
@@ -93,6 +94,10 @@ def register(app: App, surface: SlackSurface) -> None:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
         elif what == "issue":
             view = guarded(surface, body, respond, "issue", lambda: open_form(surface, key, actor))
+            if view:
+                client.views_open(trigger_id=body["trigger_id"], view=view)
+        elif what == "moderate":
+            view = guarded(surface, body, respond, "moderate", lambda: moderation_form(surface, key))
             if view:
                 client.views_open(trigger_id=body["trigger_id"], view=view)
 
