@@ -131,6 +131,12 @@ class Desk:
         with self.runtime.session_factory() as session:
             return query(session, *args, **kwargs)
 
+    def write(self, change: Callable[..., Any], /, *args, **kwargs) -> Any:
+        """The answer of one change function (session first) run and committed in a transaction
+        of its own (nothing of it is kept when it raises); the answer must be plain data."""
+        with session_scope(self.runtime.session_factory) as session:
+            return change(session, *args, **kwargs)
+
     def remember_delivery(self, *, scope: str, key: str) -> bool:
         """Note an inbound delivery (a Slack event id, ...) as handled: False when it was before,
         so a platform's retry changes nothing."""

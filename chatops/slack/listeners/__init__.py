@@ -3,10 +3,11 @@
 from slack_bolt import App
 
 from chatops.slack.listeners import actions, commands, customers, events, issues, oncall, stats, views
+from chatops.slack.listeners import saved_views
 from chatops.slack.surface import SlackSurface
 
 
 def register(app: App, surface: SlackSurface) -> None:
     """Attach every listener to `app`."""
-    for module in (actions, views, commands, events, customers, oncall, stats, issues):
+    for module in (actions, views, commands, events, customers, oncall, stats, issues, saved_views):
         module.register(app, surface)
