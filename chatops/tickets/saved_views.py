@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, delete, func, select
+from sqlalchemy import case, delete, exists, func, select
 from sqlalchemy.orm import Session
 
 from chatops.errors import DomainError
@@ -135,8 +135,8 @@ def conditions(filters: ViewFilters, *, user_id: str, now: datetime) -> list:
         terms.append(Ticket.assignee == user_id)
     elif filters.assignee == "unassigned":
         terms.append(Ticket.assignee.is_(None))
-    if filters.tags:  # any of the tags (ticket_tags' (tag, ticket_id) index)
-        terms.append(Ticket.id.in_(select(TicketTag.ticket_id).where(TicketTag.tag.in_(filters.tags))))
+    if filters.tags:  # any of the tags, probed per open ticket on ticket_tags' key (ticket_id, tag)
+        terms.append(exists().where(TicketTag.ticket_id == Ticket.id, TicketTag.tag.in_(filters.tags)))
     if filters.overdue:
         terms.append(overdue_clause(now))
     return terms
