@@ -26,6 +26,7 @@ from chatops.outbox import DeliveryError
 from chatops.rules import Rules
 from chatops.slack import blocks
 from chatops.slack.blocks.common import user
+from chatops.slack.blocks.saved_views import saved_section
 from chatops.slack.cards import (
     count_overdue,
     count_tickets,
@@ -42,7 +43,6 @@ from chatops.slack.incident import (
 )
 from chatops.slack.mentions import UNRESOLVED_ALERT, UNRESOLVED_PREFIX, UserGroups, resolving
 from chatops.slack.paging import PagingDeliveries, sla_rows
-from chatops.slack.blocks.saved_views import saved_section
 from chatops.tickets import saved_views
 from chatops.tickets.delivery import reply_kind
 from chatops.tickets.events import EventNotice, OutboxRow

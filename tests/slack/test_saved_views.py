@@ -237,3 +237,23 @@ def test_overdue_view_counts_past_deadlines_and_strangers_are_refused(desk, rule
     desk.click(ids.SAVED_NEW, "new", user=STRANGER, view={"type": "home", "id": "VHOME"})
     assert not any(v.get("callback_id") == ids.SAVED_VIEW for v in desk.slack.views)
     assert stored(desk, STRANGER) == []
+
+
+def test_ticket_views_command_lists_the_views_with_true_counts(desk, rules):
+    lang = rules.defaults.language
+    keys = arrive(desk, BILLING, 4)
+    desk.flows.claim(keys[0], actor=AGENT)
+    answer = desk.command("views").get_json()
+    mine, unassigned, overdue = (t(f"savedviews.default.{n}", lang) for n in ("mine", "unassigned", "overdue"))
+    assert answer["response_type"] == "ephemeral"
+    assert answer["text"].splitlines() == [
+        f"*{t('savedviews.cmd.title', lang)}*", t("savedviews.cmd.line", lang, name=mine, count=1),
+        t("savedviews.cmd.line", lang, name=unassigned, count=3), t("savedviews.cmd.line", lang, name=overdue, count=0)]
+    with desk.runtime.session_factory() as session:  # a name that would be markup is shown as text
+        session.scalars(select(SavedView).where(SavedView.user_id == AGENT, SavedView.name == mine)).one().name = \
+            "<!here> & me"
+        session.commit()
+    assert desk.command("views").get_json()["text"].splitlines()[1] == t(
+        "savedviews.cmd.line", lang, name="&lt;!here&gt; &amp; me", count=1)
+    refused = desk.command("views", user=STRANGER).get_json()["text"]
+    assert refused.startswith(":no_entry:") and stored(desk, STRANGER) == []

@@ -91,9 +91,10 @@ def _multi(block_id: str, label: str, options: list[dict], chosen: Sequence[str]
 
 
 def saved_view_modal(rules: Rules, lang: str, *, view_id: int | None = None, name: str = "",
-                     filters: ViewFilters = ViewFilters(), tags: Sequence[str] = ()) -> dict:
+                     filters: ViewFilters | None = None, tags: Sequence[str] = ()) -> dict:
     """Create (view_id None) or edit a saved view. A channel the view names that rules.yaml no
     longer has stays listed (marked), so saving it shows the error next to the field."""
+    filters = filters or ViewFilters()
     channels = [_option(f"{ch.slack} — {ch.description.get(lang)}" if ch.description else ch.slack, name_)
                 for name_, ch in rules.channels.items()]
     channels += [_option(t("savedviews.modal.gone", lang, channel=gone), gone)

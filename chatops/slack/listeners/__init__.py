@@ -2,8 +2,17 @@
 
 from slack_bolt import App
 
-from chatops.slack.listeners import actions, commands, customers, events, issues, oncall, stats, views
-from chatops.slack.listeners import saved_views
+from chatops.slack.listeners import (
+    actions,
+    commands,
+    customers,
+    events,
+    issues,
+    oncall,
+    saved_views,
+    stats,
+    views,
+)
 from chatops.slack.surface import SlackSurface
 
 
