@@ -8,16 +8,18 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from slack_sdk.models.views import View
 from sqlalchemy import select
 
 from chatops.i18n import t
-from chatops.slack import ids
-from chatops.tickets.models import SavedView, Ticket
-from chatops.tickets.saved_views import MAX_VIEWS
+from chatops.slack import blocks, ids
+from chatops.slack.blocks.saved_views import saved_section, saved_view_modal
+from chatops.tickets.models import PRIORITIES, SavedView, Ticket
+from chatops.tickets.saved_views import MAX_VIEWS, Saved, ViewFilters, rule_tags
 from tests.helpers import inbound
 from tests.slack.conftest import AGENT, AGENT2, STRANGER, Desk
-from tests.slack.test_block_limits import assert_within_slack_limits
+from tests.slack.test_block_limits import NOW, assert_within_slack_limits, hostile_card
 
 BILLING = "二重請求されてます"  # rules.yaml: red, L3, #cs-urgent, tag billing
 QUESTION = "使い方を教えてください"  # the defaults: green, L1, #cs-support
@@ -257,3 +259,31 @@ def test_ticket_views_command_lists_the_views_with_true_counts(desk, rules):
         "savedviews.cmd.line", lang, name="&lt;!here&gt; &amp; me", count=1)
     refused = desk.command("views", user=STRANGER).get_json()["text"]
     assert refused.startswith(":no_entry:") and stored(desk, STRANGER) == []
+
+
+@pytest.mark.parametrize("lang", ["ja", "en"])
+def test_a_full_home_and_the_modal_stay_within_block_kit_limits(rules, lang):
+    """Ten views with hostile names and 40 long tags each, one shown with a full list, beside
+    the most failed replies Home lists: at most 100 blocks, every block valid; the modal with
+    more tags than a menu may offer keeps the view's own tags and stays valid."""
+    card = hostile_card()
+    longest = tuple(f"t{n:02d}" + "&" * 61 for n in range(40))
+    filters = ViewFilters(channels=("support", "gone-" + "x" * 70), priorities=PRIORITIES, tags=longest,
+                          levels=("L1", "L2"), statuses=("new", "pending"), assignee="mine", overdue=True)
+    saved = [Saved(n, f"<!channel>{n}" + "長" * 30, filters, 10**9, ("gone-" + "x" * 70,)) for n in range(MAX_VIEWS)]
+    section = saved_section(saved, saved[3], [card] * 10, rules, lang, limit=10)
+    failed = [blocks.FailedReply(card, n, "U0AGENT001", "x" * 500) for n in range(50)]
+    home = blocks.home_view(user_id=AGENT, overdue=[card] * 20, mine=[card] * 20, unassigned=[card] * 20,
+                            rules=rules, lang=lang, now=NOW, counts={"overdue": 99, "mine": 99, "unassigned": 99},
+                            failed=failed, saved=section)
+    assert len(home["blocks"]) <= 100
+    assert_within_slack_limits(home["blocks"])
+    assert all(len(b["text"]["text"]) <= 3000 for b in section if b["type"] == "section")
+    assert len(rows(home)) == MAX_VIEWS  # every view is listed, the other lists give way
+
+    many = [f"tag{n:03d}" for n in range(150)]
+    modal = saved_view_modal(rules, lang, view_id=7, name="n" * 80, filters=filters,
+                             tags=rule_tags(rules, [*many, *longest]))
+    checked(modal)
+    tags = next(b for b in modal["blocks"] if b["block_id"] == ids.SAVED_TAGS_BLOCK)["element"]
+    assert len(tags["options"]) == 100 and [o["value"] for o in tags["initial_options"]] == list(longest)
