@@ -254,7 +254,8 @@
     const body = $("modal-body");
     const values = {};
     body.querySelectorAll("[data-action-id][data-dispatch='0']").forEach((el) => {
-      (values[el.dataset.blockId] = values[el.dataset.blockId] || {})[el.dataset.actionId] = el.value;
+      (values[el.dataset.blockId] = values[el.dataset.blockId] || {})[el.dataset.actionId] =
+        el.multiple ? Array.from(el.selectedOptions, (option) => option.value) : el.value;
     });
     act({kind: "submit", view_id: body.dataset.viewId, values});
   });
