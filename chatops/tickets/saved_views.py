@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import case, delete, exists, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from chatops.errors import DomainError
@@ -171,12 +172,16 @@ def ensure_defaults(session: Session, *, user_id: str, names: dict[str, str], no
     """Give a new agent the default views (named by `names`: mine, unassigned, overdue), once."""
     if session.get(SavedViewUser, user_id) is not None:
         return
-    session.add(SavedViewUser(user_id=user_id, seeded_at=now))
-    if not _rows(session, user_id):
-        for position, (key, filters) in enumerate(DEFAULTS):
-            session.add(SavedView(user_id=user_id, name=names[key], position=position,
-                                  filters=ViewFilters.from_json(filters).to_json(), created_at=now, updated_at=now))
-    session.flush()
+    try:
+        with session.begin_nested():
+            session.add(SavedViewUser(user_id=user_id, seeded_at=now))
+            if not _rows(session, user_id):
+                for position, (key, filters) in enumerate(DEFAULTS):
+                    session.add(SavedView(user_id=user_id, name=names[key], position=position,
+                                          filters=ViewFilters.from_json(filters).to_json(), created_at=now,
+                                          updated_at=now))
+    except IntegrityError:  # a Home refresh and `/ticket views` at once: the other one gave them
+        return
 
 
 def list_saved(session: Session, *, user_id: str, rules: Rules, now: datetime, counts: bool = True) -> list[Saved]:
@@ -238,13 +243,24 @@ def save(session: Session, *, user_id: str, name: str, filters: ViewFilters, rul
                         filters=filters.to_json(), created_at=now, updated_at=now)
         if session.get(SavedViewUser, user_id) is None:  # making one's own first view replaces the defaults
             session.add(SavedViewUser(user_id=user_id, seeded_at=now))
-        session.add(row)
-        session.flush()
+        _stored(session, row, name)
         show(session, user_id=user_id, view_id=row.id, now=now)
         return row.id
     row = get_saved(session, user_id=user_id, view_id=view_id)
-    row.name, row.filters, row.updated_at = name, filters.to_json(), now
+    row.filters, row.updated_at = filters.to_json(), now
+    _stored(session, row, name)
     return row.id
+
+
+def _stored(session: Session, row: SavedView, name: str) -> None:
+    """Write the row under `name`; the same name saved at the same moment from another modal is
+    the name-taken error, not a crash."""
+    try:
+        with session.begin_nested():
+            row.name = name
+            session.add(row)
+    except IntegrityError:
+        raise ViewNameTaken(name=name) from None
 
 
 def remove(session: Session, *, user_id: str, view_id: int) -> str:
