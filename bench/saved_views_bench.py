@@ -47,6 +47,12 @@ VIEWS = {
     "resolved, a channel": ViewFilters(statuses=("resolved",), channels=("sales",)),
 }
 FLOOR_SQL = "SELECT count(*) FROM tickets WHERE status IN ('new', 'open', 'pending')"
+VERSION = 2  # of the generated data: a new one rebuilds the cache and the PostgreSQL copy
+
+
+def _ts(value: datetime | None) -> str | None:
+    """A UTC datetime as SQLAlchemy stores it on SQLite (what the queries' bound moments compare with)."""
+    return None if value is None else value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _rows(count: int):
@@ -62,16 +68,14 @@ def _rows(count: int):
         yield (tid, "x", "@acme_jp", f"e{tid}", 1, status, rng.choice(("red", "orange", "green")),
                rng.choice(("L1", "L1", "L2", "L3")), rng.choice(CHANNELS),
                rng.choice(agents) if rng.random() < 0.2 else None, "subject", "[]", "[]", "[]",
-               created.isoformat(), created.isoformat(), created.isoformat(),
-               (created + timedelta(minutes=30)).isoformat() if answered else None,
-               None if is_open else (created + timedelta(hours=2)).isoformat(), due.isoformat(),
-               (due + timedelta(days=2)).isoformat())
+               _ts(created), _ts(created), _ts(created), _ts(created + timedelta(minutes=30)) if answered else None,
+               None if is_open else _ts(created + timedelta(hours=2)), _ts(due), _ts(due + timedelta(days=2)))
 
 
 def build_sqlite(count: int) -> Path:
     """The tickets in a SQLite file (built once, reused), with the schema the models describe."""
     CACHE.mkdir(parents=True, exist_ok=True)
-    path = CACHE / f"saved-views-{count}.db"
+    path = CACHE / f"saved-views-v{VERSION}-{count}.db"
     if path.exists():
         return path
     partial = path.with_suffix(".partial")
@@ -81,7 +85,7 @@ def build_sqlite(count: int) -> Path:
     engine.dispose()
     conn = sqlite3.connect(partial)
     conn.execute("INSERT INTO customers (id, source, external_user_id, tier, flags, first_seen_at, last_seen_at) "
-                 "VALUES (1, 'x', 'u1', 'standard', '[]', ?, ?)", (NOW.isoformat(), NOW.isoformat()))
+                 "VALUES (1, 'x', 'u1', 'standard', '[]', ?, ?)", (_ts(NOW), _ts(NOW)))
     conn.executemany(
         "INSERT INTO tickets (id, source, account, external_id, customer_id, status, priority, level, channel, "
         "assignee, subject, matched_rules, keywords, notify, created_at, updated_at, last_customer_message_at, "
@@ -100,14 +104,18 @@ def build_sqlite(count: int) -> Path:
 def load_postgresql(url: str, source: Path) -> None:
     """The SQLite file's tickets copied into PostgreSQL (once per size), then VACUUM ANALYZE."""
     engine = make_engine(url)
-    with engine.connect() as conn:
-        have = conn.execute(text("SELECT to_regclass('tickets') IS NOT NULL")).scalar() and \
-            conn.execute(text("SELECT count(*) FROM tickets")).scalar()
-    if have != TICKETS:
+    mark = f"v{VERSION}-{TICKETS}"
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE IF NOT EXISTS bench_saved_views (data text)"))
+        have = conn.execute(text("SELECT data FROM bench_saved_views")).scalar()
+    if have != mark:
         Base.metadata.drop_all(engine)
         Base.metadata.create_all(engine)
         lite = sqlite3.connect(source)
         with engine.begin() as conn:
+            conn.execute(text("SET LOCAL TIME ZONE 'UTC'"))  # the copied moments are UTC without an offset
+            conn.execute(text("DELETE FROM bench_saved_views"))
+            conn.execute(text("INSERT INTO bench_saved_views VALUES (:mark)"), {"mark": mark})
             raw = conn.connection.driver_connection
             with raw.cursor() as cursor:
                 for table in ("customers", "tickets", "ticket_tags"):
