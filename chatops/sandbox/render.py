@@ -200,8 +200,11 @@ class Renderer:
             kind, element.get("action_id", ""), block_id, "1" if dispatch else "0")
         if kind == "button":
             style = element.get("style", "default")
-            return Markup('<button type="button" class="bk-button bk-{}" {} data-value="{}">{}</button>').format(
-                style if style in ("primary", "danger") else "default", common, element.get("value", ""),
+            confirm = element.get("confirm")  # Slack asks before sending the click; the page does too
+            asks = Markup(' data-confirm="{}"').format(
+                f"{confirm['title']['text']}\n{confirm['text']['text']}") if confirm else ""
+            return Markup('<button type="button" class="bk-button bk-{}" {} data-value="{}"{}>{}</button>').format(
+                style if style in ("primary", "danger") else "default", common, element.get("value", ""), asks,
                 self.text(element.get("text")))
         if kind in ("static_select", "overflow", "radio_buttons"):
             return self._select(element, common, kind)

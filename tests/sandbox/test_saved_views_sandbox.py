@@ -3,11 +3,16 @@ multi-selects, radio buttons and checkbox the page draws and submits as Slack wo
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
+from chatops.i18n import t
 from chatops.sandbox.render import Renderer
 from chatops.slack import ids
+from chatops.slack.blocks.saved_views import saved_section
 from chatops.tickets.models import SavedView
+from chatops.tickets.saved_views import Saved, ViewFilters
 from tests.helpers import until
 from tests.sandbox.test_sandbox_desk import AGENT, running  # noqa: F401  (the fixture)
 
@@ -43,3 +48,10 @@ def test_a_saved_view_made_in_the_sandbox(running):  # noqa: F811
     assert view.filters["channels"] == ["support-urgent", "support"] and view.filters["priorities"] == ["red"]
     assert view.filters["assignee"] == "unassigned" and view.filters["overdue"] is True
     until(lambda: "Urgent billing" in (running.state()["home"] or ""))
+
+
+def test_the_delete_button_asks_first_on_the_page(rules):
+    saved = Saved(3, "請求", ViewFilters(), 2)
+    html = str(Renderer({}).blocks(saved_section([saved], saved, [], rules, "en", limit=10), in_view=True))
+    asks = re.search(r'data-action-id="home.saved.delete"[^>]*data-confirm="([^"]*)"', html)
+    assert asks and t("savedviews.confirm.title", "en") in asks.group(1)

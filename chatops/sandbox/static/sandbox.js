@@ -202,6 +202,7 @@
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button.bk-button[data-action-id]");
     if (button) {
+      if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;  // Slack's confirm dialog
       const where = context(button);
       if (where) act({kind: "action", action_id: button.dataset.actionId, block_id: button.dataset.blockId,
                       value: button.dataset.value, ...where});
