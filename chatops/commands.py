@@ -20,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 
 from chatops.db import session_scope
 from chatops.errors import DomainError, InvalidValue, TrackerNotConfigured
+from chatops.i18n import t
 from chatops.rules.schema import BORROWED_PERMISSION
-from chatops.tickets import service
+from chatops.tickets import saved_views, service
 from chatops.tickets.events import OutboxRow
 from chatops.tickets.models import SeenDelivery
 from chatops.tickets.moderation import ACTIONS as MODERATION_ACTIONS
@@ -132,6 +133,12 @@ class Desk:
         answer must be plain data, since the session closes before it is returned."""
         with self.runtime.session_factory() as session:
             return query(session, *args, **kwargs)
+
+    def write(self, change: Callable[..., Any], /, *args, **kwargs) -> Any:
+        """The answer of one change function (session first) run and committed in a transaction
+        of its own (nothing of it is kept when it raises); the answer must be plain data."""
+        with session_scope(self.runtime.session_factory) as session:
+            return change(session, *args, **kwargs)
 
     def remember_delivery(self, *, scope: str, key: str) -> bool:
         """Note an inbound delivery (a Slack event id, ...) as handled: False when it was before,
@@ -262,6 +269,17 @@ def _moderate(action: str) -> Verb:
     return Verb(MODERATION_PERMISSION[action], 1, run)
 
 
+def _views(desk: Desk, actor: str, words: tuple[str, ...]) -> Result:
+    """`views`: the person's saved views with their true counts (the defaults given first, as
+    App Home gives them); `params["views"]` holds (name, count) pairs for the surface to render."""
+    now = desk.now()
+    names = {name: t(f"savedviews.default.{name}", desk.language) for name, _ in saved_views.DEFAULTS}
+    desk.write(saved_views.ensure_defaults, user_id=actor, names=names, now=now)
+    found = desk.read(lambda session: [(view.name, view.count) for view in saved_views.list_saved(
+        session, user_id=actor, rules=desk.rules, now=now)])
+    return Result("views", "cmd.views", {"views": tuple(found)}, verb="views")
+
+
 BOTH = frozenset({"slack", "teams"})
 VERBS: dict[str, Verb] = {
     "show": Verb(None, 1, _show, BOTH),
@@ -285,6 +303,7 @@ VERBS: dict[str, Verb] = {
     "note": _flow("note", 2, lambda d, a, w: d.flows.add_note(w[0], actor=a, text=_rest(w, 1)) and None),
     "issue": Verb("issue", 1, _issue),
     **{action: _moderate(action) for action in MODERATION_ACTIONS},
+    "views": Verb("claim", 0, _views),
 }
 
 

@@ -116,12 +116,15 @@ def view_submission(ws: Workspace, act: dict) -> dict:
             "token": "sandbox", "trigger_id": ws.trigger(user), "view": submitted}
 
 
-def _state(element: dict, given: str | None) -> dict:
+def _state(element: dict, given: str | list[str] | None) -> dict:
     kind = element.get("type")
     if kind == "plain_text_input":
         return {"type": kind, "value": given if given else None}
-    if kind == "static_select":
+    if kind in ("static_select", "radio_buttons"):
         return {"type": kind, "selected_option": _option(element, given) if given else None}
+    if kind in ("multi_static_select", "checkboxes"):  # the page sends the chosen values as a list
+        chosen = [given] if isinstance(given, str) else list(given or ())
+        return {"type": kind, "selected_options": [_option(element, value) for value in chosen if value]}
     if kind == "users_select":
         return {"type": kind, "selected_user": given or None}
     raise BadAction(f"element: cannot submit a {kind!r}")

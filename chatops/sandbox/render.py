@@ -200,11 +200,16 @@ class Renderer:
             kind, element.get("action_id", ""), block_id, "1" if dispatch else "0")
         if kind == "button":
             style = element.get("style", "default")
-            return Markup('<button type="button" class="bk-button bk-{}" {} data-value="{}">{}</button>').format(
-                style if style in ("primary", "danger") else "default", common, element.get("value", ""),
+            confirm = element.get("confirm")  # Slack asks before sending the click; the page does too
+            asks = Markup(' data-confirm="{}"').format(
+                f"{confirm['title']['text']}\n{confirm['text']['text']}") if confirm else ""
+            return Markup('<button type="button" class="bk-button bk-{}" {} data-value="{}"{}>{}</button>').format(
+                style if style in ("primary", "danger") else "default", common, element.get("value", ""), asks,
                 self.text(element.get("text")))
-        if kind in ("static_select", "overflow"):
+        if kind in ("static_select", "overflow", "radio_buttons"):
             return self._select(element, common, kind)
+        if kind in ("multi_static_select", "checkboxes"):  # several choices: a multiple select box
+            return self._multi_select(element, common, kind)
         if kind == "users_select":
             options = [{"text": {"type": "plain_text", "text": self.names.get(uid, uid)}, "value": uid}
                        for uid in self.people]
@@ -232,6 +237,15 @@ class Renderer:
                 self.text(option.get("text")))
             for option in element.get("options", []))
         return Markup('<select class="bk-select bk-{}" {}>{}{}</select>').format(kind, common, first, options)
+
+    def _multi_select(self, element: Mapping, common: Markup, kind: str) -> Markup:
+        initial = {option.get("value") for option in element.get("initial_options") or ()}
+        options = Markup("").join(
+            Markup('<option value="{}"{}>{}</option>').format(
+                option.get("value", ""), Markup(" selected") if option.get("value") in initial else "",
+                self.text(option.get("text")))
+            for option in element.get("options", []))
+        return Markup('<select multiple class="bk-select bk-{}" {}>{}</select>').format(kind, common, options)
 
     def _unknown(self, what: str, kind: str) -> Markup:
         self.unknown.append(f"{what}:{kind}")

@@ -63,3 +63,22 @@ MODERATE_ACTION_BLOCK = "moderate.action"
 MODERATE_ACTION_SELECT = "moderate.action.select"
 MODERATE_CONFIRM_BLOCK = "moderate.confirm"
 MODERATE_CONFIRM_INPUT = "moderate.confirm.input"
+
+# Saved views on the Home tab (value: the saved view's id; NEW and CLOSE: none). The modal's
+# private_metadata is the id of the view edited ("" for a new one).
+SAVED_SHOW = "home.saved.show"
+SAVED_NEW = "home.saved.new"
+SAVED_EDIT = "home.saved.edit"
+SAVED_DELETE = "home.saved.delete"
+SAVED_CLOSE = "home.saved.close"
+SAVED_VIEW = "view.saved"
+SAVED_NAME_BLOCK = "saved.name"
+SAVED_NAME_INPUT = "saved.name.input"
+SAVED_CHANNELS_BLOCK = "saved.channels"
+SAVED_PRIORITIES_BLOCK = "saved.priorities"
+SAVED_TAGS_BLOCK = "saved.tags"
+SAVED_LEVELS_BLOCK = "saved.levels"
+SAVED_STATUSES_BLOCK = "saved.statuses"
+SAVED_ASSIGNEE_BLOCK = "saved.assignee"
+SAVED_OVERDUE_BLOCK = "saved.overdue"
+SAVED_INPUT = "saved.input"  # the one element of each filter block

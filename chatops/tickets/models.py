@@ -90,6 +90,8 @@ class Ticket(Base):
               sqlite_where=text(RUNNING_SQL), postgresql_where=text(RUNNING_SQL)),
         Index("ix_tickets_overdue_next", "next_response_due_at", "priority",
               sqlite_where=text(RUNNING_SQL), postgresql_where=text(RUNNING_SQL)),
+        # Saved views count tickets by channel (chatops.tickets.saved_views) from the index alone.
+        Index("ix_tickets_channel_status", "channel", "status", "priority"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
@@ -404,3 +406,30 @@ class IssueLink(Base):
 
     __table_args__ = (UniqueConstraint("tracker", "key"),
                       CheckConstraint("state IN ('open', 'closed')", name="state"))
+
+
+class SavedView(Base):
+    """One agent's saved ticket filter (App Home, `/ticket views`): a name and the filters
+    (chatops.tickets.saved_views.ViewFilters as JSON), in the agent's own order."""
+
+    __tablename__ = "saved_views"
+    __table_args__ = (UniqueConstraint("user_id", "name"), Index(None, "user_id", "position"))
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    user_id: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(80))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    filters: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class SavedViewUser(Base):
+    """An agent's saved-views state: when their default views were given (once, so deleting
+    them all does not bring them back) and which view their Home tab shows."""
+
+    __tablename__ = "saved_view_users"
+
+    user_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seeded_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    shown_view_id: Mapped[int | None] = mapped_column(Id, ForeignKey("saved_views.id", ondelete="SET NULL"))

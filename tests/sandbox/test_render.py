@@ -14,6 +14,8 @@ from chatops.sandbox.render import Renderer
 from chatops.slack import blocks, ids
 from chatops.slack.blocks import CustomerSummary
 from chatops.slack.blocks.modals import moderate_modal
+from chatops.slack.blocks.saved_views import saved_section, saved_view_modal
+from chatops.tickets.saved_views import Saved, ViewFilters
 from chatops.views import CustomerView, ThreadRef, TicketView
 
 NOW = datetime(2026, 11, 20, 3, 0, tzinfo=UTC)
@@ -55,6 +57,13 @@ def every_view(rules, lang: str) -> dict[str, dict]:
         "moderate": moderate_modal("T-42", "instagram", ("hide", "unhide", "delete"), lang),
         "home": blocks.home_view(user_id="U0AGENT001", overdue=[card(first_response_due_at=NOW - timedelta(1))],
                                  mine=[claimed], unassigned=[], rules=rules, lang=lang, now=NOW),
+        "saved_view": saved_view_modal(rules, lang, view_id=3, name="請求", tags=["billing", "refund"],
+                                       filters=ViewFilters(channels=("support",), tags=("billing",),
+                                                           assignee="mine", overdue=True)),
+        "home_saved": blocks.home_view(
+            user_id="U0AGENT001", overdue=[], mine=[claimed], unassigned=[], rules=rules, lang=lang, now=NOW,
+            saved=saved_section([Saved(3, "請求", ViewFilters(tags=("billing",)), 12)],
+                                Saved(3, "請求", ViewFilters(tags=("billing",)), 12), [claimed], rules, lang, limit=10)),
     }
 
 
@@ -114,7 +123,8 @@ def test_every_modal_home_tab_and_list_renders_without_unknown_blocks(rules, lan
     produced |= block_types(message["attachments"])
     # every block and element type the app builds was drawn above
     assert {"section", "context", "actions", "header", "divider", "input", "button", "overflow", "static_select",
-            "users_select", "plain_text_input", "mrkdwn", "plain_text"} <= produced
+            "users_select", "plain_text_input", "mrkdwn", "plain_text",
+            "multi_static_select", "radio_buttons", "checkboxes"} <= produced
 
 
 def test_modal_inputs_carry_their_block_and_action_ids(rules):

@@ -202,6 +202,7 @@
   document.addEventListener("click", (event) => {
     const button = event.target.closest("button.bk-button[data-action-id]");
     if (button) {
+      if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;  // Slack's confirm dialog
       const where = context(button);
       if (where) act({kind: "action", action_id: button.dataset.actionId, block_id: button.dataset.blockId,
                       value: button.dataset.value, ...where});
@@ -254,7 +255,8 @@
     const body = $("modal-body");
     const values = {};
     body.querySelectorAll("[data-action-id][data-dispatch='0']").forEach((el) => {
-      (values[el.dataset.blockId] = values[el.dataset.blockId] || {})[el.dataset.actionId] = el.value;
+      (values[el.dataset.blockId] = values[el.dataset.blockId] || {})[el.dataset.actionId] =
+        el.multiple ? Array.from(el.selectedOptions, (option) => option.value) : el.value;
     });
     act({kind: "submit", view_id: body.dataset.viewId, values});
   });

@@ -82,14 +82,17 @@ def failed_section(failed: Sequence[FailedReply], rules: Rules, lang: str) -> li
 
 def home_view(*, user_id: str, overdue: Sequence[TicketView], mine: Sequence[TicketView],
               unassigned: Sequence[TicketView], rules: Rules, lang: str, now: datetime,
-              counts: Mapping[str, int] | None = None, failed: Sequence[FailedReply] = ()) -> dict:
+              counts: Mapping[str, int] | None = None, failed: Sequence[FailedReply] = (),
+              saved: Sequence[dict] = ()) -> dict:
     """The Home tab: replies that failed (when any) first, then overdue, my tickets and the
     unassigned queue (≤ 100 blocks). `counts` ("overdue", "mine", "unassigned") are the true
-    totals the headers show; the lists stay limited and end with "and N more" when cut."""
+    totals the headers show; the lists stay limited and end with "and N more" when cut.
+    `saved` (the agent's saved views, chatops/slack/blocks/saved_views.py) follows the failed replies."""
     intro = t("slack.home.intro", lang, who=f"<@{user_id}>", time=local_time(now, rules))
     blocks = [{"type": "section", "text": mrkdwn(intro)}]
     if failed:  # a customer who was promised an answer and did not get it comes first
         blocks.extend(failed_section(failed, rules, lang))
+    blocks.extend(saved)
     sections = [("overdue", overdue), ("mine", mine), ("unassigned", unassigned)]
     budget = HOME_BLOCK_LIMIT - len(blocks) - 3 * 4
     per_section = max(3, budget // 3)

@@ -10,6 +10,7 @@ from chatops.slack.listeners import (
     issues,
     moderation,
     oncall,
+    saved_views,
     stats,
     views,
 )
@@ -18,5 +19,5 @@ from chatops.slack.surface import SlackSurface
 
 def register(app: App, surface: SlackSurface) -> None:
     """Attach every listener to `app`."""
-    for module in (actions, views, commands, events, customers, oncall, stats, issues, moderation):
+    for module in (actions, views, commands, events, customers, oncall, stats, issues, moderation, saved_views):
         module.register(app, surface)

@@ -70,6 +70,11 @@ def render(surface: SlackSurface, result: commands.Result) -> Answer:
     if result.kind == "list":
         title = t(f"slack.{result.key}", lang, **result.params)
         return Answer(title, blocks.ticket_list(title, list(result.tickets), surface.rules, lang))
+    if result.kind == "views":  # saved views: one line each, the name escaped
+        title = t("savedviews.cmd.title", lang)
+        found = [t("savedviews.cmd.line", lang, name=blocks.escape(name), count=count)
+                 for name, count in result.params["views"]]
+        return Answer("\n".join([f"*{title}*", *(found or [t("savedviews.cmd.none", lang)])]))
     params = {name: f"<@{value}>" if name in result.people else value for name, value in result.params.items()}
     return Answer(f":white_check_mark: {t(f'slack.{result.key}', lang, **params)}")
 
