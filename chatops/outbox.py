@@ -24,6 +24,7 @@ import random
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, select
@@ -37,6 +38,25 @@ log = logging.getLogger("chatops.outbox")
 
 Deliverer = Callable[[OutboxItem], dict[str, Any] | None]
 DoneHook = Callable[[Session, OutboxItem], None]
+
+
+# The longest wait a Retry-After may impose; a larger figure is a broken header, not a plan.
+RETRY_AFTER_MOST = 3600.0
+
+
+def retry_after(value: str | None, now: datetime) -> float | None:
+    """Seconds a `Retry-After` header asks for (delta-seconds or an HTTP date, measured from
+    `now`), between 0 and an hour; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = (parsedate_to_datetime(value) - now).total_seconds()
+        except (TypeError, ValueError):
+            return None
+    return max(0.0, min(seconds, RETRY_AFTER_MOST))
 
 
 class DeliveryError(Exception):

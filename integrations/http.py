@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import requests
+
+from chatops.outbox import retry_after
 
 DEFAULT_TIMEOUT = (3.05, 10.0)  # (connect, read) seconds
 USER_AGENT = "chatops/0.1 (+https://github.com/chatops)"
@@ -31,15 +32,5 @@ def make_http_session(timeout: tuple[float, float] = DEFAULT_TIMEOUT) -> Timeout
 
 
 def retry_after_seconds(response: requests.Response) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds form), if present and sane."""
-    value = response.headers.get("Retry-After")
-    if value is None:
-        return None
-    try:
-        return max(0.0, min(float(value), 3600.0))
-    except ValueError:
-        try:
-            when = parsedate_to_datetime(value)
-        except (TypeError, ValueError):
-            return None
-        return max(0.0, min((when - datetime.now(UTC)).total_seconds(), 3600.0))
+    """Seconds from the response's Retry-After header, if present and sane."""
+    return retry_after(response.headers.get("Retry-After"), datetime.now(UTC))

@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 
 import pymsteams
@@ -24,7 +23,7 @@ from urllib3.exceptions import NewConnectionError
 
 from chatops.db import session_scope, utcnow
 from chatops.i18n import t
-from chatops.outbox import DeliveryError
+from chatops.outbox import DeliveryError, retry_after
 from chatops.rules import Rules
 from chatops.teams import cards
 from chatops.teams.links import ActionLinks
@@ -229,7 +228,7 @@ def _check(channel: str, response: requests.Response) -> None:
         return
     reason = f"teams channel {channel}: HTTP {status} {response.text[:200]}".strip()
     if status == 429 or status == 503:  # refused for now: it did not post
-        raise DeliveryError(reason, retry_after=_retry_after(response.headers.get("Retry-After")), answered=True)
+        raise DeliveryError(reason, retry_after=retry_after(response.headers.get("Retry-After"), utcnow()), answered=True)
     if status >= 500:  # a gateway error may come after the flow already posted: in doubt
         raise DeliveryError(reason)
     if status in RETRYABLE:
@@ -243,18 +242,3 @@ def _connection_error(channel: str, exc: requests.RequestException) -> DeliveryE
     reason = exc.args[0].reason if exc.args and hasattr(exc.args[0], "reason") else None
     never_sent = isinstance(exc, requests.ConnectTimeout) or isinstance(reason, NewConnectionError)
     return DeliveryError(f"teams channel {channel}: {type(exc).__name__}", answered=never_sent)
-
-
-def _retry_after(value: str | None) -> float | None:
-    """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    try:
-        return max(float(value), 0.0)
-    except ValueError:
-        pass
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max((when - utcnow()).total_seconds(), 0.0)

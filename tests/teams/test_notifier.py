@@ -3,7 +3,7 @@ legacy connectors, with 202 accepted, Retry-After honoured, pacing, and nothing 
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -160,14 +160,18 @@ def test_without_public_url_cards_carry_no_action_links(teams_settings, rules, w
         runtime.close()
 
 
-def test_retry_after_as_an_http_date():
+def test_retry_after_as_seconds_or_an_http_date():
+    """One reading of Retry-After for every deliverer (Teams webhooks, the bot, the networks)."""
     from email.utils import format_datetime
 
-    from chatops.teams.notifier import _retry_after
+    from chatops.outbox import retry_after
 
-    assert _retry_after("12") == 12.0
-    assert 25 <= _retry_after(format_datetime(utcnow() + timedelta(seconds=30), usegmt=True)) <= 30
-    assert _retry_after("soon") is None and _retry_after(None) is None
+    now = datetime(2026, 11, 20, 1, 0, tzinfo=UTC)
+    assert retry_after("12", now) == 12.0
+    assert retry_after(format_datetime(now + timedelta(seconds=30), usegmt=True), now) == 30.0
+    assert retry_after(format_datetime(now - timedelta(seconds=30), usegmt=True), now) == 0.0
+    assert retry_after("86400", now) == 3600.0  # at most an hour
+    assert retry_after("soon", now) is None and retry_after(None, now) is None
 
 
 def test_a_gateway_error_leaves_the_card_in_doubt_and_the_repeat_says_so(teams_runtime, outbox, workflows):

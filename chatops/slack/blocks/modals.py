@@ -27,6 +27,7 @@ from chatops.slack.blocks.common import (
 )
 from chatops.slack.blocks.common import field as section_field
 from chatops.slack.blocks.ticket import thread_permalink, ticket_message
+from chatops.tickets.collision import RecentReply
 from chatops.tickets.issues import SUMMARY_LIMIT, summary_of
 from chatops.views import TicketView
 
@@ -52,16 +53,6 @@ def _text_input(block_id: str, action_id: str, label: str, *, optional: bool = F
     if hint:
         block["hint"] = plain(hint, 2000)
     return block
-
-
-@dataclass(frozen=True)
-class RecentReply:
-    """Another agent's outbound message to the ticket's customer (`sending` while still queued)."""
-
-    author_id: str
-    text: str
-    at: datetime
-    sending: bool = False
 
 
 @dataclass(frozen=True)

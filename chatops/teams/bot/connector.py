@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote
 
 import requests
 from urllib3.exceptions import NewConnectionError
 
-from chatops.outbox import DeliveryError
+from chatops.outbox import DeliveryError, retry_after
 from chatops.teams.bot.auth import BotToken, TokenError
 
 
@@ -98,23 +97,11 @@ class Connector:
                 return {}
         reason = f"bot connector {method} {path}: HTTP {status} {answer.text[:200]}".strip()
         if status in (429, 503):
-            raise DeliveryError(reason, retry_after=self._retry_after(answer.headers.get("Retry-After")), answered=True)
+            raise DeliveryError(reason, retry_after=retry_after(answer.headers.get("Retry-After"), self.clock()),
+                                answered=True)
         if status >= 500:
             raise DeliveryError(reason)
         if status == 401:  # an expired or revoked token: the next attempt fetches a new one
             self.token.forget()
             raise DeliveryError(reason, answered=True)
         raise DeliveryError(reason, permanent=True, answered=True)
-
-    def _retry_after(self, value: str | None) -> float | None:
-        """Seconds from a Retry-After header (delta-seconds or an HTTP date); None when absent."""
-        if not value:
-            return None
-        try:
-            return max(float(value), 0.0)
-        except ValueError:
-            pass
-        try:
-            return max((parsedate_to_datetime(value) - self.clock()).total_seconds(), 0.0)
-        except (TypeError, ValueError):
-            return None

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, true
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chatops.i18n import t
@@ -24,7 +24,8 @@ from chatops.rules.suggest import Suggestion, ordered_replies
 from chatops.teams.bot.context import CUSTOMER_DIALOG, ESCALATE_DIALOG, REPLY_DIALOG
 from chatops.teams.cards import CARD_SCHEMA, CARD_VERSION, who
 from chatops.teams.text import escape
-from chatops.tickets import service
+from chatops.tickets import collision, service
+from chatops.tickets.collision import RecentReply
 from chatops.tickets.limits import Limit, reply_kind, reply_warning
 from chatops.tickets.models import CUSTOMER_FLAGS, Customer, Message, Ticket
 
@@ -72,18 +73,8 @@ def title(dialog: str, key: str, lang: str) -> str:
 
 # -- Reply -----------------------------------------------------------------------------------
 
-RECENT_WINDOW = timedelta(minutes=15)  # how far back the Reply dialog shows other agents' replies
 SHOWN_RECENT = 10
-
-
-@dataclass(frozen=True)
-class OtherReply:
-    """Another agent's reply to the ticket's customer (`sending` while still queued)."""
-
-    author_id: str
-    text: str
-    at: datetime
-    sending: bool = False
+OtherReply = RecentReply  # the name the dialog's callers use
 
 
 @dataclass(frozen=True)
@@ -110,34 +101,15 @@ class Opened:
             return None
 
 
-def _others(ticket_id: int, actor: str):
-    """Outbound messages of the ticket by other people: queued or sent, not failed, not automatic."""
-    return (select(Message)
-            .where(Message.ticket_id == ticket_id, Message.direction == "outbound", Message.author_id != actor,
-                   Message.author_id.not_like("chatops:%"),
-                   or_(Message.delivery_state.is_(None), Message.delivery_state != "failed"))
-            .order_by(Message.id.desc()).limit(50))
-
-
-def _other(message: Message) -> OtherReply:
-    return OtherReply(author_id=message.author_id or "", text=message.text, at=message.created_at,
-                      sending=message.delivery_state == "queued")
-
-
 def opened(session: Session, ticket_id: int, *, actor: str, now: datetime) -> Opened:
     """What a Reply dialog opened by `actor` at `now` shows and remembers."""
-    last_id = session.scalar(select(func.max(Message.id)).where(Message.ticket_id == ticket_id,
-                                                                Message.direction == "outbound"))
-    rows = session.scalars(_others(ticket_id, actor).where(Message.created_at >= now - RECENT_WINDOW))
-    return Opened(at=now, last_id=last_id, recent=tuple(_other(row) for row in rows))
+    last_id, recent = collision.opened(session, ticket_id, actor=actor, now=now)
+    return Opened(at=now, last_id=last_id, recent=recent)
 
 
 def replied_since(session: Session, ticket_id: int, *, actor: str, since: Opened) -> list[OtherReply]:
-    """Other agents' replies recorded after the dialog opened: a newer id than the newest one
-    it saw, or (for a row committed late under an older id) a later time."""
-    newer = true() if since.last_id is None else Message.id > since.last_id
-    return [_other(row) for row in session.scalars(_others(ticket_id, actor).where(
-        or_(newer, Message.created_at > since.at)))]
+    """Other agents' replies recorded after the dialog opened."""
+    return collision.since(session, ticket_id, actor=actor, opened_at=since.at, last_id=since.last_id)
 
 
 def _excerpt(text: str, width: int = 120) -> str:
