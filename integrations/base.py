@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from chatops.inbound import KINDS, SOURCES, Author, InboundMessage
+from chatops.outbox import DeliveryError
 
 __all__ = ["KINDS", "SOURCES", "Author", "InboundMessage", "OutboundReply", "Sink", "WebhookError",
            "WebhookSource", "WebhookResponse"]
@@ -82,8 +83,16 @@ class Sink(abc.ABC):
     def send(self, reply: OutboundReply) -> str | None:
         """Deliver the reply; return the network's id for the posted message."""
 
+    def moderate(self, item) -> dict[str, Any]:
+        """An outbox `moderate` item (hide, unhide, delete, block): refused, final, unless the sink
+        can moderate the network's comments."""
+        raise DeliveryError(f"{self.target.removeprefix('network:')} comments cannot be moderated from chatops",
+                            permanent=True, answered=True)
+
     def __call__(self, item) -> dict[str, Any]:
         """Outbox deliverer: an outbox `reply` item becomes an OutboundReply sent by this sink."""
+        if getattr(item, "kind", "reply") == "moderate":
+            return self.moderate(item)
         payload = item.payload
         reply = OutboundReply(
             source=self.target.removeprefix("network:"), account=payload["account"], text=payload["text"],

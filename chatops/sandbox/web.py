@@ -25,7 +25,7 @@ from chatops.sandbox.state import snapshot
 from chatops.sandbox.workspace import Message, SandboxUser, Workspace
 from chatops.slack import emulator
 from chatops.tickets.models import Ticket
-from integrations.base import SOURCES
+from integrations.base import KINDS, SOURCES
 from integrations.http import make_http_session
 from integrations.webhook import SIGNATURE_HEADER, GenericWebhookSink, sign, signature_ok
 
@@ -78,6 +78,33 @@ def examples_path() -> Path:
     return here if here.exists() else Path(__file__).resolve().parents[2] / "examples" / "mentions.jsonl"
 
 
+class SandboxSink(GenericWebhookSink):
+    """A network of the sandbox: replies go to the customer panel through the signed reply
+    webhook; moderation of a Facebook or Instagram comment is shown there as the network would
+    show it (hidden, shown again, deleted, its author blocked)."""
+
+    def __init__(self, url: str, secret: str, http, *, workspace: Workspace, lang: str) -> None:
+        super().__init__(url, secret, http)
+        self.workspace, self.lang = workspace, lang
+
+    def moderate(self, item) -> dict[str, Any]:
+        payload, network = item.payload, self.target.removeprefix("network:")
+        action = payload["action"]
+        if network not in ("facebook", "instagram") or (action == "block" and network != "facebook"):
+            return super().moderate(item)
+        with self.workspace.lock:
+            self.workspace.add_customer_post(
+                network=network, account=payload.get("account", ""), author=payload.get("account", ""),
+                text=t(f"sandbox.moderated.{action}", self.lang), direction="out",
+                ticket=f"T-{item.ticket_id}" if item.ticket_id else None)
+        self.workspace.touch()
+        if action == "block":
+            return {"blocked": str(payload.get("author_id"))}
+        if action == "delete":
+            return {"comment_id": payload.get("comment_id"), "deleted": True}
+        return {"comment_id": payload.get("comment_id"), "hidden": action == "hide"}
+
+
 class Sandbox:
     """One process's sandbox: workspace, page and forwarding."""
 
@@ -92,11 +119,13 @@ class Sandbox:
     # -- wiring --------------------------------------------------------------------------------
 
     def deliverers(self) -> dict[str, GenericWebhookSink]:
-        """Reply deliverers for every network: replies are shown in the customer panel."""
+        """Reply deliverers for every network: replies are shown in the customer panel, and so is
+        what moderation does to a Facebook or Instagram comment."""
         found = {}
         for source in SOURCES:
-            sink = GenericWebhookSink(f"{self.config.base_url}/sandbox/network/{source}/reply",
-                                      self.config.webhook_secret, self.http)
+            sink = SandboxSink(f"{self.config.base_url}/sandbox/network/{source}/reply",
+                               self.config.webhook_secret, self.http, workspace=self.workspace,
+                               lang=self.runtime.rules.defaults.language)
             sink.target = f"network:{source}"
             found[sink.target] = sink
         return found
@@ -206,7 +235,9 @@ class Sandbox:
                        "in_reply_to": data.get("in_reply_to") or None,
                        "author": {"id": f"sbx-{handle.lstrip('@')}", "handle": handle, "name": handle.lstrip("@")},
                        "text": data.get("text") or "", "created_at": datetime.now(UTC).isoformat(),
-                       "lang": data.get("lang") or None, "kind": "dm" if network in ("line", "webhook") else "mention"}
+                       "lang": data.get("lang") or None,
+                       "kind": data.get("kind") if data.get("kind") in KINDS
+                       else "dm" if network in ("line", "webhook") else "mention"}
             status, answer = self.customer_says(message)
             return jsonify(answer), status
 

@@ -17,6 +17,7 @@ from werkzeug.serving import make_server
 
 from chatops import sandbox
 from chatops.app import build_outbox, create_app
+from chatops.i18n import t
 from chatops.oncall.models import Page
 from chatops.runtime import Runtime
 from chatops.sandbox.payloads import signed
@@ -282,3 +283,20 @@ def sandbox_examples_line(network: str) -> str:
     from chatops.sandbox.web import examples_path
     return next(text for text in examples_path().read_text(encoding="utf-8").splitlines()
                 if json.loads(text)["source"] == network)
+
+
+def test_moderating_a_facebook_comment_shows_in_the_customer_panel(running):
+    """The sandbox's Facebook does what the Graph API would: the comment is hidden, the thread says so."""
+    requests.post(f"{running.url}/sandbox/customer", timeout=10,
+                  json={"network": "facebook", "kind": "comment", "text": "この店最悪、二度と買わない"})
+    parent = until(lambda: running.parent("T-1"))
+    running.act(user=AGENT, kind="command", channel=parent.channel, text="/ticket hide T-1")
+    until(lambda: "comment_moderated" in running.events("T-1"))
+    shown = [p.text for p in running.ws.customer if p.direction == "out" and p.ticket == "T-1"]
+    assert shown == [t("sandbox.moderated.hide", running.runtime.rules.defaults.language)]
+    requests.post(f"{running.url}/sandbox/customer", timeout=10,
+                  json={"network": "line", "text": "返品したいです"})
+    line = until(lambda: running.parent("T-2"))
+    running.act(user=AGENT, kind="command", channel=line.channel, text="/ticket hide T-2")
+    answer = until(lambda: [e for e in running.state()["ephemerals"] if "T-2" in e["html"]])
+    assert "T-2" in answer[-1]["html"] and "comment_moderated" not in running.events("T-2")
