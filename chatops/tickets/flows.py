@@ -83,7 +83,7 @@ class TicketFlows:
         self.amend = AmendService(self.recorder, clock)
         self.inbound = IngestService(session_factory.kw["bind"], rules, self.recorder, self.engine, self.deadlines,
                                      self.paging, self.flood, clock, amend=self.amend)
-        self.issues = IssueService(session_factory, self.recorder, self.deadlines, clock)
+        self.issues = IssueService(session_factory, self.recorder, clock, move=self.move)
         self.assignment = AssignmentService(session_factory, rules, assign=self.assign,
                                             calendar=lambda: self.deadlines.sla.business, who=self.paging.who,
                                             failed=self._assignment_failed, clock=clock)
@@ -297,18 +297,25 @@ class TicketFlows:
     def _move(self, key: str, *, actor: str, allowed: tuple[str, ...], to: str, kind: str,
               action: str, **payload: Any) -> Ticket:
         with self.changing(key) as (session, ticket):
-            previous = ticket.status
-            ticket.status = moved(ticket.key, previous, allowed=allowed, to=to, action=action)
-            now = self.clock()
-            if to == "resolved":
-                ticket.resolved_at = now
-                close_incidents(session, ticket_id=ticket.id, now=now)
-            elif previous == "resolved":
-                ticket.resolved_at = None
-                ticket.reopened_count += 1
-            self.deadlines.moved(session, ticket, previous, to, now)
-            self.event(session, ticket, kind, actor, status_from=previous, status_to=to, **payload)
+            self.move(session, ticket, actor=actor, allowed=allowed, to=to, kind=kind, action=action, **payload)
             return ticket
+
+    def move(self, session: Session, ticket: Ticket, *, actor: str, allowed: tuple[str, ...], to: str, kind: str,
+             action: str, **payload: Any) -> None:
+        """Move a locked ticket's status in the caller's transaction: the timestamps and reopen
+        count, the SLA deadlines and the event, the same for people and services (a tracker
+        closing an issue)."""
+        previous = ticket.status
+        ticket.status = moved(ticket.key, previous, allowed=allowed, to=to, action=action)
+        now = self.clock()
+        if to == "resolved":
+            ticket.resolved_at = now
+            close_incidents(session, ticket_id=ticket.id, now=now)
+        elif previous == "resolved":
+            ticket.resolved_at = None
+            ticket.reopened_count += 1
+        self.deadlines.moved(session, ticket, previous, to, now)
+        self.event(session, ticket, kind, actor, status_from=previous, status_to=to, **payload)
 
     def record_rating(self, key: str, *, score: int, actor: str) -> Ticket:
         """Store the customer's rating of a ticket (the latest one wins)."""

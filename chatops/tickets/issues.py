@@ -19,11 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from chatops.errors import EmptyText, InvalidValue
-from chatops.sla.service import SlaService
 from chatops.tickets import service
 from chatops.tickets.models import IssueLink, OutboxItem, Ticket
 from chatops.tickets.record import Recorder
-from chatops.tickets.transitions import moved
 
 TRACKERS = ("jira", "github")
 TRACKER_NAMES = {"jira": "Jira", "github": "GitHub"}
@@ -59,12 +57,12 @@ def summary_of(text: str) -> str:
 class IssueService:
     """See the module docstring."""
 
-    def __init__(self, session_factory: sessionmaker[Session], recorder: Recorder, deadlines: SlaService,
-                 clock: Callable[[], datetime]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], recorder: Recorder, clock: Callable[[], datetime],
+                 *, move: Callable[..., None]) -> None:
         self.session_factory = session_factory
         self.recorder = recorder
-        self.deadlines = deadlines
         self.clock = clock
+        self.move = move  # TicketFlows.move: the one status move, so a closed issue reopens like a person's Reopen
 
     def request(self, key: str, *, actor: str, tracker: str, summary: str, available: tuple[str, ...]) -> int:
         """Ask for an issue in `tracker` (one of `available`, the configured ones); the event id."""
@@ -111,13 +109,8 @@ class IssueService:
             actor = f"{tracker}:{by}" if by else tracker
             reopened = ticket.status == "resolved"
             if reopened:
-                previous = ticket.status
-                ticket.status = moved(ticket.key, previous, allowed=("resolved",), to="open", action="reopened")
-                ticket.resolved_at = None
-                ticket.reopened_count += 1
-                self.deadlines.moved(session, ticket, previous, "open", now)
-                self.recorder.record_ticket(session, ticket, "reopened", actor, now, status_from=previous,
-                                            status_to="open", tracker=tracker, issue=link.key)
+                self.move(session, ticket, actor=actor, allowed=("resolved",), to="open", kind="reopened",
+                          action="reopened", tracker=tracker, issue=link.key)
             self.recorder.record_ticket(session, ticket, "issue_closed", actor, now, tracker=tracker, issue=link.key,
                                         url=link.url, status=status, reopened=reopened, ticket_status=ticket.status)
             return "closed"
