@@ -26,14 +26,11 @@ from chatops.outbox import DeliveryError
 from chatops.rules import Rules
 from chatops.slack import blocks, customer_lines
 from chatops.slack.blocks.common import user
-from chatops.slack.blocks.saved_views import saved_section
 from chatops.slack.cards import (
-    count_overdue,
-    count_tickets,
-    failed_replies,
     marked,
     thread_of,
 )
+from chatops.slack.home_delivery import HomeDeliveries
 from chatops.slack.incident import (
     INCIDENT_KINDS,
     UPDATE_EVERY,
@@ -43,12 +40,11 @@ from chatops.slack.incident import (
 )
 from chatops.slack.mentions import UNRESOLVED_ALERT, UNRESOLVED_PREFIX, UserGroups, resolving
 from chatops.slack.paging import PagingDeliveries, sla_rows
-from chatops.tickets import saved_views
 from chatops.tickets.delivery import reply_kind
 from chatops.tickets.events import EventNotice, OutboxRow
 from chatops.tickets.models import Message, OutboxItem, SurfaceThread, Ticket, TicketEvent
 from chatops.tickets.record import enqueue
-from chatops.views import TicketView, list_views, load_view, overdue_views
+from chatops.views import TicketView, load_view
 
 log = logging.getLogger("chatops.slack")
 # Message metadata on our posts, so a retry can find what an earlier attempt already posted.
@@ -57,7 +53,6 @@ LINE_MARK = "chatops_line"
 NOTIFY_MARK = "chatops_notify"
 
 TARGET = "slack"
-SAVED_SHOWN = 10  # tickets of the chosen saved view listed on Home (its header has the true count)
 # Events that change what the parent message shows.
 _REDRAW = {"claimed", "released", "assigned", "tagged", "priority_changed", "escalated", "replied", "pending",
            "resolved", "reopened", "customer_flagged", "sla_warning", "sla_breached",
@@ -146,7 +141,7 @@ class SlackPlanner:
         return {person for person in people if is_slack_user(person)}
 
 
-class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
+class SlackDeliverer(PagingDeliveries, IncidentDeliveries, HomeDeliveries):
     """Outbox deliverer for target `slack`."""
 
     target = TARGET
@@ -386,37 +381,6 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries):
                 payload={"channel": channel, "key": UNRESOLVED_ALERT,
                          "params": {"handle": handle, "key": ticket.key if ticket is not None else "-"}})
                 for handle in dict.fromkeys(handles)], ticket_id=item.ticket_id, at=self.clock())
-
-    def _publish_home(self, item: OutboxItem) -> dict[str, Any]:
-        user_id = item.payload["user"]
-        now = self.clock()
-        with session_scope(self.session_factory) as session:
-            if self._superseded(session, item, OutboxItem.ordering_key == item.ordering_key):
-                return {"skipped": "a later refresh is queued"}
-            counts = {"overdue": count_overdue(session, now=now),
-                      "mine": count_tickets(session, assignee=user_id, open_only=True),
-                      "unassigned": count_tickets(session, unassigned=True, open_only=True)}
-            view = blocks.home_view(
-                user_id=user_id, overdue=overdue_views(session, rules=self.rules, now=now),
-                mine=list_views(session, rules=self.rules, now=now, assignee=user_id, open_only=True),
-                unassigned=list_views(session, rules=self.rules, now=now, unassigned=True, open_only=True),
-                rules=self.rules, lang=self.lang, now=now, counts=counts,
-                failed=failed_replies(session, user_id=user_id, rules=self.rules, now=now),
-                saved=self._saved_views(session, user_id, now))
-        self.client.views_publish(user_id=user_id, view=view)
-        return {"user": user_id}
-
-    def _saved_views(self, session: Session, user_id: str, now: datetime) -> list[dict]:
-        """The agent's saved views for Home (the defaults given on their first Home), each with
-        its true count, and the tickets of the one they chose."""
-        saved_views.ensure_defaults(session, user_id=user_id, now=now, names={
-            name: t(f"savedviews.default.{name}", self.lang) for name, _ in saved_views.DEFAULTS})
-        views = saved_views.list_saved(session, user_id=user_id, rules=self.rules, now=now)
-        chosen = saved_views.shown_view(session, user_id=user_id)
-        shown = next((view for view in views if view.id == chosen), None)
-        cards = saved_views.view_tickets(session, shown.filters, user_id=user_id, rules=self.rules, now=now,
-                                         limit=SAVED_SHOWN) if shown else []
-        return saved_section(views, shown, cards, self.rules, self.lang, limit=SAVED_SHOWN)
 
     def _channel_alert(self, item: OutboxItem) -> dict[str, Any]:
         payload = item.payload
