@@ -186,6 +186,10 @@ class Metrics:
                                ["source", "outcome"], registry=own)
         self.webhook_requests = Counter("chatops_webhook_requests", "Webhook requests by network and status",
                                         ["network", "status"], registry=own)
+        self.webhook_unrouted = Counter("chatops_webhook_unrouted_entries",
+                                        "Webhook entries for a brand account this deployment does not have "
+                                        "(acknowledged, not stored; the team channel is alerted)",
+                                        ["network"], registry=own)
         self.pagerduty_events = Counter("chatops_pagerduty_webhook_events",
                                         "PagerDuty webhook events by type and what chatops did with them",
                                         ["event_type", "outcome"], registry=own)

@@ -82,6 +82,8 @@ class WebhookEndpoint:
         if answer.text is not None:
             self.metrics.webhook_requests.labels(network, str(answer.status)).inc()
             return Reply(answer.status, text=answer.text)
+        if answer.unrouted:
+            self.metrics.webhook_unrouted.labels(network).inc(answer.unrouted)
         results = []
         if answer.messages:
             started = time.perf_counter()

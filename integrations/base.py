@@ -4,6 +4,7 @@ a Sink sends an OutboundReply back through the account the ticket arrived on."""
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -45,6 +46,8 @@ class WebhookResponse:
     messages: list[InboundMessage] = field(default_factory=list)
     # A plain-text answer instead of JSON (Meta's handshake echoes hub.challenge as is).
     text: str | None = None
+    # Entries for a brand account this deployment does not have (several accounts on one app).
+    unrouted: int = 0
 
 
 class WebhookError(Exception):
@@ -64,6 +67,13 @@ class WebhookSource(abc.ABC):
     def handle(self, *, method: str, headers: dict[str, str], query: dict[str, str],
                body: bytes) -> WebhookResponse:
         """Authenticate and parse one request; raise WebhookError to refuse it."""
+
+    def for_accounts(self, sources: list[WebhookSource], unknown: Callable[[str, str], None]) -> WebhookSource:
+        """One endpoint for several brand accounts of this network (`sources`, one per account,
+        this one first): each request is checked with and parsed by the account it is for;
+        `unknown(network, id)` is told of a request or entry for an account not configured.
+        Networks whose webhooks can tell accounts apart override this."""
+        raise ValueError(f"{self.name}: the webhook serves one account only")
 
 
 def moment(text: str | None) -> datetime | None:

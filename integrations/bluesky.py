@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from typing import ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -41,11 +42,21 @@ class BlueskyConfig(BaseSettings):
     handle: str | None = None
     app_password: SecretStr | None = None
     poll_seconds: float = Field(60.0, ge=5)
+    accounts: list[dict] = Field(default_factory=list, description="more brand handles: a JSON list of "
+                                 "objects with these settings' fields (docs/configuration.md)")
+
+    # What an entry of `accounts` takes from these settings when it does not say (never credentials
+    # of an account: each brings its own).
+    shared: ClassVar[tuple[str, ...]] = ("api_url", "poll_seconds")
 
     @property
     def enabled(self) -> bool:
         """Handle and app password are set."""
         return bool(self.handle and self.app_password)
+
+    def missing(self) -> str:
+        """The settings `enabled` still needs."""
+        return ", ".join(f for f in ("handle", "app_password") if not getattr(self, f))
 
     @property
     def account(self) -> str | None:

@@ -65,6 +65,10 @@ class FacebookWebhook(MetaWebhook):
     name = NAME
     object_type = "page"
 
+    def own_id(self) -> str | None:
+        """Page entries carry the Page id."""
+        return self.config.page_id
+
     def parse(self, payload: dict) -> list[InboundMessage]:
         """Comments by others on the Page's posts (new, edited, removed), visitor posts, Page
         mentions (text read from the Graph API), and Messenger messages and edits to the Page."""

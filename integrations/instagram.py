@@ -32,6 +32,13 @@ class InstagramConfig(MetaConfig):
         """The Page and the Instagram user id are configured."""
         return bool(self.page_ready and self.ig_user_id)
 
+    own_fields = ("ig_user_id",)
+
+    @classmethod
+    def takes(cls, entry: dict) -> bool:
+        """A META_ACCOUNTS entry is an Instagram account when it names one (others are Pages only)."""
+        return bool(entry.get("ig_user_id"))
+
     @property
     def account(self) -> str | None:
         """Tickets from Instagram arrive on the username (or id)."""
@@ -49,6 +56,10 @@ class InstagramWebhook(MetaWebhook):
 
     name = NAME
     object_type = "instagram"
+
+    def own_id(self) -> str | None:
+        """Instagram entries carry the professional account's id."""
+        return self.config.ig_user_id
 
     def parse(self, payload: dict) -> list[InboundMessage]:
         """Comments, mentions (text fetched) and DMs to the brand account."""

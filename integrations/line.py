@@ -22,6 +22,7 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -46,11 +47,21 @@ class LineConfig(BaseSettings):
     channel_secret: SecretStr | None = None
     channel_access_token: SecretStr | None = None
     account: str | None = Field(None, description="the official account's basic id, e.g. @acme")
+    accounts: list[dict] = Field(default_factory=list, description="more channels (official accounts): a JSON list of "
+                                 "objects with these settings' fields (docs/configuration.md)")
+
+    # What an entry of `accounts` takes from these settings when it does not say (never credentials
+    # of an account: each brings its own).
+    shared: ClassVar[tuple[str, ...]] = ("api_url",)
 
     @property
     def enabled(self) -> bool:
         """Secret, token and account are set."""
         return bool(self.channel_secret and self.channel_access_token and self.account)
+
+    def missing(self) -> str:
+        """The settings `enabled` still needs."""
+        return ", ".join(f for f in ("channel_secret", "channel_access_token", "account") if not getattr(self, f))
 
     def headers(self) -> dict[str, str]:
         """Bearer channel access token."""
@@ -97,18 +108,26 @@ class LineWebhook(WebhookSource):
 
     def __init__(self, config: LineConfig) -> None:
         self.config = config
+        self.accounts = [self]
+
+    def for_accounts(self, sources: list[WebhookSource], unknown) -> WebhookSource:
+        """Several channels on one URL: each channel signs with its own secret, so the secret that
+        verifies a request names its channel."""
+        self.accounts = sources
+        return self
 
     def handle(self, *, method: str, headers: dict[str, str], query: dict[str, str],
                body: bytes) -> WebhookResponse:
-        """Check the signature, then parse the events."""
+        """Check the signature (whose channel it is), then parse the events as that channel's."""
         if method != "POST":
             raise WebhookError(405, "webhook.bad_json", message="use POST")
         header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
-        expected = signature(self.config.channel_secret.get_secret_value(), body)
-        if not same_secret(expected, header):
+        channel = next((source for source in self.accounts if same_secret(
+            signature(source.config.channel_secret.get_secret_value(), body), header)), None)
+        if channel is None:
             raise WebhookError(401, "networks.webhook.bad_signature", header=SIGNATURE_HEADER)
         try:
-            return WebhookResponse(200, {"ok": True}, self.parse(json.loads(body)))
+            return WebhookResponse(200, {"ok": True}, channel.parse(json.loads(body)))
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             message = f"missing field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
             raise WebhookError(400, "networks.webhook.bad_payload", network="line", message=message[:200]) from None

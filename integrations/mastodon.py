@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from typing import ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -31,11 +32,21 @@ class MastodonConfig(BaseSettings):
     access_token: SecretStr | None = None
     account: str | None = Field(None, description="the brand account's acct, e.g. acme@mastodon.social")
     poll_seconds: float = Field(60.0, ge=5)
+    accounts: list[dict] = Field(default_factory=list, description="more brand accounts (on any instance): a JSON list of "
+                                 "objects with these settings' fields (docs/configuration.md)")
+
+    # What an entry of `accounts` takes from these settings when it does not say (never credentials
+    # of an account: each brings its own).
+    shared: ClassVar[tuple[str, ...]] = ("api_url", "poll_seconds")
 
     @property
     def enabled(self) -> bool:
         """All of URL, token and account are set."""
         return bool(self.api_url and self.access_token and self.account)
+
+    def missing(self) -> str:
+        """The settings `enabled` still needs."""
+        return ", ".join(f for f in ("api_url", "access_token", "account") if not getattr(self, f))
 
     def headers(self) -> dict[str, str]:
         """Authorization for every call."""

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 from datetime import timedelta
+from typing import ClassVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,11 +48,29 @@ class MetaConfig(BaseSettings):
     page_name: str | None = Field(None, description="how tickets name the Page (default: its id)")
     ig_user_id: str | None = None
     ig_username: str | None = Field(None, description="how tickets name the Instagram account")
+    accounts: list[dict] = Field(default_factory=list, description="more Pages (each with its Instagram "
+                                 "account, if any): a JSON list of objects with these settings' fields")
+
+    # What an entry of `accounts` takes from these settings when it does not say (never credentials
+    # of an account: each brings its own).
+    shared: ClassVar[tuple[str, ...]] = ("graph_url", "human_agent", "app_secret", "verify_token")
 
     @property
     def page_ready(self) -> bool:
         """App secret, verify token, Page id and Page token are set."""
         return bool(self.app_secret and self.verify_token and self.page_id and self.page_access_token)
+
+    def missing(self) -> str:
+        """The settings `enabled` still needs."""
+        needed = ("app_secret", "verify_token", "page_id", "page_access_token") + self.own_fields
+        return ", ".join(f for f in needed if not getattr(self, f))
+
+    own_fields: ClassVar[tuple[str, ...]] = ()  # what this network adds to the Page's settings
+
+    @classmethod
+    def takes(cls, entry: dict) -> bool:
+        """Whether an entry of META_ACCOUNTS is an account of this network."""
+        return True
 
     def headers(self) -> dict[str, str]:
         """Bearer Page access token."""
@@ -116,30 +135,61 @@ class MetaWebhook(WebhookSource):
     def __init__(self, config: MetaConfig, api: NetworkAPI | None = None) -> None:
         self.config = config
         self.api = api
+        self.accounts = [self]
+        self.unknown = None
+
+    def own_id(self) -> str | None:
+        """The id Meta names this account by in a webhook entry (`entry[].id`)."""
+        raise NotImplementedError
+
+    def for_accounts(self, sources: list[WebhookSource], unknown) -> WebhookSource:
+        """Several Pages (or Instagram accounts) of one app on one URL: each entry names its
+        account by `id`, and goes to that account's parsing."""
+        self.accounts, self.unknown = sources, unknown
+        return self
 
     def handle(self, *, method: str, headers: dict[str, str], query: dict[str, str],
                body: bytes) -> WebhookResponse:
         """GET: the verification handshake. POST: signature, then the entries."""
         if method == "GET":
-            if query.get("hub.mode") != "subscribe" or not same_secret(
-                    self.config.verify_token.get_secret_value(), query.get("hub.verify_token")):
+            if query.get("hub.mode") != "subscribe" or not any(same_secret(
+                    source.config.verify_token.get_secret_value(), query.get("hub.verify_token"))
+                    for source in self.accounts):
                 raise WebhookError(403, "networks.webhook.bad_verify_token")
             return WebhookResponse(200, text=query.get("hub.challenge", ""))
         header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
-        expected = signature(self.config.app_secret.get_secret_value(), body)
-        if not same_secret(expected, header):
+        secrets = dict.fromkeys(source.config.app_secret.get_secret_value() for source in self.accounts)
+        if not any(same_secret(signature(secret, body), header) for secret in secrets):
             raise WebhookError(401, "networks.webhook.bad_signature", header="X-Hub-Signature-256")
         try:
             payload = json.loads(body)
             if payload.get("object") != self.object_type:
                 raise ValueError(f"object is {payload.get('object')!r}, expected {self.object_type!r}")
-            return WebhookResponse(200, {"ok": True}, self.parse(payload))
+            if len(self.accounts) == 1:
+                return WebhookResponse(200, {"ok": True}, self.parse(payload))
+            messages, unrouted = self.route(payload, header, body)
+            return WebhookResponse(200, {"ok": True}, messages, unrouted=unrouted)
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             message = f"missing field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
             raise WebhookError(400, "networks.webhook.bad_payload", network=self.name,
                                message=message[:200]) from None
         except DeliveryError as exc:  # a mention's text could not be read: Meta redelivers on 5xx
             raise WebhookError(503, "networks.webhook.upstream", network=self.name, message=str(exc)[:200]) from None
+
+    def route(self, payload: dict, header: str, body: bytes) -> tuple[list[InboundMessage], int]:
+        """Each entry parsed by the account it names, when that account's app signed the request;
+        entries for an account not configured are counted and reported (`unknown`)."""
+        by_id = {source.own_id(): source for source in self.accounts}
+        messages, unrouted = [], 0
+        for entry in payload["entry"]:
+            source = by_id.get(str(entry.get("id")))
+            if source is None or not same_secret(signature(source.config.app_secret.get_secret_value(), body), header):
+                unrouted += 1
+                if self.unknown is not None:
+                    self.unknown(self.name, str(entry.get("id")))
+                continue
+            messages += source.parse({**payload, "entry": [entry]})
+        return messages, unrouted
 
     def parse(self, payload: dict) -> list[InboundMessage]:
         """The customer messages in a verified payload."""

@@ -75,6 +75,32 @@ class NetworkSink(Sink):
         return {"external_id": self.send(reply)}
 
 
+class AccountSinks:
+    """The outbox deliverer of a network with several brand accounts: each item goes to the sink of
+    the account its ticket arrived on, so a reply never leaves from another brand."""
+
+    def __init__(self, network: str, sinks: list[NetworkSink]) -> None:
+        self.network = network
+        self.target = f"network:{network}"
+        self.by_account = {sink.account: sink for sink in sinks}
+
+    def _sink(self, item) -> NetworkSink:
+        account = item.payload.get("account")
+        sink = self.by_account.get(account)
+        if sink is None:
+            raise DeliveryError(f"{self.network} account {account!r} is not configured (this deployment sends as "
+                                f"{', '.join(map(repr, self.by_account))})", permanent=True, answered=True)
+        return sink
+
+    def pace(self, item) -> float:
+        """The resting time of the account that sent this item."""
+        sink = self.by_account.get(item.payload.get("account"))
+        return sink.pace(item) if sink is not None else 0.0
+
+    def __call__(self, item) -> dict[str, Any]:
+        return self._sink(item)(item)
+
+
 @dataclass
 class PollResult:
     """Messages fetched by one poll and the cursors to store once they are ingested."""

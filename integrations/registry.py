@@ -1,5 +1,11 @@
 """Which networks this deployment has enabled (from their settings), and their parts: webhook
 sources, reply sinks (outbox deliverers) and pollers. `chatops integrations check` reports it.
+
+A network may have several brand accounts: the flat settings (`LINE_CHANNEL_SECRET`, ...) are
+one, and `<PREFIX>ACCOUNTS` (a JSON list of objects with the same fields, lower case) adds more;
+an entry's missing fields are the flat settings' (an app secret, an API base shared by every
+account). Each account gets its own parts; the network's sink sends each reply from the account
+its ticket arrived on, and its webhook tells the accounts apart (integrations.base.WebhookSource).
 """
 
 from __future__ import annotations
@@ -7,18 +13,18 @@ from __future__ import annotations
 import importlib
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import requests
 from pydantic import ValidationError
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, SettingsError
 
 from chatops.errors import validation_problems
 from integrations.base import WebhookSource
 from integrations.calls import NetworkAPI
 from integrations.http import make_http_session
-from integrations.network import NetworkSink, Poller
+from integrations.network import AccountSinks, NetworkSink, Poller
 from integrations.state import Health, StateStore
 
 # network name -> (module, config class name); Facebook and Instagram share META_* settings.
@@ -63,20 +69,72 @@ class Parts:
     webhook: WebhookSource | None = None
 
 
+def _problems(exc: ValidationError, prefix: str, where: str = "") -> list[str]:
+    return [f"{prefix}{where}{field if where else field.upper()}: {message}"
+            for field, message in validation_problems(exc, "(settings)")]
+
+
 def load_configs(env_file: str | None = ".env") -> dict[str, BaseSettings]:
-    """Every network's settings from the environment; NetworkSettingsError names bad values."""
+    """Every network's settings from the environment; NetworkSettingsError names bad values
+    (`LINE_CHANNEL_SECRET: ...`, `LINE_ACCOUNTS[2].channel_secret: ...`)."""
     configs, problems = {}, []
     for name, (module_name, class_name) in MODULES.items():
         cls = getattr(importlib.import_module(module_name), class_name)
+        prefix = cls.model_config.get("env_prefix", "")
         try:
             configs[name] = cls(_env_file=env_file)
         except ValidationError as exc:
-            prefix = cls.model_config.get("env_prefix", "")
-            problems += [f"{prefix}{field.upper()}: {message}"
-                         for field, message in validation_problems(exc, "(settings)")]
+            problems += _problems(exc, prefix)
+            continue
+        except SettingsError as exc:  # e.g. <PREFIX>ACCOUNTS is not JSON
+            problems.append(f"{prefix}ACCOUNTS: {exc.__cause__ or exc}")
+            continue
+        try:
+            accounts_of(configs[name])
+        except NetworkSettingsError as exc:
+            problems += exc.problems
+    if problems:  # Facebook and Instagram read the same META_* settings: each problem once
+        raise NetworkSettingsError(list(dict.fromkeys(problems)))
+    return configs
+
+
+def accounts_of(config: BaseSettings) -> list[BaseSettings]:
+    """The network's enabled brand accounts: the flat settings (when complete) and each entry of
+    `accounts`, every one a settings object of its own; NetworkSettingsError names an entry's
+    bad field, one that is incomplete, and an account name used twice."""
+    cls, prefix = type(config), type(config).model_config.get("env_prefix", "")
+    found = [config] if getattr(config, "enabled", False) else []
+    base = config.model_dump(include=set(getattr(cls, "shared", ())))
+    defaults = {name: info.get_default(call_default_factory=True) for name, info in cls.model_fields.items()}
+    problems = []
+    for number, entry in enumerate(getattr(config, "accounts", None) or [], start=1):
+        where = f"ACCOUNTS[{number}]."
+        if not isinstance(entry, dict):
+            problems.append(f"{prefix}ACCOUNTS[{number}]: an object of settings, not {type(entry).__name__}")
+            continue
+        if hasattr(cls, "takes") and not cls.takes(entry):
+            continue  # another network's entry of shared settings (a Page without Instagram)
+        unknown = sorted(set(entry) - set(cls.model_fields) | ({"accounts"} & set(entry)))
+        if unknown:
+            problems.append(f"{prefix}{where}{unknown[0]}: not a setting of {prefix}* "
+                            f"(known: {', '.join(f for f in cls.model_fields if f != 'accounts')})")
+            continue
+        try:
+            # Every field given, so nothing of the flat settings' environment leaks into the entry.
+            account = cls(_env_file=None, **{**defaults, **base, **entry, "accounts": []})
+        except ValidationError as exc:
+            problems += _problems(exc, prefix, where)
+            continue
+        if not getattr(account, "enabled", False):
+            problems.append(f"{prefix}ACCOUNTS[{number}]: incomplete ({account.missing()})")
+            continue
+        found.append(account)
+    names = [account.account for account in found]
+    problems += [f"{prefix}ACCOUNTS: account {name!r} is configured twice" for name in sorted(set(names))
+                 if names.count(name) > 1]
     if problems:
         raise NetworkSettingsError(problems)
-    return configs
+    return found
 
 
 class Networks:
@@ -86,10 +144,32 @@ class Networks:
         self.configs = configs
         self.context = context
         self.parts: dict[str, Parts] = {}
+        # network -> its accounts' settings, in the order configured (the flat settings first)
+        self.accounts: dict[str, list[BaseSettings]] = {}
         for name, config in configs.items():
-            if getattr(config, "enabled", False):
-                module = importlib.import_module(MODULES[name][0])
-                self.parts[name] = module.build(config, context)
+            accounts = accounts_of(config)
+            if not accounts:
+                continue
+            module = importlib.import_module(MODULES[name][0])
+            self.accounts[name] = accounts
+            # A keyword match is addressed to no account: the first account alone searches for it.
+            quiet = replace(context, keywords={})
+            self.parts[name] = self._combine(name, [module.build(account, context if number == 0 else quiet)
+                                                    for number, account in enumerate(accounts)])
+
+    def _combine(self, name: str, parts: list[Parts]) -> Parts:
+        """One network's parts over its accounts: one outbox target, one webhook, every poller."""
+        if len(parts) == 1:
+            return parts[0]
+        sinks = [part.sink for part in parts if part.sink]
+        hooks = [part.webhook for part in parts if part.webhook]
+        try:
+            webhook = hooks[0].for_accounts(hooks, self.context.health.unknown_account) if hooks else None
+        except ValueError as exc:
+            prefix = type(self.configs[name]).model_config.get("env_prefix", "")
+            raise NetworkSettingsError([f"{prefix}ACCOUNTS: {exc}"]) from None
+        return Parts(sink=AccountSinks(name, sinks) if sinks else None, webhook=webhook,
+                     pollers=[poller for part in parts for poller in part.pollers])
 
     @classmethod
     def for_runtime(cls, runtime, configs: dict[str, BaseSettings] | None = None,
@@ -116,13 +196,15 @@ class Networks:
         return [poller for parts in self.parts.values() for poller in parts.pollers]
 
     def check(self) -> list[dict[str, Any]]:
-        """Per network: configured?, and when it is, whether its API answers our credentials."""
+        """Per network and account: configured?, and when it is, whether its API answers our credentials."""
         report = []
-        for name, config in self.configs.items():
-            entry: dict[str, Any] = {"network": name, "configured": name in self.parts,
-                                     "account": getattr(config, "account", None)}
-            if name in self.parts:
-                module = importlib.import_module(MODULES[name][0])
+        for name in self.configs:
+            if name not in self.accounts:
+                report.append({"network": name, "configured": False, "account": None})
+                continue
+            module = importlib.import_module(MODULES[name][0])
+            for config in self.accounts[name]:
+                entry: dict[str, Any] = {"network": name, "configured": True, "account": config.account}
                 try:
                     probe, api = module.probe, self.context.api(name, config.account)
                     # a probe that keeps state (X's rotating refresh token) takes the context
@@ -131,7 +213,7 @@ class Networks:
                     entry["reachable"] = True
                 except Exception as exc:  # any failure is the answer we report
                     entry["reachable"], entry["detail"] = False, str(exc)[:300]
-            report.append(entry)
+                report.append(entry)
         return report
 
 

@@ -73,6 +73,21 @@ class Health:
         self.slack_channel = slack_channel  # its Slack id, for the outbox lane
         # Accounts this process saw healthy: a success then costs no database write.
         self._healthy: set[tuple[str, str]] = set()
+        self._unknown_told: set[tuple[str, str]] = set()
+
+    def unknown_account(self, network: str, ident: str) -> None:
+        """A webhook named a brand account this deployment does not have (a Page, channel or user
+        id missing from the settings): one team-channel alert per account id, so its customers'
+        messages are not lost unnoticed."""
+        if (network, ident) in self._unknown_told or not self.alert_channel:
+            return
+        with session_scope(self.store.session_factory) as session:
+            enqueue(session, [OutboxRow(
+                target="slack", kind="channel_alert", dedupe_key=f"alert:unknown-account:{network}:{ident}",
+                ordering_key=f"slack:{self.slack_channel}", coalesce=True,
+                payload={"channel": self.alert_channel, "key": "networks.alert.unknown_account",
+                         "params": {"network": network, "id": ident}})], at=self.store.clock())
+        self._unknown_told.add((network, ident))  # alerted: no further writes from this process
 
     def ok(self, network: str, account: str) -> None:
         """A successful call: the outage (if any) is over."""

@@ -171,6 +171,44 @@ class XWebhook(WebhookSource):
 
     def __init__(self, config: XConfig) -> None:
         self.config = config
+        self.accounts: dict[str, XWebhook] = {}
+        self.unknown = None
+
+    def for_accounts(self, sources: list[WebhookSource], unknown) -> WebhookSource:
+        """Several brand accounts subscribed to one app's webhook: every event names the account
+        it is for (`for_user_id`, or the Activity API's `filter.user_id`). The app's consumer
+        secret answers the CRC and signs every request, so the accounts share it."""
+        secrets = {source.config.consumer_secret.get_secret_value() if source.config.consumer_secret else None
+                   for source in sources}
+        if len(secrets) > 1:
+            raise ValueError("every X account takes the webhook from the same app: give them one consumer_secret "
+                             "(X_CONSUMER_SECRET), or set X_POLL and leave the consumer secret out")
+        self.accounts, self.unknown = {source.config.user_id: source for source in sources}, unknown
+        return self
+
+    def _account(self, user_id: str | None) -> XWebhook | None:
+        """The account an event is for (this one when the webhook serves a single account)."""
+        if not self.accounts:
+            return self
+        source = self.accounts.get(str(user_id)) if user_id else None
+        if source is None and self.unknown is not None:
+            self.unknown(NAME, str(user_id))
+        return source
+
+    def route(self, payload: dict) -> tuple[list[InboundMessage], int]:
+        """The messages of a verified request, each parsed by the account it is for."""
+        if isinstance(payload.get("data"), dict | list):
+            events = payload["data"] if isinstance(payload["data"], list) else [payload["data"]]
+            messages, unrouted = [], 0
+            for event in events:
+                source = self._account((event.get("filter") or {}).get("user_id") if self.accounts else None)
+                if source is None:
+                    unrouted += 1
+                    continue
+                messages += source.parse_activity(event)
+            return messages, unrouted
+        source = self._account(payload.get("for_user_id") if self.accounts else None)
+        return (source.parse(payload), 0) if source is not None else ([], 1)
 
     def handle(self, *, method: str, headers: dict[str, str], query: dict[str, str],
                body: bytes) -> WebhookResponse:
@@ -187,7 +225,8 @@ class XWebhook(WebhookSource):
         if not same_secret(signature(secret, body), header):
             raise WebhookError(401, "networks.webhook.bad_signature", header=SIGNATURE_HEADER)
         try:
-            return WebhookResponse(200, {"ok": True}, self.parse(json.loads(body)))
+            messages, unrouted = self.route(json.loads(body))
+            return WebhookResponse(200, {"ok": True}, messages, unrouted=unrouted)
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             raise WebhookError(400, "networks.webhook.bad_payload", network="x", message=_problem(exc)) from None
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,6 +39,12 @@ class XConfig(BaseSettings):
     refresh_token: SecretStr | None = Field(None, description="the first refresh token (offline.access)")
     poll: bool = True
     poll_seconds: float = Field(60.0, ge=5)
+    accounts: list[dict] = Field(default_factory=list, description="more brand accounts (one X app: the consumer secret is shared): a JSON list of "
+                                 "objects with these settings' fields (docs/configuration.md)")
+
+    # What an entry of `accounts` takes from these settings when it does not say (never credentials
+    # of an account: each brings its own).
+    shared: ClassVar[tuple[str, ...]] = ("api_url", "bearer_token", "consumer_secret", "client_id", "client_secret", "poll", "poll_seconds")
 
     @property
     def refreshes(self) -> bool:
@@ -48,6 +55,13 @@ class XConfig(BaseSettings):
     def enabled(self) -> bool:
         """Account, user id and a user token (to reply) or the means to refresh one are set."""
         return bool(self.account and self.user_id and (self.user_token or self.refreshes))
+
+    def missing(self) -> str:
+        """The settings `enabled` still needs."""
+        absent = [f for f in ("account", "user_id") if not getattr(self, f)]
+        if not (self.user_token or self.refreshes):
+            absent.append("user_token (or client_id and refresh_token)")
+        return ", ".join(absent)
 
 
 class _RefreshRefused(Exception):
