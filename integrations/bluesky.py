@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -42,7 +42,7 @@ class BlueskyConfig(BaseSettings):
     handle: str | None = None
     app_password: SecretStr | None = None
     poll_seconds: float = Field(60.0, ge=5)
-    accounts: list[dict] = Field(default_factory=list, description="more brand handles: a JSON list of "
+    accounts: list[Any] = Field(default_factory=list, description="more brand handles: a JSON list of "
                                  "objects with these settings' fields (docs/configuration.md)")
 
     # What an entry of `accounts` takes from these settings when it does not say (never credentials

@@ -22,7 +22,7 @@ import json
 import time
 import uuid
 from datetime import UTC, datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -47,7 +47,7 @@ class LineConfig(BaseSettings):
     channel_secret: SecretStr | None = None
     channel_access_token: SecretStr | None = None
     account: str | None = Field(None, description="the official account's basic id, e.g. @acme")
-    accounts: list[dict] = Field(default_factory=list, description="more channels (official accounts): a JSON list of "
+    accounts: list[Any] = Field(default_factory=list, description="more channels (official accounts): a JSON list of "
                                  "objects with these settings' fields (docs/configuration.md)")
 
     # What an entry of `accounts` takes from these settings when it does not say (never credentials

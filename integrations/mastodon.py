@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,7 +32,7 @@ class MastodonConfig(BaseSettings):
     access_token: SecretStr | None = None
     account: str | None = Field(None, description="the brand account's acct, e.g. acme@mastodon.social")
     poll_seconds: float = Field(60.0, ge=5)
-    accounts: list[dict] = Field(default_factory=list, description="more brand accounts (on any instance): a JSON list of "
+    accounts: list[Any] = Field(default_factory=list, description="more brand accounts (on any instance): a JSON list of "
                                  "objects with these settings' fields (docs/configuration.md)")
 
     # What an entry of `accounts` takes from these settings when it does not say (never credentials

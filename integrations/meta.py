@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import json
 from datetime import timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -48,7 +48,7 @@ class MetaConfig(BaseSettings):
     page_name: str | None = Field(None, description="how tickets name the Page (default: its id)")
     ig_user_id: str | None = None
     ig_username: str | None = Field(None, description="how tickets name the Instagram account")
-    accounts: list[dict] = Field(default_factory=list, description="more Pages (each with its Instagram "
+    accounts: list[Any] = Field(default_factory=list, description="more Pages (each with its Instagram "
                                  "account, if any): a JSON list of objects with these settings' fields")
 
     # What an entry of `accounts` takes from these settings when it does not say (never credentials

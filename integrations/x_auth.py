@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -39,7 +39,7 @@ class XConfig(BaseSettings):
     refresh_token: SecretStr | None = Field(None, description="the first refresh token (offline.access)")
     poll: bool = True
     poll_seconds: float = Field(60.0, ge=5)
-    accounts: list[dict] = Field(default_factory=list, description="more brand accounts (one X app: the consumer secret is shared): a JSON list of "
+    accounts: list[Any] = Field(default_factory=list, description="more brand accounts (one X app: the consumer secret is shared): a JSON list of "
                                  "objects with these settings' fields (docs/configuration.md)")
 
     # What an entry of `accounts` takes from these settings when it does not say (never credentials
