@@ -46,7 +46,7 @@ from chatops.tickets.models import Message, OutboxItem, Ticket, TicketTag
 from chatops.tickets.moderation import ModerationService
 from chatops.tickets.record import Recorder
 from chatops.tickets.replies import ReplyService
-from chatops.tickets.transitions import moved, raised, worked_on
+from chatops.tickets.transitions import moved, raised, status_fields, worked_on
 
 _TAG = re.compile(r"^[\w\-:.+]{1,64}$")
 
@@ -308,12 +308,10 @@ class TicketFlows:
         previous = ticket.status
         ticket.status = moved(ticket.key, previous, allowed=allowed, to=to, action=action)
         now = self.clock()
+        for name, value in status_fields(previous, to, now, ticket.reopened_count).items():
+            setattr(ticket, name, value)
         if to == "resolved":
-            ticket.resolved_at = now
             close_incidents(session, ticket_id=ticket.id, now=now)
-        elif previous == "resolved":
-            ticket.resolved_at = None
-            ticket.reopened_count += 1
         self.deadlines.moved(session, ticket, previous, to, now)
         self.event(session, ticket, kind, actor, status_from=previous, status_to=to, **payload)
 

@@ -31,7 +31,7 @@ from chatops.tickets.amend import AmendService, attachment_rows
 from chatops.tickets.flood import FloodService
 from chatops.tickets.models import Customer, Message, Ticket, TicketTag
 from chatops.tickets.record import Recorder, UnitOfWork
-from chatops.tickets.transitions import customer_wrote, raised
+from chatops.tickets.transitions import customer_wrote, raised, status_fields
 
 log = logging.getLogger("chatops.ingest")
 _T = TypeVar("_T")
@@ -337,8 +337,7 @@ class IngestService:
                 payload["tags_added"] = new_tags
         status, kind = customer_wrote(ticket.status)
         outcome = "reopened" if kind == "reopened" else "threaded"
-        if kind == "reopened":
-            changes.update(resolved_at=None, reopened_count=ticket.reopened_count + 1)
+        changes.update(status_fields(ticket.status, status, now, ticket.reopened_count))
         if status != ticket.status:
             changes["status"] = status
             payload.update(status_from=ticket.status, status_to=status)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from chatops.errors import InvalidTransition
 
 
@@ -19,6 +21,16 @@ def customer_wrote(status: str) -> tuple[str, str]:
     if status == "pending":
         return "open", "customer_message"
     return status, "customer_message"
+
+
+def status_fields(previous: str, to: str, now, reopened_count: int) -> dict[str, Any]:
+    """The ticket fields a status move sets besides `status`: resolving stamps `resolved_at`,
+    leaving resolved clears it and counts the reopen (a customer's message or a person's button)."""
+    if to == "resolved" and previous != "resolved":
+        return {"resolved_at": now}
+    if previous == "resolved" and to != "resolved":
+        return {"resolved_at": None, "reopened_count": reopened_count + 1}
+    return {}
 
 
 def raised(current: str, proposed: str, ranks) -> str | None:
