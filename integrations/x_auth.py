@@ -39,12 +39,13 @@ class XConfig(BaseSettings):
     refresh_token: SecretStr | None = Field(None, description="the first refresh token (offline.access)")
     poll: bool = True
     poll_seconds: float = Field(60.0, ge=5)
-    accounts: list[Any] = Field(default_factory=list, description="more brand accounts (one X app: the consumer secret is shared): a JSON list of "
-                                 "objects with these settings' fields (docs/configuration.md)")
+    accounts: list[Any] = Field(default_factory=list, description="more brand accounts of the same X app: a "
+                                 "JSON list of objects with these settings' fields (docs/configuration.md)")
 
     # What an entry of `accounts` takes from these settings when it does not say (never credentials
     # of an account: each brings its own).
-    shared: ClassVar[tuple[str, ...]] = ("api_url", "bearer_token", "consumer_secret", "client_id", "client_secret", "poll", "poll_seconds")
+    shared: ClassVar[tuple[str, ...]] = ("api_url", "bearer_token", "consumer_secret", "client_id", "client_secret",
+                                         "poll", "poll_seconds")
 
     @property
     def refreshes(self) -> bool:
