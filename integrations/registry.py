@@ -70,8 +70,17 @@ class Parts:
 
 
 def _problems(exc: ValidationError, prefix: str, where: str = "") -> list[str]:
-    return [f"{prefix}{where}{field if where else field.upper()}: {message}"
-            for field, message in validation_problems(exc, "(settings)")]
+    problems = []
+    for path, message in validation_problems(exc, "(settings)"):
+        name, _, rest = path.partition(".")
+        number, _, inner = rest.partition(".")
+        if not where and name == "accounts" and number.isdigit():
+            # An entry of <PREFIX>ACCOUNTS is named as accounts_of names it, counted from 1.
+            path = f"ACCOUNTS[{int(number) + 1}]" + (f".{inner}" if inner else "")
+        elif not where:
+            path = path.upper()
+        problems.append(f"{prefix}{where}{path}: {message}")
+    return problems
 
 
 def load_configs(env_file: str | None = ".env") -> dict[str, BaseSettings]:
