@@ -116,6 +116,24 @@ def test_mastodon_posts_of_the_other_brand_account_are_not_customers(runtime, fa
     assert handles == ["@hanako@fedi.example", "@jiro@other.example", "@ken@social.example"]
 
 
+def test_mastodon_a_bare_acct_is_a_brand_account_of_the_same_instance(runtime, fake, fake_jp):
+    """On its own instance a status's acct has no domain: ACME Korea, beside ACME Japan on the
+    second instance, is `acme_kr` there, and is the brand still."""
+    mastodon_instances(fake, fake_jp)
+    korea = {"id": "9103", "username": "acme_kr", "acct": "acme_kr", "display_name": "ACME Korea"}
+    handover = {**fixture("accounts_polled_mastodon_jp_notifications.json")[0], "id": "52000003", "account": korea}
+    handover["status"] = {**handover["status"], "id": "113186300000000003", "account": korea}
+    fake_jp.route("GET", "/api/v1/notifications", lambda call: Answer(200, (  # type: ignore[arg-type]
+        [handover, *fixture("accounts_polled_mastodon_jp_notifications.json")]
+        if call.headers["Authorization"] == "Bearer token-jp" else [])))
+    config = mastodon_config(fake, fake_jp)
+    config.accounts.append({"api_url": fake_jp.url, "access_token": "token-kr", "account": ACME_KR})
+    enable(runtime, "mastodon", config)
+    assert [outcome.created for outcome in poll_all(runtime)] == [2, 1, 0]
+    assert {ticket.customer.handle for ticket in tickets(runtime) if ticket.account == ACME_JP} == \
+        {"@ken@social.example"}
+
+
 def test_mastodon_replies_leave_from_the_ticket_account(runtime, fake, fake_jp, mastodon):
     poll_all(runtime)
     tickets_on = by_account_first(runtime)
