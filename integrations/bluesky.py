@@ -191,7 +191,8 @@ class BlueskyPoller(Poller):
         data = self.client.call("GET", "app.bsky.notification.listNotifications", params={"limit": 50}).json()
         fresh = [n for n in data.get("notifications", []) if not seen or n["indexedAt"] > seen]
         for note in fresh:
-            if note.get("reason") in KINDS and note.get("record", {}).get("$type") == POST:
+            if note.get("reason") in KINDS and note.get("record", {}).get("$type") == POST \
+                    and not self._by_brand(note["author"]):
                 result.messages.append(post_message(note, self.account, KINDS[note["reason"]]))
         result.cursors["notifications"] = max((n["indexedAt"] for n in fresh), default=None)
         own = self.client.session().get("did")
@@ -202,10 +203,14 @@ class BlueskyPoller(Poller):
                 params["since"] = cursors[feed]
             posts = self.client.call("GET", "app.bsky.feed.searchPosts", params=params).json().get("posts", [])
             fresh = [p for p in posts if (not cursors.get(feed) or p["indexedAt"] > cursors[feed])
-                     and p["author"]["did"] != own]
+                     and p["author"]["did"] != own and not self._by_brand(p["author"])]
             result.messages += [post_message(post, self.account, "keyword") for post in fresh]
             result.cursors[feed] = max((p["indexedAt"] for p in posts), default=None)
         return result
+
+    def _by_brand(self, author: dict) -> bool:
+        """A post by one of the network's brand handles (handles are case-insensitive)."""
+        return author.get("handle", "").lower() in {handle.lower() for handle in self.brand_accounts}
 
 
 class BlueskySink(NetworkSink):

@@ -107,6 +107,8 @@ class MastodonPoller(Poller):
         notes = self.api.call("GET", f"{self.base}/api/v1/notifications", params=params,
                               headers=self.config.headers()).json()
         for note in notes:
+            if note.get("status") and self._by_brand(note["status"]["account"]["acct"]):
+                continue
             if note.get("type") == "mention" and note.get("status"):
                 result.messages.append(status_message(note["status"], self.account))
             elif note.get("type") == "update" and note.get("status") and self._mentions_us(note["status"]):
@@ -119,11 +121,19 @@ class MastodonPoller(Poller):
             statuses = self.api.call("GET", f"{self.base}/api/v1/timelines/tag/{tag}", params=params,
                                      headers=self.config.headers()).json()
             for status in statuses:
-                if status["account"]["acct"].split("@")[0].lower() != own:
+                author = status["account"]["acct"]
+                if author.split("@")[0].lower() != own and not self._by_brand(author):
                     result.messages.append(status_message(status, self.account, kind="keyword"))
             result.cursors[feed] = max((str(s["id"]) for s in statuses), key=int, default=None)
         return result
 
+    def _by_brand(self, acct: str) -> bool:
+        """A status by one of the network's brand accounts (a bare acct is local to this instance,
+        whose domain is this account's)."""
+        acct = acct.lower()
+        if "@" not in acct and "@" in self.account:
+            acct = f"{acct}@{self.account.split('@', 1)[1].lower()}"
+        return acct in {account.lower() for account in self.brand_accounts}
 
     def _mentions_us(self, status: dict) -> bool:
         """An edited status is the customer's only when it mentions the brand account."""

@@ -116,6 +116,9 @@ class Poller:
     account: str
     interval: float = 60.0
     api: NetworkAPI
+    # Every brand account of the network when it has several (this one too): their posts are
+    # never a customer's, though another account's feed finds them.
+    brand_accounts: frozenset[str] = frozenset()
 
     def take_pause(self) -> float | None:
         """Seconds the API asked us to wait during the last poll (rate limit spent)."""

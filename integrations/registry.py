@@ -70,8 +70,17 @@ class Parts:
 
 
 def _problems(exc: ValidationError, prefix: str, where: str = "") -> list[str]:
-    return [f"{prefix}{where}{field if where else field.upper()}: {message}"
-            for field, message in validation_problems(exc, "(settings)")]
+    problems = []
+    for path, message in validation_problems(exc, "(settings)"):
+        name, _, rest = path.partition(".")
+        number, _, inner = rest.partition(".")
+        if not where and name == "accounts" and number.isdigit():
+            # An entry of <PREFIX>ACCOUNTS is named as accounts_of names it, counted from 1.
+            path = f"ACCOUNTS[{int(number) + 1}]" + (f".{inner}" if inner else "")
+        elif not where:
+            path = path.upper()
+        problems.append(f"{prefix}{where}{path}: {message}")
+    return problems
 
 
 def load_configs(env_file: str | None = ".env") -> dict[str, BaseSettings]:
@@ -168,8 +177,11 @@ class Networks:
         except ValueError as exc:
             prefix = type(self.configs[name]).model_config.get("env_prefix", "")
             raise NetworkSettingsError([f"{prefix}ACCOUNTS: {exc}"]) from None
-        return Parts(sink=AccountSinks(name, sinks) if sinks else None, webhook=webhook,
-                     pollers=[poller for part in parts for poller in part.pollers])
+        pollers = [poller for part in parts for poller in part.pollers]
+        brand = frozenset(account.account for account in self.accounts[name])
+        for poller in pollers:  # what one account finds of another is the brand speaking, not a customer
+            poller.brand_accounts = brand
+        return Parts(sink=AccountSinks(name, sinks) if sinks else None, webhook=webhook, pollers=pollers)
 
     @classmethod
     def for_runtime(cls, runtime, configs: dict[str, BaseSettings] | None = None,
