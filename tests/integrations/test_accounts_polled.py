@@ -492,7 +492,7 @@ def test_check_fails_when_one_account_is_refused(environ, fake, fake_jp, capsys)
     ("MASTODON_ACCOUNTS", '[{"account": "acme_jp@fosstodon.example", ', "MASTODON_ACCOUNTS: "),
     ("MASTODON_ACCOUNTS", '{"account": "acme_jp@fosstodon.example"}', "MASTODON_ACCOUNTS: "),
     ("MASTODON_ACCOUNTS", f'[{{"account": "{ACME_KR}", "access_token": "t"}}, "{ACME_JP}"]',
-     "MASTODON_ACCOUNTS[2]: Input should be a valid dictionary"),
+     "MASTODON_ACCOUNTS[2]: an object of settings, not str"),
     ("BLUESKY_ACCOUNTS", '[{"handle": "acme-jp.bsky.social"}]', "BLUESKY_ACCOUNTS[1]: incomplete (app_password)"),
     ("BLUESKY_ACCOUNTS", '[{"handle": "acme-jp.bsky.social", "app_password": "p", "poll_seconds": 1}]',
      "BLUESKY_ACCOUNTS[1].poll_seconds: "),
