@@ -9,6 +9,7 @@ Handshake, signature and limits: integrations.meta.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
@@ -23,6 +24,8 @@ NAME = "facebook"
 
 class FacebookConfig(MetaConfig):
     """META_* as the Facebook Page uses them."""
+
+    routed_by: ClassVar[str] = "page_id"  # webhook entries name their Page by it (FacebookWebhook.own_id)
 
     @property
     def enabled(self) -> bool:

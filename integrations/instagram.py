@@ -12,6 +12,7 @@ Handshake, signature, limits and idempotency: integrations.meta.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
@@ -33,6 +34,7 @@ class InstagramConfig(MetaConfig):
         return bool(self.page_ready and self.ig_user_id)
 
     own_fields = ("ig_user_id",)
+    routed_by: ClassVar[str] = "ig_user_id"  # webhook entries name their account by it (InstagramWebhook.own_id)
 
     @classmethod
     def takes(cls, entry: dict) -> bool:

@@ -446,6 +446,13 @@ def test_serve_and_check_refuse_x_accounts_of_two_apps(monkeypatch, settings, ca
     ({"META_ACCOUNTS": json.dumps([{"page_id": "3", "page_access_token": "t", "page_name": "ACME Kids"},
                                    {**PAGE_B_ACCOUNT, "ig_user_id": int(IG_B)}])},
      "META_ACCOUNTS[2].ig_user_id: "),
+    # the same Page or X user under another name: the webhook could route to only one of them
+    ({"META_ACCOUNTS": json.dumps([{"page_id": PAGE_A, "page_access_token": "page-token-a2",
+                                    "page_name": "ACME Japan Shop"}])},
+     f"META_ACCOUNTS: page_id {PAGE_A!r} is configured twice"),
+    ({"META_ACCOUNTS": json.dumps([{**PAGE_B_ACCOUNT, "ig_user_id": IG_A}])},
+     f"META_ACCOUNTS: ig_user_id {IG_A!r} is configured twice"),
+    ({"X_ACCOUNTS": json.dumps([{**X_B_ACCOUNT, "user_id": X_A}])}, f"X_ACCOUNTS: user_id {X_A!r} is configured twice"),
     ({"X_ACCOUNTS": json.dumps([{**X_B_ACCOUNT, "poll_seconds": 1}])}, "X_ACCOUNTS[1].poll_seconds: "),
     ({"X_ACCOUNTS": json.dumps([{"account": "@acme_outdoor", "user_id": X_B}])},
      "X_ACCOUNTS[1]: incomplete (user_token (or client_id and refresh_token))"),
