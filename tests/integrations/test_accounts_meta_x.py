@@ -15,6 +15,7 @@ from sqlalchemy import select
 from chatops.cli import main
 from chatops.i18n import t
 from chatops.runtime import Runtime
+from chatops.slack import ids
 from chatops.tickets.models import Message, OutboxItem
 from integrations.facebook import FacebookConfig
 from integrations.instagram import InstagramConfig
@@ -241,6 +242,23 @@ def test_moderation_acts_as_the_page_the_comment_is_on(runtime, fake, meta, clie
     assert hide.headers["Authorization"] == "Bearer page-token-a" and hide.json() == {"is_hidden": True}
 
 
+def test_one_pages_refused_token_holds_back_only_that_pages_replies(runtime, fake, meta, client_for):
+    post_meta(client_for(runtime), "facebook", fixture_bytes("accounts_meta_x_facebook_webhook.json"))
+    hanako, jiro, _ = tickets(runtime)
+    fake.queue("POST", "/v21.0/900000000000002_1100000000000021/comments", Answer(401, {"error": {
+        "message": "Error validating access token: The session has been invalidated", "type": "OAuthException",
+        "code": 190}}))
+    agent_reply(runtime, jiro.key, "交換用のポールをお送りします。", view_id="V1")
+    agent_reply(runtime, hanako.key, "ご不便をおかけしております。", view_id="V2")
+    deliver(runtime)
+    to_b, to_a = reply_items(runtime)
+    assert to_b.state == "pending" and "refused our credentials (401)" in to_b.last_error  # retried later
+    assert to_a.state == "done"
+    store = meta.context.store
+    assert store.get("health:facebook:ACME Outdoor")["failures"] == 1
+    assert store.get("health:facebook:ACME Japan").get("failures", 0) == 0
+
+
 def test_check_probes_every_page_and_instagram_account_with_its_own_token(runtime, fake, meta):
     fake.route("GET", f"/v21.0/{PAGE_A}", Answer(200, {"id": PAGE_A, "name": "ACME Japan"}))
     fake.route("GET", f"/v21.0/{PAGE_B}", Answer(200, {"id": PAGE_B, "name": "ACME Outdoor"}))
@@ -410,6 +428,39 @@ def test_x_polls_every_account_and_searches_keywords_once(runtime, fake, x):
     assert {by_id[key] for key in by_id if key != "1859012345678951111"} == {"@acme_jp"}
 
 
+def _token_answer(call) -> Answer:
+    """X's token endpoint: a new access token and a rotated refresh token for the one spent."""
+    spent = call.form()["refresh_token"]
+    return Answer(200, {"token_type": "bearer", "expires_in": 7200, "access_token": f"at-for-{spent}",
+                        "scope": "tweet.read tweet.write users.read dm.write offline.access",
+                        "refresh_token": f"{spent}-next"})
+
+
+def test_each_x_account_refreshes_and_keeps_its_own_user_token(runtime, fake, client_for):
+    fake.route("POST", "/2/oauth2/token", _token_answer)
+    fake.route("POST", "/2/tweets", Answer(201, {"data": {"id": "1859099999999999999", "text": "ok"}}))
+    networks = Networks.for_runtime(runtime, configs={"x": x_config(
+        fake.url, user_token=None, client_id="client-abc", refresh_token="rt-a",
+        accounts=[{"account": "@acme_outdoor", "user_id": X_B, "refresh_token": "rt-b"}])})
+    runtime.networks = networks
+    client = client_for(runtime)
+    payloads = fixture("accounts_meta_x_x_account_activity.json")
+    post_x(client, payloads["acme_jp"])
+    post_x(client, payloads["acme_outdoor"])
+    saburo, goro, _ = tickets(runtime)
+    agent_reply(runtime, saburo.key, "在庫ございます！", view_id="V1")
+    agent_reply(runtime, goro.key, "替えポールございます。", view_id="V2")
+    deliver(runtime)
+    spent = sorted(call.form()["refresh_token"] for call in fake.calls_to("POST", "/2/oauth2/token"))
+    assert spent == ["rt-a", "rt-b"]  # the app's client id, each account's own refresh token
+    posts = {call.json()["reply"]["in_reply_to_tweet_id"]: call.headers["Authorization"]
+             for call in fake.calls_to("POST", "/2/tweets")}
+    assert posts == {"1859012345678905555": "Bearer at-for-rt-a", "1859012345678907777": "Bearer at-for-rt-b"}
+    store = networks.context.store
+    assert store.get("oauth:x:@acme_jp")["refresh_token"] == "rt-a-next"
+    assert store.get("oauth:x:@acme_outdoor")["refresh_token"] == "rt-b-next"
+
+
 # -- settings errors name the entry and its field ------------------------------------------------
 
 def test_x_accounts_with_different_consumer_secrets_are_refused_naming_x_accounts(runtime, fake):
@@ -509,7 +560,7 @@ def card_text(desk: Desk, key: str) -> str:
     return json.dumps(post.attachments[0]["blocks"], ensure_ascii=False)
 
 
-def test_slack_cards_name_the_account_and_the_team_channel_hears_of_the_unknown_one(desk):
+def test_slack_cards_name_the_account_and_the_team_channel_hears_of_the_unknown_one(desk, fake):
     lang = desk.runtime.rules.defaults.language
     assert outcomes(post_meta(desk.client, "facebook", fixture_bytes("accounts_meta_x_facebook_webhook.json"))) \
         == ["created"] * 3
@@ -527,3 +578,17 @@ def test_slack_cards_name_the_account_and_the_team_channel_hears_of_the_unknown_
         for network, ident in (("facebook", PAGE_UNKNOWN), ("x", X_UNKNOWN)))
     team = desk.runtime.rules.channels[desk.runtime.rules.defaults.channel].slack
     assert {m.channel for m in alerts} == {desk.slack.channel_ids[team]}
+
+    # The agent answers Page B's customer from Slack: the modal says from which Page, and it leaves from it.
+    assert desk.click(ids.REPLY, jiro.key).status_code == 200
+    modal = desk.last_view(ids.REPLY_VIEW)
+    assert t("slack.modal.reply_from", lang, key=jiro.key, network="facebook", account="ACME Outdoor") \
+        in json.dumps(modal["blocks"], ensure_ascii=False)
+    box = next(b for b in modal["blocks"] if b.get("block_id", "").startswith(f"{ids.TEXT_BLOCK}."))
+    response = desk.submit(modal, {(box["block_id"], ids.TEXT_INPUT): {"type": "plain_text_input",
+                                                                      "value": "交換用のポールをお送りします。"}})
+    assert response.status_code == 200
+    desk.drain()
+    (call,) = fake.calls_to("POST", "/v21.0/900000000000002_1100000000000021/comments")
+    assert call.headers["Authorization"] == "Bearer page-token-b"
+    assert call.json() == {"message": "交換用のポールをお送りします。"}
