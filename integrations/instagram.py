@@ -80,7 +80,7 @@ class InstagramWebhook(MetaWebhook):
             for event in entry.get("messaging", []):
                 message = event.get("message")
                 sender = event["sender"]["id"]
-                if not message or message.get("is_echo") or sender == self.config.ig_user_id:
+                if not message or message.get("is_echo") or self.ours(sender):
                     continue
                 # An unsent DM arrives as the same `mid` with `is_deleted`: the stored one is marked.
                 deleted = bool(message.get("is_deleted"))
@@ -97,7 +97,7 @@ class InstagramWebhook(MetaWebhook):
 
     def _comment(self, value: dict, time) -> InboundMessage | None:
         author = value["from"]
-        if author["id"] == self.config.ig_user_id:
+        if self.ours(author["id"]):
             return None
         media = value.get("media") or {}
         # A GIF comment arrives without `text` (and without the GIF's address): still the customer speaking.

@@ -173,6 +173,7 @@ class XWebhook(WebhookSource):
         self.config = config
         self.accounts: dict[str, XWebhook] = {}
         self.unknown = None
+        self.siblings: set[str] = set()  # the other brand accounts on this webhook (their user ids)
 
     def for_accounts(self, sources: list[WebhookSource], unknown) -> WebhookSource:
         """Several brand accounts subscribed to one app's webhook: every event names the account
@@ -184,7 +185,13 @@ class XWebhook(WebhookSource):
             raise ValueError("every X account takes the webhook from the same app: give them one consumer_secret "
                              "(X_CONSUMER_SECRET), or set X_POLL and leave the consumer secret out")
         self.accounts, self.unknown = {source.config.user_id: source for source in sources}, unknown
+        for source in sources:
+            source.siblings = set(self.accounts) - {source.config.user_id}
         return self
+
+    def _ours(self, user_id: str | None, own: str | None) -> bool:
+        """Written by this account (`own`) or another of the brand's accounts: no customer's message."""
+        return user_id == own or user_id in self.siblings
 
     def _account(self, user_id: str | None) -> XWebhook | None:
         """The account an event is for (this one when the webhook serves a single account)."""
@@ -232,7 +239,7 @@ class XWebhook(WebhookSource):
 
     def parse(self, payload: dict) -> list[InboundMessage]:
         """Tweets that mention or answer us, their deletions (`tweet_delete_events`), and DMs to
-        us (our own posts are skipped): the Account Activity format, or the X Activity API's
+        us (posts of ours, from any brand account, are skipped): the Account Activity format, or the X Activity API's
         envelope (`{"data": {"event_type", "payload", "includes"}}`) that replaces it."""
         if isinstance(payload.get("data"), dict | list):
             events = payload["data"] if isinstance(payload["data"], list) else [payload["data"]]
@@ -241,7 +248,7 @@ class XWebhook(WebhookSource):
         messages = []
         for deleted in payload.get("tweet_delete_events", []):
             status = deleted["status"]
-            if status.get("user_id") == own:
+            if self._ours(status.get("user_id"), own):
                 continue
             messages.append(InboundMessage(
                 source=NAME, account=self.config.account, external_id=status["id"], author={"id": status["user_id"]},
@@ -249,7 +256,7 @@ class XWebhook(WebhookSource):
                 action="delete"))
         for tweet in payload.get("tweet_create_events", []):
             user = tweet["user"]
-            if user["id_str"] == own or "retweeted_status" in tweet:
+            if self._ours(user["id_str"], own) or "retweeted_status" in tweet:
                 continue
             text = (tweet.get("extended_tweet") or {}).get("full_text") or tweet.get("full_text") or tweet["text"]
             attachments = v1_attachments(tweet)
@@ -269,7 +276,7 @@ class XWebhook(WebhookSource):
             if event.get("type") != "message_create":
                 continue
             sender = event["message_create"]["sender_id"]
-            if sender == own:
+            if self._ours(sender, own):
                 continue
             user = users.get(sender, {})
             data = event["message_create"]["message_data"]
@@ -294,7 +301,7 @@ class XWebhook(WebhookSource):
         own = (event.get("filter") or {}).get("user_id") or self.config.user_id
         if kind is not None:
             post = event["payload"]
-            if post.get("author_id") == own:
+            if self._ours(post.get("author_id"), own):
                 return []
             includes = {"includes": event.get("includes") or {}}
             return [tweet_message(post, _users(includes), self.config.account, own, kind, media=_media(includes))]

@@ -191,6 +191,22 @@ def test_unknown_page_is_counted_each_time_and_alerted_once(runtime, fake, meta,
     assert len(unknown_alerts(runtime)) == 2 and unrouted(client, "facebook") == 1
 
 
+def test_a_sister_brand_commenting_or_writing_is_no_customer_on_facebook_and_instagram(runtime, fake, meta,
+                                                                                       client_for):
+    client = client_for(runtime)
+    page = fixture("accounts_meta_x_facebook_webhook.json")
+    page["entry"] = page["entry"][1:3]  # Page B's comment thread and Messenger
+    page["entry"][0]["changes"][0]["value"]["from"] = {"id": PAGE_A, "name": "ACME Japan"}  # Page A on B's post
+    page["entry"][1]["messaging"][0]["sender"] = {"id": PAGE_A}
+    ig = fixture("accounts_meta_x_instagram_webhook.json")
+    ig["entry"] = ig["entry"][1:2]
+    ig["entry"][0]["changes"] = ig["entry"][0]["changes"][:1]
+    ig["entry"][0]["changes"][0]["value"]["from"] = {"id": IG_A, "username": "acme.jp"}  # account A on B's media
+    for network, payload in (("facebook", page), ("instagram", ig)):
+        assert outcomes(post_meta(client, network, json.dumps(payload, ensure_ascii=False).encode())) == []
+    assert tickets(runtime) == [] and count(runtime, Message) == 0
+
+
 @pytest.mark.parametrize("network", ["facebook", "instagram"])
 @pytest.mark.parametrize("sig", [None, "sha256=" + "0" * 64, "from-another-app"])
 def test_forged_meta_webhook_for_several_accounts_is_401_and_stores_nothing(runtime, meta, client_for, network, sig):
@@ -365,6 +381,18 @@ def test_one_customer_writing_to_both_brands_has_a_ticket_with_each(runtime, fak
     assert call.headers["Authorization"] == "Bearer user-token-a"
 
 
+def test_a_sister_brand_posting_or_writing_is_no_customer_on_x(runtime, fake, x, client_for):
+    client = client_for(runtime)
+    event = fixture("accounts_meta_x_x_activity_api.json")["reply_acme_outdoor"]
+    event["data"]["payload"]["author_id"] = X_A  # @acme_jp answers @acme_outdoor's post
+    activity = fixture("accounts_meta_x_x_account_activity.json")["acme_outdoor"]
+    activity["tweet_create_events"][0]["user"] = {"id_str": X_A, "name": "ACME", "screen_name": "acme_jp"}
+    activity["direct_message_events"][0]["message_create"]["sender_id"] = X_A
+    for body in (event, activity):
+        assert outcomes(post_x(client, body)) == []
+    assert tickets(runtime) == [] and count(runtime, Message) == 0
+
+
 def test_x_events_for_an_unknown_user_are_acknowledged_counted_and_alerted_once(runtime, fake, x, client_for):
     client = client_for(runtime)
     activity = fixture("accounts_meta_x_x_account_activity.json")["unknown"]
@@ -459,6 +487,20 @@ def test_each_x_account_refreshes_and_keeps_its_own_user_token(runtime, fake, cl
     store = networks.context.store
     assert store.get("oauth:x:@acme_jp")["refresh_token"] == "rt-a-next"
     assert store.get("oauth:x:@acme_outdoor")["refresh_token"] == "rt-b-next"
+
+
+def test_integrations_check_answers_for_every_x_account(monkeypatch, settings, fake, capsys):
+    fake.route("GET", "/2/users/me", lambda call: Answer(200, {"data": {"username": {
+        "Bearer user-token-a": "acme_jp", "Bearer user-token-b": "acme_outdoor"}[call.headers["Authorization"]]}}))
+    monkeypatch.setenv("CHATOPS_DATABASE_URL", settings.database_url)
+    for name, value in (("X_API_URL", fake.url), ("X_ACCOUNT", "@acme_jp"), ("X_USER_ID", X_A),
+                        ("X_USER_TOKEN", "user-token-a"), ("X_CONSUMER_SECRET", X_SECRET),
+                        ("X_ACCOUNTS", json.dumps([X_B_ACCOUNT]))):
+        monkeypatch.setenv(name, value)
+    assert main(["--lang", "en", "integrations", "check"]) == 0
+    out = capsys.readouterr().out
+    assert "x: configured as @acme_jp, API reachable (@acme_jp)" in out
+    assert "x: configured as @acme_outdoor, API reachable (@acme_outdoor)" in out
 
 
 # -- settings errors name the entry and its field ------------------------------------------------
