@@ -112,6 +112,23 @@ def test_meta_accounts_are_the_flat_page_and_each_entry(runtime, meta):
     assert outdoor.app_secret.get_secret_value() == META_SECRET and outdoor.graph_url.endswith("/v21.0")
 
 
+def test_every_page_in_meta_accounts_and_only_the_app_in_the_flat_settings(runtime, fake, client_for):
+    fake.route("POST", "/v21.0/*", lambda call: Answer(200, {"id": call.path.split("/")[2] + "_reply"}))
+    page_a = {"page_id": PAGE_A, "page_access_token": "page-token-a", "page_name": "ACME Japan"}
+    config = FacebookConfig(graph_url=fake.url + "/v21.0", app_secret=META_SECRET, verify_token="verify-me",
+                            accounts=[page_a, {**PAGE_B_ACCOUNT}], _env_file=None)
+    runtime.networks = Networks.for_runtime(runtime, configs={"facebook": config})
+    assert [c.account for c in runtime.networks.accounts["facebook"]] == ["ACME Japan", "ACME Outdoor"]
+    client = client_for(runtime)
+    assert outcomes(post_meta(client, "facebook", fixture_bytes("accounts_meta_x_facebook_webhook.json"))) == [
+        "created"] * 3
+    assert [t_.account for t_ in tickets(runtime)] == ["ACME Japan", "ACME Outdoor", "ACME Outdoor"]
+    agent_reply(runtime, tickets(runtime)[1].key, "交換用のポールをお送りします。")
+    deliver(runtime)
+    (call,) = fake.calls_to("POST", "/v21.0/900000000000002_1100000000000021/comments")
+    assert call.headers["Authorization"] == "Bearer page-token-b"
+
+
 def test_one_facebook_payload_for_two_pages_makes_tickets_on_each_and_replies_from_each(
         runtime, fake, meta, client_for):
     client = client_for(runtime)
