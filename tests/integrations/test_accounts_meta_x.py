@@ -47,11 +47,11 @@ PAGE_B_ACCOUNT = {"page_id": PAGE_B, "page_access_token": "page-token-b", "page_
                   "ig_user_id": IG_B, "ig_username": "acme.outdoor"}
 
 
-def meta_settings(url: str, **more) -> dict:
+def meta_settings(url: str) -> dict:
     """META_* as a deployment with Page A in the flat settings and Page B in META_ACCOUNTS sets them."""
     return dict(graph_url=url + "/v21.0", app_secret=META_SECRET, verify_token="verify-me", page_id=PAGE_A,
                 page_access_token="page-token-a", page_name="ACME Japan", ig_user_id=IG_A, ig_username="acme.jp",
-                accounts=[PAGE_B_ACCOUNT], _env_file=None, **more)
+                accounts=[PAGE_B_ACCOUNT], _env_file=None)
 
 
 def enable_meta(runtime, fake, **more) -> Networks:
@@ -116,7 +116,7 @@ def test_every_page_in_meta_accounts_and_only_the_app_in_the_flat_settings(runti
     fake.route("POST", "/v21.0/*", lambda call: Answer(200, {"id": call.path.split("/")[2] + "_reply"}))
     page_a = {"page_id": PAGE_A, "page_access_token": "page-token-a", "page_name": "ACME Japan"}
     config = FacebookConfig(graph_url=fake.url + "/v21.0", app_secret=META_SECRET, verify_token="verify-me",
-                            accounts=[page_a, {**PAGE_B_ACCOUNT}], _env_file=None)
+                            accounts=[page_a, PAGE_B_ACCOUNT], _env_file=None)
     runtime.networks = Networks.for_runtime(runtime, configs={"facebook": config})
     assert [c.account for c in runtime.networks.accounts["facebook"]] == ["ACME Japan", "ACME Outdoor"]
     client = client_for(runtime)
@@ -471,6 +471,10 @@ def test_x_polls_every_account_and_searches_keywords_once(runtime, fake, x):
             by_id[message.external_id] = message.account
     assert by_id["1859012345678951111"] == "@acme_outdoor"
     assert {by_id[key] for key in by_id if key != "1859012345678951111"} == {"@acme_jp"}
+    # each account keeps its own since_id: neither skips nor repeats the other's mentions
+    store = x.context.store
+    assert store.get("poll:x:@acme_outdoor")["cursors"] == {"mentions": "1859012345678951111"}
+    assert store.get("poll:x:@acme_jp")["cursors"]["mentions"] == fixture("x_mentions.json")["meta"]["newest_id"]
 
 
 def _token_answer(call) -> Answer:
