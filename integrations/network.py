@@ -125,6 +125,10 @@ class Poller:
         """Fetch what is new since `cursors`; raise DeliveryError when the API refused."""
         raise NotImplementedError
 
+    def for_accounts(self, pollers: list[Poller]) -> None:
+        """Told every poller of the network (several brand accounts, this one among them);
+        networks whose feeds show one brand account's posts to another override this."""
+
 
 class _Text(HTMLParser):
     def __init__(self) -> None:

@@ -174,8 +174,10 @@ class Networks:
         except ValueError as exc:
             prefix = type(self.configs[name]).model_config.get("env_prefix", "")
             raise NetworkSettingsError([f"{prefix}ACCOUNTS: {exc}"]) from None
-        return Parts(sink=AccountSinks(name, sinks) if sinks else None, webhook=webhook,
-                     pollers=[poller for part in parts for poller in part.pollers])
+        pollers = [poller for part in parts for poller in part.pollers]
+        for poller in pollers:
+            poller.for_accounts(pollers)
+        return Parts(sink=AccountSinks(name, sinks) if sinks else None, webhook=webhook, pollers=pollers)
 
     @classmethod
     def for_runtime(cls, runtime, configs: dict[str, BaseSettings] | None = None,

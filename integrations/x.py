@@ -122,9 +122,21 @@ class XPoller(Poller):
         self.auth = auth or XAuth(config, api, None)
         self.interval = config.poll_seconds
         self.base = config.api_url.rstrip("/")
-        terms = [f'"{k}"' if " " in k else k for k in keywords]
-        handle = config.account.lstrip("@")
-        self.query = f"({' OR '.join(terms)}) -from:{handle} -is:retweet" if terms else None
+        self.terms = [f'"{k}"' if " " in k else k for k in keywords]
+        self.siblings: set[str] = set()  # the user ids of the brand's other accounts
+        self.query = self._search([config.account])
+
+    def _search(self, handles: list[str]) -> str | None:
+        """The keyword search, without the posts of the brand's own accounts."""
+        if not self.terms:
+            return None
+        return f"({' OR '.join(self.terms)}) {' '.join('-from:' + h.lstrip('@') for h in handles)} -is:retweet"
+
+    def for_accounts(self, pollers: list[Poller]) -> None:
+        """The other brand accounts' posts are no customer's: left out of the search and the mentions."""
+        others = [p for p in pollers if isinstance(p, XPoller) and p is not self]
+        self.siblings = {p.config.user_id for p in others}
+        self.query = self._search([self.config.account] + [p.config.account for p in others])
 
     def _fetch(self, path: str, params: dict, since_id: str | None) -> dict:
         params = {**params, "tweet.fields": TWEET_FIELDS, "expansions": "author_id,attachments.media_keys",
@@ -139,13 +151,13 @@ class XPoller(Poller):
         data = self._fetch(f"/2/users/{self.config.user_id}/mentions", {}, cursors.get("mentions"))
         users, media = _users(data), _media(data)
         result.messages += [tweet_message(t, users, self.account, self.config.user_id, media=media)
-                            for t in data.get("data", [])]
+                            for t in data.get("data", []) if t.get("author_id") not in self.siblings]
         result.cursors["mentions"] = (data.get("meta") or {}).get("newest_id")
         if self.query:
             data = self._fetch("/2/tweets/search/recent", {"query": self.query}, cursors.get("search"))
             users, media = _users(data), _media(data)
             result.messages += [tweet_message(t, users, self.account, self.config.user_id, "keyword", media)
-                                for t in data.get("data", [])]
+                                for t in data.get("data", []) if t.get("author_id") not in self.siblings]
             result.cursors["search"] = (data.get("meta") or {}).get("newest_id")
         return result
 

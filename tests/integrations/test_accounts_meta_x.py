@@ -524,6 +524,24 @@ def test_integrations_check_answers_for_every_x_account(monkeypatch, settings, f
     assert "x: configured as @acme_outdoor, API reachable (@acme_outdoor)" in out
 
 
+def test_x_polling_skips_the_sister_brands_posts(runtime, fake, x):
+    sister = {"id": "1859012345678952222", "text": "@acme_outdoor 週末のセールもよろしく！ ACMEストア",
+              "author_id": X_A, "conversation_id": "1859012345678952222", "created_at": "2026-11-20T00:56:00.000Z",
+              "lang": "ja"}
+    fake.route("GET", f"/2/users/{X_A}/mentions", Answer(200, {"data": [], "meta": {"result_count": 0}}))
+    fake.route("GET", f"/2/users/{X_B}/mentions", Answer(200, {"data": [sister], "includes": {"users": [
+        {"id": X_A, "username": "acme_jp", "name": "ACME"}]}, "meta": {"newest_id": sister["id"]}}))
+    fake.route("GET", "/2/tweets/search/recent", Answer(200, {"data": [{**sister, "author_id": X_B}], "includes": {
+        "users": [{"id": X_B, "username": "acme_outdoor", "name": "ACME Outdoor"}]},
+        "meta": {"newest_id": sister["id"]}}))
+    for poller in x.pollers():
+        poll_once(poller, runtime.flows, x.context.store, holder="r1")
+    (search,) = fake.calls_to("GET", "/2/tweets/search/recent")
+    assert search.query["query"][0].endswith(" -from:acme_jp -from:acme_outdoor -is:retweet")
+    assert tickets(runtime) == [] and count(runtime, Message) == 0
+    assert x.context.store.get("poll:x:@acme_outdoor")["cursors"] == {"mentions": sister["id"]}  # read, not again
+
+
 # -- settings errors name the entry and its field ------------------------------------------------
 
 def test_x_accounts_with_different_consumer_secrets_are_refused_naming_x_accounts(runtime, fake):
