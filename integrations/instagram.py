@@ -127,6 +127,8 @@ class InstagramWebhook(MetaWebhook):
         username = found.get("username")
         if not (found.get("text") or found.get("caption") or "").strip() and not found.get("media_url"):
             return None  # a mention that says nothing we can read
+        if self.ours((found.get("from") or {}).get("id")):
+            return None  # one of the brand's accounts mentioning another in a comment
         return InboundMessage(
             source=NAME, account=self.config.account, external_id=comment_id or f"media:{media_id}",
             conversation_id=media_id, author={"id": (found.get("from") or {}).get("id") or f"ig:{username}",

@@ -216,9 +216,11 @@ def test_a_sister_brand_commenting_or_writing_is_no_customer_on_facebook_and_ins
     page["entry"][0]["changes"][0]["value"]["from"] = {"id": PAGE_A, "name": "ACME Japan"}  # Page A on B's post
     page["entry"][1]["messaging"][0]["sender"] = {"id": PAGE_A}
     ig = fixture("accounts_meta_x_instagram_webhook.json")
-    ig["entry"] = ig["entry"][1:2]
-    ig["entry"][0]["changes"] = ig["entry"][0]["changes"][:1]
+    ig["entry"] = ig["entry"][1:2]  # account B: a comment on its media and a mention of it in a comment
     ig["entry"][0]["changes"][0]["value"]["from"] = {"id": IG_A, "username": "acme.jp"}  # account A on B's media
+    fake.route("GET", f"/v21.0/{IG_B}", Answer(200, {"id": IG_B, "mentioned_comment": {
+        "id": "17870000000000666", "text": "@acme.outdoor さんの新作もぜひ", "timestamp": "2026-11-20T00:50:00+0000",
+        "username": "acme.jp", "from": {"id": IG_A, "username": "acme.jp"}}}))
     for network, payload in (("facebook", page), ("instagram", ig)):
         assert outcomes(post_meta(client, network, json.dumps(payload, ensure_ascii=False).encode())) == []
     assert tickets(runtime) == [] and count(runtime, Message) == 0
