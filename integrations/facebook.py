@@ -9,6 +9,7 @@ Handshake, signature and limits: integrations.meta.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
@@ -23,6 +24,8 @@ NAME = "facebook"
 
 class FacebookConfig(MetaConfig):
     """META_* as the Facebook Page uses them."""
+
+    routed_by: ClassVar[str] = "page_id"  # webhook entries name their Page by it (FacebookWebhook.own_id)
 
     @property
     def enabled(self) -> bool:
@@ -97,7 +100,7 @@ class FacebookWebhook(MetaWebhook):
         conversation, and a reply to another commenter's comment goes with that comment's ticket."""
         action = VERBS.get(value.get("verb", ""))
         author = value.get("from") or {}
-        if action is None or author.get("id") == self.config.page_id:
+        if action is None or self.ours(author.get("id")):
             return None
         post, comment = value["post_id"], value["comment_id"]
         parent = value.get("parent_id")
@@ -117,7 +120,7 @@ class FacebookWebhook(MetaWebhook):
         """Someone posted on the Page's timeline: a ticket of its own, answered by a comment on it."""
         action = VERBS.get(value.get("verb", ""))
         author = value.get("from") or {}
-        if action is None or author.get("id") == self.config.page_id:
+        if action is None or self.ours(author.get("id")):
             return None
         post = value["post_id"]
         attachments = feed_attachments(value)
@@ -141,7 +144,7 @@ class FacebookWebhook(MetaWebhook):
         data = self.api.call("GET", self.config.graph(target), params={"fields": fields},
                              headers=self.config.headers()).json()
         author = data.get("from") or {"id": value.get("sender_id") or "unknown", "name": value.get("sender_name")}
-        if author.get("id") == self.config.page_id:
+        if self.ours(author.get("id")):
             return None
         attachments = [Attachment(type="image", url=data["full_picture"])] if data.get("full_picture") else []
         return InboundMessage(
@@ -153,8 +156,8 @@ class FacebookWebhook(MetaWebhook):
 
     def _dm(self, event: dict) -> InboundMessage | None:
         """A Messenger message (text and attachments) or an edit of one (`message_edit`)."""
-        sender, page = event["sender"]["id"], self.config.page_id
-        if sender == page:
+        sender = event["sender"]["id"]
+        if self.ours(sender):
             return None
         edit = event.get("message_edit")
         if edit:

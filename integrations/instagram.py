@@ -12,6 +12,7 @@ Handshake, signature, limits and idempotency: integrations.meta.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import ClassVar
 
 from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
@@ -33,6 +34,7 @@ class InstagramConfig(MetaConfig):
         return bool(self.page_ready and self.ig_user_id)
 
     own_fields = ("ig_user_id",)
+    routed_by: ClassVar[str] = "ig_user_id"  # webhook entries name their account by it (InstagramWebhook.own_id)
 
     @classmethod
     def takes(cls, entry: dict) -> bool:
@@ -78,7 +80,7 @@ class InstagramWebhook(MetaWebhook):
             for event in entry.get("messaging", []):
                 message = event.get("message")
                 sender = event["sender"]["id"]
-                if not message or message.get("is_echo") or sender == self.config.ig_user_id:
+                if not message or message.get("is_echo") or self.ours(sender):
                     continue
                 # An unsent DM arrives as the same `mid` with `is_deleted`: the stored one is marked.
                 deleted = bool(message.get("is_deleted"))
@@ -95,7 +97,7 @@ class InstagramWebhook(MetaWebhook):
 
     def _comment(self, value: dict, time) -> InboundMessage | None:
         author = value["from"]
-        if author["id"] == self.config.ig_user_id:
+        if self.ours(author["id"]):
             return None
         media = value.get("media") or {}
         # A GIF comment arrives without `text` (and without the GIF's address): still the customer speaking.
@@ -125,6 +127,8 @@ class InstagramWebhook(MetaWebhook):
         username = found.get("username")
         if not (found.get("text") or found.get("caption") or "").strip() and not found.get("media_url"):
             return None  # a mention that says nothing we can read
+        if self.ours((found.get("from") or {}).get("id")):
+            return None  # one of the brand's accounts mentioning another in a comment
         return InboundMessage(
             source=NAME, account=self.config.account, external_id=comment_id or f"media:{media_id}",
             conversation_id=media_id, author={"id": (found.get("from") or {}).get("id") or f"ig:{username}",

@@ -137,15 +137,22 @@ class MetaWebhook(WebhookSource):
         self.api = api
         self.accounts = [self]
         self.unknown = None
+        self.siblings: set[str] = set()  # the other brand accounts on this webhook (their ids)
 
     def own_id(self) -> str | None:
         """The id Meta names this account by in a webhook entry (`entry[].id`)."""
         raise NotImplementedError
 
+    def ours(self, author_id: str | None) -> bool:
+        """Written by this account or another of the brand's accounts: no customer's message."""
+        return bool(author_id) and (author_id == self.own_id() or author_id in self.siblings)
+
     def for_accounts(self, sources: list[WebhookSource], unknown) -> WebhookSource:
         """Several Pages (or Instagram accounts) of one app on one URL: each entry names its
         account by `id`, and goes to that account's parsing."""
         self.accounts, self.unknown = sources, unknown
+        for source in sources:
+            source.siblings = {other.own_id() for other in sources if other is not source}
         return self
 
     def handle(self, *, method: str, headers: dict[str, str], query: dict[str, str],

@@ -128,6 +128,11 @@ class Poller:
         """Fetch what is new since `cursors`; raise DeliveryError when the API refused."""
         raise NotImplementedError
 
+    def for_accounts(self, pollers: list[Poller]) -> None:
+        """Told every poller of the network (several brand accounts, this one among them): their
+        accounts' posts are the brand's, never a customer's."""
+        self.brand_accounts = frozenset(poller.account for poller in pollers)
+
 
 class _Text(HTMLParser):
     def __init__(self) -> None:

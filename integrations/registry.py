@@ -110,7 +110,7 @@ def load_configs(env_file: str | None = ".env") -> dict[str, BaseSettings]:
 def accounts_of(config: BaseSettings) -> list[BaseSettings]:
     """The network's enabled brand accounts: the flat settings (when complete) and each entry of
     `accounts`, every one a settings object of its own; NetworkSettingsError names an entry's
-    bad field, one that is incomplete, and an account name used twice."""
+    bad field, one that is incomplete, and an account name or webhook id (`routed_by`) used twice."""
     cls, prefix = type(config), type(config).model_config.get("env_prefix", "")
     found = [config] if getattr(config, "enabled", False) else []
     base = config.model_dump(include=set(getattr(cls, "shared", ())))
@@ -141,6 +141,12 @@ def accounts_of(config: BaseSettings) -> list[BaseSettings]:
     names = [account.account for account in found]
     problems += [f"{prefix}ACCOUNTS: account {name!r} is configured twice" for name in sorted(set(names))
                  if names.count(name) > 1]
+    key = getattr(cls, "routed_by", None)
+    if key:  # the webhook tells accounts apart by this id: a repeated one would take the other's messages
+        ids = [getattr(account, key) for account in found]
+        problems += [f"{prefix}ACCOUNTS: {key} {ident!r} is configured twice (as "
+                     f"{', '.join(repr(a.account) for a in found if getattr(a, key) == ident)})"
+                     for ident in sorted(set(ids)) if ids.count(ident) > 1]
     if problems:
         raise NetworkSettingsError(problems)
     return found
@@ -178,9 +184,8 @@ class Networks:
             prefix = type(self.configs[name]).model_config.get("env_prefix", "")
             raise NetworkSettingsError([f"{prefix}ACCOUNTS: {exc}"]) from None
         pollers = [poller for part in parts for poller in part.pollers]
-        brand = frozenset(account.account for account in self.accounts[name])
         for poller in pollers:  # what one account finds of another is the brand speaking, not a customer
-            poller.brand_accounts = brand
+            poller.for_accounts(pollers)
         return Parts(sink=AccountSinks(name, sinks) if sinks else None, webhook=webhook, pollers=pollers)
 
     @classmethod

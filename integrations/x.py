@@ -122,9 +122,22 @@ class XPoller(Poller):
         self.auth = auth or XAuth(config, api, None)
         self.interval = config.poll_seconds
         self.base = config.api_url.rstrip("/")
-        terms = [f'"{k}"' if " " in k else k for k in keywords]
-        handle = config.account.lstrip("@")
-        self.query = f"({' OR '.join(terms)}) -from:{handle} -is:retweet" if terms else None
+        self.terms = [f'"{k}"' if " " in k else k for k in keywords]
+        self.siblings: set[str] = set()  # the user ids of the brand's other accounts
+        self.query = self._search([config.account])
+
+    def _search(self, handles: list[str]) -> str | None:
+        """The keyword search, without the posts of the brand's own accounts."""
+        if not self.terms:
+            return None
+        return f"({' OR '.join(self.terms)}) {' '.join('-from:' + h.lstrip('@') for h in handles)} -is:retweet"
+
+    def for_accounts(self, pollers: list[Poller]) -> None:
+        """The other brand accounts' posts are no customer's: left out of the search and the mentions."""
+        super().for_accounts(pollers)
+        others = [p for p in pollers if isinstance(p, XPoller) and p is not self]
+        self.siblings = {p.config.user_id for p in others}
+        self.query = self._search([self.config.account] + [p.config.account for p in others])
 
     def _fetch(self, path: str, params: dict, since_id: str | None) -> dict:
         params = {**params, "tweet.fields": TWEET_FIELDS, "expansions": "author_id,attachments.media_keys",
@@ -139,13 +152,13 @@ class XPoller(Poller):
         data = self._fetch(f"/2/users/{self.config.user_id}/mentions", {}, cursors.get("mentions"))
         users, media = _users(data), _media(data)
         result.messages += [tweet_message(t, users, self.account, self.config.user_id, media=media)
-                            for t in data.get("data", [])]
+                            for t in data.get("data", []) if t.get("author_id") not in self.siblings]
         result.cursors["mentions"] = (data.get("meta") or {}).get("newest_id")
         if self.query:
             data = self._fetch("/2/tweets/search/recent", {"query": self.query}, cursors.get("search"))
             users, media = _users(data), _media(data)
             result.messages += [tweet_message(t, users, self.account, self.config.user_id, "keyword", media)
-                                for t in data.get("data", [])]
+                                for t in data.get("data", []) if t.get("author_id") not in self.siblings]
             result.cursors["search"] = (data.get("meta") or {}).get("newest_id")
         return result
 
@@ -173,6 +186,7 @@ class XWebhook(WebhookSource):
         self.config = config
         self.accounts: dict[str, XWebhook] = {}
         self.unknown = None
+        self.siblings: set[str] = set()  # the other brand accounts on this webhook (their user ids)
 
     def for_accounts(self, sources: list[WebhookSource], unknown) -> WebhookSource:
         """Several brand accounts subscribed to one app's webhook: every event names the account
@@ -181,10 +195,17 @@ class XWebhook(WebhookSource):
         secrets = {source.config.consumer_secret.get_secret_value() if source.config.consumer_secret else None
                    for source in sources}
         if len(secrets) > 1:
-            raise ValueError("every X account takes the webhook from the same app: give them one consumer_secret "
-                             "(X_CONSUMER_SECRET), or set X_POLL and leave the consumer secret out")
+            raise ValueError("the X accounts share one webhook URL, so they must be of one X app with one "
+                             "consumer_secret (X_CONSUMER_SECRET); accounts of different apps are polled "
+                             "instead (leave their consumer_secret out)")
         self.accounts, self.unknown = {source.config.user_id: source for source in sources}, unknown
+        for source in sources:
+            source.siblings = set(self.accounts) - {source.config.user_id}
         return self
+
+    def _ours(self, user_id: str | None, own: str | None) -> bool:
+        """Written by this account (`own`) or another of the brand's accounts: no customer's message."""
+        return user_id == own or user_id in self.siblings
 
     def _account(self, user_id: str | None) -> XWebhook | None:
         """The account an event is for (this one when the webhook serves a single account)."""
@@ -232,7 +253,7 @@ class XWebhook(WebhookSource):
 
     def parse(self, payload: dict) -> list[InboundMessage]:
         """Tweets that mention or answer us, their deletions (`tweet_delete_events`), and DMs to
-        us (our own posts are skipped): the Account Activity format, or the X Activity API's
+        us (posts of ours, from any brand account, are skipped): the Account Activity format, or the X Activity API's
         envelope (`{"data": {"event_type", "payload", "includes"}}`) that replaces it."""
         if isinstance(payload.get("data"), dict | list):
             events = payload["data"] if isinstance(payload["data"], list) else [payload["data"]]
@@ -241,7 +262,7 @@ class XWebhook(WebhookSource):
         messages = []
         for deleted in payload.get("tweet_delete_events", []):
             status = deleted["status"]
-            if status.get("user_id") == own:
+            if self._ours(status.get("user_id"), own):
                 continue
             messages.append(InboundMessage(
                 source=NAME, account=self.config.account, external_id=status["id"], author={"id": status["user_id"]},
@@ -249,7 +270,7 @@ class XWebhook(WebhookSource):
                 action="delete"))
         for tweet in payload.get("tweet_create_events", []):
             user = tweet["user"]
-            if user["id_str"] == own or "retweeted_status" in tweet:
+            if self._ours(user["id_str"], own) or "retweeted_status" in tweet:
                 continue
             text = (tweet.get("extended_tweet") or {}).get("full_text") or tweet.get("full_text") or tweet["text"]
             attachments = v1_attachments(tweet)
@@ -269,7 +290,7 @@ class XWebhook(WebhookSource):
             if event.get("type") != "message_create":
                 continue
             sender = event["message_create"]["sender_id"]
-            if sender == own:
+            if self._ours(sender, own):
                 continue
             user = users.get(sender, {})
             data = event["message_create"]["message_data"]
@@ -294,7 +315,7 @@ class XWebhook(WebhookSource):
         own = (event.get("filter") or {}).get("user_id") or self.config.user_id
         if kind is not None:
             post = event["payload"]
-            if post.get("author_id") == own:
+            if self._ours(post.get("author_id"), own):
                 return []
             includes = {"includes": event.get("includes") or {}}
             return [tweet_message(post, _users(includes), self.config.account, own, kind, media=_media(includes))]

@@ -46,6 +46,8 @@ class XConfig(BaseSettings):
     # of an account: each brings its own).
     shared: ClassVar[tuple[str, ...]] = ("api_url", "bearer_token", "consumer_secret", "client_id", "client_secret",
                                          "poll", "poll_seconds")
+    # Webhook events name their account by it (`for_user_id`, `filter.user_id`: XWebhook.route).
+    routed_by: ClassVar[str] = "user_id"
 
     @property
     def refreshes(self) -> bool:
