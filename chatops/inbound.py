@@ -11,6 +11,9 @@ from typing import Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 SOURCES = ("x", "facebook", "instagram", "line", "mastodon", "bluesky", "webhook")
+# How every surface writes each network's name (brand names: the same in Japanese).
+NETWORK_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "line": "LINE",
+                 "mastodon": "Mastodon", "bluesky": "Bluesky", "webhook": "Webhook"}
 KINDS = ("mention", "reply", "dm", "comment", "keyword")
 
 Source = Literal["x", "facebook", "instagram", "line", "mastodon", "bluesky", "webhook"]

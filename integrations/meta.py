@@ -190,10 +190,14 @@ class MetaWebhook(WebhookSource):
         messages, unrouted = [], 0
         for entry in payload["entry"]:
             source = by_id.get(str(entry.get("id")))
-            if source is None or not same_secret(signature(source.config.app_secret.get_secret_value(), body), header):
+            ident = str(entry.get("id"))
+            if source is not None and not same_secret(signature(source.config.app_secret.get_secret_value(), body),
+                                                      header):
+                ident, source = f"{ident} (signed by another app than its own)", None
+            if source is None:
                 unrouted += 1
                 if self.unknown is not None:
-                    self.unknown(self.name, str(entry.get("id")))
+                    self.unknown(self.name, ident)
                 continue
             messages += source.parse({**payload, "entry": [entry]})
         return messages, unrouted

@@ -665,7 +665,7 @@ def test_slack_cards_name_the_account_and_the_team_channel_hears_of_the_unknown_
     # The agent answers Page B's customer from Slack: the modal says from which Page, and it leaves from it.
     assert desk.click(ids.REPLY, jiro.key).status_code == 200
     modal = desk.last_view(ids.REPLY_VIEW)
-    assert t("slack.modal.reply_from", lang, key=jiro.key, network="facebook", account="ACME Outdoor") \
+    assert t("slack.modal.reply_from", lang, key=jiro.key, network="Facebook", account="ACME Outdoor") \
         in json.dumps(modal["blocks"], ensure_ascii=False)
     box = next(b for b in modal["blocks"] if b.get("block_id", "").startswith(f"{ids.TEXT_BLOCK}."))
     response = desk.submit(modal, {(box["block_id"], ids.TEXT_INPUT): {"type": "plain_text_input",

@@ -6,13 +6,12 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from chatops.i18n import t
+from chatops.inbound import NETWORK_NAMES  # noqa: F401  (re-exported to the builders)
 from chatops.rules import Rules
 from chatops.slack.blocks.text import escape, link, safe_url  # noqa: F401  (re-exported to the builders)
 from chatops.slack.mentions import group_mention
 from chatops.views import TicketView
 
-NETWORK_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "line": "LINE",
-                 "mastodon": "Mastodon", "bluesky": "Bluesky", "webhook": "Webhook"}
 SECTION_LIMIT = 3000  # characters of mrkdwn in one section
 FIELD_LIMIT = 2000  # characters of one section field (Slack's @slack/types documents it)
 BUTTON_TEXT_LIMIT = 75

@@ -116,7 +116,8 @@ def reply_modal(key: str, rules: Rules, lang: str, *, network: str, limit: int |
     suggested for the ticket come first, each with its reason. With `recent`, it lists other
     agents' replies of the last minutes and carries the guard's state."""
     blocks: list[dict] = [{"type": "context", "elements": [{
-        "type": "mrkdwn", "text": clip(t("slack.modal.reply_from", lang, key=key, network=network,
+        "type": "mrkdwn", "text": clip(t("slack.modal.reply_from", lang, key=key,
+                                         network=NETWORK_NAMES.get(network, network),
                                          account=escape(account)), 3000)}]}]
     if warning:  # the network may refuse what is about to be written: say so before, not after
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": clip(

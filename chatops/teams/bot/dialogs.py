@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from chatops.i18n import t
+from chatops.inbound import NETWORK_NAMES
 from chatops.rules import Rules
 from chatops.rules.fields import CUSTOMER_TIERS
 from chatops.rules.suggest import Suggestion, ordered_replies
@@ -29,8 +30,6 @@ from chatops.tickets.collision import RecentReply
 from chatops.tickets.limits import Limit, reply_kind, reply_warning
 from chatops.tickets.models import CUSTOMER_FLAGS, Customer, Message, Ticket
 
-NETWORK_NAMES = {"x": "X", "facebook": "Facebook", "instagram": "Instagram", "line": "LINE",
-                 "mastodon": "Mastodon", "bluesky": "Bluesky", "webhook": "Webhook"}
 # Inputs' ids: what a dialog's submit brings back in `value.data`.
 TEXT, CANNED, LEVEL, NOTE, ASSIGNEE, TIER = "text", "canned", "level", "note", "assignee", "tier"
 # The Reply dialog's two buttons: put the picked canned reply in the text box, or send.
