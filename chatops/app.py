@@ -165,6 +165,11 @@ def create_app(runtime: Runtime) -> Flask:
 
         mount_bot(app, runtime)
 
+    if runtime.settings.public_url and runtime.settings.media_secret is not None:
+        from integrations.media import mount_media
+
+        mount_media(app, runtime, networks_of(runtime), metrics)
+
     if runtime.settings.pagerduty_webhook_secret is not None:
         from integrations.pagerduty_web import mount_pagerduty
 

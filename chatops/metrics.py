@@ -190,6 +190,9 @@ class Metrics:
                                         "Webhook entries for a brand account this deployment does not have "
                                         "(acknowledged, not stored; the team channel is alerted)",
                                         ["network"], registry=own)
+        self.media_requests = Counter("chatops_media_requests",
+                                      "Customers' media fetched for agents through /media (by answer status)",
+                                      ["network", "status"], registry=own)
         self.pagerduty_events = Counter("chatops_pagerduty_webhook_events",
                                         "PagerDuty webhook events by type and what chatops did with them",
                                         ["event_type", "outcome"], registry=own)

@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     # `auto`: `chatops serve` without Slack credentials runs the browser sandbox (chatops/sandbox).
     sandbox: Literal["auto", "off"] = Field("auto", validation_alias="CHATOPS_SANDBOX")
 
+    # The deployment's public address and the key that signs media links: customers' media that
+    # only the account's credentials can fetch (LINE's) reach agents through `/media/...`.
+    public_url: str | None = Field(None, validation_alias="CHATOPS_PUBLIC_URL", pattern=r"^https?://\S+$")
+    media_secret: SecretStr | None = Field(None, validation_alias="CHATOPS_MEDIA_SECRET", min_length=16)
+
     # Microsoft Teams (see docs/teams.md): channels' webhook URLs live in rules.yaml.
     teams_public_url: str | None = Field(None, validation_alias="TEAMS_PUBLIC_URL", pattern=r"^https?://\S+$")
     teams_link_secret: SecretStr | None = Field(None, validation_alias="TEAMS_LINK_SECRET", min_length=16)

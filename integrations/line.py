@@ -31,6 +31,7 @@ from chatops.inbound import Attachment
 from chatops.outbox import DeliveryError
 from integrations.base import InboundMessage, OutboundReply, WebhookError, WebhookResponse, WebhookSource
 from integrations.calls import NetworkAPI
+from integrations.media import MediaLinks
 from integrations.network import NetworkSink, same_secret
 
 NAME = "line"
@@ -44,6 +45,7 @@ class LineConfig(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="LINE_", env_file=".env", extra="ignore")
 
     api_url: str = "https://api.line.me"
+    data_url: str = Field("https://api-data.line.me", description="where LINE serves users' media (content API)")
     channel_secret: SecretStr | None = None
     channel_access_token: SecretStr | None = None
     account: str | None = Field(None, description="the official account's basic id, e.g. @acme")
@@ -52,7 +54,7 @@ class LineConfig(BaseSettings):
 
     # What an entry of `accounts` takes from these settings when it does not say (never credentials
     # of an account: each brings its own).
-    shared: ClassVar[tuple[str, ...]] = ("api_url",)
+    shared: ClassVar[tuple[str, ...]] = ("api_url", "data_url")
 
     @property
     def enabled(self) -> bool:
@@ -86,10 +88,11 @@ def _text(message: dict) -> str:
     return message.get("text") or ""
 
 
-def _attachments(message: dict) -> list[Attachment]:
+def _attachments(message: dict, account: str, media: MediaLinks | None = None) -> list[Attachment]:
     """Media of a message. LINE keeps a user's content behind the channel token, so it is stored
-    by reference (the message id: `GET https://api-data.line.me/v2/bot/message/{id}/content`);
-    an `external` provider's `originalContentUrl` is public."""
+    by reference (the message id: `GET https://api-data.line.me/v2/bot/message/{id}/content`), with
+    a signed chatops link that fetches it (integrations.media) when links are on; an `external`
+    provider's `originalContentUrl` is public."""
     kind = _MEDIA.get(message["type"])
     if kind is None:
         return []
@@ -98,7 +101,10 @@ def _attachments(message: dict) -> list[Attachment]:
         return [Attachment(type="sticker", alt=keywords, ref=f"{message.get('packageId')}/{message.get('stickerId')}")]
     provider = message.get("contentProvider") or {}
     url = provider.get("originalContentUrl") if provider.get("type") == "external" else None
-    return [Attachment(type=kind, url=url, ref=None if url else message["id"], name=message.get("fileName"))]
+    if url:
+        return [Attachment(type=kind, url=url, name=message.get("fileName"))]
+    return [Attachment(type=kind, url=media.url(NAME, account, message["id"]) if media else None, ref=message["id"],
+                       name=message.get("fileName"))]
 
 
 class LineWebhook(WebhookSource):
@@ -106,8 +112,9 @@ class LineWebhook(WebhookSource):
 
     name = NAME
 
-    def __init__(self, config: LineConfig) -> None:
+    def __init__(self, config: LineConfig, media: MediaLinks | None = None) -> None:
         self.config = config
+        self.media = media
         self.accounts = [self]
 
     def for_accounts(self, sources: list[WebhookSource], unknown) -> WebhookSource:
@@ -154,7 +161,7 @@ class LineWebhook(WebhookSource):
             messages.append(InboundMessage(
                 source=NAME, account=self.config.account, external_id=message["id"], conversation_id=f"line:{chat}",
                 author={"id": user}, text=_text(message), created_at=sent, kind="dm", meta=meta,
-                attachments=_attachments(message)))
+                attachments=_attachments(message, self.config.account, self.media)))
         return messages
 
     def _unsend(self, event: dict) -> InboundMessage:
@@ -217,7 +224,14 @@ def build(config: LineConfig, context) -> object:
     from integrations.registry import Parts
 
     api = context.api(NAME, config.account)
-    return Parts(sink=LineSink(config, api), webhook=LineWebhook(config))
+    return Parts(sink=LineSink(config, api), webhook=LineWebhook(config, context.media))
+
+
+def fetch_media(config: LineConfig, api: NetworkAPI, ref: str):
+    """`GET /v2/bot/message/{id}/content` with the channel token, streamed (404: LINE no longer
+    has it; 202: a video or audio file is still being prepared)."""
+    return api.call("GET", f"{config.data_url.rstrip('/')}/v2/bot/message/{ref}/content", refuse=(404,),
+                    headers=config.headers(), stream=True)
 
 
 def probe(config: LineConfig, api: NetworkAPI) -> str:

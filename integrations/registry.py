@@ -24,6 +24,7 @@ from chatops.errors import validation_problems
 from integrations.base import WebhookSource
 from integrations.calls import NetworkAPI
 from integrations.http import make_http_session
+from integrations.media import MediaLinks
 from integrations.network import AccountSinks, NetworkSink, Poller
 from integrations.state import Health, StateStore
 
@@ -54,6 +55,7 @@ class Context:
     health: Health
     keywords: dict[str, list[str]]
     http_factory: Callable[[], requests.Session] = make_http_session
+    media: MediaLinks | None = None  # links to media only an account's credentials fetch
 
     def api(self, network: str, account: str) -> NetworkAPI:
         """An API client for one account, with health tracking."""
@@ -198,7 +200,7 @@ class Networks:
         health = Health(store, alert_channel=channel, slack_channel=rules.channels[channel].slack)
         keywords = {source: list(words) for source, words in (rules.keywords or {}).items()}
         return cls(configs if configs is not None else load_configs(),
-                   Context(store, health, keywords, http_factory))
+                   Context(store, health, keywords, http_factory, MediaLinks.from_settings(runtime.settings)))
 
     def webhook_sources(self) -> dict[str, WebhookSource]:
         """`/webhooks/<name>` endpoints of the enabled networks."""
@@ -211,6 +213,15 @@ class Networks:
     def pollers(self) -> list[Poller]:
         """Every polled feed of the enabled networks."""
         return [poller for parts in self.parts.values() for poller in parts.pollers]
+
+    def fetch_media(self, network: str, account: str, ref: str) -> requests.Response | None:
+        """The network's streamed answer for one media item of `account` (a DeliveryError when
+        it refuses), None when no configured account or network fetches media by reference."""
+        config = next((c for c in self.accounts.get(network, ()) if c.account == account), None)
+        fetch = getattr(importlib.import_module(MODULES[network][0]), "fetch_media", None) if config else None
+        if fetch is None:
+            return None
+        return fetch(config, self.context.api(network, account), ref)
 
     def check(self) -> list[dict[str, Any]]:
         """Per network and account: configured?, and when it is, whether its API answers our credentials."""

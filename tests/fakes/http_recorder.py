@@ -39,11 +39,12 @@ class Recorded:
 
 @dataclass
 class Answer:
-    """What to reply: status, JSON body and headers."""
+    """What to reply: status, JSON body and headers (or `raw` bytes instead of JSON, e.g. media)."""
 
     status: int = 200
     body: dict = field(default_factory=dict)
     headers: dict[str, str] = field(default_factory=dict)
+    raw: bytes | None = None
 
 
 class JsonServer:
@@ -57,7 +58,7 @@ class JsonServer:
             def _handle(self):
                 length = int(self.headers.get("Content-Length") or 0)
                 answer = outer.respond(self.command, self.path, dict(self.headers), self.rfile.read(length))
-                payload = json.dumps(answer.body).encode()
+                payload = answer.raw if answer.raw is not None else json.dumps(answer.body).encode()
                 self.send_response(answer.status)
                 for name, value in {"Content-Type": "application/json", **answer.headers}.items():
                     self.send_header(name, value)
