@@ -70,7 +70,10 @@ def _check_slack_handles(runtime, lang: str) -> bool:
 
     client = make_client(runtime)
     handles = rules_handles(runtime.rules)
-    missing = set(unresolved([handle for handle, _ in handles], UserGroups(client), client))
+    groups = UserGroups(client)
+    missing = set(unresolved([handle for handle, _ in handles], groups, client))
+    if groups.error:
+        print(t("slack.check.usergroups_unreadable", lang, error=groups.error))
     for handle, where in handles:
         if handle in missing:
             print(t("slack.check.unresolved", lang, handle=handle, where=where))

@@ -23,6 +23,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 log = logging.getLogger("chatops.slack")
 UNRESOLVED_PREFIX = "slack:unresolved:"
 UNRESOLVED_ALERT = "slack.alert.unresolved_mention"
+GROUPS_UNREADABLE_ALERT = "slack.alert.usergroups_unreadable"
 
 # The resolver the builders' `user()` asks for a group's id while a deliverer renders.
 _ACTIVE: ContextVar[Callable[[str], str | None] | None] = ContextVar("chatops_mentions", default=None)
@@ -67,6 +68,8 @@ class UserGroups:
         self._ids: dict[str, str] = {}
         self._loaded_at: float | None = None
         self._lock = threading.Lock()
+        # Why the last read of the groups failed (Slack's error, e.g. missing_scope), None when it worked.
+        self.error: str | None = None
 
     def contains(self, handle: str, user_id: str) -> bool:
         """True when `user_id` is in the group `@handle`."""
@@ -93,7 +96,13 @@ class UserGroups:
             groups = self.client.usergroups_list(include_users=True).get("usergroups", [])
             self._members = {_key(group["handle"]): set(group.get("users") or []) for group in groups}
             self._ids = {_key(group["handle"]): group["id"] for group in groups if group.get("id")}
-        except SlackClientError as exc:  # keep the last known groups; try again next time
+            self.error = None
+        except SlackApiError as exc:  # keep the last known groups; try again next time
+            data = exc.response.data if isinstance(exc.response.data, dict) else {}
+            self.error = data.get("error", "error") + (f" ({data['needed']})" if data.get("needed") else "")
+            log.warning("could not read Slack user groups: %s", self.error)
+        except SlackClientError as exc:
+            self.error = type(exc).__name__
             log.warning("could not read Slack user groups: %s", exc)
         self._loaded_at = self.monotonic()
 

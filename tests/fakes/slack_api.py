@@ -54,6 +54,7 @@ class FakeSlack:
     unreachable_images = _Shared()  # image URLs answered invalid_blocks ("downloading image failed")
     unknown_users = _Shared()  # ids users.info answers user_not_found for
     usergroups = _Shared()
+    missing_scopes = _Shared()  # method → scope the app lacks (answered missing_scope)
     presence = _Shared()  # member id → "away" for people shown away (users.getPresence)
     dnd = _Shared()  # member id → (start, end) epoch seconds of do-not-disturb (dnd.info)
     calls = _Shared()

@@ -102,3 +102,26 @@ def test_integrations_check_lists_handles_slack_does_not_know(monkeypatch, setti
     assert "Slack does not know @returns-lead (rules.yaml rules.returns.notify)" in out
     assert "Slack does not know U0L3OWNER (rules.yaml levels.L3.owners)" in out
     assert "@cs-l2" not in out
+
+
+def test_groups_slack_will_not_list_are_reported_as_such(desk, monkeypatch, settings, capsys):
+    desk.slack.missing_scopes = {"usergroups.list": "usergroups:read"}
+    key = desk.flows.ingest(inbound(RETURNS)).ticket_key
+    desk.drain()
+    [notify] = [m.text for m in desk.slack.thread(parent_of(desk, key)) if "<@U0RETURNS1>" in m.text]
+    assert "*@returns-lead*" in notify  # still named, as text
+    returns = desk.slack.channel_id(desk.runtime.rules.channels["returns"].slack)
+    [alert] = [m.text for m in desk.slack.parents(returns) if "@returns-lead" in m.text]
+    assert "missing_scope (usergroups:read)" in alert and "usergroups:read" in alert
+    assert "chatops_unresolved_mentions 1.0" in desk.client.get("/metrics").get_data(as_text=True)
+
+    from chatops.cli import main
+
+    monkeypatch.setenv("CHATOPS_DATABASE_URL", settings.database_url)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", "secret")
+    monkeypatch.setenv("SLACK_API_URL", desk.slack.api_url)
+    assert main(["--lang", "en", "integrations", "check"]) == 1
+    out = capsys.readouterr().out
+    assert "Slack refused to list the user groups (missing_scope (usergroups:read))" in out
+    assert "Slack does not know @returns-lead" in out

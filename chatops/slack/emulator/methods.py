@@ -33,6 +33,8 @@ def dispatch(ws: Workspace, method: str, args: dict, token: str | None, context:
         call.answer = {"ok": False, "error": "invalid_auth"}
     elif unreadable:
         call.answer = {"ok": False, "error": f"invalid_{unreadable}"}
+    elif method in ws.missing_scopes:
+        call.answer = {"ok": False, "error": "missing_scope", "needed": ws.missing_scopes[method]}
     elif ws.rate_limited(method):
         call.status, call.answer = 429, {"ok": False, "error": "ratelimited"}
     elif (handler := METHODS.get(method)) is None:

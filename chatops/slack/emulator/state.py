@@ -110,6 +110,8 @@ class Workspace:
         # refused with invalid_blocks, as Slack does.
         self.unreachable_images: set[str] = set()
         self.usergroups: list[dict] = [dict(group) for group in usergroups]
+        # method → the OAuth scope it needs and the app lacks: answered missing_scope, as Slack does
+        self.missing_scopes: dict[str, str] = {}
         self.presence: dict[str, str] = {}  # member id → "active" | "away" (users.getPresence; absent: active)
         self.dnd: dict[str, tuple[float, float]] = {}  # member id → (start, end) epoch seconds of do-not-disturb
         self.messages: list[Message] = []
