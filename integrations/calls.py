@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -87,11 +88,14 @@ def _meta_pause(headers) -> float | None:
 class NetworkAPI:
     """HTTP calls to one network account, with errors mapped for the outbox and pauses recorded."""
 
-    def __init__(self, network: str, account: str, http: requests.Session, health: Health | None) -> None:
+    def __init__(self, network: str, account: str, http: requests.Session, health: Health | None,
+                 classify: Callable[[NetworkAPI, requests.Response], DeliveryError | None] | None = None) -> None:
         self.network = network
         self.account = account
         self.http = http
         self.health = health
+        # The network's own reading of an error answer (Meta's error codes), before the statuses'.
+        self.classify = classify
         self.last_pause: float | None = None
         self._pause_seen: float | None = None
 
@@ -113,6 +117,10 @@ class NetworkAPI:
         status = response.status_code
         if status in refuse:
             return response
+        if status >= 400 and self.classify is not None:
+            error = self.classify(self, response)
+            if error is not None:
+                raise error
         if status in (401, 403):
             raise self.auth_failure(response)
         if status == 429:

@@ -16,8 +16,11 @@ from chatops.outbox import DeliveryError
 from integrations import meta_moderation
 from integrations.base import InboundMessage, OutboundReply
 from integrations.calls import NetworkAPI
-from integrations.meta import MetaConfig, MetaWebhook, dm_attachments, messaging_type
+from integrations.meta import MetaConfig, MetaWebhook, dm_attachments, graph_error, messaging_type
 from integrations.network import NetworkSink
+
+# Graph API errors are read by their code (integrations.meta.graph_error).
+classify_error = graph_error
 
 NAME = "facebook"
 

@@ -122,6 +122,41 @@ def dm_attachments(message: dict) -> list[Attachment]:
     return found
 
 
+# Graph API error codes by what to do (developers.facebook.com/docs/graph-api/guides/error-handling).
+TOKEN_CODES = {102, 190}  # the token expired or was revoked: a credentials outage
+THROTTLE_CODES = {4, 17, 32, 341, 613}  # rate limited: wait and try again
+TRANSIENT_CODES = {1, 2}  # Meta's own downtime
+PERMISSION_CODES = {3, 10, *range(200, 300)}  # the app or Page lacks a permission: retrying cannot help
+POLICY_BLOCK = 368  # temporarily blocked for a policy violation
+
+
+def graph_error(api: NetworkAPI, response) -> DeliveryError | None:
+    """What a Graph API error answer means, by Meta's error code rather than the HTTP status (Meta
+    answers an expired token with 400, a missing permission with 403): None leaves it to the status
+    (a 5xx stays in doubt: the post may have gone through)."""
+    if response.status_code >= 500:
+        return None
+    try:
+        error = (response.json() or {}).get("error") or {}
+    except ValueError:
+        return None
+    code = error.get("code") if isinstance(error, dict) else None
+    if not isinstance(code, int):
+        return None
+    said = f"{api.network} refused the request ({response.status_code}): {response.text[:300]}".replace("\n", " ")
+    if code in TOKEN_CODES:
+        return api.auth_failure(response)
+    if code in THROTTLE_CODES or 80001 <= code <= 80014:
+        return DeliveryError(said, retry_after=api.last_pause or 300.0, answered=True)
+    if code in TRANSIENT_CODES or error.get("is_transient"):
+        return DeliveryError(said, retry_after=60.0, answered=True)
+    if code == POLICY_BLOCK:
+        return DeliveryError(said, retry_after=3600.0, answered=True)
+    if code in PERMISSION_CODES:
+        return DeliveryError(said, permanent=True, answered=True)  # not an outage: no health alert
+    return None
+
+
 def signature(secret: str, body: bytes) -> str:
     """The X-Hub-Signature-256 value for this body."""
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()

@@ -59,7 +59,9 @@ class Context:
 
     def api(self, network: str, account: str) -> NetworkAPI:
         """An API client for one account, with health tracking."""
-        return NetworkAPI(network, account, self.http_factory(), self.health)
+        module = importlib.import_module(MODULES[network][0]) if network in MODULES else None
+        return NetworkAPI(network, account, self.http_factory(), self.health,
+                          classify=getattr(module, "classify_error", None))
 
 
 @dataclass

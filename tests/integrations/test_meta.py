@@ -245,3 +245,45 @@ def test_human_agent_window_ends_after_seven_days(runtime, fake, client_for, clo
     with runtime.session_factory() as session:
         event = session.scalars(select(TicketEvent).where(TicketEvent.kind == "reply_failed")).one()
     assert "7 days (HUMAN_AGENT)" in event.payload["reason"]
+
+
+def graph_refusal(status: int, code: int, message: str, **extra) -> Answer:
+    return Answer(status, {"error": {"message": message, "type": "OAuthException", "code": code,
+                                     "fbtrace_id": "AbCdEf123", **extra}})
+
+
+def health_failures(runtime, account: str) -> int:
+    from chatops.tickets.models import IntegrationState
+
+    with runtime.session_factory() as session:
+        row = session.scalars(select(IntegrationState).where(
+            IntegrationState.name == f"health:facebook:{account}")).one_or_none()
+    return (row.value or {}).get("failures", 0) if row is not None else 0
+
+
+@pytest.mark.parametrize(("answer", "state", "failures", "wait"), [
+    (graph_refusal(400, 190, "Error validating access token: Session has expired", error_subcode=463),
+     "pending", 1, 300),  # a credentials outage: retried, counted towards the alert
+    (graph_refusal(403, 200, "(#200) The page does not have permission to reply"), "dead", 0, 0),  # final
+    (graph_refusal(400, 4, "(#4) Application request limit reached", is_transient=True), "pending", 0, 300),
+    (graph_refusal(400, 2, "Service temporarily unavailable", is_transient=True), "pending", 0, 60),
+], ids=["expired-token", "permission", "throttled", "transient"])
+def test_graph_errors_are_read_by_their_code(runtime, fake, facebook, client_for, answer, state, failures, wait):
+    """Meta answers an expired token with 400 and a missing permission with 403: the error code,
+    not the status, says which is an outage, which is final for this reply and which is a wait."""
+    post(client_for(runtime), "facebook", fixture_bytes("facebook_webhook.json"))
+    fake.queue("POST", f"/v21.0/{COMMENT}/comments", answer)
+    agent_reply(runtime, tickets(runtime)[0].key, "確認します")
+    deliver(runtime, rounds=1)
+    (item,) = reply_items(runtime)
+    assert (item.state, health_failures(runtime, "ACME Japan")) == (state, failures)
+    assert not item.in_doubt  # Meta answered: no lookup for a post that may have gone through
+    if wait:
+        waited = item.next_attempt_at.replace(tzinfo=None) - item.created_at.replace(tzinfo=None)
+        assert waited >= timedelta(seconds=wait)
+    with runtime.session_factory() as session:
+        reply = session.scalars(select(Message).where(Message.text == "確認します")).one()
+    if state == "dead":
+        assert reply.delivery_state == "failed" and "(#200) The page does not have permission" in reply.delivery_error
+    else:
+        assert reply.delivery_state != "failed"
