@@ -3,8 +3,8 @@ sources, reply sinks (outbox deliverers) and pollers. `chatops integrations chec
 
 A network may have several brand accounts: the flat settings (`LINE_CHANNEL_SECRET`, ...) are
 one, and `<PREFIX>ACCOUNTS` (a JSON list of objects with the same fields, lower case) adds more;
-an entry's missing fields are the flat settings' (an app secret, an API base shared by every
-account). Each account gets its own parts; the network's sink sends each reply from the account
+an entry takes what the network's accounts share (an app secret, an API base: each config's
+`shared`) from the flat settings, never another account's credentials. Each account gets its own parts; the network's sink sends each reply from the account
 its ticket arrived on, and its webhook tells the accounts apart (integrations.base.WebhookSource).
 """
 
