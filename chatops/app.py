@@ -83,8 +83,13 @@ def build_outbox(runtime: Runtime) -> Outbox:
     on_dead["create_issue"] = runtime.flows.issue_failed
     on_done["moderate"] = runtime.flows.moderated
     on_dead["moderate"] = runtime.flows.moderation_failed
+    def hook_failed(session, row, exc) -> None:
+        item = f"T-{row.ticket_id} {row.kind}" if row.ticket_id else f"{row.kind} {row.id}"
+        runtime.flows.scheduler_failed(session, "outbox", item[:64], exc, runtime.clock())
+
     return Outbox(runtime.session_factory, deliverers, on_done=on_done, on_dead=on_dead,
-                  wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds))
+                  wakeup=runtime.outbox_wakeup, lease=timedelta(seconds=settings.outbox_lease_seconds),
+                  on_hook_failure=hook_failed)
 
 
 def tracker_deliverers(runtime: Runtime) -> dict:

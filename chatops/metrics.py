@@ -110,7 +110,7 @@ class SchedulerErrorCollector:
             rows = session.execute(select(SchedulerError.pass_name, func.sum(SchedulerError.count), func.count())
                                    .group_by(SchedulerError.pass_name)).all()
         by_pass = {name: (total, distinct) for name, total, distinct in rows}
-        for name in ("sla", "paging", "digest", "assignment"):
+        for name in dict.fromkeys(("sla", "paging", "digest", "assignment", "retention", "outbox", *by_pass)):
             total, distinct = by_pass.get(name, (0, 0))
             failures.add_metric([name], total)
             items.add_metric([name], distinct)

@@ -38,6 +38,7 @@ log = logging.getLogger("chatops.outbox")
 
 Deliverer = Callable[[OutboxItem], dict[str, Any] | None]
 DoneHook = Callable[[Session, OutboxItem], None]
+HookFailure = Callable[[Session, OutboxItem, BaseException], None]
 
 
 # The longest wait a Retry-After may impose; a larger figure is a broken header, not a plan.
@@ -81,13 +82,17 @@ class Outbox:
                  on_done: dict[str, DoneHook] | None = None, on_dead: dict[str, DoneHook] | None = None,
                  clock: Callable[[], datetime] = utcnow,
                  max_attempts: int = 10, base_delay: float = 2.0, max_delay: float = 900.0,
-                 lease: timedelta = timedelta(seconds=120), wakeup: threading.Event | None = None) -> None:
+                 lease: timedelta = timedelta(seconds=120), wakeup: threading.Event | None = None,
+                 on_hook_failure: HookFailure | None = None) -> None:
         self.session_factory = session_factory
         self.deliverers = deliverers
         self.on_done = on_done or {}
         # Called inside the transaction that marks an item dead, so a failure becomes visible
         # (e.g. a refused reply's thread line) atomically with giving up.
         self.on_dead = on_dead or {}
+        # Told when a done/dead hook raised (the delivery stands, its record does not): counted at
+        # /metrics and announced to people, since a log line alone reaches nobody.
+        self.on_hook_failure = on_hook_failure
         self.clock = clock
         self.max_attempts = max_attempts
         self.base_delay = base_delay
@@ -155,7 +160,7 @@ class Outbox:
             row.state, row.delivered_at, row.locked_until = "done", self.clock(), None
             row.result = result or {}
             # The remote has acted: a failing hook must not turn into a second delivery.
-            _run_hook(session, row, self.on_done.get(row.kind), "delivered; done hook failed")
+            _run_hook(session, row, self.on_done.get(row.kind), "delivered; done hook failed", self.on_hook_failure)
             pace = getattr(deliverer, "pace", None)
             rest = pace(row) if pace and row.ordering_key else 0.0
             if rest > 0:
@@ -216,7 +221,8 @@ class Outbox:
                 row.state = "dead"
                 log.error("outbox item %s (%s) gave up after %s attempts: %s", row.id, row.target,
                           row.attempts, exc, extra=_about(row))
-                _run_hook(session, row, self.on_dead.get(row.kind), f"{row.last_error}; dead hook failed")
+                _run_hook(session, row, self.on_dead.get(row.kind), f"{row.last_error}; dead hook failed",
+                          self.on_hook_failure)
                 return
             delay = exc.retry_after if exc.retry_after is not None else self.backoff(row.attempts)
             row.next_attempt_at = self.clock() + timedelta(seconds=delay)
@@ -229,9 +235,10 @@ class Outbox:
         return delay * random.uniform(0.8, 1.2)
 
 
-def _run_hook(session: Session, row: OutboxItem, hook: DoneHook | None, failure: str) -> None:
-    """Run an on_done/on_dead hook in a savepoint; a hook that raises is logged and noted on the
-    row (`failure: error`) without undoing the row's own change."""
+def _run_hook(session: Session, row: OutboxItem, hook: DoneHook | None, failure: str,
+              told: HookFailure | None = None) -> None:
+    """Run an on_done/on_dead hook in a savepoint; a hook that raises is logged, noted on the row
+    (`failure: error`) and `told`, without undoing the row's own change."""
     if hook is None:
         return
     try:
@@ -240,6 +247,12 @@ def _run_hook(session: Session, row: OutboxItem, hook: DoneHook | None, failure:
     except Exception as exc:
         log.exception("outbox item %s: %s", row.id, failure, extra=_about(row))
         row.last_error = f"{failure}: {type(exc).__name__}: {exc}"[:2000]
+        if told is not None:
+            try:
+                with session.begin_nested():
+                    told(session, row, exc)
+            except Exception:  # the row's own change must still commit
+                log.exception("outbox item %s: reporting the failed hook failed", row.id, extra=_about(row))
 
 
 def _about(item: OutboxItem) -> dict[str, Any]:

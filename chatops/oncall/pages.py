@@ -212,8 +212,10 @@ class PagingService:
         channel = self._alert_channel()
         if channel is None:
             return
-        text = "\n".join(t("sla.alert.scheduler_failed", lang, job=t(f"sla.alert.pass.{pass_name}", lang),
-                            item=item, error=error) for lang in ("ja", "en"))
+        # The outbox's hooks run after a delivery: their failure is the record, not a pass, that broke.
+        key = "sla.alert.outbox_hook_failed" if pass_name == "outbox" else "sla.alert.scheduler_failed"
+        text = "\n".join(t(key, lang, job=t(f"sla.alert.pass.{pass_name}", lang), item=item, error=error)
+                         for lang in ("ja", "en"))
         enqueue(conn, [OutboxRow(target="slack-stats", kind="alert", dedupe_key=f"scheduler-error:{pass_name}:{item}",
                                  ordering_key=f"slack:{self.rules.channels[channel].slack}",
                                  payload={"channel": channel, "text": text})], at=now)
