@@ -101,7 +101,7 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
             params.update(mode=t(f"assign.mode.{auto.get('mode', 'round_robin')}", lang),
                           previous=who(auto.get("reassigned_from"), rules, lang), minutes=auto.get("after_minutes", 0))
     elif kind == "priority_changed":
-        params["label"] = _priority_label(payload.get("priority_to", ""), rules, lang)
+        params["label"] = priority_label(payload.get("priority_to", ""), rules, lang)
     elif kind == "tagged":
         params["tags"] = escape(" ".join([f"+{x}" for x in payload.get("added", [])] +
                                          [f"-{x}" for x in payload.get("removed", [])]))
@@ -147,7 +147,7 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         return t("teams.line.other", lang, **params)
 
 
-def _priority_label(priority: str, rules: Rules, lang: str) -> str:
+def priority_label(priority: str, rules: Rules, lang: str) -> str:
     definition = rules.priorities.get(priority)
     return f"{_DOT.get(priority, '')} {definition.label.get(lang) if definition else priority}".strip()
 
@@ -224,7 +224,7 @@ def attachment_elements(attachments: Sequence[Mapping[str, Any]], lang: str, bud
 
 def header(view: TicketView, rules: Rules, lang: str) -> str:
     """`🔴 大至急 · T-12 · L3`."""
-    return f"{_priority_label(view.priority, rules, lang)} · {view.key} · {view.level}"
+    return f"{priority_label(view.priority, rules, lang)} · {view.key} · {view.level}"
 
 
 def ticket_card(view: TicketView, *, line: str | None, quote: str | None, links: Mapping[str, str],

@@ -180,11 +180,21 @@ def last_inbound(session: Session, *, ticket_id: int, customer_id: int | None = 
 
 
 def record_reply_delivered(session: Session, item) -> None:
-    """Outbox hook: keep the network's id of a delivered reply (customers reply to it)."""
+    """Outbox hook: keep the network's id of a delivered reply (customers reply to it). An id
+    another stored reply already has (a network's placeholder, e.g. an accepted retry's request
+    id) is kept in the message's meta instead, so recording the delivery never fails on it."""
     external_id = (item.result or {}).get("external_id")
     message = session.get(Message, item.payload["message_id"])
-    if message is not None and external_id:
-        message.external_id = external_id
+    if message is None or not external_id or message.external_id == external_id:
+        return
+    with session.no_autoflush:
+        taken = session.scalar(select(Message.id).where(
+            Message.direction == message.direction, Message.source == message.source,
+            Message.external_id == str(external_id), Message.id != message.id))
+    if taken is None:
+        message.external_id = str(external_id)
+    else:
+        message.meta = {**(message.meta or {}), "network_id": str(external_id)}
 
 
 def search_tickets(session: Session, *, query: str, limit: int = 20) -> list[Ticket]:

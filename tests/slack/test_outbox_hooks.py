@@ -31,3 +31,28 @@ def test_a_failing_done_hook_is_announced_and_counted(desk):
     metrics = desk.client.get("/metrics").get_data(as_text=True)
     assert 'chatops_scheduler_errors_total{pass="outbox"} 1.0' in metrics
     assert 'chatops_scheduler_failed_items{pass="outbox"} 1.0' in metrics
+
+
+def test_a_network_id_given_twice_still_records_both_replies(desk):
+    """A network may answer two deliveries with the same id (a placeholder for an accepted retry):
+    both replies are still sent and the first one counts as the first response."""
+    from chatops.tickets.models import Message, Ticket
+    from tests.fakes.http_recorder import Answer, RecordingServer
+
+    with RecordingServer() as network:
+        network.default = Answer(201, {"id": "accepted"})
+        desk.replies_to(network)
+        key = desk.flows.ingest(inbound("返品したいです", source="webhook", account="shop-form",
+                                        author={"id": "c-9", "handle": "@kato", "name": "加藤"})).ticket_key
+        for number, text in enumerate(("確認します", "返送先をお送りします")):
+            desk.flows.reply(key, actor="U0AGENT001", text=text, idempotency_key=f"slack-view:V{number}")
+        desk.drain()
+    assert [r.json()["text"] for r in network.requests] == ["確認します", "返送先をお送りします"]
+    with desk.runtime.session_factory() as session:
+        replies = list(session.scalars(select(Message).where(Message.direction == "outbound").order_by(Message.id)))
+        ticket = session.get(Ticket, int(key.removeprefix("T-")))
+        failures = list(session.scalars(select(SchedulerError)))
+    assert [m.delivery_state for m in replies] == ["sent", "sent"]
+    assert replies[0].external_id == "accepted" and replies[1].meta["network_id"] == "accepted"
+    assert ticket.first_response_at is not None and failures == []
+    assert desk.events(key).count("reply_sent") == 2

@@ -108,7 +108,7 @@ def _dialog(dialog: str, title: str, key: str) -> dict[str, Any]:
 
 def _priorities(view: TicketView, rules: Rules, lang: str) -> dict[str, Any]:
     """A drop-down card with one button per priority other than the current one."""
-    buttons = [_execute(PRIORITY, cards._priority_label(name, rules, lang), view.key, priority=name)
+    buttons = [_execute(PRIORITY, cards.priority_label(name, rules, lang), view.key, priority=name)
                for name in rules.priorities if name != view.priority]
     return {"type": "Action.ShowCard", "title": t("teamsbot.button.priority", lang),
             "card": {"type": "AdaptiveCard", "version": cards.CARD_VERSION, "body": [], "actions": buttons}}
