@@ -23,7 +23,6 @@ from flask import Flask, Response, jsonify, request
 from chatops.i18n import t
 from chatops.inbound import NETWORK_NAMES
 from chatops.outbox import DeliveryError
-from chatops.webhooks import language_of
 
 log = logging.getLogger("chatops.media")
 
@@ -64,6 +63,10 @@ class MediaLinks:
 
 def mount_media(app: Flask, runtime, networks, metrics) -> None:
     """`GET /media/<network>` when media links are on."""
+    # Here, not at import: chatops.webhooks loads prometheus_client, which must not be imported
+    # before `serve --workers` sets PROMETHEUS_MULTIPROC_DIR (the registry imports this module).
+    from chatops.webhooks import language_of
+
     links = MediaLinks.from_settings(runtime.settings)
     if links is None:
         return

@@ -92,3 +92,15 @@ def test_no_import_cycles():
         if node not in index:
             visit(node)
     assert cycles == []
+
+
+def test_the_network_registry_loads_no_metrics_library():
+    """`serve --workers` sets PROMETHEUS_MULTIPROC_DIR after loading the networks' registry:
+    prometheus_client imported before then would keep each worker's counters to itself."""
+    import subprocess
+    import sys
+
+    code = "import sys, integrations.registry; print('prometheus_client' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PACKAGE.parent).stdout.strip()
+    assert out == "False"
