@@ -128,6 +128,9 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
         params["ticket"] = f"T-{payload['follows']}"
     elif kind == "message_edited":
         params["text"] = escape(_clip(payload.get("text_to") or "", 500))
+        if payload.get("priority_to"):  # the new words count, as a follow-up's would
+            kind = "message_edited_raised"
+            params["label"] = priority_label(payload["priority_to"], rules, lang)
     elif kind == "continued":
         params["ticket"] = f"T-{payload.get('new_ticket_id', '?')}"
     elif kind.startswith("issue_") or (kind == "reopened" and payload.get("issue")):

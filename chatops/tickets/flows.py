@@ -36,7 +36,6 @@ from chatops.sla.service import AUTO_RESOLVE_ACTOR, SlaService
 from chatops.stats.csat_hooks import CsatRequester
 from chatops.stats.projector import StatsProjector
 from chatops.tickets import service
-from chatops.tickets.amend import AmendService
 from chatops.tickets.assignment import AssignmentService
 from chatops.tickets.events import EventListener, Projector
 from chatops.tickets.flood import FloodService, close_incidents
@@ -80,9 +79,9 @@ class TicketFlows:
         self.sla = self.deadlines.sla
         self.flood = FloodService(rules, self.recorder, self.deadlines, self.paging)
         self.replies = ReplyService(session_factory, self.recorder, self.deadlines, clock)
-        self.amend = AmendService(self.recorder, clock)
         self.inbound = IngestService(session_factory.kw["bind"], rules, self.recorder, self.engine, self.deadlines,
-                                     self.paging, self.flood, clock, amend=self.amend)
+                                     self.paging, self.flood, clock)
+        self.amend = self.inbound.amend  # edits triaged by ingest's engine (IngestService._escalate_edit)
         self.issues = IssueService(session_factory, self.recorder, clock, move=self.move)
         self.assignment = AssignmentService(session_factory, rules, assign=self.assign,
                                             calendar=lambda: self.deadlines.sla.business, who=self.paging.who,

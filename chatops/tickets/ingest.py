@@ -75,7 +75,7 @@ class IngestService:
         self.paging = paging
         self.flood = flood
         self.clock = clock
-        self.amend = amend or AmendService(recorder, lambda: self.clock())
+        self.amend = amend or AmendService(recorder, lambda: self.clock(), escalate=self._escalate_edit)
 
     def ingest(self, message: InboundMessage) -> IngestResult:
         """Store one inbound message and open, continue or reopen its ticket."""
@@ -326,15 +326,7 @@ class IngestService:
         changes: dict = {"last_customer_message_at": max(ticket.last_customer_message_at, message.created_at),
                          "updated_at": now}
         payload: dict = {"message_id": message_id}
-        # A follow-up can only make a ticket more urgent ("also, I was charged twice").
-        if raised(ticket.priority, triage.priority, self.rules.priorities):
-            payload.update(priority_from=ticket.priority, priority_to=triage.priority)
-            changes["priority"] = triage.priority
-        if triage.tags:  # the tags the ticket lacked: the rows this insert did not find
-            new_tags = sorted(conn.execute(_add_tags(conn.dialect_name), [
-                {"ticket_id": ticket_id, "tag": tag} for tag in sorted(set(triage.tags))]).scalars())
-            if new_tags:
-                payload["tags_added"] = new_tags
+        changes.update(self._raise(conn, ticket_id, ticket.priority, triage, payload))
         status, kind = customer_wrote(ticket.status)
         outcome = "reopened" if kind == "reopened" else "threaded"
         changes.update(status_fields(ticket.status, status, now, ticket.reopened_count))
@@ -346,6 +338,33 @@ class IngestService:
         self.recorder.record(conn, ticket_id=ticket_id, kind=kind, actor=f"customer:{ticket.customer_id}",
                            at=now, channel=ticket.channel, assignee=ticket.assignee, payload=payload)
         return IngestResult(outcome, ticket_id, message_id)
+
+    def _raise(self, conn: UnitOfWork, ticket_id: int, priority: str, triage, payload: dict) -> dict:
+        """What a customer's words change on their ticket: a follow-up or an edit can only make it
+        more urgent ("also, I was charged twice") and add the tags it lacked; said in `payload`."""
+        changes = {}
+        if raised(priority, triage.priority, self.rules.priorities):
+            payload.update(priority_from=priority, priority_to=triage.priority)
+            changes["priority"] = triage.priority
+        if triage.tags:  # the tags the ticket lacked: the rows this insert did not find
+            new_tags = sorted(conn.execute(_add_tags(conn.dialect_name), [
+                {"ticket_id": ticket_id, "tag": tag} for tag in sorted(set(triage.tags))]).scalars())
+            if new_tags:
+                payload["tags_added"] = new_tags
+        return changes
+
+    def _escalate_edit(self, conn: UnitOfWork, ticket_id: int, ticket, message: InboundMessage, payload: dict,
+                       now: datetime) -> None:
+        """An edited message counts with its new words, on a ticket still being worked (new or
+        open): a pending or resolved one is the customer's next message's to bring back."""
+        if ticket.status not in ("new", "open"):
+            return
+        triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
+        changes = self._raise(conn, ticket_id, ticket.priority, triage, payload)
+        if "priority" in changes:
+            self.sla.continued(conn, ticket_id, ticket.status, changes, now, customer_wrote=False)
+        if changes:
+            conn.execute(_UPDATE_TICKET, {"tid": ticket_id, "updated_at": now, **changes})
 
 
 # SQLSTATEs a retry fixes: deadlock_detected, serialization_failure, lock_not_available.

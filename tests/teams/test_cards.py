@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 import jsonschema
 import pytest
 
+from chatops.i18n import t
 from chatops.rules import RulesError, load_rules
 from chatops.teams import cards
 from chatops.views import CustomerView, TicketView
@@ -60,6 +61,16 @@ def test_huge_texts_are_cut_to_fit_28_kb(rules):
     card = message["attachments"][0]["content"]
     validate_card(card)
     assert "炎上しそうです。" in card_text(card) and "…" in card_text(card)
+
+
+def test_an_edit_that_raised_the_priority_says_so(rules):
+    payload = {"text_from": "ポイントの使い方を教えてください", "text_to": "カードに二重請求されています",
+               "priority_from": "green", "priority_to": "red"}
+    line = cards.event_line("message_edited", "customer:1", payload, rules, "ja")
+    assert line == t("teams.line.message_edited_raised", "ja", label=cards.priority_label("red", rules, "ja"),
+                     text="カードに二重請求されています")
+    plain = cards.event_line("message_edited", "customer:1", {"text_to": "訂正です"}, rules, "en")
+    assert plain == t("teams.line.message_edited", "en", text="訂正です")
 
 
 def test_a_message_that_cannot_fit_is_an_error():

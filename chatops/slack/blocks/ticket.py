@@ -259,7 +259,11 @@ def event_line(kind: str, actor: str, payload: Mapping[str, Any], rules: Rules, 
             return t("slack.line.priority_raised", lang,
                      label=priority_label(rules, payload["priority_to"], lang))
         case "message_edited":
-            return f"{t('slack.line.message_edited', lang)}\n{_quote(payload.get('text_to') or '')}"
+            line = f"{t('slack.line.message_edited', lang)}\n{_quote(payload.get('text_to') or '')}"
+            if payload.get("priority_to"):  # the new words count, as a follow-up's would
+                line += "\n" + t("slack.line.edit_raised_priority", lang,
+                                  label=priority_label(rules, payload["priority_to"], lang))
+            return line
         case "message_deleted":
             return t("slack.line.message_deleted", lang)
         case "created" if payload.get("follows") is not None:
