@@ -207,8 +207,6 @@ class MetaWebhook(WebhookSource):
             payload = json.loads(body)
             if payload.get("object") != self.object_type:
                 raise ValueError(f"object is {payload.get('object')!r}, expected {self.object_type!r}")
-            if len(self.accounts) == 1:
-                return WebhookResponse(200, {"ok": True}, self.parse(payload))
             messages, unrouted = self.route(payload, header, body)
             return WebhookResponse(200, {"ok": True}, messages, unrouted=unrouted)
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
@@ -224,7 +222,9 @@ class MetaWebhook(WebhookSource):
         by_id = {source.own_id(): source for source in self.accounts}
         messages, unrouted = [], 0
         for entry in payload["entry"]:
-            source = by_id.get(str(entry.get("id")))
+            # An app subscribed to a Page chatops does not have must not make its messages ours;
+            # an entry naming no id can only be the one account's.
+            source = by_id.get(str(entry.get("id"))) if "id" in entry or len(self.accounts) > 1 else self
             ident = str(entry.get("id"))
             if source is not None and not same_secret(signature(source.config.app_secret.get_secret_value(), body),
                                                       header):

@@ -178,10 +178,14 @@ class Networks:
 
     def _combine(self, name: str, parts: list[Parts]) -> Parts:
         """One network's parts over its accounts: one outbox target, one webhook, every poller."""
+        hooks = [part.webhook for part in parts if part.webhook]
         if len(parts) == 1:
+            # A network's webhook checks the account even when there is one: an app may also be
+            # subscribed for a Page or user this deployment does not have.
+            if hooks and type(hooks[0]).for_accounts is not WebhookSource.for_accounts:
+                hooks[0].for_accounts(hooks, self.context.health.unknown_account)
             return parts[0]
         sinks = [part.sink for part in parts if part.sink]
-        hooks = [part.webhook for part in parts if part.webhook]
         try:
             webhook = hooks[0].for_accounts(hooks, self.context.health.unknown_account) if hooks else None
         except ValueError as exc:

@@ -208,8 +208,8 @@ class XWebhook(WebhookSource):
         return user_id == own or user_id in self.siblings
 
     def _account(self, user_id: str | None) -> XWebhook | None:
-        """The account an event is for (this one when the webhook serves a single account)."""
-        if not self.accounts:
+        """The account an event is for; an event naming no account can only be a single account's."""
+        if not self.accounts or (not user_id and len(self.accounts) == 1):
             return self
         source = self.accounts.get(str(user_id)) if user_id else None
         if source is None and self.unknown is not None:
@@ -222,13 +222,13 @@ class XWebhook(WebhookSource):
             events = payload["data"] if isinstance(payload["data"], list) else [payload["data"]]
             messages, unrouted = [], 0
             for event in events:
-                source = self._account((event.get("filter") or {}).get("user_id") if self.accounts else None)
+                source = self._account((event.get("filter") or {}).get("user_id"))
                 if source is None:
                     unrouted += 1
                     continue
                 messages += source.parse_activity(event)
             return messages, unrouted
-        source = self._account(payload.get("for_user_id") if self.accounts else None)
+        source = self._account(payload.get("for_user_id"))
         return (source.parse(payload), 0) if source is not None else ([], 1)
 
     def handle(self, *, method: str, headers: dict[str, str], query: dict[str, str],

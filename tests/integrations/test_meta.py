@@ -287,3 +287,24 @@ def test_graph_errors_are_read_by_their_code(runtime, fake, facebook, client_for
         assert reply.delivery_state == "failed" and "(#200) The page does not have permission" in reply.delivery_error
     else:
         assert reply.delivery_state != "failed"
+
+
+def test_a_page_this_deployment_does_not_have_is_not_taken_for_ours(runtime, fake, facebook, client_for):
+    """The app is also subscribed for another Page: its comments are not this Page's tickets, and
+    nobody answers them with this Page's token; they are counted and the team is told once."""
+    from chatops.tickets.models import OutboxItem
+
+    body = json.loads(fixture_bytes("facebook_webhook.json"))
+    for entry in body["entry"]:
+        entry["id"] = "106000000000999"
+    raw = json.dumps(body).encode()
+    client = client_for(runtime)
+    for _ in range(2):
+        response = post(client, "facebook", raw)
+        assert response.status_code == 200 and "results" not in response.get_json()
+    assert tickets(runtime) == [] and inbound_count(runtime) == 0
+    with runtime.session_factory() as session:
+        alerts = list(session.scalars(select(OutboxItem).where(OutboxItem.kind == "channel_alert")))
+    assert [a.payload["params"] for a in alerts] == [{"network": "facebook", "id": "106000000000999"}]
+    scrape = client.get("/metrics").get_data(as_text=True)
+    assert f'chatops_webhook_unrouted_entries_total{{network="facebook"}} {2.0 * len(body["entry"])}' in scrape
