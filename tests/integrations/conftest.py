@@ -1,5 +1,6 @@
 """Shared by the network tests: a runtime whose networks point at local fakes, the outbox with
-their sinks, and an agent's reply made the way the Slack Reply modal makes it."""
+their sinks, an agent's reply made the way the Slack Reply modal makes it, and a desk on the fake
+Slack with a network enabled (`wired`)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import json
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import func, select
 
 from chatops.app import build_outbox, create_app
+from chatops.runtime import Runtime
 from chatops.tickets.models import Message, OutboxItem, Ticket
 from integrations.registry import Networks
 from tests.fakes.network_api import FakeNetwork
+from tests.fakes.slack_api import FakeSlack
+from tests.slack.conftest import SIGNING_SECRET, Desk
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -78,3 +83,30 @@ def inbound_count(runtime) -> int:
 def client_for():
     """A Flask test client over a runtime (after its networks are enabled)."""
     return lambda runtime: create_app(runtime).test_client()
+
+
+@pytest.fixture
+def fake_slack():
+    """A fake Slack Web API on 127.0.0.1."""
+    with FakeSlack() as slack:
+        yield slack
+
+
+@pytest.fixture
+def wired(settings, rules, clock, fake_slack):
+    """`wired(name, config, **settings)`: a desk on the fake Slack with one network enabled (and
+    any settings changed, e.g. `public_url`)."""
+    runtimes = []
+
+    def build(name: str, config, **changed) -> Desk:
+        runtime = Runtime.build(settings.model_copy(update={
+            "slack_bot_token": SecretStr("xoxb-test"), "slack_signing_secret": SecretStr(SIGNING_SECRET),
+            "slack_api_url": fake_slack.api_url, "slack_post_interval": 1.0, **changed}), upgrade_db=False,
+            rules=rules, clock=clock)
+        runtimes.append(runtime)
+        enable(runtime, name, config)
+        return Desk(runtime, fake_slack, clock)
+
+    yield build
+    for runtime in runtimes:
+        runtime.close()

@@ -7,46 +7,32 @@ from __future__ import annotations
 import json
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
-from chatops.runtime import Runtime
 from chatops.tickets.models import OutboxItem, Ticket
 from integrations.line import SIGNATURE_HEADER, LineConfig, signature
 from integrations.registry import NetworkSettingsError, accounts_of, load_configs
 from tests.fakes.http_recorder import Answer
-from tests.fakes.slack_api import FakeSlack
-from tests.integrations.conftest import enable
-from tests.slack.conftest import SIGNING_SECRET, Desk
+from tests.slack.conftest import Desk
 
 CHANNELS = {"@acme": ("secret-one", "token-one"), "@acme_shop": ("secret-two", "token-two")}
 
 
 @pytest.fixture
-def fake_slack():
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
-def desk(settings, rules, clock, fake, fake_slack):
+def desk(wired, fake, clock):
     """A desk on the fake Slack with two LINE channels: the flat settings and one more."""
     fake.route("POST", "/v2/bot/message/push", lambda call: Answer(200, {"sentMessages": [
         {"id": "sent-" + call.headers["Authorization"].removeprefix("Bearer "), "quoteToken": "q"}]}))
-    runtime = Runtime.build(settings.model_copy(update={
-        "slack_bot_token": SecretStr("xoxb-test"), "slack_signing_secret": SecretStr(SIGNING_SECRET),
-        "slack_api_url": fake_slack.api_url, "slack_post_interval": 1.0}), upgrade_db=False, rules=rules, clock=clock)
     secret, token = CHANNELS["@acme"]
     extra_secret, extra_token = CHANNELS["@acme_shop"]
-    networks = enable(runtime, "line", LineConfig(
+    desk = wired("line", LineConfig(
         api_url=fake.url, channel_secret=secret, channel_access_token=token, account="@acme",
         accounts=[{"account": "@acme_shop", "channel_secret": extra_secret, "channel_access_token": extra_token}],
         _env_file=None))
     # The reply token has expired when the agent answers: every reply is a push with its channel's token.
-    for sink in networks.parts["line"].sink.by_account.values():
+    for sink in desk.runtime.networks.parts["line"].sink.by_account.values():
         sink.clock = lambda: clock.now.timestamp() + 3600
-    yield Desk(runtime, fake_slack, clock)
-    runtime.close()
+    return desk
 
 
 def event_body(clock, message_id: str, user: str, text: str) -> bytes:

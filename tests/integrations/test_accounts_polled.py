@@ -10,12 +10,10 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from chatops.cli import main
 from chatops.i18n import t
-from chatops.runtime import Runtime
 from chatops.tickets.models import OutboxItem, Ticket, TicketEvent
 from integrations.bluesky import BlueskyConfig
 from integrations.mastodon import MastodonConfig
@@ -23,9 +21,8 @@ from integrations.network import AccountSinks
 from integrations.polling import poll_once
 from tests.fakes.http_recorder import Answer
 from tests.fakes.network_api import FakeNetwork
-from tests.fakes.slack_api import FakeSlack
 from tests.integrations.conftest import agent_reply, deliver, enable, fixture, reply_items, tickets
-from tests.slack.conftest import SIGNING_SECRET, Desk
+from tests.slack.conftest import Desk
 
 LANG = "ja"  # rules.yaml `defaults.language`
 ACME = "acme@mastodon.example"
@@ -211,31 +208,6 @@ def test_mastodon_reply_for_an_account_no_longer_configured_fails_for_good(runti
 # -- Slack: the card names the account, a reply that cannot leave says why ----------------------
 
 
-@pytest.fixture
-def fake_slack():
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
-def desk_for(settings, rules, clock, fake_slack):
-    """`desk_for(name, config)`: a desk on the fake Slack with one network enabled."""
-    runtimes = []
-
-    def build(name: str, config) -> Desk:
-        runtime = Runtime.build(settings.model_copy(update={
-            "slack_bot_token": SecretStr("xoxb-test"), "slack_signing_secret": SecretStr(SIGNING_SECRET),
-            "slack_api_url": fake_slack.api_url, "slack_post_interval": 1.0}), upgrade_db=False, rules=rules,
-            clock=clock)
-        runtimes.append(runtime)
-        enable(runtime, name, config)
-        return Desk(runtime, fake_slack, clock)
-
-    yield build
-    for runtime in runtimes:
-        runtime.close()
-
-
 def card_network_field(desk: Desk, ticket: Ticket) -> str:
     """The Network field of the ticket's parent post in the fake Slack."""
     (post,) = [m for m in desk.slack.messages if m.thread_ts is None and m.metadata
@@ -252,9 +224,9 @@ def thread_lines(desk: Desk, ticket: Ticket) -> list[str]:
     return [m.text for m in desk.slack.messages if m.thread_ts == head.ts and m.channel == head.channel]
 
 
-def test_slack_card_shows_the_account_and_an_unsendable_reply_says_why(desk_for, fake, fake_jp, fake_slack):
+def test_slack_card_shows_the_account_and_an_unsendable_reply_says_why(wired, fake, fake_jp, fake_slack):
     mastodon_instances(fake, fake_jp)
-    desk = desk_for("mastodon", mastodon_config(fake, fake_jp))
+    desk = wired("mastodon", mastodon_config(fake, fake_jp))
     poll_all(desk.runtime)
     desk.drain()
     tickets_on = by_account_first(desk.runtime)

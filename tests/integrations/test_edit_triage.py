@@ -8,17 +8,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from chatops.i18n import t
-from chatops.runtime import Runtime
 from chatops.tickets.models import Ticket, TicketEvent
 from integrations.facebook import FacebookConfig
 from integrations.meta import signature
-from tests.fakes.slack_api import FakeSlack
-from tests.integrations.conftest import enable
-from tests.slack.conftest import SIGNING_SECRET, Desk
+from tests.slack.conftest import Desk
 
 PAGE = "106000000000001"
 POST = f"{PAGE}_900000000000001"
@@ -28,21 +24,10 @@ REFUND = "カードに二重請求されています"
 
 
 @pytest.fixture
-def fake_slack():
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
-def desk(settings, rules, clock, fake, fake_slack):
-    runtime = Runtime.build(settings.model_copy(update={
-        "slack_bot_token": SecretStr("xoxb-test"), "slack_signing_secret": SecretStr(SIGNING_SECRET),
-        "slack_api_url": fake_slack.api_url, "slack_post_interval": 1.0}), upgrade_db=False, rules=rules, clock=clock)
-    enable(runtime, "facebook", FacebookConfig(
+def desk(wired, fake):
+    return wired("facebook", FacebookConfig(
         graph_url=fake.url + "/v21.0", app_secret="meta-app-secret", verify_token="verify-me", page_id=PAGE,
         page_access_token="page-token", page_name="ACME Japan", _env_file=None))
-    yield Desk(runtime, fake_slack, clock)
-    runtime.close()
 
 
 def comment(clock, text: str, verb: str) -> bytes:

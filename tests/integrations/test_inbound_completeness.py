@@ -12,12 +12,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from pydantic import SecretStr
 from sqlalchemy import select
 
 from chatops.i18n import t
 from chatops.inbound import Attachment
-from chatops.runtime import Runtime
 from chatops.tickets.models import Message, Ticket, TicketEvent
 from integrations.bluesky import BlueskyConfig
 from integrations.facebook import FacebookConfig
@@ -34,40 +32,14 @@ from integrations.x import SIGNATURE_HEADER as X_SIGNATURE
 from integrations.x import XConfig
 from integrations.x import signature as x_signature
 from tests.fakes.http_recorder import Answer
-from tests.fakes.slack_api import FakeSlack
-from tests.integrations.conftest import enable, fixture, fixture_bytes
-from tests.slack.conftest import SIGNING_SECRET, Desk
+from tests.integrations.conftest import fixture, fixture_bytes
+from tests.slack.conftest import Desk
 
 LANG = "ja"  # rules.yaml `defaults.language`
 PAGE = "106000000000001"
 IG_USER = "17841400000000001"
 META = dict(app_secret="meta-app-secret", verify_token="verify-me", page_id=PAGE, page_access_token="page-token",
             page_name="ACME Japan", ig_user_id=IG_USER, ig_username="acme.jp", _env_file=None)
-
-
-@pytest.fixture
-def fake_slack():
-    with FakeSlack() as slack:
-        yield slack
-
-
-@pytest.fixture
-def wired(settings, rules, clock, fake_slack):
-    """`wired(name, config)`: a desk on the fake Slack with one network enabled."""
-    runtimes = []
-
-    def build(name: str, config) -> Desk:
-        runtime = Runtime.build(settings.model_copy(update={
-            "slack_bot_token": SecretStr("xoxb-test"), "slack_signing_secret": SecretStr(SIGNING_SECRET),
-            "slack_api_url": fake_slack.api_url, "slack_post_interval": 1.0}), upgrade_db=False, rules=rules,
-            clock=clock)
-        runtimes.append(runtime)
-        enable(runtime, name, config)
-        return Desk(runtime, fake_slack, clock)
-
-    yield build
-    for runtime in runtimes:
-        runtime.close()
 
 
 def stored(desk: Desk, external_id: str) -> Message:

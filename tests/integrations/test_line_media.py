@@ -12,46 +12,29 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from chatops.i18n import t
-from chatops.runtime import Runtime
 from chatops.tickets.models import Message, Ticket
 from integrations.line import SIGNATURE_HEADER, LineConfig, signature
 from tests.fakes.http_recorder import Answer
-from tests.fakes.slack_api import FakeSlack
-from tests.integrations.conftest import enable
-from tests.slack.conftest import SIGNING_SECRET, Desk
+from tests.slack.conftest import Desk
 
 PUBLIC = "https://chatops.example.test"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64  # what LINE's content API hands over
 PHOTO, GONE = "600000000000000001", "600000000000000002"
 
 
-@pytest.fixture
-def fake_slack():
-    with FakeSlack() as slack:
-        yield slack
-
-
-def build_desk(settings, rules, clock, fake, fake_slack, **extra) -> Desk:
-    runtime = Runtime.build(settings.model_copy(update={
-        "slack_bot_token": SecretStr("xoxb-test"), "slack_signing_secret": SecretStr(SIGNING_SECRET),
-        "slack_api_url": fake_slack.api_url, "slack_post_interval": 1.0, **extra}),
-        upgrade_db=False, rules=rules, clock=clock)
-    enable(runtime, "line", LineConfig(
+def two_channels(fake) -> LineConfig:
+    return LineConfig(
         api_url=fake.url, data_url=fake.url + "/data", channel_secret="secret-one", channel_access_token="token-one",
         account="@acme", accounts=[{"account": "@acme_shop", "channel_secret": "secret-two",
-                                    "channel_access_token": "token-two"}], _env_file=None))
-    return Desk(runtime, fake_slack, clock)
+                                    "channel_access_token": "token-two"}], _env_file=None)
 
 
 @pytest.fixture
-def desk(settings, rules, clock, fake, fake_slack):
+def desk(wired, fake):
     fake.route("GET", f"/data/v2/bot/message/{PHOTO}/content",
                Answer(200, raw=PNG, headers={"Content-Type": "image/png"}))
     fake.route("GET", f"/data/v2/bot/message/{GONE}/content", Answer(404, {"message": "Not found"}))
-    desk = build_desk(settings, rules, clock, fake, fake_slack, public_url=PUBLIC,
-                      media_secret=SecretStr("media-signing-key-0123456789"))
-    yield desk
-    desk.runtime.close()
+    return wired("line", two_channels(fake), public_url=PUBLIC, media_secret=SecretStr("media-signing-key-0123456789"))
 
 
 def photo_body(clock, message_id: str, user: str) -> bytes:
@@ -138,17 +121,13 @@ def test_content_line_no_longer_keeps_says_so(desk, fake, clock):
     assert response.get_json()["error"] == t("media.gone", "en", network="LINE")
 
 
-def test_without_a_public_address_the_photo_is_named_by_its_content_id(settings, rules, clock, fake, fake_slack):
-    desk = build_desk(settings, rules, clock, fake, fake_slack)
-    try:
-        send(desk, photo_body(clock, PHOTO, "U" + "1" * 32), "secret-one")
-        desk.drain()
-        key = only_ticket(desk).key
-        assert card_images(desk, key) == []
-        assert desk.client.get(f"/media/line?account=%40acme&ref={PHOTO}").status_code == 404  # no such route
-        (post,) = [m for m in desk.slack.messages if m.thread_ts is None and m.metadata
-                   and m.metadata.get("event_payload", {}).get("ticket") == key]
-        assert t("slack.attachment.ref", "ja", ref=PHOTO) in json.dumps(post.attachments[0]["blocks"],
-                                                                         ensure_ascii=False)
-    finally:
-        desk.runtime.close()
+def test_without_a_public_address_the_photo_is_named_by_its_content_id(wired, fake, clock):
+    desk = wired("line", two_channels(fake))
+    send(desk, photo_body(clock, PHOTO, "U" + "1" * 32), "secret-one")
+    desk.drain()
+    key = only_ticket(desk).key
+    assert card_images(desk, key) == []
+    assert desk.client.get(f"/media/line?account=%40acme&ref={PHOTO}").status_code == 404  # no such route
+    (post,) = [m for m in desk.slack.messages if m.thread_ts is None and m.metadata
+               and m.metadata.get("event_payload", {}).get("ticket") == key]
+    assert t("slack.attachment.ref", "ja", ref=PHOTO) in json.dumps(post.attachments[0]["blocks"], ensure_ascii=False)
