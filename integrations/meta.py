@@ -201,13 +201,14 @@ class MetaWebhook(WebhookSource):
             return WebhookResponse(200, text=query.get("hub.challenge", ""))
         header = {k.lower(): v for k, v in headers.items()}.get(SIGNATURE_HEADER, "")
         secrets = dict.fromkeys(source.config.app_secret.get_secret_value() for source in self.accounts)
-        if not any(same_secret(signature(secret, body), header) for secret in secrets):
+        signed_by = {secret for secret in secrets if same_secret(signature(secret, body), header)}
+        if not signed_by:
             raise WebhookError(401, "networks.webhook.bad_signature", header="X-Hub-Signature-256")
         try:
             payload = json.loads(body)
             if payload.get("object") != self.object_type:
                 raise ValueError(f"object is {payload.get('object')!r}, expected {self.object_type!r}")
-            messages, unrouted = self.route(payload, header, body)
+            messages, unrouted = self.route(payload, signed_by)
             return WebhookResponse(200, {"ok": True}, messages, unrouted=unrouted)
         except (ValueError, KeyError, TypeError, ValidationError) as exc:
             message = f"missing field {exc.args[0]!r}" if isinstance(exc, KeyError) else str(exc).splitlines()[0]
@@ -216,9 +217,10 @@ class MetaWebhook(WebhookSource):
         except DeliveryError as exc:  # a mention's text could not be read: Meta redelivers on 5xx
             raise WebhookError(503, "networks.webhook.upstream", network=self.name, message=str(exc)[:200]) from None
 
-    def route(self, payload: dict, header: str, body: bytes) -> tuple[list[InboundMessage], int]:
-        """Each entry parsed by the account it names, when that account's app signed the request;
-        entries for an account not configured are counted and reported (`unknown`)."""
+    def route(self, payload: dict, signed_by: set[str]) -> tuple[list[InboundMessage], int]:
+        """Each entry parsed by the account it names, when that account's app secret is among those
+        that signed the request (`signed_by`); entries for an account not configured are counted
+        and reported (`unknown`)."""
         by_id = {source.own_id(): source for source in self.accounts}
         messages, unrouted = [], 0
         for entry in payload["entry"]:
@@ -226,8 +228,7 @@ class MetaWebhook(WebhookSource):
             # an entry naming no id can only be the one account's.
             source = by_id.get(str(entry.get("id"))) if "id" in entry or len(self.accounts) > 1 else self
             ident = str(entry.get("id"))
-            if source is not None and not same_secret(signature(source.config.app_secret.get_secret_value(), body),
-                                                      header):
+            if source is not None and source.config.app_secret.get_secret_value() not in signed_by:
                 ident, source = f"{ident} (signed by another app than its own)", None
             if source is None:
                 unrouted += 1

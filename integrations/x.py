@@ -253,11 +253,8 @@ class XWebhook(WebhookSource):
 
     def parse(self, payload: dict) -> list[InboundMessage]:
         """Tweets that mention or answer us, their deletions (`tweet_delete_events`), and DMs to
-        us (posts of ours, from any brand account, are skipped): the Account Activity format, or the X Activity API's
-        envelope (`{"data": {"event_type", "payload", "includes"}}`) that replaces it."""
-        if isinstance(payload.get("data"), dict | list):
-            events = payload["data"] if isinstance(payload["data"], list) else [payload["data"]]
-            return [message for event in events for message in self.parse_activity(event)]
+        us, in the Account Activity format (posts of any brand account are skipped); `route` takes
+        the X Activity API's envelope (`{"data": {"event_type", "payload", "includes"}}`) apart."""
         own = payload.get("for_user_id") or self.config.user_id
         messages = []
         for deleted in payload.get("tweet_delete_events", []):
