@@ -16,6 +16,7 @@ from chatops.runtime import Runtime
 from chatops.tickets.group_commit import GroupCommit
 from chatops.webhooks import WebhookEndpoint, language_of
 from integrations.base import WebhookSource
+from integrations.media import mount_media
 from integrations.registry import networks_of
 from integrations.webhook import GenericWebhook, GenericWebhookSink
 
@@ -170,10 +171,7 @@ def create_app(runtime: Runtime) -> Flask:
 
         mount_bot(app, runtime)
 
-    if runtime.settings.public_url and runtime.settings.media_secret is not None:
-        from integrations.media import mount_media
-
-        mount_media(app, runtime, networks_of(runtime), metrics)
+    mount_media(app, runtime, networks_of(runtime), metrics)  # only when media links are on
 
     if runtime.settings.pagerduty_webhook_secret is not None:
         from integrations.pagerduty_web import mount_pagerduty
