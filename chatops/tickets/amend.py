@@ -4,8 +4,8 @@
 The stored message takes the new text and media (its earlier text and media go into the
 `message_edited` event's payload, the message's history) or is marked deleted; the ticket keeps
 its status, and the event gives Slack and Teams their thread line through their planners. An
-edit's new words may raise the ticket's priority and add tags, as a follow-up's do (`escalate`,
-given by ingest, which triages).
+edit's new words may raise the ticket's priority and add tags, as a follow-up's do
+(chatops.tickets.followup).
 Idempotent: a redelivered edit whose text and media are already stored, or a deletion of a
 message already marked deleted, is a duplicate.
 """
@@ -14,18 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import bindparam, select, update
 
 from chatops.inbound import InboundMessage
+from chatops.tickets.followup import Followups
 from chatops.tickets.models import Message, Ticket
 from chatops.tickets.record import Recorder, UnitOfWork
 
 # What amend did: (ingest outcome, ticket id, message id); None when nothing is stored to amend.
 Amended = tuple[str, int | None, int | None]
-# (uow, ticket id, ticket row, the edited message, the event's payload to add changes to, now)
-Escalate = Callable[[UnitOfWork, int, Any, InboundMessage, dict, datetime], None]
 EDITED_EVENT = "message_edited"
 DELETED_EVENT = "message_deleted"
 
@@ -38,10 +36,10 @@ def attachment_rows(message: InboundMessage) -> list[dict] | None:
 class AmendService:
     """Edits and deletions of stored inbound messages, written through `recorder`."""
 
-    def __init__(self, recorder: Recorder, clock: Callable[[], datetime], escalate: Escalate | None = None) -> None:
+    def __init__(self, recorder: Recorder, clock: Callable[[], datetime], followups: Followups | None = None) -> None:
         self.recorder = recorder
         self.clock = clock
-        self.escalate = escalate
+        self.followups = followups
 
     def apply(self, uow: UnitOfWork, message: InboundMessage) -> Amended | None:
         """In the caller's transaction: amend the stored message `message.target`. None when no
@@ -68,8 +66,8 @@ class AmendService:
         if row.ticket_id is None:  # a blocked customer's message: stored, no ticket to tell
             return "stored", None, row.id
         ticket = uow.execute(_TICKET, {"tid": row.ticket_id}).one()
-        if kind == EDITED_EVENT and self.escalate is not None:
-            self.escalate(uow, row.ticket_id, ticket, message, payload, now)
+        if kind == EDITED_EVENT and self.followups is not None:
+            self.followups.edited(uow, row.ticket_id, ticket, message, payload, now)
         self.recorder.record(uow, ticket_id=row.ticket_id, kind=kind, actor=f"customer:{ticket.customer_id}",
                              at=now, channel=ticket.channel, assignee=ticket.assignee, payload=payload)
         return outcome, row.ticket_id, row.id

@@ -81,7 +81,7 @@ class TicketFlows:
         self.replies = ReplyService(session_factory, self.recorder, self.deadlines, clock)
         self.inbound = IngestService(session_factory.kw["bind"], rules, self.recorder, self.engine, self.deadlines,
                                      self.paging, self.flood, clock)
-        self.amend = self.inbound.amend  # edits triaged by ingest's engine (IngestService._escalate_edit)
+        self.amend = self.inbound.amend  # edits triaged by ingest's engine (chatops.tickets.followup)
         self.issues = IssueService(session_factory, self.recorder, clock, move=self.move)
         self.assignment = AssignmentService(session_factory, rules, assign=self.assign,
                                             calendar=lambda: self.deadlines.sla.business, who=self.paging.who,

@@ -16,7 +16,6 @@ from datetime import datetime, timedelta
 from typing import Literal, NamedTuple, TypeVar
 
 from sqlalchemy import bindparam, insert, select, tuple_, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
@@ -29,6 +28,7 @@ from chatops.stats.projector import TicketFacts
 from chatops.tickets import moderation, service
 from chatops.tickets.amend import AmendService, attachment_rows
 from chatops.tickets.flood import FloodService
+from chatops.tickets.followup import UPDATE_TICKET, Followups
 from chatops.tickets.models import Customer, Message, Ticket, TicketTag
 from chatops.tickets.record import Recorder, UnitOfWork
 from chatops.tickets.transitions import customer_wrote, raised, status_fields
@@ -65,8 +65,7 @@ class IngestService:
     `engine`, deadlines by `sla`, pages by `paging`, incidents by `flood`, events by `recorder`."""
 
     def __init__(self, engine: Engine, rules, recorder: Recorder, triage: RulesEngine, sla: SlaService,
-                 paging: PagingService, flood: FloodService, clock: Callable[[], datetime],
-                 amend: AmendService | None = None) -> None:
+                 paging: PagingService, flood: FloodService, clock: Callable[[], datetime]) -> None:
         self.db_engine = engine
         self.rules = rules
         self.recorder = recorder
@@ -75,7 +74,8 @@ class IngestService:
         self.paging = paging
         self.flood = flood
         self.clock = clock
-        self.amend = amend or AmendService(recorder, lambda: self.clock(), escalate=self._escalate_edit)
+        self.followups = Followups(rules, triage, sla)
+        self.amend = AmendService(recorder, lambda: self.clock(), self.followups)
 
     def ingest(self, message: InboundMessage) -> IngestResult:
         """Store one inbound message and open, continue or reopen its ticket."""
@@ -326,7 +326,7 @@ class IngestService:
         changes: dict = {"last_customer_message_at": max(ticket.last_customer_message_at, message.created_at),
                          "updated_at": now}
         payload: dict = {"message_id": message_id}
-        changes.update(self._raise(conn, ticket_id, ticket.priority, triage, payload))
+        changes.update(self.followups.changes(conn, ticket_id, ticket.priority, triage, payload))
         status, kind = customer_wrote(ticket.status)
         outcome = "reopened" if kind == "reopened" else "threaded"
         changes.update(status_fields(ticket.status, status, now, ticket.reopened_count))
@@ -334,37 +334,10 @@ class IngestService:
             changes["status"] = status
             payload.update(status_from=ticket.status, status_to=status)
         self.sla.continued(conn, ticket_id, ticket.status, changes, now)
-        conn.execute(_UPDATE_TICKET, {"tid": ticket_id, **changes})
+        conn.execute(UPDATE_TICKET, {"tid": ticket_id, **changes})
         self.recorder.record(conn, ticket_id=ticket_id, kind=kind, actor=f"customer:{ticket.customer_id}",
                            at=now, channel=ticket.channel, assignee=ticket.assignee, payload=payload)
         return IngestResult(outcome, ticket_id, message_id)
-
-    def _raise(self, conn: UnitOfWork, ticket_id: int, priority: str, triage, payload: dict) -> dict:
-        """What a customer's words change on their ticket: a follow-up or an edit can only make it
-        more urgent ("also, I was charged twice") and add the tags it lacked; said in `payload`."""
-        changes = {}
-        if raised(priority, triage.priority, self.rules.priorities):
-            payload.update(priority_from=priority, priority_to=triage.priority)
-            changes["priority"] = triage.priority
-        if triage.tags:  # the tags the ticket lacked: the rows this insert did not find
-            new_tags = sorted(conn.execute(_add_tags(conn.dialect_name), [
-                {"ticket_id": ticket_id, "tag": tag} for tag in sorted(set(triage.tags))]).scalars())
-            if new_tags:
-                payload["tags_added"] = new_tags
-        return changes
-
-    def _escalate_edit(self, conn: UnitOfWork, ticket_id: int, ticket, message: InboundMessage, payload: dict,
-                       now: datetime) -> None:
-        """An edited message counts with its new words, on a ticket still being worked (new or
-        open): a pending or resolved one is the customer's next message's to bring back."""
-        if ticket.status not in ("new", "open"):
-            return
-        triage = self.engine.triage(text=message.text, source=message.source, kind=message.kind)
-        changes = self._raise(conn, ticket_id, ticket.priority, triage, payload)
-        if "priority" in changes:
-            self.sla.continued(conn, ticket_id, ticket.status, changes, now, customer_wrote=False)
-        if changes:
-            conn.execute(_UPDATE_TICKET, {"tid": ticket_id, "updated_at": now, **changes})
 
 
 # SQLSTATEs a retry fixes: deadlock_detected, serialization_failure, lock_not_available.
@@ -394,19 +367,6 @@ _TICKET_FOR_UPDATE = select(
     Ticket.channel, Ticket.assignee,
 ).where(Ticket.id == bindparam("tid")).with_for_update()
 _TICKET_SURFACE = select(Ticket.channel, Ticket.assignee).where(Ticket.id == bindparam("tid"))
-_ADD_TAGS: dict[str, object] = {}
-
-
-def _add_tags(dialect: str):
-    """INSERT ticket tags … ON CONFLICT DO NOTHING RETURNING tag (built once per dialect)."""
-    if dialect not in _ADD_TAGS:
-        stmt = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(TicketTag)
-        _ADD_TAGS[dialect] = stmt.on_conflict_do_nothing(index_elements=["ticket_id", "tag"]).returning(TicketTag.tag)
-    return _ADD_TAGS[dialect]
-
-
-# SET columns come from the execution parameters; the version bump keeps ORM writers honest.
-_UPDATE_TICKET = update(Ticket).where(Ticket.id == bindparam("tid")).values(version=Ticket.version + 1)
 _UPDATE_CUSTOMER = update(Customer).where(Customer.id == bindparam("cid"))
 _CUSTOMER_BY_USER = select(
     Customer.id, Customer.flags, Customer.handle, Customer.name, Customer.last_seen_at, Customer.tier
