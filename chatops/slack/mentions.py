@@ -20,6 +20,8 @@ from contextvars import ContextVar
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+from chatops.tickets.events import OutboxRow
+
 log = logging.getLogger("chatops.slack")
 UNRESOLVED_PREFIX = "slack:unresolved:"
 UNRESOLVED_ALERT = "slack.alert.unresolved_mention"
@@ -145,3 +147,22 @@ def rules_handles(rules) -> list[tuple[str, str]]:
     for channel, entry in rules.assignment.items():
         found += [(person, f"assignment.{channel}.people") for person in entry.people]
     return found
+
+
+def unresolved_alerts(handles: list[str], groups: UserGroups, *, channel: str, lane: str,
+                      ticket_key: str) -> list[OutboxRow]:
+    """One coalescing channel alert per handle Slack does not resolve (its dedupe key: once for all
+    time), saying why: no such user or group, or groups Slack would not list."""
+    rows = []
+    for handle in dict.fromkeys(handles):
+        params = {"handle": handle, "key": ticket_key}
+        unreadable = groups.error if handle.startswith("@") else None
+        # A group Slack would not list (a scope the app lacks) is not a group that does not exist.
+        key, dedupe = (GROUPS_UNREADABLE_ALERT, f"{UNRESOLVED_PREFIX}{handle}:{unreadable}") if unreadable \
+            else (UNRESOLVED_ALERT, f"{UNRESOLVED_PREFIX}{handle}")
+        log.warning("rules.yaml names %s, which Slack does not resolve (%s)", handle, unreadable or "unknown")
+        rows.append(OutboxRow(target="slack", kind="channel_alert", dedupe_key=dedupe, ordering_key=lane,
+                              coalesce=True, payload={"channel": channel, "key": key,
+                                                      "params": {**params, "error": unreadable} if unreadable
+                                                      else params}))
+    return rows

@@ -38,13 +38,7 @@ from chatops.slack.incident import (
     incident_rows,
     open_incident,
 )
-from chatops.slack.mentions import (
-    GROUPS_UNREADABLE_ALERT,
-    UNRESOLVED_ALERT,
-    UNRESOLVED_PREFIX,
-    UserGroups,
-    resolving,
-)
+from chatops.slack.mentions import UserGroups, resolving, unresolved_alerts
 from chatops.slack.paging import PagingDeliveries, sla_rows
 from chatops.tickets.delivery import reply_kind
 from chatops.tickets.events import EventNotice, OutboxRow
@@ -378,19 +372,9 @@ class SlackDeliverer(PagingDeliveries, IncidentDeliveries, HomeDeliveries):
         with session_scope(self.session_factory) as session:
             ticket = session.get(Ticket, item.ticket_id) if item.ticket_id else None
             channel = ticket.channel if ticket is not None else self.rules.defaults.channel
-            rows = []
-            for handle in dict.fromkeys(handles):
-                params = {"handle": handle, "key": ticket.key if ticket is not None else "-"}
-                unreadable = self.groups.error if handle.startswith("@") else None
-                # A group Slack would not list (a scope the app lacks) is not a group that does not exist.
-                key, dedupe = (GROUPS_UNREADABLE_ALERT, f"{UNRESOLVED_PREFIX}{handle}:{unreadable}") if unreadable \
-                    else (UNRESOLVED_ALERT, f"{UNRESOLVED_PREFIX}{handle}")
-                log.warning("rules.yaml names %s, which Slack does not resolve (%s)", handle, unreadable or "unknown")
-                rows.append(OutboxRow(
-                    target=TARGET, kind="channel_alert", dedupe_key=dedupe,
-                    ordering_key=f"slack:{self.rules.channels[channel].slack}", coalesce=True,
-                    payload={"channel": channel, "key": key,
-                             "params": {**params, "error": unreadable} if unreadable else params}))
+            rows = unresolved_alerts(handles, self.groups, channel=channel,
+                                     lane=f"slack:{self.rules.channels[channel].slack}",
+                                     ticket_key=ticket.key if ticket is not None else "-")
             # Coalescing: a handle already alerted (its dedupe key exists) is not queued again.
             enqueue(session, rows, ticket_id=item.ticket_id, at=self.clock())
 
